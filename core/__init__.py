@@ -1,0 +1,1 @@
+"""Edgewise's runtime kernel."""

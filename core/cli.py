@@ -1,0 +1,135 @@
+"""The ``edgewise`` command: run a site, check its configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import platformdirs
+
+from .bus import Event, callback
+from .config import SectionValidator, load_site_config
+from .const import EVENT_EDGEWISE_STARTED, __version__
+from .core_sections import CORE_SECTIONS
+from .plugins import IntegrationLoader
+from .runtime import Runtime
+
+_LOGGER = logging.getLogger(__name__)
+
+#: The configuration shipped in the repository, copied for a user's first run.
+BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+def default_config_dir() -> Path:
+    """The user's own configuration directory (``~/.local/share/edgewise/config`` on Linux)."""
+    return Path(platformdirs.user_data_dir("edgewise", appauthor=False)) / "config"
+
+
+def prepare_config_dir(config_dir: Path | None) -> Path:
+    """Return the configuration directory to use, creating the user's default on first run.
+
+    With no directory given, the user's data directory is used; on the first run it is seeded
+    with a copy of the configuration shipped with Edgewise, so the shipped copy stays clean.
+    """
+    if config_dir is not None:
+        return config_dir
+    target = default_config_dir()
+    if not (target / "configuration.yaml").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if BUNDLED_CONFIG.is_dir():
+            shutil.copytree(
+                BUNDLED_CONFIG,
+                target,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns(".storage", "*.db*", "secrets.yaml", "*.log"),
+            )
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            (target / "configuration.yaml").write_text("edgewise:\n  name: Home\n")
+        print(f"Created a configuration in {target}")
+    return target
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+async def _run(config_dir: Path) -> int:
+    runtime = Runtime(config_dir)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, runtime.request_stop)
+
+    @callback
+    def announce(event: Event[Mapping[str, object]]) -> None:
+        if runtime.http is None:
+            return
+        host = runtime.http_config.server_host
+        shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        print(f"Edgewise is running: http://{shown}:{runtime.http.port}/", flush=True)
+
+    runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, announce)
+    return await runtime.run_until_stopped()
+
+
+def _check_config(config_dir: Path) -> int:
+    loader = IntegrationLoader()
+    loader.load_entry_points()
+    known: dict[str, SectionValidator | None] = dict(CORE_SECTIONS)
+    known.update({d: i.manifest.config_schema for d, i in loader.integrations.items()})
+    loaded = load_site_config(config_dir, known)
+    problems = [*loader.load_errors, *(str(issue) for issue in loaded.issues)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} error(s) in {config_dir}", file=sys.stderr)
+        return 1
+    print(f"Configuration in {config_dir} is valid")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = argparse.ArgumentParser(prog="edgewise", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"edgewise {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("run", "run Edgewise on a configuration directory"),
+        ("check-config", "check a configuration directory and print every error"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=None,
+            help="configuration directory (default: the user's data directory)",
+        )
+        cmd.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edgewise`` console script."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    config_dir = prepare_config_dir(args.config).resolve()
+    if not config_dir.is_dir():
+        print(f"Configuration directory {config_dir} does not exist", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        return _check_config(config_dir)
+    return asyncio.run(_run(config_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

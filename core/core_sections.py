@@ -1,0 +1,101 @@
+"""Configuration sections the kernel itself owns: ``http:`` and ``logger:``.
+
+Each is validated by its own schema, exactly like an integration's section, and turned into a
+frozen dataclass at the boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import voluptuous as vol
+
+from .const import DEFAULT_HTTP_PORT
+
+CONF_HTTP = "http"
+CONF_LOGGER = "logger"
+
+_LEVELS = {
+    "critical": logging.CRITICAL,
+    "fatal": logging.FATAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "notset": logging.NOTSET,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """Where the HTTP server listens.
+
+    ``server_port: 0`` picks a free port (for tests); the bound port is then on the server.
+    """
+
+    server_host: str = "0.0.0.0"  # noqa: S104 - a Pi's panel is meant to be reached on the LAN
+    server_port: int = DEFAULT_HTTP_PORT
+    cors_allowed_origins: tuple[str, ...] = ()
+
+
+def _http(value: Mapping[str, Any]) -> HttpConfig:
+    return HttpConfig(
+        server_host=value["server_host"],
+        server_port=value["server_port"],
+        cors_allowed_origins=tuple(value["cors_allowed_origins"]),
+    )
+
+
+HTTP_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Optional("server_host", default="0.0.0.0"): str,  # noqa: S104 - see HttpConfig
+            vol.Optional("server_port", default=DEFAULT_HTTP_PORT): vol.All(
+                vol.Coerce(int), vol.Range(min=0, max=65535)
+            ),
+            vol.Optional("cors_allowed_origins", default=[]): [str],
+        }
+    ),
+    _http,
+)
+
+
+def _level(value: object) -> int:
+    if not isinstance(value, str) or value.lower() not in _LEVELS:
+        raise vol.Invalid(f"expected one of {', '.join(sorted(set(_LEVELS)))}")
+    return _LEVELS[value.lower()]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggerConfig:
+    """Log levels: a default, and one per logger name."""
+
+    default: int = logging.INFO
+    logs: Mapping[str, int] = field(default_factory=dict)
+
+    def apply(self) -> None:
+        """Set the levels on the root logger and the named loggers."""
+        logging.getLogger().setLevel(self.default)
+        for name, level in self.logs.items():
+            logging.getLogger(name).setLevel(level)
+
+
+LOGGER_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Optional("default", default="info"): _level,
+            vol.Optional("logs", default={}): {str: _level},
+        }
+    ),
+    lambda v: LoggerConfig(default=v["default"], logs=dict(v["logs"])),
+)
+
+#: The kernel's own sections, by key, with their schemas.
+CORE_SECTIONS: Mapping[str, vol.Schema | vol.All] = {
+    CONF_HTTP: HTTP_SCHEMA,
+    CONF_LOGGER: LOGGER_SCHEMA,
+}

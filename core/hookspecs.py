@@ -1,0 +1,132 @@
+"""The plugin author's reference: every hook an integration can implement.
+
+An integration is a Python module (usually a package's ``__init__``) with functions decorated by
+``core.hookimpl``. It is registered through the entry-point group ``edgewise.integrations``, the
+same way for built-in and third-party integrations::
+
+    # pyproject.toml of a plugin package
+    [project.entry-points."edgewise.integrations"]
+    my_meter = "my_meter_plugin"
+
+Each integration implements ``edgewise_manifest`` (who it is and which YAML it accepts) and
+usually ``edgewise_setup``. The runtime calls the other hooks of an integration only on that
+integration's own module, and only when the integration is configured (its domain appears in
+``configuration.yaml``) or its manifest says ``default=True``. An integration module should
+import its heavy dependencies inside ``edgewise_setup``, not at module level, so that a site which
+does not configure it never pays for them.
+
+Hooks are grouped by phase:
+
+* load: ``edgewise_manifest``
+* setup: ``edgewise_setup``
+* runtime: ``edgewise_started``
+* shutdown: ``edgewise_stop``
+
+Hooks that return an awaitable are awaited by the runtime, each bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .integration import Manifest
+    from .runtime import Runtime
+
+PROJECT_NAME = "edgewise"
+#: The entry-point group integrations register under.
+ENTRY_POINT_GROUP = "edgewise.integrations"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# --- load phase ----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_manifest() -> Manifest:
+    """Say who the integration is: its domain, name, dependencies and configuration schema.
+
+    Called once for each registered integration module when plugins are loaded, before any
+    configuration is read. Must be cheap and free of I/O: the manifest of every installed
+    integration is read, configured or not.
+
+    Returns:
+        The integration's ``Manifest``. A module without this hook is rejected when it registers.
+
+    Added in 0.1.
+    """
+    raise NotImplementedError
+
+
+# --- setup phase ---------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_setup(runtime: Runtime, config: object) -> Awaitable[None] | None:
+    """Set the integration up: connect to equipment, register services, add entities.
+
+    Called once at start, on the event loop, after the configuration is loaded and after the
+    setup of every integration named in the manifest's ``dependencies`` has succeeded. Called
+    only when the integration's domain is in the configuration (or its manifest is ``default``).
+
+    Args:
+        runtime: the running Edgewise instance.
+        config: the integration's section of the configuration, already validated by the
+            manifest's ``config_schema`` (``None`` when the integration has no section).
+
+    Returns:
+        Nothing, or an awaitable that the runtime awaits with the manifest's ``setup_timeout``.
+        Raise (``IntegrationError`` preferably) to report failure: the error is logged with the
+        integration's domain, the integrations that depend on it are not set up, and every
+        other integration still starts.
+
+    Added in 0.1.
+    """
+
+
+# --- runtime phase -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_started(runtime: Runtime) -> None:
+    """Learn that every integration has been set up and the runtime is now running.
+
+    Called once, on the event loop, for each integration whose setup succeeded, just before
+    ``edgewise_started`` is fired on the bus. Must not block: start long work as a task with
+    ``runtime.create_task``.
+
+    Args:
+        runtime: the running Edgewise instance.
+
+    Returns:
+        Nothing.
+
+    Added in 0.1.
+    """
+
+
+# --- shutdown phase ------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_stop(runtime: Runtime) -> Awaitable[None] | None:
+    """Stop: close connections, flush what is buffered, cancel the integration's own tasks.
+
+    Called once at shutdown, on the event loop, for each integration whose setup succeeded, in
+    the reverse order of setup (dependents before their dependencies). The runtime awaits the
+    returned awaitable for at most the manifest's ``stop_timeout``; after that it logs the
+    integration as still running and goes on.
+
+    Args:
+        runtime: the stopping Edgewise instance.
+
+    Returns:
+        Nothing, or an awaitable to await.
+
+    Added in 0.1.
+    """

@@ -1,0 +1,422 @@
+"""The runtime: one event loop, one bus, one state machine, and the integrations around them.
+
+Start-up runs in named stages (configuration, core, http, integrations, started); shutdown runs
+them in reverse, each bounded by a named timeout, and logs what was still running when a timeout
+expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from .bus import EventBus
+from .clock import Clock, SystemClock
+from .config import CoreConfig, LoadedConfig, load_site_config
+from .const import (
+    EVENT_EDGEWISE_CLOSE,
+    EVENT_EDGEWISE_FINAL_WRITE,
+    EVENT_EDGEWISE_START,
+    EVENT_EDGEWISE_STARTED,
+    EVENT_EDGEWISE_STOP,
+    CoreState,
+)
+from .core_sections import CONF_HTTP, CONF_LOGGER, CORE_SECTIONS, HttpConfig, LoggerConfig
+from .device_registry import AreaRegistry, DeviceRegistry
+from .entity_registry import EntityRegistry
+from .errors import IntegrationError
+from .http import HttpServer
+from .integration import IntegrationStatus
+from .plugins import IntegrationLoader, setup_order
+from .schedules import ScheduledJob, ScheduleStore
+from .services import ServiceRegistry
+from .state import StateMachine
+from .timers import Scheduler
+
+_LOGGER = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Seconds each shutdown stage may take before the runtime logs what is left and goes on.
+STOP_TIMEOUTS: dict[str, float] = {
+    "stop_event": 10.0,
+    "integrations": 30.0,
+    "tasks": 10.0,
+    "final_write": 30.0,
+    "http": 5.0,
+    "executor": 10.0,
+}
+
+
+class RuntimeKey(Generic[_T]):
+    """A typed key for ``Runtime.data``: integrations keep their shared objects under one."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<RuntimeKey {self.name}>"
+
+
+class RuntimeData:
+    """A mapping from typed keys to the objects integrations share; the key fixes the type."""
+
+    def __init__(self) -> None:
+        self._data: dict[RuntimeKey[Any], object] = {}
+
+    def __getitem__(self, key: RuntimeKey[_T]) -> _T:
+        return cast(_T, self._data[key])
+
+    def __setitem__(self, key: RuntimeKey[_T], value: _T) -> None:
+        self._data[key] = value
+
+    def __delitem__(self, key: RuntimeKey[Any]) -> None:
+        del self._data[key]
+
+    def __contains__(self, key: RuntimeKey[Any]) -> bool:
+        return key in self._data
+
+    def get(self, key: RuntimeKey[_T], default: _T | None = None) -> _T | None:
+        """The value under ``key``, or ``default``."""
+        return cast(_T | None, self._data.get(key, default))
+
+
+class Runtime:
+    """One running Edgewise site.
+
+    Create it on the event loop that will run it; every method must be called from that loop
+    unless its docstring says otherwise.
+    """
+
+    def __init__(
+        self,
+        config_dir: Path,
+        *,
+        loader: IntegrationLoader | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.config_dir = config_dir.resolve()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._executor = ThreadPoolExecutor(
+            max_workers=min(8, (os.cpu_count() or 1) * 2), thread_name_prefix="edgewise-executor"
+        )
+        self.bus = EventBus(self.loop, self.executor_job)
+        self.states = StateMachine(self.bus)
+        self.services = ServiceRegistry(self.bus, self.executor_job)
+        self.loader = loader if loader is not None else IntegrationLoader()
+        self.data = RuntimeData()
+        self.state = CoreState.NOT_RUNNING
+        self.config: LoadedConfig | None = None
+        self.core: CoreConfig = CoreConfig()
+        self.http_config = HttpConfig()
+        self.scheduler: Scheduler | None = None
+        self.schedules: ScheduleStore | None = None
+        self.area_registry = AreaRegistry(self)
+        self.device_registry = DeviceRegistry(self)
+        self.entity_registry = EntityRegistry(self)
+        self.http: HttpServer | None = None
+        self.exit_code = 0
+        #: How long each start-up stage took, in seconds, for diagnostics and the benchmark.
+        self.stage_timings: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._setup_done: list[str] = []
+
+    # --- helpers for integrations --------------------------------------------------------------
+
+    def executor_job(self, func: Callable[[], _T]) -> asyncio.Future[_T]:
+        """Run a blocking function in the runtime's thread pool; await the result on the loop."""
+        return self.loop.run_in_executor(self._executor, func)
+
+    async def run_in_executor(self, func: Callable[..., _T], *args: object) -> _T:
+        """Run ``func(*args)`` in the runtime's thread pool and return its result."""
+        return await self.loop.run_in_executor(self._executor, func, *args)
+
+    def create_task(self, coro: Coroutine[Any, Any, _T], name: str) -> asyncio.Task[_T]:
+        """Start a named background task that the runtime cancels at shutdown.
+
+        An exception in the task is logged with the task's name when it ends.
+        """
+        task = self.loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _LOGGER.error("Task %s failed", task.get_name(), exc_info=exc)
+
+    # --- start ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        _LOGGER.debug("Start-up stage %s", name)
+        try:
+            yield
+        finally:
+            self.stage_timings[name] = time.perf_counter() - started
+
+    async def start(self) -> None:
+        """Load the configuration, set up every configured integration, and start running.
+
+        A configuration error or a failing integration is logged and left out; the rest starts.
+        """
+        if self.state is not CoreState.NOT_RUNNING:
+            raise RuntimeError(f"Runtime cannot start from state {self.state}")
+        self.state = CoreState.STARTING
+        with self._stage("plugins"):
+            if not self.loader.integrations:
+                await self.run_in_executor(self.loader.load_entry_points)
+        with self._stage("config"):
+            await self._load_config()
+        with self._stage("core"):
+            await self._start_core()
+        with self._stage("http"):
+            await self._start_http()
+        self.bus.fire(EVENT_EDGEWISE_START)
+        with self._stage("integrations"):
+            await self._setup_integrations()
+        with self._stage("started"):
+            for domain in self._setup_done:
+                try:
+                    self.loader.call(domain, "edgewise_started", runtime=self)
+                except Exception:
+                    _LOGGER.exception("Error in edgewise_started of %s", domain)
+            self.state = CoreState.RUNNING
+            self.bus.fire(EVENT_EDGEWISE_STARTED)
+        _LOGGER.info(
+            "Edgewise started in %.2f s with %d integration(s): %s",
+            sum(self.stage_timings.values()),
+            len(self._setup_done),
+            ", ".join(self._setup_done) or "none",
+        )
+
+    async def _load_config(self) -> None:
+        known: dict[str, Any] = dict(CORE_SECTIONS)
+        for domain, loaded in self.loader.integrations.items():
+            known[domain] = loaded.manifest.config_schema
+        self.config = await self.run_in_executor(load_site_config, self.config_dir, known)
+        self.core = self.config.core
+        for issue in self.config.issues:
+            _LOGGER.error("Configuration: %s", issue)
+            if issue.integration and (failed := self.loader.get(issue.integration)):
+                failed.status = IntegrationStatus.CONFIG_ERROR
+                failed.error = issue.message
+        http = self.config.integrations.get(CONF_HTTP)
+        if isinstance(http, HttpConfig):
+            self.http_config = http
+        logger = self.config.integrations.get(CONF_LOGGER)
+        if isinstance(logger, LoggerConfig):
+            logger.apply()
+
+    async def _start_core(self) -> None:
+        self.scheduler = Scheduler(
+            self.loop,
+            tz=self.core.tzinfo,
+            latitude=self.core.latitude,
+            longitude=self.core.longitude,
+            elevation=self.core.elevation,
+            clock=self.clock,
+        )
+        storage = self.config_dir / ".storage"
+        await self.run_in_executor(lambda: storage.mkdir(parents=True, exist_ok=True))
+        await self.area_registry.load()
+        await self.device_registry.load()
+        await self.entity_registry.load()
+        self.schedules = ScheduleStore(
+            storage / "schedules.json",
+            self.scheduler,
+            self._run_scheduled_job,
+            executor=self.run_in_executor,
+        )
+        await self.schedules.load()
+
+    async def _run_scheduled_job(self, job: ScheduledJob, when: object) -> None:
+        domain, _, service = job.action.partition(".")
+        await self.services.call(domain, service, dict(job.data), target=job.target)
+
+    async def _start_http(self) -> None:
+        self.http = HttpServer(self, self.http_config)
+        await self.http.start()
+
+    async def _setup_integrations(self) -> None:
+        assert self.config is not None  # noqa: S101 - set by the config stage
+        integrations = self.loader.integrations
+        configured = {d for d in self.config.integrations if d in integrations}
+        defaults = {d for d, i in integrations.items() if i.manifest.default}
+        errored = {d for d, i in integrations.items() if i.status is IntegrationStatus.CONFIG_ERROR}
+        order, failed = setup_order(integrations, (configured | defaults) - errored)
+        for domain, reason in failed.items():
+            _LOGGER.error("Integration %s is not set up: %s", domain, reason)
+            if (loaded := integrations.get(domain)) is not None:
+                loaded.status = IntegrationStatus.DEPENDENCY_FAILED
+                loaded.error = reason
+        for domain, loaded in integrations.items():
+            if domain not in order and loaded.status is IntegrationStatus.LOADED:
+                loaded.status = IntegrationStatus.NOT_CONFIGURED
+        done: dict[str, asyncio.Future[bool]] = {d: self.loop.create_future() for d in order}
+
+        async def setup_one(domain: str) -> None:
+            loaded = integrations[domain]
+            deps = [d for d in loaded.manifest.dependencies if d in done]
+            deps += [d for d in loaded.manifest.after_dependencies if d in done]
+            results = [await done[d] for d in deps]
+            ok = False
+            if not all(results[: len(loaded.manifest.dependencies)]):
+                loaded.status = IntegrationStatus.DEPENDENCY_FAILED
+                loaded.error = "a dependency failed to set up"
+                _LOGGER.error("Integration %s is not set up: a dependency failed", domain)
+            else:
+                ok = await self._setup_one(domain)
+            done[domain].set_result(ok)
+
+        await asyncio.gather(*(setup_one(d) for d in order))
+        self._setup_done = [d for d in order if done[d].result()]
+
+    async def _setup_one(self, domain: str) -> bool:
+        assert self.config is not None  # noqa: S101 - set by the config stage
+        loaded = self.loader.integrations[domain]
+        loaded.status = IntegrationStatus.SETTING_UP
+        timeout = loaded.manifest.setup_timeout
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                result = self.loader.call(
+                    domain,
+                    "edgewise_setup",
+                    runtime=self,
+                    config=self.config.integrations.get(domain),
+                )
+                if isinstance(result, Awaitable):
+                    await result
+        except TimeoutError:
+            loaded.status = IntegrationStatus.SETUP_ERROR
+            loaded.error = f"setup took longer than {timeout:g} s"
+            _LOGGER.error("Integration %s: setup took longer than %g s", domain, timeout)
+            return False
+        except Exception as err:  # an isolation boundary: one integration only
+            loaded.status = IntegrationStatus.SETUP_ERROR
+            loaded.error = str(err) or type(err).__name__
+            if isinstance(err, IntegrationError):
+                _LOGGER.error("Integration %s failed to set up: %s", domain, err)
+            else:
+                _LOGGER.exception("Integration %s failed to set up", domain)
+            return False
+        loaded.status = IntegrationStatus.RUNNING
+        loaded.error = None
+        _LOGGER.debug("Integration %s set up in %.3f s", domain, time.perf_counter() - started)
+        return True
+
+    # --- stop ----------------------------------------------------------------------------------
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        """Ask the runtime to stop; ``run_until_stopped`` then shuts it down. Safe to repeat."""
+        self.exit_code = exit_code
+        self._stop_requested.set()
+
+    async def run_until_stopped(self) -> int:
+        """Start, run until ``request_stop``, stop; return the exit code."""
+        try:
+            await self.start()
+        except Exception:
+            _LOGGER.exception("Edgewise failed to start")
+            self.exit_code = 1
+            await self.stop()
+            return self.exit_code
+        await self._stop_requested.wait()
+        await self.stop()
+        return self.exit_code
+
+    async def stop(self) -> None:
+        """Stop in the reverse order of start-up, each stage bounded by ``STOP_TIMEOUTS``."""
+        if self.state in (CoreState.STOPPING, CoreState.FINAL_WRITE, CoreState.STOPPED):
+            await self._stopped.wait()
+            return
+        self.state = CoreState.STOPPING
+        _LOGGER.info("Edgewise is stopping")
+        await self._bounded("stop_event", self._fire_and_drain(EVENT_EDGEWISE_STOP))
+        await self._bounded("integrations", self._stop_integrations())
+        await self._bounded("tasks", self._cancel_tasks())
+        self.state = CoreState.FINAL_WRITE
+        await self._bounded("final_write", self._final_write())
+        if self.scheduler is not None:
+            self.scheduler.close()
+        self.bus.fire(EVENT_EDGEWISE_CLOSE)
+        if self.http is not None:
+            await self._bounded("http", self.http.stop())
+        await self._bounded("executor", self._shutdown_executor())
+        self.state = CoreState.STOPPED
+        self._stopped.set()
+        _LOGGER.info("Edgewise stopped")
+
+    async def _bounded(self, stage: str, coro: Coroutine[Any, Any, None]) -> None:
+        timeout = STOP_TIMEOUTS[stage]
+        try:
+            async with asyncio.timeout(timeout):
+                await coro
+        except TimeoutError:
+            _LOGGER.warning("Shutdown stage %s timed out after %g s", stage, timeout)
+        except Exception:
+            _LOGGER.exception("Error in shutdown stage %s", stage)
+
+    async def _fire_and_drain(self, event_type: str) -> None:
+        self.bus.fire(event_type)
+        await self.bus.drain()
+
+    async def _stop_integrations(self) -> None:
+        for domain in reversed(self._setup_done):
+            loaded = self.loader.integrations[domain]
+            timeout = loaded.manifest.stop_timeout
+            try:
+                async with asyncio.timeout(timeout):
+                    result = self.loader.call(domain, "edgewise_stop", runtime=self)
+                    if isinstance(result, Awaitable):
+                        await result
+            except TimeoutError:
+                _LOGGER.warning("Integration %s still running after %g s", domain, timeout)
+            except Exception:
+                _LOGGER.exception("Integration %s failed to stop", domain)
+            loaded.status = IntegrationStatus.STOPPED
+
+    async def _cancel_tasks(self) -> None:
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUTS["tasks"])
+        for task in pending:
+            _LOGGER.warning("Task %s still running at shutdown", task.get_name())
+
+    async def _final_write(self) -> None:
+        await self._fire_and_drain(EVENT_EDGEWISE_FINAL_WRITE)
+        if self.schedules is not None:
+            await self.schedules.flush()
+        await self.entity_registry.flush()
+        await self.device_registry.flush()
+        await self.area_registry.flush()
+
+    async def _shutdown_executor(self) -> None:
+        await self.loop.run_in_executor(None, self._executor.shutdown, True)
+
+    @property
+    def ready(self) -> bool:
+        """Whether start-up has finished and the runtime is running."""
+        return self.state is CoreState.RUNNING
+
+    async def wait_stopped(self) -> None:
+        """Wait until ``stop`` has finished."""
+        await self._stopped.wait()

@@ -1,0 +1,1 @@
+"""Edgewise's built-in integrations: plugins of the ``edgewise.integrations`` entry-point group."""
