@@ -18,7 +18,7 @@ from .config import SectionValidator, load_site_config
 from .const import EVENT_EDGEWISE_STARTED, __version__
 from .core_sections import CORE_SECTIONS
 from .plugins import IntegrationLoader
-from .runtime import Runtime
+from .runtime import Runtime, tune_gc
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ async def _run(config_dir: Path) -> int:
         print(f"Edgewise is running: http://{shown}:{runtime.http.port}/", flush=True)
 
     runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, announce)
+    runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, callback(lambda event: tune_gc()))
     return await runtime.run_until_stopped()
 
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import voluptuous as vol
 
 from core.errors import ConfigError
+from core.validators import currency, empty_config, time_zone
 from core.yaml_loader import (
     NodeDict,
     NodeList,
@@ -70,27 +71,6 @@ class UnitSystem(StrEnum):
 
     METRIC = "metric"
     US_CUSTOMARY = "us_customary"
-
-
-def time_zone(value: object) -> str:
-    """Validate an IANA time zone name such as ``Europe/Amsterdam``."""
-    if not isinstance(value, str):
-        raise vol.Invalid("expected an IANA time zone name such as 'Europe/Amsterdam'")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # ValueError for malformed keys ('../x'), OSError for directories such as 'Europe'.
-        raise vol.Invalid(
-            "invalid time zone, expected an IANA name such as 'Europe/Amsterdam'"
-        ) from None
-    return str(value)
-
-
-def currency(value: object) -> str:
-    """Validate an ISO 4217 currency code: three upper-case letters."""
-    if not (isinstance(value, str) and len(value) == 3 and value.isascii() and value.isupper()):
-        raise vol.Invalid("expected an ISO 4217 currency code such as 'EUR'")
-    return str(value)
 
 
 CORE_CONFIG_SCHEMA = vol.Schema(
@@ -507,11 +487,9 @@ def _validate_integrations(
         if len(parts) > 1:
             # "sensor 2:" style keys: their lists are validated as one list under the domain.
             value = _concat_sections(parts)
-        if schema is None:
-            integrations[domain] = value
-            continue
         try:
-            integrations[domain] = schema(value)
+            # An integration without a schema takes no options: its key alone turns it on.
+            integrations[domain] = (schema if schema is not None else empty_config)(value)
         except vol.Invalid as exc:
             issues.extend(
                 humanize_invalid(exc, value, domain=domain, source=source_of_key(root, key))

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-import voluptuous as vol
+from .config import SectionValidator
 
 _DOMAIN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -32,7 +32,8 @@ class Manifest:
         domain: the integration's unique name, also its key in ``configuration.yaml``.
         name: a human-readable name.
         config_schema: validates the integration's section of the configuration; None when the
-            integration takes no configuration (any value under its key is then an error).
+            integration takes no options (its key alone, empty, turns it on; any option under
+            it is reported as an error).
         dependencies: domains that must be set up, successfully, before this one.
         after_dependencies: domains to set up first when they are configured, not required.
         default: set up even when the configuration does not name the domain.
@@ -44,7 +45,7 @@ class Manifest:
 
     domain: str
     name: str
-    config_schema: vol.Schema | None = None
+    config_schema: SectionValidator | None = None
     dependencies: tuple[str, ...] = ()
     after_dependencies: tuple[str, ...] = ()
     default: bool = False

@@ -92,7 +92,10 @@ class IntegrationLoader:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
         except pluggy.PluginValidationError as err:
-            self._pm.unregister(plugin)
+            # register() itself raises before registering (a hookimpl argument the hookspec
+            # lacks); check_pending() raises after. Unregistering an unknown plugin asserts.
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
             raise IntegrationError(
                 f"Integration {source} implements an unknown or mistyped hook: {err}",
                 integration=source,
@@ -185,7 +188,8 @@ def setup_order(
                 failed.setdefault(domain, f"dependency '{dep}' is not available")
                 ok = False
         for dep in loaded.manifest.after_dependencies:
-            if dep in wanted_set and dep in integrations:
+            # An optional ordering: when it would close a cycle, it is simply not applied.
+            if dep in wanted_set and dep in integrations and state.get(dep) != 1:
                 visit(dep, (*chain, domain))
         state[domain] = 2
         if ok and domain not in failed:

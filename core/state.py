@@ -202,7 +202,8 @@ class StateMachine:
     def __init__(self, bus: EventBus) -> None:
         self._bus = bus
         self._states: dict[str, State] = {}
-        self._by_domain: dict[str, dict[str, State]] = {}
+        #: Entity ids per domain, in insertion order; updated only when an entity appears or goes.
+        self._by_domain: dict[str, dict[str, None]] = {}
         self._entity_listeners: dict[str, list[Listener]] = {}
 
     # --- reading -------------------------------------------------------------------------------
@@ -219,7 +220,8 @@ class StateMachine:
         if domain_filter is None:
             return list(self._states.values())
         domains = (domain_filter,) if isinstance(domain_filter, str) else domain_filter
-        return [s for d in domains for s in self._by_domain.get(d.lower(), {}).values()]
+        states = self._states
+        return [states[e] for d in domains for e in self._by_domain.get(d.lower(), ())]
 
     def entity_ids(self, domain_filter: str | None = None) -> list[str]:
         """The ids of every entity that has a state, optionally of one domain."""
@@ -229,7 +231,7 @@ class StateMachine:
 
     def domains(self) -> Iterator[str]:
         """The domains that have at least one entity."""
-        return (d for d, states in self._by_domain.items() if states)
+        return (d for d, ids in self._by_domain.items() if ids)
 
     def is_state(self, entity_id: str, state: str) -> bool:
         """Whether ``entity_id`` exists and is in ``state``."""
@@ -302,7 +304,13 @@ class StateMachine:
         state = State.__new__(State)
         state.entity_id = entity_id
         state.state = new_state
-        state.attributes = MappingProxyType(dict(attributes)) if attributes else _EMPTY
+        if not attributes:
+            state.attributes = _EMPTY
+        elif old is not None and old.attributes == attributes:
+            # Most changes touch only the state: share the old read-only mapping, copy nothing.
+            state.attributes = old.attributes
+        else:
+            state.attributes = MappingProxyType(dict(attributes))
         state.last_changed_timestamp = last_changed
         state.last_updated_timestamp = state.last_reported_timestamp = now
         state.context = context
@@ -310,10 +318,8 @@ class StateMachine:
         state.object_id = object_id
         state._as_dict = None  # noqa: SLF001 - State's own cache, built here for speed
         self._states[entity_id] = state
-        domain_states = self._by_domain.get(domain)
-        if domain_states is None:
-            domain_states = self._by_domain[domain] = {}
-        domain_states[entity_id] = state
+        if old is None:
+            self._by_domain.setdefault(domain, {})[entity_id] = None
         self._fire_changed(entity_id, old, state, context, now)
         return state
 

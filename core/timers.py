@@ -134,6 +134,8 @@ class Scheduler:
         self._handle: asyncio.TimerHandle | None = None
         self._closed = False
         self._unsubscribe_clock: Callable[[], None] | None = None
+        #: The clock's time when the scheduler last looked, to notice a step backwards.
+        self._last_now = self._clock.now()
         if isinstance(self._clock, JumpingClock):
             self._unsubscribe_clock = self._clock.subscribe(self._on_clock_jump)
 
@@ -175,7 +177,9 @@ class Scheduler:
         anchor = now + interval if start is None else _aware_utc(start, "start")
 
         def next_after(after: datetime) -> datetime:
-            if after < anchor:
+            # Without an explicit start the grid runs both ways, so a clock stepped back before
+            # the anchor (see ``_rewind``) still finds the slot right after it.
+            if start is not None and after < anchor:
                 return anchor
             return anchor + ((after - anchor) // interval + 1) * interval
 
@@ -419,9 +423,23 @@ class Scheduler:
         self._run_due()
         self._arm()
 
+    def _rewind(self, now: datetime) -> None:
+        """The clock stepped back: bring recurring jobs back to their first run after ``now``."""
+        for job in list(self._jobs):
+            if job.next_after is None or job.due is None:
+                continue
+            following = job.next_after(now)
+            if following is not None and following < job.due:
+                self._push(job, following)
+
     def _run_due(self) -> None:
         """Run every job whose due time is not after the clock's current time."""
         now = self._clock.now()
+        if now < self._last_now:
+            # An NTP step on a Pi without a real-time clock, or a test's clock set back.
+            _LOGGER.info("Clock stepped back from %s to %s; rescheduling", self._last_now, now)
+            self._rewind(now)
+        self._last_now = now
         now_ts = now.timestamp()
         heap = self._heap
         while heap and heap[0][0] <= now_ts:

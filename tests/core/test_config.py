@@ -85,7 +85,15 @@ def test_core_defaults_when_core_section_is_missing(tmp_path: Path) -> None:
     assert loaded.core.unit_system is UnitSystem.METRIC
     assert loaded.core.currency == "EUR"
     assert loaded.core.external_url is None
-    assert loaded.integrations == {"frontend": None}
+    assert loaded.integrations == {"frontend": {}}
+
+
+def test_option_under_an_integration_without_schema_is_an_error(tmp_path: Path) -> None:
+    loaded = site(tmp_path, {"configuration.yaml": "frontend:\n  colour: red\n"})
+    assert "frontend" not in loaded.integrations
+    (issue,) = loaded.issues
+    assert (issue.path, issue.line, issue.key) == ("configuration.yaml", 2, "frontend.colour")
+    assert "unknown option 'colour'" in issue.message
 
 
 def test_core_section_becomes_core_config_with_tzinfo(tmp_path: Path) -> None:
@@ -204,7 +212,7 @@ def test_failing_integration_is_reported_with_file_line_key_and_others_still_loa
         tmp_path,
         {
             "configuration.yaml": (
-                "mqtt:\n  broker: localhost\nmodbus: !include modbus.yaml\nfrontend:\n  x: 1\n"
+                "mqtt:\n  broker: localhost\nmodbus: !include modbus.yaml\nfrontend:\n"
             ),
             "modbus.yaml": "hubs:\n  - name: plant\n    host: 192.0.2.10\n    port: abc\n",
         },
@@ -220,7 +228,7 @@ def test_failing_integration_is_reported_with_file_line_key_and_others_still_loa
     assert str(issue) == "modbus.yaml, line 4: modbus.hubs.0.port: expected int, got 'abc'"
     assert "modbus" not in loaded.integrations
     assert loaded.integrations["mqtt"] == {"broker": "localhost"}
-    assert loaded.integrations["frontend"] == {"x": 1}
+    assert loaded.integrations["frontend"] == {}
 
 
 def test_missing_required_key_points_at_the_enclosing_mapping(tmp_path: Path) -> None:

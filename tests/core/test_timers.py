@@ -568,3 +568,17 @@ async def test_fake_clock_unsubscribe_stops_notifications() -> None:
     clock.advance(timedelta(seconds=1))
     assert seen == [utc(2021, 1, 1, 0, 0, second=1)]
     assert clock.monotonic() == 2.0
+
+
+async def test_recurring_job_follows_a_clock_stepped_back() -> None:
+    start = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    scheduler = Scheduler(
+        asyncio.get_running_loop(), tz=UTC, latitude=52.37, longitude=4.89, clock=clock
+    )
+    runs: list[datetime] = []
+    scheduler.every(timedelta(minutes=5), callback(runs.append), name="poll")
+    clock.set(start - timedelta(hours=1))
+    clock.advance(timedelta(minutes=6))
+    assert runs == [start - timedelta(minutes=55)]
+    scheduler.close()

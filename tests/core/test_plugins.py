@@ -1,0 +1,365 @@
+"""Tests for core/plugins.py: finding, registering and ordering integrations.
+
+The first tests install a real third-party plugin package (``tests/fixtures/
+edgewise_example_plugin``) with pip and run the ``edgewise`` command with it; the others register
+small plugin objects in-process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.errors import IntegrationError
+from core.hookspecs import hookimpl
+from core.integration import Manifest
+from core.plugins import IntegrationLoader, LoadedIntegration, setup_order
+from tests.conftest import ConfigDirFactory, EdgewiseFactory
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "fixtures" / "edgewise_example_plugin"
+
+
+@pytest.fixture(scope="session")
+def example_plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example plugin installed by pip into a directory for ``PYTHONPATH``; built once."""
+    root = tmp_path_factory.mktemp("example_plugin")
+    # Build from a copy, so no build/ or *.egg-info lands in the repository.
+    source = root / "src"
+    shutil.copytree(
+        EXAMPLE_PLUGIN,
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    site = root / "site"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--quiet",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, f"pip install failed:\n{result.stdout}\n{result.stderr}"
+    return site
+
+
+def test_third_party_plugin_is_discovered_configured_and_run(
+    example_plugin_site: Path,
+    config_dir: ConfigDirFactory,
+    edgewise: EdgewiseFactory,
+    unused_port: int,
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "stopped.txt"
+    site = config_dir(
+        f"""\
+        http:
+          server_host: 127.0.0.1
+          server_port: {unused_port}
+        example_counter:
+          start: 5
+          step: 2
+          stop_marker: {marker}
+        """
+    )
+    process = edgewise("run", "-c", site, port=unused_port, pythonpath=example_plugin_site)
+    process.wait_ready()
+
+    assert process.stop() == 0, process.output()
+    # Set to 5 at setup, incremented by 2 through its own service once started, written at stop.
+    assert marker.read_text() == "stopped 7\n", process.output()
+
+
+def test_check_config_reports_file_line_and_key_of_a_third_party_plugins_bad_value(
+    example_plugin_site: Path,
+    config_dir: ConfigDirFactory,
+    edgewise_cmd: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    site = config_dir(
+        """\
+        edgewise:
+          name: Test
+        example_counter:
+          start: abc
+        """
+    )
+    result = edgewise_cmd("check-config", "-c", site, pythonpath=example_plugin_site)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "configuration.yaml, line 4: example_counter.start: expected int" in result.stderr
+
+
+def test_check_config_accepts_a_valid_third_party_plugin_section(
+    example_plugin_site: Path,
+    config_dir: ConfigDirFactory,
+    edgewise_cmd: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    site = config_dir("example_counter:\n  start: 3\n")
+    result = edgewise_cmd("check-config", "-c", site, pythonpath=example_plugin_site)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
+
+
+# --- registering ---------------------------------------------------------------------------------
+
+
+class Plugin:
+    """An integration object whose manifest is built from keyword arguments."""
+
+    def __init__(self, domain: str, **manifest: object) -> None:
+        self.manifest = Manifest(domain=domain, name=domain.title(), **manifest)  # type: ignore[arg-type]  # test shorthand
+
+    @hookimpl
+    def edgewise_manifest(self) -> Manifest:
+        return self.manifest
+
+
+def test_plugin_without_manifest_is_rejected_with_a_clear_error() -> None:
+    class NoManifest:
+        @hookimpl
+        def edgewise_setup(self, runtime: object, config: object) -> None:
+            pass
+
+    loader = IntegrationLoader()
+
+    with pytest.raises(IntegrationError, match=r"no_manifest_pkg has no edgewise_manifest hook"):
+        loader.register(NoManifest(), source="no_manifest_pkg")
+    assert loader.integrations == {}
+
+
+def test_plugin_whose_manifest_hook_raises_is_rejected_naming_the_error() -> None:
+    class Broken:
+        @hookimpl
+        def edgewise_manifest(self) -> Manifest:
+            raise ValueError("bad domain")
+
+    with pytest.raises(
+        IntegrationError, match=r"broken_pkg failed to give its manifest.*bad domain"
+    ):
+        IntegrationLoader().register(Broken(), source="broken_pkg")
+
+
+def test_hookimpl_with_a_misspelled_hook_name_is_rejected_and_unregistered() -> None:
+    class Typo(Plugin):
+        @hookimpl
+        def edgewise_setpu(self, runtime: object, config: object) -> None:
+            pass
+
+    loader = IntegrationLoader()
+
+    with pytest.raises(IntegrationError, match=r"typo_pkg .*unknown hook 'edgewise_setpu'"):
+        loader.register(Typo("typo"), source="typo_pkg")
+    # The rejected plugin is gone: the next one registers and its own hooks are checked cleanly.
+    assert loader.register(Plugin("good"), source="good_pkg").domain == "good"
+    assert set(loader.integrations) == {"good"}
+
+
+def test_hookimpl_with_an_argument_the_hookspec_lacks_is_rejected_as_integration_error() -> None:
+    class WrongArgument(Plugin):
+        @hookimpl
+        def edgewise_setup(self, runtime: object, cfg: object) -> None:
+            pass
+
+    loader = IntegrationLoader()
+
+    with pytest.raises(
+        IntegrationError, match=r"(?s)wrong_arg_pkg .*\{'cfg'\} are declared in the hookimpl"
+    ):
+        loader.register(WrongArgument("wrong"), source="wrong_arg_pkg")
+    assert loader.register(Plugin("good"), source="good_pkg").domain == "good"
+
+
+def test_duplicate_domain_is_rejected_naming_both_sources() -> None:
+    loader = IntegrationLoader()
+    first = loader.register(Plugin("meter"), source="meter = meter_a (meter-a 1.0)")
+
+    with pytest.raises(IntegrationError) as excinfo:
+        loader.register(Plugin("meter"), source="meter = meter_b (meter-b 2.0)")
+
+    message = str(excinfo.value)
+    assert "meter-a 1.0" in message
+    assert "meter-b 2.0" in message
+    assert "'meter'" in message
+    assert loader.get("meter") is first
+
+
+def test_call_reaches_only_the_named_integrations_hook() -> None:
+    calls: list[str] = []
+
+    class Recorder(Plugin):
+        @hookimpl
+        def edgewise_started(self, runtime: object) -> None:
+            calls.append(self.manifest.domain)
+
+    loader = IntegrationLoader()
+    loader.register(Recorder("one"), source="one")
+    loader.register(Recorder("two"), source="two")
+
+    loader.call("two", "edgewise_started", runtime=None)
+
+    assert calls == ["two"]
+    assert loader.call("one", "edgewise_stop", runtime=None) is None
+
+
+# --- entry points --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def entry_point_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory on ``sys.path`` holding a distribution whose entry points the test writes.
+
+    Write modules into the returned directory and the ``entry_points.txt`` of the distribution
+    ``edgewise-test-dist`` into ``<dir>/edgewise_test_dist-1.0.dist-info/``.
+    """
+    root = tmp_path / "dist_site"
+    dist_info = root / "edgewise_test_dist-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: edgewise-test-dist\nVersion: 1.0\n"
+    )
+    monkeypatch.syspath_prepend(str(root))
+    before = set(sys.modules)
+    yield root
+    for name in set(sys.modules) - before:
+        if name.startswith("edgewise_test_ep_"):
+            del sys.modules[name]
+
+
+def test_entry_point_that_fails_to_import_is_reported_and_the_others_still_load(
+    entry_point_dist: Path,
+) -> None:
+    (entry_point_dist / "edgewise_test_ep_good.py").write_text(
+        textwrap.dedent(
+            """\
+            from core.hookspecs import hookimpl
+            from core.integration import Manifest
+
+            @hookimpl
+            def edgewise_manifest():
+                return Manifest(domain="ep_good", name="Good")
+            """
+        )
+    )
+    (entry_point_dist / "edgewise_test_ep_broken.py").write_text(
+        "raise ImportError('needs a library that is not installed')\n"
+    )
+    (entry_point_dist / "edgewise_test_ep_nomanifest.py").write_text("X = 1\n")
+    (entry_point_dist / "edgewise_test_dist-1.0.dist-info" / "entry_points.txt").write_text(
+        textwrap.dedent(
+            """\
+            [edgewise.integrations]
+            broken = edgewise_test_ep_broken
+            good = edgewise_test_ep_good
+            missing = edgewise_test_ep_does_not_exist
+            nomanifest = edgewise_test_ep_nomanifest
+            """
+        )
+    )
+    loader = IntegrationLoader()
+
+    loader.load_entry_points()
+
+    good = loader.get("ep_good")
+    assert good is not None
+    assert good.source == "good = edgewise_test_ep_good (edgewise-test-dist 1.0)"
+    # Only this distribution's errors: installed integrations are loaded too.
+    ours = [error for error in loader.load_errors if "edgewise_test_ep_" in error]
+    assert len(ours) == 3, loader.load_errors
+    broken, missing, nomanifest = ours
+    assert "broken = edgewise_test_ep_broken (edgewise-test-dist 1.0)" in broken
+    assert "needs a library that is not installed" in broken
+    assert "edgewise_test_ep_does_not_exist" in missing
+    assert "nomanifest = edgewise_test_ep_nomanifest" in nomanifest
+    assert "edgewise_manifest" in nomanifest
+
+
+# --- setup order ---------------------------------------------------------------------------------
+
+
+def _integrations(**manifests: dict[str, object]) -> dict[str, LoadedIntegration]:
+    return {
+        domain: LoadedIntegration(
+            Manifest(domain=domain, name=domain, **fields),  # type: ignore[arg-type]  # test shorthand
+            plugin=object(),
+            source=domain,
+        )
+        for domain, fields in manifests.items()
+    }
+
+
+def test_setup_order_puts_dependencies_first_and_pulls_them_in() -> None:
+    integrations = _integrations(
+        app={"dependencies": ("mqtt", "http_api")},
+        mqtt={"dependencies": ("network",)},
+        http_api={},
+        network={},
+        unused={},
+    )
+
+    order, failed = setup_order(integrations, ["app"])
+
+    assert failed == {}
+    assert sorted(order) == ["app", "http_api", "mqtt", "network"]
+    assert order.index("network") < order.index("mqtt") < order.index("app")
+    assert order.index("http_api") < order.index("app")
+
+
+def test_setup_order_reports_a_missing_dependency_and_keeps_the_rest() -> None:
+    integrations = _integrations(app={"dependencies": ("ghost",)}, other={})
+
+    order, failed = setup_order(integrations, ["app", "other"])
+
+    assert order == ["other"]
+    assert failed["app"] == "dependency 'ghost' is not available"
+    assert failed["ghost"] == "integration not found"
+
+
+def test_setup_order_reports_a_dependency_cycle_and_keeps_the_rest() -> None:
+    integrations = _integrations(
+        a={"dependencies": ("b",)}, b={"dependencies": ("a",)}, c={"dependencies": ()}
+    )
+
+    order, failed = setup_order(integrations, ["a", "b", "c"])
+
+    assert order == ["c"]
+    assert set(failed) == {"a", "b"}
+    assert failed["a"] == "dependency cycle: a -> b -> a"
+
+
+def test_setup_order_sets_up_configured_after_dependencies_first() -> None:
+    integrations = _integrations(
+        alpha={"after_dependencies": ("zulu",)},
+        zulu={},
+    )
+
+    order, failed = setup_order(integrations, ["alpha", "zulu"])
+
+    assert failed == {}
+    assert order == ["zulu", "alpha"]
+
+
+def test_setup_order_does_not_pull_in_after_dependencies_that_are_not_configured() -> None:
+    integrations = _integrations(alpha={"after_dependencies": ("zulu", "ghost")}, zulu={})
+
+    order, failed = setup_order(integrations, ["alpha"])
+
+    assert failed == {}
+    assert order == ["alpha"]
