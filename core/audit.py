@@ -132,10 +132,7 @@ AUDIT_LOG: RuntimeKey[AuditLog] = RuntimeKey("audit_log")
 
 def audit_log(runtime: Runtime) -> AuditLog:
     """The runtime's ``AuditLog``, created on first use."""
-    log = runtime.data.get(AUDIT_LOG)
-    if log is None:
-        log = runtime.data[AUDIT_LOG] = AuditLog()
-    return log
+    return runtime.data.setdefault(AUDIT_LOG, AuditLog)
 
 
 @dataclass(slots=True)
@@ -191,9 +188,7 @@ async def audited_write(  # noqa: PLR0917 - the pipeline's documented call shape
     request = _Request(action, dict(params), context, write)
     if not entity.write_min_interval:
         return await _run_write(runtime, entity, request)
-    gates = runtime.data.get(_GATES)
-    if gates is None:
-        gates = runtime.data[_GATES] = WeakKeyDictionary()
+    gates = runtime.data.setdefault(_GATES, WeakKeyDictionary)
     gate = gates.get(entity)
     if gate is None:
         gate = gates[entity] = _WriteGate()

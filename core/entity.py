@@ -26,6 +26,8 @@ from .const import (
     ATTR_ICON,
     ATTR_SUPPORTED_FEATURES,
     ATTR_UNIT_OF_MEASUREMENT,
+    STATE_OFF,
+    STATE_ON,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
 )
@@ -423,3 +425,22 @@ class Entity:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._entity_id or self.name or self.unique_id}>"
+
+
+class OnOffEntity(Entity):
+    """An entity whose state is ``on`` or ``off`` (from ``is_on``): switches, binary sensors."""
+
+    _attr_is_on: bool | None = None
+
+    @property
+    def is_on(self) -> bool | None:
+        """Whether the entity is on; None when unknown."""
+        return self._attr_is_on
+
+    @property
+    def state(self) -> StateType:
+        """``on``, ``off``, or None (unknown)."""
+        is_on = self.is_on
+        if is_on is None:
+            return None
+        return STATE_ON if is_on else STATE_OFF

@@ -90,10 +90,7 @@ ENTITIES: RuntimeKey[EntityIndex] = RuntimeKey("entities")
 
 def entity_index(runtime: Runtime) -> EntityIndex:
     """The runtime's ``EntityIndex``, created on first use."""
-    index = runtime.data.get(ENTITIES)
-    if index is None:
-        index = runtime.data[ENTITIES] = EntityIndex()
-    return index
+    return runtime.data.setdefault(ENTITIES, EntityIndex)
 
 
 @dataclass(slots=True)

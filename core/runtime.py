@@ -108,6 +108,12 @@ class RuntimeData:
         """The value under ``key``, or ``default``."""
         return cast(_T | None, self._data.get(key, default))
 
+    def setdefault(self, key: RuntimeKey[_T], factory: Callable[[], _T]) -> _T:
+        """The value under ``key``; made with ``factory()`` and stored the first time."""
+        if key not in self._data:
+            self._data[key] = factory()
+        return cast(_T, self._data[key])
+
 
 class Runtime:
     """One running Edgewise site.

@@ -6,8 +6,7 @@ import logging
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from core.const import STATE_OFF, STATE_ON
-from core.entity import Entity, StateType
+from core.entity import OnOffEntity
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -37,25 +36,10 @@ class BinarySensorDeviceClass(StrEnum):
     WINDOW = "window"
 
 
-class BinarySensorEntity(Entity):
+class BinarySensorEntity(OnOffEntity):
     """A binary sensor: its state is ``on`` or ``off`` from ``is_on``."""
 
     domain = DOMAIN
-
-    _attr_is_on: bool | None = None
-
-    @property
-    def is_on(self) -> bool | None:
-        """Whether the sensor is on; None when unknown."""
-        return self._attr_is_on
-
-    @property
-    def state(self) -> StateType:
-        """``on``, ``off``, or None (unknown)."""
-        is_on = self.is_on
-        if is_on is None:
-            return None
-        return STATE_ON if is_on else STATE_OFF
 
 
 def register_services(runtime: Runtime) -> None:

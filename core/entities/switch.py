@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Final
 import voluptuous as vol
 
 from core.audit import audited_write
-from core.const import SERVICE_TOGGLE, SERVICE_TURN_OFF, SERVICE_TURN_ON, STATE_OFF, STATE_ON
-from core.entity import Entity, StateType
+from core.const import SERVICE_TOGGLE, SERVICE_TURN_OFF, SERVICE_TURN_ON
+from core.entity import OnOffEntity
 from core.entity_platform import entities_for_call, for_each_entity
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ class SwitchDeviceClass(StrEnum):
     SWITCH = "switch"
 
 
-class SwitchEntity(Entity):
+class SwitchEntity(OnOffEntity):
     """A switch: ``is_on`` gives its state, ``async_turn_on``/``async_turn_off`` change it.
 
     Subclasses write to their device in those methods and call ``write_state()`` once the
@@ -34,21 +34,6 @@ class SwitchEntity(Entity):
     """
 
     domain = DOMAIN
-
-    _attr_is_on: bool | None = None
-
-    @property
-    def is_on(self) -> bool | None:
-        """Whether the switch is on; None when unknown."""
-        return self._attr_is_on
-
-    @property
-    def state(self) -> StateType:
-        """``on``, ``off``, or None (unknown)."""
-        is_on = self.is_on
-        if is_on is None:
-            return None
-        return STATE_ON if is_on else STATE_OFF
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Turn the device on."""

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.bus import Event, callback
 from core.clock import FakeClock
 from core.entities.number import NumberEntity
 from core.entities.switch import SwitchEntity
@@ -85,24 +84,6 @@ class VirtualSetpoint(NumberEntity):
         self.writes.append(value)
         self._attr_native_value = value
         self.write_state()
-
-
-def capture(runtime: Runtime, event_type: str) -> list[dict[str, Any]]:
-    """Collect the data of every ``event_type`` event fired from now on."""
-    seen: list[dict[str, Any]] = []
-
-    @callback
-    def listener(event: Event[Any]) -> None:
-        seen.append(dict(event.data))
-
-    runtime.bus.listen(event_type, listener)
-    return seen
-
-
-async def delivered() -> None:
-    """Let the bus deliver what was fired so far."""
-    for _ in range(3):
-        await asyncio.sleep(0)
 
 
 async def wait_for_state(runtime: Runtime, entity_id: str, state: str) -> State:

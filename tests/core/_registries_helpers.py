@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from core.bus import Event, EventBus, callback
 from core.device_registry import AreaRegistry, DeviceRegistry
 from core.entity_registry import EntityRegistry
+from core.runtime import Runtime
 from core.state import StateMachine
 
 _T = TypeVar("_T")
@@ -51,7 +52,7 @@ class RegistryRuntime:
         return fresh
 
 
-def capture(runtime: RegistryRuntime, event_type: str) -> list[dict[str, Any]]:
+def capture(runtime: RegistryRuntime | Runtime, event_type: str) -> list[dict[str, Any]]:
     """Collect the data of every ``event_type`` event fired from now on."""
     seen: list[dict[str, Any]] = []
 
@@ -65,4 +66,5 @@ def capture(runtime: RegistryRuntime, event_type: str) -> list[dict[str, Any]]:
 
 async def delivered() -> None:
     """Let the bus deliver the events fired so far (listeners run after ``fire`` returns)."""
-    await asyncio.sleep(0)
+    for _ in range(3):
+        await asyncio.sleep(0)

@@ -20,14 +20,8 @@ from core.context import Context
 from core.entity_platform import add_entities
 from core.errors import DeviceConnectError
 from core.runtime import Runtime
-from tests.core._entity_helpers import (
-    START,
-    VirtualSetpoint,
-    VirtualSwitch,
-    capture,
-    delivered,
-    make_runtime,
-)
+from tests.core._entity_helpers import START, VirtualSetpoint, VirtualSwitch, make_runtime
+from tests.core._registries_helpers import capture, delivered
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from core.entities.sensor import SensorEntity
 from core.entity import DeviceInfo, Entity, format_state_value
 from core.entity_platform import add_entities
 from core.runtime import Runtime
-from tests.core._entity_helpers import VirtualSwitch, delivered, make_runtime
+from tests.core._entity_helpers import VirtualSwitch, make_runtime
+from tests.core._registries_helpers import delivered
 
 
 @pytest.fixture

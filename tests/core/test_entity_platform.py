@@ -14,12 +14,8 @@ from core.entity import DeviceInfo
 from core.entity_platform import add_entities, entity_index, remove_entities
 from core.errors import DeviceTimeout, ServiceValidationError
 from core.runtime import Runtime
-from tests.core._entity_helpers import (
-    VirtualSwitch,
-    delivered,
-    make_runtime,
-    wait_for_state,
-)
+from tests.core._entity_helpers import VirtualSwitch, make_runtime, wait_for_state
+from tests.core._registries_helpers import delivered
 
 
 @pytest.fixture
