@@ -22,7 +22,7 @@ class Context:
     recorded or traced, and not generating their ids keeps ``fire()`` cheap.
     """
 
-    __slots__ = ("_id", "origin_event", "parent_id", "user_id")
+    __slots__ = ("_id", "parent_id", "user_id")
 
     def __init__(
         self,
@@ -33,8 +33,6 @@ class Context:
         self._id = id
         self.user_id = user_id
         self.parent_id = parent_id
-        #: The event this context was first used for, kept for tracing ("what fired this").
-        self.origin_event: object | None = None
 
     @property
     def id(self) -> str:

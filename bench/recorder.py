@@ -1,0 +1,356 @@
+"""Recorder benchmarks: sustained writes, bytes per state, history queries, statistics compiling.
+
+Run: ``python bench/recorder.py`` (from the repository, with Edgewise installed). Every figure
+comes from a real Runtime with the ``recorder`` integration on SQLite in a temporary directory;
+states are written through the state machine, so they take the recorder's own path to the
+database. Prints one JSON object per figure on standard output; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+from ulid_transform import ulid_at_time
+
+from core.runtime import Runtime, tune_gc
+from integrations.recorder.const import MAX_BATCH_SIZE
+from integrations.recorder.core import Recorder, get_recorder
+from integrations.recorder.history import get_downsampled, get_significant_states
+from integrations.recorder.models import StateAttributes, States, StatesMeta
+from integrations.recorder.util import attrs_hash, context_id_to_bytes, json_dumps
+
+try:
+    from integrations.recorder.statistics import compile_statistics
+except ImportError:  # statistics not written yet: that figure is left out
+    compile_statistics = None  # type: ignore[assignment]
+
+#: The attributes every benchmark sensor has (the same set: stored once).
+ATTRIBUTES = {
+    "unit_of_measurement": "°C",
+    "device_class": "temperature",
+    "state_class": "measurement",
+    "friendly_name": "Temperature",
+}
+#: 2024-01-01 00:00 UTC: the start of the day the history figures query.
+DAY_START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def emit(metric: str, values: list[float] | list[int], unit: str, note: str) -> None:
+    """Print one figure: the median of ``values``."""
+    print(
+        json.dumps(
+            {
+                "metric": metric,
+                "value": round(statistics.median(values), 3),
+                "unit": unit,
+                "runs": len(values),
+                "note": note,
+            }
+        ),
+        flush=True,
+    )
+
+
+def _write_config(config_dir: Path, recorder_yaml: str) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(
+        "http:\n  server_host: 127.0.0.1\n  server_port: 0\nrecorder:\n" + recorder_yaml
+    )
+
+
+def _file_bytes(db_file: Path) -> int:
+    wal = db_file.with_name(db_file.name + "-wal")
+    return db_file.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+@asynccontextmanager
+async def running(config_dir: Path, recorder_yaml: str = "") -> AsyncIterator[Recorder]:
+    """A started Runtime with the recorder (default settings plus ``recorder_yaml``)."""
+    _write_config(config_dir, recorder_yaml)
+    runtime = Runtime(config_dir)
+    await runtime.start()
+    try:
+        yield get_recorder(runtime)
+    finally:
+        await runtime.stop()
+
+
+async def _state_rows(recorder: Recorder) -> int:
+    async with recorder.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(States)) or 0)
+
+
+async def _db_bytes(recorder: Recorder, db_file: Path) -> int:
+    """The database's size on disk after a checkpoint that empties the write-ahead log."""
+    async with recorder.writes_paused(), recorder.engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    return _file_bytes(db_file)
+
+
+async def _vacuum(recorder: Recorder) -> None:
+    async with recorder.writes_paused(), recorder.engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM"))
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+async def _paced_feed(recorder: Recorder, ids: list[str], rate: int, seconds: float) -> int:
+    """Offer ``rate`` state changes per second for ``seconds``; return the queue left at the end.
+
+    States are set in 10 ms ticks, round-robin over ``ids``, as a busy site's integrations would.
+    """
+    states = recorder.runtime.states
+    tick = 0.01
+    per_tick = max(1, round(rate * tick))
+    value = 0
+    started = time.perf_counter()
+    next_tick = started
+    while next_tick - started < seconds:
+        for _ in range(per_tick):
+            value += 1
+            states.set(ids[value % len(ids)], str(value), ATTRIBUTES)
+        next_tick += tick
+        await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+    # The writer commits every 5 s by default: give it one interval to catch up.
+    await asyncio.sleep(recorder.config.commit_interval + 1)
+    return recorder.queue_size
+
+
+async def recorder_states_per_s(
+    root: Path, seconds: float, entities: int = 1_000
+) -> tuple[int, list[tuple[int, int]], int]:
+    """The highest offered rate the recorder keeps up with, in steps of 10,000/s.
+
+    A rate is sustained when, one commit interval after ``seconds`` of paced load, less than one
+    batch is still queued: the queue does not grow without bound at that rate.
+
+    Returns:
+        (the highest sustained rate, each step's (rate, queue left), states dropped).
+    """
+    async with running(root) as recorder:
+        ids = [f"sensor.bench_{i}" for i in range(entities)]
+        steps: list[tuple[int, int]] = []
+        best = 0
+        for rate in range(10_000, 100_001, 10_000):
+            left = await _paced_feed(recorder, ids, rate, seconds)
+            steps.append((rate, left))
+            if left >= MAX_BATCH_SIZE:
+                break
+            best = rate
+        await recorder.flush()
+        return best, steps, recorder.dropped
+
+
+async def recorder_bytes_per_state(
+    root: Path, states_n: int = 200_000, entities: int = 100
+) -> float:
+    """Bytes the database grows by per numeric state (indexes included), after a VACUUM."""
+    async with running(root, "  auto_purge: false\n") as recorder:
+        states = recorder.runtime.states
+        ids = [f"sensor.bench_{i}" for i in range(entities)]
+        for entity_id in ids:
+            states.set(entity_id, "0", ATTRIBUTES)
+        await recorder.flush()
+        await _vacuum(recorder)
+        db_file = root / "edgewise.db"
+        size_before = await _db_bytes(recorder, db_file)
+        t0 = DAY_START.timestamp()
+        for n in range(states_n):
+            # Realistic readings: two decimals, changing every time.
+            states.set(ids[n % entities], f"{20 + (n // entities) % 1000 / 100:.2f}", ATTRIBUTES,
+                       timestamp=t0 + n / entities, force_update=True)  # fmt: skip
+            if n % 5_000 == 0:
+                await asyncio.sleep(0)
+        await recorder.flush()
+        size_after = await _db_bytes(recorder, db_file)
+        return (size_after - size_before) / states_n
+
+
+async def _bulk_states(
+    recorder: Recorder, series: dict[str, list[tuple[float, str]]], attributes: dict[str, Any]
+) -> None:
+    """Insert ``entity_id → [(timestamp, state)]`` rows directly, as the writer would lay them out.
+
+    The history and statistics figures time the queries, not the writer: their hour or day of
+    data goes in with one multi-row INSERT rather than through the queue.
+    """
+    shared = json_dumps(attributes)
+    async with recorder.write_transaction() as conn:
+        attributes_id = (
+            await conn.execute(
+                insert(StateAttributes)
+                .values(hash=attrs_hash(shared), shared_attrs=shared)
+                .returning(StateAttributes.attributes_id)
+            )
+        ).scalar_one()
+        for entity_id, points in series.items():
+            metadata_id = (
+                await conn.execute(
+                    insert(StatesMeta).values(entity_id=entity_id).returning(StatesMeta.metadata_id)
+                )
+            ).scalar_one()
+            rows = [
+                {
+                    "metadata_id": metadata_id,
+                    "state": state,
+                    "attributes_id": attributes_id,
+                    "last_updated_ts": ts,
+                    "last_changed_ts": None,
+                    "context_id_bin": context_id_to_bytes(ulid_at_time(ts)),
+                }
+                for ts, state in points
+            ]
+            await conn.execute(insert(States), rows)
+
+
+async def _one_day_at_1_hz(recorder: Recorder, entity_id: str) -> None:
+    t0 = DAY_START.timestamp()
+    points = [(t0 + s, f"{20 + 5 * math.sin(s / 3_600):.3f}") for s in range(86_400)]
+    await _bulk_states(recorder, {entity_id: points}, ATTRIBUTES)
+
+
+async def _timed(runs: int, query: Callable[[], Awaitable[object]]) -> list[float]:
+    await query()  # warm the caches, as a panel that is open would have them
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await query()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def history_24h(root: Path, runs: int) -> tuple[list[float], list[float], int, int]:
+    """Time a full and a downsampled day of one 1 Hz sensor; return both and the item counts."""
+    async with running(root, "  auto_purge: false\n") as recorder:
+        await _one_day_at_1_hz(recorder, "sensor.day")
+        end = DAY_START + timedelta(days=1)
+        sizes: dict[str, int] = {}
+
+        async def full() -> None:
+            history = await get_significant_states(
+                recorder,
+                DAY_START,
+                end,
+                ["sensor.day"],
+                minimal_response=False,
+                significant_changes_only=False,
+            )
+            sizes["full"] = len(history["sensor.day"])
+
+        async def downsampled() -> None:
+            result = await get_downsampled(recorder, ["sensor.day"], DAY_START, end, points=500)
+            sizes["downsampled"] = len(result["sensor.day"])
+
+        full_ms = await _timed(runs, full)
+        downsampled_ms = await _timed(runs, downsampled)
+        return full_ms, downsampled_ms, sizes["full"], sizes["downsampled"]
+
+
+async def statistics_compile(root: Path, entities: int = 1_000) -> float:
+    """Seconds to compile one hour (12 five-minute periods and the hour) of 1,000 sensors."""
+    if compile_statistics is None:
+        raise RuntimeError("integrations/recorder/statistics.py is not there")
+    async with running(root, "  auto_purge: false\n") as recorder:
+        t0 = DAY_START.timestamp()
+        series = {
+            f"sensor.m_{i}": [
+                (t0 + minute * 60 + i / 100, f"{20 + math.sin((minute + i) / 10):.2f}")
+                for minute in range(60)
+            ]
+            for i in range(entities)
+        }
+        await _bulk_states(recorder, series, ATTRIBUTES)
+        started = time.perf_counter()
+        for period in range(12):
+            await compile_statistics(recorder, DAY_START + timedelta(minutes=5 * period))
+        return time.perf_counter() - started
+
+
+GROUPS = ("sustained", "bytes", "history", "statistics")
+
+
+async def main(runs: int, sustained_s: float, only: set[str]) -> None:
+    """Run the figures of the groups in ``only``, ``runs`` times each, and print them.
+
+    The sustained and bytes-per-state figures run ``runs - 2`` times (at least once): each
+    waits for the writer to drain hundreds of thousands of states.
+    """
+    tune_gc()
+    with tempfile.TemporaryDirectory(prefix="edgewise-bench-recorder-") as scratch:
+        sites = (Path(scratch) / f"site{n}" for n in itertools.count())
+        long_runs = max(1, runs - 2)
+        if "sustained" in only:
+            rates, notes = [], []
+            for _ in range(long_runs):
+                rate, steps, _dropped = await recorder_states_per_s(next(sites), sustained_s)
+                rates.append(rate)
+                notes.append(" ".join(f"{r // 1000}k:{left}" for r, left in steps))
+            emit(
+                "recorder_states_per_s",
+                rates,
+                "1/s",
+                f"highest offered rate (steps of 10k/s, {sustained_s:g} s each, 1,000 sensors, "
+                f"default settings) after which less than one batch stayed queued; "
+                f"queue left per step: {' | '.join(notes)}",
+            )
+        if "bytes" in only:
+            sizes = [await recorder_bytes_per_state(next(sites)) for _ in range(long_runs)]
+            emit(
+                "recorder_bytes_per_state",
+                sizes,
+                "bytes",
+                "200,000 numeric states over 100 sensors through the writer, database + WAL "
+                "after VACUUM and a TRUNCATE checkpoint",
+            )
+        if "history" in only:
+            full_ms, downsampled_ms, full_n, down_n = await history_24h(next(sites), max(5, runs))
+            emit(
+                "history_24h_full_ms",
+                full_ms,
+                "ms",
+                f"86,400 rows at 1 Hz; get_significant_states, every state in full ({full_n} "
+                "States)",
+            )
+            emit(
+                "history_24h_downsampled_ms",
+                downsampled_ms,
+                "ms",
+                f"the same day in {down_n} buckets (mean/min/max/count computed by SQLite)",
+            )
+        if "statistics" in only and compile_statistics is not None:
+            compile_s = [await statistics_compile(next(sites)) for _ in range(runs)]
+            emit(
+                "statistics_compile_1000_entities_s",
+                compile_s,
+                "s",
+                "1,000 measurement sensors, a state per minute for an hour: 12 periods + the hour",
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--sustained", type=float, default=10.0, help="seconds of each load step (default 10)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="figures to run (all)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.sustained, set(args.only)))

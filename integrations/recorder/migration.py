@@ -1,0 +1,143 @@
+"""Create the recorder's schema, or bring an older database forward one version at a time.
+
+The version is the newest row of ``schema_changes``. A database without that table is new and
+gets the current schema. A database newer than this code is left untouched and refused.
+
+Schema history:
+
+* v1: ``states`` and ``events`` kept context ids as 26-character text in ``context_id`` and
+  ``context_parent_id``.
+* v2: context ids are bytes (``context_id_bin``, ``context_parent_id_bin``; see
+  ``util.context_id_to_bytes``); the text columns are gone.
+
+Every function here runs on a synchronous SQLAlchemy connection, through
+``AsyncConnection.run_sync``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, insert, inspect, select, text
+
+from core.errors import IntegrationError
+
+from .models import SCHEMA_VERSION, Base, SchemaChange
+from .util import context_id_to_bytes
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Rows converted per statement batch in data migrations.
+_MIGRATION_CHUNK = 10_000
+
+
+class SchemaTooNewError(IntegrationError):
+    """The database was written by a newer Edgewise: it is left as it is."""
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"The recorder database has schema version {found}, newer than the {supported} "
+            "this version of Edgewise knows; refusing to touch it (upgrade Edgewise, or point "
+            "db_url at another database)",
+            integration="recorder",
+        )
+        self.found = found
+        self.supported = supported
+
+
+def current_version(conn: Connection) -> int | None:
+    """The schema version of the database, or None when it has no recorder schema."""
+    if not inspect(conn).has_table(SchemaChange.__tablename__):
+        return None
+    return conn.execute(
+        select(SchemaChange.schema_version).order_by(SchemaChange.change_id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def migrate(conn: Connection) -> int:
+    """Create or upgrade the schema; return the version found (0 for a new database).
+
+    Each step runs and records its version in its own transaction, so an interrupted upgrade
+    resumes at the step that failed.
+
+    Raises:
+        SchemaTooNewError: the database is newer than ``SCHEMA_VERSION``; nothing was changed.
+    """
+    found = current_version(conn)
+    conn.commit()
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaTooNewError(found, SCHEMA_VERSION)
+    if conn.dialect.name == "sqlite":
+        # Readers never block the writer; the setting is stored in the database file.
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.commit()
+    if found is None:
+        Base.metadata.create_all(conn)
+        _record_version(conn, SCHEMA_VERSION)
+        conn.commit()
+        _LOGGER.info("Created the recorder schema, version %d", SCHEMA_VERSION)
+        return 0
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        _LOGGER.warning("Upgrading the recorder database to schema version %d", version)
+        _STEPS[version](conn)
+        _record_version(conn, version)
+        conn.commit()
+    # Tables added without a version bump (none yet) would be created here.
+    Base.metadata.create_all(conn)
+    conn.commit()
+    return found
+
+
+def _record_version(conn: Connection, version: int) -> None:
+    conn.execute(insert(SchemaChange).values(schema_version=version, changed_ts=time.time()))
+
+
+def _binary_type(conn: Connection) -> str:
+    return "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+
+
+def _to_v2(conn: Connection) -> None:
+    """Context ids from text to bytes, in ``states`` and ``events``."""
+    binary = _binary_type(conn)
+    for table, key in (("states", "state_id"), ("events", "event_id")):
+        columns = {c["name"] for c in inspect(conn).get_columns(table)}
+        for column in ("context_id_bin", "context_parent_id_bin"):
+            if column not in columns:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {binary}"))
+        if "context_id" not in columns:
+            continue
+        # Convert in key order, a chunk at a time, so memory stays small on big databases.
+        last = -1
+        while True:
+            rows = conn.execute(
+                text(
+                    f"SELECT {key}, context_id, context_parent_id FROM {table} "  # noqa: S608 - names from the constant tuple above
+                    f"WHERE {key} > :last ORDER BY {key} LIMIT :n"
+                ),
+                {"last": last, "n": _MIGRATION_CHUNK},
+            ).all()
+            if not rows:
+                break
+            conn.execute(
+                text(
+                    f"UPDATE {table} SET context_id_bin = :cid, "  # noqa: S608 - as above
+                    f"context_parent_id_bin = :pid WHERE {key} = :key"
+                ),
+                [
+                    {
+                        "key": row[0],
+                        "cid": context_id_to_bytes(row[1]),
+                        "pid": context_id_to_bytes(row[2]),
+                    }
+                    for row in rows
+                ],
+            )
+            last = rows[-1][0]
+        for column in ("context_id", "context_parent_id"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
+#: The step that brings a database from version ``n - 1`` to ``n``.
+_STEPS: dict[int, Callable[[Connection], None]] = {2: _to_v2}

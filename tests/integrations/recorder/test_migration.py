@@ -1,0 +1,152 @@
+"""Creating and upgrading the recorder's schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from ulid_transform import ulid_now
+
+from core.integration import IntegrationStatus
+from integrations.recorder.core import RECORDER
+from integrations.recorder.models import SCHEMA_VERSION, SchemaChange, States
+from integrations.recorder.util import bytes_to_context_id
+
+from .conftest import MakeRuntime, recorder_of
+
+#: The version 1 schema of the tables the v1→v2 step changes (context ids as text).
+V1_DDL = (
+    "CREATE TABLE schema_changes (change_id {pk}, schema_version INTEGER, changed_ts FLOAT)",
+    "CREATE TABLE states_meta (metadata_id {pk}, entity_id VARCHAR(255) UNIQUE)",
+    "CREATE TABLE state_attributes (attributes_id {pk}, hash BIGINT, shared_attrs TEXT)",
+    "CREATE TABLE states (state_id {pk}, metadata_id INTEGER, state VARCHAR(255), "
+    "attributes_id INTEGER, last_updated_ts FLOAT, last_changed_ts FLOAT, old_state_id INTEGER, "
+    "context_id TEXT, context_user_id VARCHAR(36), context_parent_id TEXT)",
+    "CREATE TABLE event_types (event_type_id {pk}, event_type VARCHAR(64) UNIQUE)",
+    "CREATE TABLE event_data (data_id {pk}, hash BIGINT, shared_data TEXT)",
+    "CREATE TABLE events (event_id {pk}, event_type_id INTEGER, data_id INTEGER, "
+    "origin_idx SMALLINT, time_fired_ts FLOAT, context_id TEXT, context_user_id VARCHAR(36), "
+    "context_parent_id TEXT)",
+    "INSERT INTO schema_changes (schema_version, changed_ts) VALUES (1, 0)",
+)
+
+
+def v1_ddl(url: str) -> list[str]:
+    """The v1 DDL for the URL's database (auto-incremented keys differ)."""
+    pk = "INTEGER PRIMARY KEY" if url.startswith("sqlite") else "BIGSERIAL PRIMARY KEY"
+    return [statement.replace("{pk}", pk) for statement in V1_DDL]
+
+
+async def _execute(url: str, statements: list[str], params: dict[str, str]) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                clause = text(statement)
+                await conn.execute(
+                    clause, {k: v for k, v in params.items() if k in clause._bindparams}
+                )
+    finally:
+        await engine.dispose()
+
+
+async def test_new_database_gets_the_current_schema(make_runtime: MakeRuntime, db_url: str) -> None:
+    runtime = await make_runtime(db_url)
+    recorder = recorder_of(runtime)
+    async with recorder.session() as session:
+        versions = (await session.execute(select(SchemaChange.schema_version))).scalars().all()
+    assert versions == [SCHEMA_VERSION]
+
+
+async def test_version_1_database_is_upgraded_and_its_context_ids_converted(
+    make_runtime: MakeRuntime, db_url: str
+) -> None:
+    ulid, parent = ulid_now(), ulid_now()
+    rows = [
+        "INSERT INTO states_meta (entity_id) VALUES ('sensor.old')",
+        "INSERT INTO states (metadata_id, state, last_updated_ts, context_id, context_parent_id) "
+        "VALUES ((SELECT metadata_id FROM states_meta), 'a', 100, :ulid, :parent)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts, context_id, context_parent_id) "
+        "VALUES ((SELECT metadata_id FROM states_meta), 'b', 200, 'legacy-id', NULL)",
+        "INSERT INTO event_types (event_type) VALUES ('old_event')",
+        "INSERT INTO events (event_type_id, origin_idx, time_fired_ts, context_id) "
+        "VALUES ((SELECT event_type_id FROM event_types), 0, 100, :ulid)",
+    ]
+    await _execute(db_url, [*v1_ddl(db_url), *rows], {"ulid": ulid, "parent": parent})
+
+    runtime = await make_runtime(db_url, commit_interval=0)
+    recorder = recorder_of(runtime)
+    async with recorder.session() as session:
+        versions = (
+            (
+                await session.execute(
+                    select(SchemaChange.schema_version).order_by(SchemaChange.change_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        states = (await session.execute(select(States).order_by(States.state_id))).scalars().all()
+        columns = {
+            row[0]
+            for row in (
+                await session.execute(
+                    text(
+                        "SELECT name FROM pragma_table_info('states')"
+                        if db_url.startswith("sqlite")
+                        else "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = 'states'"
+                    )
+                )
+            )
+        }
+        event_context = (
+            await session.execute(
+                text("SELECT context_id_bin FROM events WHERE time_fired_ts = 100")
+            )
+        ).scalar_one()
+    assert versions == [1, 2]
+    assert [bytes_to_context_id(s.context_id_bin) for s in states] == [ulid, "legacy-id"]
+    assert [bytes_to_context_id(s.context_parent_id_bin) for s in states] == [parent, None]
+    assert "context_id" not in columns
+    assert "context_parent_id" not in columns
+    assert bytes_to_context_id(bytes(event_context)) == ulid
+    # The upgraded database takes new states, continuing the entity's history.
+    runtime.states.set("sensor.old", "c")
+    await runtime.bus.drain()
+    await recorder.flush()
+    async with recorder.session() as session:
+        latest = (
+            await session.execute(select(States).order_by(States.state_id.desc()).limit(1))
+        ).scalar_one()
+    assert (latest.metadata_id, latest.state) == (states[0].metadata_id, "c")
+    assert latest.old_state_id is None  # the cache starts empty; the link is not guessed
+
+
+async def test_newer_schema_is_refused_and_left_untouched(
+    make_runtime: MakeRuntime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE schema_changes (change_id INTEGER PRIMARY KEY, schema_version INTEGER, "
+            "changed_ts FLOAT)"
+        )
+        conn.execute("INSERT INTO schema_changes (schema_version, changed_ts) VALUES (99, 0)")
+    before = path.read_bytes()
+
+    runtime = await make_runtime(f"sqlite+aiosqlite:///{path}")
+
+    loaded = runtime.loader.get("recorder")
+    assert loaded is not None
+    assert loaded.status is IntegrationStatus.SETUP_ERROR
+    assert "schema version 99" in (loaded.error or "")
+    assert RECORDER not in runtime.data
+    assert "newer" in caplog.text
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"schema_changes"}
+    assert path.read_bytes() == before
