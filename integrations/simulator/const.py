@@ -1,0 +1,65 @@
+"""Constants of the ``simulator`` integration, by family."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+DOMAIN: Final = "simulator"
+NAME: Final = "Simulator"
+MANUFACTURER: Final = "Edgewise simulator"
+
+CONF_SEED: Final = "seed"
+CONF_SPEED: Final = "speed"
+CONF_UPDATE_INTERVAL: Final = "update_interval"
+CONF_BUILDING: Final = "building"
+CONF_HOME: Final = "home"
+CONF_ZONES: Final = "zones"
+CONF_ZONE_AREA: Final = "zone_area"
+CONF_CHILLERS: Final = "chillers"
+CONF_CHILLER_CAPACITY: Final = "chiller_capacity"
+CONF_CHILLER_KW_PER_TON: Final = "chiller_kw_per_ton"
+CONF_APPLIANCES: Final = "appliances"
+CONF_BASE_LOAD: Final = "base_load"
+CONF_SCHEDULES: Final = "schedules"
+
+DEFAULT_SEED: Final = 42
+DEFAULT_SPEED: Final = 1.0
+#: Seconds of clock (real) time between two steps of the simulation.
+DEFAULT_UPDATE_INTERVAL: Final = 10.0
+DEFAULT_ZONE_COUNT: Final = 3
+#: Floor area of each zone, m².
+DEFAULT_ZONE_AREA: Final = 400.0
+DEFAULT_CHILLER_COUNT: Final = 3
+#: Nominal capacity of each chiller, tons of refrigeration.
+DEFAULT_CHILLER_CAPACITY: Final = 12.0
+#: Chiller efficiency at design (full) load, kW of electricity per ton of cooling.
+DEFAULT_CHILLER_KW_PER_TON: Final = 0.6
+#: Always-on household load (routers, standby, lighting on average), W.
+DEFAULT_BASE_LOAD: Final = 150.0
+
+#: Bounds of the speed factor: from real time to a day per ~15 minutes of clock time.
+MIN_SPEED: Final = 0.1
+MAX_SPEED: Final = 100.0
+MIN_UPDATE_INTERVAL: Final = 1.0
+MAX_UPDATE_INTERVAL: Final = 300.0
+MAX_ZONES: Final = 20
+MAX_CHILLERS: Final = 6
+
+#: The longest step the physics integrate at once, seconds of simulated time.
+MAX_SUBSTEP: Final = 60.0
+#: At most this many sub-steps per update; a longer stall is integrated in longer sub-steps.
+MAX_SUBSTEPS: Final = 1440
+
+#: The name of the scheduler job that steps the simulation.
+JOB_NAME: Final = "simulator.step"
+
+
+class ApplianceKind(StrEnum):
+    """The appliances the simulated home can hold."""
+
+    DISHWASHER = "dishwasher"
+    WASHING_MACHINE = "washing_machine"
+    EV_CHARGER = "ev_charger"
+    HEAT_PUMP = "heat_pump"
+    FRIDGE = "fridge"
