@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from figures import emit  # bench/ is the script directory, so on sys.path
+
 from core.bus import Event, EventBus, callback
 from core.const import EVENT_STATE_CHANGED
 from core.runtime import tune_gc
@@ -31,22 +31,6 @@ from core.state import StateMachine
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_CONFIG = REPO / "config"
-
-
-def emit(metric: str, values: list[float], unit: str, note: str) -> None:
-    """Print one figure: the median of ``values``."""
-    print(
-        json.dumps(
-            {
-                "metric": metric,
-                "value": round(statistics.median(values), 3),
-                "unit": unit,
-                "runs": len(values),
-                "note": note,
-            }
-        ),
-        flush=True,
-    )
 
 
 def _counting_listener(total: int, done: asyncio.Future[None]) -> Callable[[Event[Any]], None]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import math
-import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from figures import emit  # bench/ is the script directory, so on sys.path
 from sqlalchemy import func, insert, select, text
 from ulid_transform import ulid_at_time
 
@@ -46,22 +45,6 @@ ATTRIBUTES = {
 }
 #: 2024-01-01 00:00 UTC: the start of the day the history figures query.
 DAY_START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def emit(metric: str, values: list[float] | list[int], unit: str, note: str) -> None:
-    """Print one figure: the median of ``values``."""
-    print(
-        json.dumps(
-            {
-                "metric": metric,
-                "value": round(statistics.median(values), 3),
-                "unit": unit,
-                "runs": len(values),
-                "note": note,
-            }
-        ),
-        flush=True,
-    )
 
 
 def _write_config(config_dir: Path, recorder_yaml: str) -> None:
