@@ -7,7 +7,7 @@ PostgreSQL, tune batching and purging, and filter what is kept (``schema.py``). 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl
 
@@ -15,7 +15,7 @@ from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, RecorderConfig
 
 #: Cancels the statistics compile job and removes ``recorder.get_statistics``.
-_STOP_STATISTICS: RuntimeKey[Callable[[], None]] = RuntimeKey("recorder.stop_statistics")
+_STOP_STATISTICS: RuntimeKey[Callable[[], Awaitable[None]]] = RuntimeKey("recorder.stop_statistics")
 
 
 @hookimpl
@@ -65,6 +65,6 @@ async def edgewise_stop(runtime: Runtime) -> None:
     if recorder is None:
         return
     if (stop_statistics := runtime.data.get(_STOP_STATISTICS)) is not None:
-        stop_statistics()
+        await stop_statistics()
     remove_services(runtime)
     await recorder.stop()

@@ -168,6 +168,7 @@ class Recorder:
         self._queue: deque[Event[Any]] = deque()
         self._accepted = 0
         self._done = 0
+        self._purges: set[asyncio.Task[Any]] = set()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._flush_now = asyncio.Event()
@@ -227,6 +228,10 @@ class Recorder:
             return
         self._stopping = True
         self._unsubscribe_all()
+        if purges := [task for task in self._purges if not task.done()]:
+            for task in purges:
+                task.cancel()
+            await asyncio.wait(purges, timeout=STOP_FLUSH_TIMEOUT)
         if self._writer is not None and not self._writer.done():
             try:
                 async with asyncio.timeout(STOP_FLUSH_TIMEOUT):
@@ -345,6 +350,11 @@ class Recorder:
         from .purge import purge_old_data, repack_database  # noqa: PLC0415 - no import cycle
 
         days = self.config.purge_keep_days if keep_days is None else keep_days
+        task = asyncio.current_task()
+        if task is not None:
+            # stop() cancels a purge in progress and waits for it before closing the engine.
+            self._purges.add(task)
+            task.add_done_callback(self._purges.discard)
         await purge_old_data(self, days)
         if repack:
             await repack_database(self)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypedDict, cast, get_args
@@ -845,6 +845,10 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else _utc(ts).isoformat()
 
 
+#: Seconds a cancelled compile run may take to let go of the database at shutdown.
+STOP_TIMEOUT = 10.0
+
+
 class _StatisticsJob:
     """Compiles missed periods, one run at a time, and logs a failing database once."""
 
@@ -852,9 +856,14 @@ class _StatisticsJob:
         self._recorder = recorder
         self._lock = asyncio.Lock()
         self._failing = False
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def run(self, _due: datetime | None = None) -> None:
         """Flush the recorder, then compile every complete period not compiled yet."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         async with self._lock:
             try:
                 async with asyncio.timeout(FLUSH_TIMEOUT):
@@ -872,6 +881,20 @@ class _StatisticsJob:
             if self._failing:
                 _LOGGER.info("Compiling statistics works again")
                 self._failing = False
+
+    async def stop(self) -> None:
+        """Cancel the runs in progress and wait until they have let go of the database.
+
+        The recorder disposes of its engine next: a run cancelled in the middle of a query must
+        have finished unwinding (returning or closing its connection) before that.
+        """
+        running = [task for task in self._running if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            _, still = await asyncio.wait(running, timeout=STOP_TIMEOUT)
+            if still:
+                _LOGGER.warning("Statistics compilation still running at shutdown")
 
     async def get_statistics(self, call: ServiceCall) -> ServiceResponse:
         """``recorder.get_statistics``: ``{"statistics": {id: [row with ISO times]}}``."""
@@ -906,11 +929,14 @@ class _StatisticsJob:
         return {"statistics": response}
 
 
-def setup_statistics(runtime: Runtime, recorder: StatisticsRecorder) -> Callable[[], None]:
+def setup_statistics(
+    runtime: Runtime, recorder: StatisticsRecorder
+) -> Callable[[], Awaitable[None]]:
     """Register ``recorder.get_statistics`` and compile every 5 minutes (+10 s), catching up now.
 
-    Call on the loop once the recorder has started. Returns the function that undoes it all:
-    cancels the job and a catch-up still running, and removes the service.
+    Call on the loop once the recorder has started. Returns the coroutine function that undoes
+    it all: cancels the job and any run in progress (waiting for it to unwind), and removes the
+    service. Await it before the recorder stops.
 
     Raises:
         IntegrationError: the runtime has no scheduler (it has not started).
@@ -931,12 +957,12 @@ def setup_statistics(runtime: Runtime, recorder: StatisticsRecorder) -> Callable
     cancel_job = scheduler.every(
         SHORT_TERM_PERIOD, job.run, name="recorder.statistics", start=anchor
     )
-    catch_up = runtime.create_task(job.run(), name="recorder.statistics.catch_up")
+    runtime.create_task(job.run(), name="recorder.statistics.catch_up")
 
-    def cancel() -> None:
+    async def stop() -> None:
         cancel_job()
-        catch_up.cancel()
+        await job.stop()
         if runtime.services.has(DOMAIN, SERVICE_GET_STATISTICS):
             runtime.services.remove(DOMAIN, SERVICE_GET_STATISTICS)
 
-    return cancel
+    return stop

@@ -455,7 +455,7 @@ async def test_get_statistics_service_returns_response_and_rejects_bad_input(
         with pytest.raises(ServiceValidationError, match="only returns a response"):
             await db.runtime.services.call("recorder", "get_statistics", base | {"period": "day"})
     finally:
-        cancel()
+        await cancel()
     assert not db.runtime.services.has("recorder", "get_statistics")
 
 
@@ -477,7 +477,7 @@ async def test_setup_schedules_the_compile_five_minutes_apart_plus_ten_seconds(
             await clock.advance_and_settle(timedelta(0))
         assert [r["start"] for r in await short_term(db, "sensor.power")] == [0, 300]
     finally:
-        cancel()
+        await cancel()
 
 
 # --- end to end ----------------------------------------------------------------------------------
@@ -525,7 +525,7 @@ async def test_end_to_end_through_the_real_recorder(make_runtime: MakeRuntime, d
         )
     finally:
         if cancel is not None:
-            cancel()
+            await cancel()
     assert response is not None
     [power] = response["statistics"]["sensor.power"]
     assert (power["mean"], power["min"], power["max"]) == (15, 10, 20)
