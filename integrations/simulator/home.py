@@ -226,7 +226,7 @@ class ProgramAppliance(Appliance):
         if self._next_start is None:
             self._next_start = self._schedule_after(local)
         if local >= self._next_start:
-            if self._phase is None:
+            if not self.running:
                 self.start_cycle()
             self._next_start = self._schedule_after(local)
 
@@ -319,17 +319,6 @@ class EVCharger(ProgramAppliance):
     def running(self) -> bool:
         """Whether the car is charging."""
         return self._charging
-
-    def _check_schedule(self, inputs: HomeInputs) -> None:
-        if not self.schedules:
-            return
-        local = inputs.local
-        if self._next_start is None:
-            self._next_start = self._schedule_after(local)
-        if local >= self._next_start:
-            if not self._charging:
-                self.start_cycle()
-            self._next_start = self._schedule_after(local)
 
 
 # --- heat pump ---------------------------------------------------------------------------------

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.audit import audit_log
-from core.clock import FakeClock
 from core.errors import ServiceValidationError
 from core.integration import IntegrationStatus
 from core.runtime import Runtime
 from core.state import State
+from tests.integrations._runtime import clock_of
+from tests.integrations._runtime import running as run_on_fake_clock
 
 CONFIG = """\
 edgewise:
@@ -33,20 +33,9 @@ simulator:
 START = datetime(2024, 7, 3, 12, 0, tzinfo=UTC)
 
 
-@asynccontextmanager
-async def running(config_dir: Path, yaml: str = CONFIG) -> AsyncIterator[Runtime]:
-    (config_dir / "configuration.yaml").write_text(yaml, encoding="utf-8")
-    runtime = Runtime(config_dir, clock=FakeClock(START))
-    try:
-        await runtime.start()
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
-def clock_of(runtime: Runtime) -> FakeClock:
-    assert isinstance(runtime.clock, FakeClock)
-    return runtime.clock
+def running(config_dir: Path, yaml: str = CONFIG) -> AbstractAsyncContextManager[Runtime]:
+    """A started Runtime at ``START`` on a FakeClock, with the simulator configured."""
+    return run_on_fake_clock(config_dir, yaml, START)
 
 
 def state(runtime: Runtime, entity_id: str) -> State:

@@ -6,8 +6,7 @@ Expected times are computed here with astral directly, not through the scheduler
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +15,10 @@ import pytest
 from astral import Observer
 from astral import sun as astral_sun
 
-from core.clock import FakeClock
 from core.integration import IntegrationStatus
 from core.runtime import Runtime
 from core.state import State
+from tests.integrations._runtime import clock_of, running
 
 AMSTERDAM = Observer(52.3731, 4.8922, 0)
 AMSTERDAM_TZ = ZoneInfo("Europe/Amsterdam")
@@ -101,27 +100,6 @@ def expected_attributes(obs: Observer, tz: tzinfo, now: datetime) -> dict[str, o
         "azimuth": round(astral_sun.azimuth(obs, now), 2),
         "rising": datetime.fromisoformat(noon) < datetime.fromisoformat(midnight),
     }
-
-
-def write_config(config_dir: Path, yaml: str) -> None:
-    (config_dir / "configuration.yaml").write_text(yaml, encoding="utf-8")
-
-
-@asynccontextmanager
-async def running(config_dir: Path, yaml: str, start: datetime) -> AsyncIterator[Runtime]:
-    """A started Runtime on a FakeClock at ``start``, with ``yaml`` as its configuration."""
-    write_config(config_dir, yaml)
-    runtime = Runtime(config_dir, clock=FakeClock(start))
-    try:
-        await runtime.start()
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
-def clock_of(runtime: Runtime) -> FakeClock:
-    assert isinstance(runtime.clock, FakeClock)
-    return runtime.clock
 
 
 def sun_state(runtime: Runtime) -> State:
