@@ -28,16 +28,30 @@ from .template import (
     parse_result,
     render_complex,
 )
+from .tracking import (
+    ALL_STATES_RATE_LIMIT,
+    DOMAIN_STATES_RATE_LIMIT,
+    TIME_RERENDER_INTERVAL,
+    ResultCallback,
+    TemplateTracker,
+    track_template,
+)
 
 __all__ = [
+    "ALL_STATES_RATE_LIMIT",
+    "DOMAIN_STATES_RATE_LIMIT",
     "MAX_LOOP_ITERATIONS",
     "MAX_TEMPLATE_OUTPUT",
+    "TIME_RERENDER_INTERVAL",
     "RenderInfo",
+    "ResultCallback",
     "Template",
     "TemplateError",
     "TemplateRenderError",
+    "TemplateTracker",
     "attach",
     "is_template_string",
     "parse_result",
     "render_complex",
+    "track_template",
 ]
