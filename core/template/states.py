@@ -37,9 +37,10 @@ class DomainStates:
 
     __slots__ = ("_domain",)
 
-    # Jinja2's sandbox asks every callable for these; they must not be looked up as domains.
+    # Jinja2 asks every callable for these; they must not be looked up as domains or entities.
     unsafe_callable = False
     alters_data = False
+    jinja_pass_arg = None
 
     def __init__(self, domain: str) -> None:
         self._domain = domain
@@ -74,9 +75,10 @@ class AllStates:
 
     __slots__ = ()
 
-    # Jinja2's sandbox asks every callable for these; they must not be looked up as domains.
+    # Jinja2 asks every callable for these; they must not be looked up as domains or entities.
     unsafe_callable = False
     alters_data = False
+    jinja_pass_arg = None
 
     def __call__(self, entity_id: str, with_unit: bool = False) -> str:
         """The state string of ``entity_id``; ``unknown`` when it does not exist.

@@ -155,7 +155,10 @@ class Template:
         Raises:
             TemplateError: the template is invalid or failed to render.
         """
-        return self.render_with_info(variables, parse_result=parse_result)[0]
+        if self.is_static:
+            return _parse(self.source) if parse_result else self.source
+        text = self._render_text(RenderState(self.runtime, self.label), variables)
+        return _parse(text) if parse_result else text
 
     def render_with_info(
         self, variables: Mapping[str, Any] | None = None, *, parse_result: bool = True
