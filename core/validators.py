@@ -168,7 +168,7 @@ def empty_config(value: Any) -> dict[str, Any]:
 
 
 def template(value: object) -> Template:
-    """Accept a template string (numbers too, as text) and check its syntax.
+    """Accept a template string (numbers and booleans too, as text) and check its syntax.
 
     The Template has no runtime yet; whoever uses it sets ``template.runtime``.
 
@@ -179,7 +179,7 @@ def template(value: object) -> Template:
         raise vol.Invalid("expected a template, got nothing")
     if isinstance(value, Template):
         return value
-    if isinstance(value, list | dict | bool):
+    if isinstance(value, list | dict):
         raise vol.Invalid(f"expected a template string, got {type(value).__name__}")
     result = Template(str(value))
     try:

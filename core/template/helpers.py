@@ -363,6 +363,43 @@ def parse_datetime(text: str) -> datetime | None:
     return datetime.fromisoformat(value.isoformat() + (offset if ":" in offset else offset[:3]))
 
 
+_ISO_DURATION_RE = re.compile(
+    r"^(?P<sign>[-+]?)P(?:(?P<weeks>\d+(?:[.,]\d+)?)W)?(?:(?P<days>\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:[.,]\d+)?)H)?(?:(?P<minutes>\d+(?:[.,]\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:[.,]\d+)?)S)?)?$"
+)
+_DAYS_DURATION_RE = re.compile(r"^(?P<days>-?\d+) days?(?:, (?P<rest>.+))?$")
+_CLOCK_DURATION_RE = re.compile(r"^(?P<sign>-?)(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)$")
+
+
+def as_timedelta(value: Any) -> timedelta | None:
+    """A duration from ``HH:MM:SS``, ``3 days, 4:00:00`` (``str(timedelta)``) or ISO 8601
+    (``P1DT2H``); None when ``value`` is none of them."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip()
+    if (iso := _ISO_DURATION_RE.match(text)) is not None and text not in ("P", "-P", "+P", "PT"):
+        parts = {
+            key: float(number.replace(",", "."))
+            for key, number in iso.groupdict().items()
+            if key != "sign" and number is not None
+        }
+        result = timedelta(**parts)
+        return -result if iso["sign"] == "-" else result
+    days = timedelta(0)
+    if (with_days := _DAYS_DURATION_RE.match(text)) is not None:
+        days = timedelta(days=int(with_days["days"]))
+        if with_days["rest"] is None:
+            return days
+        text = with_days["rest"]
+    if (clock := _CLOCK_DURATION_RE.match(text)) is not None:
+        result = timedelta(
+            hours=int(clock["h"] or 0), minutes=int(clock["m"]), seconds=float(clock["s"])
+        )
+        return days + (-result if clock["sign"] else result)
+    return None
+
+
 def _aware(value: datetime) -> datetime:
     """Naive datetimes are local time."""
     if value.tzinfo is None:

@@ -232,6 +232,7 @@ def test_conversion_without_default_fails_clearly(source: str, helper: str) -> N
         ("{{ 'on' in ['on', 'off'] }}", True),
         ("{{ [1, 2] | contains(2) }}", True),
         ("{{ 12 | bitwise_and(4) }}", 4),
+        ("{{ zip(['a', 'b'], [1, 2]) | list }}", [("a", 1), ("b", 2)]),
     ],
 )
 def test_text_helpers(source: str, expected: object) -> None:
@@ -371,10 +372,11 @@ def test_validator_template_accepts_strings_and_numbers() -> None:
     assert template.runtime is None
     assert template.render() == 2
     assert validators.template(5).render() == 5
+    assert validators.template(True).render() is True  # `availability: true` in YAML
     assert validators.template(template) is template
 
 
-@pytest.mark.parametrize("bad", [None, [], {}, True, "{{ 1 + }}", "{% if x %}no end"])
+@pytest.mark.parametrize("bad", [None, [], {}, "{{ 1 + }}", "{% if x %}no end"])
 def test_validator_template_refuses_bad_input(bad: object) -> None:
     with pytest.raises(vol.Invalid):
         validators.template(bad)
@@ -395,3 +397,41 @@ def test_validator_in_a_schema_reports_the_key() -> None:
     schema = vol.Schema({"value_template": validators.template})
     with pytest.raises(vol.Invalid, match="value_template"):
         schema({"value_template": "{{ states('x') "})
+
+
+# --- areas and devices ---------------------------------------------------------------------------
+
+
+async def test_area_and_device_helpers(runtime: Runtime) -> None:
+    kitchen = runtime.area_registry.create("Kitchen")
+    runtime.area_registry.create("Plant room")
+    device = runtime.device_registry.get_or_create(
+        "demo", identifiers={("demo", "meter-1")}, name="Main meter", model="M1"
+    )
+    runtime.device_registry.update(device.id, area_id=kitchen.id)
+    power = runtime.entity_registry.get_or_create(
+        "sensor", "demo", "p1", suggested_object_id="meter_power", device_id=device.id
+    )
+    lamp = runtime.entity_registry.get_or_create("light", "demo", "l1", suggested_object_id="lamp")
+    runtime.entity_registry.update(lamp.entity_id, area_id="plant_room")
+
+    assert render(runtime, "{{ area_entities('Kitchen') }}") == [power.entity_id]
+    assert render(runtime, "{{ area_entities('kitchen') }}") == [power.entity_id]
+    assert render(runtime, "{{ 'plant_room' | area_entities }}") == ["light.lamp"]
+    assert render(runtime, "{{ area_entities('nowhere') }}") == []
+    assert render(runtime, "{{ area_name('kitchen') }}") == "Kitchen"
+    assert render(runtime, "{{ area_name(e) }}", e=power.entity_id) == "Kitchen"
+    assert render(runtime, "{{ area_name(d) }}", d=device.id) == "Kitchen"
+    assert render(runtime, "{{ area_id('Plant room') }}") == "plant_room"
+    assert render(runtime, "{{ area_id('light.lamp') }}") == "plant_room"
+    assert render(runtime, "{{ area_id('sensor.unknown') }}") is None
+    assert render(runtime, "{{ area_devices('Kitchen') }}") == [device.id]
+    assert render(runtime, "{{ device_id(e) == d }}", e=power.entity_id, d=device.id) is True
+    assert render(runtime, "{{ device_id('Main meter') == d }}", d=device.id) is True
+    assert render(runtime, "{{ device_attr(e, 'model') }}", e=power.entity_id) == "M1"
+    assert render(runtime, "{{ device_attr(d, 'name') }}", d=device.id) == "Main meter"
+    assert render(runtime, "{{ device_attr(d, '__class__') }}", d=device.id) is None
+    assert render(runtime, "{{ device_attr(d, 'nope') }}", d=device.id) is None
+    assert render(runtime, "{{ is_device_attr(d, 'model', 'M1') }}", d=device.id) is True
+    assert render(runtime, "{{ device_entities(d) }}", d=device.id) == [power.entity_id]
+    assert render(runtime, "{{ integration_entities('demo') }}") == ["light.lamp", power.entity_id]

@@ -145,3 +145,27 @@ def test_time_helpers_without_a_runtime_use_utc() -> None:
     )
     assert isinstance(Template("{{ now().year }}").render(), int)
     assert Template("{{ now() is datetime }}").render() is True
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("00:10:00", 600),
+        ("1:00:00", 3600),
+        ("10:30", 630),
+        ("-0:01:00", -60),
+        ("3 days, 4:00:00", 3 * 86400 + 4 * 3600),
+        ("1 day", 86400),
+        ("P1DT2H", 86400 + 7200),
+        ("PT1.5S", 1.5),
+        ("P1W", 7 * 86400),
+        ("-PT10M", -600),
+    ],
+)
+def test_as_timedelta(text: str, seconds: float) -> None:
+    assert Template("{{ as_timedelta(t).total_seconds() }}").render({"t": text}) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "P", "PT", "soon", "1:2:3:4"])
+def test_as_timedelta_of_a_non_duration_is_none(text: str) -> None:
+    assert Template("{{ t | as_timedelta }}").render({"t": text}) is None
