@@ -8,9 +8,9 @@ what a runaway template can cost the event loop it renders on:
 * ``range()`` holds at most ``MAX_RANGE`` items (Jinja2's own sandbox limit, as in Home
   Assistant), and one render runs at most ``MAX_LOOP_ITERATIONS`` loop iterations in all, so
   nested loops cannot multiply into billions;
-* ``*``, ``+``, ``~``, ``**``, ``%``, ``str.format`` and the padding filters and methods refuse to
-  build a string or list longer than ``MAX_TEMPLATE_OUTPUT`` or a number wider than
-  ``MAX_INT_BITS``;
+* ``*``, ``+``, ``~``, ``**``, ``%``, ``str.format``, ``join``, ``replace`` and the padding
+  filters and methods refuse to build a string or list longer than ``MAX_TEMPLATE_OUTPUT`` or an
+  integer wider than ``MAX_INT_BITS``;
 * the output of one render is at most ``MAX_TEMPLATE_OUTPUT`` characters.
 
 A template that hits a limit fails with a ``TemplateError``, like any other render error.
@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import Undefined, nodes
+from jinja2 import Undefined, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_center, do_indent
+from jinja2.filters import do_center, do_indent, do_replace, sync_do_join
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -110,6 +111,38 @@ def _guarded_indent(
     return do_indent(value, width, first, blank)
 
 
+def _check_join(items: list[Any], separator: str) -> None:
+    size = sum(len(item) if isinstance(item, str) else 1 for item in items)
+    _check_size(size + len(separator) * max(len(items) - 1, 0), "join")
+
+
+@pass_eval_context
+def _guarded_join(
+    eval_ctx: EvalContext, value: Iterable[Any], d: str = "", attribute: str | int | None = None
+) -> str:
+    """Jinja2's ``join`` filter, refusing to build a string longer than the limit."""
+    items = list(value)
+    if attribute is None:
+        _check_join(items, str(d))
+    result: str = sync_do_join(eval_ctx, items, d, attribute)
+    _check_size(len(result), "join")
+    return result
+
+
+@pass_eval_context
+def _guarded_replace(
+    eval_ctx: EvalContext, s: str, old: str, new: str, count: int | None = None
+) -> str:
+    """Jinja2's ``replace`` filter, refusing to build a string longer than the limit."""
+    text, old_text, new_text = str(s), str(old), str(new)
+    matches = text.count(old_text) if old_text else len(text) + 1
+    if count is not None:
+        matches = min(matches, int(count))
+    _check_size(len(text) + matches * len(new_text), "replace")
+    result: str = do_replace(eval_ctx, s, old, new, count)
+    return result
+
+
 def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
     """Wraps the iterable of every ``for`` loop: counts its iterations against the budget."""
     return current().count(iterable)
@@ -162,6 +195,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         self.filters["format"] = _guarded_format
         self.filters["center"] = _guarded_center
         self.filters["indent"] = _guarded_indent
+        self.filters["join"] = _guarded_join
+        self.filters["replace"] = _guarded_replace
         self.filters[_LOOP_GUARD] = _loop_guard
         self.filters[_CONCAT_GUARD] = _concat_guard
 
@@ -186,6 +221,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply ``operator``, refusing results past the limits in the module doc."""
         if operator == "*":
+            if isinstance(left, int) and isinstance(right, int):
+                width = abs(left).bit_length() + abs(right).bit_length()
+                if width > MAX_INT_BITS:
+                    raise OverflowError(f"'*' would build a number of about {width:,} bits")
             for seq, times in ((left, right), (right, left)):
                 size = _sized(seq)
                 if size is not None and isinstance(times, int):
@@ -237,6 +276,6 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 _check_size(len(owner) + count * len(new), "str.replace")
             elif name == "join" and args:
                 items = args[0]
-                if isinstance(items, list | tuple) and items:
-                    _check_size(len(items) * (len(owner) + 1), "str.join")
+                if isinstance(items, list | tuple):
+                    _check_join(list(items), owner)
         return super().call(__context, __obj, *args, **kwargs)

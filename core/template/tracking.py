@@ -100,8 +100,10 @@ class TemplateTracker:
 
     @callback
     def refresh(self) -> None:
-        """Render now and report the result if it changed; used by the listeners, and by
-        callers whose variables changed."""
+        """Render now and report the result if it changed.
+
+        The listeners call it; so may a caller whose variables changed.
+        """
         if self._cancelled:
             return
         if self._cancel_pending is not None:
@@ -124,8 +126,10 @@ class TemplateTracker:
             self._on_result(result)
 
     def cancel(self) -> None:
-        """Stop tracking: drop every subscription and scheduled render. Calling it again is
-        harmless."""
+        """Stop tracking: drop every subscription and scheduled render.
+
+        Calling it again is harmless.
+        """
         self._cancelled = True
         self._subscribe(RenderInfo())
         if self._cancel_pending is not None:

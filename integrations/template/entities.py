@@ -200,8 +200,7 @@ class TemplateSensor(TemplateEntity, SensorEntity):
 
     @property
     def native_value(self) -> StateType:
-        """The rendered state; None (unknown) after an error or a non-number for a numeric
-        sensor."""
+        """The rendered state; None (unknown) after an error, or a non-number when numeric."""
         result = self._results.get(CONF_STATE)
         if result is None or isinstance(result, TemplateError):
             return None

@@ -66,6 +66,14 @@ def test_private_attribute_of_a_state_is_refused() -> None:
         ("{{ 'x'.zfill(100000000) }}", "width"),
         ("{{ ('x' * 200000).replace('x', 'xxxxxxxx') }}", "str.replace"),
         ("{% set s = 'x' * 200000 %}{{ s + s }}", "'\\+' would build"),
+        ("{{ (['x' * 200000] * 1000) | join }}", "join would build"),
+        ("{{ ''.join(['x' * 200000] * 1000) }}", "join would build"),
+        ("{{ ('x' * 200000) | replace('x', 'xx') }}", "replace would build"),
+        (
+            "{% set ns = namespace(n=2**60) %}{% for i in range(20) %}"
+            "{% set ns.n = ns.n * ns.n %}{% endfor %}",
+            "'\\*' would build a number",
+        ),
         (
             "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(40) %}"
             "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
@@ -91,6 +99,11 @@ def test_limits_leave_ordinary_templates_alone() -> None:
     assert Template("{{ '%5.1f' % 3.14159 }}").render() == 3.1
     assert Template("{{ '{:>6.2f}'.format(2.5) }}").render() == 2.5
     assert Template("{{ 'a' ~ 1 ~ 'b' }}").render() == "a1b"
+    assert Template("{{ ['a', 'b'] | join(',') }}").render() == "a,b"
+    assert Template("{{ [{'n': 1}, {'n': 2}] | join('-', attribute='n') }}").render() == "1-2"
+    assert Template("{{ ','.join(['a', 'b']) }}").render() == "a,b"
+    assert Template("{{ 'abc' | replace('b', 'x') }}").render() == "axc"
+    assert Template("{{ 3 * 4 }}").render() == 12
     count = "{% for i in range(1000) %}{% for j in range(999) %}{% endfor %}{% endfor %}ok"
     assert MAX_LOOP_ITERATIONS >= 1000 * 1000
     assert Template(count).render() == "ok"
