@@ -8,7 +8,8 @@ would be saved; when it is removed (shutdown, reload, deletion) its last state i
 timer's end time) in ``added_to_runtime``, before its first state is written.
 
 The stored states of entities that did not come back are kept for ``STATE_EXPIRATION``, so an
-integration that fails to start for a day does not lose its entities' last values.
+integration that fails to start for a day does not lose its entities' last values. The store is
+loaded when the first restoring entity is added; a run without any leaves the file untouched.
 
 File format (``data`` of the store, version 1)::
 
