@@ -79,9 +79,11 @@ _DAY_FIELDS: dict[vol.Marker, Any] = {
     for day in DAYS
 }
 
+# A schedule needs a name. Markers compare equal by key, so the optional one is left out rather
+# than overridden (a dict would keep the first marker object with the second's validator).
 ITEM_SCHEMA = vol.Schema(
     {
-        **BASE_ITEM_FIELDS,
+        **{marker: check for marker, check in BASE_ITEM_FIELDS.items() if marker != CONF_NAME},
         vol.Required(CONF_NAME): vol.All(validators.string, vol.Length(min=1)),
         **_DAY_FIELDS,
     }
