@@ -13,6 +13,18 @@ mapping of options under an id. Items come from two sources:
 domain's ``CollectionEntity`` subclass), the reload service, and removal at shutdown. A YAML
 section is validated item by item (``section_schema``): a wrong key or type in one item is
 reported with the file, line and ``domain.item.key`` and only that item is left out.
+
+For the HTTP API (Home Assistant's ``<domain>/list``, ``/create``, ``/update``, ``/delete``)::
+
+    collection = get_collection(runtime, "input_number")   # None when not set up
+    [item.as_dict() for item in collection.items()]        # every item, with "id"
+    item = await collection.create({"name": "Level", "min": 0, "max": 10})
+    item = await collection.update(item.id, {"max": 20})   # a partial change
+    await collection.delete(item.id)
+
+``ItemInvalidError`` (bad options; ``key`` names the field), ``ItemNotFoundError`` and
+``ItemReadOnlyError`` (a YAML item) are ``CollectionError`` errors with ``domain`` and ``item_id``.
+``item.editable`` is false for YAML items, as the ``editable`` attribute of their entities is.
 """
 
 from __future__ import annotations
