@@ -62,8 +62,12 @@ class TemplateTracker:
         on_result: ResultCallback,
         *,
         parse_result: bool = True,
+        ignore_entities: frozenset[str] = frozenset(),
     ) -> None:
         """Prepare to track ``template``; nothing happens until ``start``.
+
+        ``ignore_entities`` are never subscribed to, even when read: an entity whose template
+        reads its own state passes its id, so that its writes do not re-render it in a loop.
 
         Raises:
             RuntimeError: the runtime has no scheduler (it was not started).
@@ -78,6 +82,7 @@ class TemplateTracker:
         self._variables = variables
         self._on_result = on_result
         self._parse_result = parse_result
+        self._ignore = ignore_entities
         #: What the last render read.
         self.info = RenderInfo()
         #: The last result (or TemplateError) reported.
@@ -139,15 +144,16 @@ class TemplateTracker:
     # --- subscriptions -------------------------------------------------------------------------
 
     def _subscribe(self, info: RenderInfo) -> None:
-        if info.entities != self._tracked_entities:
+        entities = info.entities - self._ignore if self._ignore else info.entities
+        if entities != self._tracked_entities:
             if self._untrack_entities is not None:
                 self._untrack_entities()
                 self._untrack_entities = None
-            if info.entities:
+            if entities:
                 self._untrack_entities = self._runtime.states.track(
-                    info.entities, self._on_entity_changed
+                    entities, self._on_entity_changed
                 )
-            self._tracked_entities = info.entities
+            self._tracked_entities = entities
         broad = info.all_states or bool(info.domains)
         if broad and self._unlisten_broad is None:
             self._unlisten_broad = self._runtime.bus.listen(
@@ -175,7 +181,7 @@ class TemplateTracker:
     def _is_broad_change(self, event: Event[Any]) -> bool:
         """Whether a state change concerns an iterated domain (and not a tracked entity)."""
         entity_id: str = event.data["entity_id"]
-        if entity_id in self._tracked_entities:
+        if entity_id in self._tracked_entities or entity_id in self._ignore:
             return False  # the entity listener renders for it, without a rate limit
         if self.info.all_states:
             return True

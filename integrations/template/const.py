@@ -23,6 +23,8 @@ CONF_DEVICE_CLASS: Final = "device_class"
 CONF_STATE_CLASS: Final = "state_class"
 CONF_DELAY_ON: Final = "delay_on"
 CONF_DELAY_OFF: Final = "delay_off"
+#: The kind of a template entity created through the API: ``sensor`` or ``binary_sensor``.
+CONF_TEMPLATE_TYPE: Final = "template_type"
 
 ATTR_ENTITY_PICTURE: Final = "entity_picture"
 

@@ -17,7 +17,7 @@ after start-up is shown at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -26,6 +26,7 @@ import voluptuous as vol
 
 from core import BinarySensorEntity, Runtime, SensorEntity, validators
 from core.bus import callback
+from core.collection import CollectionEntity, Item
 from core.const import MAX_STATE_LENGTH, STATE_UNAVAILABLE, STATE_UNKNOWN
 from core.entity import Entity, StateType
 from core.state import State
@@ -39,9 +40,17 @@ from .const import (
     CONF_ICON,
     CONF_NAME,
     CONF_PICTURE,
+    CONF_SENSOR,
     CONF_STATE,
+    CONF_TEMPLATE_TYPE,
 )
-from .schema import BinarySensorConfig, SensorConfig, TemplateConfig, TemplateEntityConfig
+from .schema import (
+    BinarySensorConfig,
+    SensorConfig,
+    TemplateConfig,
+    TemplateEntityConfig,
+    stored_config,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,13 +97,18 @@ class TemplateEntity(Entity):
     def __init__(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
         """Bind the entity's templates to ``runtime`` and render its name for its entity id."""
         super().__init__()
+        self._attr_unique_id = config.unique_id
+        self._configure(runtime, config)
+
+    def _configure(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
+        """Take ``config`` (at creation, and when an item created through the API changes)."""
         self._config = config
         attach(config.templates(), runtime)
-        self._attr_unique_id = config.unique_id
         self._rendered_name = _render_name(config.name)
         self._results: dict[str, Any] = {}
         self._ready = False
         self._write_pending = False
+        self._cancel_trackers: list[Callable[[], None]] = []
 
     # --- what the templates rendered ---------------------------------------------------------
 
@@ -135,15 +149,37 @@ class TemplateEntity(Entity):
 
     async def added_to_runtime(self) -> None:
         """Track every template; the first results are in before the first state is written."""
+        await super().added_to_runtime()
+        self.on_remove(self._stop_tracking)
+        self._start_tracking()
+
+    def _start_tracking(self) -> None:
         variables = _ThisVariables(self)
         for key, template in self._config.templates().items():
             template.name = f"{self.entity_id} {key}"
             tracker = TemplateTracker(
-                self.runtime, template, variables, partial(self._on_result, key)
+                self.runtime,
+                template,
+                variables,
+                partial(self._on_result, key),
+                # Reading its own state must not make an entity render itself in a loop.
+                ignore_entities=frozenset({self.entity_id}),
             )
-            self.on_remove(tracker.cancel)
+            self._cancel_trackers.append(tracker.cancel)
             tracker.start()
         self._ready = True
+
+    @callback
+    def _stop_tracking(self) -> None:
+        while self._cancel_trackers:
+            self._cancel_trackers.pop()()
+
+    def _reconfigure(self, config: TemplateEntityConfig) -> None:
+        """Replace the templates of an added entity and render them at once."""
+        self._stop_tracking()
+        self._configure(self.runtime, config)
+        self._start_tracking()
+        self.write_state()
 
     @callback
     def _on_result(self, key: str, result: Any) -> None:
@@ -189,14 +225,17 @@ def _render_name(template: Template) -> str:
 class TemplateSensor(TemplateEntity, SensorEntity):
     """A ``template:`` sensor."""
 
-    def __init__(self, runtime: Runtime, config: SensorConfig) -> None:
-        """Create the sensor from its validated configuration."""
-        super().__init__(runtime, config)
+    _sensor_config: SensorConfig
+    _logged_value: object = None
+
+    def _configure(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
+        assert isinstance(config, SensorConfig)  # noqa: S101 - the sensor's own config type
+        super()._configure(runtime, config)
         self._sensor_config = config
         self._attr_native_unit_of_measurement = config.unit_of_measurement
         self._attr_device_class = config.device_class
         self._attr_state_class = config.state_class
-        self._logged_value: object = None
+        self._logged_value = None
 
     @property
     def native_value(self) -> StateType:
@@ -238,15 +277,21 @@ class TemplateSensor(TemplateEntity, SensorEntity):
 class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
     """A ``template:`` binary sensor, with optional ``delay_on``/``delay_off``."""
 
-    def __init__(self, runtime: Runtime, config: BinarySensorConfig) -> None:
-        """Create the binary sensor from its validated configuration."""
-        super().__init__(runtime, config)
+    _binary_config: BinarySensorConfig
+    _cancel_delay: Cancel | None = None
+
+    def _configure(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
+        assert isinstance(config, BinarySensorConfig)  # noqa: S101 - its own config type
+        super()._configure(runtime, config)
         self._binary_config = config
         self._attr_device_class = config.device_class
         for delay in (config.delay_on, config.delay_off):
             if isinstance(delay, Template):
                 delay.runtime = runtime
-        self._cancel_delay: Cancel | None = None
+
+    async def added_to_runtime(self) -> None:
+        """Track the templates; a pending delay is dropped when the entity goes."""
+        await super().added_to_runtime()
         self.on_remove(self._drop_delay)
 
     def _on_state_result(self, result: Any) -> None:
@@ -298,6 +343,46 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
         if self._cancel_delay is not None:
             self._cancel_delay()
             self._cancel_delay = None
+
+
+class StoredTemplateSensor(TemplateSensor, CollectionEntity):
+    """A template sensor created through the API: its entity id is ``sensor.<item id>``."""
+
+    def __init__(self, runtime: Runtime, item: Item) -> None:
+        """Create the sensor of a stored item."""
+        CollectionEntity.__init__(self, item)
+        self._configure(runtime, stored_config(item.config))
+
+    async def update_item(self, item: Item) -> None:
+        """Take the item's new options: new templates, rendered and written at once."""
+        self.item = item
+        self._reconfigure(stored_config(item.config))
+
+
+class StoredTemplateBinarySensor(TemplateBinarySensor, CollectionEntity):
+    """A template binary sensor created through the API: ``binary_sensor.<item id>``."""
+
+    def __init__(self, runtime: Runtime, item: Item) -> None:
+        """Create the binary sensor of a stored item."""
+        CollectionEntity.__init__(self, item)
+        self._configure(runtime, stored_config(item.config))
+
+    async def update_item(self, item: Item) -> None:
+        """Take the item's new options; a pending delay is dropped."""
+        self.item = item
+        self._drop_delay()
+        self._reconfigure(stored_config(item.config))
+
+
+def stored_entity_factory(runtime: Runtime) -> Callable[[Item], CollectionEntity]:
+    """Makes the entity of a template item created through the API."""
+
+    def make(item: Item) -> CollectionEntity:
+        if item.config[CONF_TEMPLATE_TYPE] == CONF_SENSOR:
+            return StoredTemplateSensor(runtime, item)
+        return StoredTemplateBinarySensor(runtime, item)
+
+    return make
 
 
 def build_entities(runtime: Runtime, config: TemplateConfig) -> list[Entity]:

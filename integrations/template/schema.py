@@ -24,21 +24,28 @@ Example::
             delay_off: {minutes: 2}
             device_class: heat
 
-The section is a list of blocks (a single block is accepted too); each block has ``sensor``
-and/or ``binary_sensor`` lists. Every template is checked when the configuration is loaded; an
-error names the file, line and key. Trigger-based blocks (``trigger:``) need the automation
-engine's trigger platforms, which this version does not have yet: they are refused with a clear
-error rather than silently ignored.
+The section is a list of blocks (a single block is accepted too, and ``template 2:`` sections
+are joined); each block has ``sensor`` and/or ``binary_sensor`` lists. Every template is checked
+when the configuration is loaded, entity by entity: an error names the file, line and key
+(``template.0.sensor.1.state``), that entity is left out, and the others are set up.
+Trigger-based blocks (``trigger:``) need the automation engine's trigger platforms, which this
+version does not have yet: they are refused with a clear error rather than silently ignored.
+
+Entities created through the API (``item_schema``) are flat and JSON, like Home Assistant's
+template helper: ``{"template_type": "sensor", "name": ..., "state": "{{ ... }}", ...}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import voluptuous as vol
 
 from core import SensorDeviceClass, SensorStateClass, validators
+from core.config import PartialSection
 from core.entities.binary_sensor import BinarySensorDeviceClass
 from core.template import Template, is_template_string
 
@@ -55,6 +62,7 @@ from .const import (
     CONF_SENSOR,
     CONF_STATE,
     CONF_STATE_CLASS,
+    CONF_TEMPLATE_TYPE,
     CONF_TRIGGER,
     CONF_TRIGGERS,
     CONF_UNIQUE_ID,
@@ -162,77 +170,214 @@ BINARY_SENSOR_SCHEMA = vol.Schema(
 )
 """One item of a block's ``binary_sensor:`` list."""
 
-BLOCK_SCHEMA = vol.Schema(
+_BLOCK_KEYS_SCHEMA = vol.Schema(
     {
         vol.Optional(CONF_UNIQUE_ID): validators.string,
-        vol.Optional(CONF_SENSOR, default=[]): vol.All(validators.ensure_list, [SENSOR_SCHEMA]),
-        vol.Optional(CONF_BINARY_SENSOR, default=[]): vol.All(
-            validators.ensure_list, [BINARY_SENSOR_SCHEMA]
-        ),
+        vol.Optional(CONF_SENSOR): object,
+        vol.Optional(CONF_BINARY_SENSOR): object,
         vol.Optional(CONF_TRIGGER): _no_triggers,
         vol.Optional(CONF_TRIGGERS): _no_triggers,
     }
 )
-"""One block of the ``template:`` list."""
+"""The keys of one block of the ``template:`` list; its entities are validated one by one."""
+
+_ITEM_SCHEMAS: dict[str, vol.Schema] = {
+    CONF_SENSOR: SENSOR_SCHEMA,
+    CONF_BINARY_SENSOR: BINARY_SENSOR_SCHEMA,
+}
 
 
-def _unique_id(block: dict[str, object], item: dict[str, object]) -> str | None:
+def _unique_id(prefix: object, item: dict[str, Any]) -> str | None:
     own = item.get(CONF_UNIQUE_ID)
     if own is None:
         return None
-    prefix = block.get(CONF_UNIQUE_ID)
     return f"{prefix}_{own}" if prefix else str(own)
 
 
-def _common(
-    block: dict[str, object], item: dict[str, object], default_name: str
-) -> dict[str, object]:
+def _common(prefix: object, item: dict[str, Any], default_name: str) -> dict[str, Any]:
     name = item.get(CONF_NAME)
     return {
         "name": name if isinstance(name, Template) else Template(default_name),
         "state": item[CONF_STATE],
-        "unique_id": _unique_id(block, item),
+        "unique_id": _unique_id(prefix, item),
         "availability": item.get(CONF_AVAILABILITY),
         "icon": item.get(CONF_ICON),
         "picture": item.get(CONF_PICTURE),
-        "attributes": dict(item[CONF_ATTRIBUTES]),  # type: ignore[call-overload]  # schema
+        "attributes": dict(item.get(CONF_ATTRIBUTES, {})),
     }
 
 
-def _to_config(blocks: list[dict[str, object]]) -> TemplateConfig:
+def sensor_config(item: dict[str, Any], prefix: object = None) -> SensorConfig:
+    """A ``SensorConfig`` from one validated ``sensor:`` item."""
+    return SensorConfig(
+        **_common(prefix, item, DEFAULT_SENSOR_NAME),
+        unit_of_measurement=item.get(CONF_UNIT_OF_MEASUREMENT),
+        device_class=item.get(CONF_DEVICE_CLASS),
+        state_class=item.get(CONF_STATE_CLASS),
+    )
+
+
+def binary_sensor_config(item: dict[str, Any], prefix: object = None) -> BinarySensorConfig:
+    """A ``BinarySensorConfig`` from one validated ``binary_sensor:`` item."""
+    return BinarySensorConfig(
+        **_common(prefix, item, DEFAULT_BINARY_SENSOR_NAME),
+        device_class=item.get(CONF_DEVICE_CLASS),
+        delay_on=item.get(CONF_DELAY_ON),
+        delay_off=item.get(CONF_DELAY_OFF),
+    )
+
+
+def _prefixed(error: vol.Invalid, prefix: list[Any]) -> list[vol.Invalid]:
+    inner = error.errors if isinstance(error, vol.MultipleInvalid) else [error]
+    return [
+        vol.Invalid(err.msg, [*prefix, *err.path], error_message=err.error_message) for err in inner
+    ]
+
+
+class _SingleBlock(list[Any]):
+    """A section written as one block rather than a list: its error paths have no index."""
+
+
+def _as_blocks(value: object) -> list[Any]:
+    if isinstance(value, Mapping):
+        return _SingleBlock([value])
+    return validators.ensure_list(value)
+
+
+def validate_section(value: object) -> PartialSection:
+    """Validate the ``template:`` section entity by entity (``CONFIG_SCHEMA``).
+
+    A wrong block key, or an entity with a wrong option, is reported with its path
+    (``template.0.sensor.1.state``) and left out; every valid entity is kept. The value is a
+    list of blocks, or a single block.
+    """
+    single = isinstance(value, _SingleBlock | Mapping)
+    blocks = _as_blocks(value) if not isinstance(value, list) else value
+    errors: list[vol.Invalid] = []
     sensors: list[SensorConfig] = []
     binary_sensors: list[BinarySensorConfig] = []
-    for block in blocks:
-        for item in block[CONF_SENSOR]:  # type: ignore[attr-defined]  # a list by the schema
-            sensors.append(
-                SensorConfig(
-                    **_common(block, item, DEFAULT_SENSOR_NAME),  # type: ignore[arg-type]
-                    unit_of_measurement=item.get(CONF_UNIT_OF_MEASUREMENT),
-                    device_class=item.get(CONF_DEVICE_CLASS),
-                    state_class=item.get(CONF_STATE_CLASS),
-                )
-            )
-        for item in block[CONF_BINARY_SENSOR]:  # type: ignore[attr-defined]  # a list
-            binary_sensors.append(
-                BinarySensorConfig(
-                    **_common(block, item, DEFAULT_BINARY_SENSOR_NAME),  # type: ignore[arg-type]
-                    device_class=item.get(CONF_DEVICE_CLASS),
-                    delay_on=item.get(CONF_DELAY_ON),
-                    delay_off=item.get(CONF_DELAY_OFF),
-                )
-            )
     seen: set[tuple[str, str]] = set()
-    for domain, configs in ((CONF_SENSOR, sensors), (CONF_BINARY_SENSOR, binary_sensors)):
-        for config in configs:
-            if config.unique_id is None:
-                continue
-            if (domain, config.unique_id) in seen:
-                raise vol.Invalid(
-                    f"unique_id '{config.unique_id}' is used by more than one template {domain}"
+    for index, block in enumerate(blocks):
+        where: list[Any] = [] if single else [index]
+        if not isinstance(block, Mapping):
+            errors.append(vol.Invalid("expected a block with 'sensor' or 'binary_sensor'", where))
+            continue
+        try:
+            _BLOCK_KEYS_SCHEMA(dict(block))
+        except vol.Invalid as err:
+            errors.extend(_prefixed(err, where))
+            continue
+        prefix = block.get(CONF_UNIQUE_ID)
+        for domain, schema in _ITEM_SCHEMAS.items():
+            for position, raw in enumerate(validators.ensure_list(block.get(domain))):
+                path = [*where, domain, position]
+                try:
+                    item = schema(raw)
+                except vol.Invalid as err:
+                    errors.extend(_prefixed(err, path))
+                    continue
+                config = (
+                    sensor_config(item, prefix)
+                    if domain == CONF_SENSOR
+                    else binary_sensor_config(item, prefix)
                 )
-            seen.add((domain, config.unique_id))
-    return TemplateConfig(sensors=tuple(sensors), binary_sensors=tuple(binary_sensors))
+                if config.unique_id is not None:
+                    if (domain, config.unique_id) in seen:
+                        errors.append(
+                            vol.Invalid(
+                                f"unique_id '{config.unique_id}' is used by more than one "
+                                f"template {domain}; this one is left out",
+                                [*path, CONF_UNIQUE_ID],
+                            )
+                        )
+                        continue
+                    seen.add((domain, config.unique_id))
+                if isinstance(config, SensorConfig):
+                    sensors.append(config)
+                else:
+                    binary_sensors.append(config)
+    return PartialSection(
+        TemplateConfig(sensors=tuple(sensors), binary_sensors=tuple(binary_sensors)),
+        tuple(errors),
+    )
 
 
-CONFIG_SCHEMA = vol.All(validators.ensure_list, [BLOCK_SCHEMA], _to_config)
-"""Validates the value under ``template:`` into a :class:`TemplateConfig`."""
+CONFIG_SCHEMA = vol.All(_as_blocks, [object], validate_section)
+"""Validates the value under ``template:`` into a ``PartialSection`` of a TemplateConfig.
+
+A list schema (``[object]``) comes first so that ``template 2:`` sections are concatenated.
+"""
+
+
+# --- template entities created through the API ----------------------------------------------------
+
+
+def _template_source(value: object) -> str:
+    """A template string, checked, kept as text (stored items are JSON)."""
+    return validators.template(value).source
+
+
+def _delay_source(value: object) -> str | float:
+    """A delay kept as JSON: a template's source, or seconds."""
+    delay = _delay(value)
+    return delay.source if isinstance(delay, Template) else delay.total_seconds()
+
+
+_ITEM_COMMON = {
+    vol.Required(CONF_NAME): validators.string,
+    vol.Required(CONF_STATE): _template_source,
+    vol.Optional(CONF_AVAILABILITY): _template_source,
+    vol.Optional(CONF_ICON): _template_source,
+    vol.Optional(CONF_PICTURE): _template_source,
+    vol.Optional(CONF_ATTRIBUTES): {validators.string: _template_source},
+}
+
+_STORED_SENSOR_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_TEMPLATE_TYPE): CONF_SENSOR,
+        **_ITEM_COMMON,
+        vol.Optional(CONF_UNIT_OF_MEASUREMENT): validators.string,
+        vol.Optional(CONF_DEVICE_CLASS): vol.All(vol.Coerce(SensorDeviceClass), str),
+        vol.Optional(CONF_STATE_CLASS): vol.All(vol.Coerce(SensorStateClass), str),
+    }
+)
+
+_STORED_BINARY_SENSOR_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_TEMPLATE_TYPE): CONF_BINARY_SENSOR,
+        **_ITEM_COMMON,
+        vol.Optional(CONF_DEVICE_CLASS): vol.All(vol.Coerce(BinarySensorDeviceClass), str),
+        vol.Optional(CONF_DELAY_ON): _delay_source,
+        vol.Optional(CONF_DELAY_OFF): _delay_source,
+    }
+)
+
+
+def item_schema(value: object) -> dict[str, Any]:
+    """Validate one template entity created through the API (as Home Assistant's template
+    helper): ``template_type`` (``sensor`` or ``binary_sensor``), ``name``, ``state`` and the
+    options of that type, all JSON (templates as text).
+
+    Raises:
+        vol.Invalid: a wrong type, option or template; the path names the field.
+    """
+    if not isinstance(value, Mapping):
+        raise vol.Invalid("expected a mapping of options")
+    kind = value.get(CONF_TEMPLATE_TYPE)
+    if kind == CONF_SENSOR:
+        return dict(_STORED_SENSOR_SCHEMA(dict(value)))
+    if kind == CONF_BINARY_SENSOR:
+        return dict(_STORED_BINARY_SENSOR_SCHEMA(dict(value)))
+    raise vol.Invalid(
+        f"template_type must be 'sensor' or 'binary_sensor', got {kind!r}", [CONF_TEMPLATE_TYPE]
+    )
+
+
+def stored_config(options: Mapping[str, Any]) -> SensorConfig | BinarySensorConfig:
+    """The entity configuration of a stored item (validated by ``item_schema``)."""
+    validated = (
+        SENSOR_SCHEMA if options[CONF_TEMPLATE_TYPE] == CONF_SENSOR else BINARY_SENSOR_SCHEMA
+    )({k: v for k, v in options.items() if k != CONF_TEMPLATE_TYPE})
+    if options[CONF_TEMPLATE_TYPE] == CONF_SENSOR:
+        return sensor_config(validated)
+    return binary_sensor_config(validated)

@@ -260,17 +260,115 @@ async def test_stop_removes_entities_and_their_listeners(tmp_path: Path) -> None
     assert runtime.bus.listener_counts().get(EVENT_STATE_CHANGED, 0) <= before
 
 
-async def test_bad_section_is_reported_and_the_rest_runs(
+async def test_a_bad_entity_is_reported_and_the_others_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR)
-    yaml = BASE + 'template:\n  - sensor:\n      - name: x\n        state: "{{ 1 + }}"\nsun:\n'
+    yaml = BASE + (
+        "template:\n"
+        "  - sensor:\n"
+        "      - name: Bad\n"
+        '        state: "{{ 1 + }}"\n'
+        "      - name: Good\n"
+        '        state: "{{ 2 }}"\n'
+    )
     async with running(tmp_path, yaml, START) as runtime:
         loaded = runtime.loader.get("template")
         assert loaded is not None
-        assert loaded.status is IntegrationStatus.CONFIG_ERROR
+        assert loaded.status is IntegrationStatus.RUNNING
         assert (
             "configuration.yaml, line 11: template.0.sensor.0.state: invalid template"
             in caplog.text
         )
-        assert "sun.sun" in runtime.states
+        assert state(runtime, "sensor.good").state == "2"
+        assert "sensor.bad" not in runtime.states
+
+
+async def test_an_entity_reading_its_own_state_does_not_loop(tmp_path: Path) -> None:
+    yaml = BASE + (
+        "template:\n"
+        "  - sensor:\n"
+        "      - name: Counter\n"
+        "        state: >-\n"
+        "          {{ states('sensor.counter') | int(0) + states('sensor.step') | int(0) }}\n"
+    )
+    async with running(tmp_path, yaml, START) as runtime:
+        changes = record_changes(runtime, "sensor.counter")
+        runtime.states.set("sensor.step", "1")
+        await settle(runtime)
+        await settle(runtime)
+        assert [change.state for change in changes if change is not None] == ["1"]
+
+
+async def test_entities_created_through_the_api_persist(tmp_path: Path) -> None:
+    from core.collection import ItemInvalidError, get_collection
+
+    async with running(tmp_path, BASE + "template:\n", START) as runtime:
+        collection = get_collection(runtime, "template")
+        assert collection is not None
+        item = await collection.create(
+            {
+                "template_type": "sensor",
+                "name": "Double A",
+                "state": "{{ states('sensor.a') | float(0) * 2 }}",
+                "unit_of_measurement": "W",
+            }
+        )
+        assert item.id == "double_a"
+        await collection.create(
+            {
+                "template_type": "binary_sensor",
+                "name": "A high",
+                "state": "{{ states('sensor.a') | float(0) > 10 }}",
+            }
+        )
+        runtime.states.set("sensor.a", "21")
+        await settle(runtime)
+        assert state(runtime, "sensor.double_a").state == "42.0"
+        assert state(runtime, "sensor.double_a").attributes["unit_of_measurement"] == "W"
+        assert state(runtime, "binary_sensor.a_high").state == "on"
+
+        await collection.update("double_a", {"state": "{{ states('sensor.a') | float(0) * 3 }}"})
+        await settle(runtime)
+        assert state(runtime, "sensor.double_a").state == "63.0"
+        runtime.states.set("sensor.a", "1")
+        await settle(runtime)
+        assert state(runtime, "sensor.double_a").state == "3.0"
+        assert state(runtime, "binary_sensor.a_high").state == "off"
+
+        with pytest.raises(ItemInvalidError, match="state"):
+            await collection.update("double_a", {"state": "{{ 1 + }}"})
+        await collection.delete("a_high")
+        assert "binary_sensor.a_high" not in runtime.states
+
+    # After a restart the stored entity is back, rendering from the states it reads.
+    async with running(tmp_path, BASE + "template:\n", START) as runtime:
+        runtime.states.set("sensor.a", "5")
+        await settle(runtime)
+        assert state(runtime, "sensor.double_a").state == "15.0"
+        assert "binary_sensor.a_high" not in runtime.states
+        entry = runtime.entity_registry.get("sensor.double_a")
+        assert entry is not None
+        assert entry.unique_id == "double_a"
+
+
+async def test_reload_reads_the_yaml_section_again(tmp_path: Path) -> None:
+    from tests.integrations._runtime import write_config
+
+    first = BASE + 'template:\n  - sensor:\n      - name: One\n        state: "1"\n'
+    async with running(tmp_path, first, START) as runtime:
+        assert state(runtime, "sensor.one").state == "1"
+        second = BASE + (
+            "template:\n"
+            "  - sensor:\n"
+            "      - name: Two\n        state: \"{{ states('sensor.a') }}\"\n"
+            '      - name: Broken\n        state: "{{ 1 + }}"\n'
+        )
+        write_config(tmp_path, second)
+        await runtime.services.call("template", "reload", {}, blocking=True)
+        assert "sensor.one" not in runtime.states
+        assert state(runtime, "sensor.two").state == "unknown"
+        runtime.states.set("sensor.a", "on")
+        await settle(runtime)
+        assert state(runtime, "sensor.two").state == "on"
+        assert "sensor.broken" not in runtime.states

@@ -8,12 +8,35 @@ import pytest
 import voluptuous as vol
 
 from core import SensorDeviceClass, SensorStateClass
+from core.config import PartialSection
 from core.template import Template
-from integrations.template.schema import CONFIG_SCHEMA, TemplateConfig
+from integrations.template.schema import (
+    CONFIG_SCHEMA,
+    SensorConfig,
+    TemplateConfig,
+    item_schema,
+    stored_config,
+)
+
+
+def validate(value: object) -> TemplateConfig:
+    """The section's config, asserting it had no errors."""
+    result = CONFIG_SCHEMA(value)
+    assert isinstance(result, PartialSection)
+    assert result.errors == ()
+    assert isinstance(result.value, TemplateConfig)
+    return result.value
+
+
+def errors_of(value: object) -> tuple[TemplateConfig, list[vol.Invalid]]:
+    result = CONFIG_SCHEMA(value)
+    assert isinstance(result, PartialSection)
+    assert isinstance(result.value, TemplateConfig)
+    return result.value, list(result.errors)
 
 
 def test_blocks_with_sensors_and_binary_sensors() -> None:
-    config = CONFIG_SCHEMA(
+    config = validate(
         [
             {
                 "unique_id": "plant",
@@ -40,7 +63,6 @@ def test_blocks_with_sensors_and_binary_sensors() -> None:
             {"sensor": [{"state": "{{ 2 }}"}]},
         ]
     )
-    assert isinstance(config, TemplateConfig)
     first, second = config.sensors
     assert first.unique_id == "plant_avg"
     assert first.name.source == "Average"
@@ -60,12 +82,14 @@ def test_blocks_with_sensors_and_binary_sensors() -> None:
 
 @pytest.mark.parametrize("value", [None, []])
 def test_empty_section(value: object) -> None:
-    assert CONFIG_SCHEMA(value) == TemplateConfig()
+    assert validate(value) == TemplateConfig()
 
 
 def test_a_single_block_is_accepted() -> None:
-    config = CONFIG_SCHEMA({"sensor": {"name": "x", "state": "1"}})
+    config = validate({"sensor": {"name": "x", "state": "1"}})
     assert len(config.sensors) == 1
+    _, errors = errors_of({"sensor": {"state": "{{ 1 + }}"}})
+    assert [error.path for error in errors] == [["sensor", 0, "state"]]
 
 
 @pytest.mark.parametrize(
@@ -101,22 +125,24 @@ def test_a_single_block_is_accepted() -> None:
         ),
     ],
 )
-def test_bad_input_is_named_with_its_path(
+def test_bad_input_is_named_with_its_path_and_the_rest_is_kept(
     block: dict[str, object], path: list[object], message: str
 ) -> None:
-    with pytest.raises(vol.Invalid) as info:
-        CONFIG_SCHEMA([block])
-    errors = info.value.errors if isinstance(info.value, vol.MultipleInvalid) else [info.value]
-    assert any(error.path == path and message in str(error) for error in errors), errors
+    good = {"sensor": [{"name": "good", "state": "{{ 1 }}"}]}
+    config, errors = errors_of([good, block])
+    assert any(error.path == [1, *path[1:]] and message in str(error) for error in errors), errors
+    assert [sensor.name.source for sensor in config.sensors] == ["good"]
 
 
-def test_duplicate_unique_ids_are_refused() -> None:
-    with pytest.raises(vol.Invalid, match="unique_id 'a' is used by more than one"):
-        CONFIG_SCHEMA(
-            [{"sensor": [{"state": "1", "unique_id": "a"}, {"state": "2", "unique_id": "a"}]}]
-        )
+def test_duplicate_unique_ids_leave_the_second_out() -> None:
+    config, errors = errors_of(
+        [{"sensor": [{"state": "1", "unique_id": "a"}, {"state": "2", "unique_id": "a"}]}]
+    )
+    assert [sensor.state.source for sensor in config.sensors] == ["1"]
+    assert [error.path for error in errors] == [[0, "sensor", 1, "unique_id"]]
+    assert "unique_id 'a' is used by more than one template sensor" in str(errors[0])
     # The same id in two domains is fine, as in Home Assistant.
-    CONFIG_SCHEMA(
+    validate(
         [
             {
                 "sensor": {"state": "1", "unique_id": "a"},
@@ -124,3 +150,48 @@ def test_duplicate_unique_ids_are_refused() -> None:
             }
         ]
     )
+
+
+def test_a_block_that_is_not_a_mapping() -> None:
+    _, errors = errors_of(["sensor"])
+    assert [error.path for error in errors] == [[0]]
+
+
+def test_stored_items_are_json_and_give_entity_configs() -> None:
+    options = item_schema(
+        {
+            "template_type": "sensor",
+            "name": "Double",
+            "state": "{{ states('sensor.a') | float(0) * 2 }}",
+            "unit_of_measurement": "W",
+            "device_class": "power",
+            "attributes": {"source": "{{ 'a' }}"},
+        }
+    )
+    assert options["device_class"] == "power"
+    assert isinstance(options["state"], str)
+    config = stored_config(options)
+    assert isinstance(config, SensorConfig)
+    assert config.device_class is SensorDeviceClass.POWER
+    assert config.name.source == "Double"
+    binary = item_schema(
+        {"template_type": "binary_sensor", "name": "B", "state": "{{ true }}", "delay_on": 5}
+    )
+    assert binary["delay_on"] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("options", "path"),
+    [
+        ({"name": "x", "state": "1"}, ["template_type"]),
+        ({"template_type": "number", "name": "x", "state": "1"}, ["template_type"]),
+        ({"template_type": "sensor", "state": "1"}, ["name"]),
+        ({"template_type": "sensor", "name": "x", "state": "{{ 1 + }}"}, ["state"]),
+        ({"template_type": "sensor", "name": "x", "state": "1", "delay_on": 3}, ["delay_on"]),
+    ],
+)
+def test_bad_stored_items_name_the_field(options: dict[str, object], path: list[str]) -> None:
+    with pytest.raises(vol.Invalid) as info:
+        item_schema(options)
+    errors = info.value.errors if isinstance(info.value, vol.MultipleInvalid) else [info.value]
+    assert errors[0].path == path
