@@ -10,8 +10,9 @@
     info.entities                           # frozenset({'sensor.t'})
 
 Modules: ``template`` (the Template class, result parsing, ``render_complex``), ``sandbox``
-(the environment and its limits), ``helpers`` and ``states`` (the functions templates call),
-``render_info`` (what a render read), ``tracking`` (``track_template``).
+(the environment and its limits), ``environment`` (the helpers as globals, filters and tests),
+``helpers``, ``time_helpers`` and ``states`` (the functions templates call), ``render_info``
+(what a render read), ``tracking`` (``track_template``).
 """
 
 from __future__ import annotations

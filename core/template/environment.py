@@ -18,7 +18,7 @@ from jinja2 import Template as JinjaTemplate
 from core.slug import slugify
 from core.state import State
 
-from . import helpers, states
+from . import helpers, states, time_helpers
 from .sandbox import TemplateEnvironment
 
 #: Compiled templates kept by source; templates with the same source share one.
@@ -117,17 +117,17 @@ _BOTH: dict[str, Callable[..., Any]] = {
     "regex_findall_index": helpers.regex_findall_index,
     "to_json": helpers.to_json,
     "from_json": helpers.from_json,
-    "as_datetime": helpers.as_datetime,
-    "as_timestamp": helpers.as_timestamp,
-    "as_local": helpers.as_local,
-    "as_timedelta": helpers.as_timedelta,
-    "strptime": helpers.strptime,
-    "relative_time": helpers.relative_time,
-    "time_since": helpers.time_since,
-    "time_until": helpers.time_until,
-    "timestamp_local": helpers.timestamp_local,
-    "timestamp_utc": helpers.timestamp_utc,
-    "timestamp_custom": helpers.timestamp_custom,
+    "as_datetime": time_helpers.as_datetime,
+    "as_timestamp": time_helpers.as_timestamp,
+    "as_local": time_helpers.as_local,
+    "as_timedelta": time_helpers.as_timedelta,
+    "strptime": time_helpers.strptime,
+    "relative_time": time_helpers.relative_time,
+    "time_since": time_helpers.time_since,
+    "time_until": time_helpers.time_until,
+    "timestamp_local": time_helpers.timestamp_local,
+    "timestamp_utc": time_helpers.timestamp_utc,
+    "timestamp_custom": time_helpers.timestamp_custom,
     "base64_encode": _base64_encode,
     "base64_decode": _base64_decode,
     "bitwise_and": _bitwise_and,
@@ -155,9 +155,9 @@ _BOTH: dict[str, Callable[..., Any]] = {
 
 _GLOBALS_ONLY: dict[str, Any] = {
     "states": states.STATES,
-    "now": helpers.now,
-    "utcnow": helpers.utcnow,
-    "today_at": helpers.today_at,
+    "now": time_helpers.now,
+    "utcnow": time_helpers.utcnow,
+    "today_at": time_helpers.today_at,
     "timedelta": timedelta,
     "zip": zip,
     "min": helpers.minimum,
@@ -171,7 +171,7 @@ _GLOBALS_ONLY: dict[str, Any] = {
 
 _FILTERS_ONLY: dict[str, Callable[..., Any]] = {
     "states": states.STATES,
-    "today_at": helpers.today_at,
+    "today_at": time_helpers.today_at,
     "contains": _contains,
 }
 
