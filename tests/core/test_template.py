@@ -246,6 +246,7 @@ async def test_states_callable_and_attribute_forms(runtime: Runtime) -> None:
     runtime.states.set("sensor.t", "21.5", {"unit_of_measurement": "°C", "friendly_name": "T"})
     assert render(runtime, "{{ states('sensor.t') }}") == 21.5
     assert render(runtime, "{{ states('sensor.t', with_unit=True) }}") == "21.5 °C"
+    assert render(runtime, "{{ states('sensor.t', True, True) }}") == "21.5 °C"
     assert render(runtime, "{{ states('sensor.missing') }}") == "unknown"
     assert render(runtime, "{{ states.sensor.t.state }}") == 21.5
     assert render(runtime, "{{ states.sensor.t.attributes.unit_of_measurement }}") == "°C"
