@@ -22,6 +22,7 @@ import logging
 import math
 import re
 import string
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from functools import update_wrapper
 from typing import Any
@@ -166,20 +167,33 @@ def _guard_tree(tree: nodes.Template) -> nodes.Template:
     return tree
 
 
-class WarningUndefined(Undefined):
-    """An undefined value that renders as an empty string and logs a warning once per render.
+#: How many (template, message) pairs are remembered so each undefined variable warns once.
+_WARNED_SIZE = 1024
+_warned: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    Arithmetic and comparisons with it still fail, as with Jinja2's default ``Undefined``.
+
+class WarningUndefined(Undefined):
+    """An undefined value that renders as an empty string and logs a warning.
+
+    Each template warns once per undefined name (then at debug level), so a value template run
+    for every MQTT message does not fill the log. Arithmetic and comparisons with it still fail,
+    as with Jinja2's default ``Undefined``.
     """
 
     __slots__ = ()
 
     def __str__(self) -> str:
         state = CURRENT.get()
-        message = self._undefined_message
-        if state is not None and message not in state.warned:
-            state.warned.add(message)
-            _LOGGER.warning("Template variable warning: %s when rendering %s", message, state.label)
+        if state is None:
+            return ""
+        key = (state.label, self._undefined_message)
+        if key in _warned:
+            _LOGGER.debug("Template variable warning: %s when rendering %s", *reversed(key))
+            return ""
+        _warned[key] = None
+        if len(_warned) > _WARNED_SIZE:
+            _warned.popitem(last=False)
+        _LOGGER.warning("Template variable warning: %s when rendering %s", *reversed(key))
         return ""
 
 
