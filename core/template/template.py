@@ -21,6 +21,7 @@ from jinja2 import TemplateSyntaxError
 from core.errors import TemplateError
 
 from .environment import compile_source
+from .helpers import NoDefaultError
 from .render_info import CURRENT, RenderInfo, RenderState
 from .sandbox import MAX_TEMPLATE_OUTPUT
 
@@ -192,8 +193,10 @@ class Template:
                     )
                 parts.append(part)
         except Exception as err:
+            # A helper's own message says what went wrong; Python's needs its type to make sense.
+            reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
             raise TemplateRenderError(
-                f"Error rendering template {self.label}: {type(err).__name__}: {err}",
+                f"Error rendering template {self.label}: {reason}",
                 template=self.name or self.source,
                 render_info=state.freeze(),
             ) from err
