@@ -37,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 AUTH_TIMEOUT = 10.0
 #: Largest message a client may send (bytes).
 MAX_INCOMING_MESSAGE = 1024 * 1024
+#: Seconds a close handshake may take before the connection is cut.
+CLOSE_TIMEOUT = 2.0
 #: Most queued messages sent in one coalesced frame.
 MAX_COALESCED = 512
 
@@ -56,6 +58,7 @@ class Connection:
         user: User,
         grant: RefreshToken,
         address: str,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.hub = hub
         self.app = app
@@ -66,6 +69,7 @@ class Connection:
         self.user = user
         self.grant = grant
         self.address = address
+        self.transport = transport
         #: Cancel functions of the client's subscriptions, by the id of the command.
         self.subscriptions: dict[int, Callable[[], None]] = {}
         self.coalesce = False
@@ -75,6 +79,7 @@ class Connection:
         self._wake = asyncio.Event()
         self._roomy = asyncio.Event()
         self._roomy.set()
+        self._drained = asyncio.Event()
         self._closing: str | None = None
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -94,10 +99,12 @@ class Connection:
         queue = self._queue
         if len(queue) >= self._limit:
             self.close_later(
-                f"client fell behind: {len(queue)} messages waiting to be sent (it does not read)"
+                f"client fell behind: {len(queue)} messages waiting to be sent (it does not read)",
+                abort=True,
             )
             return
         queue.append(message)
+        self._drained.clear()
         if len(queue) > self._limit // 2:
             self._roomy.clear()
         self._wake.set()
@@ -116,25 +123,52 @@ class Connection:
                     frame = queue.popleft()
                 if len(queue) <= self._limit // 2:
                     self._roomy.set()
-                await ws.send_frame(frame, WSMsgType.TEXT)
+                try:
+                    await ws.send_frame(frame, WSMsgType.TEXT)
+                except ConnectionError:
+                    return  # the connection is gone; the reader ends and cleans up
             self._roomy.set()
+            self._drained.set()
 
     async def wait_for_room(self) -> None:
         """Wait while the send queue is more than half full (paces a client that only sends)."""
         await self._roomy.wait()
 
-    def close_later(self, reason: str) -> None:
-        """Disconnect the client with a logged reason, from any callback."""
+    def close_later(self, reason: str, *, abort: bool = False) -> None:
+        """Disconnect the client with a logged reason, from any callback.
+
+        ``abort`` drops the connection without a close handshake (for a client that does not
+        read).
+        """
         if self._closing is not None:
             return
         self._closing = reason
+        if abort:
+            self._queue.clear()
+        # Release a reader paced by wait_for_room, so that it sees the close and ends.
+        self._roomy.set()
         _LOGGER.warning("Disconnecting WebSocket client %r: %s", self, reason)
         self.hub.disconnects.labels(reason.split(":", maxsplit=1)[0]).inc()
         task = asyncio.get_running_loop().create_task(
-            self.ws.close(code=1008, message=reason[:120].encode()), name="websocket.close"
+            self._close(reason, abort), name="websocket.close"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _close(self, reason: str, abort: bool) -> None:
+        if abort and self.transport is not None:
+            # A client that does not read cannot take a close frame either: cut it off.
+            self.transport.abort()
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                # What was queued before the close (a command's last answer) goes first.
+                if self._queue and self._writer is not None and not self._writer.done():
+                    await self._drained.wait()
+                await self.ws.close(code=1008, message=reason[:120].encode())
+        except TimeoutError:
+            if self.transport is not None:
+                self.transport.abort()
 
     def track_task(self, task: asyncio.Task[Any]) -> None:
         """Keep a command's task until it finishes; it is cancelled when the client goes."""
@@ -272,7 +306,14 @@ class WebSocketHub:
             json_bytes({"type": "auth_ok", "ha_version": HA_COMPAT_VERSION}), WSMsgType.TEXT
         )
         conn = Connection(
-            self, request.app, ws=ws, runtime=runtime, user=user, grant=grant, address=address
+            self,
+            request.app,
+            ws=ws,
+            runtime=runtime,
+            user=user,
+            grant=grant,
+            address=address,
+            transport=request.transport,
         )
         self.connections.add(conn)
         _LOGGER.debug("WebSocket client %r connected", conn)

@@ -8,6 +8,7 @@ gives every role a long-lived access token.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 import voluptuous as vol
 
 from core.auth import Role
+from core.auth.manager import hash_password
 from core.const import CoreState
 from core.hookspecs import hookimpl
 from core.integration import Manifest
@@ -120,12 +123,32 @@ async def start_api(
     await runtime.start()
     assert runtime.http is not None
     tokens: dict[Role, str] = {}
+    auth = runtime.http.auth
     for role in Role:
-        user = await runtime.http.auth.create_user(
-            f"{role.value}-user", "pw-" + role.value, role=role
-        )
-        _, tokens[role] = await runtime.http.auth.create_long_lived_token(user, "tests")
+        # Hashed once per test session: argon2 is slow on purpose.
+        user = auth.data.add_user(f"{role.value}-user", password_hash(role), role=role)
+        _, tokens[role] = await auth.create_long_lived_token(user, "tests")
     return runtime, tokens
+
+
+@functools.cache
+def password_hash(role: Role) -> str:
+    """The argon2 hash of ``pw-<role>``."""
+    return hash_password(f"pw-{role.value}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """One runtime for a whole module (its tests must run on the module's loop)."""
+    site = tmp_path_factory.mktemp("shared")
+    (site / "configuration.yaml").write_text(HTTP_CONFIG)
+    integration = ApiTestIntegration()
+    runtime, tokens = await start_api(site, integration)
+    assert runtime.http is not None
+    session = aiohttp.ClientSession()
+    yield Api(runtime, f"http://127.0.0.1:{runtime.http.port}", session, integration, tokens)
+    await session.close()
+    await runtime.stop()
 
 
 @pytest.fixture

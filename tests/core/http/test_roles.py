@@ -6,15 +6,12 @@ every role from none to admin, in that order, so an admin's write comes last.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
-import pytest_asyncio
 
 from core.auth import Role
-from tests.core.http.conftest import HTTP_CONFIG, Api, ApiTestIntegration, start_api
+from tests.core.http.conftest import Api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -44,20 +41,6 @@ ROUTES: list[tuple[str, str, Any, Role | None, int]] = [
     ("GET", "/api/logbook", None, Role.VIEWER, 404),
     ("GET", "/metrics", None, Role.VIEWER, 200),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
-    """One runtime for the whole table."""
-    site = tmp_path_factory.mktemp("roles")
-    (site / "configuration.yaml").write_text(HTTP_CONFIG)
-    integration = ApiTestIntegration()
-    runtime, tokens = await start_api(site, integration)
-    assert runtime.http is not None
-    session = aiohttp.ClientSession()
-    yield Api(runtime, f"http://127.0.0.1:{runtime.http.port}", session, integration, tokens)
-    await session.close()
-    await runtime.stop()
 
 
 @pytest.mark.parametrize(
