@@ -19,6 +19,7 @@ from core.const import (
     ATTR_FRIENDLY_NAME,
     ATTR_UNIT_OF_MEASUREMENT,
     EVENT_EDGEWISE_START,
+    EVENT_EDGEWISE_STARTED,
     EVENT_EDGEWISE_STOP,
 )
 from core.state import State, valid_entity_id
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 #: Event types the logbook shows, besides state changes.
 LOGBOOK_EVENTS = (
     EVENT_EDGEWISE_START,
+    EVENT_EDGEWISE_STARTED,
     EVENT_EDGEWISE_STOP,
     "automation_triggered",
     "script_started",
@@ -133,7 +135,7 @@ def _event_entry(
 ) -> dict[str, Any]:
     when_iso = datetime.fromtimestamp(when, UTC).isoformat()
     entry: dict[str, Any] = {"when": when_iso, "context_id": context_id}
-    if event_type == EVENT_EDGEWISE_START:
+    if event_type in (EVENT_EDGEWISE_START, EVENT_EDGEWISE_STARTED):
         entry.update(name="Edgewise", message="started", domain="homeassistant")
     elif event_type == EVENT_EDGEWISE_STOP:
         entry.update(name="Edgewise", message="stopped", domain="homeassistant")
