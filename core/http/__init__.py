@@ -13,6 +13,7 @@ Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -27,14 +28,60 @@ from . import auth_views, history, rest, websocket
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
-from .view import AUTH, GUARD, RUNTIME, json_response, requires
+from .view import (
+    AUTH,
+    GUARD,
+    RUNTIME,
+    Handler,
+    current_user,
+    json_message,
+    json_response,
+    permission_of,
+    requires,
+)
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["RUNTIME", "HttpServer", "requires"]
+__all__ = ["RUNTIME", "HttpServer", "register_route", "requires"]
+
+
+def register_route(
+    runtime: Runtime,
+    method: str,
+    path: str,
+    handler: Handler,
+    permission: Permission = Permission.READ,
+) -> Callable[[], None]:
+    """Serve ``handler`` at ``method path`` (an exact path under ``/api/``) with authentication.
+
+    For integrations, at setup or later: the request carries the user (``current_user``) and
+    must come with a bearer token; the user's role must allow ``permission``. Take arguments
+    from the query string or the JSON body (paths have no placeholders).
+
+    Returns:
+        A function that removes the route.
+
+    Raises:
+        ValueError: the path is not under ``/api/`` or the route exists.
+        RuntimeError: the HTTP server is not running.
+    """
+    if runtime.http is None:
+        raise RuntimeError("The HTTP server is not running")
+    if not path.startswith("/api/"):
+        raise ValueError(f"An integration's route must be under /api/: {path}")
+    key = (method.upper(), path)
+    routes = runtime.http.extra_routes
+    if key in routes:
+        raise ValueError(f"Route {method} {path} exists already")
+    routes[key] = requires(permission)(handler)
+
+    def remove() -> None:
+        routes.pop(key, None)
+
+    return remove
 
 
 @requires(Permission.PUBLIC)
@@ -105,11 +152,34 @@ class HttpServer:
         rest.add_routes(self.app)
         history.add_routes(self.app)
         self.websocket = websocket.add_routes(self.app, config)
+        #: Routes integrations add while running (see ``register_route``).
+        self.extra_routes: dict[tuple[str, str], Handler] = {}
+
+        # Last: anything under /api/ that no route above matched.
+        @requires(Permission.READ)
+        async def extra_route(request: web.Request) -> web.StreamResponse:
+            return await self._extra_route(request)
+
+        self.app.router.add_route("*", "/api/{tail:.+}", extra_route)
         _kernel_metrics(runtime)
         ERROR_LOG.install()
         self._runner: web.AppRunner | None = None
         #: The port actually bound (differs from the configured one when that is 0).
         self.port: int | None = None
+
+    async def _extra_route(self, request: web.Request) -> web.StreamResponse:
+        handler = self.extra_routes.get((request.method, request.path))
+        if handler is None:
+            raise web.HTTPNotFound
+        needed = permission_of(handler)
+        user = current_user(request)
+        if not user.can(needed):
+            return json_message(
+                f"User {user.username} (role {user.role.value}) may not do this: it needs "
+                f"{needed.name.lower()}",
+                403,
+            )
+        return await handler(request)
 
     async def start(self) -> None:
         """Load users and tokens, then start listening.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -169,6 +169,11 @@ class Connection:
         except TimeoutError:
             if self.transport is not None:
                 self.transport.abort()
+
+    def track_command(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a command's coroutine as a task tied to the connection."""
+        task = asyncio.get_running_loop().create_task(coro, name=f"websocket.{name}")
+        self.track_task(task)
 
     def track_task(self, task: asyncio.Task[Any]) -> None:
         """Keep a command's task until it finishes; it is cancelled when the client goes."""

@@ -73,7 +73,10 @@ def dispatch(conn: Connection, msg: dict[str, Any]) -> None:
     msg_id: int = msg["id"]
     entry = COMMANDS.get(msg["type"])
     if entry is None:
-        conn.send(error_message(msg_id, ERR_UNKNOWN_COMMAND, "Unknown command."))
+        from .ws_collections import handle_collection_command  # noqa: PLC0415 - avoids a cycle
+
+        if not handle_collection_command(conn, msg):
+            conn.send(error_message(msg_id, ERR_UNKNOWN_COMMAND, "Unknown command."))
         return
     handler, permission = entry
     if not conn.user.can(permission):

@@ -263,3 +263,29 @@ async def test_check_config_error_log_and_metrics(api: Api) -> None:
     assert 'edgewise_http_requests_total{method="GET",route="/api/states",status="200"}' in metrics
     assert "edgewise_state_changes_total" in metrics
     assert "edgewise_websocket_clients 0.0" in metrics
+
+
+async def test_integrations_add_authenticated_routes(api: Api) -> None:
+    from aiohttp import web
+
+    from core.auth import Permission
+    from core.http import register_route
+    from core.http.view import current_user, json_response
+
+    async def report(request: web.Request) -> web.StreamResponse:
+        return json_response({"user": current_user(request).username, "q": request.query.get("q")})
+
+    remove = register_route(api.runtime, "GET", "/api/apitest/report", report, Permission.CONTROL)
+    assert await api.request("GET", "/api/apitest/report?q=1", role=Role.OPERATOR) == (
+        200,
+        {"user": "operator-user", "q": "1"},
+    )
+    status, _ = await api.request("GET", "/api/apitest/report", role=Role.VIEWER)
+    assert status == 403
+    status, text = await api.request("GET", "/api/apitest/report", role=None)
+    assert (status, text) == (401, "401: Unauthorized")
+    remove()
+    status, _ = await api.request("GET", "/api/apitest/report")
+    assert status == 404
+    status, _ = await api.request("GET", "/api/no/such/route")
+    assert status == 404

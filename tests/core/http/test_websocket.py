@@ -354,3 +354,30 @@ async def test_a_client_that_never_reads_is_disconnected_and_the_runtime_goes_on
             assert msg == {"id": msg_id, "type": "pong"}
     finally:
         sock.close()
+
+
+async def test_helper_collection_commands(api_factory: Any) -> None:
+    from integrations import input_number
+
+    api: Api = await api_factory(
+        "input_number:\n  from_yaml:\n    name: From YAML\n    min: 0\n    max: 5\n", input_number
+    )
+    async with connect(api, Role.VIEWER) as viewer:
+        listed = await viewer.command("input_number/list")
+        assert [item["id"] for item in listed["result"]] == ["from_yaml"]
+        denied = await viewer.command("input_number/create", name="Level", min=0, max=10)
+        assert denied["error"]["code"] == "unauthorized"
+    async with connect(api) as admin:
+        created = await admin.command("input_number/create", name="Level", min=0, max=10)
+        assert created["success"] is True, created
+        item_id = created["result"]["id"]
+        updated = await admin.command("input_number/update", input_number_id=item_id, max=20)
+        assert updated["result"]["max"] == 20
+        read_only = await admin.command("input_number/update", input_number_id="from_yaml", max=9)
+        assert read_only["error"]["code"] == "invalid_format"
+        deleted = await admin.command("input_number/delete", input_number_id=item_id)
+        assert deleted["success"] is True
+        missing = await admin.command("input_number/delete", input_number_id=item_id)
+        assert missing["error"]["code"] == "not_found"
+        unknown = await admin.command("no_helper/list")
+        assert unknown["error"]["code"] == "unknown_command"
