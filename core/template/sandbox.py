@@ -176,16 +176,23 @@ class WarningUndefined(Undefined):
     """An undefined value that renders as an empty string and logs a warning.
 
     Each template warns once per undefined name (then at debug level), so a value template run
-    for every MQTT message does not fill the log. Arithmetic and comparisons with it still fail,
-    as with Jinja2's default ``Undefined``.
+    for every MQTT message does not fill the log. Arithmetic with it fails, as with Jinja2's
+    default ``Undefined``. In a strict render (``Template.render(strict=True)``) printing,
+    testing, iterating or comparing it fails too, as with Jinja2's ``StrictUndefined``.
     """
 
     __slots__ = ()
+
+    def _strict(self) -> bool:
+        state = CURRENT.get()
+        return state is not None and state.strict
 
     def __str__(self) -> str:
         state = CURRENT.get()
         if state is None:
             return ""
+        if state.strict:
+            self._fail_with_undefined_error()
         key = (state.label, self._undefined_message)
         if key in _warned:
             _LOGGER.debug("Template variable warning: %s when rendering %s", *reversed(key))
@@ -195,6 +202,34 @@ class WarningUndefined(Undefined):
             _warned.popitem(last=False)
         _LOGGER.warning("Template variable warning: %s when rendering %s", *reversed(key))
         return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return iter(())
+
+    def __bool__(self) -> bool:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return False
+
+    def __len__(self) -> int:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return type(self) is type(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return id(type(self))
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):

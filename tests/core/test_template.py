@@ -131,6 +131,30 @@ def test_undefined_variable_renders_empty_but_attribute_of_it_fails(
         Template("{{ missing.attr }}").render()
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ missing }}",
+        "{% if missing %}x{% endif %}",
+        "{% for x in missing %}{% endfor %}",
+        "{{ missing == 1 }}",
+        "{{ missing | length }}",
+    ],
+)
+def test_strict_render_refuses_undefined_variables(source: str) -> None:
+    template = Template(source)
+    template.render()  # lenient by default
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        template.render(strict=True)
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        template.render_with_info(strict=True)
+
+
+def test_strict_render_still_allows_defined_checks() -> None:
+    source = "{{ missing | default('d') }} {{ missing is defined }}"
+    assert Template(source).render(strict=True) == "d False"
+
+
 def test_template_needs_a_string() -> None:
     with pytest.raises(TypeError):
         Template(5)  # type: ignore[arg-type]
