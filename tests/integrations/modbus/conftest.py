@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,15 +79,27 @@ class ModbusTestServer:
         self.requests: list[Request] = []
         #: (device id, function code, address) -> an exception code, or seconds to wait first.
         self.faults: dict[tuple[int, int, int], ExcCodes | float] = {}
+        #: Coroutine functions called with (device id, function code, address) on each request.
+        self.hooks: list[Callable[[int, int, int], Awaitable[None]]] = []
+        #: Responses sent so far.
+        self.responses = 0
+        #: Connections opened by clients so far.
+        self.connections = 0
         self.server: ModbusTcpServer | None = None
 
     def _trace(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
-        if not sending:
+        if sending:
+            self.responses += 1
+        else:
             count = getattr(pdu, "count", 0) or len(getattr(pdu, "registers", []) or [])
             self.requests.append(
                 Request(pdu.dev_id, pdu.function_code, getattr(pdu, "address", 0), count)
             )
         return pdu
+
+    def _trace_connect(self, connected: bool) -> None:
+        if connected:
+            self.connections += 1
 
     def _action_for(self, device_id: int) -> Callable[..., Any]:
         async def action(
@@ -98,6 +110,8 @@ class ModbusTestServer:
             _registers: list[int],
             _values: list[int] | list[bool] | None,
         ) -> ExcCodes | None:
+            for hook in list(self.hooks):
+                await hook(device_id, function_code, address)
             for (dev, code, fault_address), fault in list(self.faults.items()):
                 if dev != device_id or code != function_code:
                     continue
@@ -132,6 +146,7 @@ class ModbusTestServer:
             address=("127.0.0.1", self.port),
             framer=self.framer,
             trace_pdu=self._trace,
+            trace_connect=self._trace_connect,
         )
         await self.server.serve_forever(background=True)
 
@@ -211,7 +226,7 @@ async def wait_for(
     within: float = 15.0,
     what: str | Callable[[], str] = "condition",
 ) -> None:
-    """Wait until ``condition()`` holds, checking every few milliseconds; fail after ``within`` s."""
+    """Wait until ``condition()`` holds, checking every 10 ms; fail after ``within`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not condition():
