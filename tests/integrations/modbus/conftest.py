@@ -81,6 +81,9 @@ class ModbusTestServer:
         self.faults: dict[tuple[int, int, int], ExcCodes | float] = {}
         #: Coroutine functions called with (device id, function code, address) on each request.
         self.hooks: list[Callable[[int, int, int], Awaitable[None]]] = []
+        #: Called with (device id, address, values) for each register write; may change values
+        #: in place, as a device that clamps what it is given.
+        self.write_filter: Callable[[int, int, list[int]], None] | None = None
         #: Responses sent so far.
         self.responses = 0
         #: Connections opened by clients so far.
@@ -108,10 +111,12 @@ class ModbusTestServer:
             address: int,
             count: int,
             _registers: list[int],
-            _values: list[int] | list[bool] | None,
+            values: list[int] | list[bool] | None,
         ) -> ExcCodes | None:
             for hook in list(self.hooks):
                 await hook(device_id, function_code, address)
+            if self.write_filter is not None and function_code in (6, 16) and values:
+                self.write_filter(device_id, address, values)
             for (dev, code, fault_address), fault in list(self.faults.items()):
                 if dev != device_id or code != function_code:
                     continue
