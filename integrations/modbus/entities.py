@@ -95,6 +95,10 @@ class ModbusEntity(Entity):
 
         read = Read(address, count, deliver, owner=f"'{self.config.name}'")
         self._reads[key] = read
+        if self.config.scan_interval <= 0:
+            # Never polled (Home Assistant's scan_interval 0): available, its state unknown
+            # until a write sets it.
+            return
         self._ok[key] = False
         self.hub.add_read(self.config.slave, table, self.config.scan_interval, read)
 

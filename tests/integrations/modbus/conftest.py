@@ -283,9 +283,13 @@ def hub_yaml(port: int, body: str, *, name: str = "plant", extra: str = "") -> s
     )
 
 
+#: No fixed HTTP port: other tests (and other suites on the machine) run at the same time.
+HTTP = "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
+
+
 def running_site(config_dir: Path, yaml: str) -> Any:
     """A started runtime on a FakeClock with ``yaml`` as its configuration."""
-    return running(config_dir, yaml, START)
+    return running(config_dir, HTTP + yaml, START)
 
 
 def lines(items: Iterable[str]) -> str:
