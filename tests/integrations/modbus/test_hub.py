@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
+from pymodbus.server import ModbusSerialServer
+from pymodbus.simulator import DataType as SimType
+from pymodbus.simulator import SimData, SimDevice
 
 from core.runtime import Runtime
 from integrations.modbus import HUBS
@@ -382,3 +389,82 @@ async def test_a_serial_bus_sends_one_request_at_a_time(tmp_path: Path, modbus_s
         assert len(server.reads()) == 6
         assert most == 1
         assert server.connections == 1
+
+
+@pytest.fixture
+async def serial_line(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """Two ends of a virtual serial line (a pty pair joined by socat): device end, hub end."""
+    socat = shutil.which("socat")
+    if socat is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("socat is not installed (apt-get install socat); CI must have it")
+        pytest.skip("socat is not installed (apt-get install socat)")
+    device_end, hub_end = tmp_path / "ttyDEV", tmp_path / "ttyHUB"
+    proc = await asyncio.create_subprocess_exec(
+        socat,
+        f"pty,raw,echo=0,link={device_end}",
+        f"pty,raw,echo=0,link={hub_end}",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_for(lambda: device_end.exists() and hub_end.exists(), what="the pty pair")
+        yield str(device_end), str(hub_end)
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_a_serial_hub_polls_its_devices_over_a_real_serial_line(
+    tmp_path: Path, serial_line: tuple[str, str]
+) -> None:
+    device_end, hub_end = serial_line
+    requests: list[tuple[int, int, int]] = []
+
+    def trace(sending: bool, pdu: ModbusPDU) -> ModbusPDU:
+        if not sending:
+            requests.append((pdu.dev_id, pdu.function_code, pdu.address))
+        return pdu
+
+    devices = [
+        SimDevice(
+            id=d,
+            simdata=(
+                [SimData(0, values=[d % 2 == 0] * 16, datatype=SimType.BITS)],
+                [SimData(0, values=[False] * 16, datatype=SimType.BITS)],
+                [SimData(0, values=[10 * d, 10 * d + 1], datatype=SimType.REGISTERS)],
+                [SimData(0, values=[0], datatype=SimType.REGISTERS)],
+            ),
+        )
+        for d in (1, 2)
+    ]
+    server = ModbusSerialServer(devices, port=device_end, baudrate=38400, trace_pdu=trace)
+    await server.serve_forever(background=True)
+    body = "\n".join(
+        [
+            "sensors:",
+            *(f"  - {{name: r{d}{a}, slave: {d}, address: {a}}}" for d in (1, 2) for a in (0, 1)),
+            "binary_sensors:",
+            "  - {name: bit2, slave: 2, address: 0}",
+        ]
+    )
+    yaml = (
+        "modbus:\n  - name: line\n    type: serial\n"
+        f"    port: {hub_end}\n    baudrate: 38400\n    bytesize: 8\n    method: rtu\n"
+        "    parity: N\n    stopbits: 1\n    timeout: 2\n    retries: 0\n"
+        + "\n".join(f"    {line}" for line in body.splitlines())
+        + "\n"
+    )
+    try:
+        async with running_site(tmp_path, yaml) as runtime:
+            for d in (1, 2):
+                await wait_state(runtime, f"sensor.r{d}0", str(10 * d))
+                await wait_state(runtime, f"sensor.r{d}1", str(10 * d + 1))
+            await wait_state(runtime, "binary_sensor.bit2", "on")
+            await wait_state(runtime, "binary_sensor.line_connectivity", "on")
+            await scans_done(runtime, "line")
+            # One request per device and table: the two registers of each device coalesced.
+            assert sorted(requests) == [(1, 3, 0), (2, 1, 0), (2, 3, 0)]
+            assert hub_of(runtime, "line").config.message_wait == 0.03
+    finally:
+        await server.shutdown()
