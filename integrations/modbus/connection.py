@@ -213,6 +213,16 @@ class Connection:
             await asyncio.sleep(self.hub.delay)
         self._on_state(self)
 
+    async def reconnect(self) -> None:
+        """Open the link if it is down, waiting for any request in flight first.
+
+        Raises:
+            DeviceConnectError: it could not be opened; the backoff grows.
+        """
+        async with self._lock:
+            if self.state is LinkState.DISCONNECTED:
+                await self.connect()
+
     def _where(self) -> str:
         hub = self.hub
         if hub.type is HubType.SERIAL:

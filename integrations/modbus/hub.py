@@ -234,6 +234,11 @@ class ModbusHub:
                 new_plan.append(block)
                 self._fail(group, block, err, refused=False)
                 continue
+            except Exception as err:  # an isolation boundary: one block of one group
+                _LOGGER.exception("Modbus %s: reading %s failed", group.name, _span(block))
+                new_plan.append(block)
+                self._fail(group, block, err, refused=False)
+                continue
             new_plan.append(block)
             self._deliver(block, data)
         if len(new_plan) != len(group.blocks) or any(
@@ -326,7 +331,7 @@ class ModbusHub:
 
     async def _try_connect(self, connection: Connection) -> None:
         try:
-            await connection.connect()
+            await connection.reconnect()
         except DeviceConnectError as err:
             _LOGGER.debug("Modbus %s: %s", connection.label, err)
             self._schedule_reconnect(connection)

@@ -270,3 +270,18 @@ def test_serial_hub_needs_its_line_settings(tmp_path: Path) -> None:
         "modbus.0.parity",
         "modbus.0.stopbits",
     ]
+
+
+def test_the_example_in_the_schema_docstring_is_valid() -> None:
+    import yaml
+
+    from integrations.modbus import schema
+
+    doc = schema.__doc__ or ""
+    example = doc[doc.index("    modbus:") : doc.index("Errors name")]
+    config = CONFIG_SCHEMA(yaml.safe_load(textwrap.dedent(example))["modbus"])
+    assert [e.name for e in config.hubs[0].entities][:3] == [
+        "Grid power",
+        "Phase voltage",
+        "Phase voltage 1",
+    ]
