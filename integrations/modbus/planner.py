@@ -7,8 +7,9 @@ round trip), never across a forbidden range, and never past the per-request limi
 registers or 2,000 bits, or less where the device says so).
 
 When a device refuses a block with an illegal-address (or illegal-value) exception, ``split``
-halves it by its reads, never bridging again, so that a binary search isolates the read the
-device refuses while the rest keeps working; the group's plan then keeps the pieces.
+halves it by its reads, so that a binary search isolates the read the device refuses while the
+rest keeps working; the group's plan then keeps the pieces (until the link is opened again,
+when the hub plans afresh in case the device was mended).
 """
 
 from __future__ import annotations

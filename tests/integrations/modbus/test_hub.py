@@ -14,7 +14,7 @@ import pytest
 from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
-from pymodbus.server import ModbusSerialServer
+from pymodbus.server import ModbusSerialServer, ModbusUdpServer
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
@@ -466,5 +466,28 @@ async def test_a_serial_hub_polls_its_devices_over_a_real_serial_line(
             # One request per device and table: the two registers of each device coalesced.
             assert sorted(requests) == [(1, 3, 0), (2, 1, 0), (2, 3, 0)]
             assert hub_of(runtime, "line").config.message_wait == 0.03
+    finally:
+        await server.shutdown()
+
+
+async def test_a_udp_hub_reads_its_device(tmp_path: Path) -> None:
+    port = free_port()
+    device = SimDevice(
+        id=1,
+        simdata=(
+            [SimData(0, values=[False] * 16, datatype=SimType.BITS)],
+            [SimData(0, values=[False] * 16, datatype=SimType.BITS)],
+            [SimData(0, values=[0x4148, 0x0000], datatype=SimType.REGISTERS)],
+            [SimData(0, values=[0], datatype=SimType.REGISTERS)],
+        ),
+    )
+    server = ModbusUdpServer(device, address=("127.0.0.1", port))
+    await server.serve_forever(background=True)
+    body = "sensors:\n  - {name: gauge, address: 0, data_type: float32}\n"
+    try:
+        async with running_site(
+            tmp_path, hub_yaml(port, body).replace("type: tcp", "type: udp")
+        ) as runtime:
+            await wait_state(runtime, "sensor.gauge", "12.5")
     finally:
         await server.shutdown()
