@@ -199,7 +199,8 @@ class ModbusHub:
             The number of requests sent.
         """
         sent = 0
-        blocks = list(group.blocks)
+        planned = group.blocks
+        blocks = list(planned)
         index = 0
         new_plan: list[Block] = []
         while index < len(blocks):
@@ -241,9 +242,8 @@ class ModbusHub:
                 continue
             new_plan.append(block)
             self._deliver(block, data)
-        if len(new_plan) != len(group.blocks) or any(
-            a is not b for a, b in zip(new_plan, group.blocks, strict=False)
-        ):
+        if group.blocks is planned:
+            # Keep what the splits learned, unless the hub planned afresh meanwhile.
             group.blocks = new_plan
         group.last_requests = sent
         return sent
