@@ -105,6 +105,8 @@ class Connection:
         self.next_attempt = 0.0
         #: The last connection error, for the connectivity sensor's attributes.
         self.last_error: str | None = None
+        #: How many times the link has been opened.
+        self.connects = 0
 
     @property
     def connected(self) -> bool:
@@ -207,6 +209,7 @@ class Connection:
         self._backoff = 0.0
         self.last_error = None
         self.state = LinkState.CONNECTED
+        self.connects += 1
         _LOGGER.info("Modbus %s: connected to %s", self.label, self._where())
         if self.hub.delay:
             # Some devices need a moment after the connection opens before they answer.

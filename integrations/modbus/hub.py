@@ -292,9 +292,10 @@ class ModbusHub:
                 # was mended may take the coalesced requests again: plan afresh.
                 for group in self._groups.values():
                     if group.connection is connection:
-                        group.blocks = plan(
-                            group.reads, group.table, self.config.limits(group.slave)
-                        )
+                        if connection.connects > 1:
+                            group.blocks = plan(
+                                group.reads, group.table, self.config.limits(group.slave)
+                            )
                         self._start_scan(group)
         else:
             lost = DeviceConnectError(
