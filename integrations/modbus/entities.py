@@ -71,6 +71,7 @@ class ModbusEntity(Entity):
         self._attr_device_info = device_info(hub, config.slave)
         self._reads: dict[str, Read] = {}
         self._ok: dict[str, bool] = {}
+        self._failures: dict[str, int] = {}
         self._error: str | None = None
 
     def add_read(
@@ -85,9 +86,14 @@ class ModbusEntity(Entity):
                 except (ValueError, TypeError) as decode_error:
                     err = decode_error
             if err is not None:
-                self._ok[key] = False
+                self._failures[key] = failures = self._failures.get(key, 0) + 1
                 self._error = str(err) or type(err).__name__
+                if failures <= self.config.lazy_error_count and self._ok[key]:
+                    # Home Assistant's lazy_error_count: a glitch keeps the last value.
+                    return
+                self._ok[key] = False
             else:
+                self._failures[key] = 0
                 self._ok[key] = True
                 self._error = None
             if self.added:

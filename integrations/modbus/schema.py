@@ -230,6 +230,8 @@ class EntityConfig:
     device_class: str | None
     #: Where the entity is in the ``modbus:`` list, for error messages.
     path: ConfigPath
+    #: Failed reads in a row that keep the last value before the entity turns unavailable.
+    lazy_error_count: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -415,9 +417,8 @@ _BASE: Final[dict[Any, Any]] = {
     vol.Exclusive(CONF_DEVICE_ADDRESS, "device"): _slave,
     vol.Optional(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): _scan_interval,
     vol.Optional(CONF_DEVICE_CLASS): validators.string,
-    # Accepted so Home Assistant configurations load; an entity here is unavailable on the
-    # first failed read, and comes back on the next good one.
-    vol.Optional(CONF_LAZY_ERROR): validators.positive_int,
+    # Failed reads in a row that keep the last value before the entity turns unavailable.
+    vol.Optional(CONF_LAZY_ERROR, default=0): validators.positive_int,
 }
 
 _VALUE: Final[dict[Any, Any]] = {
@@ -737,6 +738,7 @@ def _base(conf: Mapping[str, Any], path: list[Any], **overrides: Any) -> dict[st
         "scan_interval": conf[CONF_SCAN_INTERVAL],
         "device_class": conf.get(CONF_DEVICE_CLASS),
         "path": tuple(path),
+        "lazy_error_count": conf[CONF_LAZY_ERROR],
     }
     base.update(overrides)
     return base

@@ -491,3 +491,22 @@ async def test_a_udp_hub_reads_its_device(tmp_path: Path) -> None:
             await wait_state(runtime, "sensor.gauge", "12.5")
     finally:
         await server.shutdown()
+
+
+async def test_lazy_error_count_keeps_the_last_value_through_a_glitch(
+    tmp_path: Path, modbus_server
+) -> None:
+    server = await modbus_server({1: tables(holding={0: [7]})})
+    body = "sensors:\n  - {name: steady, address: 0, scan_interval: 10, lazy_error_count: 1}\n"
+    async with running_site(tmp_path, hub_yaml(server.port, body)) as runtime:
+        await wait_state(runtime, "sensor.steady", "7")
+        await scans_done(runtime)
+        server.faults[(1, 3, 0)] = ExcCodes.DEVICE_FAILURE
+        await advance(runtime, 10)
+        await scans_done(runtime)
+        assert runtime.states.get("sensor.steady").state == "7"  # type: ignore[union-attr]
+        await advance(runtime, 10)
+        await wait_state(runtime, "sensor.steady", "unavailable")
+        del server.faults[(1, 3, 0)]
+        await advance(runtime, 10)
+        await wait_state(runtime, "sensor.steady", "7")
