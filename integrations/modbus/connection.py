@@ -200,7 +200,17 @@ class Connection:
             if self._client is client:
                 self._client = None
             self.last_error = self.last_error or "connection refused"
-            self._schedule_backoff(first=self._backoff == 0.0)
+            first = self._backoff == 0.0
+            self._schedule_backoff(first=first)
+            # Once per outage at warning level, then quietly until the link is back.
+            _LOGGER.log(
+                logging.WARNING if first else logging.DEBUG,
+                "Modbus %s: cannot connect to %s (%s); retrying in %.1f s",
+                self.label,
+                self._where(),
+                self.last_error,
+                self.retry_in,
+            )
             raise DeviceConnectError(
                 f"cannot connect to {self._where()}; next attempt in {self.retry_in:.1f} s",
                 device=self.label,
