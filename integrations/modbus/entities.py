@@ -441,7 +441,7 @@ class HubConnectivity(BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
-        """Whether every link of the hub is up."""
+        """Whether the hub's links are up; unknown before the first attempt."""
         return self.hub.connected
 
     @property

@@ -125,9 +125,19 @@ class ModbusHub:
         return unsubscribe
 
     @property
-    def connected(self) -> bool:
-        """Whether every link of the hub is up (and there is at least one)."""
-        return bool(self._connections) and all(c.connected for c in self._connections.values())
+    def connected(self) -> bool | None:
+        """Whether the links the hub polls through are all up; None before any was tried.
+
+        A link opened only for a service write to a device nobody polls does not count, unless
+        the hub polls nothing at all.
+        """
+        polled = {g.connection for g in self._groups.values()}
+        links = [c for c in self._connections.values() if c in polled] or list(
+            self._connections.values()
+        )
+        if not links or all(c.connects == 0 and c.last_error is None for c in links):
+            return None
+        return all(c.connected for c in links)
 
     # --- lifecycle --------------------------------------------------------------------------
 
