@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities
 
 from .const import DOMAIN, NAME
-from .schema import CONFIG_SCHEMA, ModbusConfig
+from .model import ModbusConfig
+from .schema import CONFIG_SCHEMA
 
 if TYPE_CHECKING:
     from .services import HubEntities

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from core.clock import Clock
 
-    from .schema import HubConfig
+    from .model import HubConfig
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -30,8 +30,7 @@ from core import (
 from .codec import Layout, Transform
 from .const import DOMAIN, InputType, WriteType
 from .hub import ModbusHub
-from .planner import Read
-from .schema import (
+from .model import (
     AnyEntityConfig,
     BinarySensorConfig,
     ClimateConfig,
@@ -39,6 +38,7 @@ from .schema import (
     SensorConfig,
     SwitchConfig,
 )
+from .planner import Read
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from core import Runtime
     from core.timers import Cancel
 
-    from .schema import HubConfig
+    from .model import HubConfig
 
 _LOGGER = logging.getLogger(__name__)
 

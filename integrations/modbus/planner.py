@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .const import InputType
-from .schema import DeviceLimits
+from .model import DeviceLimits
 
 #: What a read hands its data to: the items read, or the error that kept them from being read.
 Deliver = Callable[[Sequence[int] | Sequence[bool] | None, Exception | None], None]

@@ -30,14 +30,8 @@ from .const import (
     SERVICE_WRITE_REGISTER,
     InputType,
 )
-from .schema import (
-    WRITE_COIL_SCHEMA,
-    WRITE_REGISTER_SCHEMA,
-    ClimateConfig,
-    NumberConfig,
-    SensorConfig,
-    spans_of,
-)
+from .model import ClimateConfig, NumberConfig, SensorConfig, spans_of
+from .schema import WRITE_COIL_SCHEMA, WRITE_REGISTER_SCHEMA
 
 if TYPE_CHECKING:
     from core import Entity, Runtime

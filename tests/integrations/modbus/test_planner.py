@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from integrations.modbus.const import InputType
+from integrations.modbus.model import DeviceLimits, ForbiddenRange
 from integrations.modbus.planner import Read, plan, split
-from integrations.modbus.schema import DeviceLimits, ForbiddenRange
 
 
 def reads(*spans: tuple[int, int]) -> list[Read]:

@@ -8,13 +8,8 @@ from pathlib import Path
 from core.config import load_site_config
 from integrations.modbus.codec import DataType
 from integrations.modbus.const import HubType, InputType, Swap
-from integrations.modbus.schema import (
-    CONFIG_SCHEMA,
-    BinarySensorConfig,
-    ModbusConfig,
-    SensorConfig,
-    SwitchConfig,
-)
+from integrations.modbus.model import BinarySensorConfig, ModbusConfig, SensorConfig, SwitchConfig
+from integrations.modbus.schema import CONFIG_SCHEMA
 
 HA_CONFIG = """\
 modbus:
