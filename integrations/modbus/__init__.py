@@ -1,7 +1,8 @@
 """The built-in ``modbus`` integration: meters, inverters, heat pumps and drives over Modbus.
 
-Configured with Home Assistant's ``modbus:`` YAML (see ``schema.py``): a list of hubs (TCP, UDP,
-RTU over TCP, serial), each with sensors, binary sensors, switches, numbers and climates. Reads
+Configured with Home Assistant's ``modbus:`` YAML (``schema.py`` validates it, ``build.py``
+checks it across entities into the frozen ``model.py``): a list of hubs (TCP, UDP, RTU over TCP,
+serial), each with sensors, binary sensors, switches, numbers and climates. Reads
 are coalesced into as few requests as each device allows (``planner.py``), links reconnect by
 themselves (``connection.py``), and ``modbus.write_register``/``modbus.write_coil`` write raw
 values, bounded and audited (``services.py``). pymodbus is imported only when a hub is set up.
