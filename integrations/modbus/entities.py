@@ -205,7 +205,9 @@ class ModbusSwitch(ModbusEntity, SwitchEntity):
         config = self._switch
         hub = self.hub
         if config.write_type in (WriteType.COIL, WriteType.COILS):
-            await hub.write_coils(config.slave, config.address, [on])
+            await hub.write_coils(
+                config.slave, config.address, [on], single=config.write_type is WriteType.COIL
+            )
         else:
             command = config.command_on if on else config.command_off
             await hub.write_registers(
