@@ -263,3 +263,23 @@ async def test_write_coil_single_and_several(tmp_path: Path, modbus_server) -> N
             (5, 3),
             (15, 8),
         ]
+
+
+async def test_array_write_types_use_the_multiple_write_functions(
+    tmp_path: Path, modbus_server
+) -> None:
+    server = await modbus_server({1: tables(coils={0: [False] * 16}, holding={0: [0] * 4})})
+    body = """\
+switches:
+  - {name: Valve, address: 2, write_type: holdings, command_on: 9}
+  - {name: Lamp, address: 5, write_type: coils}
+"""
+    async with running_site(tmp_path, hub_yaml(server.port, body)) as runtime:
+        for entity_id in ("switch.valve", "switch.lamp"):
+            await wait_state(runtime, entity_id, "unknown")
+            await runtime.services.call("switch", "turn_on", target={"entity_id": entity_id})
+            await wait_state(runtime, entity_id, "on")
+        assert await server.get_registers(1, 2, 1) == [9]
+        assert await server.get_coils(1, 5, 1) == [True]
+        writes = [(r.function_code, r.address) for r in server.requests if r.function_code > 4]
+        assert writes == [(16, 2), (15, 5)]
