@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from core import DeviceConnectError, DeviceError, DeviceProtocolError, callback
+from core import DeviceConnectError, DeviceError, DeviceProtocolError, DeviceTimeout, callback
 
 from .connection import ILLEGAL_ADDRESS, ILLEGAL_VALUE, Connection, ModbusExceptionResponse
 from .const import MAX_WRITE_COILS, MAX_WRITE_REGISTERS, InputType
@@ -79,6 +80,22 @@ class ModbusHub:
         #: Reads the device refused, by owner: the report of bad entities.
         self.refused: dict[str, str] = {}
         self._started = False
+        metrics = runtime.metrics
+        self._poll_seconds = metrics.histogram(
+            "modbus_poll_seconds", "Time to scan one poll group of a Modbus hub", ["hub"]
+        ).labels(hub=self.name)
+        self._requests = metrics.counter(
+            "modbus_requests", "Read requests sent by a Modbus hub", ["hub"]
+        ).labels(hub=self.name)
+        self._errors = metrics.counter(
+            "modbus_errors",
+            "Failed read requests of a Modbus hub, by kind (refused, exception, timeout, "
+            "connection)",
+            ["hub", "kind"],
+        )
+        self._connected = metrics.gauge(
+            "modbus_connected", "1 when the links a Modbus hub polls through are up", ["hub"]
+        ).labels(hub=self.name)
 
     # --- structure --------------------------------------------------------------------------
 
@@ -208,6 +225,13 @@ class ModbusHub:
         Returns:
             The number of requests sent.
         """
+        started = time.perf_counter()
+        try:
+            return await self._scan(group)
+        finally:
+            self._poll_seconds.observe(time.perf_counter() - started)
+
+    async def _scan(self, group: PollGroup) -> int:
         sent = 0
         planned = group.blocks
         blocks = list(planned)
@@ -217,6 +241,7 @@ class ModbusHub:
             block = blocks[index]
             index += 1
             sent += 1
+            self._requests.inc()
             try:
                 data = await group.connection.read(
                     group.slave, group.table, block.address, block.count
@@ -230,9 +255,11 @@ class ModbusHub:
                     blocks[index:index] = pieces
                     continue
                 new_plan.append(block)
+                self._error("refused" if splittable else "exception")
                 self._fail(group, block, err, refused=splittable)
                 continue
             except DeviceConnectError as err:
+                self._error("connection")
                 # The link is down: everything left in this scan fails the same way.
                 for rest in [block, *blocks[index:]]:
                     new_plan.append(rest)
@@ -242,10 +269,12 @@ class ModbusHub:
                     self._notify()
                 break
             except DeviceError as err:
+                self._error("timeout" if isinstance(err, DeviceTimeout) else "exception")
                 new_plan.append(block)
                 self._fail(group, block, err, refused=False)
                 continue
             except Exception as err:  # an isolation boundary: one block of one group
+                self._error("exception")
                 _LOGGER.exception("Modbus %s: reading %s failed", group.name, _span(block))
                 new_plan.append(block)
                 self._fail(group, block, err, refused=False)
@@ -347,7 +376,11 @@ class ModbusHub:
             _LOGGER.debug("Modbus %s: %s", connection.label, err)
             self._schedule_reconnect(connection)
 
+    def _error(self, kind: str) -> None:
+        self._errors.labels(hub=self.name, kind=kind).inc()
+
     def _notify(self) -> None:
+        self._connected.set(1 if self.connected else 0)
         for listener in list(self._state_listeners):
             listener()
 

@@ -114,6 +114,15 @@ async def test_reads_are_coalesced_per_device_table_and_interval(
         assert connectivity.state == "on"
         assert connectivity.attributes["requests_per_scan"] == 5
         assert connectivity.attributes["reads"] == 94
+        metrics = runtime.metrics.render().decode()
+        assert 'modbus_requests_total{hub="plant"} 10.0' in metrics
+        assert 'modbus_connected{hub="plant"} 1.0' in metrics
+        (scans,) = [
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith('modbus_poll_seconds_count{hub="plant"}')
+        ]
+        assert scans >= 6  # 3 groups (holding, input, coil), 2 scans each
 
 
 async def test_device_limits_and_forbidden_ranges_shape_the_requests(
@@ -150,6 +159,9 @@ async def test_a_refused_register_is_isolated_and_reported_while_the_rest_works(
         refused = connectivity.attributes["refused"]
         assert list(refused) == ["sensor.s20"]
         assert "exception 2 (illegal data address)" in refused["sensor.s20"]
+        assert 'modbus_errors_total{hub="plant",kind="refused"} 1.0' in (
+            runtime.metrics.render().decode()
+        )
         reported = [r for r in caplog.records if "sensor.s20" in r.getMessage()]
         assert len(reported) == 1
         assert reported[0].levelno == logging.ERROR
