@@ -57,6 +57,9 @@ def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra:
             f"""\
             edgewise:
               time_zone: UTC
+            http:
+              server_host: 127.0.0.1
+              server_port: 0
             bacnet:
               local:
                 instance: 599001
