@@ -331,6 +331,12 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
             await link.resolve()
         except DeviceError as err:
             raise _invalid(call, str(err), ATTR_DEVICE) from err
+        if link.max_apdu is None:
+            raise _invalid(
+                call,
+                f"No device with instance {config.instance} answered a Who-Is at {link.address}",
+                ATTR_DEVICE,
+            )
         return link
 
     async def _browse(link: DeviceLink) -> ServiceResponse:
