@@ -1,6 +1,6 @@
 """A real bacpypes3 BACnet/IP device for the tests, in-process or run as a script.
 
-Run as a script (``python device.py <address> <instance>``), it serves the standard objects
+Run as a script (``python device.py <host/prefix:port> <instance>``), it serves the standard objects
 until killed; the namespace test starts it inside a network namespace that way.
 """
 
@@ -157,6 +157,7 @@ class TestDevice:
         refuse_writes: Iterable[str] = (),
         refuse_cov: Iterable[str] = (),
         extra_points: int = 0,
+        prefix: int = 8,
     ) -> None:
         self.instance = instance
         self.host = host
@@ -165,6 +166,7 @@ class TestDevice:
         self.refuse_writes = frozenset(refuse_writes)
         self.refuse_cov = frozenset(refuse_cov)
         self.extra_points = extra_points
+        self.prefix = prefix
         self.app: DeviceApplication | None = None
 
     @property
@@ -181,7 +183,7 @@ class TestDevice:
                 "--instance",
                 str(self.instance),
                 "--address",
-                f"{self.host}/8:{self.port}",
+                f"{self.host}/{self.prefix}:{self.port}",
             ]
         )
         app = DeviceApplication.from_args(args)
@@ -221,8 +223,9 @@ class TestDevice:
 
 
 async def _serve(address: str, instance: int) -> None:
-    host, _, port = address.partition(":")
-    device = TestDevice(instance, host=host, port=int(port))
+    host_prefix, _, port = address.partition(":")
+    host, _, prefix = host_prefix.partition("/")
+    device = TestDevice(instance, host=host, port=int(port), prefix=int(prefix or 8))
     await device.start()
     print("ready", flush=True)
     await asyncio.Event().wait()
