@@ -222,14 +222,29 @@ class TestDevice:
         return priority_slots(self.obj(ref).priorityArray)
 
 
-async def _serve(address: str, instance: int) -> None:
+async def _serve(address: str, instance: int, extra_points: int, rpm: bool) -> None:
     host_prefix, _, port = address.partition(":")
     host, _, prefix = host_prefix.partition("/")
-    device = TestDevice(instance, host=host, port=int(port), prefix=int(prefix or 8))
+    device = TestDevice(
+        instance,
+        host=host,
+        port=int(port),
+        prefix=int(prefix or 8),
+        extra_points=extra_points,
+        rpm=rpm,
+    )
     await device.start()
     print("ready", flush=True)
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(sys.argv[1], int(sys.argv[2])))
+    # device.py <host/prefix:port> <instance> [<extra analog values> [no-rpm]]
+    asyncio.run(
+        _serve(
+            sys.argv[1],
+            int(sys.argv[2]),
+            int(sys.argv[3]) if len(sys.argv) > 3 else 0,
+            "no-rpm" not in sys.argv[4:],
+        )
+    )
