@@ -37,7 +37,6 @@ from bacpypes3.primitivedata import (
     Null,
     ObjectIdentifier,
 )
-from bacpypes3.vendor import get_vendor_info
 
 from core import DeviceError, DeviceProtocolError, DeviceTimeout
 
@@ -470,8 +469,3 @@ class BacnetClient:
             await self._call(address, str(obj), self._app.request(request))
         except DeviceError as err:
             _LOGGER.debug("Cancelling the COV subscription of %s failed: %s", obj, err)
-
-
-def vendor_object_class(vendor_id: int, object_type: str) -> Any:
-    """bacpypes3's class for ``object_type`` of a vendor (the ASHRAE standard one for 0)."""
-    return get_vendor_info(vendor_id).get_object_class(object_type)

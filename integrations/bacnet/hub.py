@@ -295,10 +295,6 @@ class DeviceLink:
         except DeviceError as err:
             self._set_online(False, str(err))
             return
-        if all(r.error is not None for r in results.values()) and not any(
-            p.error is None and p.value is not None for p in self.points.values()
-        ):
-            _LOGGER.debug("%s answered with errors only: %s", self.label, results)
         self._set_online(True)
         for point in undescribed:
             _apply_description(point, results)

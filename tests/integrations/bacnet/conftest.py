@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +139,3 @@ async def call(runtime: Runtime, service: str, data: dict[str, Any], **kwargs: A
     """Call ``bacnet.<service>`` (or ``domain.service``) and return its response."""
     domain, _, name = service.rpartition(".")
     return await runtime.services.call(domain or "bacnet", name, data, **kwargs)
-
-
-Settle = Callable[[], Awaitable[None]]
