@@ -124,6 +124,7 @@ class DeviceLink:
         self.last_error: str | None = None
         self.connectivity: BacnetConnectivity | None = None
         self._chunk = config.max_per_request
+        self._capabilities_asked = False
         self._write_lock = asyncio.Lock()
         self._poll_locks: dict[str, asyncio.Lock] = {}
 
@@ -217,6 +218,11 @@ class DeviceLink:
         Raises:
             DeviceTimeout: the device did not answer (it is then offline).
         """
+        if self.max_apdu is None and not self._capabilities_asked:
+            # A configured address skips discovery; one directed Who-Is still tells the
+            # device's maximum APDU and segmentation, which size the requests.
+            self._capabilities_asked = True
+            await self.resolve()
         address = self.address or await self.resolve()
         results: dict[tuple[ObjectRef, str], ReadResult] = {}
         pending = [(obj, prop) for obj, props in specs for prop in props]

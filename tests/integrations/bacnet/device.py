@@ -158,6 +158,7 @@ class TestDevice:
         refuse_cov: Iterable[str] = (),
         extra_points: int = 0,
         prefix: int = 8,
+        segmentation: bool = True,
     ) -> None:
         self.instance = instance
         self.host = host
@@ -167,6 +168,7 @@ class TestDevice:
         self.refuse_cov = frozenset(refuse_cov)
         self.extra_points = extra_points
         self.prefix = prefix
+        self.segmentation = segmentation
         self.app: DeviceApplication | None = None
 
     @property
@@ -187,6 +189,10 @@ class TestDevice:
             ]
         )
         app = DeviceApplication.from_args(args)
+        if not self.segmentation:
+            # A small controller: 480-byte APDUs and no segmentation, as it says in its I-Am.
+            app.device_object.segmentationSupported = "noSegmentation"
+            app.device_object.maxApduLengthAccepted = 480
         app.rpm_enabled = self.rpm
         app.refuse_writes = self.refuse_writes
         app.refuse_cov = self.refuse_cov

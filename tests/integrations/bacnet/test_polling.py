@@ -124,3 +124,34 @@ async def test_a_device_that_stops_answering_is_unavailable_then_recovers(
         await wait_state(runtime, "binary_sensor.ahu_connectivity", "on")
         await wait_state(runtime, "sensor.ahu_supply_temperature", "20.5")
         await wait_state(runtime, "number.ahu_supply_setpoint", "21.0")
+
+
+async def test_a_device_without_segmentation_gets_requests_that_fit_its_apdu(
+    tmp_path: Path, client_port: int
+) -> None:
+    device = TestDevice(1007, segmentation=False, extra_points=60)
+    await device.start()
+    points = "".join(
+        f"      - object: analog-value,{1000 + i}\n        writable: false\n" for i in range(60)
+    )
+    try:
+        async with running(tmp_path, site_yaml(device, client_port, points)) as runtime:
+            link = runtime.data[BACNET_DATA].hub.links[device.instance]
+            await wait_for(
+                lambda: all(p.value is not None for p in link.points.values()),
+                what="every point read",
+            )
+            assert (link.max_apdu, link.segmentation) == (480, "no-segmentation")
+            assert link.rpm is True
+            assert [link.points[ref].value for ref in sorted(link.points)] == [
+                float(i) for i in range(60)
+            ]
+            assert device.app is not None
+            before = device.app.rpm_requests
+            await link.poll()
+            # 120 properties in answers of at most 480 bytes: several requests, none refused.
+            requests = device.app.rpm_requests - before
+            assert 2 <= requests <= 12
+            assert state_of(runtime, "sensor.ahu_analog_value_1059") == "59.0"
+    finally:
+        device.stop()
