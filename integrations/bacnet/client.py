@@ -12,6 +12,7 @@ Imported from ``edgewise_setup`` only: bacpypes3 is loaded when a site configure
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from bacpypes3.apdu import (
 )
 from bacpypes3.app import Application
 from bacpypes3.argparse import SimpleArgumentParser
-from bacpypes3.basetypes import ErrorType, PriorityValue, StatusFlags
+from bacpypes3.basetypes import ErrorType, PriorityValue, PropertyIdentifier, StatusFlags
 from bacpypes3.constructeddata import Array
 from bacpypes3.errors import ServicesError
 from bacpypes3.pdu import Address
@@ -108,6 +109,16 @@ async def wait_bound(app: Application, within: float) -> None:
     _done, pending = await asyncio.wait(tasks, timeout=within)
     if pending:
         raise OSError(f"the address could not be bound within {within:g} s")
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_id(obj: ObjectRef) -> ObjectIdentifier:
+    return ObjectIdentifier(str(obj))
+
+
+@functools.lru_cache(maxsize=256)
+def _property_id(prop: str) -> PropertyIdentifier:
+    return PropertyIdentifier(prop)
 
 
 def reason_of(err: BaseException) -> str:
@@ -385,7 +396,8 @@ class BacnetClient:
         """
         parameters: list[Any] = []
         for obj, props in specs:
-            parameters += [str(obj), list(props)]
+            # Identifiers built once: parsing strings is a fair share of bacpypes3's work here.
+            parameters += [_object_id(obj), [_property_id(prop) for prop in props]]
         raw = await self._call(
             address, None, self.app.read_property_multiple(Address(address), parameters)
         )
