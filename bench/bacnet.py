@@ -195,7 +195,8 @@ async def main() -> None:
         "bacnet_poll_cycle_ms",
         rpm_times,
         "ms",
-        f"{POINTS} points with RPM, device in another process on loopback, entities updated",
+        f"{POINTS} points with RPM, device in another process on loopback, "
+        "entity states written (not recorded)",
     )
     emit(
         "bacnet_write_roundtrip_ms",

@@ -574,6 +574,7 @@ class BacnetHub:
         self.commands = commands
         self.links: dict[int, DeviceLink] = {}
         self.cancels: list[Callable[[], None]] = []
+        self._polled: set[tuple[int, str]] = set()
 
     def link(self, config: DeviceConfig) -> DeviceLink:
         """The link of a device, made on first use."""
@@ -601,12 +602,18 @@ class BacnetHub:
         return None
 
     def start_polling(self, links: Iterable[DeviceLink]) -> None:
-        """Poll every group of ``links`` now and then at its interval."""
+        """Poll ``links`` now, and each poll group not yet polled at its interval from now on.
+
+        Called at setup, and again when a picked point joins a device (perhaps a new group).
+        """
         scheduler = self.runtime.scheduler
         assert scheduler is not None  # noqa: S101 - the runtime starts it before integrations
         for link in links:
             self.runtime.create_task(link.poll(), name=f"bacnet[{link.config.instance}].poll")
             for group, seconds in link.groups().items():
+                if (link.config.instance, group) in self._polled:
+                    continue
+                self._polled.add((link.config.instance, group))
 
                 async def poll(_due: object, link: DeviceLink = link, group: str = group) -> None:
                     await link.poll(group)

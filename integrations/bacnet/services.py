@@ -516,7 +516,7 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
             raise _invalid(
                 call, f"{point_config.object} of {link.label} is already a point", "object"
             )
-        if point_config.group not in link.groups() and point_config.group != "default":
+        if point_config.group not in link.config.poll_groups and point_config.group != "default":
             raise _invalid(call, f"poll group {point_config.group!r} is not defined", "group")
         if point_config.writable and point_config.priority < link.config.min_priority:
             raise _invalid(
@@ -534,10 +534,7 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
         if new_link:
             new_entities.append(BacnetConnectivity(link))
         await add_entities(runtime, DOMAIN, new_entities)
-        if new_link:
-            hub.start_polling([link])
-        else:
-            runtime.create_task(link.poll(point_config.group), name="bacnet.add_point.poll")
+        hub.start_polling([link])
         return {"entity_id": entity.entity_id if entity.added else None}
 
     async def remove_point(call: ServiceCall) -> None:
