@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,7 @@ from core import (
     Runtime,
     WriteOutOfBounds,
 )
+from core.metrics import get_metrics
 
 from .client import TOO_BIG_REASONS, UNRECOGNIZED_SERVICE, BacnetClient, ReadResult, plain
 from .client import priority_slots as decode_priority_array
@@ -125,8 +127,14 @@ class DeviceLink:
         self.connectivity: BacnetConnectivity | None = None
         self._chunk = config.max_per_request
         self._capabilities_asked = False
+        self._metric_label = str(config.instance)
         self._write_lock = asyncio.Lock()
         self._poll_locks: dict[str, asyncio.Lock] = {}
+
+    def count_request(self) -> None:
+        """Count one request sent to the device (for the benchmark and ``/metrics``)."""
+        self.requests += 1
+        self.hub.metrics.requests.labels(device=self._metric_label).inc()
 
     @property
     def name(self) -> str:
@@ -155,6 +163,7 @@ class DeviceLink:
         was = self.online
         self.online = online
         self.last_error = error
+        self.hub.metrics.online.labels(device=self._metric_label).set(1 if online else 0)
         if was == online:
             return
         if online:
@@ -184,7 +193,7 @@ class DeviceLink:
         answers = await self.hub.client.who_is(
             instance, instance, address=self.address, wait=min(self.hub.client.timeout, 3.0)
         )
-        self.requests += 1
+        self.count_request()
         if answers:
             answer = answers[0]
             self.address = self.address or answer.address
@@ -232,7 +241,7 @@ class DeviceLink:
             for obj, prop in chunk:
                 grouped.setdefault(obj, []).append(prop)
             try:
-                self.requests += 1
+                self.count_request()
                 answer = await self.hub.client.read_multiple(address, list(grouped.items()))
             except DeviceProtocolError as err:
                 if err.code == UNRECOGNIZED_SERVICE:
@@ -261,7 +270,7 @@ class DeviceLink:
         return results
 
     async def _read_one(self, address: str, obj: ObjectRef, prop: str) -> ReadResult:
-        self.requests += 1
+        self.count_request()
         try:
             value = await self.hub.client.read(address, obj, prop)
         except DeviceProtocolError as err:
@@ -279,7 +288,11 @@ class DeviceLink:
             _LOGGER.debug("%s: poll of %s still running; skipped", self.label, group)
             return
         async with lock:
+            started = time.perf_counter()
             await self._poll(group)
+            self.hub.metrics.poll_seconds.labels(device=self._metric_label).observe(
+                time.perf_counter() - started
+            )
 
     async def _poll(self, group: str | None) -> None:
         points = [
@@ -325,7 +338,7 @@ class DeviceLink:
             point.cov_process_id = client.new_process_id()
         lifetime = self.config.cov_lifetime
         try:
-            self.requests += 1
+            self.count_request()
             await client.subscribe_cov(
                 self.address,
                 point.ref,
@@ -399,11 +412,11 @@ class DeviceLink:
         """
         address = self.address or await self.resolve()
         client = self.hub.client
-        self.requests += 1
+        self.count_request()
         array = await client.read(address, point.ref, "priority-array")
         point.priority_slots = decode_priority_array(array)
         try:
-            self.requests += 1
+            self.count_request()
             point.relinquish_default = plain(
                 await client.read(address, point.ref, "relinquish-default")
             )
@@ -447,14 +460,16 @@ class DeviceLink:
             async with self._write_lock:
                 log.executing(command)
                 address = self.address or await self.resolve()
-                self.requests += 1
+                self.count_request()
                 await self.hub.client.write(address, point.ref, wire_value, priority)
         except DeviceError as err:
             log.finished(command, str(err))
+            self.hub.metrics.writes.labels(status="failed").inc()
             if isinstance(err, DeviceTimeout):
                 self._set_online(False, str(err))
             raise
         log.finished(command)
+        self.hub.metrics.writes.labels(status="completed").inc()
         await self._read_back(point)
         return command
 
@@ -565,11 +580,31 @@ def _apply_values(point: Point, results: dict[tuple[ObjectRef, str], ReadResult]
         point.status_flags = plain(flags.value) or []
 
 
+class HubMetrics:
+    """The integration's figures on ``/metrics``, labelled by device instance."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        metrics = get_metrics(runtime)
+        self.poll_seconds = metrics.histogram(
+            "bacnet_poll_seconds", "Time to poll one group of a BACnet device", ["device"]
+        )
+        self.requests = metrics.counter(
+            "bacnet_requests", "Confirmed requests sent to a BACnet device", ["device"]
+        )
+        self.online = metrics.gauge(
+            "bacnet_device_online", "Whether a BACnet device answers (1) or not (0)", ["device"]
+        )
+        self.writes = metrics.counter(
+            "bacnet_write_commands", "Write commands to BACnet points, by outcome", ["status"]
+        )
+
+
 class BacnetHub:
     """The integration's state: the client, the device links and the write-command log."""
 
     def __init__(self, runtime: Runtime, client: BacnetClient, commands: WriteCommandLog) -> None:
         self.runtime = runtime
+        self.metrics = HubMetrics(runtime)
         self.client = client
         self.commands = commands
         self.links: dict[int, DeviceLink] = {}

@@ -51,6 +51,10 @@ async def test_points_are_read_with_read_property_multiple(
         await wait_state(runtime, "binary_sensor.ahu_filter_alarm", "on")
         # Six points, two properties each: one ReadPropertyMultiple per cycle.
         assert device.app.rpm_requests == rpm_before + 1
+        scraped = runtime.metrics.render().decode()
+        assert f'bacnet_device_online{{device="{device.instance}"}} 1.0' in scraped
+        assert f'bacnet_poll_seconds_count{{device="{device.instance}"}}' in scraped
+        assert f'bacnet_requests_total{{device="{device.instance}"}}' in scraped
 
 
 async def test_a_device_without_rpm_is_read_one_property_at_a_time(
