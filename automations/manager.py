@@ -30,6 +30,7 @@ from .const import (
     CONF_ALIAS,
     CONF_ID,
     CONF_INITIAL_STATE,
+    CONF_USE_BLUEPRINT,
     DOMAIN_AUTOMATION,
     EVENT_AUTOMATION_RELOADED,
 )
@@ -145,9 +146,12 @@ class AutomationManager:
             InvalidConfig: with a message naming the automation and the reason.
         """
         label = describe(DOMAIN_AUTOMATION, raw, index)
-        config, inputs = await self.runtime.run_in_executor(
-            resolve_blueprint, self.runtime, DOMAIN_AUTOMATION, raw, label
-        )
+        if CONF_USE_BLUEPRINT in raw:  # file reads: off the loop
+            config, inputs = await self.runtime.run_in_executor(
+                resolve_blueprint, self.runtime, DOMAIN_AUTOMATION, raw, label
+            )
+        else:
+            config, inputs = dict(raw), None
         validated = validate(
             (schemas or self.schemas).automation, config, raw, label, DOMAIN_AUTOMATION
         )
