@@ -567,6 +567,12 @@ def action_schema(trigger: Validator, condition: Validator) -> Validator:
             return {"kind": "condition", **condition(value)}
         if not isinstance(value, dict):
             raise vol.Invalid(f"expected an action mapping, got {value!r}")
+        if "scene" in value and "action" not in value and "service" not in value:
+            # ``scene: scene.x`` is Home Assistant's shorthand for turning a scene on.
+            rest = {k: v for k, v in value.items() if k != "scene"}
+            value = {**rest, "action": "scene.turn_on", "target": {"entity_id": value["scene"]}}
+        value = _rename("service_template", "service")(value)
+        assert isinstance(value, dict)  # noqa: S101 - _rename keeps mappings
         value = _rename("service", "action")(value)
         assert isinstance(value, dict)  # noqa: S101 - _rename keeps mappings
         if "data_template" in value:

@@ -101,6 +101,7 @@ class TestPlugin:
             ("switch", "turn_on"),
             ("switch", "turn_off"),
             ("notify", "notify"),
+            ("scene", "turn_on"),
         ):
             runtime.services.register(domain, service, record)
 

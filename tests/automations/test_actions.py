@@ -283,3 +283,16 @@ async def test_enabled_false_and_continue_on_error(cfg: Path) -> None:
         assert trace["error"] == "the device said no"
         assert trace["trace"]["action/0"][0]["result"] == {"enabled": False}
         assert trace["trace"]["action/1"][0]["error"] == "the device said no"
+
+
+async def test_legacy_spellings_service_template_and_scene_shorthand(cfg: Path) -> None:
+    yaml = _with_actions("""\
+      - service_template: "test.{{ 'record' }}"
+        data: {form: service_template}
+      - scene: scene.evening
+""")
+    async with site(cfg, yaml) as s:
+        await _go(s)
+        await s.wait_for(lambda: len(s.calls) == 2)
+        assert s.calls[0].data == {"form": "service_template"}
+        assert s.calls[1].target.entity_ids == {"scene.evening"}
