@@ -82,6 +82,8 @@ class Trace:
     """One run: trigger, steps, outcome. Created per run; cheap to fill."""
 
     __slots__ = (
+        "_run_id",
+        "_seq",
         "blueprint_inputs",
         "config",
         "context",
@@ -90,7 +92,6 @@ class Trace:
         "finish",
         "item_id",
         "last_step",
-        "run_id",
         "script_execution",
         "start",
         "steps",
@@ -113,7 +114,8 @@ class Trace:
         self.config = config
         self.blueprint_inputs = blueprint_inputs
         self.context = context
-        self.run_id = f"{_RUN_PREFIX}{next(_RUN_IDS):x}"
+        self._seq = next(_RUN_IDS)
+        self._run_id: str | None = None
         self.start = time.time()
         self.finish: float | None = None
         self.steps: dict[str, list[TraceElement]] = {}
@@ -122,6 +124,13 @@ class Trace:
         self.error: str | None = None
         self.trigger_description = trigger_description
         self.stored_form: dict[str, Any] | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, unique across restarts (made when first read: most are never read)."""
+        if self._run_id is None:
+            self._run_id = f"{_RUN_PREFIX}{self._seq:x}"
+        return self._run_id
 
     def step(self, path: str) -> TraceElement:
         """Record a visit of ``path`` now and return it, to add a result or an error."""
@@ -185,7 +194,7 @@ class Trace:
         trace = cls.__new__(cls)
         trace.domain = str(data.get("domain", ""))
         trace.item_id = str(data.get("item_id", ""))
-        trace.run_id = str(data.get("run_id", ""))
+        trace._run_id = str(data.get("run_id", ""))  # noqa: SLF001 - the class's own slot
         trace.finish = 0.0
         trace.stored_form = dict(data)
         return trace
