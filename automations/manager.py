@@ -260,9 +260,15 @@ class AutomationManager:
         }
 
     def _state_changed(self, automation: Automation) -> None:
-        # Called on every run: what to save is gathered when the (coalesced) save happens.
-        if not self._restore_file.save_pending:
-            self._restore_file.schedule_save(self._restore_data, delay=5.0)
+        # Called on every run: what to save is gathered when the (coalesced) save happens. An
+        # on/off change is saved within a second; a new last_triggered within five minutes (and
+        # at shutdown), so a busy site does not rewrite the file on every run.
+        saved = self._restore.get(automation.item_id, {}).get("state")
+        if saved != ("on" if automation.enabled else "off"):
+            self._remember(automation)
+            self._restore_file.schedule_save(self._restore_data, delay=1.0)
+        elif not self._restore_file.save_pending:
+            self._restore_file.schedule_save(self._restore_data, delay=300.0)
 
     def _restore_data(self) -> dict[str, Any]:
         for automation in self.automations.values():
