@@ -1,7 +1,7 @@
 """Blueprints: reusable automations and scripts with ``!input`` placeholders, as in Home Assistant.
 
 A blueprint file (``blueprints/automation/<path>.yaml`` in the configuration directory, or one
-of those bundled with Edgewise under ``automations/blueprints/``) has a ``blueprint:`` header and
+of those bundled with Edgewise in the repository's ``blueprints/``) has a ``blueprint:`` header and
 a body in which ``!input NAME`` stands for a value the user gives::
 
     - id: hall_light
@@ -32,7 +32,8 @@ from core.errors import ConfigError
 from core.state import valid_entity_id
 from core.yaml_loader import Input, load_yaml
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "blueprints"
+#: The blueprints bundled with Edgewise: ``blueprints/`` at the top of the checkout.
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "blueprints"
 BLUEPRINTS_DIR = "blueprints"
 
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
