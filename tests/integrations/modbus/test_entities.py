@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import shutil
 import struct
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from core.runtime import Runtime
+from tests._tools import require_tool
 
 from .conftest import hub_yaml, running_site, tables, wait_state
 
@@ -180,11 +178,7 @@ async def _advance(runtime: Runtime, seconds: float) -> None:
 
 async def test_mbpoll_reads_what_a_number_wrote(tmp_path: Path, modbus_server) -> None:
     """Debian's mbpoll, an independent client, sees the registers a number entity wrote."""
-    mbpoll = shutil.which("mbpoll")
-    if mbpoll is None:
-        if _ci():
-            pytest.fail("mbpoll is not installed (apt-get install mbpoll); CI must have it")
-        pytest.skip("mbpoll is not installed (apt-get install mbpoll)")
+    mbpoll = require_tool("mbpoll", "mbpoll")
     server = await modbus_server({1: tables(holding={0: [0, 0, 0, 0]})})
     body = """\
 numbers:
@@ -223,9 +217,3 @@ numbers:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "[2]:\t21.5" in result.stdout.replace(" ", ""), result.stdout
-
-
-def _ci() -> bool:
-    import os
-
-    return os.environ.get("CI", "").lower() == "true"

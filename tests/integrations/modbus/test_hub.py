@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from pymodbus.simulator import SimData, SimDevice
 from core.runtime import Runtime
 from integrations.modbus import HUBS
 from integrations.modbus.hub import ModbusHub
+from tests._tools import require_tool
 from tests.integrations._runtime import clock_of
 
 from .conftest import (
@@ -406,11 +405,7 @@ async def test_a_serial_bus_sends_one_request_at_a_time(tmp_path: Path, modbus_s
 @pytest.fixture
 async def serial_line(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """Two ends of a virtual serial line (a pty pair joined by socat): device end, hub end."""
-    socat = shutil.which("socat")
-    if socat is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("socat is not installed (apt-get install socat); CI must have it")
-        pytest.skip("socat is not installed (apt-get install socat)")
+    socat = require_tool("socat", "socat")
     device_end, hub_end = tmp_path / "ttyDEV", tmp_path / "ttyHUB"
     proc = await asyncio.create_subprocess_exec(
         socat,
