@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.clock import FakeClock
 from core.config import CoreConfig
@@ -35,14 +36,13 @@ from integrations.recorder.models import (
     StatisticsRuns,
     StatisticsShortTerm,
 )
-from integrations.recorder.statistics import (
+from integrations.recorder.statistics import setup_statistics, short_term_period_start
+from integrations.recorder.statistics_compile import (
     compile_missing_statistics,
     compile_statistics,
-    setup_statistics,
-    short_term_period_start,
-    statistics_during_period,
     time_weighted_mean,
 )
+from integrations.recorder.statistics_query import statistics_during_period
 from integrations.recorder.util import attrs_hash, json_dumps
 from tests.integrations.recorder.conftest import MakeRuntime, recorder_of
 
@@ -56,14 +56,23 @@ ENERGY = {"state_class": "total_increasing", "unit_of_measurement": "kWh"}
 
 
 class StatsDatabase:
-    """What statistics need of a recorder (``runtime``, ``engine``, ``flush``) over an engine."""
+    """What statistics need of a recorder (``runtime``, ``engine``, ``flush``, a write lock)."""
+
+    database_ready = True
 
     def __init__(self, runtime: Runtime, engine: AsyncEngine) -> None:
         self.runtime = runtime
         self.engine = engine
+        self.lock = asyncio.Lock()
 
     async def flush(self) -> None:
         """Nothing is queued: rows are written straight to the database."""
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction under the stand-in's write lock, as the recorder's."""
+        async with self.lock, self.engine.begin() as conn:
+            yield conn
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -241,7 +242,8 @@ async def test_commit_interval_zero_commits_each_item(
     for value in range(5):
         runtime.states.set("sensor.each", str(value))
         await runtime.bus.drain()
-        await asyncio.sleep(0.05)
+        # No flush(): the writer must commit the single item on its own (waited for, not timed).
+        await wait_for(lambda: recorder.queue_size == 0)
         assert len(commits) == value + 1
         assert await count(recorder, States) == value + 1
 
@@ -304,10 +306,19 @@ async def test_stop_flushes_everything_queued(make_runtime: MakeRuntime, db_url:
 
 
 async def take_database_away(name: str) -> None:
-    await pg_admin(
-        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"  # noqa: S608 - a test database name
-    )
-    await pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
+    """Cut the recorder's connections and rename the database, so reconnecting fails."""
+    for attempt in range(20):
+        await pg_admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"  # noqa: S608 - a test database name
+        )
+        try:
+            await pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
+        except asyncpg.ObjectInUseError:
+            # A connection (the writer's or a statistics compile's) came back in between.
+            if attempt == 19:
+                raise
+            continue
+        return
 
 
 async def bring_database_back(name: str) -> None:
