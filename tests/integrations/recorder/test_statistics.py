@@ -304,6 +304,17 @@ async def test_compile_is_idempotent(db: StatsDatabase) -> None:
     assert await _count(db, StatisticsRuns) == 1
 
 
+async def test_compile_writes_only_through_the_recorders_write_lock(db: StatsDatabase) -> None:
+    await add_states(db, "sensor.power", [(0, "3", POWER)])
+    async with db.lock:  # the recorder's writer is in the middle of a batch
+        compile_task = asyncio.create_task(compile_statistics(db, START))
+        _, pending = await asyncio.wait({compile_task}, timeout=1)
+        assert pending, "the compile committed while the writer held the lock"
+        assert await _count(db, StatisticsRuns) == 0
+    assert await compile_task is True
+    assert await _count(db, StatisticsRuns) == 1
+
+
 async def test_compile_rejects_a_start_off_the_five_minute_grid(db: StatsDatabase) -> None:
     with pytest.raises(ValueError, match="5-minute boundary"):
         await compile_statistics(db, START + timedelta(minutes=2))
@@ -413,6 +424,34 @@ async def test_statistics_by_week_and_month_and_unknown_ids(db: StatsDatabase) -
     assert "sensor.x" not in month
 
 
+async def test_units_convert_values_and_sums(db: StatsDatabase) -> None:
+    await _hourly_sums(db, 2, before=0.5)
+    result = await statistics_during_period(
+        db, START, None, ["sensor.energy"], "hour", units={"energy": "Wh"}
+    )
+    [first, second] = result["sensor.energy"]
+    assert (first["mean"], first["max"], first["state"]) == (0.0, 1000.0, 1000.0)
+    assert (first["sum"], first["change"]) == (1000.0, 500.0)
+    assert (second["sum"], second["change"]) == (2000.0, 1000.0)
+    # A unit class the statistic is not in leaves it as recorded.
+    same = await statistics_during_period(
+        db, START, None, ["sensor.energy"], "hour", units={"power": "kW"}
+    )
+    assert same["sensor.energy"][0]["sum"] == 1.0
+
+
+async def test_units_that_do_not_fit_are_errors(db: StatsDatabase) -> None:
+    await _hourly_sums(db, 1)
+    with pytest.raises(ValueError, match="'W' is not a unit of energy"):
+        await statistics_during_period(
+            db, START, None, ["sensor.energy"], "hour", units={"energy": "W"}
+        )
+    with pytest.raises(ValueError, match="unknown unit class 'speed'"):
+        await statistics_during_period(
+            db, START, None, ["sensor.energy"], "hour", units={"speed": "m/s"}
+        )
+
+
 # --- the service ---------------------------------------------------------------------------------
 
 
@@ -459,6 +498,21 @@ async def test_get_statistics_service_returns_response_and_rejects_bad_input(
                 "recorder",
                 "get_statistics",
                 base | {"period": "hour", "end_time": "2024-01-01T00:00:00"},
+                return_response=True,
+            )
+        converted = await db.runtime.services.call(
+            "recorder",
+            "get_statistics",
+            base | {"period": "hour", "types": ["sum"], "units": {"energy": "MWh"}},
+            return_response=True,
+        )
+        assert converted is not None
+        assert converted["statistics"]["sensor.energy"][0]["sum"] == pytest.approx(0.001)
+        with pytest.raises(ServiceValidationError, match="not a unit of energy"):
+            await db.runtime.services.call(
+                "recorder",
+                "get_statistics",
+                base | {"period": "hour", "units": {"energy": "°C"}},
                 return_response=True,
             )
         with pytest.raises(ServiceValidationError, match="only returns a response"):
