@@ -476,7 +476,7 @@ class Recorder:
         """Write the head of the queue in one transaction; False when the database failed."""
         batch = list(itertools.islice(self._queue, MAX_BATCH_SIZE))
         try:
-            await database.write(batch)
+            written = await database.write(batch)
         except Exception as err:  # sorted below: an outage, or bad data
             if await database.is_outage(err):
                 self._on_outage(err)
@@ -485,7 +485,7 @@ class Recorder:
             done = await self._write_one_by_one(database, batch)
             self._pop(done)
             return done == len(batch)
-        self._pop(len(batch))
+        self._pop(written)
         return True
 
     def _pop(self, count: int) -> None:

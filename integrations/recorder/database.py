@@ -8,6 +8,15 @@ the integration's setup: this is where SQLAlchemy and the database drivers load.
 Entity ids, event types, attribute sets and event payloads are looked up once and their ids kept
 in memory, so a steady-state write is one INSERT per state. Ids created in a transaction that
 failed are forgotten with it, so nothing cached points at a row that was never committed.
+
+A transaction whose connection fails after its rows were sent is *in doubt*: the COMMIT may
+have reached the database. Its last state or event id (allocated by the writer) is looked up
+before the next write; when it is there, the batch is taken as written rather than written
+twice (``write``).
+
+``old_state_id`` links a state to the previous state of its entity written in this run (the
+links live in memory). The first state of an entity after a restart has none, as in Home
+Assistant, whose state machine also starts without old states; no history query uses the link.
 """
 
 from __future__ import annotations
@@ -94,6 +103,16 @@ class _BatchIds:
     last_state: dict[int, int | None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _InDoubt:
+    """A batch whose transaction failed on the connection after its rows were sent."""
+
+    items: int
+    last_state_id: int | None
+    last_event_id: int | None
+    ids: _BatchIds
+
+
 class RecorderDatabase:
     """The engine, the recorder run and the id caches of one recorder. Use it from the loop.
 
@@ -117,6 +136,7 @@ class RecorderDatabase:
         #: entity_id -> (attributes mapping, its JSON): the state machine shares the mapping
         #: between states whose attributes did not change, so most states skip json_dumps.
         self._last_attrs: dict[str, tuple[object, str]] = {}
+        self._in_doubt: _InDoubt | None = None
 
     def session(self) -> AsyncSession:
         """A session for READ queries."""
@@ -204,57 +224,108 @@ class RecorderDatabase:
         if state_ids := set(state_ids):
             _forget_values(self._last_state, state_ids)
 
-    async def write(self, batch: list[Event[Any]]) -> None:
+    async def write(self, batch: list[Event[Any]]) -> int:
         """Write a batch in one transaction: one multi-row INSERT for states, one for events.
 
-        State ids are allocated here (after the highest one in the table) rather than returned
-        by the database row by row, so that ``old_state_id`` links inside the batch are known
-        before anything is inserted. The recorder is the only writer of ``states``.
+        State and event ids are allocated here (after the highest ones in the tables) rather
+        than returned by the database row by row, so that ``old_state_id`` links inside the
+        batch are known before anything is inserted, and so that a batch whose COMMIT failed
+        on the connection can be looked up: it may have been committed all the same. The
+        recorder is the only writer of ``states`` and ``events``.
+
+        ``batch`` must start with the items of a batch that failed that way (the queue's
+        head, which the writer keeps until it is written): that batch is looked up first, and
+        when it was committed, nothing is written again and its length is returned.
+
+        Returns:
+            How many items from the start of ``batch`` are now in the database.
 
         Raises:
-            Exception: whatever the database or the driver raised; nothing was committed.
+            Exception: whatever the database or the driver raised; nothing was committed, or
+                (on a connection error) the batch is in doubt until the next call.
         """
+        if self._in_doubt is not None and (committed := await self._settle_in_doubt()):
+            return min(committed, len(batch))
         ids = _BatchIds()
+        last_state_id: int | None = None
+        last_event_id: int | None = None
         async with self._lock:
-            async with self.engine.begin() as conn:
-                state_rows: list[tuple[Any, ...]] = []
-                event_rows: list[tuple[Any, ...]] = []
-                next_state_id = (
-                    await conn.execute(select(func.coalesce(func.max(States.state_id), 0)))
-                ).scalar_one() + 1
-                for item in batch:
-                    if item.event_type == EVENT_STATE_CHANGED:
-                        row = await self._state_row(conn, item, ids, next_state_id)
-                        state_rows.append(row)
-                        next_state_id += 1
-                    else:
-                        event_rows.append(await self._event_row(conn, item, ids))
-                if state_rows:
-                    await conn.exec_driver_sql(
-                        _insert_sql(conn, States, _STATE_COLUMNS), state_rows
-                    )
-                    if conn.dialect.name == "postgresql":
-                        # Keep the column's sequence ahead of the ids given here.
-                        await conn.execute(
-                            text(
-                                "SELECT setval(pg_get_serial_sequence('states', 'state_id'), :last)"
-                            ),
-                            {"last": next_state_id - 1},
+            try:
+                async with self.engine.begin() as conn:
+                    state_rows: list[tuple[Any, ...]] = []
+                    event_rows: list[tuple[Any, ...]] = []
+                    next_state_id = await _next_id(conn, States.state_id)
+                    next_event_id = await _next_id(conn, Events.event_id)
+                    for item in batch:
+                        if item.event_type == EVENT_STATE_CHANGED:
+                            row = await self._state_row(conn, item, ids, next_state_id)
+                            state_rows.append(row)
+                            next_state_id += 1
+                        else:
+                            event_rows.append(await self._event_row(conn, item, ids, next_event_id))
+                            next_event_id += 1
+                    if state_rows:
+                        last_state_id = next_state_id - 1
+                        await conn.exec_driver_sql(
+                            _insert_sql(conn, States, _STATE_COLUMNS), state_rows
                         )
-                if event_rows:
-                    await conn.exec_driver_sql(
-                        _insert_sql(conn, Events, _EVENT_COLUMNS), event_rows
-                    )
-            # Committed: the ids created in it are real now.
-            self._meta.update(ids.meta)
-            self._event_types.update(ids.event_types)
-            _lru_update(self._attributes, ids.attributes)
-            _lru_update(self._event_data, ids.event_data)
-            for metadata_id, state_id in ids.last_state.items():
-                if state_id is None:
-                    self._last_state.pop(metadata_id, None)
-                else:
-                    self._last_state[metadata_id] = state_id
+                        await _advance_sequence(conn, "states", "state_id", last_state_id)
+                    if event_rows:
+                        last_event_id = next_event_id - 1
+                        await conn.exec_driver_sql(
+                            _insert_sql(conn, Events, _EVENT_COLUMNS), event_rows
+                        )
+                        await _advance_sequence(conn, "events", "event_id", last_event_id)
+            except BaseException as err:
+                if (last_state_id or last_event_id) and is_connection_error(err):
+                    # The connection failed with the rows sent: perhaps during the COMMIT, which
+                    # the database may have carried out. The next write looks them up first.
+                    self._in_doubt = _InDoubt(len(batch), last_state_id, last_event_id, ids)
+                raise
+            self._commit_ids(ids)
+        return len(batch)
+
+    async def _settle_in_doubt(self) -> int:
+        """Whether the batch in doubt was committed after all: its length if so, else 0.
+
+        Raises:
+            Exception: the database could not be asked (the batch stays in doubt).
+        """
+        doubt = self._in_doubt
+        if doubt is None:
+            return 0
+        async with self.engine.connect() as conn:
+            if doubt.last_state_id is not None:
+                found = await conn.scalar(
+                    select(States.state_id).where(States.state_id == doubt.last_state_id)
+                )
+            else:
+                found = await conn.scalar(
+                    select(Events.event_id).where(Events.event_id == doubt.last_event_id)
+                )
+            await conn.rollback()
+        self._in_doubt = None
+        if found is None:
+            return 0
+        _LOGGER.warning(
+            "The recorder's last %d item(s) were committed although the connection failed "
+            "during the COMMIT; they are not written twice",
+            doubt.items,
+        )
+        self._commit_ids(doubt.ids)
+        return doubt.items
+
+    def _commit_ids(self, ids: _BatchIds) -> None:
+        """Make the ids created in a committed transaction permanent in the caches."""
+        self._meta.update(ids.meta)
+        self._event_types.update(ids.event_types)
+        _lru_update(self._attributes, ids.attributes)
+        _lru_update(self._event_data, ids.event_data)
+        for metadata_id, state_id in ids.last_state.items():
+            if state_id is None:
+                self._last_state.pop(metadata_id, None)
+            else:
+                self._last_state[metadata_id] = state_id
 
     async def _state_row(
         self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, state_id: int
@@ -333,7 +404,7 @@ class RecorderDatabase:
         return await _shared_id(conn, _ATTRIBUTES_TABLE, shared, self._attributes, ids.attributes)
 
     async def _event_row(
-        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds
+        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, event_id: int
     ) -> tuple[Any, ...]:
         """The ``events`` row (``_EVENT_COLUMNS``) of an event other than ``state_changed``."""
         event_type = item.event_type
@@ -361,6 +432,7 @@ class RecorderDatabase:
             )
         context = item.context
         return (
+            event_id,
             type_id,
             data_id,
             ORIGIN_IDX.get(item.origin, 0),
@@ -425,6 +497,21 @@ async def _shared_id(
     return found
 
 
+async def _next_id(conn: AsyncConnection, column: InstrumentedAttribute[int]) -> int:
+    """One more than the highest id in ``column`` (1 for an empty table)."""
+    highest = (await conn.execute(select(func.coalesce(func.max(column), 0)))).scalar_one()
+    return int(highest) + 1
+
+
+async def _advance_sequence(conn: AsyncConnection, table: str, column: str, last: int) -> None:
+    """On PostgreSQL, keep the column's sequence ahead of the ids the writer gave."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT setval(pg_get_serial_sequence(:table, :column), :last)"),
+            {"table": table, "column": column, "last": last},
+        )
+
+
 def _lru_update(cache: OrderedDict[str, int], new: dict[str, int]) -> None:
     for key, value in new.items():
         cache[key] = value
@@ -472,6 +559,7 @@ _STATE_COLUMNS = (
 )
 #: The columns of an ``events`` row as ``_event_row`` builds it.
 _EVENT_COLUMNS = (
+    "event_id",
     "event_type_id",
     "data_id",
     "origin_idx",
