@@ -33,6 +33,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypedDict
 
@@ -371,9 +372,20 @@ async def get_significant_states_json(
         if start_row is not None:
             append(_full_item(head, start_row, iso, texts, start_ts))
         if (plan := plans.get(metadata_id)) is None:
+            # _full_item, inlined: this loop runs once per row of a long history.
             for row in by_entity.get(metadata_id, ()):
-                if row[STATE] is not None:
-                    append(_full_item(head, row, iso, texts))
+                state = row[STATE]
+                if state is None:
+                    continue
+                updated = iso(row[UPDATED])
+                changed_ts = row[CHANGED]
+                changed = updated if changed_ts is None else iso(changed_ts)
+                attributes_id = row[ATTRS]
+                attributes = "{}" if attributes_id is None else texts.get(attributes_id, "{}")
+                append(
+                    f'{head}{encode(state)},"attributes":{attributes},'
+                    f'"last_changed":"{changed}","last_updated":"{updated}"}}'
+                )
         else:
             for row, is_full in plan:
                 if row is start_row:
@@ -490,7 +502,7 @@ async def _significant_rows(
             wanted = {r[ATTRS] for r in start_rows.values()}
             for metadata_id, entity_rows in by_entity.items():
                 if (plan := plans.get(metadata_id)) is None:
-                    wanted.update(r[ATTRS] for r in entity_rows)
+                    wanted.update(map(itemgetter(ATTRS), entity_rows))
                 else:
                     wanted.update(r[ATTRS] for r, full in plan if full)
             wanted.discard(None)
