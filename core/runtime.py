@@ -8,6 +8,7 @@ expired.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -129,8 +130,11 @@ class Runtime:
         *,
         loader: IntegrationLoader | None = None,
         clock: Clock | None = None,
+        http_port: int | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        #: Overrides ``http: server_port`` (``edgewise run --port``).
+        self._http_port = http_port
         self.config_dir = config_dir.resolve()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._executor = ThreadPoolExecutor(
@@ -260,6 +264,8 @@ class Runtime:
         http = self.config.integrations.get(CONF_HTTP)
         if isinstance(http, HttpConfig):
             self.http_config = http
+        if self._http_port is not None:
+            self.http_config = dataclasses.replace(self.http_config, server_port=self._http_port)
         logger = self.config.integrations.get(CONF_LOGGER)
         if isinstance(logger, LoggerConfig):
             logger.apply()
