@@ -25,7 +25,7 @@ from core.integration import IntegrationStatus
 from core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from core.storage import storage_path
 
-from . import auth_views, history, rest, websocket
+from . import auth_views, history, rest, templates, websocket
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
@@ -162,6 +162,7 @@ class HttpServer:
         auth_views.add_routes(self.app)
         rest.add_routes(self.app)
         history.add_routes(self.app)
+        templates.add_routes(self.app)
         self.websocket = websocket.add_routes(self.app, config)
         #: Routes integrations add while running (see ``register_route``).
         self.extra_routes: dict[tuple[str, str], Handler] = {}
