@@ -99,6 +99,24 @@ async def test_hass_client_drives_a_running_edgewise(
         assert [item["state"] for item in history[0]] == ["on", "off", "on"]
         assert history[0][0]["entity_id"] == "sensor.e2e"
         assert set(history[0][1]) == {"state", "last_changed"}
+        async with session.get(
+            f"{url}/api/history/period?filter_entity_id=sensor.e2e,sensor.absent&no_attributes"
+            "&significant_changes_only=0",
+            headers=headers,
+        ) as response:
+            full = await response.json()
+        assert len(full) == 1
+        assert [item["attributes"] for item in full[0]] == [{}, {}, {}]
+        async with session.get(
+            f"{url}/api/history/period/2020-01-01T00:00:00+00:00?filter_entity_id=sensor.e2e"
+            "&end_time=2020-01-02T00:00:00%2B00:00",
+            headers=headers,
+        ) as response:
+            assert await response.json() == []
+        async with session.get(
+            f"{url}/api/history/period?filter_entity_id=Not-An-Id", headers=headers
+        ) as response:
+            assert response.status == 400
         async with session.get(f"{url}/api/logbook", headers=headers) as response:
             assert response.status == 200
             logbook = await response.json()
