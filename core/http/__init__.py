@@ -25,7 +25,7 @@ from core.integration import IntegrationStatus
 from core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from core.storage import storage_path
 
-from . import auth_views, history, rest, templates, websocket
+from . import auth_views, history, rest, templates, websocket, ws_registries
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
+# Imported for the commands they register.
+_COMMAND_MODULES = (ws_registries,)
 
 __all__ = ["RUNTIME", "HttpServer", "register_route", "requires"]
 
