@@ -240,11 +240,19 @@ async def _paced(changes_per_s: int, seconds: float, change: Callable[[int], Non
         await asyncio.sleep(max(0.0, started + (t + 1) * tick - loop.time()))
 
 
-async def ws_fanout(runtime: Runtime, host: str, token: str, runs: int, seconds: float) -> None:
+async def ws_fanout(
+    runtime: Runtime,
+    host: str,
+    token: str,
+    runs: int,
+    seconds: float,
+    *,
+    processes: int = 4,
+    per_process: int = 25,
+) -> None:
     """Lag from state change to 100 clients, at 1,000 changes/s: p99 over every delivery."""
     p99s: list[float] = []
     p50s: list[float] = []
-    processes, per_process = 4, 25
     rate = 1000
     expect = int(rate * seconds)
     for _ in range(runs):
@@ -276,7 +284,8 @@ async def ws_fanout(runtime: Runtime, host: str, token: str, runs: int, seconds:
         "ws_fanout_lag_p99_ms",
         p99s,
         "ms",
-        f"median of {runs}; 100 clients (4 processes x 25) subscribed to state_changed with "
+        f"median of {runs}; {processes * per_process} clients ({processes} processes x "
+        f"{per_process}) subscribed to state_changed with "
         f"coalesce_messages, {rate:,} changes/s for {seconds:g} s; lag = receipt at the client "
         f"minus time_fired; p50 {statistics.median(p50s):.2f} ms",
     )
@@ -290,7 +299,15 @@ async def main(args: argparse.Namespace) -> None:
             figures: dict[str, Callable[[], Awaitable[None]]] = {
                 "states": lambda: api_states(runtime, host, token, args.runs * 4),
                 "ws": lambda: ws_events(runtime, host, token, args.runs, args.events),
-                "fanout": lambda: ws_fanout(runtime, host, token, args.runs, args.seconds),
+                "fanout": lambda: ws_fanout(
+                    runtime,
+                    host,
+                    token,
+                    args.runs,
+                    args.seconds,
+                    processes=args.fanout_processes,
+                    per_process=args.fanout_clients,
+                ),
             }
             for name in args.only or list(figures):
                 await figures[name]()
@@ -305,6 +322,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=100_000, help="events for ws_events_per_s")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per fan-out run")
     parser.add_argument("--only", nargs="*", choices=["states", "ws", "fanout"])
+    parser.add_argument(
+        "--fanout-processes", type=int, default=4, help="client processes (default 4)"
+    )
+    parser.add_argument(
+        "--fanout-clients", type=int, default=25, help="clients per process (default 25)"
+    )
     client = parser.add_argument_group("client process (internal)")
     client.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     client.add_argument("--host", help=argparse.SUPPRESS)

@@ -31,6 +31,10 @@ from .models import RefreshToken, Role, TokenType, User, hash_token, new_token
 
 _LOGGER = logging.getLogger(__name__)
 
+# Module-level so that tests can move time for the manager alone.
+_now = time.time
+_monotonic = time.monotonic
+
 STORAGE_KEY = "auth"
 STORAGE_VERSION = 1
 #: Seconds an access token issued at login or refresh lasts (Home Assistant's 30 minutes).
@@ -148,7 +152,7 @@ class AuthData:
             role=role,
             password_hash=password_hash,
             is_owner=is_owner,
-            created_at=time.time(),
+            created_at=_now(),
         )
         self.users[user.id] = user
         return user
@@ -177,7 +181,7 @@ class AuthData:
     ) -> tuple[RefreshToken, str]:
         """Make a grant for ``user``; return it and its token (shown once, never stored)."""
         token = new_token()
-        now = time.time()
+        now = _now()
         grant = RefreshToken(
             user_id=user.id,
             token_hash=hash_token(token),
@@ -195,7 +199,7 @@ class AuthData:
     def grant_by_token(self, token: str) -> RefreshToken | None:
         """The grant whose token is ``token``, or None (also when it has expired)."""
         grant = self._by_hash.get(hash_token(token))
-        if grant is None or (grant.expires_at is not None and grant.expires_at < time.time()):
+        if grant is None or (grant.expires_at is not None and grant.expires_at < _now()):
             return None
         return grant
 
@@ -258,7 +262,7 @@ class AuthManager:
         """Read the store file."""
         self.data = await self._executor(read_auth_file, self.path)
         self._mtime_ns = await self._executor(self._stat)
-        self._next_check = time.monotonic() + RELOAD_CHECK_INTERVAL
+        self._next_check = _monotonic() + RELOAD_CHECK_INTERVAL
 
     def _stat(self) -> int | None:
         try:
@@ -272,7 +276,7 @@ class AuthManager:
         Stats the file at most once per ``RELOAD_CHECK_INTERVAL``; on the loop, a stat of a local
         file costs microseconds.
         """
-        now = time.monotonic()
+        now = _monotonic()
         if now < self._next_check:
             return
         self._next_check = now + RELOAD_CHECK_INTERVAL
@@ -347,14 +351,14 @@ class AuthManager:
         """A one-time code that ``/auth/token`` exchanges for tokens within ten minutes."""
         code = new_token()
         self._codes[hash_token(code)] = _AuthCode(
-            user.id, client_id, time.monotonic() + AUTH_CODE_EXPIRATION
+            user.id, client_id, _monotonic() + AUTH_CODE_EXPIRATION
         )
         return code
 
     def use_auth_code(self, code: str, client_id: str | None) -> User | None:
         """The user a valid code was issued to (the code is spent), or None."""
         entry = self._codes.pop(hash_token(code), None)
-        if entry is None or entry.expires_at < time.monotonic() or entry.client_id != client_id:
+        if entry is None or entry.expires_at < _monotonic() or entry.client_id != client_id:
             return None
         return self.get_user(entry.user_id)
 
@@ -391,15 +395,15 @@ class AuthManager:
         """A short-lived access token issued from a login session."""
         token = new_token()
         self._access[hash_token(token)] = _AccessToken(
-            grant.id, time.time() + grant.access_token_expiration
+            grant.id, _now() + grant.access_token_expiration
         )
-        grant.last_used_at = time.time()
+        grant.last_used_at = _now()
         if len(self._access) > 4096:
             self._expire_access_tokens()
         return token
 
     def _expire_access_tokens(self) -> None:
-        now = time.time()
+        now = _now()
         for key in [k for k, v in self._access.items() if v.expires_at < now]:
             del self._access[key]
 
@@ -410,7 +414,7 @@ class AuthManager:
         grant: RefreshToken | None
         access = self._access.get(key)
         if access is not None:
-            if access.expires_at < time.time():
+            if access.expires_at < _now():
                 del self._access[key]
                 return None
             grant = self.data.tokens.get(access.refresh_id)

@@ -25,7 +25,15 @@ from core.integration import IntegrationStatus
 from core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from core.storage import storage_path
 
-from . import auth_views, history, rest, websocket
+from . import (
+    auth_views,
+    automation_api,
+    history,
+    rest,
+    templates,
+    websocket,
+    ws_registries,
+)
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
@@ -45,6 +53,8 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
+# Imported for the commands they register.
+_COMMAND_MODULES = (ws_registries,)
 
 __all__ = ["RUNTIME", "HttpServer", "register_route", "requires"]
 
@@ -162,6 +172,8 @@ class HttpServer:
         auth_views.add_routes(self.app)
         rest.add_routes(self.app)
         history.add_routes(self.app)
+        templates.add_routes(self.app)
+        automation_api.add_routes(self.app)
         self.websocket = websocket.add_routes(self.app, config)
         #: Routes integrations add while running (see ``register_route``).
         self.extra_routes: dict[tuple[str, str], Handler] = {}

@@ -13,6 +13,7 @@ Failures count towards the address's ban (``LoginGuard``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class _Flow:
 
 
 _FLOWS: web.AppKey[dict[str, _Flow]] = web.AppKey("login_flows")
+_ONBOARDING_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("onboarding_lock")
 
 
 def _form(flow_id: str, errors: dict[str, str]) -> dict[str, object]:
@@ -83,6 +85,15 @@ async def onboarding_user(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
     if auth.has_users:
         return json_message("User step already done", 403)
+    async with request.app[_ONBOARDING_LOCK]:
+        # Checked again under the lock: two first visits at once make one owner, not two.
+        if auth.has_users:
+            return json_message("User step already done", 403)
+        return await _create_owner(request)
+
+
+async def _create_owner(request: web.Request) -> web.StreamResponse:
+    auth = request.app[AUTH]
     try:
         data = await read_json(request)
     except InvalidJson:
@@ -270,6 +281,7 @@ async def revoke(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Mount the onboarding and login routes."""
     app[_FLOWS] = {}
+    app[_ONBOARDING_LOCK] = asyncio.Lock()
     router = app.router
     router.add_get("/api/onboarding", onboarding_status)
     router.add_post("/api/onboarding/users", onboarding_user)

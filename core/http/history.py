@@ -48,6 +48,16 @@ def _recorder(runtime: Runtime) -> Recorder | None:
     return runtime.data.get(RECORDER)
 
 
+async def _database_unavailable(recorder: Recorder) -> web.Response | None:
+    """503 while the recorder's database is away (it opens once the runtime has started)."""
+    from integrations.recorder.const import RecorderStatus  # noqa: PLC0415 - only with a recorder
+
+    status = await recorder.wait_started()
+    if status in (RecorderStatus.DEGRADED, RecorderStatus.STOPPED):
+        return json_message(f"The recorder's database is not available ({status.value})", 503)
+    return None
+
+
 def parse_time(value: str, runtime: Runtime) -> datetime | None:
     """An ISO 8601 time from a URL; naive times are in the site's time zone."""
     # A '+' in a query string arrives as a space.
@@ -105,6 +115,8 @@ async def history_period(request: web.Request) -> web.StreamResponse:
         return json_message(_NO_RECORDER, 404)
     if start > datetime.now(UTC):
         return json_response([])
+    if (unavailable := await _database_unavailable(recorder)) is not None:
+        return unavailable
     await recorder.flush()
     result = await get_significant_states(
         recorder,
@@ -181,6 +193,8 @@ async def logbook(request: web.Request) -> web.StreamResponse:
     recorder = _recorder(request.app[RUNTIME])
     if recorder is None:
         return json_message(_NO_RECORDER, 404)
+    if (unavailable := await _database_unavailable(recorder)) is not None:
+        return unavailable
     await recorder.flush()
     changes = await state_changes_during_period(
         recorder,

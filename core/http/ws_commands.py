@@ -27,6 +27,7 @@ from core.json import json_bytes
 from core.state import State
 
 from .permissions import check_service_allowed
+from .rest import config_dict, services_json, states_body
 from .ws_messages import (
     ERR_HOME_ASSISTANT_ERROR,
     ERR_INVALID_FORMAT,
@@ -166,24 +167,18 @@ def supported_features(conn: Connection, msg: dict[str, Any]) -> None:
 @register_command("get_states", Permission.READ)
 def get_states(conn: Connection, msg: dict[str, Any]) -> None:
     """Every state."""
-    from .rest import states_body  # noqa: PLC0415 - rest imports this package's view only
-
     conn.send(raw_result_message(msg["id"], states_body(conn.runtime.states.all())))
 
 
 @register_command("get_config", Permission.READ)
 def get_config(conn: Connection, msg: dict[str, Any]) -> None:
     """The site configuration, as ``/api/config``."""
-    from .rest import config_dict  # noqa: PLC0415 - see get_states
-
     conn.send(result_message(msg["id"], config_dict(conn.app)))
 
 
 @register_command("get_services", Permission.READ)
 def get_services(conn: Connection, msg: dict[str, Any]) -> None:
     """Every service, ``{domain: {service: description}}``."""
-    from .rest import services_json  # noqa: PLC0415 - see get_states
-
     result = {item["domain"]: item["services"] for item in services_json(conn.app)}
     conn.send(result_message(msg["id"], result))
 

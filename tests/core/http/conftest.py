@@ -158,8 +158,8 @@ async def api_factory(
     """Start an API runtime with extra configuration YAML and extra integrations."""
     started: list[Api] = []
 
-    async def make(config: str = "", *extra: object) -> Api:
-        site = config_dir(HTTP_CONFIG + config)
+    async def make(config: str = "", *extra: object, files: dict[str, str] | None = None) -> Api:
+        site = config_dir(HTTP_CONFIG + config, **(files or {}))
         integration = ApiTestIntegration()
         runtime, tokens = await start_api(site, integration, *extra)
         assert runtime.http is not None

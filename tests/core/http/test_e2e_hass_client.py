@@ -38,7 +38,10 @@ def make_token(site: Path) -> str:
 async def test_hass_client_drives_a_running_edgewise(
     config_dir: ConfigDirFactory, edgewise: EdgewiseFactory, unused_port: int
 ) -> None:
-    site = config_dir(f"http:\n  server_host: 127.0.0.1\n  server_port: {unused_port}\n")
+    site = config_dir(
+        f"http:\n  server_host: 127.0.0.1\n  server_port: {unused_port}\n"
+        "input_boolean:\n  porch:\n    name: Porch light\n"
+    )
     token = make_token(site)
     process = edgewise("run", "-c", site, port=unused_port)
     await asyncio.to_thread(process.wait_ready, 30.0)
@@ -53,6 +56,7 @@ async def test_hass_client_drives_a_running_edgewise(
             assert config["state"] == "RUNNING"
             services = await client.get_services()
             assert "purge" in services["recorder"]
+            assert "turn_on" in services["input_boolean"]
             events: list[Any] = []
             changed = asyncio.Event()
 
@@ -81,10 +85,16 @@ async def test_hass_client_drives_a_running_edgewise(
             unsubscribe()
             states = await client.get_states()
             assert "sensor.e2e" in {s["entity_id"] for s in states}
-            result = await client.call_service("recorder", "purge", {"keep_days": 30})
+            result = await client.call_service(
+                "input_boolean", "turn_on", target={"entity_id": "input_boolean.porch"}
+            )
             assert "context" in result
+            porch = next(
+                s for s in await client.get_states() if s["entity_id"] == "input_boolean.porch"
+            )
+            assert porch["state"] == "on"
             with pytest.raises(FailedCommand, match="not found"):
-                await client.call_service("recorder", "nope")
+                await client.call_service("input_boolean", "nope")
             for value in ("off", "on"):
                 async with session.post(
                     f"{url}/api/states/sensor.e2e", json={"state": value}, headers=headers
@@ -99,6 +109,24 @@ async def test_hass_client_drives_a_running_edgewise(
         assert [item["state"] for item in history[0]] == ["on", "off", "on"]
         assert history[0][0]["entity_id"] == "sensor.e2e"
         assert set(history[0][1]) == {"state", "last_changed"}
+        async with session.get(
+            f"{url}/api/history/period?filter_entity_id=sensor.e2e,sensor.absent&no_attributes"
+            "&significant_changes_only=0",
+            headers=headers,
+        ) as response:
+            full = await response.json()
+        assert len(full) == 1
+        assert [item["attributes"] for item in full[0]] == [{}, {}, {}]
+        async with session.get(
+            f"{url}/api/history/period/2020-01-01T00:00:00+00:00?filter_entity_id=sensor.e2e"
+            "&end_time=2020-01-02T00:00:00%2B00:00",
+            headers=headers,
+        ) as response:
+            assert await response.json() == []
+        async with session.get(
+            f"{url}/api/history/period?filter_entity_id=Not-An-Id", headers=headers
+        ) as response:
+            assert response.status == 400
         async with session.get(f"{url}/api/logbook", headers=headers) as response:
             assert response.status == 200
             logbook = await response.json()

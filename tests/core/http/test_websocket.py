@@ -219,6 +219,10 @@ WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
     ("call_service", {"domain": "light", "service": "turn_on"}, Role.OPERATOR),
     ("call_service", {"domain": "apitest", "service": "reload"}, Role.ADMIN),
     ("fire_event", {"event_type": "something"}, Role.ADMIN),
+    ("render_template", {"template": "{{ 1 }}"}, Role.VIEWER),
+    ("config/entity_registry/list", {}, Role.VIEWER),
+    ("config/device_registry/list", {}, Role.VIEWER),
+    ("config/area_registry/list", {}, Role.VIEWER),
 ]
 
 
@@ -381,3 +385,31 @@ async def test_helper_collection_commands(api_factory: Any) -> None:
         assert missing["error"]["code"] == "not_found"
         unknown = await admin.command("no_helper/list")
         assert unknown["error"]["code"] == "unknown_command"
+
+
+async def test_registry_commands(api: Api) -> None:
+    runtime = api.runtime
+    area = runtime.area_registry.create("Kitchen")
+    device = runtime.device_registry.get_or_create(
+        "apitest", identifiers=[("apitest", "plug-1")], name="Plug", manufacturer="Acme"
+    )
+    runtime.entity_registry.get_or_create(
+        "switch", "apitest", "plug-1-relay", device_id=device.id, original_name="Relay"
+    )
+    async with connect(api, Role.VIEWER) as client:
+        entities = (await client.command("config/entity_registry/list"))["result"]
+        relay = next(e for e in entities if e["unique_id"] == "plug-1-relay")
+        assert relay["platform"] == "apitest"
+        assert relay["device_id"] == device.id
+        got = await client.command("config/entity_registry/get", entity_id=relay["entity_id"])
+        assert got["result"]["original_name"] == "Relay"
+        missing = await client.command("config/entity_registry/get", entity_id="switch.none")
+        assert missing["error"]["code"] == "not_found"
+        devices = (await client.command("config/device_registry/list"))["result"]
+        plug = next(d for d in devices if d["id"] == device.id)
+        assert plug["identifiers"] == [["apitest", "plug-1"]]
+        assert plug["manufacturer"] == "Acme"
+        areas = (await client.command("config/area_registry/list"))["result"]
+        assert {"area_id": area.id, "name": "Kitchen"}.items() <= next(
+            a for a in areas if a["area_id"] == area.id
+        ).items()

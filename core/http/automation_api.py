@@ -1,0 +1,198 @@
+"""Automations and scripts over the APIs, through ``automations.api``.
+
+REST: ``GET|POST|DELETE /api/config/automation/config/<id>`` (``automations.yaml``, then a
+reload) and the unauthenticated ``/api/webhook/<id>`` (``core.webhook``). WebSocket:
+``execute_script``, ``subscribe_trigger``, ``validate_config``, ``trace/list``, ``trace/get``.
+Running actions or attaching triggers needs an admin (they can do anything a service can);
+reading traces and validating config needs any user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from core.auth import Permission
+from core.context import Context
+from core.errors import EdgewiseError
+
+from .view import RUNTIME, InvalidJson, json_message, json_response, read_json, requires
+from .ws_commands import context_for, field, register_command
+from .ws_messages import (
+    ERR_HOME_ASSISTANT_ERROR,
+    ERR_INVALID_FORMAT,
+    ERR_NOT_FOUND,
+    error_message,
+    event_message,
+    result_message,
+)
+
+if TYPE_CHECKING:
+    from .websocket import Connection
+
+_NOT_FOUND = "Resource not found"
+
+
+@requires(Permission.PUBLIC)
+async def webhook(request: web.Request) -> web.StreamResponse:
+    """``/api/webhook/{webhook_id}``: no token; the webhook's own rules apply."""
+    from core.webhook import handle_webhook  # noqa: PLC0415 - core.webhook imports the runtime
+
+    return await handle_webhook(request.app[RUNTIME], request.match_info["webhook_id"], request)
+
+
+@requires(Permission.READ)
+async def get_automation_config(request: web.Request) -> web.StreamResponse:
+    """``GET /api/config/automation/config/{id}``."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    config = await automations_api.get_automation_config(
+        request.app[RUNTIME], request.match_info["automation_id"]
+    )
+    if config is None:
+        return json_message(_NOT_FOUND, 404)
+    return json_response(config)
+
+
+@requires(Permission.ADMIN)
+async def save_automation_config(request: web.Request) -> web.StreamResponse:
+    """``POST /api/config/automation/config/{id}``: write the entry and reload."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    try:
+        data = await read_json(request)
+    except InvalidJson:
+        return json_message("Invalid JSON specified.", 400)
+    if not isinstance(data, dict):
+        return json_message("Message malformed: expected a dictionary", 400)
+    try:
+        await automations_api.save_automation_config(
+            request.app[RUNTIME], request.match_info["automation_id"], data
+        )
+    except KeyError:
+        return json_message("The automation integration is not set up", 404)
+    except EdgewiseError as err:
+        return json_message(f"Message malformed: {err}", 400)
+    return json_response({"result": "ok"})
+
+
+@requires(Permission.ADMIN)
+async def delete_automation_config(request: web.Request) -> web.StreamResponse:
+    """``DELETE /api/config/automation/config/{id}``."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    try:
+        deleted = await automations_api.delete_automation_config(
+            request.app[RUNTIME], request.match_info["automation_id"]
+        )
+    except KeyError:
+        return json_message("The automation integration is not set up", 404)
+    if not deleted:
+        return json_message(_NOT_FOUND, 404)
+    return json_response({"result": "ok"})
+
+
+@register_command("execute_script", Permission.ADMIN)
+async def execute_script(conn: Connection, msg: dict[str, Any]) -> None:
+    """Run an action sequence; answer its context and response."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    sequence = field(msg, "sequence", (list, dict))
+    variables = field(msg, "variables", dict, None)
+    context = context_for(conn)
+    try:
+        result = await automations_api.execute_script(conn.runtime, sequence, variables, context)
+    except EdgewiseError as err:
+        conn.send(error_message(msg["id"], ERR_INVALID_FORMAT, str(err)))
+        return
+    if result.get("error"):
+        conn.send(error_message(msg["id"], ERR_HOME_ASSISTANT_ERROR, str(result["error"])))
+        return
+    conn.send(
+        result_message(msg["id"], {"context": context.as_dict(), "response": result["response"]})
+    )
+
+
+@register_command("subscribe_trigger", Permission.ADMIN)
+async def subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
+    """Attach triggers; send an event each time one fires, until unsubscribed."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    trigger = field(msg, "trigger", (list, dict))
+    variables = field(msg, "variables", dict, None)
+    msg_id: int = msg["id"]
+
+    def on_trigger(data: dict[str, Any], context: Context | None) -> None:
+        conn.send(
+            event_message(
+                msg_id,
+                {"variables": data, "context": None if context is None else context.as_dict()},
+            )
+        )
+
+    try:
+        cancel = await automations_api.subscribe_trigger(
+            conn.runtime, trigger, on_trigger, variables
+        )
+    except EdgewiseError as err:
+        conn.send(error_message(msg_id, ERR_INVALID_FORMAT, str(err)))
+        return
+    conn.subscriptions[msg_id] = cancel
+    conn.send(result_message(msg_id))
+
+
+_VALIDATE_KEYS = {
+    "trigger": "triggers",
+    "triggers": "triggers",
+    "condition": "conditions",
+    "conditions": "conditions",
+    "action": "actions",
+    "actions": "actions",
+}
+
+
+@register_command("validate_config", Permission.READ)
+def validate_config(conn: Connection, msg: dict[str, Any]) -> None:
+    """Validate triggers, conditions and actions; say which are valid and why not."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    given = {key: msg[key] for key in _VALIDATE_KEYS if key in msg}
+    parts = {_VALIDATE_KEYS[key]: value for key, value in given.items()}
+    checked = automations_api.validate_config(conn.runtime, **parts)
+    conn.send(result_message(msg["id"], {key: checked[_VALIDATE_KEYS[key]] for key in given}))
+
+
+@register_command("trace/list", Permission.READ)
+def trace_list(conn: Connection, msg: dict[str, Any]) -> None:
+    """The short traces of one automation or script, or of all."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    domain = field(msg, "domain", str, None)
+    item_id = field(msg, "item_id", str, None)
+    conn.send(result_message(msg["id"], automations_api.list_traces(conn.runtime, domain, item_id)))
+
+
+@register_command("trace/get", Permission.READ)
+def trace_get(conn: Connection, msg: dict[str, Any]) -> None:
+    """One trace in full."""
+    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
+
+    trace = automations_api.get_trace(
+        conn.runtime,
+        field(msg, "domain", str),
+        field(msg, "item_id", str),
+        field(msg, "run_id", str),
+    )
+    if trace is None:
+        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The trace could not be found"))
+        return
+    conn.send(result_message(msg["id"], trace))
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the webhook and automation configuration routes."""
+    app.router.add_route("*", "/api/webhook/{webhook_id}", webhook)
+    app.router.add_get("/api/config/automation/config/{automation_id}", get_automation_config)
+    app.router.add_post("/api/config/automation/config/{automation_id}", save_automation_config)
+    app.router.add_delete("/api/config/automation/config/{automation_id}", delete_automation_config)

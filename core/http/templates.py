@@ -1,0 +1,98 @@
+"""Templates over the APIs: ``POST /api/template`` and the ``render_template`` command.
+
+The REST route renders once and answers plain text (Home Assistant renders without parsing the
+result there). The WebSocket command answers ``result``, then an event with the result and what it
+listens to (``{"result": ..., "listeners": {"all", "domains", "entities", "time"}}``), then a new
+event each time the result changes (``core.template.track_template``'s rules: only when what it
+read changed; ``now()`` at most once a minute).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from core.auth import Permission
+from core.template import Template, TemplateError
+from core.template.tracking import TemplateTracker
+
+from .view import RUNTIME, InvalidJson, json_message, read_json, requires
+from .ws_commands import field, register_command
+from .ws_messages import ERR_TEMPLATE_ERROR, error_message, event_message, result_message
+
+if TYPE_CHECKING:
+    from .websocket import Connection
+
+
+@requires(Permission.READ)
+async def api_template(request: web.Request) -> web.StreamResponse:
+    """``POST /api/template``: render ``template`` with ``variables``; the text, or 400."""
+    try:
+        data = await read_json(request)
+    except InvalidJson as err:
+        return json_message(f"Error rendering template: {err}", 400)
+    if not isinstance(data, dict) or not isinstance(data.get("template"), str):
+        return json_message('Error rendering template: expected {"template": "..."}', 400)
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return json_message("Error rendering template: variables must be an object", 400)
+    try:
+        template = Template(data["template"], request.app[RUNTIME], name="POST /api/template")
+        result = template.render(variables, parse_result=False)
+    except TemplateError as err:
+        return json_message(f"Error rendering template: {err}", 400)
+    return web.Response(text=str(result), content_type="text/plain")
+
+
+def _listeners(tracker: TemplateTracker) -> dict[str, Any]:
+    info = tracker.info
+    return {
+        "all": info.all_states,
+        "domains": sorted(info.domains),
+        "entities": sorted(info.entities),
+        "time": info.uses_now,
+    }
+
+
+@register_command("render_template", Permission.READ)
+def render_template(conn: Connection, msg: dict[str, Any]) -> None:
+    """Render a template and send its result again whenever it changes."""
+    source = field(msg, "template", str)
+    variables = field(msg, "variables", dict, None)
+    report_errors = bool(field(msg, "report_errors", bool, False))
+    msg_id: int = msg["id"]
+    template = Template(source, conn.runtime, name="render_template")
+    started = False
+    first: list[Any] = []
+
+    def on_result(result: Any) -> None:
+        if not started:
+            first.append(result)
+            return
+        send(result)
+
+    def send(result: Any) -> None:
+        if isinstance(result, TemplateError):
+            if report_errors:
+                conn.send(event_message(msg_id, {"error": str(result), "level": "ERROR"}))
+            return
+        conn.send(event_message(msg_id, {"result": result, "listeners": _listeners(tracker)}))
+
+    tracker = TemplateTracker(conn.runtime, template, variables, on_result)
+    tracker.start()
+    started = True
+    initial = first[0] if first else None
+    if isinstance(initial, TemplateError) and not report_errors:
+        tracker.cancel()
+        conn.send(error_message(msg_id, ERR_TEMPLATE_ERROR, str(initial)))
+        return
+    conn.subscriptions[msg_id] = tracker.cancel
+    conn.send(result_message(msg_id))
+    if first:
+        send(initial)
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount ``POST /api/template``."""
+    app.router.add_post("/api/template", api_template)
