@@ -243,7 +243,7 @@ async def test_commit_interval_zero_commits_each_item(
         runtime.states.set("sensor.each", str(value))
         await runtime.bus.drain()
         # No flush(): the writer must commit the single item on its own (waited for, not timed).
-        await wait_for(lambda: recorder.queue_size == 0 and len(commits) >= value + 1)
+        await wait_for(lambda n=value + 1: recorder.queue_size == 0 and len(commits) >= n)
         assert len(commits) == value + 1
         assert await count(recorder, States) == value + 1
 
