@@ -7,7 +7,9 @@ every other route does (see ``core.http.middleware``).
 
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
 (Home Assistant's REST API), ``history`` (history and logbook), ``websocket`` and
-``ws_commands`` (Home Assistant's WebSocket API), ``ban``, ``permissions``, ``error_log``.
+``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` (the commands the web panel
+needs), ``frontend`` (the panel's static files at ``/``), ``panels`` (pages integrations add),
+``ban``, ``permissions``, ``error_log``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from core.core_sections import HttpConfig
 from core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from core.storage import storage_path
 
-from . import auth_views, history, rest, websocket
+from . import (
+    auth_views,
+    frontend,
+    history,
+    rest,
+    websocket,
+    ws_panel,  # noqa: F401 - importing it registers the panel's WebSocket commands
+)
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
@@ -152,6 +161,8 @@ class HttpServer:
         rest.add_routes(self.app)
         history.add_routes(self.app)
         self.websocket = websocket.add_routes(self.app, config)
+        #: The web panel's files (``frontend/``) at ``/``.
+        self.frontend = frontend.add_routes(self.app)
         #: Routes integrations add while running (see ``register_route``).
         self.extra_routes: dict[tuple[str, str], Handler] = {}
 
