@@ -7,9 +7,9 @@ every other route does (see ``core.http.middleware``).
 
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
 (Home Assistant's REST API), ``history`` (history and logbook), ``websocket`` and
-``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` (the commands the web panel
-needs), ``frontend`` (the panel's static files at ``/``), ``panels`` (pages integrations add),
-``ban``, ``permissions``, ``error_log``.
+``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` and ``ws_automations`` (the
+commands the web panel needs), ``frontend`` (the panel's static files at ``/``), ``panels``
+(pages integrations add), ``ban``, ``permissions``, ``error_log``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from . import (
     history,
     rest,
     websocket,
+    ws_automations,  # noqa: F401 - importing it registers the automation pages' commands
     ws_panel,  # noqa: F401 - importing it registers the panel's WebSocket commands
 )
 from .ban import LoginGuard

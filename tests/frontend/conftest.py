@@ -19,6 +19,7 @@ import pytest_asyncio
 import voluptuous as vol
 from playwright.async_api import Browser, Page, async_playwright
 
+import automations.integration
 import integrations.recorder
 from core.const import CoreState
 from core.hookspecs import hookimpl
@@ -45,6 +46,7 @@ http:
   server_port: 0
 recorder:
   commit_interval: 0
+automation: !include automations.yaml
 """
 PANEL_DIR = Path(__file__).parent / "fixtures" / "panel"
 
@@ -198,7 +200,8 @@ async def site(config_dir: ConfigDirFactory) -> AsyncIterator[Site]:
     integration = PanelTestIntegration()
     loader.register(integration, source="test paneltest")
     loader.register(integrations.recorder, source="test recorder")
-    runtime = Runtime(config_dir(SITE_CONFIG), loader=loader)
+    loader.register(automations.integration, source="test automation")
+    runtime = Runtime(config_dir(SITE_CONFIG, **{"automations.yaml": "[]\n"}), loader=loader)
     await runtime.start()
     assert runtime.http is not None
     yield Site(runtime, f"http://127.0.0.1:{runtime.http.port}", integration)

@@ -6,6 +6,7 @@ Screenshots of every page are saved under the test's tmp folder (``screenshots/`
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -180,4 +181,69 @@ async def test_onboarding_login_live_states_controls_and_every_page(
     await expect(viewer.locator("li[data-entity-id='switch.pump'] .state")).to_have_text("on")
     assert await viewer.locator(".areas input, .areas select, .areas button").count() == 0
     await shots(viewer, "overview-viewer")
+    assert not errors, errors
+
+
+BROKEN = """\
+alias: Pump on
+triggers:
+  - trigger: state
+    entity_id: select.mode
+    to: "comfort"
+    bogus_key: 1
+actions:
+  - action: switch.turn_on
+    target:
+      entity_id: switch.pump
+"""
+
+
+async def test_automation_editor_shows_errors_at_their_line_then_saves_runs_and_traces(
+    site: Site, browser: Browser, shots: Callable[[Page, str], Any]
+) -> None:
+    assert site.runtime.http is not None
+    await site.runtime.http.auth.create_user("ada", "correct horse", name="Ada Owner")
+    page = await browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    await page.goto(site.url + "/#/automations")
+    await log_in(page, "ada", "correct horse")
+    await page.get_by_role("link", name="New automation").click()
+    await page.get_by_label("Id").fill("pump_on")
+    editor = page.get_by_label("Configuration (YAML)")
+    await editor.fill(BROKEN)
+    await page.get_by_role("button", name="Save").click()
+
+    # The unknown key is reported at line 6, in the list and in the gutter; nothing is written.
+    error = page.locator("#yaml-errors li[data-line='6']")
+    await expect(error).to_contain_text("bogus_key")
+    await expect(page.locator(".gutter mark[data-line='6']")).to_be_visible()
+    await shots(page, "automation-editor-error")
+    assert "pump_on" not in (site.runtime.config_dir / "automations.yaml").read_text()
+
+    await editor.fill(BROKEN.replace("    bogus_key: 1\n", ""))
+    await page.get_by_role("button", name="Save").click()
+    row = page.locator("tr[data-automation='pump_on']")
+    await expect(row).to_contain_text("Pump on")
+    await expect(row).to_contain_text("never")
+    await shots(page, "automations")
+
+    # Run now: the action's service call lands and the trace shows the run, step by step.
+    await row.get_by_role("button", name="Run Pump on now").click()
+    await wait_until(lambda: any(c.service == "turn_on" for c in site.integration.calls))
+    await expect(row).not_to_contain_text("never")
+    await row.get_by_role("link", name="Traces of Pump on").click()
+    await expect(page.locator("#trace-result")).to_have_text("finished")
+    await expect(page.locator("ol.steps li[data-path='action/0']")).to_be_visible()
+    await shots(page, "automation-trace")
+
+    # Delete it again from the editor.
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto(site.url + "/#/automations/edit/pump_on")
+    await expect(page.get_by_label("Configuration (YAML)")).to_have_value(
+        re.compile("switch.turn_on")
+    )
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text("No automations yet.")).to_be_visible()
     assert not errors, errors
