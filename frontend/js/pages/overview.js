@@ -45,8 +45,8 @@ export default async function overview(ctx, main) {
     if (item.stateEl.textContent !== text) item.stateEl.textContent = text;
     const unavailable = isUnavailable(state) && state.state === "unavailable";
     item.li.classList.toggle("unavailable", unavailable);
-    item.changedEl.textContent = ago(state.last_changed);
-    item.changedEl.title = new Date(state.last_changed * 1000).toLocaleString();
+    const changed = ago(state.last_changed);
+    if (item.changedEl.textContent !== changed) item.changedEl.textContent = changed;
     const name = entityName(state);
     if (item.name.textContent !== name) item.name.textContent = name;
     item.control?.update(state);
