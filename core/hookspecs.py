@@ -19,7 +19,8 @@ Hooks are grouped by phase:
 
 * load: ``edgewise_manifest``
 * setup: ``edgewise_setup``
-* runtime: ``edgewise_started``, ``edgewise_trigger_platforms``, ``edgewise_condition_platforms``
+* runtime: ``edgewise_started``, ``edgewise_trigger_platforms``, ``edgewise_condition_platforms``,
+  ``edgewise_panels``
 * shutdown: ``edgewise_stop``
 
 Hooks that return an awaitable are awaited by the runtime, each bounded by a timeout.
@@ -27,13 +28,14 @@ Hooks that return an awaitable are awaited by the runtime, each bounded by a tim
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     from .condition import ConditionPlatform
+    from .http.panels import Panel
     from .integration import Manifest
     from .runtime import Runtime
     from .trigger import TriggerPlatform
@@ -143,6 +145,26 @@ def edgewise_condition_platforms(runtime: Runtime) -> Mapping[str, ConditionPlat
 
     Returns:
         A mapping of condition name to platform, or None.
+
+    Added in 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def edgewise_panels(runtime: Runtime) -> Iterable[Panel] | None:
+    """Add pages to the web panel (a point browser, an energy dashboard, a planner).
+
+    Called on the event loop each time a client lists the panels (WebSocket ``get_panels``) or
+    loads a panel's file, only for integrations that are running: keep it cheap and free of I/O.
+    Each ``core.http.panels.Panel`` names an ES module in a folder of static files that the
+    runtime serves; the panel imports it and calls its default export ``render(element, api)``.
+    A bad descriptor is logged with the integration's domain and left out.
+
+    Args:
+        runtime: the running Edgewise instance.
+
+    Returns:
+        The integration's panels (or None for none).
 
     Added in 0.1.
     """

@@ -7,7 +7,9 @@ every other route does (see ``core.http.middleware``).
 
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
 (Home Assistant's REST API), ``history`` (history and logbook), ``websocket`` and
-``ws_commands`` (Home Assistant's WebSocket API), ``ban``, ``permissions``, ``error_log``.
+``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` and ``ws_automations`` (the
+commands the web panel needs), ``frontend`` (the panel's static files at ``/``), ``panels``
+(pages integrations add), ``ban``, ``permissions``, ``error_log``.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from core.storage import storage_path
 from . import (
     auth_views,
     automation_api,
+    frontend,
     history,
     rest,
     templates,
     websocket,
+    ws_automations,  # noqa: F401 - importing it registers the automation pages' commands
+    ws_panel,  # noqa: F401 - importing it registers the panel's WebSocket commands
     ws_registries,
 )
 from .ban import LoginGuard
@@ -175,6 +180,8 @@ class HttpServer:
         templates.add_routes(self.app)
         automation_api.add_routes(self.app)
         self.websocket = websocket.add_routes(self.app, config)
+        #: The web panel's files (``frontend/``) at ``/``.
+        self.frontend = frontend.add_routes(self.app)
         #: Routes integrations add while running (see ``register_route``).
         self.extra_routes: dict[tuple[str, str], Handler] = {}
 

@@ -22,7 +22,6 @@ from .ws_commands import context_for, field, register_command
 from .ws_messages import (
     ERR_HOME_ASSISTANT_ERROR,
     ERR_INVALID_FORMAT,
-    ERR_NOT_FOUND,
     error_message,
     event_message,
     result_message,
@@ -161,33 +160,6 @@ def validate_config(conn: Connection, msg: dict[str, Any]) -> None:
     parts = {_VALIDATE_KEYS[key]: value for key, value in given.items()}
     checked = automations_api.validate_config(conn.runtime, **parts)
     conn.send(result_message(msg["id"], {key: checked[_VALIDATE_KEYS[key]] for key in given}))
-
-
-@register_command("trace/list", Permission.READ)
-def trace_list(conn: Connection, msg: dict[str, Any]) -> None:
-    """The short traces of one automation or script, or of all."""
-    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
-
-    domain = field(msg, "domain", str, None)
-    item_id = field(msg, "item_id", str, None)
-    conn.send(result_message(msg["id"], automations_api.list_traces(conn.runtime, domain, item_id)))
-
-
-@register_command("trace/get", Permission.READ)
-def trace_get(conn: Connection, msg: dict[str, Any]) -> None:
-    """One trace in full."""
-    from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
-
-    trace = automations_api.get_trace(
-        conn.runtime,
-        field(msg, "domain", str),
-        field(msg, "item_id", str),
-        field(msg, "run_id", str),
-    )
-    if trace is None:
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The trace could not be found"))
-        return
-    conn.send(result_message(msg["id"], trace))
 
 
 def add_routes(app: web.Application) -> None:

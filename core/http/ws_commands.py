@@ -60,9 +60,15 @@ COMMANDS: dict[str, tuple[CommandHandler, Permission]] = {}
 def register_command(
     command: str, permission: Permission
 ) -> Callable[[CommandHandler], CommandHandler]:
-    """Register a WebSocket command under ``command``; usable as a decorator."""
+    """Register a WebSocket command under ``command``; usable as a decorator.
+
+    Raises:
+        ValueError: another handler already has that command (one command, one handler).
+    """
 
     def add(handler: CommandHandler) -> CommandHandler:
+        if (known := COMMANDS.get(command)) is not None and known[0] is not handler:
+            raise ValueError(f"WebSocket command {command!r} is already registered")
         COMMANDS[command] = (handler, permission)
         return handler
 
@@ -184,24 +190,35 @@ def get_services(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("get_panels", Permission.READ)
-def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
-    """The panels of the web interface (Edgewise's panel is one page)."""
-    conn.send(
-        result_message(
-            msg["id"],
-            {
-                "edgewise": {
-                    "component_name": "edgewise",
-                    "icon": "mdi:view-dashboard",
-                    "title": "Overview",
-                    "config": None,
-                    "url_path": "edgewise",
-                    "require_admin": False,
-                    "config_panel_domain": None,
-                }
-            },
-        )
-    )
+async def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
+    """The panel's pages: the overview, then what integrations add (``edgewise_panels``).
+
+    Pages that need an admin are listed only to admins.
+    """
+    from .frontend import FRONTEND  # noqa: PLC0415 - frontend imports panels, which import us
+    from .panels import panel_json, panels_of  # noqa: PLC0415
+
+    result: dict[str, Any] = {
+        "edgewise": {
+            "component_name": "edgewise",
+            "icon": "mdi:view-dashboard",
+            "title": "Overview",
+            "config": None,
+            "url_path": "edgewise",
+            "require_admin": False,
+            "config_panel_domain": None,
+            "module_url": None,
+        }
+    }
+    frontend = conn.app.get(FRONTEND)
+    for url_path, panel in panels_of(conn.runtime).items():
+        if panel.require_admin and not conn.user.is_admin:
+            continue
+        version = None
+        if frontend is not None and panel.static_dir is not None:
+            version = (await frontend.panel_bundle(url_path, panel.static_dir)).version
+        result[url_path] = panel_json(panel, version)
+    conn.send(result_message(msg["id"], result))
 
 
 # --- events --------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ def device_entry(entry: DeviceEntry) -> dict[str, Any]:
     """A device as ``config/device_registry/list`` shows it."""
     return {
         "id": entry.id,
+        "integration": entry.integration,
         "config_entries": [],
         "connections": sorted([list(c) for c in entry.connections]),
         "identifiers": sorted([list(i) for i in entry.identifiers]),

@@ -1,0 +1,139 @@
+// The panel's shell: log in, connect, keep the states live, and route between pages (#/page/...).
+
+import { auth, Connection } from "./api.js";
+import { h, mount } from "./dom.js";
+import { EntityStore } from "./store.js";
+
+const root = document.getElementById("app");
+
+const PAGES = [
+  { path: "overview", title: "Overview", load: () => import("./pages/overview.js") },
+  { path: "automations", title: "Automations", load: () => import("./pages/automations.js") },
+  { path: "logbook", title: "Logbook", load: () => import("./pages/logbook.js") },
+  { path: "integrations", title: "Integrations", load: () => import("./pages/integrations.js") },
+  { path: "settings", title: "Settings", load: () => import("./pages/settings.js") },
+];
+const HIDDEN_PAGES = {
+  entity: () => import("./pages/entity.js"),
+  panel: () => import("./pages/custom.js"),
+};
+
+let leave = null;
+
+async function showLogin() {
+  if (leave) { leave(); leave = null; }
+  const { default: loginPage } = await import("./pages/login.js");
+  mount(root);
+  await loginPage(root);
+  start();
+}
+
+async function start() {
+  if (!auth.loggedIn) {
+    await showLogin();
+    return;
+  }
+  const conn = new Connection();
+  try {
+    await conn.connect();
+  } catch (err) {
+    if (err.code === 401) {
+      auth.save(null);
+      await showLogin();
+      return;
+    }
+    mount(root, h("p", { class: "error", role: "alert" }, `Cannot reach Edgewise: ${err.message}. Retrying…`));
+    setTimeout(start, 3000);
+    return;
+  }
+  const store = new EntityStore(conn);
+  store.start();
+  const [user, panels] = await Promise.all([
+    conn.command({ type: "auth/current_user" }),
+    conn.command({ type: "get_panels" }),
+  ]);
+  const ctx = {
+    conn,
+    store,
+    user,
+    panels,
+    canControl: user.role === "operator" || user.role === "admin",
+    isAdmin: user.role === "admin",
+    registries: null,
+    async loadRegistries(force = false) {
+      if (!this.registries || force) {
+        const [areas, devices, entities, names] = await Promise.all([
+          conn.command({ type: "config/area_registry/list" }),
+          conn.command({ type: "config/device_registry/list" }),
+          conn.command({ type: "config/entity_registry/list" }),
+          conn.command({ type: "edgewise/user_names" }),
+        ]);
+        this.registries = {
+          areas: new Map(areas.map((a) => [a.area_id, a])),
+          devices: new Map(devices.map((d) => [d.id, d])),
+          entities: new Map(entities.map((e) => [e.entity_id, e])),
+          userNames: names,
+        };
+      }
+      return this.registries;
+    },
+  };
+  conn.addEventListener("logout", () => { conn.close(); showLogin(); });
+  shell(ctx);
+}
+
+function shell(ctx) {
+  const { conn, user } = ctx;
+  const status = h("span", { class: "conn ok", role: "status", "aria-live": "polite" }, "Live");
+  conn.addEventListener("connected", () => { status.className = "conn ok"; status.textContent = "Live"; });
+  conn.addEventListener("disconnected", () => { status.className = "conn down"; status.textContent = "Reconnecting…"; });
+  const extra = Object.values(ctx.panels).filter((p) => p.url_path !== "edgewise");
+  const links = [
+    ...PAGES.map((p) => ({ href: `#/${p.path}`, title: p.title, path: p.path })),
+    ...extra.map((p) => ({ href: `#/panel/${p.url_path}`, title: p.title, path: `panel/${p.url_path}` })),
+  ];
+  const navLinks = links.map((l) => h("a", { href: l.href, "data-path": l.path }, l.title));
+  const logout = h("button", {
+    type: "button", class: "link",
+    onclick: async () => { ctx.conn.close(); await auth.logout(); location.hash = ""; showLogin(); },
+  }, "Log out");
+  const main = h("main", { id: "main", tabindex: "-1" });
+  mount(root,
+    h("header", { class: "top" },
+      h("span", { class: "brand" }, "Edgewise"),
+      h("nav", { "aria-label": "Pages" }, navLinks),
+      h("span", { class: "who" }, status, h("span", { class: "user", title: `Role: ${user.role}` }, `${user.name} (${user.role})`), logout)),
+    main,
+    h("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" }));
+
+  let cleanup = null;
+  let token = 0;
+  async function route() {
+    const parts = (location.hash.replace(/^#\/?/, "") || "overview").split("/").map(decodeURIComponent);
+    const [page, ...params] = parts;
+    const entry = PAGES.find((p) => p.path === page);
+    const loader = entry ? entry.load : HIDDEN_PAGES[page];
+    for (const a of navLinks) {
+      const current = a.dataset.path === page || a.dataset.path === parts.slice(0, 2).join("/");
+      if (current) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+    if (cleanup) { cleanup(); cleanup = null; }
+    const mine = ++token;
+    if (!loader) {
+      mount(main, h("h1", null, "Not found"), h("p", null, h("a", { href: "#/overview" }, "Back to the overview")));
+      return;
+    }
+    const { default: render } = await loader();
+    if (mine !== token) return;
+    mount(main);
+    document.title = `${entry ? entry.title : page} · Edgewise`;
+    cleanup = (await render(ctx, main, params)) || null;
+  }
+  // One shell at a time: assigning replaces the listener of a shell left by logging out.
+  window.onhashchange = () => { route().then(() => main.focus({ preventScroll: true })); };
+  leave = () => { window.onhashchange = null; if (cleanup) cleanup(); cleanup = null; token++; };
+  route();
+}
+
+start();

@@ -1,0 +1,101 @@
+// Small DOM helpers: element building without a framework, and formatting.
+
+/**
+ * Build an element: h("button", {class: "x", onclick: f}, "text", child...).
+ * Attributes starting with "on" are listeners; false/null attributes are left out;
+ * children may be strings, nodes, arrays or null.
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === false || value === null || value === undefined) continue;
+      if (key.startsWith("on") && typeof value === "function") {
+        el.addEventListener(key.slice(2), value);
+      } else if (key === "value" || key === "checked" || key === "disabled") {
+        el[key] = value;
+      } else {
+        el.setAttribute(key, value === true ? "" : String(value));
+      }
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+/** Replace everything inside `el` with `children`. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+let labelCounter = 0;
+/** A labelled form field: <label>text <input></label> with an id for tests and screen readers. */
+export function field(text, input) {
+  if (!input.id) input.id = `f${++labelCounter}`;
+  return h("div", { class: "field" }, h("label", { for: input.id }, text), input);
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+/** A time (ISO text, seconds since 1970, or Date) for people. */
+export function fmtTime(value) {
+  if (value === null || value === undefined) return "";
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : timeFormat.format(date);
+}
+
+/** "5 s ago", "3 min ago"… from seconds since 1970. */
+export function ago(seconds) {
+  const diff = Math.max(0, Date.now() / 1000 - seconds);
+  if (diff < 60) return `${Math.round(diff)} s ago`;
+  if (diff < 3600) return `${Math.round(diff / 60)} min ago`;
+  if (diff < 86400) return `${Math.round(diff / 3600)} h ago`;
+  return `${Math.round(diff / 86400)} d ago`;
+}
+
+/** An entity's display name. */
+export function entityName(state) {
+  return state?.attributes?.friendly_name || state?.entity_id || "";
+}
+
+/** A state with its unit, for people. */
+export function fmtState(state) {
+  if (!state) return "";
+  const unit = state.attributes?.unit_of_measurement;
+  return unit && !isUnavailable(state) ? `${state.state} ${unit}` : state.state;
+}
+
+export function isUnavailable(state) {
+  return !state || state.state === "unavailable" || state.state === "unknown";
+}
+
+/** Show a message in the page's live region (read by screen readers). */
+export function announce(text, kind = "info") {
+  const region = document.getElementById("toast");
+  if (!region) return;
+  region.className = `toast ${kind}`;
+  region.textContent = text;
+  clearTimeout(announce.timer);
+  announce.timer = setTimeout(() => { region.textContent = ""; region.className = "toast"; }, 6000);
+}
+
+/** Run an async action from a control; report its error instead of losing it. */
+export async function attempt(action, done) {
+  try {
+    const result = await action();
+    if (done) announce(done);
+    return result;
+  } catch (err) {
+    announce(err.message || String(err), "error");
+    return undefined;
+  }
+}

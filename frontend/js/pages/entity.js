@@ -1,0 +1,165 @@
+// One entity: state, control, attributes, who changed it last, history chart, statistics.
+
+import { control } from "../controls.js";
+import { attempt, entityName, fmtState, fmtTime, h, mount } from "../dom.js";
+
+const PERIODS = [["1 hour", 1], ["6 hours", 6], ["24 hours", 24], ["7 days", 168], ["30 days", 720]];
+let uplotLoading = null;
+
+/** Load uPlot (script and style) once, when a chart is first shown. */
+function loadUplot() {
+  if (!uplotLoading) {
+    const base = new URL("../../vendor/uplot/", import.meta.url);
+    uplotLoading = new Promise((resolve, reject) => {
+      document.head.append(h("link", { rel: "stylesheet", href: new URL("uPlot.min.css", base) }));
+      const script = h("script", { src: new URL("uPlot.iife.min.js", base) });
+      script.onload = () => resolve(window.uPlot);
+      script.onerror = () => reject(new Error("Could not load the chart library"));
+      document.head.append(script);
+    });
+  }
+  return uplotLoading;
+}
+
+export function changedBy(state, userNames) {
+  const context = state.context || {};
+  if (context.user_id) return `${userNames[context.user_id] || "a user"} (user)`;
+  if (context.parent_id) return "an automation or script";
+  return "Edgewise (an integration or the system)";
+}
+
+async function chart(container, conn, entityId, hours) {
+  const end = new Date();
+  const start = new Date(end.getTime() - hours * 3600_000);
+  let history;
+  try {
+    history = await conn.command({
+      type: "history/downsampled", entity_ids: [entityId],
+      start_time: start.toISOString(), end_time: end.toISOString(), points: 300,
+    });
+  } catch (err) {
+    mount(container, h("p", { class: "muted" }, `No history: ${err.message}`));
+    return;
+  }
+  const items = history[entityId] || [];
+  if (!items.length) {
+    mount(container, h("p", { class: "muted" }, "Nothing recorded in this period."));
+    return;
+  }
+  if (!("mean" in items[0])) {
+    mount(container, h("table", { class: "changes" },
+      h("caption", null, "Changes of state"),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "State"))),
+      h("tbody", null, items.slice().reverse().map((i) => h("tr", null, h("td", null, fmtTime(i.t)), h("td", null, i.state))))));
+    return;
+  }
+  const uPlot = await loadUplot();
+  const xs = items.map((i) => Date.parse(i.t) / 1000);
+  const style = getComputedStyle(document.documentElement);
+  const accent = style.getPropertyValue("--accent").trim() || "#2563eb";
+  const faint = style.getPropertyValue("--muted").trim() || "#888";
+  mount(container);
+  const width = Math.max(280, container.clientWidth || 600);
+  const plot = new uPlot({
+    width, height: 240,
+    scales: { x: { time: true, range: () => [start.getTime() / 1000, end.getTime() / 1000] } },
+    axes: [{ stroke: faint }, { stroke: faint }],
+    series: [
+      {},
+      { label: "mean", stroke: accent, width: 2 },
+      { label: "min", stroke: faint, dash: [4, 4] },
+      { label: "max", stroke: faint, dash: [4, 4] },
+    ],
+  }, [xs, items.map((i) => i.mean), items.map((i) => i.min), items.map((i) => i.max)], container);
+  container.setAttribute("aria-label", `History chart of ${entityId}: ${items.length} points`);
+  return plot;
+}
+
+async function statistics(container, conn, entityId) {
+  const start = new Date(Date.now() - 7 * 86400_000);
+  let stats;
+  try {
+    stats = await conn.command({
+      type: "recorder/statistics_during_period", statistic_ids: [entityId],
+      start_time: start.toISOString(), period: "day", types: ["change", "mean", "min", "max", "sum"],
+    });
+  } catch (err) {
+    mount(container, h("p", { class: "muted" }, `No statistics: ${err.message}`));
+    return;
+  }
+  const rows = stats[entityId] || [];
+  if (!rows.length) {
+    mount(container, h("p", { class: "muted" }, "No long-term statistics yet (they are compiled every 5 minutes)."));
+    return;
+  }
+  const num = (v) => (v === null || v === undefined ? "" : Number(v).toFixed(2));
+  mount(container, h("table", null,
+    h("caption", null, "Daily statistics, last 7 days"),
+    h("thead", null, h("tr", null, ["Day", "Change", "Mean", "Min", "Max"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", null, rows.map((r) => h("tr", null,
+      h("td", null, fmtTime(r.start)), h("td", null, num(r.change)), h("td", null, num(r.mean)),
+      h("td", null, num(r.min)), h("td", null, num(r.max)))))));
+}
+
+export default async function entityPage(ctx, main, [entityId]) {
+  const { conn, store } = ctx;
+  const registries = await ctx.loadRegistries();
+  const title = h("h1");
+  const stateEl = h("p", { class: "big-state", "aria-live": "polite" });
+  const facts = h("dl", { class: "facts" });
+  const attrs = h("tbody");
+  const controlSlot = h("div", { class: "control" });
+  const chartBox = h("div", { class: "chart", role: "img" });
+  const statsBox = h("div", { class: "stats" });
+  const period = h("select", { id: "period" }, PERIODS.map(([label, hours]) => h("option", { value: hours, selected: hours === 24 }, label)));
+  let made = null;
+  mount(main,
+    h("p", null, h("a", { href: "#/overview" }, "← Overview")),
+    title, stateEl, controlSlot,
+    h("section", { class: "card" }, h("h2", null, "Details"), facts),
+    h("section", { class: "card" },
+      h("div", { class: "page-head" }, h("h2", null, "History"),
+        h("div", { class: "field inline" }, h("label", { for: "period" }, "Period"), period)),
+      chartBox),
+    h("section", { class: "card", id: "statistics" }, h("h2", null, "Statistics"), statsBox),
+    h("section", { class: "card" }, h("h2", null, "Attributes"),
+      h("table", { class: "attributes" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Attribute"), h("th", { scope: "col" }, "Value"))), attrs)));
+
+  function render() {
+    const state = store.get(entityId);
+    if (!state) {
+      title.textContent = entityId;
+      stateEl.textContent = "This entity has no state (it does not exist or was removed).";
+      return;
+    }
+    title.textContent = entityName(state);
+    stateEl.textContent = fmtState(state);
+    stateEl.classList.toggle("unavailable", state.state === "unavailable");
+    if (ctx.canControl && !made) {
+      made = control(conn, state);
+      if (made) controlSlot.append(made.el);
+    }
+    made?.update(state);
+    const entry = registries.entities.get(entityId);
+    const device = entry?.device_id ? registries.devices.get(entry.device_id) : null;
+    mount(facts,
+      h("dt", null, "Entity id"), h("dd", null, h("code", null, entityId)),
+      h("dt", null, "Last changed"), h("dd", null, fmtTime(state.last_changed)),
+      h("dt", null, "Last updated"), h("dd", null, fmtTime(state.last_updated)),
+      h("dt", null, "Last changed by"), h("dd", { id: "changed-by" }, changedBy(state, registries.userNames)),
+      device ? [h("dt", null, "Device"), h("dd", null, device.name_by_user || device.name || device.id)] : null,
+      entry ? [h("dt", null, "Integration"), h("dd", null, entry.platform)] : null);
+    mount(attrs, Object.entries(state.attributes).map(([k, v]) => h("tr", null,
+      h("th", { scope: "row" }, k), h("td", null, typeof v === "object" ? JSON.stringify(v) : String(v)))));
+  }
+
+  render();
+  const stop = store.listen((changed, membership) => { if (membership || changed.has(entityId)) render(); });
+  const drawChart = () => attempt(() => chart(chartBox, conn, entityId, Number(period.value)));
+  period.addEventListener("change", drawChart);
+  drawChart();
+  const state = store.get(entityId);
+  if (state?.attributes?.state_class) statistics(statsBox, conn, entityId);
+  else mount(statsBox, h("p", { class: "muted" }, "Long-term statistics are kept for sensors with a state class (meters, measurements)."));
+  return stop;
+}
