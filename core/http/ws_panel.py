@@ -1,6 +1,7 @@
 """WebSocket commands the web panel needs beyond Home Assistant's basic set.
 
-Users (admins only): ``config/auth/list``, ``config/auth/create``, ``config/auth/update``, ``config/auth/delete``.
+Users (admins only): ``config/auth/list``, ``config/auth/create``, ``config/auth/update``,
+``config/auth/delete``.
 For any user: ``edgewise/user_names`` (who changed what), ``edgewise/integrations`` (each
 integration's status and error), ``history/downsampled`` (a chart's worth of history) and
 ``recorder/statistics_during_period`` (long-term statistics of meters).
