@@ -6,9 +6,6 @@ is missing the session installs it, and fails loudly under ``CI=true`` when it c
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +25,9 @@ from core.integration import Manifest
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from core.services import ServiceCall
+from tests._tools import require_tool
 from tests.conftest import ConfigDirFactory
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -51,36 +48,10 @@ automation: !include automations.yaml
 PANEL_DIR = Path(__file__).parent / "fixtures" / "panel"
 
 
-def _install_chromium() -> str | None:
-    """apt-get install chromium (we run as root in CI); the error text when it failed."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return "not root or no apt-get: cannot install Debian's chromium"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"]):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if command[1] == "update" and done.returncode == 0:
-            done = subprocess.run(
-                ["apt-get", "install", "-y", "chromium"],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-        if Path(CHROMIUM).exists():
-            return None
-    return f"apt-get install chromium failed: {done.stderr[-2000:]}"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """The path of Debian's chromium, installed with apt-get when missing."""
-    if not Path(CHROMIUM).exists():
-        error = _install_chromium()
-        if error is not None:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"Browser tests need {CHROMIUM}: {error}")
-            pytest.skip(f"Browser tests need {CHROMIUM}: {error}")
-    return CHROMIUM
+    return require_tool("chromium", "chromium")
 
 
 class PanelTestIntegration:
