@@ -470,10 +470,8 @@ class MqttNumber(MqttEntity, NumberEntity):
         self.write_state()
 
     async def async_set_native_value(self, value: float) -> None:
-        """Publish ``value``: as an integer when it and the step are whole numbers."""
-        payload: int | float = value
-        if value.is_integer() and float(self.config.step).is_integer():
-            payload = int(value)
+        """Publish ``value``: ``12`` rather than ``12.0`` when it is whole, as HA does."""
+        payload: int | float = int(value) if value.is_integer() else value
         await self._command(payload)
         if self.optimistic:
             self._attr_native_value = value
