@@ -282,6 +282,9 @@ class MqttHub:
             await client.publish(birth.topic, birth.payload, qos=birth.qos, retain=birth.retain)
         self.state = HubState.CONNECTED
         self._connected_event.set()
+        # Subscriptions made while the first ones were in flight (retained messages arrive at
+        # once, and a discovered entity subscribes to its own topics) go out now.
+        self._schedule_subscriptions()
         self._outbox_task = self.runtime.create_task(
             self._send_outbox(client), name=f"mqtt[{self.config.name}].outbox"
         )
@@ -427,6 +430,8 @@ class MqttHub:
         client = self._client
         if client is None or self.state is not HubState.CONNECTED:
             return  # sent on connect
+        if not (self._to_subscribe or self._to_unsubscribe):
+            return
         if self._sub_task is None or self._sub_task.done():
             self._sub_task = self.runtime.create_task(
                 self._send_subscriptions_soon(client),

@@ -106,8 +106,9 @@ def _expand_topics(config: dict[str, Any]) -> None:
                 item["topic"] = expand_one(item["topic"])
 
 
-def normalise(raw: dict[str, Any]) -> dict[str, Any]:
-    """Expand abbreviations (also in device, origin and availability) and the ``~`` base."""
+def normalise(raw: dict[str, Any], *, base: bool = True) -> dict[str, Any]:
+    """Expand abbreviations (also in device, origin and availability) and, with ``base``, the
+    ``~`` base topic."""
     config = expand(raw, ABBREVIATIONS)
     if isinstance(device := config.get("device"), dict):
         config["device"] = expand(device, DEVICE_ABBREVIATIONS)
@@ -119,7 +120,8 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
             expand(item, _AVAILABILITY_ABBREVIATIONS) if isinstance(item, dict) else item
             for item in availability
         ]
-    _expand_topics(config)
+    if base:
+        _expand_topics(config)
     return config
 
 
@@ -221,15 +223,11 @@ class Discovery:
                 type(raw).__name__,
             )
             return
-        try:
-            config = normalise(raw)
-        except DiscoveryError as err:
-            _LOGGER.error("Discovery %s: %s", message.topic, err)
-            return
         if component == "device":
-            await self._device(discovery_id, config, message.topic)
+            # The base topic applies to the components too: expanded once they are merged.
+            await self._device(discovery_id, normalise(raw, base=False), message.topic)
             return
-        await self._component(discovery_id, component, config, message.topic)
+        await self._component(discovery_id, component, normalise(raw, base=False), message.topic)
 
     async def _device(self, device_id: str, config: dict[str, Any], topic: str) -> None:
         components = config.pop("components", None)
@@ -247,7 +245,7 @@ class Discovery:
             if not isinstance(raw, dict):
                 _LOGGER.error("Discovery %s: must be an object", where)
                 continue
-            component_config = normalise(raw)
+            component_config = normalise(raw, base=False)
             platform = component_config.pop("platform", None)
             if not isinstance(platform, str):
                 _LOGGER.error("Discovery %s: needs 'platform' (p)", where)
@@ -267,6 +265,7 @@ class Discovery:
     ) -> None:
         origin = _origin_name(config)
         try:
+            _expand_topics(config)
             entity_config = validate_component(component, config, where)
         except DiscoveryError as err:
             _LOGGER.error("Discovery %s%s: entity not created: %s", where, origin, err)

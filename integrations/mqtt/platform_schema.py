@@ -243,13 +243,13 @@ _BASE: Final[dict[Any, Any]] = {
     vol.Optional("encoding", default=DEFAULT_ENCODING): vol.Any("", validators.string),
 }
 
+# Voluptuous markers compare by key, so a dict keeps the first marker of a key: each schema
+# below says itself whether state_topic and command_topic are Required or Optional.
 _STATE: Final[dict[Any, Any]] = {
-    vol.Optional("state_topic"): valid_subscribe_topic,
     vol.Optional("value_template"): _template,
 }
 
 _COMMAND: Final[dict[Any, Any]] = {
-    vol.Optional("command_topic"): valid_publish_topic,
     vol.Optional("command_template"): _template,
     vol.Optional("retain", default=False): validators.boolean,
     vol.Optional("optimistic"): validators.boolean,
@@ -292,6 +292,7 @@ SWITCH_SCHEMA: Final = vol.Schema(
         **_BASE,
         **_STATE,
         **_COMMAND,
+        vol.Optional("state_topic"): valid_subscribe_topic,
         vol.Optional("command_topic"): valid_publish_topic,
         vol.Optional("device_class"): vol.In(["outlet", "switch"]),
         vol.Optional("payload_on", default="ON"): validators.string,
@@ -306,6 +307,7 @@ NUMBER_SCHEMA: Final = vol.Schema(
         **_BASE,
         **_STATE,
         **_COMMAND,
+        vol.Optional("state_topic"): valid_subscribe_topic,
         vol.Required("command_topic"): valid_publish_topic,
         vol.Optional("device_class"): validators.string,
         vol.Optional("unit_of_measurement"): vol.Any(None, validators.string),
@@ -322,6 +324,7 @@ SELECT_SCHEMA: Final = vol.Schema(
         **_BASE,
         **_STATE,
         **_COMMAND,
+        vol.Optional("state_topic"): valid_subscribe_topic,
         vol.Required("command_topic"): valid_publish_topic,
         vol.Required("options"): vol.All(
             validators.ensure_list, [validators.string], vol.Length(min=1)
