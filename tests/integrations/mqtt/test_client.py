@@ -264,3 +264,20 @@ async def test_tls_host_name_is_checked_unless_insecure(
             assert "certificate" in hub.last_error.lower() or "hostname" in hub.last_error.lower()
         async with mqtt_runtime(yaml + "  tls_insecure: true\n") as runtime:
             await wait_for(lambda: state_of(runtime, CONNECTIVITY) == "on", "insecure TLS")
+
+
+async def test_a_burst_is_read_in_batches_without_losing_a_message(
+    mqtt_runtime: RuntimeFactory, prefix: str
+) -> None:
+    """Thousands of queued packets: the batching reader takes them all, in order."""
+    async with mqtt_runtime(f"mqtt:\n  discovery_prefix: {prefix}/ha\n") as runtime:
+        hub = get_hub(runtime)
+        await asyncio.wait_for(hub.wait_connected(), WAIT)
+        got: list[bytes] = []
+        await hub.subscribe(f"{prefix}/burst", lambda message: got.append(message.payload), 1)
+        async with device_client() as device:
+            await asyncio.gather(
+                *(device.publish(f"{prefix}/burst", str(i).encode(), qos=1) for i in range(3000))
+            )
+        await wait_for(lambda: len(got) == 3000, "every message of the burst")
+        assert got == [str(i).encode() for i in range(3000)]
