@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -60,6 +60,24 @@ DEFAULT_CURRENCY = "EUR"
 SectionValidator = Callable[[object], object]
 """What validates one integration's section: a ``vol.Schema``, ``vol.All`` or any callable that
 returns the validated value or raises ``vol.Invalid``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartialSection:
+    """What a section validator returns when it keeps the valid items of a section.
+
+    A section made of independent items (``input_number:`` with one item per id) is validated
+    item by item: the valid ones are kept in ``value``, and each invalid one becomes a
+    configuration issue (file, line, ``domain.item.key``) without failing the whole section.
+
+    Attributes:
+        value: the validated section, without the invalid items.
+        errors: one ``vol.Invalid`` per problem, its path relative to the section.
+    """
+
+    value: object
+    errors: tuple[vol.Invalid, ...] = ()
+
 
 _MAX_VALUE_CHARS = 60
 _MISSING = object()
@@ -489,7 +507,19 @@ def _validate_integrations(
             value = _concat_sections(parts)
         try:
             # An integration without a schema takes no options: its key alone turns it on.
-            integrations[domain] = (schema if schema is not None else empty_config)(value)
+            validated = (schema if schema is not None else empty_config)(value)
+            if isinstance(validated, PartialSection):
+                if validated.errors:
+                    # The section itself is used, so the issues do not mark it as failed.
+                    item_issues = humanize_invalid(
+                        vol.MultipleInvalid(list(validated.errors)),
+                        value,
+                        domain=domain,
+                        source=source_of_key(root, key),
+                    )
+                    issues.extend(replace(issue, integration=None) for issue in item_issues)
+                validated = validated.value
+            integrations[domain] = validated
         except vol.Invalid as exc:
             issues.extend(
                 humanize_invalid(exc, value, domain=domain, source=source_of_key(root, key))

@@ -281,3 +281,43 @@ async def test_a_burst_is_read_in_batches_without_losing_a_message(
             )
         await wait_for(lambda: len(got) == 3000, "every message of the burst")
         assert got == [str(i).encode() for i in range(3000)]
+
+
+async def test_persisted_outbox_survives_a_restart_and_is_bounded(
+    prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Messages queued while the broker is away are kept on disk over a restart; beyond
+    max_messages the oldest are dropped, counted and logged."""
+    from tests.integrations._runtime import running
+    from tests.integrations.mqtt.conftest import HEADER, START
+
+    site = tmp_path / "site"
+    site.mkdir()
+    with private_broker(tmp_path / "broker") as broker:
+        yaml = HEADER + (
+            f"mqtt:\n  port: {broker.port}\n  discovery_prefix: {prefix}\n"
+            "  reconnect: {min_delay: 0.05, max_delay: 0.2}\n"
+            "  outbox: {max_messages: 5, persist: true}\n"
+        )
+        broker.kill()
+        async with running(site, yaml, START) as runtime:
+            hub = get_hub(runtime)
+            for index in range(8):
+                await hub.publish(f"{prefix}/kept/{index}", str(index), qos=1, retain=True)
+            assert len(hub.outbox) == 5
+            assert hub.outbox.dropped == 3
+        assert "MQTT outbox full (5 messages): dropped the oldest" in caplog.text
+        assert (site / ".storage" / "mqtt.outbox").exists()
+        broker.start()
+        async with running(site, yaml, START) as runtime:
+            hub = get_hub(runtime)
+            await wait_for(lambda: hub.connected and len(hub.outbox) == 0, "the outbox sent")
+        received: dict[str, bytes] = {}
+        async with device_client(broker.port) as device:
+            await device.subscribe(f"{prefix}/kept/#", qos=1)
+            async with asyncio.timeout(WAIT):
+                async for message in device.messages:
+                    received[message.topic.value] = message.payload  # type: ignore[assignment]
+                    if len(received) == 5:
+                        break
+        assert received == {f"{prefix}/kept/{i}": str(i).encode() for i in range(3, 8)}
