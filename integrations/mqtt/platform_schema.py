@@ -204,6 +204,17 @@ def _device(value: object) -> DeviceInfo:
     )
 
 
+def payload(value: object) -> str:
+    """A payload option: text; numbers and booleans as Home Assistant writes them (``True``).
+
+    Zigbee2MQTT announces ``payload_on: true`` and renders ``{{ value_json.occupancy }}``,
+    which gives ``True``: both sides must agree on the text.
+    """
+    if isinstance(value, bool):
+        return str(value)
+    return validators.string(value)
+
+
 def _template(value: object) -> Any:
     """A template option: validated by ``core.template`` (see ``templating.py``)."""
     from .templating import template_validator  # noqa: PLC0415 - templating imports us
@@ -214,10 +225,10 @@ def _template(value: object) -> Any:
 AVAILABILITY_SCHEMA: Final = vol.Schema(
     {
         vol.Required("topic"): valid_subscribe_topic,
-        vol.Optional("payload_available", default=DEFAULT_PAYLOAD_AVAILABLE): validators.string,
+        vol.Optional("payload_available", default=DEFAULT_PAYLOAD_AVAILABLE): payload,
         vol.Optional(
             "payload_not_available", default=DEFAULT_PAYLOAD_NOT_AVAILABLE
-        ): validators.string,
+        ): payload,
         vol.Optional("value_template"): _template,
     }
 )
@@ -232,8 +243,8 @@ _BASE: Final[dict[Any, Any]] = {
     vol.Optional("enabled_by_default", default=True): validators.boolean,
     vol.Optional("device"): _device,
     vol.Optional("availability_topic"): valid_subscribe_topic,
-    vol.Optional("payload_available", default=DEFAULT_PAYLOAD_AVAILABLE): validators.string,
-    vol.Optional("payload_not_available", default=DEFAULT_PAYLOAD_NOT_AVAILABLE): validators.string,
+    vol.Optional("payload_available", default=DEFAULT_PAYLOAD_AVAILABLE): payload,
+    vol.Optional("payload_not_available", default=DEFAULT_PAYLOAD_NOT_AVAILABLE): payload,
     vol.Optional("availability_template"): _template,
     vol.Optional("availability"): vol.All(validators.ensure_list, [AVAILABILITY_SCHEMA]),
     vol.Optional("availability_mode", default="latest"): vol.In(["all", "any", "latest"]),
@@ -281,8 +292,8 @@ BINARY_SENSOR_SCHEMA: Final = vol.Schema(
         **_EXPIRE,
         vol.Required("state_topic"): valid_subscribe_topic,
         vol.Optional("device_class"): validators.string,
-        vol.Optional("payload_on", default="ON"): validators.string,
-        vol.Optional("payload_off", default="OFF"): validators.string,
+        vol.Optional("payload_on", default="ON"): payload,
+        vol.Optional("payload_off", default="OFF"): payload,
         vol.Optional("off_delay"): vol.All(vol.Coerce(int), vol.Range(min=0)),
     }
 )
@@ -295,10 +306,10 @@ SWITCH_SCHEMA: Final = vol.Schema(
         vol.Optional("state_topic"): valid_subscribe_topic,
         vol.Optional("command_topic"): valid_publish_topic,
         vol.Optional("device_class"): vol.In(["outlet", "switch"]),
-        vol.Optional("payload_on", default="ON"): validators.string,
-        vol.Optional("payload_off", default="OFF"): validators.string,
-        vol.Optional("state_on"): validators.string,
-        vol.Optional("state_off"): validators.string,
+        vol.Optional("payload_on", default="ON"): payload,
+        vol.Optional("payload_off", default="OFF"): payload,
+        vol.Optional("state_on"): payload,
+        vol.Optional("state_off"): payload,
     }
 )
 
@@ -315,7 +326,7 @@ NUMBER_SCHEMA: Final = vol.Schema(
         vol.Optional("max", default=100.0): vol.Coerce(float),
         vol.Optional("step", default=1.0): vol.All(vol.Coerce(float), vol.Range(min=1e-9)),
         vol.Optional("mode", default=NumberMode.AUTO): vol.Coerce(NumberMode),
-        vol.Optional("payload_reset", default="None"): validators.string,
+        vol.Optional("payload_reset", default="None"): payload,
     }
 )
 
@@ -338,7 +349,7 @@ BUTTON_SCHEMA: Final = vol.Schema(
         **_COMMAND,
         vol.Required("command_topic"): valid_publish_topic,
         vol.Optional("device_class"): vol.In(["identify", "restart", "update"]),
-        vol.Optional("payload_press", default="PRESS"): validators.string,
+        vol.Optional("payload_press", default="PRESS"): payload,
     }
 )
 
