@@ -38,7 +38,7 @@ from .abbreviations import (
     expand,
 )
 from .const import DOMAIN
-from .entities import MqttEntity, create_entity
+from .entities import MqttEntity, create_entity, disabled_by_default
 from .platform_schema import PLATFORM_SCHEMAS
 from .topics import ReceivedMessage
 
@@ -277,6 +277,10 @@ class Discovery:
                 return
             await self._remove_id(discovery_id, where, quiet=True)
         entity = create_entity(self.hub, entity_config)
+        if disabled_by_default(self.hub, entity):
+            self._configs[discovery_id] = config
+            _LOGGER.info("Discovery %s%s: disabled in the entity registry", where, origin)
+            return
         await add_entities(self.hub.runtime, DOMAIN, [entity])
         if not entity.added:
             _LOGGER.error("Discovery %s%s: the entity could not be added", where, origin)

@@ -29,7 +29,9 @@ from core import (
     callback,
 )
 from core.const import MAX_STATE_LENGTH
+from core.slug import slugify
 
+from .const import DOMAIN
 from .templating import TemplateRenderError, bind, payload_variables, render
 from .topics import ReceivedMessage
 
@@ -653,3 +655,26 @@ ENTITY_CLASSES: Final[dict[str, Callable[[MqttHub, EntityConfig], MqttEntity]]] 
 def create_entity(hub: MqttHub, config: EntityConfig) -> MqttEntity:
     """The entity for ``config``."""
     return ENTITY_CLASSES[config.domain](hub, config)
+
+
+def disabled_by_default(hub: MqttHub, entity: MqttEntity) -> bool:
+    """Register an ``enabled_by_default: false`` entity as disabled the first time it is seen.
+
+    Only the first time: a user who enabled it in the registry keeps it enabled. Returns
+    whether the entity is disabled now (the entity platform then leaves it out).
+    """
+    config = entity.config
+    if config.enabled_by_default or config.unique_id is None:
+        return False
+    if entity.has_entity_id:
+        object_id = entity.entity_id.partition(".")[2]
+    else:
+        object_id = slugify(entity.friendly_name() or DOMAIN)
+    entry = hub.runtime.entity_registry.get_or_create(
+        config.domain,
+        DOMAIN,
+        config.unique_id,
+        suggested_object_id=object_id,
+        disabled_by="integration",
+    )
+    return entry.disabled

@@ -226,9 +226,7 @@ AVAILABILITY_SCHEMA: Final = vol.Schema(
     {
         vol.Required("topic"): valid_subscribe_topic,
         vol.Optional("payload_available", default=DEFAULT_PAYLOAD_AVAILABLE): payload,
-        vol.Optional(
-            "payload_not_available", default=DEFAULT_PAYLOAD_NOT_AVAILABLE
-        ): payload,
+        vol.Optional("payload_not_available", default=DEFAULT_PAYLOAD_NOT_AVAILABLE): payload,
         vol.Optional("value_template"): _template,
     }
 )

@@ -13,7 +13,7 @@ from .bridge import CommandBridge
 from .client import MqttHub
 from .connectivity import BrokerConnectivity
 from .const import DOMAIN
-from .entities import create_entity
+from .entities import create_entity, disabled_by_default
 from .outbox import Outbox
 from .schema import MqttConfig
 from .services import register_services
@@ -70,7 +70,8 @@ async def async_setup(runtime: Runtime, config: object) -> None:
     runtime.data[MQTT_DATA] = data
     register_services(hub)
     await add_entities(runtime, DOMAIN, [BrokerConnectivity(hub)])
-    await add_entities(runtime, DOMAIN, [create_entity(hub, entity) for entity in config.entities])
+    entities = [create_entity(hub, entity) for entity in config.entities]
+    await add_entities(runtime, DOMAIN, [e for e in entities if not disabled_by_default(hub, e)])
     if config.discovery:
         from .discovery import Discovery  # noqa: PLC0415 - only when discovery is on
 
