@@ -172,6 +172,8 @@ class EventBus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: deque[tuple[Listener, Event[Any]]] = deque()
         self._drain_scheduled = False
+        #: Events fired so far (read by ``/metrics``).
+        self.events_fired = 0
 
     # --- subscribing ---------------------------------------------------------------------------
 
@@ -243,11 +245,13 @@ class EventBus:
         """
         listeners = self._listeners.get(event_type)
         if listeners is None and not self._match_all:
+            self.events_fired += 1
             return
         self.fire_event(Event(event_type, data if data is not None else {}, origin, context))
 
     def fire_event(self, event: Event[Any]) -> None:
         """Deliver an already built event to its type's and the match-all listeners."""
+        self.events_fired += 1
         listeners = self._listeners.get(event.event_type)
         if listeners:
             self.dispatch(event, listeners)

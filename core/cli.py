@@ -1,4 +1,4 @@
-"""The ``edgewise`` command: run a site, check its configuration."""
+"""The ``edgewise`` command: run a site, check its configuration, manage users and tokens."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
+from .auth.cli import add_auth_commands, run_auth_command
 from .bus import Event, callback
 from .config import SectionValidator, load_site_config
 from .const import EVENT_EDGEWISE_STARTED, __version__
@@ -98,6 +99,17 @@ def _check_config(config_dir: Path) -> int:
     return 0
 
 
+def _add_common(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration directory (default: the user's data directory)",
+    )
+    cmd.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(prog="edgewise", description=__doc__)
@@ -107,15 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "run Edgewise on a configuration directory"),
         ("check-config", "check a configuration directory and print every error"),
     ):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument(
-            "-c",
-            "--config",
-            type=Path,
-            default=None,
-            help="configuration directory (default: the user's data directory)",
-        )
-        cmd.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+        _add_common(sub.add_parser(name, help=help_text))
+    add_auth_commands(sub, _add_common)
     return parser
 
 
@@ -129,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         return _check_config(config_dir)
+    if args.command in ("user", "token"):
+        return run_auth_command(args, config_dir)
     return asyncio.run(_run(config_dir))
 
 

@@ -15,6 +15,9 @@ import voluptuous as vol
 
 from .const import DEFAULT_HTTP_PORT
 
+#: 256 KiB: more than any API request needs, little enough to refuse a flood.
+DEFAULT_MAX_REQUEST_BODY = 256 * 1024
+
 CONF_HTTP = "http"
 CONF_LOGGER = "logger"
 
@@ -39,7 +42,15 @@ class HttpConfig:
 
     server_host: str = "0.0.0.0"  # noqa: S104 - a Pi's panel is meant to be reached on the LAN
     server_port: int = DEFAULT_HTTP_PORT
+    #: Origins a browser may call the API from; none (CORS off) by default.
     cors_allowed_origins: tuple[str, ...] = ()
+    #: The largest request body accepted, in bytes; larger ones get 413.
+    max_request_body: int = DEFAULT_MAX_REQUEST_BODY
+    #: Failed logins from one address before it is banned for ``login_ban_seconds``.
+    login_attempts_threshold: int = 5
+    login_ban_seconds: float = 600.0
+    #: Messages waiting to be sent to one WebSocket client before it is disconnected.
+    websocket_send_queue: int = 4096
 
 
 def _http(value: Mapping[str, Any]) -> HttpConfig:
@@ -47,6 +58,10 @@ def _http(value: Mapping[str, Any]) -> HttpConfig:
         server_host=value["server_host"],
         server_port=value["server_port"],
         cors_allowed_origins=tuple(value["cors_allowed_origins"]),
+        max_request_body=value["max_request_body"],
+        login_attempts_threshold=value["login_attempts_threshold"],
+        login_ban_seconds=float(value["login_ban_seconds"]),
+        websocket_send_queue=value["websocket_send_queue"],
     )
 
 
@@ -58,6 +73,18 @@ HTTP_SCHEMA = vol.All(
                 vol.Coerce(int), vol.Range(min=0, max=65535)
             ),
             vol.Optional("cors_allowed_origins", default=[]): [str],
+            vol.Optional("max_request_body", default=DEFAULT_MAX_REQUEST_BODY): vol.All(
+                vol.Coerce(int), vol.Range(min=1024)
+            ),
+            vol.Optional("login_attempts_threshold", default=5): vol.All(
+                vol.Coerce(int), vol.Range(min=1)
+            ),
+            vol.Optional("login_ban_seconds", default=600): vol.All(
+                vol.Coerce(float), vol.Range(min=0)
+            ),
+            vol.Optional("websocket_send_queue", default=4096): vol.All(
+                vol.Coerce(int), vol.Range(min=16)
+            ),
         }
     ),
     _http,

@@ -135,3 +135,17 @@ class DeviceTimeout(DeviceError):
 
 class WriteOutOfBounds(DeviceError):
     """A write was refused before reaching the device because the value is outside its bounds."""
+
+
+class TemplateError(EdgewiseError):
+    """A template could not be compiled or rendered.
+
+    The message names the template (its name, else the start of its source) and says why.
+
+    Attributes:
+        template: the template's name, or its source when it has none.
+    """
+
+    def __init__(self, message: str, *, template: str) -> None:
+        super().__init__(message)
+        self.template = template

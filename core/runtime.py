@@ -35,6 +35,7 @@ from .entity_registry import EntityRegistry
 from .errors import IntegrationError
 from .http import HttpServer
 from .integration import IntegrationStatus
+from .metrics import Metrics
 from .plugins import IntegrationLoader, setup_order
 from .schedules import ScheduledJob, ScheduleStore
 from .services import ServiceRegistry
@@ -150,6 +151,8 @@ class Runtime:
         self.device_registry = DeviceRegistry(self)
         self.entity_registry = EntityRegistry(self)
         self.http: HttpServer | None = None
+        #: Prometheus metrics, served at ``/metrics`` (see ``core.metrics``).
+        self.metrics = Metrics()
         self.exit_code = 0
         #: How long each start-up stage took, in seconds, for diagnostics and the benchmark.
         self.stage_timings: dict[str, float] = {}

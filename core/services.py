@@ -194,6 +194,8 @@ class ServiceRegistry:
         self._executor_job = executor_job
         self._services: dict[str, dict[str, Service]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Service calls so far, valid or not (read by ``/metrics``).
+        self.calls = 0
 
     def register(
         self,
@@ -282,6 +284,7 @@ class ServiceRegistry:
                 a service that gives none (or not asked of one that only gives one).
             Whatever the handler raises.
         """
+        self.calls += 1
         svc = self.get(domain, service)
         if return_response:
             if not blocking:

@@ -25,6 +25,7 @@ from .const import (
 )
 from .context import Context, ContextDict
 from .errors import InvalidEntityIdError
+from .json import json_bytes
 
 _ENTITY_ID_RE = re.compile(r"^(?!_)[a-z0-9_]+(?<!_)\.(?!_)[a-z0-9_]+(?<!_)$")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -71,6 +72,7 @@ class State:
 
     __slots__ = (
         "_as_dict",
+        "_json",
         "attributes",
         "context",
         "domain",
@@ -113,6 +115,7 @@ class State:
         self.context = context if context is not None else Context()
         self.domain, _, self.object_id = entity_id.partition(".")
         self._as_dict: StateDict | None = None
+        self._json: bytes | None = None
 
     @property
     def last_changed(self) -> datetime:
@@ -162,6 +165,38 @@ class State:
             return as_dict
         return self._as_dict
 
+    def as_json(self) -> bytes:
+        """The JSON form as UTF-8 bytes; encoded once and cached, for the APIs."""
+        if self._json is None:
+            if self._as_dict is not None:
+                self._json = json_bytes(self._as_dict)
+            else:
+                # Straight to JSON: orjson writes datetimes itself, in the same ISO 8601 form
+                # as ``isoformat()``, far faster than building the dict's strings first.
+                changed = _dt(self.last_changed_timestamp)
+                updated = (
+                    changed
+                    if self.last_updated_timestamp == self.last_changed_timestamp
+                    else _dt(self.last_updated_timestamp)
+                )
+                reported = (
+                    updated
+                    if self.last_reported_timestamp == self.last_updated_timestamp
+                    else _dt(self.last_reported_timestamp)
+                )
+                self._json = json_bytes(
+                    {
+                        "entity_id": self.entity_id,
+                        "state": self.state,
+                        "attributes": dict(self.attributes),
+                        "last_changed": changed,
+                        "last_updated": updated,
+                        "last_reported": reported,
+                        "context": self.context.as_dict(),
+                    }
+                )
+        return self._json
+
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, State)
@@ -205,6 +240,8 @@ class StateMachine:
         #: Entity ids per domain, in insertion order; updated only when an entity appears or goes.
         self._by_domain: dict[str, dict[str, None]] = {}
         self._entity_listeners: dict[str, list[Listener]] = {}
+        #: State changes so far (read by ``/metrics``).
+        self.changes = 0
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -317,6 +354,7 @@ class StateMachine:
         state.domain = domain
         state.object_id = object_id
         state._as_dict = None  # noqa: SLF001 - State's own cache, built here for speed
+        state._json = None  # noqa: SLF001 - same
         self._states[entity_id] = state
         if old is None:
             self._by_domain.setdefault(domain, {})[entity_id] = None
@@ -328,6 +366,7 @@ class StateMachine:
         old_reported = state.last_reported_timestamp
         state.last_reported_timestamp = now
         state._as_dict = None  # noqa: SLF001 - the cache of a state this machine owns
+        state._json = None  # noqa: SLF001 - same
         if self._bus.has_listeners(EVENT_STATE_REPORTED):
             data: StateReportedData = {
                 "entity_id": state.entity_id,
@@ -358,6 +397,7 @@ class StateMachine:
         context: Context,
         timestamp: float,
     ) -> None:
+        self.changes += 1
         data: StateChangedData = {"entity_id": entity_id, "old_state": old, "new_state": new}
         event = Event(EVENT_STATE_CHANGED, data, EventOrigin.local, context, timestamp)
         self._bus.fire_event(event)

@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
+from .errors import TemplateError
 from .state import valid_entity_id
+from .template import Template, is_template_string
 
 _T = TypeVar("_T")
 
@@ -163,3 +165,56 @@ def empty_config(value: Any) -> dict[str, Any]:
             ]
         )
     raise vol.Invalid("expected nothing or an empty mapping: this integration takes no options")
+
+
+def template(value: object) -> Template:
+    """Accept a template string (numbers and booleans too, as text) and check its syntax.
+
+    The Template has no runtime yet; whoever uses it sets ``template.runtime``.
+
+    Raises:
+        vol.Invalid: the value is not a string, or its syntax is invalid (with the line).
+    """
+    if value is None:
+        raise vol.Invalid("expected a template, got nothing")
+    if isinstance(value, Template):
+        return value
+    if isinstance(value, list | dict):
+        raise vol.Invalid(f"expected a template string, got {type(value).__name__}")
+    result = Template(str(value))
+    try:
+        result.ensure_valid()
+    except TemplateError as err:
+        raise vol.Invalid(f"invalid template: {err}") from None
+    return result
+
+
+def template_complex(value: object) -> object:
+    """Accept nested dicts and lists whose strings may be templates (``data:`` of an action).
+
+    Strings with template syntax become Templates; other values stay as they are.
+
+    Raises:
+        vol.Invalid: a template's syntax is invalid; the path leads to it.
+    """
+    if isinstance(value, list):
+        result: list[object] = []
+        for index, item in enumerate(value):
+            try:
+                result.append(template_complex(item))
+            except vol.Invalid as err:
+                err.prepend([index])
+                raise
+        return result
+    if isinstance(value, dict):
+        mapping: dict[object, object] = {}
+        for key, item in value.items():
+            try:
+                mapping[template_complex(key)] = template_complex(item)
+            except vol.Invalid as err:
+                err.prepend([key])
+                raise
+        return mapping
+    if isinstance(value, str) and is_template_string(value):
+        return template(value)
+    return value

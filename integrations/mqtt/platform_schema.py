@@ -42,6 +42,7 @@ from typing import Any, Final
 import voluptuous as vol
 
 from core import DeviceInfo, EntityCategory, HVACMode, NumberMode, SensorStateClass, validators
+from core.template import Template
 
 from .const import (
     DEFAULT_ENCODING,
@@ -63,7 +64,7 @@ class Availability:
     topic: str
     payload_available: str = DEFAULT_PAYLOAD_AVAILABLE
     payload_not_available: str = DEFAULT_PAYLOAD_NOT_AVAILABLE
-    value_template: Any = None
+    value_template: Template | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +83,15 @@ class EntityConfig:
     availability: tuple[Availability, ...] = ()
     availability_mode: str = "latest"
     json_attributes_topic: str | None = None
-    json_attributes_template: Any = None
+    json_attributes_template: Template | None = None
     qos: int = DEFAULT_QOS
     retain: bool = False
     encoding: str = DEFAULT_ENCODING
     optimistic: bool | None = None
     state_topic: str | None = None
     command_topic: str | None = None
-    value_template: Any = None
-    command_template: Any = None
+    value_template: Template | None = None
+    command_template: Template | None = None
     # sensor
     unit_of_measurement: str | None = None
     state_class: SensorStateClass | None = None
@@ -115,17 +116,17 @@ class EntityConfig:
     # climate
     modes: tuple[HVACMode, ...] = ()
     mode_command_topic: str | None = None
-    mode_command_template: Any = None
+    mode_command_template: Template | None = None
     mode_state_topic: str | None = None
-    mode_state_template: Any = None
+    mode_state_template: Template | None = None
     temperature_command_topic: str | None = None
-    temperature_command_template: Any = None
+    temperature_command_template: Template | None = None
     temperature_state_topic: str | None = None
-    temperature_state_template: Any = None
+    temperature_state_template: Template | None = None
     current_temperature_topic: str | None = None
-    current_temperature_template: Any = None
+    current_temperature_template: Template | None = None
     action_topic: str | None = None
-    action_template: Any = None
+    action_template: Template | None = None
     min_temp: float = 7.0
     max_temp: float = 35.0
     temp_step: float = 0.5
@@ -215,11 +216,9 @@ def payload(value: object) -> str:
     return validators.string(value)
 
 
-def _template(value: object) -> Any:
-    """A template option: validated by ``core.template`` (see ``templating.py``)."""
-    from .templating import template_validator  # noqa: PLC0415 - templating imports us
-
-    return template_validator(value)
+def _template(value: object) -> Template:
+    """A template option (``value_template``...): a ``Template`` without a runtime yet."""
+    return validators.template(value)
 
 
 AVAILABILITY_SCHEMA: Final = vol.Schema(

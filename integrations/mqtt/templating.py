@@ -9,14 +9,12 @@ callers log it and keep the previous state.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
-
 from core import validators
+from core.template import Template
 
 if TYPE_CHECKING:
     from core import Runtime
@@ -26,30 +24,14 @@ class TemplateRenderError(Exception):
     """A template of an MQTT option failed to render."""
 
 
-def _template_validator() -> Any:
-    return getattr(validators, "template", None)
+def template_validator(value: object) -> Template:
+    """Validate a template option into a ``Template`` (syntax errors as ``vol.Invalid``)."""
+    return validators.template(value)
 
 
-def templates_available() -> bool:
-    """Whether this build has ``core.template`` (the templates branch)."""
-    return _template_validator() is not None
-
-
-def template_validator(value: object) -> Any:
-    """Validate a template option into a ``core.template.Template``.
-
-    Raises:
-        vol.Invalid: a syntax error, or a build without templates.
-    """
-    validate = _template_validator()
-    if validate is None:
-        raise vol.Invalid("templates need core/template.py, which this build does not have")
-    return validate(value)
-
-
-def bind(template: Any, runtime: Runtime) -> Any:
+def bind(template: Template | None, runtime: Runtime) -> Template | None:
     """Give a template built by a validator its runtime (for ``states()`` and friends)."""
-    if template is not None and getattr(template, "runtime", None) is None:
+    if template is not None and template.runtime is None:
         template.runtime = runtime
     return template
 
@@ -65,7 +47,7 @@ def payload_variables(payload: str, extra: Mapping[str, Any] | None = None) -> d
 
 
 def render(
-    template: Any,
+    template: Template,
     variables: Mapping[str, Any],
     *,
     what: str,
@@ -80,8 +62,3 @@ def render(
         return template.render(variables, parse_result=parse_result)
     except Exception as err:  # TemplateError, and whatever a sandboxed template may raise
         raise TemplateRenderError(f"{what}: {err}") from err
-
-
-def template_module() -> Any:
-    """``core.template``; only call it when ``templates_available()``."""
-    return importlib.import_module("core.template")

@@ -195,6 +195,7 @@ class _Decoder:
             new.domain = domain
             new.object_id = object_id
             new._as_dict = None  # noqa: SLF001 - State's own cache, empty for a new State
+            new._json = None  # noqa: SLF001 - same
             append(new)
         return out
 

@@ -176,3 +176,35 @@ async def test_state_attributes_are_read_only_and_as_dict_is_ha_shaped(
     assert data["attributes"] == {"friendly_name": "Temp"}
     assert data["last_changed"] == data["last_updated"]
     assert state.name == "Temp"
+
+
+def test_as_json_is_as_dict_encoded() -> None:
+    import json
+
+    from core.context import Context
+
+    context = Context(user_id="u1")
+    for changed, updated, reported in (
+        (1700000000.0, 1700000000.0, 1700000000.0),
+        (1700000000.5, 1700000001.25, 1700000002.0),
+    ):
+        fresh = State(
+            "sensor.a",
+            "1",
+            {"x": 1, "when": "now"},
+            last_changed=changed,
+            last_updated=updated,
+            last_reported=reported,
+            context=context,
+        )
+        twin = State(
+            "sensor.a",
+            "1",
+            {"x": 1, "when": "now"},
+            last_changed=changed,
+            last_updated=updated,
+            last_reported=reported,
+            context=context,
+        )
+        assert json.loads(fresh.as_json()) == json.loads(json.dumps(twin.as_dict()))
+        assert fresh.as_json() is fresh.as_json()

@@ -1,0 +1,367 @@
+"""The commands of the WebSocket API, each with the permission it needs.
+
+Other modules add commands with ``register_command``; a handler gets the connection and the
+message (already checked to have an increasing ``id`` and a ``type``), and answers with
+``conn.send(result_message(...))``. A handler that is a coroutine function runs as a task tied
+to the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from core.auth import Permission
+from core.bus import Event, EventOrigin, callback
+from core.const import EVENT_STATE_CHANGED, MATCH_ALL
+from core.context import Context
+from core.errors import (
+    EdgewiseError,
+    ServiceNotFoundError,
+    ServiceValidationError,
+    Unauthorized,
+)
+from core.json import json_bytes
+from core.state import State
+
+from .permissions import check_service_allowed
+from .ws_messages import (
+    ERR_HOME_ASSISTANT_ERROR,
+    ERR_INVALID_FORMAT,
+    ERR_NOT_FOUND,
+    ERR_SERVICE_VALIDATION_ERROR,
+    ERR_UNAUTHORIZED,
+    ERR_UNKNOWN_COMMAND,
+    ERR_UNKNOWN_ERROR,
+    EVENT_JSON,
+    compressed_state,
+    error_message,
+    event_message,
+    raw_event_message,
+    raw_result_message,
+    result_message,
+    state_diff,
+)
+
+if TYPE_CHECKING:
+    from .websocket import Connection
+
+_LOGGER = logging.getLogger(__name__)
+
+CommandHandler = Callable[["Connection", dict[str, Any]], Coroutine[Any, Any, None] | None]
+
+#: type → (handler, permission).
+COMMANDS: dict[str, tuple[CommandHandler, Permission]] = {}
+
+
+def register_command(
+    command: str, permission: Permission
+) -> Callable[[CommandHandler], CommandHandler]:
+    """Register a WebSocket command under ``command``; usable as a decorator."""
+
+    def add(handler: CommandHandler) -> CommandHandler:
+        COMMANDS[command] = (handler, permission)
+        return handler
+
+    return add
+
+
+def dispatch(conn: Connection, msg: dict[str, Any]) -> None:
+    """Run the command ``msg`` asks for, or answer why not."""
+    msg_id: int = msg["id"]
+    entry = COMMANDS.get(msg["type"])
+    if entry is None:
+        from .ws_collections import handle_collection_command  # noqa: PLC0415 - avoids a cycle
+
+        if not handle_collection_command(conn, msg):
+            conn.send(error_message(msg_id, ERR_UNKNOWN_COMMAND, "Unknown command."))
+        return
+    handler, permission = entry
+    if not conn.user.can(permission):
+        conn.send(error_message(msg_id, ERR_UNAUTHORIZED, "Unauthorized"))
+        return
+    try:
+        result = handler(conn, msg)
+    except Exception as err:  # an isolation boundary: one command of one client
+        _handle_error(conn, msg_id, err)
+        return
+    if result is not None:
+        task = asyncio.get_running_loop().create_task(
+            _guard(conn, msg_id, result), name=f"websocket.{msg['type']}"
+        )
+        conn.track_task(task)
+
+
+async def _guard(conn: Connection, msg_id: int, coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        await coro
+    except Exception as err:  # an isolation boundary: one command of one client
+        _handle_error(conn, msg_id, err)
+
+
+def _handle_error(conn: Connection, msg_id: int, err: Exception) -> None:
+    if isinstance(err, InvalidMessage):
+        conn.send(error_message(msg_id, ERR_INVALID_FORMAT, str(err)))
+    elif isinstance(err, Unauthorized):
+        conn.send(error_message(msg_id, ERR_UNAUTHORIZED, str(err)))
+    elif isinstance(err, ServiceNotFoundError):
+        conn.send(
+            error_message(msg_id, ERR_NOT_FOUND, f"Service {err.domain}.{err.service} not found.")
+        )
+    elif isinstance(err, ServiceValidationError):
+        conn.send(error_message(msg_id, ERR_SERVICE_VALIDATION_ERROR, str(err)))
+    elif isinstance(err, EdgewiseError):
+        conn.send(error_message(msg_id, ERR_HOME_ASSISTANT_ERROR, str(err)))
+    else:
+        _LOGGER.error("Error handling WebSocket message %s", msg_id, exc_info=err)
+        conn.send(error_message(msg_id, ERR_UNKNOWN_ERROR, "Unknown error"))
+
+
+class InvalidMessage(ValueError):
+    """A command's fields are missing or of the wrong type."""
+
+
+def field(msg: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    """``msg[key]`` checked to be a ``kind``.
+
+    Raises:
+        InvalidMessage: it is missing (and has no default) or of another type.
+    """
+    if key not in msg or msg[key] is None:
+        if default is ...:
+            raise InvalidMessage(f"required key not provided @ data['{key}']")
+        return default
+    value = msg[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidMessage(
+            f"expected {getattr(kind, '__name__', kind)} for dictionary value @ data['{key}']"
+        )
+    return value
+
+
+def context_for(conn: Connection) -> Context:
+    """A new context carrying the connection's user."""
+    return Context(user_id=conn.user.id)
+
+
+# --- basic ---------------------------------------------------------------------------------------
+
+
+@register_command("ping", Permission.READ)
+def ping(conn: Connection, msg: dict[str, Any]) -> None:
+    """Answer ``pong``."""
+    conn.send(b'{"id":%d,"type":"pong"}' % msg["id"])
+
+
+@register_command("supported_features", Permission.READ)
+def supported_features(conn: Connection, msg: dict[str, Any]) -> None:
+    """Turn on the features the client supports (``coalesce_messages``)."""
+    features = field(msg, "features", dict)
+    conn.send(result_message(msg["id"]))
+    conn.coalesce = bool(features.get("coalesce_messages"))
+
+
+@register_command("get_states", Permission.READ)
+def get_states(conn: Connection, msg: dict[str, Any]) -> None:
+    """Every state."""
+    from .rest import states_body  # noqa: PLC0415 - rest imports this package's view only
+
+    conn.send(raw_result_message(msg["id"], states_body(conn.runtime.states.all())))
+
+
+@register_command("get_config", Permission.READ)
+def get_config(conn: Connection, msg: dict[str, Any]) -> None:
+    """The site configuration, as ``/api/config``."""
+    from .rest import config_dict  # noqa: PLC0415 - see get_states
+
+    conn.send(result_message(msg["id"], config_dict(conn.app)))
+
+
+@register_command("get_services", Permission.READ)
+def get_services(conn: Connection, msg: dict[str, Any]) -> None:
+    """Every service, ``{domain: {service: description}}``."""
+    from .rest import services_json  # noqa: PLC0415 - see get_states
+
+    result = {item["domain"]: item["services"] for item in services_json(conn.app)}
+    conn.send(result_message(msg["id"], result))
+
+
+@register_command("get_panels", Permission.READ)
+def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
+    """The panels of the web interface (Edgewise's panel is one page)."""
+    conn.send(
+        result_message(
+            msg["id"],
+            {
+                "edgewise": {
+                    "component_name": "edgewise",
+                    "icon": "mdi:view-dashboard",
+                    "title": "Overview",
+                    "config": None,
+                    "url_path": "edgewise",
+                    "require_admin": False,
+                    "config_panel_domain": None,
+                }
+            },
+        )
+    )
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+@register_command("subscribe_events", Permission.READ)
+def subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
+    """Forward events of one type (all when none is given) until unsubscribed."""
+    event_type = field(msg, "event_type", str, MATCH_ALL)
+    msg_id: int = msg["id"]
+    send = conn.send
+    cache = EVENT_JSON
+
+    @callback
+    def forward(event: Event[Any]) -> None:
+        send(raw_event_message(msg_id, cache.get(event)))
+
+    conn.subscriptions[msg_id] = conn.runtime.bus.listen(event_type, forward)
+    send(result_message(msg_id))
+
+
+@register_command("unsubscribe_events", Permission.READ)
+def unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
+    """End a subscription (any kind, as in Home Assistant)."""
+    subscription = field(msg, "subscription", int)
+    cancel = conn.subscriptions.pop(subscription, None)
+    if cancel is None:
+        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "Subscription not found."))
+        return
+    cancel()
+    conn.send(result_message(msg["id"]))
+
+
+@register_command("fire_event", Permission.ADMIN)
+def fire_event(conn: Connection, msg: dict[str, Any]) -> None:
+    """Fire an event."""
+    event_type = field(msg, "event_type", str)
+    data = field(msg, "event_data", dict, None)
+    context = context_for(conn)
+    conn.runtime.bus.fire(event_type, data, context, EventOrigin.remote)
+    conn.send(result_message(msg["id"], {"context": context.as_dict()}))
+
+
+# --- entities ------------------------------------------------------------------------------------
+
+
+@register_command("subscribe_entities", Permission.READ)
+def subscribe_entities(conn: Connection, msg: dict[str, Any]) -> None:
+    """Send every state (of ``entity_ids`` when given) compressed, then the changes as diffs."""
+    entity_ids = field(msg, "entity_ids", list, None)
+    msg_id: int = msg["id"]
+    runtime = conn.runtime
+    send = conn.send
+    wanted = None if entity_ids is None else {str(e).lower() for e in entity_ids}
+
+    @callback
+    def forward(event: Event[Any]) -> None:
+        entity_id: str = event.data["entity_id"]
+        old: State | None = event.data["old_state"]
+        new: State | None = event.data["new_state"]
+        if new is None:
+            body: dict[str, Any] = {"r": [entity_id]}
+        elif old is None:
+            body = {"a": {entity_id: compressed_state(new)}}
+        else:
+            body = {"c": {entity_id: state_diff(old, new)}}
+        send(raw_event_message(msg_id, json_bytes(body)))
+
+    if wanted is None:
+        cancel = runtime.bus.listen(EVENT_STATE_CHANGED, forward)
+        states = runtime.states.all()
+    else:
+        cancel = runtime.states.track(wanted, forward)
+        states = [s for e in wanted if (s := runtime.states.get(e)) is not None]
+    conn.subscriptions[msg_id] = cancel
+    send(result_message(msg_id))
+    send(event_message(msg_id, {"a": {s.entity_id: compressed_state(s) for s in states}}))
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+@register_command("call_service", Permission.CONTROL)
+async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
+    """Call a service; the result carries the context (and the response when asked)."""
+    domain = field(msg, "domain", str)
+    service = field(msg, "service", str)
+    data = field(msg, "service_data", dict, None)
+    target = field(msg, "target", dict, None)
+    return_response = bool(field(msg, "return_response", bool, False))
+    check_service_allowed(conn.user, domain, service)
+    context = context_for(conn)
+    response = await asyncio.shield(
+        conn.runtime.services.call(
+            domain, service, data, target=target, context=context, return_response=return_response
+        )
+    )
+    result: dict[str, Any] = {"context": context.as_dict()}
+    if return_response:
+        result["response"] = response
+    conn.send(result_message(msg["id"], result))
+
+
+# --- auth ----------------------------------------------------------------------------------------
+
+
+@register_command("auth/current_user", Permission.READ)
+def current_user(conn: Connection, msg: dict[str, Any]) -> None:
+    """Who the connection is authenticated as."""
+    user = conn.user
+    conn.send(
+        result_message(
+            msg["id"],
+            {
+                "id": user.id,
+                "name": user.name,
+                "username": user.username,
+                "role": user.role.value,
+                "is_owner": user.is_owner,
+                "is_admin": user.is_admin,
+                "credentials": [{"auth_provider_type": "homeassistant", "auth_provider_id": None}],
+                "mfa_modules": [],
+            },
+        )
+    )
+
+
+@register_command("auth/long_lived_access_token", Permission.READ)
+async def long_lived_access_token(conn: Connection, msg: dict[str, Any]) -> None:
+    """Create a long-lived access token for the connection's own user; answer the token."""
+    client_name = field(msg, "client_name", str)
+    lifespan = field(msg, "lifespan", int, 3650)
+    _, token = await conn.auth.create_long_lived_token(conn.user, client_name, lifespan)
+    conn.send(result_message(msg["id"], token))
+
+
+@register_command("auth/refresh_tokens", Permission.READ)
+def refresh_tokens(conn: Connection, msg: dict[str, Any]) -> None:
+    """The user's own grants (sessions and long-lived tokens)."""
+    grants = [
+        {**t.as_dict(), "is_current": t.id == conn.grant.id}
+        for t in conn.auth.data.tokens.values()
+        if t.user_id == conn.user.id
+    ]
+    conn.send(result_message(msg["id"], grants))
+
+
+@register_command("auth/delete_refresh_token", Permission.READ)
+async def delete_refresh_token(conn: Connection, msg: dict[str, Any]) -> None:
+    """Revoke one of the user's own grants (an admin may revoke anyone's)."""
+    token_id = field(msg, "refresh_token_id", str)
+    grant = conn.auth.data.tokens.get(token_id)
+    if grant is None or (grant.user_id != conn.user.id and not conn.user.is_admin):
+        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "Refresh token not found."))
+        return
+    # Answer first: revoking the connection's own grant closes this connection.
+    conn.send(result_message(msg["id"]))
+    await conn.auth.revoke(token_id)

@@ -1,0 +1,58 @@
+"""Templates: Jinja2 in a sandbox, with the helpers Home Assistant users know.
+
+::
+
+    from core.template import Template, TemplateError, track_template
+
+    template = Template("{{ states('sensor.t') | float(0) > 21 }}", runtime, name="heating")
+    template.render()                       # True / False, parsed like Home Assistant
+    result, info = template.render_with_info()
+    info.entities                           # frozenset({'sensor.t'})
+
+Modules: ``template`` (the Template class, result parsing, ``render_complex``), ``sandbox``
+(the environment and its limits), ``environment`` (the helpers as globals, filters and tests),
+``helpers``, ``time_helpers`` and ``states`` (the functions templates call), ``render_info``
+(what a render read), ``tracking`` (``track_template``).
+"""
+
+from __future__ import annotations
+
+from core.errors import TemplateError
+
+from .render_info import MAX_LOOP_ITERATIONS, RenderInfo
+from .sandbox import MAX_TEMPLATE_OUTPUT
+from .template import (
+    Template,
+    TemplateRenderError,
+    attach,
+    is_template_string,
+    parse_result,
+    render_complex,
+)
+from .tracking import (
+    ALL_STATES_RATE_LIMIT,
+    DOMAIN_STATES_RATE_LIMIT,
+    TIME_RERENDER_INTERVAL,
+    ResultCallback,
+    TemplateTracker,
+    track_template,
+)
+
+__all__ = [
+    "ALL_STATES_RATE_LIMIT",
+    "DOMAIN_STATES_RATE_LIMIT",
+    "MAX_LOOP_ITERATIONS",
+    "MAX_TEMPLATE_OUTPUT",
+    "TIME_RERENDER_INTERVAL",
+    "RenderInfo",
+    "ResultCallback",
+    "Template",
+    "TemplateError",
+    "TemplateRenderError",
+    "TemplateTracker",
+    "attach",
+    "is_template_string",
+    "parse_result",
+    "render_complex",
+    "track_template",
+]

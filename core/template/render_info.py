@@ -1,0 +1,122 @@
+"""What a template read while it rendered, and the per-render state the helpers share.
+
+While a template renders, a ``RenderState`` is the current value of a context variable. The
+helpers (``states()``, ``now()``, ...) find the runtime there and note what they read, so that
+``track_template`` can subscribe to exactly those entities. A render that is not in progress has
+no state: the helpers then refuse to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
+
+from core.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+_T = TypeVar("_T")
+
+#: The most loop iterations (``for`` loops, ``range``, iterating states) one render may run.
+MAX_LOOP_ITERATIONS = 1_000_000
+
+_UTC = ZoneInfo("UTC")
+_SYSTEM_CLOCK = SystemClock()
+
+
+@dataclass(frozen=True, slots=True)
+class RenderInfo:
+    """What one render read.
+
+    Attributes:
+        entities: the entity ids whose state was read (also those that did not exist).
+        domains: the domains that were iterated (``states.sensor``).
+        all_states: whether every state was iterated (``states``, ``states | count``).
+        uses_now: whether the result depends on the current time (``now()``, ``relative_time``).
+    """
+
+    entities: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    all_states: bool = False
+    uses_now: bool = False
+
+
+@dataclass(slots=True)
+class RenderState:
+    """The mutable state of one render in progress; see the module doc."""
+
+    runtime: Runtime | None
+    #: How the template is named in messages: its name, or the start of its source.
+    label: str
+    entities: set[str] = field(default_factory=set)
+    domains: set[str] = field(default_factory=set)
+    all_states: bool = False
+    uses_now: bool = False
+    iterations: int = 0
+    #: Messages already logged for undefined variables, so each is logged once per render.
+    warned: set[str] = field(default_factory=set)
+
+    def freeze(self) -> RenderInfo:
+        """The ``RenderInfo`` of what was read so far."""
+        return RenderInfo(
+            entities=frozenset(self.entities),
+            domains=frozenset(self.domains),
+            all_states=self.all_states,
+            uses_now=self.uses_now,
+        )
+
+    @property
+    def tz(self) -> tzinfo:
+        """The site's time zone; UTC when the template has no runtime."""
+        return self.runtime.core.tzinfo if self.runtime is not None else _UTC
+
+    @property
+    def clock(self) -> Clock:
+        """The runtime's clock (a FakeClock in tests); the system clock without a runtime."""
+        return self.runtime.clock if self.runtime is not None else _SYSTEM_CLOCK
+
+    def count(self, iterable: Iterable[_T]) -> Iterator[_T]:
+        """Iterate ``iterable``, counting each item against ``MAX_LOOP_ITERATIONS``.
+
+        Raises:
+            OverflowError: the render ran more iterations than allowed.
+        """
+        for item in iterable:
+            self.iterations += 1
+            if self.iterations > MAX_LOOP_ITERATIONS:
+                raise OverflowError(
+                    f"the template ran more than {MAX_LOOP_ITERATIONS:,} loop iterations"
+                )
+            yield item
+
+
+CURRENT: ContextVar[RenderState | None] = ContextVar("edgewise_template_render", default=None)
+
+
+def current() -> RenderState:
+    """The render in progress.
+
+    Raises:
+        RuntimeError: no template is rendering.
+    """
+    state = CURRENT.get()
+    if state is None:
+        raise RuntimeError("template helpers can only be used while a template renders")
+    return state
+
+
+def current_runtime(helper: str) -> Runtime:
+    """The runtime of the render in progress, for a helper that reads states or registries.
+
+    Raises:
+        RuntimeError: no template is rendering, or the template has no runtime.
+    """
+    runtime = current().runtime
+    if runtime is None:
+        raise RuntimeError(f"{helper}() needs a runtime, and this template has none")
+    return runtime
