@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core import IntegrationError, RuntimeKey, add_entities, remove_entities
+from core.metrics import get_metrics
 
 from .bridge import CommandBridge
 from .client import MqttHub
@@ -69,6 +71,7 @@ async def async_setup(runtime: Runtime, config: object) -> None:
     data = MqttData(hub)
     runtime.data[MQTT_DATA] = data
     register_services(hub)
+    register_metrics(runtime)
     await add_entities(runtime, DOMAIN, [BrokerConnectivity(hub)])
     entities = [create_entity(hub, entity) for entity in config.entities]
     await add_entities(runtime, DOMAIN, [e for e in entities if not disabled_by_default(hub, e)])
@@ -83,6 +86,45 @@ async def async_setup(runtime: Runtime, config: object) -> None:
     if config.command_bridge is not None:
         data.bridge = CommandBridge(hub, config.command_bridge)
         await data.bridge.start()
+
+
+def register_metrics(runtime: Runtime) -> None:
+    """The connection and the outbox in ``/metrics``, read from the hub at scrape time."""
+    metrics = get_metrics(runtime)
+
+    def reader(read: Callable[[MqttHub], float]) -> Callable[[], float]:
+        def value() -> float:
+            data = runtime.data.get(MQTT_DATA)
+            return 0.0 if data is None else float(read(data.hub))
+
+        return value
+
+    metrics.value(
+        "mqtt_connected", "1 while the MQTT broker is connected", reader(lambda h: h.connected)
+    )
+    metrics.value(
+        "mqtt_connections",
+        "Successful connections to the MQTT broker",
+        reader(lambda h: h.connections),
+        counter=True,
+    )
+    metrics.value(
+        "mqtt_messages_received",
+        "MQTT messages received and dispatched",
+        reader(lambda h: h.received),
+        counter=True,
+    )
+    metrics.value(
+        "mqtt_outbox_messages",
+        "QoS 1/2 messages waiting for the broker",
+        reader(lambda h: len(h.outbox)),
+    )
+    metrics.value(
+        "mqtt_outbox_dropped",
+        "QoS 1/2 messages dropped because the outbox was full",
+        reader(lambda h: h.outbox.dropped),
+        counter=True,
+    )
 
 
 async def async_stop(runtime: Runtime) -> None:

@@ -48,6 +48,10 @@ async def test_birth_after_subscribing_and_connectivity_entity(
             state = runtime.states.get(CONNECTIVITY)
             assert state is not None
             assert state.attributes["device_class"] == "connectivity"
+            metrics = runtime.metrics.render().decode()
+            assert "mqtt_connected 1.0" in metrics
+            assert "mqtt_connections_total 1.0" in metrics
+            assert "mqtt_outbox_messages 0.0" in metrics
         # A clean stop says goodbye with the will payload.
         message = await asyncio.wait_for(anext(aiter(device.messages)), WAIT)
         assert message.payload == b"offline"
