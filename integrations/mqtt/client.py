@@ -51,6 +51,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Outbox messages in flight at once (paho's own in-flight window is 20).
 OUTBOX_WINDOW: Final = 20
+#: QoS 0 messages waiting for the sender task at most; beyond, the oldest are dropped.
+QOS0_QUEUE: Final = 10_000
 #: Packets read per wake-up of the socket reader, at most (see ``_BatchReadingClient``).
 READ_BATCH: Final = 256
 
@@ -124,6 +126,8 @@ class MqttHub:
         self.connections = 0
         #: Messages received and dispatched since start.
         self.received = 0
+        #: QoS 0 messages dropped because too many were waiting to be sent.
+        self.qos0_dropped = 0
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._outbox_task: asyncio.Task[None] | None = None
@@ -422,7 +426,7 @@ class MqttHub:
 
         @callback
         def unsubscribe() -> None:
-            if self.table.remove(subscription):
+            if self.table.remove(subscription) and not self._stop.is_set():
                 self._to_subscribe.pop(topic_filter, None)
                 self._to_unsubscribe.add(topic_filter)
                 self._schedule_subscriptions()
@@ -527,6 +531,17 @@ class MqttHub:
             self.outbox.put(topic, data, qos, retain)
             self._outbox_wake.set()
         elif self.connected:
+            if len(self._qos0) >= QOS0_QUEUE:
+                self._qos0.popleft()
+                self.qos0_dropped += 1
+                if self.qos0_dropped == 1 or self.qos0_dropped % 10_000 == 0:
+                    _LOGGER.warning(
+                        "MQTT %s: more than %d QoS 0 messages waiting; dropped the oldest "
+                        "(%d so far)",
+                        self.config.name,
+                        QOS0_QUEUE,
+                        self.qos0_dropped,
+                    )
             self._qos0.append((topic, data, retain))
             self._qos0_wake.set()
         else:
