@@ -267,3 +267,38 @@ async def test_invalid_topics_in_config_name_the_key(
     assert "wildcards '+' and '#' are not allowed" in output
     assert "min (5) must be less than max (5)" in output
     assert json is not None
+
+
+async def test_availability_mode_all_and_off_delay(
+    mqtt_runtime: RuntimeFactory, prefix: str
+) -> None:
+    yaml = f"""\
+mqtt:
+  discovery_prefix: {prefix}/ha
+  binary_sensor:
+    - name: Motion
+      state_topic: {prefix}/motion
+      off_delay: 1
+      availability_mode: all
+      availability:
+        - topic: {prefix}/gateway
+        - topic: {prefix}/sensor
+          payload_available: alive
+          payload_not_available: dead
+"""
+    async with mqtt_runtime(yaml) as runtime:
+        await asyncio.wait_for(get_hub(runtime).wait_connected(), WAIT)
+        entity_id = "binary_sensor.motion"
+        async with device_client() as device:
+            await device.publish(f"{prefix}/gateway", b"online", qos=1)
+            await device.publish(f"{prefix}/motion", b"ON", qos=1)
+            await wait_for(lambda: runtime.states.get(entity_id) is not None, "the entity")
+            # Only one of the two availability topics says available: 'all' keeps it away.
+            assert state_of(runtime, entity_id) == "unavailable"
+            await device.publish(f"{prefix}/sensor", b"alive", qos=1)
+            await device.publish(f"{prefix}/motion", b"ON", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "on", "motion")
+            # off_delay: back to off by itself.
+            await wait_for(lambda: state_of(runtime, entity_id) == "off", "the off delay")
+            await device.publish(f"{prefix}/sensor", b"dead", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "unavailable", "dead")
