@@ -21,6 +21,7 @@ from aiohttp import web
 from core.auth import AuthManager, Permission
 from core.auth.manager import STORAGE_KEY
 from core.core_sections import HttpConfig
+from core.integration import IntegrationStatus
 from core.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from core.storage import storage_path
 
@@ -102,7 +103,17 @@ async def ready(request: web.Request) -> web.StreamResponse:
 @requires(Permission.READ)
 async def metrics(request: web.Request) -> web.StreamResponse:
     """The runtime's metrics in Prometheus' text format."""
-    body = request.app[RUNTIME].metrics.render()
+    runtime = request.app[RUNTIME]
+    status = runtime.metrics.gauge(
+        "edgewise_integration_running",
+        "1 when the integration is set up and running, 0 otherwise",
+        ["domain", "status"],
+    )
+    status.clear()
+    for domain, loaded in runtime.loader.integrations.items():
+        running = loaded.status is IntegrationStatus.RUNNING
+        status.labels(domain, loaded.status.value).set(1 if running else 0)
+    body = runtime.metrics.render()
     return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 

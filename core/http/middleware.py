@@ -86,7 +86,9 @@ def request_log_middleware(metrics: Metrics) -> Middleware:
             requests.labels(route, request.method, str(status)).inc()
             durations.labels(route).observe(elapsed)
             user = request.get(KEY_USER)
-            ACCESS_LOGGER.info(
+            # Failures at info, the rest at debug: a panel polling must not fill a Pi's log.
+            ACCESS_LOGGER.log(
+                logging.INFO if status >= 400 else logging.DEBUG,
                 "request_id=%s method=%s path=%s route=%s status=%d duration_ms=%.1f "
                 "remote=%s user=%s",
                 request_id,

@@ -9,6 +9,19 @@
     result, info = template.render_with_info()
     info.entities                           # frozenset({'sensor.t'})
 
+In an integration's YAML, take templates with ``validators.template`` (syntax errors become
+configuration errors with file, line and key), give them the runtime at setup, and render with
+Home Assistant's variables::
+
+    SCHEMA = vol.Schema({vol.Optional("value_template"): validators.template})
+    template.runtime = runtime              # validators build templates without one
+    template.name = "sensor.boiler value_template"   # how errors name it
+    value = template.render({"value": payload, "value_json": parsed})
+
+To follow the states a template reads, ``track_template(runtime, template, variables,
+on_result)`` calls ``on_result`` with the first result, then with each changed result (or the
+``TemplateError`` of a failed render); it returns the function that stops tracking.
+
 Modules: ``template`` (the Template class, result parsing, ``render_complex``), ``sandbox``
 (the environment and its limits), ``environment`` (the helpers as globals, filters and tests),
 ``helpers``, ``time_helpers`` and ``states`` (the functions templates call), ``render_info``

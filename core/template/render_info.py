@@ -58,8 +58,8 @@ class RenderState:
     all_states: bool = False
     uses_now: bool = False
     iterations: int = 0
-    #: Messages already logged for undefined variables, so each is logged once per render.
-    warned: set[str] = field(default_factory=set)
+    #: Whether an undefined variable is an error rather than an empty string.
+    strict: bool = False
 
     def freeze(self) -> RenderInfo:
         """The ``RenderInfo`` of what was read so far."""

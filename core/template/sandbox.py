@@ -22,6 +22,7 @@ import logging
 import math
 import re
 import string
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from functools import update_wrapper
 from typing import Any
@@ -166,21 +167,69 @@ def _guard_tree(tree: nodes.Template) -> nodes.Template:
     return tree
 
 
-class WarningUndefined(Undefined):
-    """An undefined value that renders as an empty string and logs a warning once per render.
+#: How many (template, message) pairs are remembered so each undefined variable warns once.
+_WARNED_SIZE = 1024
+_warned: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    Arithmetic and comparisons with it still fail, as with Jinja2's default ``Undefined``.
+
+class WarningUndefined(Undefined):
+    """An undefined value that renders as an empty string and logs a warning.
+
+    Each template warns once per undefined name (then at debug level), so a value template run
+    for every MQTT message does not fill the log. Arithmetic with it fails, as with Jinja2's
+    default ``Undefined``. In a strict render (``Template.render(strict=True)``) printing,
+    testing, iterating or comparing it fails too, as with Jinja2's ``StrictUndefined``.
     """
 
     __slots__ = ()
 
+    def _strict(self) -> bool:
+        state = CURRENT.get()
+        return state is not None and state.strict
+
     def __str__(self) -> str:
         state = CURRENT.get()
-        message = self._undefined_message
-        if state is not None and message not in state.warned:
-            state.warned.add(message)
-            _LOGGER.warning("Template variable warning: %s when rendering %s", message, state.label)
+        if state is None:
+            return ""
+        if state.strict:
+            self._fail_with_undefined_error()
+        key = (state.label, self._undefined_message)
+        if key in _warned:
+            _LOGGER.debug("Template variable warning: %s when rendering %s", *reversed(key))
+            return ""
+        _warned[key] = None
+        if len(_warned) > _WARNED_SIZE:
+            _warned.popitem(last=False)
+        _LOGGER.warning("Template variable warning: %s when rendering %s", *reversed(key))
         return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return iter(())
+
+    def __bool__(self) -> bool:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return False
+
+    def __len__(self) -> int:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return type(self) is type(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        if self._strict():
+            self._fail_with_undefined_error()
+        return id(type(self))
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):

@@ -80,11 +80,13 @@ class AllStates:
     alters_data = False
     jinja_pass_arg = None
 
-    def __call__(self, entity_id: str, with_unit: bool = False) -> str:
+    def __call__(self, entity_id: str, rounded: bool = False, with_unit: bool = False) -> str:
         """The state string of ``entity_id``; ``unknown`` when it does not exist.
 
         Args:
             entity_id: the entity to read.
+            rounded: accepted for Home Assistant's signature; a sensor's state is already
+                written rounded to its display precision, so it changes nothing.
             with_unit: append the entity's unit of measurement, if it has one.
         """
         state = _get(entity_id, "states")

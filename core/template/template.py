@@ -21,6 +21,7 @@ from jinja2 import TemplateSyntaxError
 from core.errors import TemplateError
 
 from .environment import compile_source
+from .helpers import NoDefaultError
 from .render_info import CURRENT, RenderInfo, RenderState
 from .sandbox import MAX_TEMPLATE_OUTPUT
 
@@ -139,7 +140,11 @@ class Template:
             ) from err
 
     def render(
-        self, variables: Mapping[str, Any] | None = None, *, parse_result: bool = True
+        self,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        parse_result: bool = True,
+        strict: bool = False,
     ) -> Any:
         """Render with ``variables``; must run on the event loop.
 
@@ -148,6 +153,8 @@ class Template:
                 ``value``, ``value_json``...).
             parse_result: turn the text into the value it spells (see ``parse_result``);
                 when false the stripped text is returned.
+            strict: make any use of an undefined variable an error (Home Assistant's strict
+                mode), instead of an empty string and a warning.
 
         Returns:
             The parsed result, or the text.
@@ -157,11 +164,15 @@ class Template:
         """
         if self.is_static:
             return _parse(self.source) if parse_result else self.source
-        text = self._render_text(RenderState(self.runtime, self.label), variables)
+        text = self._render_text(RenderState(self.runtime, self.label, strict=strict), variables)
         return _parse(text) if parse_result else text
 
     def render_with_info(
-        self, variables: Mapping[str, Any] | None = None, *, parse_result: bool = True
+        self,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        parse_result: bool = True,
+        strict: bool = False,
     ) -> tuple[Any, RenderInfo]:
         """Render like ``render`` and also say what the render read.
 
@@ -171,7 +182,7 @@ class Template:
         """
         if self.is_static:
             return (_parse(self.source) if parse_result else self.source), RenderInfo()
-        state = RenderState(self.runtime, self.label)
+        state = RenderState(self.runtime, self.label, strict=strict)
         text = self._render_text(state, variables)
         return (_parse(text) if parse_result else text), state.freeze()
 
@@ -192,8 +203,10 @@ class Template:
                     )
                 parts.append(part)
         except Exception as err:
+            # A helper's own message says what went wrong; Python's needs its type to make sense.
+            reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
             raise TemplateRenderError(
-                f"Error rendering template {self.label}: {type(err).__name__}: {err}",
+                f"Error rendering template {self.label}: {reason}",
                 template=self.name or self.source,
                 render_info=state.freeze(),
             ) from err

@@ -62,6 +62,7 @@ class TemplateTracker:
         on_result: ResultCallback,
         *,
         parse_result: bool = True,
+        strict: bool = False,
         ignore_entities: frozenset[str] = frozenset(),
     ) -> None:
         """Prepare to track ``template``; nothing happens until ``start``.
@@ -82,6 +83,7 @@ class TemplateTracker:
         self._variables = variables
         self._on_result = on_result
         self._parse_result = parse_result
+        self._strict = strict
         self._ignore = ignore_entities
         #: What the last render read.
         self.info = RenderInfo()
@@ -118,7 +120,7 @@ class TemplateTracker:
         result: Any
         try:
             result, info = self.template.render_with_info(
-                self._variables, parse_result=self._parse_result
+                self._variables, parse_result=self._parse_result, strict=self._strict
             )
         except TemplateRenderError as err:
             result, info = err, err.render_info

@@ -186,6 +186,25 @@ class Recorder:
         #: entity_id -> (attributes mapping, its JSON): the state machine shares the mapping
         #: between states whose attributes did not change, so most states skip json_dumps.
         self._last_attrs: dict[str, tuple[object, str]] = {}
+        metrics = runtime.metrics
+        metrics.value("recorder_queue_depth", "Changes waiting to be written", self._depth)
+        metrics.value(
+            "recorder_dropped",
+            "Changes not recorded: the queue was full",
+            self._dropped,
+            counter=True,
+        )
+        self._commit_seconds = metrics.histogram(
+            "recorder_commit_seconds",
+            "Time to write one batch to the database",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def _depth(self) -> float:
+        return len(self._queue)
+
+    def _dropped(self) -> float:
+        return self.dropped
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -472,7 +491,8 @@ class Recorder:
         """Write the head of the queue in one transaction; False when the database failed."""
         batch = list(itertools.islice(self._queue, MAX_BATCH_SIZE))
         try:
-            await self._write(batch)
+            with self._commit_seconds.time():
+                await self._write(batch)
         except Exception as err:  # sorted below: an outage, or bad data
             if await self._is_outage(err):
                 self._on_outage(err)

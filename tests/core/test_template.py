@@ -121,11 +121,38 @@ def test_long_source_is_shortened_in_messages() -> None:
 def test_undefined_variable_renders_empty_but_attribute_of_it_fails(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert Template("a{{ missing }}b", name="t").render() == "ab"
-    assert "missing" in caplog.text
-    assert "'t'" in caplog.text
+    template = Template("a{{ missing }}b", name="t")
+    assert template.render() == "ab"
+    assert "'missing' is undefined when rendering 't'" in caplog.text
+    caplog.clear()
+    assert template.render() == "ab"
+    assert "missing" not in caplog.text  # once per template and name
     with pytest.raises(TemplateError, match="missing"):
         Template("{{ missing.attr }}").render()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ missing }}",
+        "{% if missing %}x{% endif %}",
+        "{% for x in missing %}{% endfor %}",
+        "{{ missing == 1 }}",
+        "{{ missing | length }}",
+    ],
+)
+def test_strict_render_refuses_undefined_variables(source: str) -> None:
+    template = Template(source)
+    template.render()  # lenient by default
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        template.render(strict=True)
+    with pytest.raises(TemplateError, match="'missing' is undefined"):
+        template.render_with_info(strict=True)
+
+
+def test_strict_render_still_allows_defined_checks() -> None:
+    source = "{{ missing | default('d') }} {{ missing is defined }}"
+    assert Template(source).render(strict=True) == "d False"
 
 
 def test_template_needs_a_string() -> None:
@@ -246,6 +273,7 @@ async def test_states_callable_and_attribute_forms(runtime: Runtime) -> None:
     runtime.states.set("sensor.t", "21.5", {"unit_of_measurement": "°C", "friendly_name": "T"})
     assert render(runtime, "{{ states('sensor.t') }}") == 21.5
     assert render(runtime, "{{ states('sensor.t', with_unit=True) }}") == "21.5 °C"
+    assert render(runtime, "{{ states('sensor.t', True, True) }}") == "21.5 °C"
     assert render(runtime, "{{ states('sensor.missing') }}") == "unknown"
     assert render(runtime, "{{ states.sensor.t.state }}") == 21.5
     assert render(runtime, "{{ states.sensor.t.attributes.unit_of_measurement }}") == "°C"

@@ -263,3 +263,13 @@ async def test_needs_a_started_runtime(tmp_path: Path) -> None:
     runtime = Runtime(tmp_path)
     with pytest.raises(RuntimeError, match="started runtime"):
         track_template(runtime, Template("{{ 1 }}"), None, print)
+
+
+async def test_strict_tracker_reports_undefined_variables(runtime: Runtime) -> None:
+    results: list[Any] = []
+    tracker = TemplateTracker(
+        runtime, Template("{{ states('sensor.t') }}{{ nope }}"), None, results.append, strict=True
+    )
+    tracker.start()
+    assert isinstance(results[0], TemplateError)
+    assert tracker.info.entities == {"sensor.t"}

@@ -117,6 +117,11 @@ async def test_hass_client_drives_a_running_edgewise(
             )
         async with session.get(f"{url}/api/history/period", headers=headers) as response:
             assert response.status == 400
+        async with session.get(f"{url}/metrics", headers=headers) as response:
+            metrics = await response.text()
+        assert "recorder_queue_depth " in metrics
+        assert "recorder_commit_seconds_count " in metrics
+        assert 'edgewise_integration_running{domain="recorder",status="running"} 1.0' in metrics
         bad = HomeAssistantClient(f"ws://127.0.0.1:{unused_port}/api/websocket", "wrong", session)
         with pytest.raises(AuthenticationFailed):
             await bad.connect()

@@ -230,7 +230,7 @@ async def test_cors_is_off_by_default_and_on_for_listed_origins(
 
 
 async def test_requests_carry_an_id_and_are_logged(api: Api, caplog: Any) -> None:
-    caplog.set_level(logging.INFO, logger="core.http.access")
+    caplog.set_level(logging.DEBUG, logger="core.http.access")
     async with api.session.get(
         f"{api.url}/api/states", headers={"X-Request-ID": "abc-123", **api.headers(Role.VIEWER)}
     ) as response:
@@ -263,6 +263,7 @@ async def test_check_config_error_log_and_metrics(api: Api) -> None:
     assert 'edgewise_http_requests_total{method="GET",route="/api/states",status="200"}' in metrics
     assert "edgewise_state_changes_total" in metrics
     assert "edgewise_websocket_clients 0.0" in metrics
+    assert 'edgewise_integration_running{domain="apitest",status="running"} 1.0' in metrics
 
 
 async def test_integrations_add_authenticated_routes(api: Api) -> None:

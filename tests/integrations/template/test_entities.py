@@ -372,3 +372,15 @@ async def test_reload_reads_the_yaml_section_again(tmp_path: Path) -> None:
         await settle(runtime)
         assert state(runtime, "sensor.two").state == "on"
         assert "sensor.broken" not in runtime.states
+
+
+async def test_labelled_sections_are_joined(tmp_path: Path) -> None:
+    yaml = BASE + (
+        'template:\n  - sensor:\n      - name: First\n        state: "1"\n'
+        'template extra:\n  - sensor:\n      - name: Second\n        state: "{{ 1 + }}"\n'
+        '      - name: Third\n        state: "3"\n'
+    )
+    async with running(tmp_path, yaml, START) as runtime:
+        assert state(runtime, "sensor.first").state == "1"
+        assert state(runtime, "sensor.third").state == "3"
+        assert "sensor.second" not in runtime.states
