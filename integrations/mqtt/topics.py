@@ -2,8 +2,10 @@
 
 A received message is dispatched through one table: a dict keyed by exact topic for filters
 without wildcards (the common case: one state topic per entity), and a tree of topic levels for
-filters with ``+`` or ``#``. A message costs one dict lookup plus a walk of the wildcard tree
-along its own levels, never a scan of every subscription.
+filters with ``+`` or ``#``. A topic's first message costs one dict lookup plus a walk of the
+wildcard tree along its own levels, never a scan of every subscription; the result is kept per
+topic, so later messages on it cost one dict lookup (the memo is cleared whenever a
+subscription comes or goes).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The longest topic MQTT allows, in bytes of UTF-8.
 MAX_TOPIC_BYTES: Final = 65535
+#: Topics whose matching subscriptions are remembered, at most.
+MEMO_SIZE: Final = 100_000
 
 
 def topic_problem(topic: object, *, wildcards: bool) -> str | None:
@@ -136,6 +140,7 @@ class SubscriptionTable:
         self._exact: dict[str, list[Subscription]] = {}
         self._root = _Node()
         self._by_filter: dict[str, list[Subscription]] = {}
+        self._memo: dict[str, tuple[Subscription, ...]] = {}
 
     def __len__(self) -> int:
         return sum(len(subs) for subs in self._by_filter.values())
@@ -143,6 +148,7 @@ class SubscriptionTable:
     def add(self, subscription: Subscription) -> bool:
         """Index ``subscription``; True when it is the first for its filter."""
         topic_filter = subscription.topic_filter
+        self._memo.clear()
         first = topic_filter not in self._by_filter
         self._by_filter.setdefault(topic_filter, []).append(subscription)
         if has_wildcard(topic_filter):
@@ -160,6 +166,7 @@ class SubscriptionTable:
         subs = self._by_filter.get(topic_filter)
         if subs is None or subscription not in subs:
             return False
+        self._memo.clear()
         subs.remove(subscription)
         if has_wildcard(topic_filter):
             self._remove_from_tree(topic_filter.split("/"), subscription)
@@ -193,16 +200,22 @@ class SubscriptionTable:
         """The highest QoS the subscribers of ``topic_filter`` asked for (0 when none)."""
         return max((s.qos for s in self._by_filter.get(topic_filter, ())), default=0)
 
-    def match(self, topic: str) -> Iterator[Subscription]:
-        """The subscriptions whose filter matches ``topic``: exact ones first, then wildcards."""
-        exact = self._exact.get(topic)
-        if exact:
-            yield from exact
-        if not self._root.children:
-            return
-        levels = topic.split("/")
-        dollar = topic.startswith("$")
-        yield from self._walk(self._root, levels, 0, dollar)
+    def match(self, topic: str) -> tuple[Subscription, ...]:
+        """The subscriptions whose filter matches ``topic``: exact ones first, then wildcards.
+
+        The tuple is a snapshot: a subscriber may unsubscribe while it is being iterated.
+        """
+        found = self._memo.get(topic)
+        if found is not None:
+            return found
+        found = tuple(self._exact.get(topic, ()))
+        if self._root.children:
+            found += tuple(self._walk(self._root, topic.split("/"), 0, topic.startswith("$")))
+        if len(self._memo) >= MEMO_SIZE:
+            # Topics that come once (a dump of '#', say) must not grow the memo for ever.
+            self._memo.clear()
+        self._memo[topic] = found
+        return found
 
     def _walk(
         self, node: _Node, levels: list[str], index: int, dollar: bool
