@@ -1,4 +1,4 @@
-"""Automation benchmarks: template rendering (the trigger-to-action figures join later).
+"""Automation benchmarks: template rendering, and latency from a state write to an action.
 
 Run: ``python bench/automations.py`` (from the repository, with Edgewise installed), or
 ``--only template`` for one group. Prints one JSON object per figure on standard output; see
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,9 +22,21 @@ from pathlib import Path
 
 from figures import emit  # bench/ is the script directory, so on sys.path
 
-from core.clock import FakeClock
-from core.runtime import Runtime, tune_gc
-from core.template import Template
+# This file is called automations.py, so the script directory on sys.path would shadow the
+# ``automations`` package: take it off once ``figures`` is imported.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from automations import integration as automation_integration  # noqa: E402
+from automations.manager import AutomationManager  # noqa: E402
+from core.bus import callback  # noqa: E402
+from core.clock import FakeClock  # noqa: E402
+from core.hookspecs import hookimpl  # noqa: E402
+from core.integration import Manifest  # noqa: E402
+from core.plugins import IntegrationLoader  # noqa: E402
+from core.runtime import Runtime, tune_gc  # noqa: E402
+from core.services import ServiceCall  # noqa: E402
+from core.template import Template  # noqa: E402
 
 #: The condition template the issue names: one numeric state, one on/off state.
 CONDITION_TEMPLATE = (
@@ -91,8 +105,139 @@ def run_template(args: argparse.Namespace) -> None:
     )
 
 
+_AUTOMATION_HEADER = """\
+edgewise:
+  time_zone: Europe/Amsterdam
+http:
+  server_host: 127.0.0.1
+  server_port: 0
+bench_target:
+"""
+
+MEASURED = """\
+  - id: measured
+    triggers:
+      - trigger: state
+        entity_id: sensor.trigger
+    actions:
+      - action: bench.act
+        target: {entity_id: switch.target}
+        data: {level: 1}
+"""
+
+#: One of the 1,000 automations of the loaded site: each watches its own entity, half of them
+#: with a condition, and calls a service, as a typical home's automations do.
+FILLER = """\
+  - id: filler_{n}
+    triggers:
+      - trigger: state
+        entity_id: sensor.load_{n}
+        to: "on"
+        for: {{seconds: 30}}
+    conditions:
+      - condition: state
+        entity_id: sensor.load_{m}
+        state: "off"
+    actions:
+      - action: bench.other
+        target: {{entity_id: switch.load_{n}}}
+"""
+
+
+class BenchTarget:
+    """A plugin with the services the automations call; ``act`` stamps the time it ran."""
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[float] | None = None
+
+    @hookimpl
+    def edgewise_manifest(self) -> Manifest:
+        return Manifest(domain="bench_target", name="Benchmark target")
+
+    @hookimpl
+    def edgewise_setup(self, runtime: Runtime, config: object) -> None:
+        @callback
+        def act(call: ServiceCall) -> None:
+            now = time.perf_counter()
+            if self.waiter is not None and not self.waiter.done():
+                self.waiter.set_result(now)
+
+        @callback
+        def other(call: ServiceCall) -> None:
+            return None
+
+        runtime.services.register("bench", "act", act)
+        runtime.services.register("bench", "other", other)
+
+
+async def _latencies(samples: int, automations: int, entities: int) -> list[float]:
+    """Start a site, then time ``samples`` state writes to the measured automation's action."""
+    plugin = BenchTarget()
+    loader = IntegrationLoader()
+    loader.register(automation_integration, source="automations.integration")
+    loader.register(plugin, source="bench")
+    config = "automation:\n" + MEASURED
+    config += "".join(FILLER.format(n=n, m=(n + 1) % entities) for n in range(automations - 1))
+    with tempfile.TemporaryDirectory() as tmp:
+        config_dir = Path(tmp)
+        (config_dir / "configuration.yaml").write_text(_AUTOMATION_HEADER + config)
+        runtime = Runtime(config_dir, loader=loader)
+        await runtime.start()
+        try:
+            await runtime.data[AutomationManager.KEY].loaded.wait()
+            states = runtime.states
+            for n in range(entities):
+                states.set(f"sensor.load_{n}", "off", {"unit_of_measurement": "W"})
+            states.set("sensor.trigger", "0")
+            await asyncio.sleep(0.1)
+            tune_gc()
+            loop = asyncio.get_running_loop()
+            result: list[float] = []
+            for i in range(samples + 50):
+                plugin.waiter = loop.create_future()
+                started = time.perf_counter()
+                states.set("sensor.trigger", str(i + 1))
+                done = await plugin.waiter
+                if i >= 50:  # warm-up
+                    result.append((done - started) * 1e6)
+                # Let the run finish (trace, entity state) before the next write: an idle loop.
+                for _ in range(5):
+                    await asyncio.sleep(0)
+            return result
+        finally:
+            await runtime.stop()
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+async def _trigger_to_action(runs: int, samples: int) -> None:
+    """Print the unloaded and loaded p50/p99 figures (medians over ``runs`` runs)."""
+    for loaded, prefix in ((False, "trigger_to_action"), (True, "trigger_to_action_loaded")):
+        automations, entities = (1000, 10_000) if loaded else (1, 1)
+        p50s: list[float] = []
+        p99s: list[float] = []
+        for _ in range(runs):
+            latencies = await _latencies(samples, automations, entities)
+            p50s.append(statistics.median(latencies))
+            p99s.append(_p99(latencies))
+        what = (
+            f"{samples} sequential state writes, state trigger -> one service call, "
+            f"{automations} automation(s), {entities} other entities; median of {runs} runs"
+        )
+        emit(f"{prefix}_p50_us", p50s, "us", what)
+        emit(f"{prefix}_p99_us", p99s, "us", what)
+
+
+def run_trigger_to_action(args: argparse.Namespace) -> None:
+    """Print ``trigger_to_action_*`` and ``trigger_to_action_loaded_*``."""
+    asyncio.run(_trigger_to_action(args.runs, args.samples))
+
+
 GROUPS: dict[str, Callable[[argparse.Namespace], None]] = {
     "template": run_template,
+    "trigger_to_action": run_trigger_to_action,
 }
 
 
@@ -102,6 +247,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=sorted(GROUPS), help="run only these groups")
     parser.add_argument("--renders", type=int, default=50_000, help="template renders per run")
     parser.add_argument("--entities", type=int, default=10_000, help="entities in the runtime")
+    parser.add_argument(
+        "--samples", type=int, default=1000, help="timed state writes per trigger_to_action run"
+    )
 
 
 def main() -> None:

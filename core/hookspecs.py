@@ -19,7 +19,7 @@ Hooks are grouped by phase:
 
 * load: ``edgewise_manifest``
 * setup: ``edgewise_setup``
-* runtime: ``edgewise_started``
+* runtime: ``edgewise_started``, ``edgewise_trigger_platforms``, ``edgewise_condition_platforms``
 * shutdown: ``edgewise_stop``
 
 Hooks that return an awaitable are awaited by the runtime, each bounded by a timeout.
@@ -27,14 +27,16 @@ Hooks that return an awaitable are awaited by the runtime, each bounded by a tim
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    from .condition import ConditionPlatform
     from .integration import Manifest
     from .runtime import Runtime
+    from .trigger import TriggerPlatform
 
 PROJECT_NAME = "edgewise"
 #: The entry-point group integrations register under.
@@ -105,6 +107,42 @@ def edgewise_started(runtime: Runtime) -> None:
 
     Returns:
         Nothing.
+
+    Added in 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def edgewise_trigger_platforms(runtime: Runtime) -> Mapping[str, TriggerPlatform] | None:
+    """Contribute trigger platforms (``trigger: <name>`` in automations), such as ``mqtt``.
+
+    Called on the event loop by the automation engine, once all integrations are set up and
+    again at each ``automation.reload``, for each integration whose setup succeeded. See
+    ``core.trigger`` for the ``TriggerPlatform`` protocol.
+
+    Args:
+        runtime: the running Edgewise instance.
+
+    Returns:
+        A mapping of platform name to platform, or None. A name that a built-in platform or an
+        earlier integration already uses is logged and ignored.
+
+    Added in 0.1.
+    """
+
+
+@hookspec(firstresult=True)
+def edgewise_condition_platforms(runtime: Runtime) -> Mapping[str, ConditionPlatform] | None:
+    """Contribute condition platforms (``condition: <name>`` in automations and scripts).
+
+    Called like ``edgewise_trigger_platforms``. See ``core.condition`` for the
+    ``ConditionPlatform`` protocol.
+
+    Args:
+        runtime: the running Edgewise instance.
+
+    Returns:
+        A mapping of condition name to platform, or None.
 
     Added in 0.1.
     """

@@ -181,6 +181,20 @@ class Runtime:
         task.add_done_callback(self._task_done)
         return task
 
+    def integration_failed(self, domain: str, error: BaseException | str) -> None:
+        """Report that an integration failed for good after its setup returned.
+
+        For work an integration finishes in the background, after start-up (the recorder opens
+        its database once the runtime is ready): its status becomes ``failed`` with ``error``,
+        and the error is logged once. The integration itself stops what it runs; its
+        ``edgewise_stop`` is still called at shutdown. Call on the loop.
+        """
+        message = str(error) or type(error).__name__
+        _LOGGER.error("Integration %s failed: %s", domain, message)
+        if (loaded := self.loader.get(domain)) is not None:
+            loaded.status = IntegrationStatus.FAILED
+            loaded.error = message
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
@@ -426,7 +440,8 @@ class Runtime:
                 _LOGGER.warning("Integration %s still running after %g s", domain, timeout)
             except Exception:
                 _LOGGER.exception("Integration %s failed to stop", domain)
-            loaded.status = IntegrationStatus.STOPPED
+            if loaded.status is not IntegrationStatus.FAILED:
+                loaded.status = IntegrationStatus.STOPPED
 
     async def _cancel_tasks(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]

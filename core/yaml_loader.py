@@ -1,7 +1,8 @@
 """Load YAML configuration the way Home Assistant does, remembering where each value came from.
 
 Supported tags: ``!include``, ``!include_dir_list``, ``!include_dir_named``,
-``!include_dir_merge_list``, ``!include_dir_merge_named``, ``!secret`` and ``!env_var``.
+``!include_dir_merge_list``, ``!include_dir_merge_named``, ``!secret``, ``!env_var`` and, for
+blueprints, ``!input NAME`` (an :class:`Input` placeholder that the blueprint is filled with).
 Mappings, sequences and strings come back as :class:`NodeDict`, :class:`NodeList` and
 :class:`NodeStr`, which carry a :class:`Source` (file and 1-based line) so that validation errors
 can point at the line a user has to fix. Every file an include or a secret reaches must resolve
@@ -500,6 +501,30 @@ def _env_var(loader: _Loader, node: yaml.Node) -> NodeStr:
     return NodeStr(value, loader.source(node), secret=True)
 
 
+class Input:
+    """``!input NAME`` in a blueprint: a placeholder for the value the user gives for ``NAME``."""
+
+    __slots__ = ("name", "source")
+
+    def __init__(self, name: str, source: Source | None = None) -> None:
+        self.name = name
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Input) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("!input", self.name))
+
+    def __repr__(self) -> str:
+        return f"!input {self.name}"
+
+
+def _input(loader: _Loader, node: yaml.Node) -> Input:
+    """``!input NAME``: a blueprint input placeholder."""
+    return Input(loader.scalar_argument(node, "!input"), loader.source(node))
+
+
 def _rel(loader: _Loader, path: Path) -> str:
     """Return ``path`` as users read it."""
     return _display(path, loader.context.config_dir)
@@ -541,3 +566,4 @@ _Loader.add_constructor("!include_dir_merge_list", _include_dir_merge_list)
 _Loader.add_constructor("!include_dir_merge_named", _include_dir_merge_named)
 _Loader.add_constructor("!secret", _secret)
 _Loader.add_constructor("!env_var", _env_var)
+_Loader.add_constructor("!input", _input)

@@ -7,10 +7,16 @@ configuration and ``setup.py`` for what starts in which order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from core import Manifest, Runtime, hookimpl
 
 from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA
+
+if TYPE_CHECKING:
+    from core.trigger import TriggerPlatform
 
 
 @hookimpl
@@ -35,6 +41,14 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     from .setup import async_setup  # noqa: PLC0415 - aiomqtt only for sites that use MQTT
 
     await async_setup(runtime, config)
+
+
+@hookimpl
+def edgewise_trigger_platforms(runtime: Runtime) -> Mapping[str, TriggerPlatform]:
+    """The ``mqtt`` trigger (``trigger: mqtt`` in automations), see ``trigger.py``."""
+    from .trigger import TRIGGER_PLATFORMS  # noqa: PLC0415 - only when automations ask
+
+    return TRIGGER_PLATFORMS
 
 
 @hookimpl

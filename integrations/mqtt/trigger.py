@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import voluptuous as vol
 
-from core import Context, IntegrationError, validators
+from core import IntegrationError, validators
+from core.trigger import ENGINE_TRIGGER_KEYS, TriggerFire, TriggerPlatform
 
 from .const import DEFAULT_ENCODING, DOMAIN
 from .platform_schema import valid_qos
@@ -37,13 +38,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-#: What ``attach`` calls when the trigger fires: (trigger data, context).
-TriggerFire = Callable[[dict[str, Any], Context | None], None]
-
-#: Keys of a trigger that the automation engine handles and passes through.
-ENGINE_KEYS: Final = ("platform", "trigger", "id", "variables", "enabled", "alias")
-
-_ENGINE_SCHEMA: Final[dict[Any, Any]] = {vol.Optional(key): object for key in ENGINE_KEYS}
+_ENGINE_SCHEMA: Final[dict[Any, Any]] = {
+    vol.Optional(key): object for key in sorted(ENGINE_TRIGGER_KEYS)
+}
 
 TRIGGER_SCHEMA: Final = vol.Schema(
     {
@@ -124,4 +121,4 @@ class MqttTriggerPlatform:
 
 
 #: The platforms this integration gives the automation engine, by name.
-TRIGGER_PLATFORMS: Final = {DOMAIN: MqttTriggerPlatform()}
+TRIGGER_PLATFORMS: Final[dict[str, TriggerPlatform]] = {DOMAIN: MqttTriggerPlatform()}

@@ -85,3 +85,37 @@ async def test_attach_without_mqtt_set_up_is_an_integration_error(
     async with mqtt_runtime("") as runtime:
         with pytest.raises(IntegrationError, match="needs the mqtt integration"):
             await platform.attach(runtime, platform.schema({"topic": "x"}), lambda p, c: None)
+
+
+async def test_an_automation_with_an_mqtt_trigger_runs_its_actions(
+    mqtt_runtime: RuntimeFactory, prefix: str
+) -> None:
+    """Registered through edgewise_trigger_platforms: the engine attaches it like its own."""
+    yaml = f"""\
+mqtt:
+  discovery_prefix: {prefix}/ha
+automation:
+  - id: alarm
+    alias: Alarm seen
+    triggers:
+      - trigger: mqtt
+        topic: {prefix}/alarm/+
+        payload: "on"
+        value_template: "{{{{ value_json.state }}}}"
+    actions:
+      - event: mqtt_alarm_seen
+        event_data:
+          topic: "{{{{ trigger.topic }}}}"
+          level: "{{{{ trigger.payload_json.level }}}}"
+          platform: "{{{{ trigger.platform }}}}"
+"""
+    async with mqtt_runtime(yaml) as runtime:
+        seen: list[dict[str, Any]] = []
+        runtime.bus.listen("mqtt_alarm_seen", lambda event: seen.append(dict(event.data)))
+        await wait_for(lambda: runtime.states.get("automation.alarm_seen"), "the automation")
+        await asyncio.wait_for(get_hub(runtime).wait_connected(), WAIT)
+        async with device_client() as device:
+            await device.publish(f"{prefix}/alarm/ahu1", b'{"state": "off", "level": 1}', qos=1)
+            await device.publish(f"{prefix}/alarm/ahu2", b'{"state": "on", "level": 3}', qos=1)
+        await wait_for(lambda: seen, "the automation's event")
+        assert seen == [{"topic": f"{prefix}/alarm/ahu2", "level": 3, "platform": "mqtt"}]

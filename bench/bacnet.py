@@ -1,0 +1,211 @@
+"""BACnet benchmarks: requests per poll cycle (RPM vs ReadProperty), poll cycle time, and the
+write round trip, against a real bacpypes3 device with 500 points on loopback.
+
+Run: ``python bench/bacnet.py`` (from the repository, with Edgewise installed). The device runs
+in its own process (``tests/integrations/bacnet/device.py``) on 127.0.0.2, Edgewise's client on
+127.0.0.3 (bacpypes3 never sends to its own port on 127.x, so the two differ in address and
+port). Prints one JSON object per figure; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from figures import emit  # bench/ is the script directory, so on sys.path
+
+from core.runtime import Runtime, tune_gc
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.integrations.bacnet.device import (  # noqa: E402 - after the path is set
+    CLIENT_HOST,
+    DEVICE_HOST,
+    free_udp_port,
+)
+
+POINTS = 500
+FIRST_INSTANCE = 1000
+
+
+@contextmanager
+def device_process(instance: int, *, rpm: bool) -> Iterator[str]:
+    """A device with ``POINTS`` analog values in a subprocess; yields its ``host:port``."""
+    port = free_udp_port(DEVICE_HOST)
+    args = [
+        sys.executable,
+        str(REPO / "tests/integrations/bacnet/device.py"),
+        f"{DEVICE_HOST}/8:{port}",
+        str(instance),
+        str(POINTS),
+    ]
+    if not rpm:
+        args.append("no-rpm")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the device did not start")
+        yield f"{DEVICE_HOST}:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def site_yaml(address: str, instance: int, *, rpm: bool) -> str:
+    """Edgewise with one device of ``POINTS`` commandable analog values (numbers)."""
+    points = "".join(
+        f"        - object: analog-value,{FIRST_INSTANCE + i}\n"
+        f"          min: 0\n          max: 1000\n          min_write_interval: 0\n"
+        for i in range(POINTS)
+    )
+    return (
+        textwrap.dedent(
+            f"""\
+        edgewise:
+          time_zone: UTC
+        http:
+          server_host: 127.0.0.1
+          server_port: 0
+        recorder:
+          exclude:
+            domains: [number]
+        bacnet:
+          local:
+            address: {CLIENT_HOST}/8
+            port: {free_udp_port(CLIENT_HOST)}
+          timeout: 10
+          devices:
+            - name: Bench
+              instance: {instance}
+              address: {address}
+              scan_interval: 86400
+              max_per_request: {100 if rpm else 0}
+              points:
+        """
+        )
+        + points
+    )
+
+
+async def _runtime(config_dir: Path, yaml: str) -> Runtime:
+    (config_dir / "configuration.yaml").write_text(yaml)
+    runtime = Runtime(config_dir)
+    await runtime.start()
+    return runtime
+
+
+async def _first_cycle_done(link: Any) -> None:
+    """Wait for the poll that setup starts (it also reads names and units) to finish."""
+    deadline = time.monotonic() + 120
+    while link.online is None or not all(p.value is not None for p in link.points.values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the device was not read: {link.last_error}")
+        await asyncio.sleep(0.05)
+
+
+async def poll_figures(rpm: bool, runs: int) -> tuple[list[int], list[float]]:
+    """Requests and milliseconds per full poll cycle, ``runs`` cycles after a first one."""
+    instance = 4001 if rpm else 4002
+    from integrations.bacnet import BACNET_DATA
+
+    with device_process(instance, rpm=rpm) as address, tempfile.TemporaryDirectory() as tmp:
+        runtime = await _runtime(Path(tmp), site_yaml(address, instance, rpm=rpm))
+        try:
+            link = runtime.data[BACNET_DATA].hub.links[instance]
+            await _first_cycle_done(link)
+            requests: list[int] = []
+            times: list[float] = []
+            for _ in range(runs):
+                before = link.requests
+                started = time.perf_counter()
+                await link.poll()
+                times.append((time.perf_counter() - started) * 1000)
+                requests.append(link.requests - before)
+            if link.online is not True or (rpm and link.rpm is not True):
+                raise RuntimeError(f"the device was not read as expected: {link.last_error}")
+            return requests, times
+        finally:
+            await runtime.stop()
+
+
+async def write_roundtrip(runs: int) -> list[float]:
+    """Milliseconds from ``bacnet.write`` to the value read back from the device."""
+    instance = 4003
+    from integrations.bacnet import BACNET_DATA
+
+    with device_process(instance, rpm=True) as address, tempfile.TemporaryDirectory() as tmp:
+        runtime = await _runtime(Path(tmp), site_yaml(address, instance, rpm=True))
+        try:
+            await _first_cycle_done(runtime.data[BACNET_DATA].hub.links[instance])
+            entity_id = "number.bench_analog_value_1000"
+            times: list[float] = []
+            for run in range(runs + 1):
+                value = 100.0 + run
+                started = time.perf_counter()
+                await runtime.services.call(
+                    "bacnet", "write", {"entity_id": entity_id, "value": value}
+                )
+                state = runtime.states.get(entity_id)
+                elapsed = (time.perf_counter() - started) * 1000
+                if state is None or float(state.state) != value:
+                    raise RuntimeError(f"value not read back: {state}")
+                if run:  # the first write also warms the device's caches
+                    times.append(elapsed)
+            return times
+        finally:
+            await runtime.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="poll cycles per figure")
+    parser.add_argument("--writes", type=int, default=20, help="writes for the round trip")
+    args = parser.parse_args()
+    tune_gc()
+    rpm_requests, rpm_times = await poll_figures(True, args.runs)
+    rp_requests, rp_times = await poll_figures(False, max(1, args.runs // 2))
+    props = "present-value and status-flags of each point"
+    emit(
+        "bacnet_requests_per_cycle_rpm",
+        rpm_requests,
+        "count",
+        f"{POINTS} points, {props}; ReadPropertyMultiple, 100 properties per request",
+    )
+    emit(
+        "bacnet_requests_per_cycle_rp",
+        rp_requests,
+        "count",
+        f"{POINTS} points, {props}; one ReadProperty per property "
+        f"(cycle {sorted(rp_times)[len(rp_times) // 2]:.0f} ms)",
+    )
+    emit(
+        "bacnet_poll_cycle_ms",
+        rpm_times,
+        "ms",
+        f"{POINTS} points with RPM, device in another process on loopback, "
+        "entity states written (not recorded)",
+    )
+    emit(
+        "bacnet_write_roundtrip_ms",
+        await write_roundtrip(args.writes),
+        "ms",
+        "bacnet.write through the audit pipeline and write-command queue, WriteProperty at "
+        "priority 8, then present value, status flags and priority array read back",
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,141 @@
+"""Fixtures for the BACnet tests: real bacpypes3 devices on loopback and runtimes that use them.
+
+bacpypes3 0.0.110 treats any 127.x destination on its own UDP port as itself, so the device and
+Edgewise's client get different addresses and different ports (127.0.0.2:<free> and
+127.0.0.3:<free>).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clock import FakeClock
+from core.runtime import Runtime
+from tests.integrations._runtime import write_config
+
+from .device import CLIENT_HOST, TestDevice, free_udp_port
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+#: The points most tests configure on the test device.
+POINTS = """\
+      - object: analog-value,1
+        name: Supply setpoint
+        min: 12
+        max: 28
+        min_write_interval: 0
+      - object: analog-value,3
+        name: Locked setpoint
+        min: 0
+        max: 100
+        min_write_interval: 0
+      - object: analog-input,1
+        name: Supply temperature
+      - object: binary-input,1
+        name: Filter alarm
+      - object: binary-value,1
+        name: Fan enable
+        min_write_interval: 0
+      - object: multi-state-output,1
+        name: Mode
+        min_write_interval: 0
+"""
+
+
+def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra: str = "") -> str:
+    """A configuration with the BACnet client on 127.0.0.3 and ``device`` with ``points``."""
+    return (
+        textwrap.dedent(
+            f"""\
+            edgewise:
+              time_zone: UTC
+            http:
+              server_host: 127.0.0.1
+              server_port: 0
+            bacnet:
+              local:
+                instance: 599001
+                address: {CLIENT_HOST}/8
+                port: {client_port}
+              timeout: 1
+              devices:
+                - name: AHU
+                  instance: {device.instance}
+                  address: {device.address}
+                  scan_interval: 30
+            """
+        )
+        + textwrap.indent(extra, "      ")
+        + "      points:\n"
+        + points
+    )
+
+
+@pytest.fixture
+async def device() -> AsyncIterator[TestDevice]:
+    """The test device, serving on 127.0.0.2:<free port>."""
+    found = TestDevice()
+    await found.start()
+    yield found
+    found.stop()
+
+
+@pytest.fixture
+def client_port() -> int:
+    """A free UDP port for Edgewise's own BACnet device on 127.0.0.3."""
+    return free_udp_port(CLIENT_HOST)
+
+
+@asynccontextmanager
+async def running(config_dir: Path, yaml: str, start: datetime = START) -> AsyncIterator[Runtime]:
+    """A started Runtime on a FakeClock with ``yaml``; stopped afterwards."""
+    write_config(config_dir, yaml)
+    runtime = Runtime(config_dir, clock=FakeClock(start))
+    try:
+        await runtime.start()
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def wait_for(
+    predicate: Callable[[], Any], *, within: float = 20.0, what: str = "condition"
+) -> Any:
+    """Wait (real time) until ``predicate()`` is truthy; fail with ``what`` otherwise."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def state_of(runtime: Runtime, entity_id: str) -> str | None:
+    """The state string of ``entity_id``, or None."""
+    found = runtime.states.get(entity_id)
+    return None if found is None else found.state
+
+
+async def wait_state(runtime: Runtime, entity_id: str, expected: str) -> None:
+    """Wait until ``entity_id`` has state ``expected``."""
+
+    def check() -> bool:
+        return state_of(runtime, entity_id) == expected
+
+    await wait_for(check, what=f"{entity_id} == {expected!r} (is {state_of(runtime, entity_id)!r})")
+
+
+async def call(runtime: Runtime, service: str, data: dict[str, Any], **kwargs: Any) -> Any:
+    """Call ``bacnet.<service>`` (or ``domain.service``) and return its response."""
+    domain, _, name = service.rpartition(".")
+    return await runtime.services.call(domain or "bacnet", name, data, **kwargs)
