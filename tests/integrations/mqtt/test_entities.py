@@ -178,6 +178,8 @@ async def test_out_of_range_writes_are_refused_before_the_broker(
     from core.errors import ServiceValidationError
 
     async with mqtt_runtime(entities_yaml(prefix)) as runtime:
+        # Entities are unavailable (and skipped by services) until the broker is connected.
+        await asyncio.wait_for(get_hub(runtime).wait_connected(), WAIT)
         with pytest.raises(ServiceValidationError, match="outside its range 10 to 30"):
             await runtime.services.call(
                 "number", "set_value", {"value": 99}, target={"entity_id": "number.setpoint"}
