@@ -53,7 +53,7 @@ from .const import (
     STOP_FLUSH_TIMEOUT,
     RecorderStatus,
 )
-from .errors import SchemaTooNewError
+from .errors import RecorderUnavailableError, SchemaTooNewError
 from .filters import EntityFilter, RecordFilter
 from .schema import RecorderConfig
 
@@ -267,12 +267,34 @@ class Recorder:
         """The database engine (see ``database()``)."""
         return self.database().engine
 
-    def session(self) -> AsyncSession:
+    async def ready(self) -> RecorderDatabase:
+        """The open database, once the writer's first attempt to open it is over.
+
+        Raises:
+            RecorderUnavailableError: the database could not be opened (or is away).
+        """
+        if not self._first_attempt.is_set():
+            await self.wait_started()
+        if not self.database_ready:
+            raise RecorderUnavailableError(self.status.value)
+        return self.database()
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
         """A session for READ queries: ``async with recorder.session() as session: ...``.
 
-        Reads see what is committed; before ``wait_started()`` the schema may not exist yet.
+        Waits for the database to be open (see ``ready()``); reads see what is committed.
         """
-        return self.database().session()
+        database = await self.ready()
+        async with database.session() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for READ queries, once the database is open (see ``ready()``)."""
+        database = await self.ready()
+        async with database.engine.connect() as conn:
+            yield conn
 
     @contextlib.asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -281,7 +303,7 @@ class Recorder:
         Use it for every write outside the writer (purge, statistics), so that SQLite never has
         two writers and a batch never waits for more than one such transaction.
         """
-        engine = self.engine
+        engine = (await self.ready()).engine
         async with self._lock, engine.begin() as conn:
             yield conn
 

@@ -19,3 +19,14 @@ class SchemaTooNewError(IntegrationError):
         )
         self.found = found
         self.supported = supported
+
+
+class RecorderUnavailableError(IntegrationError):
+    """The recorder's database is not open (still opening failed, away, or given up)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The recorder's database is not available (recorder status: {status})",
+            integration=DOMAIN,
+        )
+        self.status = status

@@ -293,7 +293,7 @@ async def test_stop_flushes_everything_queued(make_runtime: MakeRuntime, db_url:
     assert recorder.status is RecorderStatus.STOPPED
     reopened = Recorder(runtime, recorder.config)
     try:
-        async with reopened.session() as session:
+        async with reopened.database().session() as session:
             total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
             runs = (await session.execute(select(RecorderRun))).scalars().all()
     finally:
@@ -495,3 +495,18 @@ async def test_batch_committed_despite_a_failed_commit_is_not_written_twice(
     await recorder.flush()
     rows = await states_of(recorder, "sensor.doubt")
     assert [(r.state, r.old_state_id) for r in rows] == [("1", None), ("2", first.state_id)]
+
+
+async def test_purge_and_reads_called_at_once_wait_for_the_database(
+    make_runtime: MakeRuntime, db_url: str
+) -> None:
+    """A service call or a history read made as soon as /ready answers (before the writer has
+    opened the database) waits for the schema instead of failing with "no such table"."""
+    runtime = await make_runtime(db_url, wait_database=False)
+    recorder = recorder_of(runtime)
+    runtime.states.set("sensor.early", "1")
+    await runtime.services.call("recorder", "purge", {"keep_days": 30}, blocking=True)
+    await recorder.flush()
+    async with recorder.session() as session:
+        total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
+    assert total >= 1
