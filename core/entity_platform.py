@@ -24,6 +24,7 @@ from .const import (
     EVENT_ENTITY_REGISTRY_UPDATED,
 )
 from .entity import Entity
+from .entity_registry import UNDEFINED, UndefinedType
 from .errors import ServiceValidationError
 from .runtime import Runtime, RuntimeKey
 from .services import ServiceCall
@@ -33,6 +34,7 @@ from .target import resolve_target
 _LOGGER = logging.getLogger(__name__)
 
 _E = TypeVar("_E", bound=Entity)
+_V = TypeVar("_V")
 
 
 class EntityIndex:
@@ -230,18 +232,20 @@ async def _prepare(runtime: Runtime, integration: str, entity: Entity) -> bool:
     domain = entity.domain
     info = entity.device_info
     if info is not None and (info.identifiers or info.connections):
+        # A field the entity leaves out (None) keeps what another entity of the device said:
+        # a later discovery message without a name must not erase the device's name.
         device = runtime.device_registry.get_or_create(
             integration,
             identifiers=set(info.identifiers),
             connections=set(info.connections),
-            name=info.name,
-            manufacturer=info.manufacturer,
-            model=info.model,
-            sw_version=info.sw_version,
-            hw_version=info.hw_version,
-            serial_number=info.serial_number,
-            via_device=info.via_device,
-            configuration_url=info.configuration_url,
+            name=_given(info.name),
+            manufacturer=_given(info.manufacturer),
+            model=_given(info.model),
+            sw_version=_given(info.sw_version),
+            hw_version=_given(info.hw_version),
+            serial_number=_given(info.serial_number),
+            via_device=_given(info.via_device),
+            configuration_url=_given(info.configuration_url),
             suggested_area=info.suggested_area,
         )
         entity.device_id = device.id
@@ -457,3 +461,8 @@ def require_in_range(
         service=call.service,
         key=key,
     )
+
+
+def _given(value: _V | None) -> _V | UndefinedType:
+    """``UNDEFINED`` for a device field the entity does not give, so it keeps its value."""
+    return UNDEFINED if value is None else value

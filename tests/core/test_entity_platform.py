@@ -64,6 +64,23 @@ async def test_entity_gets_registry_id_and_device(runtime: Runtime) -> None:
     assert entity_index(runtime).get("switch.plug") is plug
 
 
+async def test_a_field_left_out_keeps_what_another_entity_said(runtime: Runtime) -> None:
+    """A second entity of the same device without a name (an MQTT discovery message that leaves
+    the device name out) does not erase the device's name."""
+    ident = frozenset({("virtual", "plug-9")})
+    first = VirtualSwitch(unique_id="plug-9-a")
+    first._attr_device_info = DeviceInfo(identifiers=ident, name="Hall plug", model="V1")
+    second = VirtualSwitch(unique_id="plug-9-b")
+    second._attr_device_info = DeviceInfo(identifiers=ident, sw_version="2.0")
+    await add_entities(runtime, "virtual", [first])
+    await add_entities(runtime, "virtual", [second])
+
+    assert first.device_id == second.device_id
+    device = runtime.device_registry.get(second.device_id or "")
+    assert device is not None
+    assert (device.name, device.model, device.sw_version) == ("Hall plug", "V1", "2.0")
+
+
 async def test_entity_without_unique_id_is_not_registered(runtime: Runtime) -> None:
     first, second = VirtualSwitch(unique_id=None), VirtualSwitch(unique_id=None)
     await add_entities(runtime, "virtual", [first, second])
