@@ -26,12 +26,34 @@ refreshed after every simulation step:
 
 The models have no voltage or current, so the meters do not serve any. Other addresses answer
 with exception code 2 (illegal data address).
+
+BACnet/IP (``simulator: {bacnet: {address: 127.0.0.2, port: 47808, instance: 599}}``; on one machine
+give it another 127.x address and another port than the BACnet client, see PEERS.md): one device
+with the building's AHU and chillers (N is the chiller's number, 1…):
+
+    ====================== ========================================= ==========================
+    object                 name                                      value
+    ====================== ========================================= ==========================
+    analog-input,1         AHU supply air temperature                °C
+    analog-input,2         AHU mixed air temperature                 °C
+    analog-input,3         Outdoor air temperature                   °C
+    analog-input,4         AHU fan power                             kW
+    analog-input,5         AHU cooling load                          kW (thermal)
+    analog-input,10+N      Chiller N power                           kW
+    analog-input,20+N      Chiller N cooling load                    kW (thermal)
+    analog-value,1         AHU supply air setpoint (commandable)     °C, clamped to 10…20
+    binary-value,N         Chiller N enable (commandable)            active / inactive
+    ====================== ========================================= ==========================
+
+A write to a commandable object at any priority (16 when none is given), or a relinquish,
+changes its present value through the priority array, and the present value drives the model at
+once. With no command in the array the relinquish default follows the model, so changes made in
+Edgewise show on BACnet after the next step.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities
@@ -40,15 +62,18 @@ from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, SimConfig
 
 if TYPE_CHECKING:
+    from .bacnet_server import SimBacnetDevice
     from .modbus_server import SimModbusServer
     from .sim import SimulationDriver
+
+    Server = SimModbusServer | SimBacnetDevice
 
 _LOGGER = logging.getLogger(__name__)
 
 #: The running simulation's driver, for ``edgewise_stop`` (and tests).
 DRIVER: RuntimeKey[SimulationDriver] = RuntimeKey("simulator.driver")
-#: The simulator's Modbus server, when configured and listening.
-MODBUS_SERVER: RuntimeKey[SimModbusServer] = RuntimeKey("simulator.modbus_server")
+#: The simulator's protocol servers that are listening (Modbus, BACnet), for ``edgewise_stop``.
+SERVERS: RuntimeKey[list[Server]] = RuntimeKey("simulator.servers")
 
 
 @hookimpl
@@ -80,26 +105,33 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         runtime.clock.now(),
     )
     hub = SimulatorHub(simulation)
-    refreshers: list[Callable[[], None]] = []
+    servers: list[Server] = []
 
     def publish() -> None:
+        # The servers first: a BACnet command held in a priority array drives the model.
+        for server in servers:
+            server.refresh()
         hub.publish()
-        for refresh in refreshers:
-            refresh()
 
     driver = SimulationDriver(runtime, simulation, publish)
     await add_entities(runtime, DOMAIN, create_entities(hub))
+    wanted: list[Server] = []
     if config.modbus is not None:
         from .modbus_server import SimModbusServer  # noqa: PLC0415 - pymodbus only when asked
 
-        server = SimModbusServer(simulation, config.modbus)
+        wanted.append(SimModbusServer(simulation, config.modbus))
+    if config.bacnet is not None:
+        from .bacnet_server import SimBacnetDevice  # noqa: PLC0415 - bacpypes3 only when asked
+
+        wanted.append(SimBacnetDevice(simulation, config.bacnet, hub.after_write))
+    for server in wanted:
         try:
             await server.start()
         except ExposureError as err:
             _LOGGER.error("%s; the simulation runs without it", err)
         else:
-            runtime.data[MODBUS_SERVER] = server
-            refreshers.append(server.refresh)
+            servers.append(server)
+    runtime.data[SERVERS] = servers
     publish()
     driver.start()
     runtime.data[DRIVER] = driver
@@ -112,8 +144,9 @@ async def edgewise_stop(runtime: Runtime) -> None:
     if driver is not None:
         driver.stop()
         del runtime.data[DRIVER]
-    server = runtime.data.get(MODBUS_SERVER)
-    if server is not None:
-        del runtime.data[MODBUS_SERVER]
-        await server.stop()
+    servers = runtime.data.get(SERVERS)
+    if servers is not None:
+        del runtime.data[SERVERS]
+        for server in servers:
+            await server.stop()
     await remove_entities(runtime, DOMAIN)
