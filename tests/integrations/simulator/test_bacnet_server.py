@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from bacpypes3.primitivedata import Real
 
 from core.integration import IntegrationStatus
 from core.runtime import Runtime
@@ -193,6 +194,16 @@ async def test_chiller_enable_over_bacnet(tmp_path: Path) -> None:
             "bacnet", "relinquish", {"entity_id": "switch.sim_ahu_chiller_1_enable"}, blocking=True
         )
         assert _state(runtime, "switch.chiller_1_enable") == "on"
+
+
+async def test_a_setpoint_beyond_the_model_bounds_is_clamped(tmp_path: Path) -> None:
+    """Another BACnet client may write anything; the simulated AHU takes 10 to 20 °C."""
+    async with running(tmp_path, _yaml(free_udp_port(DEVICE_HOST), client=False), START) as rt:
+        device = _device(rt)
+        await device.setpoint.write_property("presentValue", Real(50.0), priority=8)
+        assert _state(rt, "number.ahu_supply_air_setpoint") == "20.0"
+        await device.setpoint.write_property("presentValue", Real(-5.0), priority=3)
+        assert _state(rt, "number.ahu_supply_air_setpoint") == "10.0"
 
 
 async def test_port_in_use_is_an_error_naming_it_and_the_simulation_runs(
