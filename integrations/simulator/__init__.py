@@ -84,7 +84,8 @@ def edgewise_manifest() -> Manifest:
 
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
-    """Build the site of ``config`` (a ``SimConfig``) at the clock's time, add its entities, and
+    """Build the site of ``config`` (a ``SimConfig``) at the clock's time, add its entities,
+    start the protocol servers it asks for (one that cannot start is logged and left out), and
     start stepping it.
 
     Raises:
@@ -139,7 +140,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
 
 @hookimpl
 async def edgewise_stop(runtime: Runtime) -> None:
-    """Stop stepping the simulation and remove its entities."""
+    """Stop stepping the simulation, stop its protocol servers and remove its entities."""
     driver = runtime.data.get(DRIVER)
     if driver is not None:
         driver.stop()
