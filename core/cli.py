@@ -64,8 +64,8 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-async def _run(config_dir: Path) -> int:
-    runtime = Runtime(config_dir)
+async def _run(config_dir: Path, port: int | None = None) -> int:
+    runtime = Runtime(config_dir, http_port=port)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runtime.request_stop)
@@ -77,6 +77,12 @@ async def _run(config_dir: Path) -> int:
         host = runtime.http_config.server_host
         shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
         print(f"Edgewise is running: http://{shown}:{runtime.http.port}/", flush=True)
+        if not runtime.http.auth.has_users:
+            print(
+                "No user yet: open that address to create the owner account, or run "
+                f"`edgewise user add NAME --role admin -c {config_dir}`",
+                flush=True,
+            )
 
     runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, announce)
     runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, callback(lambda event: tune_gc()))
@@ -119,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", "run Edgewise on a configuration directory"),
         ("check-config", "check a configuration directory and print every error"),
     ):
-        _add_common(sub.add_parser(name, help=help_text))
+        cmd = sub.add_parser(name, help=help_text)
+        _add_common(cmd)
+        if name == "run":
+            cmd.add_argument(
+                "--port", type=int, default=None, help="HTTP port (overrides http: server_port)"
+            )
     add_auth_commands(sub, _add_common)
     return parser
 
@@ -136,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(config_dir)
     if args.command in ("user", "token"):
         return run_auth_command(args, config_dir)
-    return asyncio.run(_run(config_dir))
+    return asyncio.run(_run(config_dir, args.port))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ class IntegrationStatus(StrEnum):
     SETUP_ERROR = "setup_error"
     DEPENDENCY_FAILED = "dependency_failed"
     RUNNING = "running"
+    #: Set up, then failed for good in the background (``Runtime.integration_failed``).
+    FAILED = "failed"
     STOPPED = "stopped"
 
 

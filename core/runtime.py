@@ -8,6 +8,7 @@ expired.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -129,8 +130,11 @@ class Runtime:
         *,
         loader: IntegrationLoader | None = None,
         clock: Clock | None = None,
+        http_port: int | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        #: Overrides ``http: server_port`` (``edgewise run --port``).
+        self._http_port = http_port
         self.config_dir = config_dir.resolve()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._executor = ThreadPoolExecutor(
@@ -180,6 +184,20 @@ class Runtime:
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
+
+    def integration_failed(self, domain: str, error: BaseException | str) -> None:
+        """Report that an integration failed for good after its setup returned.
+
+        For work an integration finishes in the background, after start-up (the recorder opens
+        its database once the runtime is ready): its status becomes ``failed`` with ``error``,
+        and the error is logged once. The integration itself stops what it runs; its
+        ``edgewise_stop`` is still called at shutdown. Call on the loop.
+        """
+        message = str(error) or type(error).__name__
+        _LOGGER.error("Integration %s failed: %s", domain, message)
+        if (loaded := self.loader.get(domain)) is not None:
+            loaded.status = IntegrationStatus.FAILED
+            loaded.error = message
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -246,6 +264,8 @@ class Runtime:
         http = self.config.integrations.get(CONF_HTTP)
         if isinstance(http, HttpConfig):
             self.http_config = http
+        if self._http_port is not None:
+            self.http_config = dataclasses.replace(self.http_config, server_port=self._http_port)
         logger = self.config.integrations.get(CONF_LOGGER)
         if isinstance(logger, LoggerConfig):
             logger.apply()
@@ -426,7 +446,8 @@ class Runtime:
                 _LOGGER.warning("Integration %s still running after %g s", domain, timeout)
             except Exception:
                 _LOGGER.exception("Integration %s failed to stop", domain)
-            loaded.status = IntegrationStatus.STOPPED
+            if loaded.status is not IntegrationStatus.FAILED:
+                loaded.status = IntegrationStatus.STOPPED
 
     async def _cancel_tasks(self) -> None:
         tasks = [t for t in self._tasks if not t.done()]

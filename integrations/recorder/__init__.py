@@ -1,8 +1,13 @@
 """The built-in ``recorder`` integration: the history of states and events in a SQL database.
 
 On by default (SQLite in the configuration directory); ``configuration.yaml`` may point it at
-PostgreSQL, tune batching and purging, and filter what is kept (``schema.py``). The writer is in
-``core.py``; SQLAlchemy is imported only when the integration is set up.
+PostgreSQL, tune batching and purging, and filter what is kept (``schema.py``).
+
+Setup is light: it registers the bus listener, the queue and the services (``core.py``,
+``services.py``, ``statistics.py``) and starts the writer task. The writer imports SQLAlchemy
+(``database.py``), opens and migrates the database once the runtime is ready, so ``/ready``
+never waits for it; what is fired meanwhile is queued. A database the recorder cannot use is
+reported as the integration's failure (``Runtime.integration_failed``).
 """
 
 from __future__ import annotations
@@ -34,14 +39,12 @@ def edgewise_manifest() -> Manifest:
 
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
-    """Start the recorder and register its services.
+    """Start the recorder's listener and writer task and register its services.
 
-    Raises:
-        IntegrationError: the database is newer than this code (``SchemaTooNewError``).
+    Nothing here imports SQLAlchemy or opens the database (the writer does, after start-up).
     """
-    # SQLAlchemy and the drivers load only here, for sites that run the recorder.
     from .core import RECORDER, Recorder  # noqa: PLC0415 - deferred import, see above
-    from .services import register_services  # noqa: PLC0415 - deferred import, see above
+    from .services import register_services, remove_services  # noqa: PLC0415 - see above
     from .statistics import setup_statistics  # noqa: PLC0415 - deferred import, see above
 
     if config is None:
@@ -49,10 +52,19 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     if not isinstance(config, RecorderConfig):
         raise IntegrationError(f"unexpected configuration {config!r}", integration=DOMAIN)
     recorder = Recorder(runtime, config)
-    await recorder.start()
+    recorder.start()
     runtime.data[RECORDER] = recorder
     register_services(runtime, recorder)
     runtime.data[_STOP_STATISTICS] = setup_statistics(runtime, recorder)
+
+    async def undo_on_failure() -> None:
+        # The recorder gave up (it has reported the failure): no compiles, no services.
+        if (stop_statistics := runtime.data.get(_STOP_STATISTICS)) is not None:
+            del runtime.data[_STOP_STATISTICS]
+            await stop_statistics()
+        remove_services(runtime)
+
+    recorder.on_failure(undo_on_failure)
 
 
 @hookimpl
@@ -61,10 +73,10 @@ async def edgewise_stop(runtime: Runtime) -> None:
     from .core import RECORDER  # noqa: PLC0415 - loaded by setup already
     from .services import remove_services  # noqa: PLC0415 - loaded by setup already
 
-    recorder = runtime.data.get(RECORDER)
-    if recorder is None:
-        return
     if (stop_statistics := runtime.data.get(_STOP_STATISTICS)) is not None:
         await stop_statistics()
     remove_services(runtime)
+    recorder = runtime.data.get(RECORDER)
+    if recorder is None:
+        return
     await recorder.stop()

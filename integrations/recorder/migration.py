@@ -22,29 +22,16 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, insert, inspect, select, text
 
-from core.errors import IntegrationError
-
+from .errors import SchemaTooNewError
 from .models import SCHEMA_VERSION, Base, SchemaChange
 from .util import context_id_to_bytes
+
+__all__ = ["SchemaTooNewError", "current_version", "migrate"]
 
 _LOGGER = logging.getLogger(__name__)
 
 #: Rows converted per statement batch in data migrations.
 _MIGRATION_CHUNK = 10_000
-
-
-class SchemaTooNewError(IntegrationError):
-    """The database was written by a newer Edgewise: it is left as it is."""
-
-    def __init__(self, found: int, supported: int) -> None:
-        super().__init__(
-            f"The recorder database has schema version {found}, newer than the {supported} "
-            "this version of Edgewise knows; refusing to touch it (upgrade Edgewise, or point "
-            "db_url at another database)",
-            integration="recorder",
-        )
-        self.found = found
-        self.supported = supported
 
 
 def current_version(conn: Connection) -> int | None:

@@ -15,7 +15,6 @@ from .const import (
     SERVICE_PURGE_ENTITIES,
 )
 from .core import Recorder
-from .purge import purge_entities
 from .schema import PURGE_ENTITIES_SCHEMA, PURGE_SCHEMA
 
 
@@ -28,6 +27,8 @@ def register_services(runtime: Runtime, recorder: Recorder) -> None:
 
     async def handle_purge_entities(call: ServiceCall) -> None:
         """Delete the history of the targeted entities, domains and globs."""
+        from .purge import purge_entities  # noqa: PLC0415 - SQLAlchemy loads on first use
+
         await purge_entities(
             recorder,
             entity_ids=call.target.entity_ids,

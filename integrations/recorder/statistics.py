@@ -20,41 +20,34 @@ Home Assistant's semantics, compiled from the ``states`` table:
 Each compiled period is noted in ``statistics_runs``, so compiling is idempotent and a restart
 catches up on the periods it missed (at most ``MAX_CATCH_UP`` back). Statistics are never purged
 here; the purge removes 5-minute rows older than ``purge_keep_days``.
+
+This module is the light part that the integration's setup imports: the constants and types,
+the ``recorder.get_statistics`` service and the 5-minute compile job. The SQL lives in
+``statistics_compile.py`` (compiling, imported by the job's first run) and
+``statistics_query.py`` (``statistics_during_period``, imported by the service's first call);
+unit conversion is in ``units.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypedDict, cast, get_args
 
 import voluptuous as vol
-from sqlalchemy import Select, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from core.entities.sensor import SensorStateClass
 from core.errors import IntegrationError, ServiceValidationError
-from core.runtime import RuntimeKey
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .const import DOMAIN
-from .models import (
-    StateAttributes,
-    States,
-    StatesMeta,
-    Statistics,
-    StatisticsMeta,
-    StatisticsRuns,
-    StatisticsShortTerm,
-)
-from .util import json_loads
+from .units import units_schema
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,12 +76,6 @@ StatisticType = Literal["mean", "min", "max", "state", "sum", "last_reset", "cha
 PERIODS: Final[tuple[str, ...]] = get_args(Period)
 STATISTIC_TYPES: Final[frozenset[str]] = frozenset(get_args(StatisticType))
 
-_STATE_CLASSES: Final = frozenset(SensorStateClass)
-#: Entities already warned about (unstable unit, dips, negative values), per runtime.
-_WARNED: RuntimeKey[set[tuple[str, str]]] = RuntimeKey("recorder.statistics.warned")
-
-_StatisticsTable = type[Statistics] | type[StatisticsShortTerm]
-
 
 class StatisticsRecorder(Protocol):
     """What statistics need of the recorder (``core.Recorder`` fits; tests may use a stand-in)."""
@@ -101,8 +88,15 @@ class StatisticsRecorder(Protocol):
     def engine(self) -> AsyncEngine:
         """The database engine."""
 
+    @property
+    def database_ready(self) -> bool:
+        """Whether the database is open (a recorder that gave up is not)."""
+
     async def flush(self) -> None:
         """Commit everything queued so far."""
+
+    def write_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction that takes turns with the recorder's own writes; commits on exit."""
 
 
 class StatisticsRow(TypedDict, total=False):
@@ -119,28 +113,15 @@ class StatisticsRow(TypedDict, total=False):
     change: float | None
 
 
-@dataclass(slots=True)
-class _Sample:
-    """One numeric recorded state."""
-
-    ts: float
-    value: float
-    attrs: Mapping[str, Any]
-
-
-@dataclass(slots=True)
-class _LastStat:
-    """Where the previous period left a sum."""
-
-    state: float | None
-    sum: float | None
-    last_reset_ts: float | None
-
-
 # --- time helpers ---------------------------------------------------------------------------------
 
 
-def _aware_utc(when: datetime, what: str) -> datetime:
+def aware_utc(when: datetime, what: str) -> datetime:
+    """``when`` in UTC.
+
+    Raises:
+        ValueError: ``when`` is naive (``what`` names it in the message).
+    """
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"{what} must be an aware datetime, got naive {when!r}")
     return when.astimezone(UTC)
@@ -152,647 +133,13 @@ def short_term_period_start(when: datetime) -> datetime:
     Raises:
         ValueError: ``when`` is naive.
     """
-    when = _aware_utc(when, "when")
+    when = aware_utc(when, "when")
     return when.replace(minute=when.minute - when.minute % 5, second=0, microsecond=0)
 
 
-def _utc(ts: float) -> datetime:
+def utc_from_timestamp(ts: float) -> datetime:
+    """The aware UTC datetime of a POSIX time."""
     return datetime.fromtimestamp(ts, UTC)
-
-
-def _warn_once(runtime: Runtime, entity_id: str, kind: str, message: str, *args: object) -> None:
-    warned = runtime.data.get(_WARNED)
-    if warned is None:
-        warned = set()
-        runtime.data[_WARNED] = warned
-    if (entity_id, kind) in warned:
-        _LOGGER.debug(message, *args)
-        return
-    warned.add((entity_id, kind))
-    _LOGGER.warning(message, *args)
-
-
-# --- reading the states of a period -----------------------------------------------------------
-
-
-def _states_columns() -> Select[str, int, float, str | None, str]:
-    return (
-        select(
-            StatesMeta.entity_id,
-            States.state_id,
-            States.last_updated_ts,
-            States.state,
-            StateAttributes.shared_attrs,
-        )
-        .join(StatesMeta, StatesMeta.metadata_id == States.metadata_id)
-        .join(StateAttributes, StateAttributes.attributes_id == States.attributes_id)
-        .where(StateAttributes.shared_attrs.like(f'%"{ATTR_STATE_CLASS}"%'))
-    )
-
-
-async def _load_states(
-    conn: AsyncConnection, start_ts: float, end_ts: float
-) -> dict[str, list[tuple[float, str | None, str]]]:
-    """Each candidate entity's states in ``[start, end)``, led by the one carried in before.
-
-    Only states whose attributes mention ``state_class`` are read. The carried-in state is found
-    per entity through the (metadata_id, last_updated_ts) index, never by scanning history.
-    """
-    last_before = (
-        select(func.max(States.last_updated_ts))
-        .where(States.metadata_id == StatesMeta.metadata_id, States.last_updated_ts < start_ts)
-        .correlate(StatesMeta)
-        .scalar_subquery()
-    )
-    carried = select(
-        StatesMeta.metadata_id.label("metadata_id"), last_before.label("ts")
-    ).subquery()
-    carry_stmt = _states_columns().join(
-        carried,
-        and_(States.metadata_id == carried.c.metadata_id, States.last_updated_ts == carried.c.ts),
-    )
-    period_stmt = _states_columns().where(
-        States.last_updated_ts >= start_ts, States.last_updated_ts < end_ts
-    )
-    result: dict[str, list[tuple[float, str | None, str]]] = {}
-    carried_in: dict[str, tuple[int, float, str | None, str]] = {}
-    for entity_id, state_id, ts, state, attrs in await conn.execute(carry_stmt):
-        # Two rows of one entity may share a timestamp: the later row wins.
-        if entity_id not in carried_in or state_id > carried_in[entity_id][0]:
-            carried_in[entity_id] = (state_id, ts, state, attrs)
-    for entity_id, (_, ts, state, attrs) in carried_in.items():
-        result[entity_id] = [(ts, state, attrs)]
-    rows = await conn.execute(
-        period_stmt.order_by(States.last_updated_ts, States.state_id),
-    )
-    for entity_id, _, ts, state, attrs in rows:
-        result.setdefault(entity_id, []).append((ts, state, attrs))
-    return result
-
-
-def _as_float(state: str | None) -> float | None:
-    """The state as a finite number, or None (``unknown``, ``unavailable``, text, NaN, inf)."""
-    if state is None:
-        return None
-    try:
-        value = float(state)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _parse_last_reset(value: object, entity_id: str, tz: tzinfo, runtime: Runtime) -> float | None:
-    """The ``last_reset`` attribute as a POSIX time (naive means local time), or None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)).timestamp()
-    _warn_once(
-        runtime, entity_id, "last_reset", "Ignoring invalid last_reset %r of %s", value, entity_id
-    )
-    return None
-
-
-# --- the computations -----------------------------------------------------------------------------
-
-
-def time_weighted_mean(
-    samples: Sequence[tuple[float, float]], start_ts: float, end_ts: float
-) -> float:
-    """The mean of ``(ts, value)`` samples, each weighted by how long it held within the period.
-
-    A sample from before ``start_ts`` holds from ``start_ts``; when nothing was carried in, the
-    mean covers only the time from the first sample on (there is no value before it).
-    """
-    accumulated = 0.0
-    prev_value: float | None = None
-    prev_ts = start_ts
-    for ts, value in samples:
-        at = max(ts, start_ts)
-        if prev_value is None:
-            start_ts = at
-        else:
-            accumulated += prev_value * (at - prev_ts)
-        prev_value, prev_ts = value, at
-    if prev_value is None:
-        raise ValueError("time_weighted_mean needs at least one sample")
-    accumulated += prev_value * (end_ts - prev_ts)
-    if end_ts <= start_ts:
-        # The only sample came at the very end of the period: nothing measurable to weigh.
-        return prev_value
-    return accumulated / (end_ts - start_ts)
-
-
-def _compile_sum(
-    runtime: Runtime,
-    entity_id: str,
-    state_class: SensorStateClass,
-    samples: Sequence[_Sample],
-    last: _LastStat | None,
-) -> tuple[float, float, float | None] | None:
-    """``(state, sum, last_reset_ts)`` for one period, continuing from ``last`` (HA's algorithm).
-
-    ``old_state`` is the zero point of the current cycle and ``new_state`` the latest value; on a
-    new cycle the finished cycle's growth is added to the sum and the zero point becomes 0.
-    """
-    tz = runtime.core.tzinfo
-    total = 0.0
-    old_state: float | None = None
-    new_state: float | None = None
-    last_reset: float | None = None
-    old_last_reset: float | None = None
-    if last is not None:
-        last_reset = old_last_reset = last.last_reset_ts
-        new_state = old_state = last.state
-        total = last.sum or 0.0
-    for sample in samples:
-        value = sample.value
-        reset = False
-        if state_class is not SensorStateClass.TOTAL_INCREASING and (
-            (
-                last_reset := _parse_last_reset(
-                    sample.attrs.get(ATTR_LAST_RESET), entity_id, tz, runtime
-                )
-            )
-            is not None
-            and last_reset != old_last_reset
-        ):
-            if old_state is not None:
-                _LOGGER.info("New cycle of %s: last_reset is now %s", entity_id, _utc(last_reset))
-            reset = True
-        elif old_state is None and last_reset is None:
-            _LOGGER.info("Starting the sum of %s; zero point %s", entity_id, value)
-            reset = True
-        elif state_class is SensorStateClass.TOTAL_INCREASING:
-            if value < 0:
-                _warn_once(
-                    runtime, entity_id, "negative",
-                    "%s has state class total_increasing but a negative state %s; skipped",
-                    entity_id, value,
-                )  # fmt: skip
-                continue
-            if old_state is None or (
-                new_state is not None and value < RESET_DROP_RATIO * new_state
-            ):
-                _LOGGER.info("New cycle of %s: dropped from %s to %s", entity_id, new_state, value)
-                reset = True
-            elif new_state is not None and value < new_state:
-                _warn_once(
-                    runtime, entity_id, "dip",
-                    "%s has state class total_increasing but dipped from %s to %s",
-                    entity_id, new_state, value,
-                )  # fmt: skip
-        if reset:
-            if old_state is not None and new_state is not None:
-                total += new_state - old_state
-            new_state = value
-            old_last_reset = last_reset
-            # An existing statistic starts its new cycle at 0; a new one at its first value.
-            old_state = 0.0 if old_state is not None else value
-        else:
-            new_state = value
-    if new_state is None or old_state is None:
-        return None
-    total += new_state - old_state
-    return new_state, total, last_reset
-
-
-# --- compiling ------------------------------------------------------------------------------------
-
-
-async def _period_done(conn: AsyncConnection, start_ts: float) -> bool:
-    found = await conn.scalar(
-        select(StatisticsRuns.run_id).where(StatisticsRuns.start_ts == start_ts).limit(1)
-    )
-    return found is not None
-
-
-async def _last_stats(
-    conn: AsyncConnection, table: _StatisticsTable, metadata_ids: Collection[int], before_ts: float
-) -> dict[int, _LastStat]:
-    """The latest row before ``before_ts`` of each statistic, found through the unique index."""
-    if not metadata_ids:
-        return {}
-    latest = (
-        select(func.max(table.start_ts))
-        .where(table.metadata_id == StatisticsMeta.id, table.start_ts < before_ts)
-        .correlate(StatisticsMeta)
-        .scalar_subquery()
-    )
-    wanted = (
-        select(StatisticsMeta.id.label("metadata_id"), latest.label("ts"))
-        .where(StatisticsMeta.id.in_(metadata_ids))
-        .subquery()
-    )
-    stmt = select(table.metadata_id, table.state, table.sum, table.last_reset_ts).join(
-        wanted, and_(table.metadata_id == wanted.c.metadata_id, table.start_ts == wanted.c.ts)
-    )
-    return {
-        metadata_id: _LastStat(state, total, last_reset)
-        for metadata_id, state, total, last_reset in await conn.execute(stmt)
-    }
-
-
-async def compile_statistics(recorder: StatisticsRecorder, period_start: datetime) -> bool:
-    """Compile the 5-minute statistics of ``[period_start, +5 min)``, and the hour it completes.
-
-    Idempotent: a period already in ``statistics_runs`` is left alone. Runs on the loop; the
-    database work is a few indexed queries and one transaction.
-
-    Returns:
-        Whether the period was compiled now (False: it had been already).
-
-    Raises:
-        ValueError: ``period_start`` is naive or not on a 5-minute boundary.
-    """
-    start = _aware_utc(period_start, "period_start")
-    if start != short_term_period_start(start):
-        raise ValueError(f"period_start {period_start} is not on a 5-minute boundary")
-    for attempt in range(2):
-        try:
-            return await _compile_once(recorder, start)
-        except IntegrityError:
-            # Another compile of the same period (or a new statistic) committed first.
-            async with recorder.engine.connect() as conn:
-                if await _period_done(conn, start.timestamp()):
-                    return False
-            if attempt:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _compile_once(recorder: StatisticsRecorder, start: datetime) -> bool:
-    runtime = recorder.runtime
-    start_ts = start.timestamp()
-    end_ts = (start + SHORT_TERM_PERIOD).timestamp()
-    async with recorder.engine.connect() as conn:
-        if await _period_done(conn, start_ts):
-            return False
-        per_entity = await _load_states(conn, start_ts, end_ts)
-        candidates = _candidates(runtime, per_entity)
-        metas: dict[str, tuple[int, str | None, bool, bool, str | None]] = {}
-        if candidates:
-            rows = await conn.execute(
-                select(
-                    StatisticsMeta.statistic_id,
-                    StatisticsMeta.id,
-                    StatisticsMeta.unit_of_measurement,
-                    StatisticsMeta.has_mean,
-                    StatisticsMeta.has_sum,
-                    StatisticsMeta.name,
-                ).where(StatisticsMeta.statistic_id.in_(list(candidates)))
-            )
-            metas = {
-                sid: (mid, unit, mean, has_sum, name)
-                for sid, mid, unit, mean, has_sum, name in rows
-            }
-        sum_ids = [
-            metas[entity_id][0]
-            for entity_id, (state_class, _) in candidates.items()
-            if entity_id in metas and state_class is not SensorStateClass.MEASUREMENT
-        ]
-        last_stats = await _last_stats(conn, StatisticsShortTerm, sum_ids, start_ts)
-        if missing := [mid for mid in sum_ids if mid not in last_stats]:
-            # Short-term rows older than purge_keep_days are gone; the hourly ones never are.
-            last_stats |= await _last_stats(conn, Statistics, missing, start_ts)
-        await conn.rollback()
-
-    created_ts = runtime.clock.now().timestamp()
-    async with recorder.engine.begin() as conn:
-        new_rows: list[dict[str, Any]] = []
-        for entity_id, (state_class, samples) in candidates.items():
-            unit = samples[-1].attrs.get(ATTR_UNIT_OF_MEASUREMENT)
-            units = {sample.attrs.get(ATTR_UNIT_OF_MEASUREMENT) for sample in samples}
-            meta = metas.get(entity_id)
-            if len(units) > 1 or (meta is not None and meta[1] != unit):
-                _warn_once(
-                    runtime, entity_id, "unit",
-                    "The unit of %s changed (%s, statistics in %s); its statistics are suppressed "
-                    "until the unit is back", entity_id, sorted(map(str, units)),
-                    meta[1] if meta else None,
-                )  # fmt: skip
-                continue
-            has_mean = state_class is SensorStateClass.MEASUREMENT
-            name = samples[-1].attrs.get(ATTR_FRIENDLY_NAME)
-            name = str(name) if name is not None else None
-            row: dict[str, Any] = dict.fromkeys(("mean", "min", "max", "state", "sum"))
-            row.update(start_ts=start_ts, created_ts=created_ts, last_reset_ts=None)
-            if has_mean:
-                values = [sample.value for sample in samples]
-                row["mean"] = time_weighted_mean(
-                    [(sample.ts, sample.value) for sample in samples], start_ts, end_ts
-                )
-                row["min"], row["max"] = min(values), max(values)
-            else:
-                last = last_stats.get(meta[0]) if meta is not None else None
-                compiled = _compile_sum(runtime, entity_id, state_class, samples, last)
-                if compiled is None:
-                    continue
-                row["state"], row["sum"], row["last_reset_ts"] = compiled
-            if meta is None:
-                result = await conn.execute(
-                    insert(StatisticsMeta).values(
-                        statistic_id=entity_id,
-                        source=SOURCE,
-                        unit_of_measurement=unit,
-                        has_mean=has_mean,
-                        has_sum=not has_mean,
-                        name=name,
-                    )
-                )
-                inserted = result.inserted_primary_key
-                if inserted is None:
-                    raise RuntimeError(f"No id for the new statistic {entity_id}")
-                metadata_id = int(inserted[0])
-            else:
-                metadata_id = meta[0]
-                if (meta[2], meta[3], meta[4]) != (has_mean, not has_mean, name):
-                    await conn.execute(
-                        update(StatisticsMeta)
-                        .where(StatisticsMeta.id == metadata_id)
-                        .values(has_mean=has_mean, has_sum=not has_mean, name=name)
-                    )
-            row["metadata_id"] = metadata_id
-            new_rows.append(row)
-        if new_rows:
-            await conn.execute(insert(StatisticsShortTerm), new_rows)
-        if start.minute == 55:
-            await _compile_hour(conn, start + SHORT_TERM_PERIOD - HOUR, created_ts)
-        await conn.execute(insert(StatisticsRuns).values(start_ts=start_ts))
-    _LOGGER.debug("Compiled statistics of %s for %d statistic(s)", start, len(new_rows))
-    return True
-
-
-def _candidates(
-    runtime: Runtime, per_entity: Mapping[str, Sequence[tuple[float, str | None, str]]]
-) -> dict[str, tuple[SensorStateClass, list[_Sample]]]:
-    """The entities with a state class and numeric states, with those states, by entity id."""
-    parsed: dict[str, Any] = {}
-    result: dict[str, tuple[SensorStateClass, list[_Sample]]] = {}
-    for entity_id, rows in per_entity.items():
-        samples: list[_Sample] = []
-        state_class: SensorStateClass | None = None
-        for ts, state, attrs_text in rows:
-            if attrs_text not in parsed:
-                try:
-                    parsed[attrs_text] = json_loads(attrs_text)
-                except ValueError:
-                    parsed[attrs_text] = None
-            attrs = parsed[attrs_text]
-            if not isinstance(attrs, dict):
-                continue
-            if (cls := attrs.get(ATTR_STATE_CLASS)) in _STATE_CLASSES:
-                # The latest state decides the class, as the current state does in HA.
-                state_class = SensorStateClass(cls)
-            if (value := _as_float(state)) is not None:
-                samples.append(_Sample(ts, value, attrs))
-        if state_class is not None and samples:
-            result[entity_id] = (state_class, samples)
-    return result
-
-
-async def _compile_hour(conn: AsyncConnection, hour_start: datetime, created_ts: float) -> None:
-    """Make the hourly rows of ``[hour_start, +1 h)`` from its 5-minute rows (once each)."""
-    sst = StatisticsShortTerm
-    start_ts = hour_start.timestamp()
-    end_ts = (hour_start + HOUR).timestamp()
-    in_hour = and_(sst.start_ts >= start_ts, sst.start_ts < end_ts)
-    done = set(
-        (
-            await conn.scalars(
-                select(Statistics.metadata_id).where(Statistics.start_ts == start_ts)
-            )
-        ).all()
-    )
-    summary = await conn.execute(
-        select(sst.metadata_id, func.avg(sst.mean), func.min(sst.min), func.max(sst.max))
-        .where(in_hour)
-        .group_by(sst.metadata_id)
-    )
-    rows: dict[int, dict[str, Any]] = {
-        metadata_id: {
-            "metadata_id": metadata_id,
-            "start_ts": start_ts,
-            "created_ts": created_ts,
-            "mean": mean,
-            "min": low,
-            "max": high,
-            "state": None,
-            "sum": None,
-            "last_reset_ts": None,
-        }
-        for metadata_id, mean, low, high in summary
-        if metadata_id not in done
-    }
-    latest = (
-        select(sst.metadata_id.label("metadata_id"), func.max(sst.start_ts).label("ts"))
-        .where(in_hour)
-        .group_by(sst.metadata_id)
-        .subquery()
-    )
-    last_rows = await conn.execute(
-        select(sst.metadata_id, sst.state, sst.sum, sst.last_reset_ts).join(
-            latest, and_(sst.metadata_id == latest.c.metadata_id, sst.start_ts == latest.c.ts)
-        )
-    )
-    for metadata_id, state, total, last_reset in last_rows:
-        if metadata_id in rows:
-            rows[metadata_id].update(state=state, sum=total, last_reset_ts=last_reset)
-    if rows:
-        await conn.execute(insert(Statistics), list(rows.values()))
-
-
-async def compile_missing_statistics(
-    recorder: StatisticsRecorder, now: datetime, *, max_catch_up: timedelta = MAX_CATCH_UP
-) -> int:
-    """Compile every complete 5-minute period since the last compiled one, oldest first.
-
-    Without any compiled period yet, start at the first recorded state. Never goes back more than
-    ``max_catch_up`` before ``now``.
-
-    Returns:
-        How many periods were compiled.
-
-    Raises:
-        ValueError: ``now`` is naive.
-    """
-    now = _aware_utc(now, "now")
-    last_complete = short_term_period_start(now - SHORT_TERM_PERIOD)
-    async with recorder.engine.connect() as conn:
-        last_run = await conn.scalar(select(func.max(StatisticsRuns.start_ts)))
-        if last_run is not None:
-            start = _utc(last_run) + SHORT_TERM_PERIOD
-        else:
-            first_state = await conn.scalar(select(func.min(States.last_updated_ts)))
-            start = short_term_period_start(_utc(first_state)) if first_state else last_complete
-        await conn.rollback()
-    start = max(start, short_term_period_start(now - max_catch_up))
-    compiled = 0
-    while start <= last_complete:
-        if await compile_statistics(recorder, start):
-            compiled += 1
-        start += SHORT_TERM_PERIOD
-    if compiled > 1:
-        _LOGGER.info("Compiled statistics of %d missed 5-minute period(s)", compiled)
-    return compiled
-
-
-# --- reading statistics ---------------------------------------------------------------------------
-
-
-def _bucket(start_ts: float, period: Period, tz: tzinfo) -> tuple[float, float]:
-    """The local calendar day/week/month/year containing ``start_ts``, as POSIX times."""
-    day = datetime.fromtimestamp(start_ts, tz).date()
-    first: date
-    if period == "day":
-        first, following = day, day + timedelta(days=1)
-    elif period == "week":
-        first = day - timedelta(days=day.weekday())
-        following = first + timedelta(weeks=1)
-    elif period == "month":
-        first = day.replace(day=1)
-        following = (first + timedelta(days=32)).replace(day=1)
-    else:
-        first, following = (
-            day.replace(month=1, day=1),
-            day.replace(year=day.year + 1, month=1, day=1),
-        )
-    return (
-        datetime.combine(first, time(), tzinfo=tz).timestamp(),
-        datetime.combine(following, time(), tzinfo=tz).timestamp(),
-    )
-
-
-def _reduce(rows: list[StatisticsRow], period: Period, tz: tzinfo) -> list[StatisticsRow]:
-    """Hourly rows into calendar periods: mean of means, min/max, the last state/sum/last_reset."""
-    reduced: list[StatisticsRow] = []
-    group: list[StatisticsRow] = []
-    bounds: tuple[float, float] | None = None
-
-    def close() -> None:
-        assert bounds is not None  # noqa: S101 - only called with a group
-        means = [row["mean"] for row in group if row.get("mean") is not None]
-        mins = [row["min"] for row in group if row.get("min") is not None]
-        maxes = [row["max"] for row in group if row.get("max") is not None]
-        last = group[-1]
-        reduced.append(
-            StatisticsRow(
-                start=bounds[0],
-                end=bounds[1],
-                mean=sum(cast(list[float], means)) / len(means) if means else None,
-                min=min(cast(list[float], mins)) if mins else None,
-                max=max(cast(list[float], maxes)) if maxes else None,
-                last_reset=last.get("last_reset"),
-                state=last.get("state"),
-                sum=last.get("sum"),
-            )
-        )
-
-    for row in rows:
-        row_bounds = _bucket(row["start"], period, tz)
-        if bounds is not None and row_bounds != bounds:
-            close()
-            group = []
-        bounds = row_bounds
-        group.append(row)
-    if group:
-        close()
-    return reduced
-
-
-async def statistics_during_period(
-    recorder: StatisticsRecorder,
-    start_time: datetime,
-    end_time: datetime | None,
-    statistic_ids: Collection[str] | None,
-    period: Period,
-    *,
-    units: Mapping[str, str] | None = None,
-    types: Collection[StatisticType] | None = None,
-) -> dict[str, list[StatisticsRow]]:
-    """Statistics of ``[start_time, end_time)`` by ``period``, per statistic id.
-
-    ``5minute`` reads ``statistics_short_term``; ``hour`` reads ``statistics``; ``day``,
-    ``week`` (from Monday), ``month`` and ``year`` are made from the hourly rows in the site's
-    local time. ``change`` is the growth of ``sum`` over each period: its sum minus the sum of
-    the period before (the sum of the latest row before ``start_time``, or 0 without one).
-
-    Args:
-        units: accepted for Home Assistant compatibility; Edgewise converts no units yet, so
-            values are always in the unit the statistic was recorded in.
-        types: which values each row carries (all when None); ``start``/``end`` always.
-
-    Returns:
-        ``{statistic_id: [row, ...]}`` with POSIX times, oldest first; ids without rows are left
-        out.
-
-    Raises:
-        ValueError: a time is naive or ``period`` is unknown.
-    """
-    if period not in PERIODS:
-        raise ValueError(f"Unknown statistics period {period!r}")
-    wanted: set[str] = set(STATISTIC_TYPES if types is None else types)
-    start_ts = _aware_utc(start_time, "start_time").timestamp()
-    end_ts = _aware_utc(end_time, "end_time").timestamp() if end_time is not None else None
-    if units:
-        _LOGGER.debug("Unit conversion %s asked for but not supported; values unconverted", units)
-    table: _StatisticsTable = StatisticsShortTerm if period == "5minute" else Statistics
-    duration = (SHORT_TERM_PERIOD if period == "5minute" else HOUR).total_seconds()
-    tz = recorder.runtime.core.tzinfo
-    async with recorder.engine.connect() as conn:
-        meta_stmt = select(StatisticsMeta.id, StatisticsMeta.statistic_id)
-        if statistic_ids is not None:
-            meta_stmt = meta_stmt.where(StatisticsMeta.statistic_id.in_(list(statistic_ids)))
-        ids: dict[int, str] = {}
-        for metadata_id, statistic_id in await conn.execute(meta_stmt):
-            ids[metadata_id] = statistic_id
-        if not ids:
-            return {}
-        stmt = select(
-            table.metadata_id, table.start_ts, table.mean, table.min, table.max,
-            table.last_reset_ts, table.state, table.sum,
-        ).where(table.metadata_id.in_(list(ids)), table.start_ts >= start_ts)  # fmt: skip
-        if end_ts is not None:
-            stmt = stmt.where(table.start_ts < end_ts)
-        raw: dict[str, list[StatisticsRow]] = {}
-        for metadata_id, ts, mean, low, high, last_reset, state, total in await conn.execute(
-            stmt.order_by(table.metadata_id, table.start_ts)
-        ):
-            raw.setdefault(ids[metadata_id], []).append(
-                StatisticsRow(
-                    start=ts, end=ts + duration, mean=mean, min=low, max=high,
-                    last_reset=last_reset, state=state, sum=total,
-                )
-            )  # fmt: skip
-        previous: dict[int, _LastStat] = {}
-        if "change" in wanted and raw:
-            present = [mid for mid, sid in ids.items() if sid in raw]
-            previous = await _last_stats(conn, table, present, start_ts)
-        await conn.rollback()
-    by_id = {sid: mid for mid, sid in ids.items()}
-    result: dict[str, list[StatisticsRow]] = {}
-    for statistic_id, table_rows in raw.items():
-        rows = table_rows if period in ("5minute", "hour") else _reduce(table_rows, period, tz)
-        if "change" in wanted:
-            before = previous.get(by_id[statistic_id])
-            prev_sum = (before.sum if before is not None else None) or 0.0
-            for row in rows:
-                total = row.get("sum")
-                row["change"] = None if total is None else total - prev_sum
-                prev_sum = total if total is not None else prev_sum
-        result[statistic_id] = [
-            cast(
-                StatisticsRow,
-                {k: v for k, v in row.items() if k in wanted or k in ("start", "end")},
-            )
-            for row in rows
-        ]
-    return result
 
 
 # --- the service and the compile job ------------------------------------------------------------
@@ -836,13 +183,13 @@ GET_STATISTICS_SCHEMA: Final = vol.Schema(
         vol.Optional("end_time"): _datetime,
         vol.Required("period"): vol.In(PERIODS),
         vol.Optional("types"): _type_list,
-        vol.Optional("units"): vol.Schema({str: str}),
+        vol.Optional("units"): units_schema,
     }
 )
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else _utc(ts).isoformat()
+    return None if ts is None else utc_from_timestamp(ts).isoformat()
 
 
 #: Seconds a cancelled compile run may take to let go of the database at shutdown.
@@ -868,6 +215,12 @@ class _StatisticsJob:
             try:
                 async with asyncio.timeout(FLUSH_TIMEOUT):
                     await self._recorder.flush()
+                if not self._recorder.database_ready:
+                    _LOGGER.debug("Statistics not compiled: the recorder database is not open")
+                    return
+                # SQLAlchemy is loaded by now (the database is open): a cheap import.
+                from .statistics_compile import compile_missing_statistics  # noqa: PLC0415
+
                 await compile_missing_statistics(self._recorder, self._recorder.runtime.clock.now())
             except Exception as err:  # isolation boundary: the next period retries
                 if not self._failing:
@@ -912,6 +265,13 @@ class _StatisticsJob:
                 key="end_time",
             )  # fmt: skip
         types = cast(list[StatisticType] | None, data.get("types"))
+        if not self._recorder.database_ready:
+            raise ServiceValidationError(
+                "the recorder database is not open yet", domain=DOMAIN,
+                service=SERVICE_GET_STATISTICS,
+            )  # fmt: skip
+        from .statistics_query import statistics_during_period  # noqa: PLC0415 - SQLAlchemy
+
         stats = await statistics_during_period(
             self._recorder, start, end, data["statistic_ids"], cast(Period, data["period"]),
             units=data.get("units"), types=types,

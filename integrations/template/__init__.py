@@ -4,7 +4,9 @@ Home Assistant's modern ``template:`` section (see ``schema.py`` for the YAML), 
 entities created through the API, as Home Assistant's template helper makes them: they are kept
 in ``.storage/template`` and come back after a restart. Each entity re-renders only when an
 entity its templates read changes (or each minute when they read the time), through
-``core.template.TemplateTracker``. ``template.reload`` reads the YAML section again.
+``core.template.TemplateTracker``; the entities of a ``trigger:`` block render when one of its
+triggers fires instead (the automation engine's ``subscribe_trigger``). ``template.reload``
+reads the YAML section again.
 
 For the HTTP API (``template/list``, ``/create``, ``/update``, ``/delete``)::
 

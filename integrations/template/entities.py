@@ -25,12 +25,19 @@ from typing import Any
 import voluptuous as vol
 
 from core import BinarySensorEntity, Runtime, SensorEntity, validators
-from core.bus import callback
+from core.bus import Event, callback
 from core.collection import CollectionEntity, Item
-from core.const import MAX_STATE_LENGTH, STATE_UNAVAILABLE, STATE_UNKNOWN
+from core.const import (
+    EVENT_EDGEWISE_STARTED,
+    MAX_STATE_LENGTH,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    CoreState,
+)
+from core.context import Context
 from core.entity import Entity, StateType
 from core.state import State
-from core.template import Template, TemplateError, TemplateTracker, attach
+from core.template import Template, TemplateError, TemplateTracker, attach, render_complex
 from core.timers import Cancel
 
 from .const import (
@@ -148,10 +155,71 @@ class TemplateEntity(Entity):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def added_to_runtime(self) -> None:
-        """Track every template; the first results are in before the first state is written."""
+        """Track the templates, or attach the triggers of a trigger-based entity.
+
+        Tracked templates have their first results before the first state is written; triggers
+        are attached once the runtime runs, when every plugin's trigger platform exists.
+        """
         await super().added_to_runtime()
         self.on_remove(self._stop_tracking)
-        self._start_tracking()
+        if not self._config.triggers:
+            self._start_tracking()
+            return
+        self._ready = True
+        runtime = self.runtime
+        if runtime.state is CoreState.RUNNING:
+            runtime.create_task(self._attach_triggers(), name=f"template[{self.entity_id}].attach")
+        else:
+            # Plugins' trigger platforms (mqtt...) exist once every integration is set up.
+            self._cancel_trackers.append(
+                runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, self._on_started)
+            )
+
+    async def _on_started(self, event: Event[Any]) -> None:
+        await self._attach_triggers()
+
+    async def _attach_triggers(self) -> None:
+        """Attach the block's triggers through the automation engine."""
+        from automations.api import subscribe_trigger  # noqa: PLC0415 - only trigger blocks
+        from automations.validation import InvalidConfig  # noqa: PLC0415 - same
+
+        try:
+            detach = await subscribe_trigger(
+                self.runtime, [dict(t) for t in self._config.triggers], self._on_trigger
+            )
+        except InvalidConfig as err:
+            _LOGGER.error("%s: its triggers are not attached: %s", self.entity_id, err)
+            return
+        if not self.added:
+            detach()
+            return
+        self._cancel_trackers.append(detach)
+
+    @callback
+    def _on_trigger(self, data: dict[str, Any], context: Context | None) -> None:
+        """A trigger fired: render every template once, with ``trigger`` and ``this``."""
+        if not self.added:
+            return
+        this = _ThisVariables(self)["this"]
+        variables: dict[str, Any] = {"this": this, "trigger": data.get("trigger")}
+        try:
+            variables.update(
+                render_complex(self._config.variables, variables, runtime=self.runtime)
+            )
+        except TemplateError as err:
+            _LOGGER.error(
+                "%s: variables not rendered, the trigger is ignored: %s", self.entity_id, err
+            )
+            return
+        if context is not None:
+            self.set_context(context)
+        for key, template in self._config.templates().items():
+            template.name = f"{self.entity_id} {key}"
+            try:
+                result = template.render(variables)
+            except TemplateError as err:
+                result = err
+            self._on_result(key, result)
 
     def _start_tracking(self) -> None:
         variables = _ThisVariables(self)
@@ -279,6 +347,7 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
 
     _binary_config: BinarySensorConfig
     _cancel_delay: Cancel | None = None
+    _cancel_auto_off: Cancel | None = None
 
     def _configure(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
         assert isinstance(config, BinarySensorConfig)  # noqa: S101 - its own config type
@@ -293,6 +362,7 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
         """Track the templates; a pending delay is dropped when the entity goes."""
         await super().added_to_runtime()
         self.on_remove(self._drop_delay)
+        self.on_remove(self._drop_auto_off)
 
     def _on_state_result(self, result: Any) -> None:
         self._drop_delay()
@@ -337,6 +407,27 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
     def _set(self, is_on: bool | None) -> None:
         self._attr_is_on = is_on
         self._schedule_write()
+        auto_off = self._binary_config.auto_off
+        if is_on and auto_off is not None and self._config.triggers:
+            self._drop_auto_off()
+            scheduler = self.runtime.scheduler
+            if scheduler is not None:
+                self._cancel_auto_off = scheduler.at(
+                    scheduler.clock.now() + auto_off,
+                    self._auto_off_due,
+                    name=f"template[{self.entity_id}].auto_off",
+                )
+
+    @callback
+    def _auto_off_due(self, due: datetime) -> None:
+        self._cancel_auto_off = None
+        self._set(False)
+
+    @callback
+    def _drop_auto_off(self) -> None:
+        if self._cancel_auto_off is not None:
+            self._cancel_auto_off()
+            self._cancel_auto_off = None
 
     @callback
     def _drop_delay(self) -> None:

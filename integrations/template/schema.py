@@ -28,8 +28,11 @@ The section is a list of blocks (a single block is accepted too, and ``template 
 are joined); each block has ``sensor`` and/or ``binary_sensor`` lists. Every template is checked
 when the configuration is loaded, entity by entity: an error names the file, line and key
 (``template.0.sensor.1.state``), that entity is left out, and the others are set up.
-Trigger-based blocks (``trigger:``) need the automation engine's trigger platforms, which this
-version does not have yet: they are refused with a clear error rather than silently ignored.
+A block with ``trigger:`` (and optional ``variables:``) makes trigger-based entities, as in Home
+Assistant: their templates render when a trigger fires (with ``trigger`` among the variables),
+not when the states they read change; a binary sensor there may have ``auto_off``. The triggers
+are checked by the automation engine when they are attached, at start-up. ``condition:`` and
+``action:`` in a block are refused with a clear error.
 
 Entities created through the API (``item_schema``) are flat and JSON, like Home Assistant's
 template helper: ``{"template_type": "sensor", "name": ..., "state": "{{ ... }}", ...}``.
@@ -38,7 +41,7 @@ template helper: ``{"template_type": "sensor", "name": ..., "state": "{{ ... }}"
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,9 +53,14 @@ from core.entities.binary_sensor import BinarySensorDeviceClass
 from core.template import Template, is_template_string
 
 from .const import (
+    CONF_ACTION,
+    CONF_ACTIONS,
     CONF_ATTRIBUTES,
+    CONF_AUTO_OFF,
     CONF_AVAILABILITY,
     CONF_BINARY_SENSOR,
+    CONF_CONDITION,
+    CONF_CONDITIONS,
     CONF_DELAY_OFF,
     CONF_DELAY_ON,
     CONF_DEVICE_CLASS,
@@ -67,6 +75,7 @@ from .const import (
     CONF_TRIGGERS,
     CONF_UNIQUE_ID,
     CONF_UNIT_OF_MEASUREMENT,
+    CONF_VARIABLES,
     DEFAULT_BINARY_SENSOR_NAME,
     DEFAULT_SENSOR_NAME,
 )
@@ -83,6 +92,11 @@ class TemplateEntityConfig:
     icon: Template | None = None
     picture: Template | None = None
     attributes: dict[str, Template] = field(default_factory=dict)
+    #: The triggers of a trigger-based entity (validated by the automation engine when they
+    #: are attached); empty for an entity that follows the states its templates read.
+    triggers: tuple[dict[str, Any], ...] = ()
+    #: Variables of a trigger-based block, rendered at each firing (templates allowed).
+    variables: dict[str, Any] = field(default_factory=dict)
 
     def templates(self) -> dict[str, Template]:
         """Every template of the entity by what it renders (``state``, ``attributes.x``...)."""
@@ -115,6 +129,8 @@ class BinarySensorConfig(TemplateEntityConfig):
     device_class: BinarySensorDeviceClass | None = None
     delay_on: timedelta | Template | None = None
     delay_off: timedelta | Template | None = None
+    #: Trigger-based only: turn off this long after turning on.
+    auto_off: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +148,23 @@ def _delay(value: object) -> timedelta | Template:
     return validators.time_period(value)
 
 
-def _no_triggers(value: object) -> object:
+def _not_supported(value: object) -> object:
     raise vol.Invalid(
-        "trigger-based template entities are not supported yet: this version has no "
-        "automation triggers; remove 'trigger:' to make the entities follow the states "
-        "their templates read"
+        "conditions and actions in a template block are not supported yet; put them in an "
+        "automation that sets an input helper, or template the condition into the state"
     )
+
+
+def _triggers(value: object) -> list[dict[str, Any]]:
+    """A list of trigger mappings; the automation engine checks each when it attaches them."""
+    triggers: list[dict[str, Any]] = []
+    for index, trigger in enumerate(validators.ensure_list(value)):
+        if not isinstance(trigger, Mapping):
+            raise vol.Invalid("expected a trigger mapping with 'trigger:' or 'platform:'", [index])
+        if "platform" not in trigger and "trigger" not in trigger:
+            raise vol.Invalid("a trigger needs 'trigger:' (or 'platform:')", [index])
+        triggers.append(dict(trigger))
+    return triggers
 
 
 _COMMON = {
@@ -166,6 +193,7 @@ BINARY_SENSOR_SCHEMA = vol.Schema(
         vol.Optional(CONF_DEVICE_CLASS): vol.Coerce(BinarySensorDeviceClass),
         vol.Optional(CONF_DELAY_ON): _delay,
         vol.Optional(CONF_DELAY_OFF): _delay,
+        vol.Optional(CONF_AUTO_OFF): validators.time_period,
     }
 )
 """One item of a block's ``binary_sensor:`` list."""
@@ -175,8 +203,13 @@ _BLOCK_KEYS_SCHEMA = vol.Schema(
         vol.Optional(CONF_UNIQUE_ID): validators.string,
         vol.Optional(CONF_SENSOR): object,
         vol.Optional(CONF_BINARY_SENSOR): object,
-        vol.Optional(CONF_TRIGGER): _no_triggers,
-        vol.Optional(CONF_TRIGGERS): _no_triggers,
+        vol.Optional(CONF_TRIGGER): _triggers,
+        vol.Optional(CONF_TRIGGERS): _triggers,
+        vol.Optional(CONF_VARIABLES): {validators.string: validators.template_complex},
+        vol.Optional(CONF_CONDITION): _not_supported,
+        vol.Optional(CONF_CONDITIONS): _not_supported,
+        vol.Optional(CONF_ACTION): _not_supported,
+        vol.Optional(CONF_ACTIONS): _not_supported,
     }
 )
 """The keys of one block of the ``template:`` list; its entities are validated one by one."""
@@ -224,6 +257,7 @@ def binary_sensor_config(item: dict[str, Any], prefix: object = None) -> BinaryS
         device_class=item.get(CONF_DEVICE_CLASS),
         delay_on=item.get(CONF_DELAY_ON),
         delay_off=item.get(CONF_DELAY_OFF),
+        auto_off=item.get(CONF_AUTO_OFF),
     )
 
 
@@ -263,11 +297,13 @@ def validate_section(value: object) -> PartialSection:
             errors.append(vol.Invalid("expected a block with 'sensor' or 'binary_sensor'", where))
             continue
         try:
-            _BLOCK_KEYS_SCHEMA(dict(block))
+            keys = _BLOCK_KEYS_SCHEMA(dict(block))
         except vol.Invalid as err:
             errors.extend(_prefixed(err, where))
             continue
         prefix = block.get(CONF_UNIQUE_ID)
+        triggers = tuple(keys.get(CONF_TRIGGER, []) + keys.get(CONF_TRIGGERS, []))
+        variables = dict(keys.get(CONF_VARIABLES, {}))
         for domain, schema in _ITEM_SCHEMAS.items():
             for position, raw in enumerate(validators.ensure_list(block.get(domain))):
                 path = [*where, domain, position]
@@ -276,11 +312,21 @@ def validate_section(value: object) -> PartialSection:
                 except vol.Invalid as err:
                     errors.extend(_prefixed(err, path))
                     continue
+                if CONF_AUTO_OFF in item and not triggers:
+                    errors.append(
+                        vol.Invalid(
+                            "auto_off needs a trigger-based block (one with 'trigger:')",
+                            [*path, CONF_AUTO_OFF],
+                        )
+                    )
+                    continue
                 config = (
                     sensor_config(item, prefix)
                     if domain == CONF_SENSOR
                     else binary_sensor_config(item, prefix)
                 )
+                if triggers:
+                    config = replace(config, triggers=triggers, variables=variables)
                 if config.unique_id is not None:
                     if (domain, config.unique_id) in seen:
                         errors.append(

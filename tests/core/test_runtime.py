@@ -157,6 +157,31 @@ async def test_integration_whose_setup_raises_is_reported_and_the_others_still_s
     assert await http_status(runtime, "/ready") == (200, {"status": "ready"})
 
 
+async def test_integration_failing_after_setup_is_reported_failed_and_still_stopped(
+    start_runtime: StartRuntime, log: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = await start_runtime(
+        Integration("background", log, default=True), Integration("good", log, default=True)
+    )
+    assert status_of(runtime, "background") == (IntegrationStatus.RUNNING, None)
+
+    # What a background task of the integration does once it knows it cannot work.
+    runtime.integration_failed(
+        "background", IntegrationError("the database is too new", integration="background")
+    )
+
+    assert status_of(runtime, "background") == (
+        IntegrationStatus.FAILED,
+        "the database is too new",
+    )
+    assert "Integration background failed: the database is too new" in caplog.text
+    assert status_of(runtime, "good") == (IntegrationStatus.RUNNING, None)
+    await runtime.stop()
+    assert "stop background" in log
+    assert status_of(runtime, "background")[0] is IntegrationStatus.FAILED
+    assert status_of(runtime, "good")[0] is IntegrationStatus.STOPPED
+
+
 async def test_setup_longer_than_its_setup_timeout_is_a_setup_error_and_the_others_start(
     start_runtime: StartRuntime, log: list[str]
 ) -> None:

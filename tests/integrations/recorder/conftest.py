@@ -8,6 +8,7 @@ start the local cluster; then it skips, or, with ``CI=true``, fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import textwrap
@@ -141,11 +142,15 @@ async def make_runtime(tmp_path: Path, _pg_drops: list[str]) -> AsyncIterator[Ma
 
     Call ``await make_runtime(db_url, commit_interval=0, exclude={"domains": ["sun"]})``;
     ``extra_yaml`` adds other sections. Options become the ``recorder:`` section, so the
-    configuration goes through the real schema. ``auto_purge`` defaults to false.
+    configuration goes through the real schema. ``auto_purge`` defaults to false. The recorder
+    opens its database after start-up: ``make_runtime`` waits for that first attempt, unless
+    ``wait_database=False``.
     """
     runtimes: list[Runtime] = []
 
-    async def make(db_url: str, *, extra_yaml: str = "", **options: Any) -> Runtime:
+    async def make(
+        db_url: str, *, extra_yaml: str = "", wait_database: bool = True, **options: Any
+    ) -> Runtime:
         options.setdefault("auto_purge", False)
         config_dir = tmp_path / f"config{len(runtimes)}"
         config_dir.mkdir()
@@ -168,6 +173,9 @@ async def make_runtime(tmp_path: Path, _pg_drops: list[str]) -> AsyncIterator[Ma
         runtime = Runtime(config_dir)
         runtimes.append(runtime)
         await runtime.start()
+        if wait_database and (recorder := runtime.data.get(RECORDER)) is not None:
+            async with asyncio.timeout(60):
+                await recorder.wait_started()
         return runtime
 
     yield make

@@ -7,6 +7,8 @@ The end-to-end tests at the bottom go through a real Runtime and Recorder.
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +29,8 @@ from integrations.recorder.core import get_recorder
 from integrations.recorder.history import (
     get_downsampled,
     get_significant_states,
+    get_significant_states_json,
+    iso_formatter,
     state_changes_during_period,
 )
 from integrations.recorder.models import Base, StateAttributes, States, StatesMeta
@@ -295,6 +299,75 @@ async def test_removed_entity_has_no_state_at_start_or_in_the_period(db: Databas
 
     assert list(history) == ["sensor.back"]
     assert _summary(history["sensor.back"]) == [("1", 0.0), ("2", 9.0)]
+
+
+# --- the JSON of the history API ----------------------------------------------------------------
+
+
+def _as_api_json(history: Mapping[str, Sequence[Any]]) -> list[list[dict[str, Any]]]:
+    """What Home Assistant's history API answers for ``history`` (from the State path)."""
+    return [
+        [
+            item
+            if isinstance(item, dict)
+            else {
+                "entity_id": item.entity_id,
+                "state": item.state,
+                "attributes": dict(item.attributes),
+                "last_changed": item.last_changed.isoformat(),
+                "last_updated": item.last_updated.isoformat(),
+            }
+            for item in items
+        ]
+        for items in history.values()
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"significant_changes_only": False},
+        {"minimal_response": True},
+        {"minimal_response": True, "no_attributes": True, "significant_changes_only": False},
+        {"include_start_time_state": False, "no_attributes": True},
+    ],
+)
+async def test_history_json_is_the_api_form_of_the_same_states(
+    db: Database, options: dict[str, bool]
+) -> None:
+    await _insert(
+        db,
+        "sensor.t",
+        [
+            (T0 - 5, "1", UNIT),
+            (T0 + 1.25, "2", UNIT),
+            (T0 + 2, "2", {"unit_of_measurement": "°C", "note": 'a "quoted" é'}),
+            (T0 + 3.0000004, "3", UNIT),
+            (T0 + 4, None, None),
+            (T0 + 64, "4\n", None),
+        ],
+    )
+    await _insert(db, "climate.hall", [(T0 + 1, "heat", UNIT), (T0 + 2, "off", UNIT)])
+    await _insert(db, "sensor.empty", [(T0 + 500, "later", None)])
+    wanted = ["climate.hall", "sensor.t", "sensor.empty", "sensor.never"]
+
+    states = await get_significant_states(db, START, _at(100), wanted, **options)
+    text = await get_significant_states_json(db, START, _at(100), wanted, **options)
+
+    assert json.loads(text) == _as_api_json(states)
+    assert [items[0]["entity_id"] for items in json.loads(text)] == ["climate.hall", "sensor.t"]
+    assert await get_significant_states_json(db, START, None, ["sensor.never"]) == "[]"
+
+
+def test_iso_formatter_matches_datetime_isoformat() -> None:
+    iso = iso_formatter()
+    rng = random.Random(7)  # noqa: S311 - reproducible test samples, not secrets
+    edges = [0.0, -0.5, 59.9999995, 59.9999994, 1704067199.9999996, 1704067200.0, 1704067200.5]
+    samples = edges + [rng.uniform(0, 2e9) for _ in range(2000)]
+    samples += [T0 + i * 0.1 for i in range(700)]  # a series within and across minutes
+    for ts in samples:
+        assert iso(ts) == datetime.fromtimestamp(ts, UTC).isoformat(), ts
 
 
 # --- state_changes_during_period -----------------------------------------------------------------

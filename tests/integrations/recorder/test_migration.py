@@ -142,9 +142,12 @@ async def test_newer_schema_is_refused_and_left_untouched(
 
     loaded = runtime.loader.get("recorder")
     assert loaded is not None
-    assert loaded.status is IntegrationStatus.SETUP_ERROR
+    # Set up at once (the database opens after start-up), then reported as failed.
+    assert loaded.status is IntegrationStatus.FAILED
     assert "schema version 99" in (loaded.error or "")
     assert RECORDER not in runtime.data
+    assert not runtime.services.has("recorder", "purge")
+    assert not runtime.services.has("recorder", "get_statistics")
     assert "newer" in caplog.text
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}

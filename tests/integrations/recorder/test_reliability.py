@@ -117,11 +117,13 @@ def write_configuration(config_dir: Path, recorder_yaml: str) -> Path:
 
 @asynccontextmanager
 async def running(config_dir: Path) -> AsyncIterator[Runtime]:
-    """A started Runtime on ``config_dir``, stopped afterwards."""
+    """A started Runtime on ``config_dir`` whose recorder has tried its database; stopped after."""
     runtime = Runtime(config_dir)
     try:
         await runtime.start()
         assert runtime.ready, "the runtime did not start"
+        async with asyncio.timeout(60):
+            await get_recorder(runtime).wait_started()
         yield runtime
     finally:
         await runtime.stop()

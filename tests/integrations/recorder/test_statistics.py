@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.clock import FakeClock
 from core.config import CoreConfig
@@ -35,14 +36,13 @@ from integrations.recorder.models import (
     StatisticsRuns,
     StatisticsShortTerm,
 )
-from integrations.recorder.statistics import (
+from integrations.recorder.statistics import setup_statistics, short_term_period_start
+from integrations.recorder.statistics_compile import (
     compile_missing_statistics,
     compile_statistics,
-    setup_statistics,
-    short_term_period_start,
-    statistics_during_period,
     time_weighted_mean,
 )
+from integrations.recorder.statistics_query import statistics_during_period
 from integrations.recorder.util import attrs_hash, json_dumps
 from tests.integrations.recorder.conftest import MakeRuntime, recorder_of
 
@@ -56,14 +56,23 @@ ENERGY = {"state_class": "total_increasing", "unit_of_measurement": "kWh"}
 
 
 class StatsDatabase:
-    """What statistics need of a recorder (``runtime``, ``engine``, ``flush``) over an engine."""
+    """What statistics need of a recorder (``runtime``, ``engine``, ``flush``, a write lock)."""
+
+    database_ready = True
 
     def __init__(self, runtime: Runtime, engine: AsyncEngine) -> None:
         self.runtime = runtime
         self.engine = engine
+        self.lock = asyncio.Lock()
 
     async def flush(self) -> None:
         """Nothing is queued: rows are written straight to the database."""
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction under the stand-in's write lock, as the recorder's."""
+        async with self.lock, self.engine.begin() as conn:
+            yield conn
 
 
 @pytest.fixture
@@ -295,6 +304,17 @@ async def test_compile_is_idempotent(db: StatsDatabase) -> None:
     assert await _count(db, StatisticsRuns) == 1
 
 
+async def test_compile_writes_only_through_the_recorders_write_lock(db: StatsDatabase) -> None:
+    await add_states(db, "sensor.power", [(0, "3", POWER)])
+    async with db.lock:  # the recorder's writer is in the middle of a batch
+        compile_task = asyncio.create_task(compile_statistics(db, START))
+        _, pending = await asyncio.wait({compile_task}, timeout=1)
+        assert pending, "the compile committed while the writer held the lock"
+        assert await _count(db, StatisticsRuns) == 0
+    assert await compile_task is True
+    assert await _count(db, StatisticsRuns) == 1
+
+
 async def test_compile_rejects_a_start_off_the_five_minute_grid(db: StatsDatabase) -> None:
     with pytest.raises(ValueError, match="5-minute boundary"):
         await compile_statistics(db, START + timedelta(minutes=2))
@@ -404,6 +424,34 @@ async def test_statistics_by_week_and_month_and_unknown_ids(db: StatsDatabase) -
     assert "sensor.x" not in month
 
 
+async def test_units_convert_values_and_sums(db: StatsDatabase) -> None:
+    await _hourly_sums(db, 2, before=0.5)
+    result = await statistics_during_period(
+        db, START, None, ["sensor.energy"], "hour", units={"energy": "Wh"}
+    )
+    [first, second] = result["sensor.energy"]
+    assert (first["mean"], first["max"], first["state"]) == (0.0, 1000.0, 1000.0)
+    assert (first["sum"], first["change"]) == (1000.0, 500.0)
+    assert (second["sum"], second["change"]) == (2000.0, 1000.0)
+    # A unit class the statistic is not in leaves it as recorded.
+    same = await statistics_during_period(
+        db, START, None, ["sensor.energy"], "hour", units={"power": "kW"}
+    )
+    assert same["sensor.energy"][0]["sum"] == 1.0
+
+
+async def test_units_that_do_not_fit_are_errors(db: StatsDatabase) -> None:
+    await _hourly_sums(db, 1)
+    with pytest.raises(ValueError, match="'W' is not a unit of energy"):
+        await statistics_during_period(
+            db, START, None, ["sensor.energy"], "hour", units={"energy": "W"}
+        )
+    with pytest.raises(ValueError, match="unknown unit class 'speed'"):
+        await statistics_during_period(
+            db, START, None, ["sensor.energy"], "hour", units={"speed": "m/s"}
+        )
+
+
 # --- the service ---------------------------------------------------------------------------------
 
 
@@ -450,6 +498,21 @@ async def test_get_statistics_service_returns_response_and_rejects_bad_input(
                 "recorder",
                 "get_statistics",
                 base | {"period": "hour", "end_time": "2024-01-01T00:00:00"},
+                return_response=True,
+            )
+        converted = await db.runtime.services.call(
+            "recorder",
+            "get_statistics",
+            base | {"period": "hour", "types": ["sum"], "units": {"energy": "MWh"}},
+            return_response=True,
+        )
+        assert converted is not None
+        assert converted["statistics"]["sensor.energy"][0]["sum"] == pytest.approx(0.001)
+        with pytest.raises(ServiceValidationError, match="not a unit of energy"):
+            await db.runtime.services.call(
+                "recorder",
+                "get_statistics",
+                base | {"period": "hour", "units": {"energy": "°C"}},
                 return_response=True,
             )
         with pytest.raises(ServiceValidationError, match="only returns a response"):

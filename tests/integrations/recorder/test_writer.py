@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -241,7 +242,8 @@ async def test_commit_interval_zero_commits_each_item(
     for value in range(5):
         runtime.states.set("sensor.each", str(value))
         await runtime.bus.drain()
-        await asyncio.sleep(0.05)
+        # No flush(): the writer must commit the single item on its own (waited for, not timed).
+        await wait_for(lambda: recorder.queue_size == 0 and len(commits) >= value + 1)
         assert len(commits) == value + 1
         assert await count(recorder, States) == value + 1
 
@@ -291,7 +293,7 @@ async def test_stop_flushes_everything_queued(make_runtime: MakeRuntime, db_url:
     assert recorder.status is RecorderStatus.STOPPED
     reopened = Recorder(runtime, recorder.config)
     try:
-        async with reopened.session() as session:
+        async with reopened.database().session() as session:
             total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
             runs = (await session.execute(select(RecorderRun))).scalars().all()
     finally:
@@ -304,10 +306,19 @@ async def test_stop_flushes_everything_queued(make_runtime: MakeRuntime, db_url:
 
 
 async def take_database_away(name: str) -> None:
-    await pg_admin(
-        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"  # noqa: S608 - a test database name
-    )
-    await pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
+    """Cut the recorder's connections and rename the database, so reconnecting fails."""
+    for attempt in range(20):
+        await pg_admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"  # noqa: S608 - a test database name
+        )
+        try:
+            await pg_admin(f'ALTER DATABASE "{name}" RENAME TO "{name}_away"')
+        except asyncpg.ObjectInUseError:
+            # A connection (the writer's or a statistics compile's) came back in between.
+            if attempt == 19:
+                raise
+            continue
+        return
 
 
 async def bring_database_back(name: str) -> None:
@@ -428,3 +439,74 @@ async def test_full_queue_stays_full_until_half_is_free_and_warns_once(
         full_warnings = [r for r in caplog.records if "full" in r.getMessage()]
         assert len(full_warnings) == 1
     assert recorder.dropped == 50
+
+
+async def test_batch_committed_despite_a_failed_commit_is_not_written_twice(
+    make_runtime: MakeRuntime,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runtime = await make_runtime(
+        db_url,
+        commit_interval=0,
+        db_retry_wait=0.05,
+        exclude={"event_types": ["call_service", "service_registered"]},
+    )
+    recorder = recorder_of(runtime)
+    await runtime.bus.drain()
+    await recorder.flush()
+    engine = recorder.engine
+    original_commit = engine.dialect.do_commit
+    writing: set[int] = set()
+    failed: list[int] = []
+
+    def executed(conn: Any, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith(("INSERT INTO states ", "INSERT INTO events ")):
+            writing.add(id(conn.connection))  # the pooled connection do_commit is given
+
+    def commit_then_lose_the_connection(dbapi_connection: Any) -> None:
+        # The database carries out the COMMIT; its answer never reaches the recorder.
+        original_commit(dbapi_connection)
+        if id(dbapi_connection) in writing and not failed:
+            failed.append(1)
+            raise engine.dialect.loaded_dbapi.OperationalError("connection lost after COMMIT")
+
+    sa_event.listen(engine.sync_engine, "after_cursor_execute", executed)
+    monkeypatch.setattr(engine.dialect, "do_commit", commit_then_lose_the_connection)
+    with caplog.at_level(logging.WARNING, logger="integrations.recorder"):
+        runtime.states.set("sensor.doubt", "1")
+        runtime.bus.fire("doubt_event", {"n": 1})
+        await runtime.bus.drain()
+        async with asyncio.timeout(30):
+            await recorder.flush()
+    assert failed
+    assert "not written twice" in caplog.text
+    [first] = await states_of(recorder, "sensor.doubt")
+    assert first.state == "1"
+    event_rows = await count(
+        recorder, Events, Events.event_type_id.in_(
+            select(EventTypes.event_type_id).where(EventTypes.event_type == "doubt_event")
+        )
+    )  # fmt: skip
+    assert event_rows == 1
+    # The ids of the batch in doubt were kept: the next state links back to it.
+    runtime.states.set("sensor.doubt", "2")
+    await recorder.flush()
+    rows = await states_of(recorder, "sensor.doubt")
+    assert [(r.state, r.old_state_id) for r in rows] == [("1", None), ("2", first.state_id)]
+
+
+async def test_purge_and_reads_called_at_once_wait_for_the_database(
+    make_runtime: MakeRuntime, db_url: str
+) -> None:
+    """A service call or a history read made as soon as /ready answers (before the writer has
+    opened the database) waits for the schema instead of failing with "no such table"."""
+    runtime = await make_runtime(db_url, wait_database=False)
+    recorder = recorder_of(runtime)
+    runtime.states.set("sensor.early", "1")
+    await runtime.services.call("recorder", "purge", {"keep_days": 30}, blocking=True)
+    await recorder.flush()
+    async with recorder.session() as session:
+        total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
+    assert total >= 1

@@ -384,3 +384,62 @@ async def test_labelled_sections_are_joined(tmp_path: Path) -> None:
         assert state(runtime, "sensor.first").state == "1"
         assert state(runtime, "sensor.third").state == "3"
         assert "sensor.second" not in runtime.states
+
+
+TRIGGER_CONFIG = BASE + (
+    "template:\n"
+    "  - trigger:\n"
+    "      - trigger: event\n"
+    "        event_type: doorbell\n"
+    "    variables:\n"
+    "      who: \"{{ trigger.event.data.who | default('nobody') }}\"\n"
+    "    sensor:\n"
+    "      - name: Last visitor\n"
+    '        state: "{{ who }}"\n'
+    "        attributes:\n"
+    "          reads: \"{{ states('sensor.a') }}\"\n"
+    "    binary_sensor:\n"
+    "      - name: Doorbell ringing\n"
+    '        state: "{{ true }}"\n'
+    '        auto_off: "00:00:30"\n'
+    "  - triggers:\n"
+    "      - platform: no_such_platform\n"
+    "    sensor:\n"
+    "      - name: Never\n"
+    '        state: "1"\n'
+)
+
+
+async def test_trigger_based_entities_render_when_triggered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(tmp_path, TRIGGER_CONFIG, START) as runtime:
+        clock = clock_of(runtime)
+        await settle(runtime)
+        assert state(runtime, "sensor.last_visitor").state == "unknown"
+        assert state(runtime, "binary_sensor.doorbell_ringing").state == "unknown"
+        # Reading a state does not make a trigger-based entity follow it.
+        runtime.states.set("sensor.a", "1")
+        await settle(runtime)
+        assert state(runtime, "sensor.last_visitor").state == "unknown"
+
+        runtime.bus.fire("doorbell", {"who": "postman"})
+        await settle(runtime)
+        visitor = state(runtime, "sensor.last_visitor")
+        assert visitor.state == "postman"
+        assert visitor.attributes["reads"] == 1
+        assert state(runtime, "binary_sensor.doorbell_ringing").state == "on"
+
+        await clock.advance_and_settle(timedelta(seconds=20))
+        runtime.bus.fire("doorbell", {})  # rings again: auto_off starts over
+        await settle(runtime)
+        assert state(runtime, "sensor.last_visitor").state == "nobody"
+        await clock.advance_and_settle(timedelta(seconds=20))
+        await settle(runtime)
+        assert state(runtime, "binary_sensor.doorbell_ringing").state == "on"
+        await clock.advance_and_settle(timedelta(seconds=10))
+        await settle(runtime)
+        assert state(runtime, "binary_sensor.doorbell_ringing").state == "off"
+
+        assert state(runtime, "sensor.never").state == "unknown"
+        assert "sensor.never: its triggers are not attached" in caplog.text

@@ -119,9 +119,15 @@ def test_a_single_block_is_accepted() -> None:
         ),
         ({"number": [{"state": "1"}]}, [0, "number"], "extra keys"),
         (
-            {"trigger": [{"platform": "state"}], "sensor": [{"state": "1"}]},
-            [0, "trigger"],
-            "trigger-based template entities are not supported yet",
+            {"trigger": [{"platform": "state"}], "condition": [], "sensor": [{"state": "1"}]},
+            [0, "condition"],
+            "conditions and actions in a template block are not supported yet",
+        ),
+        ({"trigger": [{"entity_id": "x"}], "sensor": [{"state": "1"}]}, [0, "trigger", 0], ""),
+        (
+            {"binary_sensor": [{"state": "1", "auto_off": 5}]},
+            [0, "binary_sensor", 0, "auto_off"],
+            "auto_off needs a trigger-based block",
         ),
     ],
 )
@@ -195,3 +201,22 @@ def test_bad_stored_items_name_the_field(options: dict[str, object], path: list[
         item_schema(options)
     errors = info.value.errors if isinstance(info.value, vol.MultipleInvalid) else [info.value]
     assert errors[0].path == path
+
+
+def test_trigger_blocks_give_trigger_based_entities() -> None:
+    config = validate(
+        [
+            {
+                "trigger": {"trigger": "event", "event_type": "x"},
+                "triggers": [{"platform": "state", "entity_id": "sensor.a"}],
+                "variables": {"double": "{{ 2 * 2 }}"},
+                "binary_sensor": {"state": "{{ true }}", "auto_off": "00:00:10"},
+            },
+            {"sensor": {"state": "1"}},
+        ]
+    )
+    (binary,) = config.binary_sensors
+    assert len(binary.triggers) == 2
+    assert binary.auto_off == timedelta(seconds=10)
+    assert isinstance(binary.variables["double"], Template)
+    assert config.sensors[0].triggers == ()

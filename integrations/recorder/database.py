@@ -1,0 +1,587 @@
+"""The recorder's SQL side: engine, schema and run, batched writes, and the id caches.
+
+Imported by the writer task once the runtime is ready (``core.Recorder._run_writer``), never by
+the integration's setup: this is where SQLAlchemy and the database drivers load. One
+``RecorderDatabase`` belongs to one ``Recorder``; every write runs under the recorder's
+``asyncio.Lock`` (``Recorder.write_transaction``), so SQLite never sees two writers.
+
+Entity ids, event types, attribute sets and event payloads are looked up once and their ids kept
+in memory, so a steady-state write is one INSERT per state. Ids created in a transaction that
+failed are forgotten with it, so nothing cached points at a row that was never committed.
+
+A transaction whose connection fails after its rows were sent is *in doubt*: the COMMIT may
+have reached the database. Its last state or event id (allocated by the writer) is looked up
+before the next write; when it is there, the batch is taken as written rather than written
+twice (``write``).
+
+``old_state_id`` links a state to the previous state of its entity written in this run (the
+links live in memory). The first state of an entity after a restart has none, as in Home
+Assistant, whose state machine also starts without old states; no history query uses the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import InstrumentedAttribute
+
+from core.bus import Event, EventOrigin
+from core.const import EVENT_STATE_CHANGED
+from core.state import State
+
+from .const import ATTRIBUTES_CACHE_SIZE, STOP_FLUSH_TIMEOUT
+from .migration import migrate
+from .models import (
+    EventData,
+    Events,
+    EventTypes,
+    RecorderRun,
+    StateAttributes,
+    States,
+    StatesMeta,
+)
+from .util import attrs_hash, context_id_to_bytes, json_dumps
+
+_LOGGER = logging.getLogger(__name__)
+
+#: The SQLite settings of every connection (WAL, which is kept in the file, is switched on by
+#: ``migration.migrate`` once the schema version is known to be ours). foreign_keys stays OFF:
+#: the writer inserts referenced rows first and the purge deletes children first, and checking
+#: every insert costs a lookup per row on an SD card. (PostgreSQL enforces the keys.)
+SQLITE_PRAGMAS = (
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-16384",
+    # Shorter than STOP_FLUSH_TIMEOUT: a database locked by another process must not hold
+    # the writer (and so shutdown) longer than the stop budget; the writer retries instead.
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=OFF",
+)
+#: Seconds a connection attempt to a database server may take.
+CONNECT_TIMEOUT = 10.0
+#: Seconds the reachability check after a failed batch may take.
+PING_TIMEOUT = 10.0
+#: Home Assistant's order of event origins, stored as ``events.origin_idx``.
+ORIGIN_IDX = {EventOrigin.local: 0, EventOrigin.remote: 1}
+
+#: The errors that opening or writing the database may raise, for the writer to sort.
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+
+
+def is_connection_error(err: BaseException) -> bool:
+    """Whether ``err`` says the database could not be reached (as opposed to bad data)."""
+    if isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated
+
+
+@dataclass(slots=True)
+class _BatchIds:
+    """Ids created or changed inside one transaction, made permanent only when it commits."""
+
+    meta: dict[str, int] = field(default_factory=dict)
+    attributes: dict[str, int] = field(default_factory=dict)
+    event_types: dict[str, int] = field(default_factory=dict)
+    event_data: dict[str, int] = field(default_factory=dict)
+    #: metadata_id -> the last state_id written, or None once the entity was removed.
+    last_state: dict[int, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _InDoubt:
+    """A batch whose transaction failed on the connection after its rows were sent."""
+
+    items: int
+    last_state_id: int | None
+    last_event_id: int | None
+    ids: _BatchIds
+
+
+class RecorderDatabase:
+    """The engine, the recorder run and the id caches of one recorder. Use it from the loop.
+
+    Args:
+        db_url: a SQLAlchemy async URL.
+        lock: the recorder's write lock, held around every transaction that writes.
+    """
+
+    def __init__(self, db_url: str, lock: asyncio.Lock) -> None:
+        self.engine: AsyncEngine = _create_engine(db_url)
+        #: Whether the schema is in place and this run is open (``open`` succeeded).
+        self.ready = False
+        self._lock = lock
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._run_id: int | None = None
+        self._meta: dict[str, int] = {}
+        self._attributes: OrderedDict[str, int] = OrderedDict()
+        self._event_types: dict[str, int] = {}
+        self._event_data: OrderedDict[str, int] = OrderedDict()
+        self._last_state: dict[int, int] = {}
+        #: entity_id -> (attributes mapping, its JSON): the state machine shares the mapping
+        #: between states whose attributes did not change, so most states skip json_dumps.
+        self._last_attrs: dict[str, tuple[object, str]] = {}
+        self._in_doubt: _InDoubt | None = None
+
+    def session(self) -> AsyncSession:
+        """A session for READ queries."""
+        return self._sessions()
+
+    async def open(self) -> None:
+        """Create or migrate the schema and open this run (closing one left open as killed).
+
+        Raises:
+            SchemaTooNewError: the database is newer than this code; nothing was touched.
+            SQLAlchemyError, OSError, TimeoutError: the database failed (``is_connection_error``
+                tells an outage from a database that cannot be used).
+        """
+        async with self._lock:
+            async with self.engine.connect() as conn:
+                await conn.run_sync(migrate)
+            now = time.time()
+            async with self.engine.begin() as conn:
+                # A run without an end is one that did not stop cleanly.
+                await conn.execute(
+                    update(RecorderRun)
+                    .where(RecorderRun.end_ts.is_(None))
+                    .values(end_ts=now, closed_incorrect=True)
+                )
+                result = await conn.execute(
+                    insert(RecorderRun)
+                    .values(start_ts=now, closed_incorrect=False)
+                    .returning(RecorderRun.run_id)
+                )
+                self._run_id = result.scalar_one()
+            self.ready = True
+        _LOGGER.info("Recorder writing to %s", self.engine.url.render_as_string())
+
+    async def close(self) -> None:
+        """Close the recorder run (when it was opened) and dispose of the engine."""
+        if self.ready and self._run_id is not None:
+            try:
+                async with (
+                    asyncio.timeout(STOP_FLUSH_TIMEOUT),
+                    self._lock,
+                    self.engine.begin() as conn,
+                ):
+                    await conn.execute(
+                        update(RecorderRun)
+                        .where(RecorderRun.run_id == self._run_id)
+                        .values(end_ts=time.time())
+                    )
+            except DATABASE_ERRORS as err:
+                _LOGGER.warning("Could not close the recorder run: %s", err)
+        await self.engine.dispose()
+
+    async def is_outage(self, err: BaseException) -> bool:
+        """Whether a failed write failed because the database is away (so retry it later)."""
+        if is_connection_error(err):
+            return True
+        if not isinstance(err, SQLAlchemyError):
+            return False
+        try:
+            async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure to ping is an outage
+            return True
+        return False
+
+    def forget_ids(
+        self,
+        *,
+        state_ids: Iterable[int] = (),
+        metadata_ids: Iterable[int] = (),
+        attributes_ids: Iterable[int] = (),
+        event_type_ids: Iterable[int] = (),
+        data_ids: Iterable[int] = (),
+    ) -> None:
+        """Drop deleted rows' ids from the caches. Call inside ``Recorder.write_transaction``."""
+        if metadata_ids := set(metadata_ids):
+            _forget_values(self._meta, metadata_ids)
+            for metadata_id in metadata_ids:
+                self._last_state.pop(metadata_id, None)
+        if attributes_ids := set(attributes_ids):
+            _forget_values(self._attributes, attributes_ids)
+        if event_type_ids := set(event_type_ids):
+            _forget_values(self._event_types, event_type_ids)
+        if data_ids := set(data_ids):
+            _forget_values(self._event_data, data_ids)
+        if state_ids := set(state_ids):
+            _forget_values(self._last_state, state_ids)
+
+    async def write(self, batch: list[Event[Any]]) -> int:
+        """Write a batch in one transaction: one multi-row INSERT for states, one for events.
+
+        State and event ids are allocated here (after the highest ones in the tables) rather
+        than returned by the database row by row, so that ``old_state_id`` links inside the
+        batch are known before anything is inserted, and so that a batch whose COMMIT failed
+        on the connection can be looked up: it may have been committed all the same. The
+        recorder is the only writer of ``states`` and ``events``.
+
+        ``batch`` must start with the items of a batch that failed that way (the queue's
+        head, which the writer keeps until it is written): that batch is looked up first, and
+        when it was committed, nothing is written again and its length is returned.
+
+        Returns:
+            How many items from the start of ``batch`` are now in the database.
+
+        Raises:
+            Exception: whatever the database or the driver raised; nothing was committed, or
+                (on a connection error) the batch is in doubt until the next call.
+        """
+        if self._in_doubt is not None and (committed := await self._settle_in_doubt()):
+            return min(committed, len(batch))
+        ids = _BatchIds()
+        last_state_id: int | None = None
+        last_event_id: int | None = None
+        async with self._lock:
+            try:
+                async with self.engine.begin() as conn:
+                    state_rows: list[tuple[Any, ...]] = []
+                    event_rows: list[tuple[Any, ...]] = []
+                    next_state_id = await _next_id(conn, States.state_id)
+                    next_event_id = await _next_id(conn, Events.event_id)
+                    for item in batch:
+                        if item.event_type == EVENT_STATE_CHANGED:
+                            row = await self._state_row(conn, item, ids, next_state_id)
+                            state_rows.append(row)
+                            next_state_id += 1
+                        else:
+                            event_rows.append(await self._event_row(conn, item, ids, next_event_id))
+                            next_event_id += 1
+                    if state_rows:
+                        last_state_id = next_state_id - 1
+                        await conn.exec_driver_sql(
+                            _insert_sql(conn, States, _STATE_COLUMNS), state_rows
+                        )
+                        await _advance_sequence(conn, "states", "state_id", last_state_id)
+                    if event_rows:
+                        last_event_id = next_event_id - 1
+                        await conn.exec_driver_sql(
+                            _insert_sql(conn, Events, _EVENT_COLUMNS), event_rows
+                        )
+                        await _advance_sequence(conn, "events", "event_id", last_event_id)
+            except BaseException as err:
+                if (last_state_id or last_event_id) and is_connection_error(err):
+                    # The connection failed with the rows sent: perhaps during the COMMIT, which
+                    # the database may have carried out. The next write looks them up first.
+                    self._in_doubt = _InDoubt(len(batch), last_state_id, last_event_id, ids)
+                raise
+            self._commit_ids(ids)
+        return len(batch)
+
+    async def _settle_in_doubt(self) -> int:
+        """Whether the batch in doubt was committed after all: its length if so, else 0.
+
+        Raises:
+            Exception: the database could not be asked (the batch stays in doubt).
+        """
+        doubt = self._in_doubt
+        if doubt is None:
+            return 0
+        async with self.engine.connect() as conn:
+            if doubt.last_state_id is not None:
+                found = await conn.scalar(
+                    select(States.state_id).where(States.state_id == doubt.last_state_id)
+                )
+            else:
+                found = await conn.scalar(
+                    select(Events.event_id).where(Events.event_id == doubt.last_event_id)
+                )
+            await conn.rollback()
+        self._in_doubt = None
+        if found is None:
+            return 0
+        _LOGGER.warning(
+            "The recorder's last %d item(s) were committed although the connection failed "
+            "during the COMMIT; they are not written twice",
+            doubt.items,
+        )
+        self._commit_ids(doubt.ids)
+        return doubt.items
+
+    def _commit_ids(self, ids: _BatchIds) -> None:
+        """Make the ids created in a committed transaction permanent in the caches."""
+        self._meta.update(ids.meta)
+        self._event_types.update(ids.event_types)
+        _lru_update(self._attributes, ids.attributes)
+        _lru_update(self._event_data, ids.event_data)
+        for metadata_id, state_id in ids.last_state.items():
+            if state_id is None:
+                self._last_state.pop(metadata_id, None)
+            else:
+                self._last_state[metadata_id] = state_id
+
+    async def _state_row(
+        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, state_id: int
+    ) -> tuple[Any, ...]:
+        """The ``states`` row (``_STATE_COLUMNS``) of a ``state_changed`` event."""
+        entity_id: str = item.data["entity_id"]
+        new: State | None = item.data["new_state"]
+        # The cached ids are looked up here, so a steady-state row awaits nothing.
+        metadata_id = (
+            ids.meta.get(entity_id)
+            or self._meta.get(entity_id)
+            or await self._metadata_id(conn, entity_id, ids)
+        )
+        old_state_id = (
+            ids.last_state[metadata_id]
+            if metadata_id in ids.last_state
+            else self._last_state.get(metadata_id)
+        )
+        context = item.context
+        if new is None:
+            # A removal is recorded as a row without a state, as Home Assistant does.
+            self._last_attrs.pop(entity_id, None)
+            state = attributes_id = last_changed = None
+            last_updated = item.time_fired_timestamp
+        else:
+            state = new.state
+            attributes_id = await self._attributes_id(conn, entity_id, new, ids)
+            last_updated = new.last_updated_timestamp
+            changed = new.last_changed_timestamp
+            last_changed = None if changed == last_updated else changed
+        ids.last_state[metadata_id] = None if new is None else state_id
+        return (
+            state_id,
+            metadata_id,
+            state,
+            attributes_id,
+            last_updated,
+            last_changed,
+            old_state_id,
+            context_id_to_bytes(context.id),
+            context.user_id,
+            context_id_to_bytes(context.parent_id),
+        )
+
+    async def _metadata_id(self, conn: AsyncConnection, entity_id: str, ids: _BatchIds) -> int:
+        found = ids.meta.get(entity_id) or self._meta.get(entity_id)
+        if found is not None:
+            return found
+        found = (
+            await conn.execute(
+                select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
+            )
+        ).scalar()
+        if found is None:
+            found = (
+                await conn.execute(
+                    insert(StatesMeta).values(entity_id=entity_id).returning(StatesMeta.metadata_id)
+                )
+            ).scalar_one()
+        ids.meta[entity_id] = found
+        return found
+
+    async def _attributes_id(
+        self, conn: AsyncConnection, entity_id: str, state: State, ids: _BatchIds
+    ) -> int:
+        attributes = state.attributes
+        last = self._last_attrs.get(entity_id)
+        if last is not None and last[0] is attributes:
+            shared = last[1]
+            found = ids.attributes.get(shared) or self._attributes.get(shared)
+            if found is not None:
+                return found
+        else:
+            shared = json_dumps(dict(attributes))
+            self._last_attrs[entity_id] = (attributes, shared)
+        return await _shared_id(conn, _ATTRIBUTES_TABLE, shared, self._attributes, ids.attributes)
+
+    async def _event_row(
+        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, event_id: int
+    ) -> tuple[Any, ...]:
+        """The ``events`` row (``_EVENT_COLUMNS``) of an event other than ``state_changed``."""
+        event_type = item.event_type
+        type_id = ids.event_types.get(event_type) or self._event_types.get(event_type)
+        if type_id is None:
+            type_id = (
+                await conn.execute(
+                    select(EventTypes.event_type_id).where(EventTypes.event_type == event_type)
+                )
+            ).scalar()
+            if type_id is None:
+                type_id = (
+                    await conn.execute(
+                        insert(EventTypes)
+                        .values(event_type=event_type)
+                        .returning(EventTypes.event_type_id)
+                    )
+                ).scalar_one()
+            ids.event_types[event_type] = type_id
+        data_id = None
+        if item.data:
+            shared = json_dumps(dict(item.data))
+            data_id = await _shared_id(
+                conn, _EVENT_DATA_TABLE, shared, self._event_data, ids.event_data
+            )
+        context = item.context
+        return (
+            event_id,
+            type_id,
+            data_id,
+            ORIGIN_IDX.get(item.origin, 0),
+            item.time_fired_timestamp,
+            context_id_to_bytes(context.id),
+            context.user_id,
+            context_id_to_bytes(context.parent_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedTable:
+    """A table of deduplicated JSON rows: attribute sets or event payloads."""
+
+    model: type[StateAttributes] | type[EventData]
+    id: InstrumentedAttribute[int]
+    hash: InstrumentedAttribute[int]
+    text: InstrumentedAttribute[str]
+
+
+_ATTRIBUTES_TABLE = _SharedTable(
+    StateAttributes,
+    StateAttributes.attributes_id,
+    StateAttributes.hash,
+    StateAttributes.shared_attrs,
+)
+_EVENT_DATA_TABLE = _SharedTable(
+    EventData, EventData.data_id, EventData.hash, EventData.shared_data
+)
+
+
+async def _shared_id(
+    conn: AsyncConnection,
+    table: _SharedTable,
+    shared: str,
+    cache: OrderedDict[str, int],
+    batch: dict[str, int],
+) -> int:
+    """The id of a deduplicated JSON row, inserted if new; new ids go to ``batch``."""
+    found = batch.get(shared)
+    if found is not None:
+        return found
+    found = cache.get(shared)
+    if found is not None:
+        cache.move_to_end(shared)
+        return found
+    digest = attrs_hash(shared)
+    rows = await conn.execute(select(table.id, table.text).where(table.hash == digest))
+    for row_id, text_value in rows:
+        if text_value == shared:
+            found = int(row_id)
+            break
+    else:
+        found = (
+            await conn.execute(
+                insert(table.model)
+                .values({table.hash.key: digest, table.text.key: shared})
+                .returning(table.id)
+            )
+        ).scalar_one()
+    batch[shared] = found
+    return found
+
+
+async def _next_id(conn: AsyncConnection, column: InstrumentedAttribute[int]) -> int:
+    """One more than the highest id in ``column`` (1 for an empty table)."""
+    highest = (await conn.execute(select(func.coalesce(func.max(column), 0)))).scalar_one()
+    return int(highest) + 1
+
+
+async def _advance_sequence(conn: AsyncConnection, table: str, column: str, last: int) -> None:
+    """On PostgreSQL, keep the column's sequence ahead of the ids the writer gave."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT setval(pg_get_serial_sequence(:table, :column), :last)"),
+            {"table": table, "column": column, "last": last},
+        )
+
+
+def _lru_update(cache: OrderedDict[str, int], new: dict[str, int]) -> None:
+    for key, value in new.items():
+        cache[key] = value
+        cache.move_to_end(key)
+    while len(cache) > ATTRIBUTES_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def _forget_values(cache: dict[Any, int], values: set[int]) -> None:
+    for key in [k for k, v in cache.items() if v in values]:
+        del cache[key]
+
+
+def _create_engine(url: str) -> AsyncEngine:
+    """An async engine with the recorder's settings for SQLite or a database server."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url)
+
+        @sa_event.listens_for(engine.sync_engine, "connect")
+        def _set_pragmas(dbapi_connection: Any, _record: object) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+            cursor.close()
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql+asyncpg"):
+        connect_args["timeout"] = CONNECT_TIMEOUT
+    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+#: The columns of a ``states`` row as ``_state_row`` builds it.
+_STATE_COLUMNS = (
+    "state_id",
+    "metadata_id",
+    "state",
+    "attributes_id",
+    "last_updated_ts",
+    "last_changed_ts",
+    "old_state_id",
+    "context_id_bin",
+    "context_user_id",
+    "context_parent_id_bin",
+)
+#: The columns of an ``events`` row as ``_event_row`` builds it.
+_EVENT_COLUMNS = (
+    "event_id",
+    "event_type_id",
+    "data_id",
+    "origin_idx",
+    "time_fired_ts",
+    "context_id_bin",
+    "context_user_id",
+    "context_parent_id_bin",
+)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}
+
+
+def _insert_sql(conn: AsyncConnection, model: type[States | Events], columns: Sequence[str]) -> str:
+    """A plain INSERT in the driver's own parameter style, for ``executemany`` of tuples.
+
+    Handing tuples straight to the driver skips SQLAlchemy's per-row parameter processing,
+    which was most of the writer's time at tens of thousands of rows per second.
+    """
+    style = conn.dialect.paramstyle
+    if style not in _PLACEHOLDERS:
+        raise RuntimeError(f"Unsupported parameter style {style!r} of {conn.dialect.name}")
+    marker = _PLACEHOLDERS[style]
+    values = ", ".join(marker.format(i) for i in range(1, len(columns) + 1))
+    names = ", ".join(columns)
+    # Table and column names are this module's constants, never input: no injection here.
+    return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values})"  # noqa: S608

@@ -1,0 +1,271 @@
+"""Downsampled history for charts: N buckets per series, computed by the database.
+
+See ``get_downsampled``. Re-exported by ``history.py``, where the other history queries are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypedDict
+
+from sqlalchemy import Float, Integer, and_, cast, func, literal, not_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from .models import States
+from .queries import (
+    NO_VALUE_STATES,
+    STATE,
+    SessionSource,
+    iso,
+    lookup_metadata_ids,
+    period_clause,
+    read_start_rows,
+    state_changed,
+    timestamp_of,
+)
+
+
+class DownsampledBucket(TypedDict):
+    """The numeric states of one time bucket: ``t`` is the bucket's start (ISO 8601, UTC)."""
+
+    t: str
+    mean: float
+    min: float
+    max: float
+    count: int
+
+
+class DownsampledChange(TypedDict):
+    """A state of a non-numeric entity: the last of its bucket (``t`` is when it was set)."""
+
+    t: str
+    state: str
+
+
+Downsampled = list[DownsampledBucket] | list[DownsampledChange]
+
+
+def _looks_numeric(dialect: str) -> ColumnElement[bool]:
+    """True where the state reads as a number, so that casting it is safe and meaningful.
+
+    On SQLite, a state that starts with a digit, a sign or a point (two string comparisons, the
+    cheapest test there is; CAST reads the leading number of anything else). PostgreSQL's CAST
+    fails on anything but a number, so there the whole state must be one.
+    """
+    if dialect == "sqlite":
+        return and_(States.state >= "+", States.state < ":")
+    return States.state.regexp_match(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+
+
+#: One query per numeric entity on SQLite: a scan of each bucket's rows through the index, in
+#: order. (``GROUP BY`` a computed bucket index makes SQLite sort every row first, which takes
+#: longer than the aggregates.) The four aggregates come back as one text, read back exactly.
+_SQLITE_BUCKETS = text(
+    """
+WITH RECURSIVE buckets(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM buckets WHERE i < :last)
+SELECT i, (
+    SELECT printf('%d %!.17g %!.17g %!.17g', count(*), avg(v), min(v), max(v))
+    FROM (
+        SELECT CAST(state AS REAL) AS v FROM states
+        WHERE metadata_id = :metadata_id
+          AND last_updated_ts >= :start + i * :width
+          AND last_updated_ts < iif(i = :last, :end, :start + (i + 1) * :width)
+          AND state >= '+' AND state < ':'
+    )
+) FROM buckets
+"""
+)
+
+_Bucket = tuple[int, float, float, float, int]  # index, mean, min, max, count
+
+
+async def _buckets_sqlite(
+    conn: AsyncConnection, metadata_id: int, *, start_ts: float, end_ts: float, points: int
+) -> list[_Bucket]:
+    params = {
+        "metadata_id": metadata_id,
+        "start": start_ts,
+        "end": end_ts,
+        "width": (end_ts - start_ts) / points,
+        "last": points - 1,
+    }
+    buckets: list[_Bucket] = []
+    for index, packed in await conn.execute(_SQLITE_BUCKETS, params):
+        count, mean, low, high = packed.split()
+        if count != "0":
+            buckets.append((index, float(mean), float(low), float(high), int(count)))
+    return buckets
+
+
+async def _buckets_grouped(
+    conn: AsyncConnection, metadata_ids: list[int], *, start_ts: float, end_ts: float, points: int
+) -> dict[int, list[_Bucket]]:
+    """Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted)."""
+    width = (end_ts - start_ts) / points
+    offset = (States.last_updated_ts - literal(start_ts, Float)) / literal(width, Float)
+    # floor, not CAST alone: PostgreSQL's CAST rounds to the nearest integer.
+    bucket = func.least(cast(func.floor(offset), Integer), points - 1).label("bucket")
+    value = cast(States.state, Float)
+    stmt = (
+        select(
+            States.metadata_id, bucket, func.avg(value), func.min(value), func.max(value),
+            func.count(),
+        )
+        .where(
+            States.metadata_id.in_(metadata_ids),
+            period_clause(start_ts, end_ts),
+            _looks_numeric(conn.dialect.name),
+        )
+        .group_by(States.metadata_id, bucket)
+        .order_by(States.metadata_id, bucket)
+    )  # fmt: skip
+    result: dict[int, list[_Bucket]] = {}
+    for metadata_id, index, mean, low, high, count in await conn.execute(stmt):
+        result.setdefault(metadata_id, []).append(
+            (index, float(mean), float(low), float(high), count)
+        )
+    return result
+
+
+def _bucket_items(buckets: list[_Bucket], start_ts: float, width: float) -> list[DownsampledBucket]:
+    return [
+        {"t": iso(start_ts + index * width), "mean": mean, "min": low, "max": high, "count": n}
+        for index, mean, low, high, n in buckets
+    ]
+
+
+async def _row_count(
+    conn: AsyncConnection, metadata_id: int, start_ts: float, end_ts: float
+) -> int:
+    """How many rows the entity has in the period (read from the index alone)."""
+    stmt = select(func.count()).where(
+        States.metadata_id == metadata_id, period_clause(start_ts, end_ts)
+    )
+    return int(await conn.scalar(stmt) or 0)
+
+
+async def _textual(
+    conn: AsyncConnection, metadata_ids: list[int], start_ts: float, end_ts: float
+) -> set[int]:
+    """The entities with a state in the period that is no number (unknown/unavailable aside)."""
+    stmt = (
+        select(States.metadata_id)
+        .where(
+            States.metadata_id.in_(metadata_ids),
+            period_clause(start_ts, end_ts),
+            not_(_looks_numeric(conn.dialect.name)),
+            States.state.not_in(NO_VALUE_STATES),
+        )
+        .group_by(States.metadata_id)
+    )
+    return set((await conn.scalars(stmt)).all())
+
+
+async def get_downsampled(
+    recorder: SessionSource,
+    entity_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    points: int = 500,
+) -> dict[str, Downsampled]:
+    """The history of ``entity_ids`` in ``[start, end)`` reduced to at most ``points`` items each.
+
+    The period is split into ``points`` buckets of equal width. A numeric entity (every state in
+    the period a number, ``unknown``/``unavailable`` aside) gets one ``DownsampledBucket`` per
+    bucket that holds a number: mean, min, max and count of its numbers, computed by the database
+    (the mean is of samples, not time-weighted). Any other entity gets its changes of state as
+    ``DownsampledChange``s, the last of each bucket, the first being the state it had at
+    ``start``.
+
+    Returns:
+        ``entity_id → items`` in time order; entities with nothing in the period are absent.
+
+    Raises:
+        ValueError: when ``points`` < 1 or ``end`` is not after ``start``.
+    """
+    start_ts, end_ts = timestamp_of(start), timestamp_of(end)
+    if points < 1 or end_ts <= start_ts:
+        raise ValueError(f"need points >= 1 and end after start, got {points}, {start}, {end}")
+    width = (end_ts - start_ts) / points
+    async with recorder.session() as session:
+        conn = await session.connection()
+        meta = await lookup_metadata_ids(conn, entity_ids)
+        if not meta:
+            return {}
+        buckets: dict[int, list[_Bucket]] = {}
+        if conn.dialect.name == "sqlite":
+            for metadata_id in meta:
+                entity_buckets = await _buckets_sqlite(
+                    conn, metadata_id, start_ts=start_ts, end_ts=end_ts, points=points
+                )
+                # Every row a number (the common case) shows in the row count, which the index
+                # alone answers; only otherwise is the period scanned for text.
+                numbers = sum(bucket[4] for bucket in entity_buckets)
+                if numbers and (
+                    numbers == await _row_count(conn, metadata_id, start_ts, end_ts)
+                    or not await _textual(conn, [metadata_id], start_ts, end_ts)
+                ):
+                    buckets[metadata_id] = entity_buckets
+        else:
+            textual = await _textual(conn, list(meta), start_ts, end_ts)
+            if numeric := [m for m in meta if m not in textual]:
+                buckets = await _buckets_grouped(
+                    conn, numeric, start_ts=start_ts, end_ts=end_ts, points=points
+                )
+        result: dict[str, Downsampled] = {
+            meta[m]: _bucket_items(entity_buckets, start_ts, width)
+            for m, entity_buckets in buckets.items()
+            if entity_buckets
+        }
+        # No numbers in the period (text, only unknown, or no row at all): the changes of state.
+        others = {m: e for m, e in meta.items() if e not in result}
+        if others:
+            changes = await _downsampled_changes(
+                conn, others, start_ts=start_ts, end_ts=end_ts, width=width, points=points
+            )
+            result.update(changes)
+    return {e: result[e] for e in meta.values() if e in result}
+
+
+async def _downsampled_changes(
+    conn: AsyncConnection,
+    meta: dict[int, str],
+    *,
+    start_ts: float,
+    end_ts: float,
+    width: float,
+    points: int,
+) -> dict[str, Downsampled]:
+    """The last state change of each bucket, with the state at ``start`` in bucket 0."""
+    stmt = (
+        select(States.metadata_id, States.last_updated_ts, States.state)
+        .where(
+            States.metadata_id.in_(list(meta)),
+            period_clause(start_ts, end_ts),
+            state_changed(),
+            States.state.is_not(None),
+        )
+        .order_by(States.metadata_id, States.last_updated_ts, States.state_id)
+    )
+    rows = (await conn.execute(stmt)).all()
+    start_rows = await read_start_rows(conn, meta, start_ts)
+    by_entity = {m: list(g) for m, g in itertools.groupby(rows, key=lambda r: r[0])}
+    result: dict[str, Downsampled] = {}
+    for metadata_id, entity_id in meta.items():
+        last_per_bucket: dict[int, tuple[float, str]] = {}
+        if (start_row := start_rows.get(metadata_id)) is not None and start_row[STATE]:
+            last_per_bucket[0] = (start_ts, start_row[STATE])
+        for _meta, ts, state in by_entity.get(metadata_id, ()):
+            if state is None:
+                continue
+            last_per_bucket[min(int((ts - start_ts) // width), points - 1)] = (ts, state)
+        items: list[DownsampledChange] = []
+        for ts, state in last_per_bucket.values():
+            if not items or items[-1]["state"] != state:
+                items.append({"t": iso(ts), "state": state})
+        if items:
+            result[entity_id] = items
+    return result
