@@ -5,10 +5,55 @@ A commercial building (zones with a thermal model, an AHU, chillers, a main mete
 scheduler job (``simulator.step``) on the runtime's clock, faster than real time when ``speed``
 says so. The models and entities are imported only when the integration is set up. See
 ``schema.py`` for the configuration.
+
+Optionally the equipment is also served on real protocols, so the ``modbus`` and ``bacnet``
+integrations can be exercised end to end on one machine (pymodbus and bacpypes3 are imported
+only when configured). A server that cannot start (port in use…) is logged as an error naming
+its address and port; the simulation and its entities run on without it.
+
+Modbus TCP (``simulator: {modbus: {host: 127.0.0.1, port: 5020}}``): device id 1 is the building's
+main meter, device id 2 the house meter (each present only when that part of the site is).
+Input registers (function code 4), 0-based addresses, words and bytes big-endian (``swap: none``),
+refreshed after every simulation step:
+
+    ======== ===== ======= ===== ==================================================
+    address  count type    unit  value
+    ======== ===== ======= ===== ==================================================
+    0        2     float32 W     active power
+    2        2     float32 kWh   energy imported since the simulation started
+    4        2     uint32  Wh    the same energy, as an integer (``scale: 0.001`` for kWh)
+    ======== ===== ======= ===== ==================================================
+
+The models have no voltage or current, so the meters do not serve any. Other addresses answer
+with exception code 2 (illegal data address).
+
+BACnet/IP (``simulator: {bacnet: {address: 127.0.0.2, port: 47808, instance: 599}}``; on one machine
+give it another 127.x address and another port than the BACnet client, see PEERS.md): one device
+with the building's AHU and chillers (N is the chiller's number, 1…):
+
+    ====================== ========================================= ==========================
+    object                 name                                      value
+    ====================== ========================================= ==========================
+    analog-input,1         AHU supply air temperature                °C
+    analog-input,2         AHU mixed air temperature                 °C
+    analog-input,3         Outdoor air temperature                   °C
+    analog-input,4         AHU fan power                             kW
+    analog-input,5         AHU cooling load                          kW (thermal)
+    analog-input,10+N      Chiller N power                           kW
+    analog-input,20+N      Chiller N cooling load                    kW (thermal)
+    analog-value,1         AHU supply air setpoint (commandable)     °C, clamped to 10…20
+    binary-value,N         Chiller N enable (commandable)            active / inactive
+    ====================== ========================================= ==========================
+
+A write to a commandable object at any priority (16 when none is given), or a relinquish,
+changes its present value through the priority array, and the present value drives the model at
+once. With no command in the array the relinquish default follows the model, so changes made in
+Edgewise show on BACnet after the next step.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities
@@ -17,10 +62,18 @@ from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, SimConfig
 
 if TYPE_CHECKING:
+    from .bacnet_server import SimBacnetDevice
+    from .modbus_server import SimModbusServer
     from .sim import SimulationDriver
+
+    Server = SimModbusServer | SimBacnetDevice
+
+_LOGGER = logging.getLogger(__name__)
 
 #: The running simulation's driver, for ``edgewise_stop`` (and tests).
 DRIVER: RuntimeKey[SimulationDriver] = RuntimeKey("simulator.driver")
+#: The simulator's protocol servers that are listening (Modbus, BACnet), for ``edgewise_stop``.
+SERVERS: RuntimeKey[list[Server]] = RuntimeKey("simulator.servers")
 
 
 @hookimpl
@@ -31,7 +84,8 @@ def edgewise_manifest() -> Manifest:
 
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
-    """Build the site of ``config`` (a ``SimConfig``) at the clock's time, add its entities, and
+    """Build the site of ``config`` (a ``SimConfig``) at the clock's time, add its entities,
+    start the protocol servers it asks for (one that cannot start is logged and left out), and
     start stepping it.
 
     Raises:
@@ -41,7 +95,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     from astral import Observer  # noqa: PLC0415 - deferred import, see above
 
     from .entities import SimulatorHub, create_entities  # noqa: PLC0415 - deferred import
-    from .sim import Simulation, SimulationDriver  # noqa: PLC0415 - deferred import
+    from .sim import ExposureError, Simulation, SimulationDriver  # noqa: PLC0415 - deferred
 
     assert isinstance(config, SimConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
     core = runtime.core
@@ -52,18 +106,48 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         runtime.clock.now(),
     )
     hub = SimulatorHub(simulation)
-    driver = SimulationDriver(runtime, simulation, hub.publish)
+    servers: list[Server] = []
+
+    def publish() -> None:
+        # The servers first: a BACnet command held in a priority array drives the model.
+        for server in servers:
+            server.refresh()
+        hub.publish()
+
+    driver = SimulationDriver(runtime, simulation, publish)
     await add_entities(runtime, DOMAIN, create_entities(hub))
-    hub.publish()
+    wanted: list[Server] = []
+    if config.modbus is not None:
+        from .modbus_server import SimModbusServer  # noqa: PLC0415 - pymodbus only when asked
+
+        wanted.append(SimModbusServer(simulation, config.modbus))
+    if config.bacnet is not None:
+        from .bacnet_server import SimBacnetDevice  # noqa: PLC0415 - bacpypes3 only when asked
+
+        wanted.append(SimBacnetDevice(simulation, config.bacnet, hub.after_write))
+    for server in wanted:
+        try:
+            await server.start()
+        except ExposureError as err:
+            _LOGGER.error("%s; the simulation runs without it", err)
+        else:
+            servers.append(server)
+    runtime.data[SERVERS] = servers
+    publish()
     driver.start()
     runtime.data[DRIVER] = driver
 
 
 @hookimpl
 async def edgewise_stop(runtime: Runtime) -> None:
-    """Stop stepping the simulation and remove its entities."""
+    """Stop stepping the simulation, stop its protocol servers and remove its entities."""
     driver = runtime.data.get(DRIVER)
     if driver is not None:
         driver.stop()
         del runtime.data[DRIVER]
+    servers = runtime.data.get(SERVERS)
+    if servers is not None:
+        del runtime.data[SERVERS]
+        for server in servers:
+            await server.stop()
     await remove_entities(runtime, DOMAIN)

@@ -22,6 +22,13 @@ CONF_CHILLER_KW_PER_TON: Final = "chiller_kw_per_ton"
 CONF_APPLIANCES: Final = "appliances"
 CONF_BASE_LOAD: Final = "base_load"
 CONF_SCHEDULES: Final = "schedules"
+CONF_MODBUS: Final = "modbus"
+CONF_BACNET: Final = "bacnet"
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_ADDRESS: Final = "address"
+CONF_INSTANCE: Final = "instance"
+CONF_NAME: Final = "name"
 
 DEFAULT_SEED: Final = 42
 DEFAULT_SPEED: Final = 1.0
@@ -37,6 +44,19 @@ DEFAULT_CHILLER_CAPACITY: Final = 12.0
 DEFAULT_CHILLER_KW_PER_TON: Final = 0.6
 #: Always-on household load (routers, standby, lighting on average), W.
 DEFAULT_BASE_LOAD: Final = 150.0
+
+#: Where the simulated meters answer Modbus TCP when ``modbus:`` is configured.
+DEFAULT_MODBUS_HOST: Final = "127.0.0.1"
+DEFAULT_MODBUS_PORT: Final = 5020
+#: Modbus device ids of the simulated meters.
+MODBUS_BUILDING_METER_ID: Final = 1
+MODBUS_HOUSE_METER_ID: Final = 2
+#: Where the simulated BACnet device listens when ``bacnet:`` is configured: not the address and
+#: port of a BACnet client on the same machine (bacpypes3 never sends to its own 127.x port).
+DEFAULT_BACNET_ADDRESS: Final = "127.0.0.2"
+DEFAULT_BACNET_PORT: Final = 47808
+DEFAULT_BACNET_INSTANCE: Final = 599
+DEFAULT_BACNET_NAME: Final = "Edgewise simulator"
 
 #: Bounds of the speed factor: from real time to a day per ~15 minutes of clock time.
 MIN_SPEED: Final = 0.1

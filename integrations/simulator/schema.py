@@ -17,10 +17,18 @@ Example::
         appliances: [dishwasher, washing_machine, ev_charger, heat_pump, fridge]
         base_load: 150      # W, always on
         schedules: true     # start cycles on their daily schedules, not only from the plugs
+      modbus:               # optional: the meters on Modbus TCP (register map in __init__.py)
+        host: 127.0.0.1
+        port: 5020
+      bacnet:               # optional: the AHU and chillers as a BACnet/IP device
+        address: 127.0.0.2  # not the address/port of a BACnet client on the same machine
+        port: 47808
+        instance: 599
 
 A bare ``simulator:`` gives all of the above: a building with three zones, an AHU, three
 chillers and a main meter, and a home with the five appliances, their plugs and a house meter.
-``building: false`` or ``home: false`` leaves that part out.
+``building: false`` or ``home: false`` leaves that part out. ``modbus:`` and ``bacnet:`` are off
+unless given; an empty ``modbus:`` or ``bacnet:`` uses the defaults above.
 """
 
 from __future__ import annotations
@@ -32,23 +40,36 @@ from typing import Any
 import voluptuous as vol
 
 from .const import (
+    CONF_ADDRESS,
     CONF_APPLIANCES,
+    CONF_BACNET,
     CONF_BASE_LOAD,
     CONF_BUILDING,
     CONF_CHILLER_CAPACITY,
     CONF_CHILLER_KW_PER_TON,
     CONF_CHILLERS,
     CONF_HOME,
+    CONF_HOST,
+    CONF_INSTANCE,
+    CONF_MODBUS,
+    CONF_NAME,
+    CONF_PORT,
     CONF_SCHEDULES,
     CONF_SEED,
     CONF_SPEED,
     CONF_UPDATE_INTERVAL,
     CONF_ZONE_AREA,
     CONF_ZONES,
+    DEFAULT_BACNET_ADDRESS,
+    DEFAULT_BACNET_INSTANCE,
+    DEFAULT_BACNET_NAME,
+    DEFAULT_BACNET_PORT,
     DEFAULT_BASE_LOAD,
     DEFAULT_CHILLER_CAPACITY,
     DEFAULT_CHILLER_COUNT,
     DEFAULT_CHILLER_KW_PER_TON,
+    DEFAULT_MODBUS_HOST,
+    DEFAULT_MODBUS_PORT,
     DEFAULT_SEED,
     DEFAULT_SPEED,
     DEFAULT_UPDATE_INTERVAL,
@@ -85,6 +106,24 @@ class HomeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ModbusExposure:
+    """Serve the meters on Modbus TCP at ``host``:``port``."""
+
+    host: str = DEFAULT_MODBUS_HOST
+    port: int = DEFAULT_MODBUS_PORT
+
+
+@dataclass(frozen=True, slots=True)
+class BacnetExposure:
+    """Serve the AHU and chillers as BACnet/IP device ``instance`` at ``address``:``port``."""
+
+    address: str = DEFAULT_BACNET_ADDRESS
+    port: int = DEFAULT_BACNET_PORT
+    instance: int = DEFAULT_BACNET_INSTANCE
+    name: str = DEFAULT_BACNET_NAME
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     """The validated ``simulator:`` section."""
 
@@ -93,6 +132,8 @@ class SimConfig:
     update_interval: float = DEFAULT_UPDATE_INTERVAL
     building: BuildingConfig | None = None
     home: HomeConfig | None = None
+    modbus: ModbusExposure | None = None
+    bacnet: BacnetExposure | None = None
 
 
 def _default_zone_names(count: int) -> list[str]:
@@ -148,6 +189,28 @@ HOME_SCHEMA = vol.Schema(
 )
 
 
+_PORT = vol.All(int, vol.Range(min=1, max=65535))
+
+MODBUS_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_HOST, default=DEFAULT_MODBUS_HOST): vol.All(str, vol.Length(min=1)),
+        vol.Optional(CONF_PORT, default=DEFAULT_MODBUS_PORT): _PORT,
+    }
+)
+
+BACNET_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_ADDRESS, default=DEFAULT_BACNET_ADDRESS): vol.All(str, vol.Length(min=1)),
+        vol.Optional(CONF_PORT, default=DEFAULT_BACNET_PORT): _PORT,
+        # 4194303 is the wildcard instance, not a device's.
+        vol.Optional(CONF_INSTANCE, default=DEFAULT_BACNET_INSTANCE): vol.All(
+            int, vol.Range(min=0, max=4194302)
+        ),
+        vol.Optional(CONF_NAME, default=DEFAULT_BACNET_NAME): vol.All(str, vol.Length(min=1)),
+    }
+)
+
+
 def _part(schema: vol.Schema) -> vol.Any:
     """A part of the site: omitted or empty means its defaults, ``false`` leaves it out."""
     return vol.Any(vol.All(None, lambda _: schema({})), False, schema)
@@ -164,6 +227,8 @@ SECTION_SCHEMA = vol.Schema(
         ),
         vol.Optional(CONF_BUILDING, default=None): _part(BUILDING_SCHEMA),
         vol.Optional(CONF_HOME, default=None): _part(HOME_SCHEMA),
+        vol.Optional(CONF_MODBUS, default=False): _part(MODBUS_SCHEMA),
+        vol.Optional(CONF_BACNET, default=False): _part(BACNET_SCHEMA),
     }
 )
 
@@ -171,6 +236,8 @@ SECTION_SCHEMA = vol.Schema(
 def _to_config(section: Mapping[str, Any]) -> SimConfig:
     building: Mapping[str, Any] | bool = section[CONF_BUILDING]
     home: Mapping[str, Any] | bool = section[CONF_HOME]
+    modbus: Mapping[str, Any] | bool = section[CONF_MODBUS]
+    bacnet: Mapping[str, Any] | bool = section[CONF_BACNET]
     return SimConfig(
         seed=section[CONF_SEED],
         speed=section[CONF_SPEED],
@@ -190,6 +257,17 @@ def _to_config(section: Mapping[str, Any]) -> SimConfig:
             appliances=tuple(home[CONF_APPLIANCES]),
             base_load=home[CONF_BASE_LOAD],
             schedules=home[CONF_SCHEDULES],
+        ),
+        modbus=None
+        if isinstance(modbus, bool)
+        else ModbusExposure(host=modbus[CONF_HOST], port=modbus[CONF_PORT]),
+        bacnet=None
+        if isinstance(bacnet, bool)
+        else BacnetExposure(
+            address=bacnet[CONF_ADDRESS],
+            port=bacnet[CONF_PORT],
+            instance=bacnet[CONF_INSTANCE],
+            name=bacnet[CONF_NAME],
         ),
     )
 

@@ -37,6 +37,10 @@ from .schema import SimConfig
 _LOGGER = logging.getLogger(__name__)
 
 
+class ExposureError(Exception):
+    """A protocol server of the simulator could not start; the message names address and port."""
+
+
 class Simulation:
     """Simulated time, weather, building and home, advanced together. Pure: no runtime."""
 
