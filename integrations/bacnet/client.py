@@ -22,14 +22,23 @@ from bacpypes3.apdu import (
     AbortPDU,
     ErrorRejectAbortNack,
     IAmRequest,
+    ReadPropertyMultipleACK,
+    ReadPropertyMultipleRequest,
     RejectPDU,
     SimpleAckPDU,
     SubscribeCOVRequest,
 )
 from bacpypes3.app import Application
 from bacpypes3.argparse import SimpleArgumentParser
-from bacpypes3.basetypes import ErrorType, PriorityValue, PropertyIdentifier, StatusFlags
-from bacpypes3.constructeddata import Array
+from bacpypes3.basetypes import (
+    ErrorType,
+    PriorityValue,
+    PropertyIdentifier,
+    PropertyReference,
+    ReadAccessSpecification,
+    StatusFlags,
+)
+from bacpypes3.constructeddata import Array, SequenceOf
 from bacpypes3.errors import ServicesError
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import (
@@ -119,6 +128,42 @@ def _object_id(obj: ObjectRef) -> ObjectIdentifier:
 @functools.lru_cache(maxsize=256)
 def _property_id(prop: str) -> PropertyIdentifier:
     return PropertyIdentifier(prop)
+
+
+#: One request's read access specifications: (object, properties) in order.
+ReadSpecs = tuple[tuple[ObjectRef, tuple[str, ...]], ...]
+_READ_ACCESS_SPECS = SequenceOf(ReadAccessSpecification)
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_access_specs(specs: ReadSpecs) -> Any:
+    """The list of read access specifications of a ReadPropertyMultiple, built once.
+
+    A poll asks for the same chunks every cycle; building bacpypes3's sequences (each element
+    checked and cast) costs about as much as encoding them, so a chunk's list is kept and put
+    into each new request (bacpypes3 encodes it without changing it).
+    """
+    return _READ_ACCESS_SPECS(
+        [
+            ReadAccessSpecification(
+                objectIdentifier=_object_id(obj),
+                listOfPropertyReferences=[
+                    PropertyReference(propertyIdentifier=_property_id(prop)) for prop in props
+                ],
+            )
+            for obj, props in specs
+        ]
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _object_ref(objid: ObjectIdentifier) -> ObjectRef:
+    return ObjectRef(str(objid[0]), int(objid[1]))
+
+
+@functools.lru_cache(maxsize=256)
+def _property_name(prop: PropertyIdentifier) -> str:
+    return str(prop)
 
 
 def reason_of(err: BaseException) -> str:
@@ -251,6 +296,8 @@ class BacnetClient:
         self.timeout = timeout
         self._app: _Application | None = None
         self._next_process_id = 1
+        # (vendor, object type, property) -> the datatype to decode it with.
+        self._types: dict[tuple[Any, Any, Any], type | None] = {}
 
     async def __aenter__(self) -> BacnetClient:
         await self.start()
@@ -394,21 +441,55 @@ class BacnetClient:
             DeviceProtocolError: the device refused the whole request (``code`` says why:
                 ``unrecognized-service`` when it has no RPM, a size reason when it was too big).
         """
-        parameters: list[Any] = []
-        for obj, props in specs:
-            # Identifiers built once: parsing strings is a fair share of bacpypes3's work here.
-            parameters += [_object_id(obj), [_property_id(prop) for prop in props]]
-        raw = await self._call(
-            address, None, self.app.read_property_multiple(Address(address), parameters)
+        key: ReadSpecs = tuple((obj, tuple(props)) for obj, props in specs)
+        request = ReadPropertyMultipleRequest(
+            listOfReadAccessSpecs=_read_access_specs(key), destination=Address(address)
         )
+        answer = await self._call(address, None, self.app.request(request))
+        if not isinstance(answer, ReadPropertyMultipleACK):
+            raise DeviceProtocolError(
+                f"{address} answered a ReadPropertyMultiple with {type(answer).__name__}",
+                device=address,
+                address=address,
+                code="unexpected-answer",
+            )
+        vendor_info = await self.app.get_vendor_info(device_address=request.pduDestination)
         results: list[ReadResult] = []
-        for objid, prop, _index, value in raw or []:
-            ref = ObjectRef(str(objid[0]), int(objid[1]))
-            if isinstance(value, ErrorType):
-                results.append(ReadResult(ref, str(prop), error=str(value.errorCode)))
-            else:
-                results.append(ReadResult(ref, str(prop), value=value))
+        for access_result in answer.listOfReadAccessResults:
+            objid = access_result.objectIdentifier
+            ref = _object_ref(objid)
+            for element in access_result.listOfResults:
+                prop = element.propertyIdentifier
+                read_result = element.readResult
+                if read_result.propertyAccessError is not None:
+                    error = str(read_result.propertyAccessError.errorCode)
+                    results.append(ReadResult(ref, _property_name(prop), error=error))
+                    continue
+                # No array index is asked for, so an array comes back whole.
+                kind = self._property_type(vendor_info, objid[0], prop)
+                value = None
+                if kind is not None:
+                    try:
+                        value = read_result.propertyValue.cast_out(kind)
+                    except (ValueError, TypeError, KeyError, AttributeError) as err:
+                        # One value the device sent malformed: that property, not the request.
+                        _LOGGER.debug("Undecodable %s of %s: %s", prop, objid, err)
+                        results.append(ReadResult(ref, _property_name(prop), error="undecodable"))
+                        continue
+                results.append(ReadResult(ref, _property_name(prop), value=value))
         return results
+
+    def _property_type(self, vendor_info: Any, object_type: Any, prop: Any) -> type | None:
+        """The datatype to decode a property of an object type with (known ones kept)."""
+        key = (vendor_info.vendor_identifier, object_type, prop)
+        try:
+            return self._types[key]
+        except KeyError:
+            pass
+        object_class = vendor_info.get_object_class(object_type)
+        kind = object_class.get_property_type(prop) if object_class is not None else None
+        self._types[key] = kind
+        return kind
 
     # --- writing --------------------------------------------------------------------------------
 
