@@ -13,6 +13,7 @@ notices the file changed (checked at most once a second) and reloads it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -47,9 +48,14 @@ LONG_LIVED_DAYS = 3650
 RELOAD_CHECK_INTERVAL = 1.0
 
 _HASHER = PasswordHasher()
-#: A hash of nothing, verified against when the user does not exist, so a wrong user name
-#: costs as long as a wrong password and does not tell names apart.
-_DUMMY_HASH = _HASHER.hash("edgewise-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of nothing, verified against when the user does not exist, so a wrong user name
+    costs as long as a wrong password and does not tell names apart. Made on first use: hashing
+    takes a fifth of a second on purpose, which start-up must not pay."""
+    return _HASHER.hash("edgewise-no-such-user")
 
 
 class AuthError(EdgewiseError):
@@ -339,7 +345,7 @@ class AuthManager:
         """The active user whose name and password these are, or None."""
         self.reload_if_changed()
         user = self.data.user_by_username(username)
-        stored = user.password_hash if user is not None else _DUMMY_HASH
+        stored = user.password_hash if user is not None else await self._executor(_dummy_hash)
         ok = await self._executor(verify_password, stored, password)
         if not ok or user is None or not user.is_active:
             return None
