@@ -223,23 +223,23 @@ STATE_TRIGGER = vol.Schema(
     }
 )
 
+# What the numeric_state trigger and condition share: the keys and "above or below".
+_NUMERIC_STATE_KEYS: dict[Any, Any] = {
+    vol.Required("entity_id"): cv.entity_ids,
+    vol.Optional("attribute"): cv.string,
+    vol.Optional("above"): number_or_entity,
+    vol.Optional("below"): number_or_entity,
+    vol.Optional("value_template"): template,
+}
+_ABOVE_OR_BELOW = vol.Any(
+    vol.Schema({vol.Required("above"): object}, extra=vol.ALLOW_EXTRA),
+    vol.Schema({vol.Required("below"): object}, extra=vol.ALLOW_EXTRA),
+    msg="numeric_state needs 'above' or 'below'",
+)
+
 NUMERIC_STATE_TRIGGER = vol.All(
-    vol.Schema(
-        {
-            **_TRIGGER_BASE,
-            vol.Required("entity_id"): cv.entity_ids,
-            vol.Optional("attribute"): cv.string,
-            vol.Optional("above"): number_or_entity,
-            vol.Optional("below"): number_or_entity,
-            vol.Optional("value_template"): template,
-            vol.Optional("for"): time_period_template,
-        }
-    ),
-    vol.Any(
-        vol.Schema({vol.Required("above"): object}, extra=vol.ALLOW_EXTRA),
-        vol.Schema({vol.Required("below"): object}, extra=vol.ALLOW_EXTRA),
-        msg="numeric_state needs 'above' or 'below'",
-    ),
+    vol.Schema({**_TRIGGER_BASE, **_NUMERIC_STATE_KEYS, vol.Optional("for"): time_period_template}),
+    _ABOVE_OR_BELOW,
 )
 
 EVENT_TRIGGER = vol.Schema(
@@ -407,23 +407,7 @@ def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
                 vol.Optional("for"): time_period_template,
             }
         ),
-        "numeric_state": vol.All(
-            vol.Schema(
-                {
-                    **base,
-                    vol.Required("entity_id"): cv.entity_ids,
-                    vol.Optional("attribute"): cv.string,
-                    vol.Optional("above"): number_or_entity,
-                    vol.Optional("below"): number_or_entity,
-                    vol.Optional("value_template"): template,
-                }
-            ),
-            vol.Any(
-                vol.Schema({vol.Required("above"): object}, extra=vol.ALLOW_EXTRA),
-                vol.Schema({vol.Required("below"): object}, extra=vol.ALLOW_EXTRA),
-                msg="numeric_state needs 'above' or 'below'",
-            ),
-        ),
+        "numeric_state": vol.All(vol.Schema({**base, **_NUMERIC_STATE_KEYS}), _ABOVE_OR_BELOW),
         "template": vol.Schema({**base, vol.Required("value_template"): template}),
         "time": vol.Schema(
             {

@@ -94,6 +94,39 @@ def _value_in(value: Any, wanted: frozenset[str]) -> bool:
     return value in wanted or str(value) in wanted
 
 
+def _for_period(
+    duration: Value,
+    variables: Variables,
+    platform: str,
+    entity_id: str,
+    *,
+    old: State | None,
+    new: State,
+) -> timedelta | None:
+    """Render the ``for`` of a state or numeric_state trigger for the change ``old`` → ``new``.
+
+    The template sees ``trigger`` with the platform, entity and both states, as in Home
+    Assistant.
+
+    Returns:
+        The period, or None when it did not render (the error is logged).
+    """
+    trigger_vars = {
+        **variables,
+        "trigger": {
+            "platform": platform,
+            "entity_id": entity_id,
+            "from_state": old,
+            "to_state": new,
+        },
+    }
+    try:
+        return render_duration(duration, trigger_vars, "for")
+    except Exception as err:
+        _LOGGER.error("Error rendering 'for' of the %s trigger on %s: %s", platform, entity_id, err)
+        return None
+
+
 def attach_state(
     runtime: Runtime, config: dict[str, Any], fire: Fire, variables: Variables
 ) -> Detach:
@@ -165,19 +198,8 @@ def attach_state(
         if duration is None:
             fire_now(entity_id, old, new, None)
             return
-        trigger_vars = {
-            **variables,
-            "trigger": {
-                "platform": "state",
-                "entity_id": entity_id,
-                "from_state": old,
-                "to_state": new,
-            },
-        }
-        try:
-            period = render_duration(duration, trigger_vars, "for")
-        except Exception as err:
-            _LOGGER.error("Error rendering 'for' of the state trigger on %s: %s", entity_id, err)
+        period = _for_period(duration, variables, "state", entity_id, old=old, new=new)
+        if period is None:
             return
         if period <= timedelta(0):
             fire_now(entity_id, old, new, period)
@@ -264,19 +286,8 @@ def attach_numeric_state(
         if duration is None:
             fire_now(entity_id, old, new, None)
             return
-        trigger_vars = {
-            **variables,
-            "trigger": {
-                "platform": "numeric_state",
-                "entity_id": entity_id,
-                "from_state": old,
-                "to_state": new,
-            },
-        }
-        try:
-            period = render_duration(duration, trigger_vars, "for")
-        except Exception as err:
-            _LOGGER.error("Error rendering 'for' of numeric_state on %s: %s", entity_id, err)
+        period = _for_period(duration, variables, "numeric_state", entity_id, old=old, new=new)
+        if period is None:
             return
 
         def elapsed() -> None:

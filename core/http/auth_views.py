@@ -27,10 +27,9 @@ from core.auth.models import hash_token, new_token
 from .view import (
     AUTH,
     GUARD,
-    InvalidJson,
     json_message,
     json_response,
-    read_json,
+    read_json_object,
     remote_address,
     requires,
 )
@@ -94,12 +93,11 @@ async def onboarding_user(request: web.Request) -> web.StreamResponse:
 
 async def _create_owner(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
-    try:
-        data = await read_json(request)
-    except InvalidJson:
-        return json_message("Invalid JSON.", 400)
-    if not isinstance(data, dict):
-        return json_message("Message format incorrect: expected an object", 400)
+    data = await read_json_object(
+        request, invalid="Invalid JSON.", not_object="Message format incorrect: expected an object"
+    )
+    if isinstance(data, web.Response):
+        return data
     missing = [k for k in ("username", "password") if not isinstance(data.get(k), str)]
     if missing:
         return json_message(
@@ -141,12 +139,11 @@ def _flows(request: web.Request) -> dict[str, _Flow]:
 @requires(Permission.PUBLIC)
 async def login_flow_start(request: web.Request) -> web.StreamResponse:
     """Start a login flow: answer the user name/password form."""
-    try:
-        data = await read_json(request)
-    except InvalidJson:
-        return json_message("Invalid JSON.", 400)
-    if not isinstance(data, dict):
-        return json_message("Message format incorrect", 400)
+    data = await read_json_object(
+        request, invalid="Invalid JSON.", not_object="Message format incorrect"
+    )
+    if isinstance(data, web.Response):
+        return data
     handler = data.get("handler")
     if handler is not None and (not isinstance(handler, list) or handler[:1] != ["homeassistant"]):
         return json_message("Invalid handler specified", 404)
@@ -168,12 +165,11 @@ async def login_flow_step(request: web.Request) -> web.StreamResponse:
     flow = _flows(request).get(flow_id)
     if flow is None:
         return json_message("Invalid flow specified", 404)
-    try:
-        data = await read_json(request)
-    except InvalidJson:
-        return json_message("Invalid JSON.", 400)
-    if not isinstance(data, dict):
-        return json_message("Message format incorrect", 400)
+    data = await read_json_object(
+        request, invalid="Invalid JSON.", not_object="Message format incorrect"
+    )
+    if isinstance(data, web.Response):
+        return data
     if data.get("client_id") != flow.client_id:
         return json_message("Invalid client id", 400)
     username, password = data.get("username"), data.get("password")

@@ -17,7 +17,7 @@ from core.auth import Permission
 from core.context import Context
 from core.errors import EdgewiseError
 
-from .view import RUNTIME, InvalidJson, json_message, json_response, read_json, requires
+from .view import RUNTIME, json_message, json_response, read_json_object, requires
 from .ws_commands import context_for, field, register_command
 from .ws_messages import (
     ERR_HOME_ASSISTANT_ERROR,
@@ -59,12 +59,13 @@ async def save_automation_config(request: web.Request) -> web.StreamResponse:
     """``POST /api/config/automation/config/{id}``: write the entry and reload."""
     from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
 
-    try:
-        data = await read_json(request)
-    except InvalidJson:
-        return json_message("Invalid JSON specified.", 400)
-    if not isinstance(data, dict):
-        return json_message("Message malformed: expected a dictionary", 400)
+    data = await read_json_object(
+        request,
+        invalid="Invalid JSON specified.",
+        not_object="Message malformed: expected a dictionary",
+    )
+    if isinstance(data, web.Response):
+        return data
     try:
         await automations_api.save_automation_config(
             request.app[RUNTIME], request.match_info["automation_id"], data

@@ -38,6 +38,7 @@ from .view import (
     json_message,
     json_response,
     read_json,
+    read_json_object,
     request_context,
     requires,
 )
@@ -159,12 +160,11 @@ async def api_entity_state(request: web.Request) -> web.StreamResponse:
 async def api_set_state(request: web.Request) -> web.StreamResponse:
     """``POST /api/states/{entity_id}``: write a state directly (201 when it is new)."""
     entity_id = request.match_info["entity_id"]
-    try:
-        data = await read_json(request)
-    except InvalidJson:
-        return json_message("Invalid JSON specified.", 400)
-    if not isinstance(data, dict):
-        return json_message("Invalid JSON specified.", 400)
+    data = await read_json_object(
+        request, invalid="Invalid JSON specified.", not_object="Invalid JSON specified."
+    )
+    if isinstance(data, web.Response):
+        return data
     new_state = data.get("state")
     if new_state is None:
         return json_message("No state specified.", 400)

@@ -81,6 +81,28 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidJson(str(err)) from None
 
 
+async def read_json_object(
+    request: web.Request, *, invalid: str, not_object: str
+) -> dict[str, Any] | web.Response:
+    """The request's JSON object body, or the 400 answer to give instead.
+
+    Args:
+        request: the request.
+        invalid: the message when the body is not JSON.
+        not_object: the message when it is JSON but not an object (or empty).
+
+    Returns:
+        The object, or a ``{"message": ...}`` response with status 400.
+    """
+    try:
+        data = await read_json(request)
+    except InvalidJson:
+        return json_message(invalid, 400)
+    if not isinstance(data, dict):
+        return json_message(not_object, 400)
+    return data
+
+
 def current_user(request: web.Request) -> User:
     """The authenticated user of a request that passed the auth middleware."""
     return request[KEY_USER]

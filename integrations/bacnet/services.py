@@ -417,37 +417,30 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
         except (TypeError, ValueError) as err:
             raise _invalid(call, f"{point.ref}: {err}", ATTR_VALUE) from err
 
-    async def write(call: ServiceCall) -> ServiceResponse:
+    async def write_points(
+        call: ServiceCall, service: str, value_of: Callable[[ServiceCall, Point], Any]
+    ) -> ServiceResponse:
+        """Write ``value_of`` (None relinquishes) to each targeted point; returns the commands."""
         requested_by = requester_of(call.context, call.data.get(ATTR_REQUESTED_BY))
         commands = []
         for point in _points_of(hub, call):
             await write_point(
                 runtime,
                 point,
-                _value(call, point),
+                value_of(call, point),
                 _priority(call, point),
-                f"{DOMAIN}.{SERVICE_WRITE}",
+                f"{DOMAIN}.{service}",
                 call.context,
                 requested_by,
             )
             commands.append(_latest(point))
         return {"commands": commands}
 
+    async def write(call: ServiceCall) -> ServiceResponse:
+        return await write_points(call, SERVICE_WRITE, _value)
+
     async def relinquish(call: ServiceCall) -> ServiceResponse:
-        requested_by = requester_of(call.context, call.data.get(ATTR_REQUESTED_BY))
-        commands = []
-        for point in _points_of(hub, call):
-            await write_point(
-                runtime,
-                point,
-                None,
-                _priority(call, point),
-                f"{DOMAIN}.{SERVICE_RELINQUISH}",
-                call.context,
-                requested_by,
-            )
-            commands.append(_latest(point))
-        return {"commands": commands}
+        return await write_points(call, SERVICE_RELINQUISH, lambda _call, _point: None)
 
     def _latest(point: Point) -> dict[str, Any] | None:
         entity_id = point.entity.entity_id if point.entity else ""

@@ -184,50 +184,40 @@ def _check_bounds(
 def register_services(runtime: Runtime, hubs: Mapping[str, HubEntities]) -> None:
     """Register ``modbus.write_register`` and ``modbus.write_coil`` for ``hubs`` (by name)."""
 
-    async def write_register(call: ServiceCall) -> None:
+    async def write_raw(call: ServiceCall, table: InputType, key: str, service: str) -> None:
+        """Write ``call.data[key]`` (one value or a list) to the coils or holding registers."""
         hub = _hub(hubs, call)
         slave = _slave(call.data)
         address: int = call.data[ATTR_ADDRESS]
-        raw = call.data[ATTR_VALUE]
-        values: list[int] = list(raw) if isinstance(raw, list) else [raw]
-        _check_bounds(call, hub, slave, address, values)
-        touched = _touched(hub, slave, InputType.HOLDING, address, len(values))
+        raw = call.data[key]
+        single = not isinstance(raw, list)
+        values: list[Any] = [raw] if single else list(raw)
+        if table is InputType.HOLDING:
+            _check_bounds(call, hub, slave, address, values)
+        touched = _touched(hub, slave, table, address, len(values))
         target: Entity = touched[0] if touched else hub.connectivity
 
         async def write() -> None:
-            await hub.hub.write_registers(slave, address, values, single=not isinstance(raw, list))
+            if table is InputType.HOLDING:
+                await hub.hub.write_registers(slave, address, values, single=single)
+            else:
+                await hub.hub.write_coils(slave, address, values, single=single)
 
         await audited_write(
             runtime,
             target,
-            f"{DOMAIN}.{SERVICE_WRITE_REGISTER}",
-            {ATTR_HUB: hub.hub.name, "slave": slave, ATTR_ADDRESS: address, ATTR_VALUE: raw},
+            f"{DOMAIN}.{service}",
+            {ATTR_HUB: hub.hub.name, "slave": slave, ATTR_ADDRESS: address, key: raw},
             call.context,
             write,
         )
-        hub.hub.refresh(slave, InputType.HOLDING)
+        hub.hub.refresh(slave, table)
+
+    async def write_register(call: ServiceCall) -> None:
+        await write_raw(call, InputType.HOLDING, ATTR_VALUE, SERVICE_WRITE_REGISTER)
 
     async def write_coil(call: ServiceCall) -> None:
-        hub = _hub(hubs, call)
-        slave = _slave(call.data)
-        address: int = call.data[ATTR_ADDRESS]
-        raw = call.data[ATTR_STATE]
-        states: list[bool] = list(raw) if isinstance(raw, list) else [raw]
-        touched = _touched(hub, slave, InputType.COIL, address, len(states))
-        target: Entity = touched[0] if touched else hub.connectivity
-
-        async def write() -> None:
-            await hub.hub.write_coils(slave, address, states, single=not isinstance(raw, list))
-
-        await audited_write(
-            runtime,
-            target,
-            f"{DOMAIN}.{SERVICE_WRITE_COIL}",
-            {ATTR_HUB: hub.hub.name, "slave": slave, ATTR_ADDRESS: address, ATTR_STATE: raw},
-            call.context,
-            write,
-        )
-        hub.hub.refresh(slave, InputType.COIL)
+        await write_raw(call, InputType.COIL, ATTR_STATE, SERVICE_WRITE_COIL)
 
     runtime.services.register(DOMAIN, SERVICE_WRITE_REGISTER, write_register, WRITE_REGISTER_SCHEMA)
     runtime.services.register(DOMAIN, SERVICE_WRITE_COIL, write_coil, WRITE_COIL_SCHEMA)

@@ -188,23 +188,17 @@ def test_as_json_is_as_dict_encoded() -> None:
         (1700000000.0, 1700000000.0, 1700000000.0),
         (1700000000.5, 1700000001.25, 1700000002.0),
     ):
-        fresh = State(
-            "sensor.a",
-            "1",
-            {"x": 1, "when": "now"},
-            last_changed=changed,
-            last_updated=updated,
-            last_reported=reported,
-            context=context,
-        )
-        twin = State(
-            "sensor.a",
-            "1",
-            {"x": 1, "when": "now"},
-            last_changed=changed,
-            last_updated=updated,
-            last_reported=reported,
-            context=context,
+        fresh, twin = (
+            State(
+                "sensor.a",
+                "1",
+                {"x": 1, "when": "now"},
+                last_changed=changed,
+                last_updated=updated,
+                last_reported=reported,
+                context=context,
+            )
+            for _ in range(2)
         )
         assert json.loads(fresh.as_json()) == json.loads(json.dumps(twin.as_dict()))
         assert fresh.as_json() is fresh.as_json()

@@ -50,8 +50,19 @@ POINTS = """\
 """
 
 
-def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra: str = "") -> str:
-    """A configuration with the BACnet client on 127.0.0.3 and ``device`` with ``points``."""
+def client_yaml(instance: int, address: str, port: int, *, timeout: int, local: str = "") -> str:
+    """The top of a site's configuration: HTTP on a free port and the BACnet client.
+
+    Args:
+        instance: the client's device instance.
+        address: its address with the network's prefix length (``127.0.0.3/8``).
+        port: its UDP port.
+        timeout: the client's request timeout, in seconds.
+        local: more keys of its ``local:`` block (``bbmd: …``), one a line.
+
+    Returns:
+        The YAML up to ``bacnet.timeout``; the caller adds ``devices:`` when it needs them.
+    """
     return (
         textwrap.dedent(
             f"""\
@@ -62,17 +73,25 @@ def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra:
               server_port: 0
             bacnet:
               local:
-                instance: 599001
-                address: {CLIENT_HOST}/8
-                port: {client_port}
-              timeout: 1
-              devices:
-                - name: AHU
-                  instance: {device.instance}
-                  address: {device.address}
-                  scan_interval: 30
+                instance: {instance}
+                address: {address}
+                port: {port}
             """
         )
+        + textwrap.indent(local, "    ")
+        + f"  timeout: {timeout}\n"
+    )
+
+
+def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra: str = "") -> str:
+    """A configuration with the BACnet client on 127.0.0.3 and ``device`` with ``points``."""
+    return (
+        client_yaml(599001, f"{CLIENT_HOST}/8", client_port, timeout=1)
+        + "  devices:\n"
+        + "    - name: AHU\n"
+        + f"      instance: {device.instance}\n"
+        + f"      address: {device.address}\n"
+        + "      scan_interval: 30\n"
         + textwrap.indent(extra, "      ")
         + "      points:\n"
         + points

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from bacpypes3.argparse import SimpleArgumentParser
 
 from integrations.bacnet.client import wait_bound
 
-from .conftest import call, running, wait_for
+from .conftest import call, client_yaml, running, wait_for
 from .device import CLIENT_HOST, free_udp_port
 
 BBMD_HOST = "127.0.0.4"
@@ -45,22 +44,12 @@ async def bbmd() -> AsyncIterator[Any]:
 async def test_edgewise_registers_as_a_foreign_device_and_discovers_through_the_bbmd(
     tmp_path: Path, bbmd: Any, client_port: int
 ) -> None:
-    yaml = textwrap.dedent(
-        f"""\
-        edgewise:
-          time_zone: UTC
-        http:
-          server_host: 127.0.0.1
-          server_port: 0
-        bacnet:
-          local:
-            instance: 599003
-            address: {CLIENT_HOST}/8
-            port: {client_port}
-            bbmd: {bbmd.test_address}
-            ttl: 60
-          timeout: 1
-        """
+    yaml = client_yaml(
+        599003,
+        f"{CLIENT_HOST}/8",
+        client_port,
+        timeout=1,
+        local=f"bbmd: {bbmd.test_address}\nttl: 60\n",
     )
     link_layer = next(iter(bbmd.link_layers.values()))
     async with running(tmp_path, yaml) as runtime:

@@ -14,12 +14,13 @@ import os
 import secrets
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .conftest import client_yaml
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
@@ -99,27 +100,13 @@ def test_global_who_is_finds_a_device_on_another_host(
         assert device.stdout is not None
         assert device.stdout.readline().strip() == "ready", device.stderr
         (tmp_path / "configuration.yaml").write_text(
-            textwrap.dedent(
-                f"""\
-                edgewise:
-                  time_zone: UTC
-                http:
-                  server_host: 127.0.0.1
-                  server_port: 0
-                bacnet:
-                  local:
-                    instance: 599002
-                    address: {namespaces.client_ip}/24
-                    port: {PORT}
-                  timeout: 2
-                  devices:
-                    - name: Remote
-                      instance: 1201
-                      points:
-                        - object: analog-input,1
-                          name: Supply temperature
-                """
-            )
+            client_yaml(599002, f"{namespaces.client_ip}/24", PORT, timeout=2)
+            + "  devices:\n"
+            + "    - name: Remote\n"
+            + "      instance: 1201\n"
+            + "      points:\n"
+            + "        - object: analog-input,1\n"
+            + "          name: Supply temperature\n"
         )
         client = subprocess.run(
             [

@@ -23,6 +23,16 @@ async def _start_override(runtime: Runtime, minutes: int) -> dict[str, object]:
     return result
 
 
+async def _override_then_stop(tmp_path: Path, device: TestDevice, client_port: int) -> str:
+    """Run the site, override the setpoint for ten minutes, stop; returns the site's YAML."""
+    yaml = site_yaml(device, client_port)
+    async with running(tmp_path, yaml) as runtime:
+        await wait_state(runtime, "number.ahu_supply_setpoint", "21.0")
+        await _start_override(runtime, 10)
+    assert device.slots("analog-value,1") == {8: 25.0}
+    return yaml
+
+
 async def test_an_override_is_relinquished_when_it_ends(
     tmp_path: Path, device: TestDevice, client_port: int
 ) -> None:
@@ -51,11 +61,7 @@ async def test_an_override_is_relinquished_when_it_ends(
 async def test_an_override_survives_a_restart_and_ends_on_time(
     tmp_path: Path, device: TestDevice, client_port: int
 ) -> None:
-    yaml = site_yaml(device, client_port)
-    async with running(tmp_path, yaml) as runtime:
-        await wait_state(runtime, "number.ahu_supply_setpoint", "21.0")
-        await _start_override(runtime, 10)
-    assert device.slots("analog-value,1") == {8: 25.0}
+    yaml = await _override_then_stop(tmp_path, device, client_port)
 
     # Back five minutes later: still held, and released when its time comes.
     async with running(tmp_path, yaml, START + timedelta(minutes=5)) as runtime:
@@ -68,11 +74,7 @@ async def test_an_override_survives_a_restart_and_ends_on_time(
 async def test_an_override_that_ended_while_stopped_is_relinquished_on_start(
     tmp_path: Path, device: TestDevice, client_port: int
 ) -> None:
-    yaml = site_yaml(device, client_port)
-    async with running(tmp_path, yaml) as runtime:
-        await wait_state(runtime, "number.ahu_supply_setpoint", "21.0")
-        await _start_override(runtime, 10)
-    assert device.slots("analog-value,1") == {8: 25.0}
+    yaml = await _override_then_stop(tmp_path, device, client_port)
 
     async with running(tmp_path, yaml, START + timedelta(hours=3)) as runtime:
         await wait_for(lambda: device.slots("analog-value,1") == {}, what="relinquish on start")
