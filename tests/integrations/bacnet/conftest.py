@@ -86,7 +86,7 @@ def client_yaml(instance: int, address: str, port: int, *, timeout: int, local: 
 def site_yaml(device: TestDevice, client_port: int, points: str = POINTS, extra: str = "") -> str:
     """A configuration with the BACnet client on 127.0.0.3 and ``device`` with ``points``."""
     return (
-        client_yaml(599001, f"{CLIENT_HOST}/8", client_port, timeout=1)
+        client_yaml(599001, f"{CLIENT_HOST}/8", client_port, timeout=3)
         + "  devices:\n"
         + "    - name: AHU\n"
         + f"      instance: {device.instance}\n"
@@ -126,7 +126,7 @@ async def running(config_dir: Path, yaml: str, start: datetime = START) -> Async
 
 
 async def wait_for(
-    predicate: Callable[[], Any], *, within: float = 20.0, what: str = "condition"
+    predicate: Callable[[], Any], *, within: float = 40.0, what: str = "condition"
 ) -> Any:
     """Wait (real time) until ``predicate()`` is truthy; fail with ``what`` otherwise."""
     deadline = asyncio.get_running_loop().time() + within
