@@ -7,6 +7,7 @@ into the file, line and key.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -218,3 +219,23 @@ def template_complex(value: object) -> object:
     if isinstance(value, str) and is_template_string(value):
         return template(value)
     return value
+
+
+def deferred(module: str, attribute: str = "CONFIG_SCHEMA") -> Callable[[object], object]:
+    """A section validator that imports ``module`` the first time a section is validated.
+
+    An integration's manifest is read on every start, configured or not; a large voluptuous
+    schema built at import costs tens of milliseconds. With ``config_schema=deferred(...)`` only
+    the sites that configure the integration pay for it.
+
+    Args:
+        module: the module that defines the schema, e.g. ``"integrations.modbus.schema"``.
+        attribute: the schema's name in that module.
+    """
+
+    def validate(value: object) -> object:
+        schema: Callable[[object], object] = getattr(importlib.import_module(module), attribute)
+        return schema(value)
+
+    validate.__qualname__ = validate.__name__ = f"deferred({module}.{attribute})"
+    return validate

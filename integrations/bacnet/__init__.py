@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl, remove_entities
+from core import (
+    IntegrationError,
+    Manifest,
+    Runtime,
+    RuntimeKey,
+    hookimpl,
+    remove_entities,
+    validators,
+)
 
 from .const import DOMAIN, NAME
-from .schema import CONFIG_SCHEMA, BacnetConfig
 
 #: What the running integration keeps: its hub and the timed overrides.
 BACNET_DATA: RuntimeKey[Any] = RuntimeKey("bacnet")
@@ -25,7 +32,7 @@ def edgewise_manifest() -> Manifest:
     return Manifest(
         domain=DOMAIN,
         name=NAME,
-        config_schema=CONFIG_SCHEMA,
+        config_schema=validators.deferred("integrations.bacnet.schema"),
         version="0.1.0",
         setup_timeout=30.0,
         stop_timeout=10.0,
@@ -40,6 +47,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         IntegrationError: the local device's address cannot be bound.
     """
     # bacpypes3 is for sites that configure BACnet only.
+    from .schema import BacnetConfig  # noqa: PLC0415 - deferred import, see above
     from .setup import async_setup  # noqa: PLC0415 - deferred import, see above
 
     if not isinstance(config, BacnetConfig):

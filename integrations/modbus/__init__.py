@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities
+from core import (
+    Manifest,
+    Runtime,
+    RuntimeKey,
+    add_entities,
+    hookimpl,
+    remove_entities,
+    validators,
+)
 
 from .const import DOMAIN, NAME
-from .model import ModbusConfig
-from .schema import CONFIG_SCHEMA
 
 if TYPE_CHECKING:
     from .services import HubEntities
@@ -31,7 +37,7 @@ def edgewise_manifest() -> Manifest:
     return Manifest(
         domain=DOMAIN,
         name=NAME,
-        config_schema=CONFIG_SCHEMA,
+        config_schema=validators.deferred("integrations.modbus.schema"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/modbus/",
     )
@@ -47,6 +53,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         create_entities,
     )
     from .hub import ModbusHub  # noqa: PLC0415 - deferred import
+    from .model import ModbusConfig  # noqa: PLC0415 - deferred import
     from .services import HubEntities, register_services  # noqa: PLC0415 - deferred import
 
     assert isinstance(config, ModbusConfig)  # noqa: S101 - CONFIG_SCHEMA returns one

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from core import Manifest, Runtime, hookimpl
+from core import Manifest, Runtime, hookimpl, validators
 
 from .const import DOMAIN, NAME
-from .schema import CONFIG_SCHEMA
 
 if TYPE_CHECKING:
     from core.trigger import TriggerPlatform
@@ -25,7 +24,7 @@ def edgewise_manifest() -> Manifest:
     return Manifest(
         domain=DOMAIN,
         name=NAME,
-        config_schema=CONFIG_SCHEMA,
+        config_schema=validators.deferred("integrations.mqtt.schema"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/mqtt/",
     )

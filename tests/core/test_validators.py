@@ -81,3 +81,22 @@ def test_port_and_slug() -> None:
     assert v.slug("plant_1") == "plant_1"
     with pytest.raises(vol.Invalid):
         v.slug("Plant 1")
+
+
+def test_deferred_imports_the_schema_only_when_a_section_is_validated() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, integrations.modbus as m, voluptuous as vol\n"
+        "assert 'integrations.modbus.schema' not in sys.modules\n"
+        "schema = m.edgewise_manifest().config_schema\n"
+        "try:\n"
+        "    schema([{'name': 'hub', 'type': 'tcp'}])\n"
+        "except vol.Invalid as err:\n"
+        "    print('invalid', err.path)\n"
+        "assert 'integrations.modbus.schema' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("invalid")
