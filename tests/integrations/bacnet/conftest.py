@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.clock import FakeClock
 from core.runtime import Runtime
-from tests.integrations._runtime import write_config
+from tests.integrations._runtime import running as run_on_fake_clock
 
 from .device import CLIENT_HOST, TestDevice, free_udp_port
 
@@ -113,16 +112,11 @@ def client_port() -> int:
     return free_udp_port(CLIENT_HOST)
 
 
-@asynccontextmanager
-async def running(config_dir: Path, yaml: str, start: datetime = START) -> AsyncIterator[Runtime]:
+def running(
+    config_dir: Path, yaml: str, start: datetime = START
+) -> AbstractAsyncContextManager[Runtime]:
     """A started Runtime on a FakeClock with ``yaml``; stopped afterwards."""
-    write_config(config_dir, yaml)
-    runtime = Runtime(config_dir, clock=FakeClock(start))
-    try:
-        await runtime.start()
-        yield runtime
-    finally:
-        await runtime.stop()
+    return run_on_fake_clock(config_dir, yaml, start)
 
 
 async def wait_for(
