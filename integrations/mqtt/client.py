@@ -494,14 +494,8 @@ class MqttHub:
         Raises:
             ValueError: ``topic`` is not a valid topic to publish to, or ``qos`` is not 0-2.
         """
-        if (problem := topic_problem(topic, wildcards=False)) is not None:
-            raise ValueError(problem)
-        if qos not in (0, 1, 2):
-            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
-        data = encode_payload(payload)
-        if qos > 0:
-            message = self.outbox.put(topic, data, qos, retain)
-            self._outbox_wake.set()
+        data, message = self._accept(topic, payload, qos, retain)
+        if message is not None:
             return message
         client = self._client
         if client is None or not self.connected:
@@ -522,15 +516,10 @@ class MqttHub:
         Raises:
             ValueError: ``topic`` is not a valid topic to publish to, or ``qos`` is not 0-2.
         """
-        if (problem := topic_problem(topic, wildcards=False)) is not None:
-            raise ValueError(problem)
-        if qos not in (0, 1, 2):
-            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
-        data = encode_payload(payload)
-        if qos > 0:
-            self.outbox.put(topic, data, qos, retain)
-            self._outbox_wake.set()
-        elif self.connected:
+        data, message = self._accept(topic, payload, qos, retain)
+        if message is not None:
+            return
+        if self.connected:
             if len(self._qos0) >= QOS0_QUEUE:
                 self._qos0.popleft()
                 self.qos0_dropped += 1
@@ -546,6 +535,28 @@ class MqttHub:
             self._qos0_wake.set()
         else:
             self._drop_qos0(topic)
+
+    def _accept(
+        self, topic: str, payload: Payload, qos: int, retain: bool
+    ) -> tuple[bytes, OutboxMessage | None]:
+        """Check and encode a message to publish; QoS 1 and 2 go into the outbox here.
+
+        Returns:
+            The encoded payload, and the outbox entry (None for QoS 0, which the caller sends).
+
+        Raises:
+            ValueError: ``topic`` is not a valid topic to publish to, or ``qos`` is not 0-2.
+        """
+        if (problem := topic_problem(topic, wildcards=False)) is not None:
+            raise ValueError(problem)
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, got {qos!r}")
+        data = encode_payload(payload)
+        if qos == 0:
+            return data, None
+        message = self.outbox.put(topic, data, qos, retain)
+        self._outbox_wake.set()
+        return data, message
 
     def _drop_qos0(self, topic: str) -> None:
         if not self._qos0_dropped_logged:
