@@ -285,7 +285,9 @@ async def test_disk_full_degrades_and_resumes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger=RECORDER_LOGGER)
-    with tmpfs("2m") as disk:
+    # The ballast fills whatever the disk has; once it goes, the backlog (hundreds of states
+    # with 1.5 kB attributes on a loaded machine, written twice through the WAL) must fit.
+    with tmpfs("8m") as disk:
         db = disk / "edgewise.db"
         ballast = disk / "ballast"
         expected: Rows = []
