@@ -277,14 +277,16 @@ class DeviceLink:
             return ReadResult(obj, prop, error=str(err.code))
         return ReadResult(obj, prop, value=value)
 
-    async def poll(self, group: str | None = None) -> None:
+    async def poll(self, group: str | None = None, *, requested: bool = False) -> None:
         """Read the present value and status flags of the points of ``group`` (all when None).
 
         Points kept current by COV are left out. A device that does not answer goes offline
-        (its entities unavailable); one that answers again comes back.
+        (its entities unavailable); one that answers again comes back. A scheduled poll that
+        finds the previous one of its group still running is skipped; a ``requested`` one (a
+        service call, a point just picked) waits for it and then reads.
         """
         lock = self._poll_locks.setdefault(group or "*", asyncio.Lock())
-        if lock.locked():
+        if lock.locked() and not requested:
             _LOGGER.debug("%s: poll of %s still running; skipped", self.label, group)
             return
         async with lock:
@@ -644,7 +646,9 @@ class BacnetHub:
         scheduler = self.runtime.scheduler
         assert scheduler is not None  # noqa: S101 - the runtime starts it before integrations
         for link in links:
-            self.runtime.create_task(link.poll(), name=f"bacnet[{link.config.instance}].poll")
+            self.runtime.create_task(
+                link.poll(requested=True), name=f"bacnet[{link.config.instance}].poll"
+            )
             for group, seconds in link.groups().items():
                 if (link.config.instance, group) in self._polled:
                     continue

@@ -549,7 +549,7 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
             raise _invalid(call, f"no configured device {key!r}", ATTR_DEVICE)
         for link in links:
             if link is not None:
-                await link.poll()
+                await link.poll(requested=True)
 
     handlers: list[
         tuple[str, Callable[[ServiceCall], Awaitable[Any]], vol.Schema, SupportsResponse]

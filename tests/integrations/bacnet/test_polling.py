@@ -3,6 +3,7 @@ device that stops answering and comes back."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from core.integration import IntegrationStatus
 from integrations.bacnet import BACNET_DATA
 from tests.integrations._runtime import clock_of
 
-from .conftest import running, site_yaml, state_of, wait_for, wait_state
+from .conftest import call, running, site_yaml, state_of, wait_for, wait_state
 from .device import TestDevice
 
 
@@ -128,6 +129,25 @@ async def test_a_device_that_stops_answering_is_unavailable_then_recovers(
         await wait_state(runtime, "binary_sensor.ahu_connectivity", "on")
         await wait_state(runtime, "sensor.ahu_supply_temperature", "20.5")
         await wait_state(runtime, "number.ahu_supply_setpoint", "21.0")
+
+
+async def test_a_requested_poll_waits_for_a_running_one_instead_of_being_skipped(
+    tmp_path: Path, device: TestDevice, client_port: int
+) -> None:
+    async with running(tmp_path, site_yaml(device, client_port)) as runtime:
+        await wait_state(runtime, "sensor.ahu_supply_temperature", "18.5")
+        link = runtime.data[BACNET_DATA].hub.links[device.instance]
+        device.stop()
+        stuck = asyncio.create_task(link.poll())  # waits out the silent device's timeout
+        await asyncio.sleep(0)
+        await link.poll()  # a scheduled poll meanwhile is skipped, not queued
+        assert not stuck.done()
+        await device.start()
+        device.set("analog-input,1", 20.5)
+        # bacnet.poll (as a picked point's first read) waits for the running poll, then reads.
+        await call(runtime, "poll", {})
+        assert stuck.done()
+        assert state_of(runtime, "sensor.ahu_supply_temperature") == "20.5"
 
 
 async def test_a_device_without_segmentation_gets_requests_that_fit_its_apdu(
