@@ -37,6 +37,7 @@ from .errors import IntegrationError
 from .http import HttpServer
 from .integration import IntegrationStatus
 from .metrics import Metrics
+from .notifications import Notifications
 from .plugins import IntegrationLoader, setup_order
 from .schedules import ScheduledJob, ScheduleStore
 from .services import ServiceRegistry
@@ -44,6 +45,10 @@ from .state import StateMachine
 from .timers import Scheduler
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Statuses of an integration that should run but could not be set up (configuration errors
+#: are reported as the configuration's issues).
+_SETUP_FAILURES = frozenset({IntegrationStatus.SETUP_ERROR, IntegrationStatus.DEPENDENCY_FAILED})
 
 _T = TypeVar("_T")
 
@@ -157,6 +162,8 @@ class Runtime:
         self.http: HttpServer | None = None
         #: Prometheus metrics, served at ``/metrics`` (see ``core.metrics``).
         self.metrics = Metrics()
+        #: Persistent notifications for the panel (see ``core.notifications``).
+        self.notifications = Notifications()
         self.exit_code = 0
         #: How long each start-up stage took, in seconds, for diagnostics and the benchmark.
         self.stage_timings: dict[str, float] = {}
@@ -198,6 +205,12 @@ class Runtime:
         if (loaded := self.loader.get(domain)) is not None:
             loaded.status = IntegrationStatus.FAILED
             loaded.error = message
+        name = loaded.manifest.name if loaded is not None else domain
+        self.notifications.create(
+            f"{name} ({domain}) stopped working: {message}\n\nSee the log for details.",
+            title=f"{name} failed",
+            notification_id=f"integration_failed_{domain}",
+        )
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -243,12 +256,30 @@ class Runtime:
                     _LOGGER.exception("Error in edgewise_started of %s", domain)
             self.state = CoreState.RUNNING
             self.bus.fire(EVENT_EDGEWISE_STARTED)
+            self._notify_setup_problems()
         _LOGGER.info(
             "Edgewise started in %.2f s with %d integration(s): %s",
             sum(self.stage_timings.values()),
             len(self._setup_done),
             ", ".join(self._setup_done) or "none",
         )
+
+    def _notify_setup_problems(self) -> None:
+        """One notification listing the configuration errors and the integrations left out."""
+        assert self.config is not None  # noqa: S101 - set by the config stage
+        lines = [f"- {issue}" for issue in self.config.issues]
+        for domain, loaded in self.loader.integrations.items():
+            if loaded.status in _SETUP_FAILURES:
+                lines.append(f"- {loaded.manifest.name} ({domain}): {loaded.error}")
+        if lines:
+            self.notifications.create(
+                "These parts of the configuration could not be set up:\n\n"
+                + "\n".join(lines)
+                + "\n\nThe rest is running. Fix them, then restart or reload; "
+                "`edgewise check-config` lists every error with its file and line.",
+                title="Invalid configuration",
+                notification_id="invalid_config",
+            )
 
     async def _load_config(self) -> None:
         known: dict[str, Any] = dict(CORE_SECTIONS)

@@ -24,6 +24,7 @@ from core.errors import (
     Unauthorized,
 )
 from core.json import json_bytes
+from core.notifications import Notification, UpdateType
 from core.state import State
 
 from .permissions import check_service_allowed
@@ -250,6 +251,19 @@ def unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
         return
     cancel()
     conn.send(result_message(msg["id"]))
+
+
+@register_command("persistent_notification/subscribe", Permission.READ)
+def subscribe_notifications(conn: Connection, msg: dict[str, Any]) -> None:
+    """Send the persistent notifications (``current``), then each change, until unsubscribed."""
+    msg_id: int = msg["id"]
+    send = conn.send
+
+    def forward(update: UpdateType, notifications: dict[str, Notification]) -> None:
+        send(event_message(msg_id, {"type": update.value, "notifications": notifications}))
+
+    send(result_message(msg_id))
+    conn.subscriptions[msg_id] = conn.runtime.notifications.subscribe(forward)
 
 
 @register_command("fire_event", Permission.ADMIN)

@@ -2,6 +2,7 @@
 
 import { auth, Connection } from "./api.js";
 import { h, mount } from "./dom.js";
+import { notificationsArea } from "./notifications.js";
 import { EntityStore } from "./store.js";
 
 const root = document.getElementById("app");
@@ -98,11 +99,13 @@ function shell(ctx) {
     onclick: async () => { ctx.conn.close(); await auth.logout(); location.hash = ""; showLogin(); },
   }, "Log out");
   const main = h("main", { id: "main", tabindex: "-1" });
+  const notifications = notificationsArea(ctx);
   mount(root,
     h("header", { class: "top" },
       h("span", { class: "brand" }, "Edgewise"),
       h("nav", { "aria-label": "Pages" }, navLinks),
-      h("span", { class: "who" }, status, h("span", { class: "user", title: `Role: ${user.role}` }, `${user.name} (${user.role})`), logout)),
+      h("span", { class: "who" }, status, notifications.button, h("span", { class: "user", title: `Role: ${user.role}` }, `${user.name} (${user.role})`), logout)),
+    notifications.list,
     main,
     h("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" }));
 

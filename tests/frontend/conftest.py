@@ -17,6 +17,7 @@ import voluptuous as vol
 from playwright.async_api import Browser, Page, async_playwright
 
 import automations.integration
+import integrations.persistent_notification
 import integrations.recorder
 from core.const import CoreState
 from core.hookspecs import hookimpl
@@ -172,6 +173,7 @@ async def site(config_dir: ConfigDirFactory) -> AsyncIterator[Site]:
     loader.register(integration, source="test paneltest")
     loader.register(integrations.recorder, source="test recorder")
     loader.register(automations.integration, source="test automation")
+    loader.register(integrations.persistent_notification, source="test notifications")
     runtime = Runtime(config_dir(SITE_CONFIG, **{"automations.yaml": "[]\n"}), loader=loader)
     await runtime.start()
     assert runtime.http is not None

@@ -247,3 +247,40 @@ async def test_automation_editor_shows_errors_at_their_line_then_saves_runs_and_
     await page.get_by_role("button", name="Delete").click()
     await expect(page.get_by_text("No automations yet.")).to_be_visible()
     assert not errors, errors
+
+
+async def test_notifications_show_live_in_the_header_and_can_be_dismissed(
+    site: Site, browser: Browser, shots: Callable[[Page, str], Any]
+) -> None:
+    assert site.runtime.http is not None
+    await site.runtime.http.auth.create_user("ada", "correct horse", name="Ada Owner")
+    page = await browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    await page.goto(site.url)
+    await log_in(page, "ada", "correct horse")
+    bell = page.get_by_role("button", name=re.compile("^Notifications"))
+    await expect(bell).to_have_text("Notifications 0")
+
+    # One arrives while the panel is open (markup in it stays text), another through the service.
+    site.runtime.notifications.create(
+        "Zone 1 is at 27.5 °C.\n<b>not bold</b>", title="Too warm", notification_id="zone_1"
+    )
+    await expect(bell).to_have_text("Notifications 1")
+    await site.runtime.services.call(
+        "persistent_notification", "create", {"message": "Filter due", "notification_id": "ahu"}
+    )
+    await expect(bell).to_have_text("Notifications 2")
+    await bell.click()
+    await expect(bell).to_have_attribute("aria-expanded", "true")
+    zone = page.locator("li.notification[data-id='zone_1']")
+    await expect(zone.locator("strong")).to_have_text("Too warm")
+    await expect(zone.locator(".message")).to_have_text("Zone 1 is at 27.5 °C.\n<b>not bold</b>")
+    await shots(page, "notifications")
+
+    await zone.get_by_role("button", name="Dismiss").click()
+    await expect(bell).to_have_text("Notifications 1")
+    assert site.runtime.notifications.get("zone_1") is None
+    await expect(page.locator("li.notification[data-id='ahu']")).to_be_visible()
+    assert not errors, errors

@@ -205,6 +205,38 @@ async def test_call_service_and_fire_event(api: Api) -> None:
         assert fired["success"] is True
 
 
+async def test_persistent_notifications_stream_in_home_assistants_format(api: Api) -> None:
+    notifications = api.runtime.notifications
+    notifications.create("Filter due", title="AHU", notification_id="ahu")
+    async with connect(api, Role.VIEWER) as client:
+        sub = await client.command("persistent_notification/subscribe")
+        assert sub["success"] is True
+        current = await client.receive()
+        assert current["id"] == sub["id"]
+        assert current["event"]["type"] == "current"
+        assert current["event"]["notifications"]["ahu"] == {
+            "notification_id": "ahu",
+            "title": "AHU",
+            "message": "Filter due",
+            "created_at": notifications.all()["ahu"]["created_at"],
+        }
+        notifications.create("Zone 1 too warm", notification_id="zone_1")
+        notifications.create("Zone 1 much too warm", notification_id="zone_1")
+        notifications.dismiss("ahu")
+        seen = [(await client.receive())["event"] for _ in range(3)]
+        assert [(e["type"], list(e["notifications"])) for e in seen] == [
+            ("added", ["zone_1"]),
+            ("updated", ["zone_1"]),
+            ("removed", ["ahu"]),
+        ]
+        assert seen[1]["notifications"]["zone_1"]["message"] == "Zone 1 much too warm"
+        done = await client.command("unsubscribe_events", subscription=sub["id"])
+        assert done["success"] is True
+        notifications.create("After", notification_id="later")
+        pong = await client.send("ping")
+        assert await client.receive() == {"id": pong, "type": "pong"}
+
+
 # (command, fields, least role)
 WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
     ("ping", {}, Role.VIEWER),
@@ -223,6 +255,7 @@ WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
     ("config/entity_registry/list", {}, Role.VIEWER),
     ("config/device_registry/list", {}, Role.VIEWER),
     ("config/area_registry/list", {}, Role.VIEWER),
+    ("persistent_notification/subscribe", {}, Role.VIEWER),
 ]
 
 

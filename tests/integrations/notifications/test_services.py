@@ -1,0 +1,85 @@
+"""The persistent_notification and notify services, called as automations call them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.errors import ServiceValidationError
+from core.runtime import Runtime
+from tests.integrations._runtime import running
+
+
+async def wait_for_notification(runtime: Runtime, notification_id: str, present: bool) -> None:
+    """Wait until the automation's run has (or has not) left the notification."""
+    async with asyncio.timeout(10):
+        while (runtime.notifications.get(notification_id) is not None) != present:  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+
+START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+CONFIG = """\
+http:
+  server_port: 0
+automation:
+  - id: too_warm
+    alias: Too warm
+    triggers:
+      - trigger: numeric_state
+        entity_id: sensor.zone_1
+        above: 26
+    actions:
+      - action: notify.persistent_notification
+        data:
+          title: Too warm
+          message: "Zone 1 is at {{ states('sensor.zone_1') }} °C"
+          data:
+            notification_id: zone_1_warm
+  - id: cooled
+    alias: Cooled down
+    triggers:
+      - trigger: numeric_state
+        entity_id: sensor.zone_1
+        below: 24
+    actions:
+      - action: persistent_notification.dismiss
+        data:
+          notification_id: zone_1_warm
+"""
+
+
+async def test_an_automation_notifies_then_dismisses(tmp_path: Path) -> None:
+    async with running(tmp_path, CONFIG, START) as runtime:
+        async with asyncio.timeout(10):  # automations load in the background after start
+            while "automation.cooled_down" not in runtime.states:  # noqa: ASYNC110 - no event for it
+                await asyncio.sleep(0.001)
+        runtime.states.set("sensor.zone_1", "25")
+        runtime.states.set("sensor.zone_1", "27.5")
+        await wait_for_notification(runtime, "zone_1_warm", present=True)
+        notification = runtime.notifications.get("zone_1_warm")
+        assert notification is not None
+        assert notification["title"] == "Too warm"
+        assert notification["message"] == "Zone 1 is at 27.5 °C"
+        runtime.states.set("sensor.zone_1", "23")
+        await wait_for_notification(runtime, "zone_1_warm", present=False)
+
+
+async def test_create_dismiss_all_and_bad_calls(tmp_path: Path) -> None:
+    async with running(tmp_path, "http:\n  server_port: 0\n", START) as runtime:
+        call = runtime.services.call
+        await call("persistent_notification", "create", {"message": "One"})
+        await call("persistent_notification", "create", {"message": "Two", "title": "2"})
+        assert len(runtime.notifications) == 2
+        await call("persistent_notification", "dismiss_all")
+        assert len(runtime.notifications) == 0
+        with pytest.raises(ServiceValidationError) as err:
+            await call("persistent_notification", "create", {"title": "no message"})
+        assert "message" in str(err.value)
+        with pytest.raises(ServiceValidationError) as err:
+            await call("notify", "persistent_notification", {"message": "x", "data": {"y": 1}})
+        assert "y" in str(err.value)
+        assert len(runtime.notifications) == 0
