@@ -107,6 +107,9 @@ def make_tls_context(tls: TlsConfig) -> ssl.SSLContext:
     return context
 
 
+_CONNECTED: Final = HubState.CONNECTED
+
+
 class MqttHub:
     """The connection owner: one broker, its subscriptions, its outbox.
 
@@ -151,7 +154,8 @@ class MqttHub:
     @property
     def connected(self) -> bool:
         """Whether the broker has accepted the connection and it has not dropped since."""
-        return self.state is HubState.CONNECTED
+        # Asked for every state write of every MQTT entity: a module constant, not an enum lookup.
+        return self.state is _CONNECTED
 
     async def __aenter__(self) -> MqttHub:
         await self.start()
@@ -615,21 +619,32 @@ class _BatchReadingClient(aiomqtt.Client):
     loop's own work (a poll of the selector per message) costs about as much as the message.
     This registers, after aiomqtt's own, a reader that goes on reading while the socket has
     data. It extends aiomqtt 2.5's ``_on_socket_open``; ``test_client.py`` pins the behaviour.
+
+    aiomqtt has no public way to read more than one packet per wake-up (its public knobs are
+    ``queue_type`` and ``max_queued_incoming_messages``, used for dispatch above), and this is
+    the only private part of aiomqtt the hub uses. Measured with ``bench/mqtt.py``: without it
+    the Edgewise process spends about 25% more CPU per received message (93-100 µs against
+    72-79 µs, same loaded machine, interleaved runs).
     """
 
     def _on_socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
         super()._on_socket_open(client, userdata, sock)
+        # One poll object per connection: cheaper per packet than select.select([sock], ...).
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        poll = poller.poll
+        pending = getattr(sock, "pending", None)
+        loop_read = client.loop_read
 
         def read() -> None:
             try:
                 for _ in range(READ_BATCH):
-                    client.loop_read()
+                    loop_read()
                     if client.socket() is not sock:
                         break  # the connection closed while reading
-                    pending = getattr(sock, "pending", None)
                     if pending is not None and pending() > 0:
                         continue  # TLS: decrypted bytes wait in the SSL object
-                    if not select.select([sock], [], [], 0)[0]:
+                    if not poll(0):
                         break
             except Exception as exc:  # as aiomqtt's reader: a read error ends the connection
                 if not self._disconnected.done():

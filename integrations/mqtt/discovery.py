@@ -12,8 +12,11 @@ Keys may be abbreviated (``abbreviations.py``), ``~`` is the base topic that a t
 ending with ``~`` expands, and the same schema as YAML entities checks the result. An empty
 (retained) payload removes what the topic created; a changed payload replaces it. A payload that
 is not JSON, not an object, of an unsupported component, or fails the schema is logged with its
-topic and the reason, and changes nothing else. Unknown keys are logged and ignored, as Home
-Assistant ignores them.
+topic and the reason, and changes nothing else. So is a payload with a key Home Assistant's
+discovery does not know for its component (``discovery_keys.py``), or without a required one:
+the log names the topic, the key and the component, and no entity is created. Keys Home
+Assistant knows that Edgewise has no option for (``entity_picture``, ``fan_modes``...) are
+accepted and ignored.
 
 Messages are handled in order by one task, so a removal never overtakes the creation before it.
 """
@@ -33,11 +36,11 @@ from core.services import humanize
 from .abbreviations import (
     ABBREVIATIONS,
     DEVICE_ABBREVIATIONS,
-    KNOWN_IGNORED,
     ORIGIN_ABBREVIATIONS,
     expand,
 )
 from .const import DOMAIN
+from .discovery_keys import KNOWN_KEYS, REQUIRED_KEYS
 from .entities import MqttEntity, create_entity, disabled_by_default
 from .platform_schema import PLATFORM_SCHEMAS
 from .topics import ReceivedMessage
@@ -135,8 +138,13 @@ def _origin_name(config: dict[str, Any]) -> str:
 def validate_component(component: str, config: dict[str, Any], where: str) -> EntityConfig:
     """Check one component's (expanded) configuration with the entity schema of its domain.
 
+    Every key must be one Home Assistant's discovery knows for the component
+    (``discovery_keys.KNOWN_KEYS``) and the required ones must be there; the keys Edgewise has
+    no option for are then left out, and the schema checks the rest.
+
     Raises:
-        DiscoveryError: an unsupported component, or what the schema refuses.
+        DiscoveryError: an unsupported component, an unknown or missing key, or what the schema
+            refuses.
     """
     validator = PLATFORM_SCHEMAS.get(component)
     if validator is None:
@@ -144,10 +152,19 @@ def validate_component(component: str, config: dict[str, Any], where: str) -> En
             f"component {component!r} is not supported (supported: "
             f"{', '.join(sorted(PLATFORM_SCHEMAS))})"
         )
-    known = _schema_keys(component)
-    unknown = sorted(set(config) - known - KNOWN_IGNORED)
+    unknown = sorted(set(config) - KNOWN_KEYS[component])
     if unknown:
-        _LOGGER.warning("Discovery %s: ignoring unknown key(s) %s", where, ", ".join(unknown))
+        raise DiscoveryError(
+            f"unknown key(s) {', '.join(repr(key) for key in unknown)} for component "
+            f"{component!r} (Home Assistant's MQTT discovery has no such {component} key)"
+        )
+    missing = [key for key in REQUIRED_KEYS[component] if key not in config]
+    if missing:
+        raise DiscoveryError(
+            f"missing required key(s) {', '.join(repr(key) for key in missing)} for "
+            f"component {component!r}"
+        )
+    known = _schema_keys(component)
     cleaned = {key: value for key, value in config.items() if key in known}
     try:
         return validator(cleaned)
@@ -255,7 +272,10 @@ class Discovery:
                 # Only the platform (and id) left: Home Assistant's way to remove a component.
                 await self._remove_id(sub_id, where)
                 continue
-            await self._component(sub_id, platform, {**shared, **component_config}, where)
+            # Shared keys go to the components that know them (a button has no state_topic).
+            known = KNOWN_KEYS.get(platform, frozenset())
+            inherited = {key: value for key, value in shared.items() if key == "~" or key in known}
+            await self._component(sub_id, platform, {**inherited, **component_config}, where)
         for gone in self._device_components.get(device_id, set()) - seen:
             await self._remove_id(gone, f"{topic} (component no longer announced)")
         self._device_components[device_id] = seen

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,7 +29,8 @@ from core import (
     SwitchEntity,
     callback,
 )
-from core.const import MAX_STATE_LENGTH
+from core.const import MAX_STATE_LENGTH, STATE_UNAVAILABLE, STATE_UNKNOWN
+from core.entity import CONTEXT_RECENT_TIME, format_state_value
 from core.slug import slugify
 
 from .const import DOMAIN
@@ -55,10 +57,18 @@ def _quote(payload: str | bytes) -> str:
 class MqttEntity(Entity):
     """What every MQTT entity shares. Subclasses handle their own topics in ``_subscribe``."""
 
+    #: Whether the domain's attributes depend on the configuration only, never on the value:
+    #: then a write reuses the attributes of the previous one while nothing they come from
+    #: (availability, JSON attributes, registry entries) has changed. See ``write_state``.
+    _config_only_attributes: bool = True
+
     def __init__(self, hub: MqttHub, config: EntityConfig) -> None:
         super().__init__()
         self.hub = hub
         self.config = config
+        self._encoding = config.encoding or "utf-8"
+        self._attributes_source: tuple[Any, ...] | None = None
+        self._attributes: dict[str, Any] = {}
         self._attr_unique_id = config.unique_id
         self._attr_name = config.name
         self._attr_icon = config.icon
@@ -101,6 +111,47 @@ class MqttEntity(Entity):
         """The attributes from ``json_attributes_topic``."""
         return self._json_attributes
 
+    @callback
+    def write_state(self) -> None:
+        """Write the state; the attributes are built again only when something they depend on
+        changed since the last write.
+
+        A device sending values fast (thousands a second across a site) changes the value and
+        nothing else: the availability, the JSON attributes, the entity's registry entry and its
+        device's (both replaced, never changed in place, when a user edits them) are compared
+        by identity, and while they are the same the last attributes are written again. Domains
+        whose attributes follow the value (climate) set ``_config_only_attributes`` to False.
+        """
+        runtime = self._runtime
+        if not self._config_only_attributes or runtime is None:
+            super().write_state()
+            return
+        available = self.available and not self._update_failed
+        device_id = self.device_id
+        device = runtime.device_registry.get(device_id) if device_id is not None else None
+        json_attributes = self._json_attributes
+        entry = self.registry_entry
+        source = self._attributes_source
+        if (
+            source is None
+            or source[0] is not available
+            or source[1] is not json_attributes
+            or source[2] is not entry
+            or source[3] is not device
+        ):
+            self._attributes = self.all_attributes()
+            self._attributes_source = (available, json_attributes, entry, device)
+        context = self._context
+        if context is not None and time.monotonic() - self._context_set_at > CONTEXT_RECENT_TIME:
+            context = None
+        self._context = None
+        if available:
+            rendered = format_state_value(self.state)
+            state = STATE_UNKNOWN if rendered is None else rendered
+        else:
+            state = STATE_UNAVAILABLE
+        runtime.states.set(self.entity_id, state, self._attributes, context=context)
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def added_to_runtime(self) -> None:
@@ -133,7 +184,7 @@ class MqttEntity(Entity):
 
     def _decode(self, message: ReceivedMessage) -> str | None:
         """The payload as text in the entity's encoding; None (logged) when it is not."""
-        encoding = self.config.encoding or "utf-8"
+        encoding = self._encoding
         try:
             return message.payload.decode(encoding)
         except (UnicodeDecodeError, LookupError) as err:
@@ -213,15 +264,20 @@ class MqttEntity(Entity):
         self.write_state()
 
     def _state_payload(self, message: ReceivedMessage, template: Any = None) -> str | None:
-        """The decoded, templated payload of a state message; None when it must be ignored."""
-        payload = self._decode(message)
-        if payload is None:
-            return None
-        value = self._rendered(
-            template if template is not None else self.config.value_template,
-            payload,
-            "value_template",
-        )
+        """The decoded, templated payload of a state message; None when it must be ignored.
+
+        The hot path of every MQTT entity: without a template, a decode and a length check.
+        """
+        try:
+            payload = message.payload.decode(self._encoding)
+        except (UnicodeDecodeError, LookupError):
+            decoded = self._decode(message)  # logs why
+            if decoded is None:
+                return None
+            payload = decoded
+        if template is None:
+            template = self.config.value_template
+        value = payload if template is None else self._rendered(template, payload, "value_template")
         if value is not None and len(value) > MAX_STATE_LENGTH:
             _LOGGER.warning(
                 "%s: a state of %d characters on %s is longer than %d; ignored: %s",
@@ -524,6 +580,9 @@ class MqttButton(MqttEntity, ButtonEntity):
 
 class MqttClimate(MqttEntity, ClimateEntity):
     """A thermostat: mode, target temperature, current temperature and action on their topics."""
+
+    # The temperatures and the action are attributes: they change with the values.
+    _config_only_attributes = False
 
     def __init__(self, hub: MqttHub, config: EntityConfig) -> None:
         super().__init__(hub, config)

@@ -8,10 +8,10 @@ callers log it and keep the previous state.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from core import validators
 from core.template import Template
@@ -36,11 +36,35 @@ def bind(template: Template | None, runtime: Runtime) -> Template | None:
     return template
 
 
+#: The last payload parsed for ``value_json`` and what it gave (``_NOT_JSON`` when not JSON).
+_last_parsed: tuple[str, Any] = ("", None)
+_NOT_JSON: Final = object()
+
+
+def _parse_json(payload: str) -> Any:
+    """``payload`` parsed as JSON, or ``_NOT_JSON``; the last payload is remembered.
+
+    Zigbee2MQTT and Tasmota send one JSON object per device on one topic, and every entity of
+    the device renders its own ``value_template`` from it: the object is parsed once for all of
+    them. Sharing it is safe because templates run in an immutable sandbox.
+    """
+    global _last_parsed
+    last_payload, last_value = _last_parsed
+    if payload == last_payload and payload:
+        return last_value
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        value = _NOT_JSON
+    _last_parsed = (payload, value)
+    return value
+
+
 def payload_variables(payload: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``value`` and, when the payload is JSON, ``value_json``; plus ``extra``."""
     variables: dict[str, Any] = {"value": payload}
-    with contextlib.suppress(ValueError):
-        variables["value_json"] = json.loads(payload)
+    if (parsed := _parse_json(payload)) is not _NOT_JSON:
+        variables["value_json"] = parsed
     if extra:
         variables.update(extra)
     return variables

@@ -203,13 +203,119 @@ async def test_bad_discovery_payloads_are_logged_and_disturb_nothing(
         text = caplog.text
         assert f"{prefix}/sensor/a/config: the payload is not valid JSON" in text
         assert "must be a JSON object, got list" in text
-        assert "required key not provided @ data['state_topic']" in text
+        assert "missing required key(s) 'state_topic' for component 'sensor'" in text
         assert "expected int @ data['qos']" in text
         assert "component 'vacuum' is not supported" in text
         assert "'#' must be the whole last level" in text
         assert "a device payload needs 'components'" in text
-        assert "ignoring unknown key(s) frobnicate" in text
+        assert (
+            f"Discovery {prefix}/sensor/h/config: entity not created: unknown key(s) "
+            "'frobnicate' for component 'sensor'" in text
+        )
         assert "a device needs identifiers or connections" in text
-        # The unknown key is ignored, the rest of that payload is used.
-        assert runtime.states.get("sensor.odd") is not None
-        assert sorted(runtime.states.entity_ids("sensor")) == ["sensor.good", "sensor.odd"]
+        # A payload with a key Home Assistant does not know is refused whole.
+        assert runtime.states.get("sensor.odd") is None
+        assert runtime.states.entity_ids("sensor") == ["sensor.good"]
+
+
+async def test_unknown_keys_are_refused_known_ones_accepted(
+    mqtt_runtime: RuntimeFactory, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One burst: a payload with a key Home Assistant's discovery does not know for its
+    # component and one without a required key are refused and logged; the payloads around
+    # them, with keys Home Assistant knows and Edgewise ignores, create their entities.
+    accepted = {
+        "name": "Accepted",
+        "uniq_id": "accepted1",
+        "stat_t": f"{prefix}/accepted",
+        "ic": "mdi:thermometer",
+        "ent_cat": "diagnostic",
+        "en": True,
+        "obj_id": "accepted",
+        "json_attr_tpl": "{{ value_json | tojson }}",
+        "sug_dsp_prc": 1,
+        "unit_of_meas": "°C",
+        "platform": "mqtt",
+        "e": "utf-8",
+        "ent_pic": "https://example.com/t.png",
+        "lrst_val_tpl": "{{ value_json.reset }}",
+        "frc_upd": False,
+    }
+    typo = {"name": "Typo", "uniq_id": "typo1", "stat_t": f"{prefix}/typo", "unit_of_measure": "W"}
+    # payload_press belongs to buttons, not to sensors.
+    wrong_component = {"name": "Wrong", "stat_t": f"{prefix}/wrong", "pl_prs": "PRESS"}
+    no_command = {"name": "Read only", "stat_t": f"{prefix}/ro"}
+    thermostat = {
+        "name": "TRV",
+        "uniq_id": "trv1",
+        "mode_cmd_t": f"{prefix}/trv/mode/set",
+        "fan_modes": ["auto", "low"],
+        "fan_mode_cmd_t": f"{prefix}/trv/fan/set",
+        "swing_modes": ["on", "off"],
+        "pr_mode_cmd_t": f"{prefix}/trv/preset/set",
+        "pr_modes": ["eco"],
+        "curr_hum_t": f"{prefix}/trv/humidity",
+    }
+    device = {
+        "dev": {"ids": ["panel9"], "name": "Panel 9"},
+        "o": {"name": "bacpipes"},
+        # Shared keys go only to the components that know them: not to the button.
+        "stat_t": f"{prefix}/panel9/state",
+        "cmps": {
+            "level": {"p": "sensor", "name": "Level", "uniq_id": "panel9_level"},
+            "reset": {
+                "p": "button",
+                "name": "Reset",
+                "uniq_id": "panel9_reset",
+                "cmd_t": f"{prefix}/panel9/reset",
+            },
+            "odd": {"p": "sensor", "name": "Odd", "uniq_id": "panel9_odd", "colour": "red"},
+        },
+    }
+    topics = [
+        f"{prefix}/sensor/accepted/config",
+        f"{prefix}/sensor/typo/config",
+        f"{prefix}/sensor/wrong/config",
+        f"{prefix}/switch/ro/config",
+        f"{prefix}/climate/trv/config",
+        f"{prefix}/device/panel9/config",
+    ]
+    try:
+        async with mqtt_runtime(f"mqtt:\n  discovery_prefix: {prefix}\n") as runtime:
+            await asyncio.wait_for(get_hub(runtime).wait_connected(), WAIT)
+            caplog.set_level(logging.INFO, logger="integrations.mqtt")
+            async with device_client() as client:
+                for topic, payload in zip(
+                    topics,
+                    [accepted, typo, wrong_component, no_command, thermostat, device],
+                    strict=True,
+                ):
+                    await client.publish(topic, json.dumps(payload).encode(), qos=1)
+            await _idle(runtime)
+            await wait_for(lambda: runtime.states.get("button.panel_9_reset"), "the button")
+            text = caplog.text
+            assert (
+                f"Discovery {prefix}/sensor/typo/config: entity not created: unknown key(s) "
+                "'unit_of_measure' for component 'sensor'" in text
+            )
+            assert "unknown key(s) 'payload_press' for component 'sensor'" in text
+            assert (
+                f"Discovery {prefix}/switch/ro/config: entity not created: missing required "
+                "key(s) 'command_topic' for component 'switch'" in text
+            )
+            assert (
+                f"Discovery {prefix}/device/panel9/config component 'odd' from bacpipes: entity "
+                "not created: unknown key(s) 'colour' for component 'sensor'" in text
+            )
+            state = runtime.states.get("sensor.accepted")
+            assert state is not None
+            assert state.attributes["icon"] == "mdi:thermometer"
+            assert runtime.states.get("climate.trv") is not None
+            assert runtime.states.get("sensor.panel_9_level") is not None
+            assert sorted(runtime.states.entity_ids("sensor")) == [
+                "sensor.accepted",
+                "sensor.panel_9_level",
+            ]
+            assert runtime.states.entity_ids("switch") == []
+    finally:
+        await _clear(topics)

@@ -304,3 +304,47 @@ mqtt:
             await wait_for(lambda: state_of(runtime, entity_id) == "off", "the off delay")
             await device.publish(f"{prefix}/sensor", b"dead", qos=1)
             await wait_for(lambda: state_of(runtime, entity_id) == "unavailable", "dead")
+
+
+async def test_values_after_a_rename_or_new_attributes_carry_them(
+    mqtt_runtime: RuntimeFactory, prefix: str
+) -> None:
+    # A value write reuses the previous attributes while nothing they come from changed: a
+    # registry rename, a device rename, new JSON attributes and availability must all show.
+    entity_id = "sensor.ahu_1_supply_temperature"
+    async with mqtt_runtime(entities_yaml(prefix)) as runtime:
+        await asyncio.wait_for(get_hub(runtime).wait_connected(), WAIT)
+
+        def attributes() -> dict[str, object]:
+            state = runtime.states.get(entity_id)
+            assert state is not None
+            return dict(state.attributes)
+
+        async with device_client() as device:
+            await device.publish(f"{prefix}/ahu1/status", b"online", qos=1)
+            await device.publish(f"{prefix}/ahu1/supply", b"18", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "18", "the first value")
+            assert attributes()["friendly_name"] == "AHU 1 Supply temperature"
+            runtime.entity_registry.update(entity_id, name="Supply air")
+            await device.publish(f"{prefix}/ahu1/supply", b"19", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "19", "the second value")
+            assert attributes()["friendly_name"] == "Supply air"
+            runtime.entity_registry.update(entity_id, name=None)
+            entry = runtime.entity_registry.get(entity_id)
+            assert entry is not None
+            assert entry.device_id is not None
+            runtime.device_registry.update(entry.device_id, name_by_user="Air handler")
+            await device.publish(f"{prefix}/ahu1/supply", b"20", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "20", "the third value")
+            assert attributes()["friendly_name"] == "Air handler Supply temperature"
+            await device.publish(f"{prefix}/ahu1/attrs", b'{"fan": "off"}', qos=1)
+            await wait_for(lambda: attributes().get("fan") == "off", "the JSON attributes")
+            await device.publish(f"{prefix}/ahu1/supply", b"21", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "21", "the fourth value")
+            assert attributes()["fan"] == "off"
+            await device.publish(f"{prefix}/ahu1/status", b"offline", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "unavailable", "offline")
+            assert "fan" not in attributes()
+            await device.publish(f"{prefix}/ahu1/status", b"online", qos=1)
+            await wait_for(lambda: state_of(runtime, entity_id) == "21", "online again")
+            assert attributes()["fan"] == "off"

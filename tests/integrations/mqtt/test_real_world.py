@@ -71,7 +71,8 @@ async def test_zigbee2mqtt_devices(mqtt_runtime: RuntimeFactory, prefix: str) ->
             await device.publish(
                 f"{z2m}office_trv",
                 b'{"local_temperature": 19.5, "occupied_heating_setpoint": 21, '
-                b'"system_mode": "heat", "running_state": "heat"}',
+                b'"system_mode": "heat", "running_state": "heat", '
+                b'"local_temperature_calibration": -1.5, "battery": 88}',
                 qos=1,
             )
             await wait_for(lambda: state_of(runtime, "climate.office_trv") == "heat", "the TRV")
@@ -103,6 +104,12 @@ async def test_zigbee2mqtt_devices(mqtt_runtime: RuntimeFactory, prefix: str) ->
         assert trv.attributes["temperature"] == 21.0
         assert trv.attributes["hvac_action"] == "heating"
         assert trv.attributes["min_temp"] == 5.0
+        calibration = runtime.states.get("number.office_trv_local_temperature_calibration")
+        assert calibration is not None
+        assert calibration.state == "-1.5"
+        assert calibration.attributes["min"] == -12.8
+        assert calibration.attributes["mode"] == "box"
+        assert state_of(runtime, "sensor.office_trv_battery") == "88"
         state = runtime.states.get(temperature)
         assert state is not None
         assert state.attributes["unit_of_measurement"] == "°C"
@@ -137,10 +144,13 @@ async def test_tasmota_devices(mqtt_runtime: RuntimeFactory, prefix: str) -> Non
             await device.publish(
                 f"tele/{base}/SENSOR",
                 b'{"Time":"2026-06-01T12:00:00","ENERGY":{"Total":123.456,"Power":87,'
-                b'"Voltage":231}}',
+                b'"Voltage":231},"Switch1":"ON"}',
                 qos=1,
             )
             await device.publish(f"{base}/tele/STATE", b'{"POWER":"ON","Wifi":{"RSSI":70}}', qos=1)
+            await device.publish(
+                f"tele/{base}/HASS_STATE", b'{"Version":"9.1.0","RSSI":70,"LinkCount":1}', qos=1
+            )
             await wait_for(lambda: state_of(runtime, "switch.tasmota") == "on", "the relay")
             await runtime.services.call(
                 "switch", "turn_off", target={"entity_id": "switch.tasmota"}
@@ -152,3 +162,8 @@ async def test_tasmota_devices(mqtt_runtime: RuntimeFactory, prefix: str) -> Non
         assert total is not None, sorted(runtime.states.entity_ids())
         assert total.state == "123.456"
         assert total.attributes["state_class"] == "total_increasing"
+        assert state_of(runtime, "binary_sensor.tasmota_switch1") == "on"
+        await wait_for(lambda: state_of(runtime, "sensor.tasmota_status") == "70", "the status")
+        status = runtime.states.get("sensor.tasmota_status")
+        assert status is not None
+        assert status.attributes["Version"] == "9.1.0"
