@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from core.bus import callback
 from core.condition import ConditionPlatform
 from core.context import Context
+from core.eager import create_eager_task
 from core.template import track_template
 from core.trigger import TriggerPlatform
 
@@ -710,6 +711,16 @@ class Script:
         self, variables: dict[str, Any], context: Context, trace: Trace | None
     ) -> asyncio.Task[RunResult] | None:
         """Start a run under the mode; None (and the trace marked) when the mode refuses it."""
+        if not self.admit(trace):
+            return None
+        return self.launch(variables, context, trace)
+
+    def admit(self, trace: Trace | None) -> bool:
+        """Apply the mode to a new run: refuse it (marking the trace), or make room for it.
+
+        In ``restart`` mode this cancels the running runs. Call :meth:`launch` right after a
+        true answer, before anything else can start a run.
+        """
         runs = self._runs
         if runs:
             mode = self.mode
@@ -717,7 +728,7 @@ class Script:
                 self._exceeded("is already running")
                 if trace is not None:
                     trace.finished("failed_single")
-                return None
+                return False
             if mode is RunMode.RESTART:
                 for task in runs:
                     task.cancel()
@@ -725,13 +736,34 @@ class Script:
                 self._exceeded(f"reached its maximum of {self.max_runs} runs")
                 if trace is not None:
                     trace.finished("failed_max_runs")
-                return None
+                return False
+        return True
+
+    def launch(
+        self,
+        variables: dict[str, Any],
+        context: Context,
+        trace: Trace | None,
+        *,
+        eager: bool = False,
+    ) -> asyncio.Task[RunResult]:
+        """Start a run that :meth:`admit` let in.
+
+        Args:
+            eager: run the actions now, up to their first wait, rather than from the next loop
+                iteration (see ``core.eager``); the run counts as running from the start.
+        """
         run = Run(self.runtime, variables, context, trace, self.name)
         coro = self._queued(run) if self.mode is RunMode.QUEUED else self._execute(run)
+        if eager:
+            return create_eager_task(coro, name=self._task_name, on_created=self._started)
         task = self.runtime.loop.create_task(coro, name=self._task_name)
-        runs.add(task)
-        task.add_done_callback(self._done)
+        self._started(task)
         return task
+
+    def _started(self, task: asyncio.Task[RunResult]) -> None:
+        self._runs.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[RunResult]) -> None:
         self._runs.discard(task)
