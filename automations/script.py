@@ -9,6 +9,7 @@ nothing of the configuration is copied per run. Modes (single, restart, queued, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from core.bus import callback
 from core.condition import ConditionPlatform
 from core.context import Context
 from core.eager import create_eager_task
+from core.errors import ServiceValidationError
+from core.services import ServiceTarget, extract_target
 from core.template import track_template
 from core.trigger import TriggerPlatform
 
@@ -175,7 +178,15 @@ async def run_sequence(steps: list[Step], run: Run) -> None:
 class ServiceStep(Step):
     """``action: domain.service`` with target, data and an optional response variable."""
 
-    __slots__ = ("data", "domain", "response_variable", "service", "service_value", "target")
+    __slots__ = (
+        "data",
+        "domain",
+        "parsed_target",
+        "response_variable",
+        "service",
+        "service_value",
+        "target",
+    )
 
     def __init__(self, runtime: Runtime, config: Mapping[str, Any], path: str) -> None:
         super().__init__(runtime, config, path)
@@ -188,6 +199,15 @@ class ServiceStep(Step):
             target = {**(target or {}), "entity_id": config["entity_id"]}
         self.target = compile_value(runtime, target, f"{path} target")
         self.response_variable: str | None = config.get("response_variable")
+        #: ``target`` parsed once, when it is not rendered per run (the call adds the target
+        #: keys of ``data``).
+        self.parsed_target: ServiceTarget | None = None
+        if self.target.is_static:
+            # A bad target is reported by the call, when the step runs, as a rendered one is.
+            with contextlib.suppress(ServiceValidationError):
+                _, self.parsed_target = extract_target(
+                    {}, self.target.static, self.domain, self.service
+                )
 
     async def execute(self, run: Run, element: TraceElement | None) -> None:
         """Call the service and wait for it."""
@@ -207,11 +227,12 @@ class ServiceStep(Step):
                 },
                 "running_script": False,
             }
+        parsed = self.parsed_target
         response = await run.runtime.services.call(
             domain,
             service,
             data,
-            target=target,
+            target=target if parsed is None else parsed,
             context=run.context,
             return_response=self.response_variable is not None,
         )

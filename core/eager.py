@@ -95,6 +95,23 @@ class _Handover(Coroutine[Any, Any, _T]):
         # it through send/throw like any coroutine.
         return self
 
+    # What asyncio reads of a task's coroutine for its repr and get_stack(): the inner one's.
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._coro, "cr_code", None)
+
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self._coro, "cr_frame", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._coro, "cr_running", False))
+
+    @property
+    def cr_await(self) -> Any:
+        return getattr(self._coro, "cr_await", None)
+
     def __repr__(self) -> str:
         return f"<eager {self._coro!r}>"
 

@@ -101,6 +101,16 @@ class ServiceTarget:
             self.entity_ids or self.device_ids or self.area_ids or self.label_ids or self.match_all
         )
 
+    def union(self, other: ServiceTarget) -> ServiceTarget:
+        """The target aimed at what either of the two is aimed at."""
+        return ServiceTarget(
+            entity_ids=self.entity_ids | other.entity_ids,
+            device_ids=self.device_ids | other.device_ids,
+            area_ids=self.area_ids | other.area_ids,
+            label_ids=self.label_ids | other.label_ids,
+            match_all=self.match_all or other.match_all,
+        )
+
     def as_dict(self) -> dict[str, list[str]]:
         """The JSON form, with only the keys that are set."""
         result: dict[str, list[str]] = {}
@@ -279,7 +289,7 @@ class ServiceRegistry:
         service: str,
         data: Mapping[str, Any] | None = None,
         *,
-        target: Mapping[str, Any] | None = None,
+        target: Mapping[str, Any] | ServiceTarget | None = None,
         context: Context | None = None,
         blocking: bool = True,
         return_response: bool = False,
@@ -289,7 +299,8 @@ class ServiceRegistry:
         Args:
             domain, service: the service to call.
             data: its data; target keys may be given here or in ``target``.
-            target: ``entity_id`` / ``device_id`` / ``area_id`` / ``label_id``.
+            target: ``entity_id`` / ``device_id`` / ``area_id`` / ``label_id``, or a target
+                parsed once beforehand with ``extract_target`` (for a call made many times).
             context: the caller's context; a new one when not given.
             blocking: wait for the handler to finish; when false, return once it is started.
             return_response: ask for the service's response data (requires ``blocking``).
@@ -325,7 +336,11 @@ class ServiceRegistry:
                 domain=svc.domain,
                 service=svc.name,
             )
-        rest, call_target = extract_target(data or {}, target, svc.domain, svc.name)
+        if isinstance(target, ServiceTarget):
+            rest, call_target = extract_target(data or {}, None, svc.domain, svc.name)
+            call_target = target if call_target is NO_TARGET else call_target.union(target)
+        else:
+            rest, call_target = extract_target(data or {}, target, svc.domain, svc.name)
         if svc.schema is not None:
             try:
                 rest = svc.schema(rest)

@@ -225,3 +225,17 @@ async def test_inside_a_task_it_starts_an_ordinary_task() -> None:
     assert ran == []
     assert await task == "ok"
     assert ran == ["ran"]
+
+
+async def test_the_task_shows_where_its_coroutine_waits() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waiting_job() -> None:
+        await gate
+
+    task = await on_loop(lambda: eager(waiting_job()))
+    await asyncio.sleep(0)
+    assert "test_eager.py" in repr(task)  # where the coroutine waits
+    assert [frame.f_code.co_name for frame in task.get_stack()] == ["waiting_job"]
+    gate.set_result(None)
+    await task
