@@ -11,7 +11,8 @@ task. What the eager step leads to is handed to the Task, which reports it on it
 loop iteration later, as a task created the ordinary way would):
 
 * the coroutine suspended on a future: the Task waits on that future, then resumes the
-  coroutine; a cancellation before then is thrown into the coroutine where it suspended;
+  coroutine; a cancellation before then cancels that future (or, when it cannot be cancelled,
+  is thrown into the coroutine where it suspended), as ``Task.cancel()`` does;
 * the coroutine returned or raised: the Task ends with that result or exception. The coroutine
   has finished, so a cancellation that arrives before the Task's first step changes nothing: the
   Task ends with what the coroutine did, as a finished 3.12 eager task would.
@@ -70,12 +71,22 @@ class _Handover(Coroutine[Any, Any, _T]):
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
         """Throw into the coroutine where it suspended (a cancellation, usually)."""
-        self._first = _TAKEN
+        first, self._first = self._first, _TAKEN
         outcome = self._outcome
         if outcome is not None:
             # The coroutine already ended: nothing is left to throw into.
             self._outcome = None
             raise outcome
+        if (
+            isinstance(typ, asyncio.CancelledError)
+            and asyncio.isfuture(first)
+            and first.cancel(msg=typ.args[0] if typ.args else None)
+        ):
+            # Cancelled before the Task took the future the coroutine waits on: cancel that
+            # future, as Task.cancel() does with the one it waits on (a gather cancels its
+            # children), and let the Task wait for it; the coroutine then gets the
+            # CancelledError from it.
+            return first
         if val is None and tb is None:
             return self._coro.throw(typ)
         return self._coro.throw(typ, val, tb)

@@ -127,3 +127,23 @@ async def test_a_run_stopped_while_it_waits_after_its_eager_step_is_traced_cance
         await s.settle()
         assert [t["script_execution"] for t in s.traces("a")] == ["cancelled"]
         assert s.runtime.states.get("automation.a").attributes["current"] == 0
+
+
+async def test_restart_in_the_same_iteration_cancels_the_branches_of_a_parallel_step(
+    cfg: Path,
+) -> None:
+    actions = """\
+      - parallel:
+          - sequence:
+              - delay: 10
+              - action: test.record
+                data: {n: "{{ trigger.to_state.state }}"}
+"""
+    async with site(cfg, _automation("restart", actions)) as s:
+        s.set("sensor.x", "1")
+        s.set("sensor.x", "2")
+        await s.advance(seconds=11)
+        await s.wait_for(lambda: len(s.calls) >= 1)
+        await s.settle()
+        assert [c.data["n"] for c in s.calls] == [2]
+        assert [t["script_execution"] for t in s.traces("a")] == ["cancelled", "finished"]

@@ -239,3 +239,45 @@ async def test_the_task_shows_where_its_coroutine_waits() -> None:
     assert [frame.f_code.co_name for frame in task.get_stack()] == ["waiting_job"]
     gate.set_result(None)
     await task
+
+
+async def test_cancelling_before_the_first_step_cancels_what_it_waits_on() -> None:
+    children: list[asyncio.Task[None]] = []
+
+    async def job() -> None:
+        child = asyncio.ensure_future(asyncio.sleep(30))
+        children.append(child)
+        await asyncio.gather(child)
+
+    def start_and_cancel() -> asyncio.Task[None]:
+        task = eager(job())
+        task.cancel()
+        return task
+
+    task = await on_loop(start_and_cancel)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert children[0].cancelled()  # the gather was cancelled, and it cancelled its child
+
+
+async def test_cancelling_when_what_it_waits_on_is_already_done_still_cancels_it() -> None:
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    seen: list[str] = []
+
+    async def job() -> None:
+        try:
+            seen.append(await gate)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    def start_release_and_cancel() -> asyncio.Task[None]:
+        task = eager(job())
+        gate.set_result("released")
+        task.cancel()
+        return task
+
+    task = await on_loop(start_release_and_cancel)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"]
