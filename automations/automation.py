@@ -1,8 +1,9 @@
 """One automation: its triggers, conditions and script, its ``automation.*`` entity and traces.
 
 The hot path is :meth:`Automation.trigger`: it runs synchronously in the trigger's callback
-(conditions are synchronous), records the trace, and starts the action run as one task. A
-trigger whose conditions fail costs no task at all.
+(conditions are synchronous), records the trace, and starts the action run as one task, run
+eagerly: its actions start at once, up to their first wait. A trigger whose conditions fail costs
+no task at all.
 """
 
 from __future__ import annotations
@@ -191,7 +192,8 @@ class Automation:
     ) -> asyncio.Task[RunResult] | None:
         """Run the automation for one firing of a trigger (or a manual ``automation.trigger``).
 
-        Runs on the loop: evaluates the conditions here and starts the actions as a task.
+        Runs on the loop: evaluates the conditions here and starts the actions as a task, run
+        eagerly up to their first wait (``core.eager``).
 
         Returns:
             The run's task, or None when the conditions failed or the mode refused the run.
@@ -244,12 +246,12 @@ class Automation:
                     self._traces.add(trace, self.stored_traces)
                     return None
         self._traces.add(trace, self.stored_traces)
-        task = self.script.start(variables, context, trace)
-        if task is None:
+        script = self.script
+        if not script.admit(trace):
             return None
         self.last_triggered = self.runtime.clock.now()
-        # After the run's first step (queued first): the action is not kept waiting for the
-        # entity's own state write.
+        # After the run's eager first step: the action is not kept waiting for the entity's
+        # own state write.
         self.runtime.loop.call_soon(self.write_state)
         bus = self.runtime.bus
         if bus.has_listeners(EVENT_AUTOMATION_TRIGGERED):
@@ -262,7 +264,9 @@ class Automation:
                 },
                 context,
             )
-        return task
+        # Eager: on the loop (outside a task) the actions run now, up to their first wait,
+        # rather than after another loop iteration.
+        return script.launch(variables, context, trace, eager=True)
 
     @property
     def id(self) -> str:

@@ -9,6 +9,7 @@ nothing of the configuration is copied per run. Modes (single, restart, queued, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -17,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 from core.bus import callback
 from core.condition import ConditionPlatform
 from core.context import Context
+from core.eager import create_eager_task
+from core.errors import ServiceValidationError
+from core.services import ServiceTarget, extract_target
 from core.template import track_template
 from core.trigger import TriggerPlatform
 
@@ -174,7 +178,15 @@ async def run_sequence(steps: list[Step], run: Run) -> None:
 class ServiceStep(Step):
     """``action: domain.service`` with target, data and an optional response variable."""
 
-    __slots__ = ("data", "domain", "response_variable", "service", "service_value", "target")
+    __slots__ = (
+        "data",
+        "domain",
+        "parsed_target",
+        "response_variable",
+        "service",
+        "service_value",
+        "target",
+    )
 
     def __init__(self, runtime: Runtime, config: Mapping[str, Any], path: str) -> None:
         super().__init__(runtime, config, path)
@@ -187,6 +199,15 @@ class ServiceStep(Step):
             target = {**(target or {}), "entity_id": config["entity_id"]}
         self.target = compile_value(runtime, target, f"{path} target")
         self.response_variable: str | None = config.get("response_variable")
+        #: ``target`` parsed once, when it is not rendered per run (the call adds the target
+        #: keys of ``data``).
+        self.parsed_target: ServiceTarget | None = None
+        if self.target.is_static:
+            # A bad target is reported by the call, when the step runs, as a rendered one is.
+            with contextlib.suppress(ServiceValidationError):
+                _, self.parsed_target = extract_target(
+                    {}, self.target.static, self.domain, self.service
+                )
 
     async def execute(self, run: Run, element: TraceElement | None) -> None:
         """Call the service and wait for it."""
@@ -206,11 +227,12 @@ class ServiceStep(Step):
                 },
                 "running_script": False,
             }
+        parsed = self.parsed_target
         response = await run.runtime.services.call(
             domain,
             service,
             data,
-            target=target,
+            target=target if parsed is None else parsed,
             context=run.context,
             return_response=self.response_variable is not None,
         )
@@ -710,6 +732,16 @@ class Script:
         self, variables: dict[str, Any], context: Context, trace: Trace | None
     ) -> asyncio.Task[RunResult] | None:
         """Start a run under the mode; None (and the trace marked) when the mode refuses it."""
+        if not self.admit(trace):
+            return None
+        return self.launch(variables, context, trace)
+
+    def admit(self, trace: Trace | None) -> bool:
+        """Apply the mode to a new run: refuse it (marking the trace), or make room for it.
+
+        In ``restart`` mode this cancels the running runs. Call :meth:`launch` right after a
+        true answer, before anything else can start a run.
+        """
         runs = self._runs
         if runs:
             mode = self.mode
@@ -717,7 +749,7 @@ class Script:
                 self._exceeded("is already running")
                 if trace is not None:
                     trace.finished("failed_single")
-                return None
+                return False
             if mode is RunMode.RESTART:
                 for task in runs:
                     task.cancel()
@@ -725,13 +757,34 @@ class Script:
                 self._exceeded(f"reached its maximum of {self.max_runs} runs")
                 if trace is not None:
                     trace.finished("failed_max_runs")
-                return None
+                return False
+        return True
+
+    def launch(
+        self,
+        variables: dict[str, Any],
+        context: Context,
+        trace: Trace | None,
+        *,
+        eager: bool = False,
+    ) -> asyncio.Task[RunResult]:
+        """Start a run that :meth:`admit` let in.
+
+        Args:
+            eager: run the actions now, up to their first wait, rather than from the next loop
+                iteration (see ``core.eager``); the run counts as running from the start.
+        """
         run = Run(self.runtime, variables, context, trace, self.name)
         coro = self._queued(run) if self.mode is RunMode.QUEUED else self._execute(run)
+        if eager:
+            return create_eager_task(coro, name=self._task_name, on_created=self._started)
         task = self.runtime.loop.create_task(coro, name=self._task_name)
-        runs.add(task)
-        task.add_done_callback(self._done)
+        self._started(task)
         return task
+
+    def _started(self, task: asyncio.Task[RunResult]) -> None:
+        self._runs.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[RunResult]) -> None:
         self._runs.discard(task)

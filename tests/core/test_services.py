@@ -14,7 +14,13 @@ from core.bus import Event, EventBus, callback
 from core.const import EVENT_CALL_SERVICE, EVENT_SERVICE_REGISTERED
 from core.context import Context
 from core.errors import ServiceNotFoundError, ServiceValidationError
-from core.services import ServiceCall, ServiceRegistry, ServiceTarget, SupportsResponse
+from core.services import (
+    ServiceCall,
+    ServiceRegistry,
+    ServiceTarget,
+    SupportsResponse,
+    extract_target,
+)
 
 
 @pytest.fixture
@@ -83,6 +89,59 @@ async def test_targets_from_data_and_target_are_merged(registry: ServiceRegistry
     assert target.device_ids == {"dev1"}
     assert target.area_ids == {"kitchen"}
     assert calls[0].data == {}
+
+
+async def test_a_target_parsed_beforehand_is_used_as_given_and_merged_with_data(
+    registry: ServiceRegistry,
+) -> None:
+    calls: list[ServiceCall] = []
+    registry.register("switch", "turn_on", callback(calls.append))
+    _, parsed = extract_target({}, {"entity_id": "switch.A", "area_id": "hall"}, "switch", "on")
+    await registry.call("switch", "turn_on", {"level": 1}, target=parsed)
+    assert calls[0].target is parsed
+    assert calls[0].data == {"level": 1}
+    await registry.call("switch", "turn_on", {"entity_id": "switch.b", "level": 2}, target=parsed)
+    assert calls[1].target == ServiceTarget(
+        entity_ids=frozenset({"switch.a", "switch.b"}), area_ids=frozenset({"hall"})
+    )
+    assert calls[1].data == {"level": 2}
+
+
+async def test_one_id_in_a_string_is_trimmed_and_entity_ids_lowered(
+    registry: ServiceRegistry,
+) -> None:
+    calls: list[ServiceCall] = []
+    registry.register("switch", "turn_on", callback(calls.append))
+    await registry.call("switch", "turn_on", target={"entity_id": " Switch.A ", "area_id": "Hall"})
+    assert calls[0].target == ServiceTarget(
+        entity_ids=frozenset({"switch.a"}), area_ids=frozenset({"Hall"})
+    )
+    await registry.call("switch", "turn_on", target={"entity_id": " ", "device_id": "none"})
+    assert calls[1].target == ServiceTarget(device_ids=frozenset({"none"}))
+    await registry.call("switch", "turn_on", {"entity_id": "none"})
+    assert calls[2].target.empty
+
+
+async def test_without_a_listener_call_service_is_counted_and_with_one_it_carries_the_data() -> (
+    None
+):
+    bus = EventBus(asyncio.get_running_loop())
+    registry = ServiceRegistry(
+        bus, lambda func: asyncio.get_running_loop().run_in_executor(None, func)
+    )
+    registry.register("switch", "turn_on", callback(lambda call: None))
+    fired = bus.events_fired
+    await registry.call("switch", "turn_on", {"level": 1}, target={"entity_id": "switch.a"})
+    assert bus.events_fired == fired + 1
+    seen: list[Event[Any]] = []
+    bus.listen(EVENT_CALL_SERVICE, callback(seen.append))
+    await registry.call("switch", "turn_on", {"level": 1}, target={"entity_id": "switch.a"})
+    await asyncio.sleep(0)
+    assert seen[0].data == {
+        "domain": "switch",
+        "service": "turn_on",
+        "service_data": {"level": 1, "entity_id": ["switch.a"]},
+    }
 
 
 async def test_entity_id_all_sets_match_all(registry: ServiceRegistry) -> None:
