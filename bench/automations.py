@@ -13,30 +13,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from figures import emit  # bench/ is the script directory, so on sys.path
+# bench/ is the script directory, so on sys.path; importing figures takes it off again, so
+# this file (automations.py) does not shadow the ``automations`` package imported next.
+from figures import emit
 
-# This file is called automations.py, so the script directory on sys.path would shadow the
-# ``automations`` package: take it off once ``figures`` is imported.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from automations import integration as automation_integration  # noqa: E402
-from automations.manager import AutomationManager  # noqa: E402
-from core.bus import callback  # noqa: E402
-from core.clock import FakeClock  # noqa: E402
-from core.hookspecs import hookimpl  # noqa: E402
-from core.integration import Manifest  # noqa: E402
-from core.plugins import IntegrationLoader  # noqa: E402
-from core.runtime import Runtime, tune_gc  # noqa: E402
-from core.services import ServiceCall  # noqa: E402
-from core.template import Template  # noqa: E402
+from automations import integration as automation_integration
+from automations.manager import AutomationManager
+from core.bus import callback
+from core.clock import FakeClock
+from core.hookspecs import hookimpl
+from core.integration import Manifest
+from core.plugins import IntegrationLoader
+from core.runtime import Runtime, tune_gc
+from core.services import ServiceCall
+from core.template import Template
 
 #: The condition template the issue names: one numeric state, one on/off state.
 CONDITION_TEMPLATE = (
