@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import voluptuous as vol
 
 from core.errors import ConfigError
-from core.validators import currency, empty_config, time_zone
+from core.validators import DeferredSchema, currency, empty_config, time_zone
 from core.yaml_loader import (
     NodeDict,
     NodeList,
@@ -559,6 +559,8 @@ def _is_list_schema(schema: object) -> bool:
     """Tell whether a schema takes a list, so that labelled sections can be concatenated."""
     if isinstance(schema, list):
         return True
+    if isinstance(schema, DeferredSchema):
+        return _is_list_schema(schema.resolve())
     if isinstance(schema, vol.Schema):
         return _is_list_schema(schema.schema)
     if isinstance(schema, vol.All):

@@ -29,6 +29,10 @@ from .json import json_bytes
 
 _ENTITY_ID_RE = re.compile(r"^(?!_)[a-z0-9_]+(?<!_)\.(?!_)[a-z0-9_]+(?<!_)$")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_LOCAL = EventOrigin.local
+_new_state = object.__new__
+_new_event = object.__new__
+_new_context = object.__new__
 
 
 def valid_entity_id(entity_id: str) -> bool:
@@ -337,8 +341,11 @@ class StateMachine:
             else:
                 last_changed = now
         if context is None:
-            context = Context()
-        state = State.__new__(State)
+            # Context() and Event() spelled out: a Python-level __init__ call each is a
+            # noticeable share of a write on a busy bus.
+            context = _new_context(Context)
+            context._id = context.user_id = context.parent_id = None  # noqa: SLF001 - as __init__
+        state = _new_state(State)
         state.entity_id = entity_id
         state.state = new_state
         if not attributes:
@@ -358,7 +365,20 @@ class StateMachine:
         self._states[entity_id] = state
         if old is None:
             self._by_domain.setdefault(domain, {})[entity_id] = None
-        self._fire_changed(entity_id, old, state, context, now)
+        # _fire_changed, inlined on this hot path.
+        self.changes += 1
+        data: StateChangedData = {"entity_id": entity_id, "old_state": old, "new_state": state}
+        event: Event[StateChangedData] = _new_event(Event)
+        event.event_type = EVENT_STATE_CHANGED
+        event.data = data
+        event.origin = _LOCAL
+        event.context = context
+        event.time_fired_timestamp = now
+        event._time_fired = None  # noqa: SLF001 - as Event.__init__ does
+        self._bus.fire_event(event)
+        listeners = self._entity_listeners.get(entity_id)
+        if listeners:
+            self._bus.dispatch(event, listeners)
         return state
 
     def _report(self, state: State, now: float, context: Context | None) -> None:

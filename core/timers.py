@@ -28,15 +28,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from astral import Observer
 from astral import sun as astral_sun
-from croniter import croniter
 
 from .bus import JobType, job_type_of
 from .clock import Clock, JumpingClock, SystemClock
 
+if TYPE_CHECKING:
+    from croniter import croniter
+
 _LOGGER = logging.getLogger(__name__)
+
+
+def _croniter(expr: str, start: datetime | None = None) -> croniter:
+    """A croniter over ``expr``; croniter is imported by the first cron schedule, not at start."""
+    from croniter import croniter  # noqa: PLC0415 - most sites start with no cron schedule
+
+    return croniter(expr, start)
+
 
 #: Cancels a scheduled job; calling it again does nothing.
 Cancel = Callable[[], None]
@@ -512,7 +523,7 @@ class Scheduler:
     def _first_cron_match(
         self, expr: str, every_hour: bool, start: datetime, after: datetime
     ) -> datetime | None:
-        itr = croniter(expr, start)
+        itr = _croniter(expr, start)
         for _ in range(_CRON_MAX_STEPS):
             wall: datetime = itr.get_next(datetime)
             for instant in self._wall_instants(wall, every_hour):
@@ -523,7 +534,7 @@ class Scheduler:
     def _earliest_cron_match(
         self, expr: str, every_hour: bool, start: datetime, after: datetime
     ) -> datetime | None:
-        itr = croniter(expr, start)
+        itr = _croniter(expr, start)
         best: datetime | None = None
         for _ in range(_CRON_MAX_STEPS):
             wall: datetime = itr.get_next(datetime)
@@ -599,7 +610,7 @@ def _parse_cron(pattern: str, *, fields: int) -> tuple[str, bool]:
     if not text.startswith("@") and len(text.split()) != fields:
         raise ValueError(f"Invalid cron pattern {pattern!r}: expected {fields} fields")
     try:
-        expanded = croniter(text).expanded
+        expanded = _croniter(text).expanded
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"Invalid cron pattern {pattern!r}: {err}") from err
     hours = expanded[1]

@@ -221,21 +221,39 @@ def template_complex(value: object) -> object:
     return value
 
 
-def deferred(module: str, attribute: str = "CONFIG_SCHEMA") -> Callable[[object], object]:
+class DeferredSchema:
+    """A section validator that imports its schema's module the first time it is used."""
+
+    __slots__ = ("attribute", "module")
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self.module = module
+        self.attribute = attribute
+
+    def resolve(self) -> Callable[[object], object]:
+        """The schema itself, importing its module if need be."""
+        schema: Callable[[object], object] = getattr(
+            importlib.import_module(self.module), self.attribute
+        )
+        return schema
+
+    def __call__(self, value: object) -> object:
+        return self.resolve()(value)
+
+    def __repr__(self) -> str:
+        return f"deferred({self.module}.{self.attribute})"
+
+
+def deferred(module: str, attribute: str = "CONFIG_SCHEMA") -> DeferredSchema:
     """A section validator that imports ``module`` the first time a section is validated.
 
     An integration's manifest is read on every start, configured or not; a large voluptuous
     schema built at import costs tens of milliseconds. With ``config_schema=deferred(...)`` only
-    the sites that configure the integration pay for it.
+    the sites that configure the integration pay for it. Whoever needs the schema's shape (the
+    configuration loader, to join labelled sections of a list schema) calls ``resolve()``.
 
     Args:
         module: the module that defines the schema, e.g. ``"integrations.modbus.schema"``.
         attribute: the schema's name in that module.
     """
-
-    def validate(value: object) -> object:
-        schema: Callable[[object], object] = getattr(importlib.import_module(module), attribute)
-        return schema(value)
-
-    validate.__qualname__ = validate.__name__ = f"deferred({module}.{attribute})"
-    return validate
+    return DeferredSchema(module, attribute)

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 from core.errors import TemplateError
 
-from .render_info import MAX_LOOP_ITERATIONS, RenderInfo
-from .sandbox import MAX_TEMPLATE_OUTPUT
+from .render_info import MAX_LOOP_ITERATIONS, MAX_TEMPLATE_OUTPUT, RenderInfo
 from .template import (
     Template,
     TemplateRenderError,

@@ -24,6 +24,8 @@ _T = TypeVar("_T")
 
 #: The most loop iterations (``for`` loops, ``range``, iterating states) one render may run.
 MAX_LOOP_ITERATIONS = 1_000_000
+#: The longest string (or list) a render may produce or build in one operation: 256 KiB.
+MAX_TEMPLATE_OUTPUT = 256 * 1024
 
 _UTC = ZoneInfo("UTC")
 _SYSTEM_CLOCK = SystemClock()

@@ -34,12 +34,10 @@ from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .render_info import CURRENT, current
+from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, current
 
 _LOGGER = logging.getLogger(__name__)
 
-#: The longest string (or list) a render may produce or build in one operation: 256 KiB.
-MAX_TEMPLATE_OUTPUT = 256 * 1024
 #: The widest integer ``**`` may build.
 MAX_INT_BITS = 100_000
 #: The widest field a format specification or a padding method may ask for.

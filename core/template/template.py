@@ -15,17 +15,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Template as JinjaTemplate
-from jinja2 import TemplateSyntaxError
-
 from core.errors import TemplateError
 
-from .environment import compile_source
-from .helpers import NoDefaultError
-from .render_info import CURRENT, RenderInfo, RenderState
-from .sandbox import MAX_TEMPLATE_OUTPUT
+from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, RenderInfo, RenderState
 
 if TYPE_CHECKING:
+    from jinja2 import Template as JinjaTemplate
+
     from core.runtime import Runtime
 
 _TEMPLATE_RE = re.compile(r"\{%|\{\{|\{#")
@@ -131,6 +127,12 @@ class Template:
         """
         if self._compiled is not None or self.is_static:
             return
+        # Jinja2 and the environment are imported by the first compile, not with this module:
+        # a site whose templates are all compiled after start-up does not wait for them.
+        from jinja2 import TemplateSyntaxError  # noqa: PLC0415 - on first compile, see above
+
+        from .environment import compile_source  # noqa: PLC0415 - same
+
         try:
             self._compiled = compile_source(self.source)
         except TemplateSyntaxError as err:
@@ -203,6 +205,8 @@ class Template:
                     )
                 parts.append(part)
         except Exception as err:
+            from .helpers import NoDefaultError  # noqa: PLC0415 - loaded by the compile already
+
             # A helper's own message says what went wrong; Python's needs its type to make sense.
             reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
             raise TemplateRenderError(

@@ -21,16 +21,19 @@ Entities live in ``entities.py``, imported only when the integration is set up.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import voluptuous as vol
 
-from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl
+from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, validators
 from core.const import SERVICE_RELOAD
 from core.entity import Entity
 from core.services import ServiceCall
 
 from .const import DOMAIN, NAME
-from .schema import CONFIG_SCHEMA, TemplateConfig, item_schema
+
+if TYPE_CHECKING:
+    from .schema import TemplateConfig
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ def edgewise_manifest() -> Manifest:
     return Manifest(
         domain=DOMAIN,
         name=NAME,
-        config_schema=CONFIG_SCHEMA,
+        # The schema module is imported when a site has a template: section, not by every start.
+        config_schema=validators.deferred("integrations.template.schema"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/template/",
     )
@@ -69,6 +73,7 @@ async def edgewise_setup(runtime: Runtime, config: TemplateConfig | None) -> Non
     )
 
     from .entities import stored_entity_factory  # noqa: PLC0415 - deferred import
+    from .schema import TemplateConfig, item_schema  # noqa: PLC0415 - deferred import
 
     await _add_yaml_entities(runtime, config or TemplateConfig())
     # The YAML section is not a collection of items: the collection holds API items only.

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import voluptuous as vol
 
+from core import validators
 from core.config import (
     CORE_CONFIG_SCHEMA,
     ConfigIssue,
@@ -448,3 +449,20 @@ def test_config_issue_str_names_file_line_and_key() -> None:
         integration="modbus",
     )
     assert str(issue) == "configuration.yaml, line 12: modbus.hubs.0.port: expected int, got 'abc'"
+
+
+def test_labelled_keys_of_a_deferred_list_schema_are_concatenated(tmp_path: Path) -> None:
+    # The template integration's schema is deferred (imported when a site has the section):
+    # the loader resolves it to see that it takes a list.
+    known = {**KNOWN, "template": validators.deferred("integrations.template.schema")}
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "configuration.yaml").write_text(
+        'template:\n  - sensor:\n      - name: A\n        state: "1"\n'
+        'template extra:\n  - sensor:\n      - name: B\n        state: "2"\n',
+        encoding="utf-8",
+    )
+    loaded = load_site_config(root, known)
+    assert loaded.issues == ()
+    names = [s.name.source for s in loaded.integrations["template"].sensors]
+    assert names == ["A", "B"]

@@ -363,3 +363,42 @@ def test_setup_order_does_not_pull_in_after_dependencies_that_are_not_configured
 
     assert failed == {}
     assert order == ["alpha"]
+
+
+def test_start_path_imports_no_module_the_default_config_does_not_use_at_start() -> None:
+    # What ``edgewise run`` imports before it reads the configuration: the command and every
+    # installed integration's hookimpls. Jinja2 (first template compile), croniter (first cron
+    # schedule), SQLAlchemy (the recorder's writer, after start-up) and the schemas and clients
+    # of integrations a site does not configure come later, or never.
+    code = textwrap.dedent(
+        """\
+        import sys
+        import core.cli
+        from core.plugins import IntegrationLoader
+
+        loader = IntegrationLoader()
+        loader.load_entry_points()
+        assert not loader.load_errors, loader.load_errors
+        print("\\n".join(sorted(sys.modules)))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "integrations.modbus" in loaded  # the probe did load every entry point
+    unwanted = {
+        "jinja2",
+        "core.template.sandbox",
+        "croniter",
+        "sqlalchemy",
+        "aiosqlite",
+        "integrations.template.schema",
+        "integrations.modbus.schema",
+        "integrations.bacnet.schema",
+        "pymodbus",
+        "bacpypes3",
+        "aiomqtt",
+    }
+    assert loaded & unwanted == set()
