@@ -75,7 +75,8 @@ def template(value: object) -> str:
     """Accept a template string (any string; a plain one renders as itself)."""
     if value is None or isinstance(value, list | dict):
         raise vol.Invalid(f"expected a template string, got {type(value).__name__}")
-    return str(value)
+    # A string read from YAML is kept as it is: it knows its file and line, for errors.
+    return value if isinstance(value, str) else str(value)
 
 
 def _or_template(validator: Validator) -> Validator:
@@ -371,7 +372,8 @@ def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
 
     def validate(value: object) -> Any:
         if is_template_string(value):
-            return {"condition": "template", "value_template": str(value), CONF_ENABLED: True}
+            # ``value`` is a str (kept as read from YAML: its file and line name errors).
+            return {"condition": "template", "value_template": value, CONF_ENABLED: True}
         if not isinstance(value, dict):
             raise vol.Invalid(f"expected a condition mapping or template, got {value!r}")
         if "condition" not in value:

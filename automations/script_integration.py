@@ -56,9 +56,9 @@ from .const import (
     EVENT_SCRIPT_STARTED,
     RunMode,
 )
-from .manager import current_platforms, trace_holder
+from .manager import configured_platforms, current_platforms, trace_holder
 from .schema import script_section
-from .script import RunResult, Script, compile_steps, render_variables
+from .script import Platforms, RunResult, Script, compile_steps, render_variables
 from .templating import compile_value
 from .trace import Trace
 from .validation import (
@@ -83,6 +83,8 @@ class ScriptItem:
         config: dict[str, Any],
         raw: Mapping[str, Any],
         blueprint_inputs: dict[str, Any] | None,
+        *,
+        platforms: Platforms | None = None,
     ) -> None:
         self.runtime = runtime
         self.object_id = object_id
@@ -101,7 +103,10 @@ class ScriptItem:
         self.script = Script(
             runtime,
             compile_steps(
-                runtime, config[CONF_SEQUENCE], CONF_SEQUENCE, current_platforms(runtime)
+                runtime,
+                config[CONF_SEQUENCE],
+                CONF_SEQUENCE,
+                platforms if platforms is not None else current_platforms(runtime),
             ),
             name=f"Script {self.alias!r}",
             mode=RunMode(config[CONF_MODE]),
@@ -182,9 +187,25 @@ class ScriptManager:
             runtime.states.remove(item.entity_id)
             if runtime.services.has(DOMAIN_SCRIPT, item.object_id):
                 runtime.services.remove(DOMAIN_SCRIPT, item.object_id)
-        self.scripts = {}
-        self.errors = {}
-        schemas = build_schemas(current_platforms(runtime))
+        self.scripts, self.errors = await self.build(section, current_platforms(runtime))
+        for message in self.errors.values():
+            _LOGGER.error("%s", message)
+        for item in self.scripts.values():
+            item.write_state()
+            self._register(item)
+
+    async def build(
+        self, section: Mapping[str, Any], platforms: Platforms
+    ) -> tuple[dict[str, ScriptItem], dict[str, str]]:
+        """Validate and compile every script (nothing registered or started).
+
+        Returns:
+            The scripts by object id, and the error of each broken one by its label.
+        """
+        runtime = self.runtime
+        schemas = build_schemas(platforms)
+        scripts: dict[str, ScriptItem] = {}
+        errors: dict[str, str] = {}
         for object_id, raw in section.items():
             label = describe(DOMAIN_SCRIPT, raw, str(object_id))
             try:
@@ -194,14 +215,17 @@ class ScriptManager:
                     resolve_blueprint, runtime, DOMAIN_SCRIPT, raw, label
                 )
                 validated = validate(schemas.script, config, raw, label, DOMAIN_SCRIPT)
-                item = ScriptItem(runtime, str(object_id), validated, raw, inputs)
-            except (InvalidConfig, vol.Invalid) as err:
-                self.errors[label] = str(err)
-                _LOGGER.error("%s", err)
+                item = ScriptItem(
+                    runtime, str(object_id), validated, raw, inputs, platforms=platforms
+                )
+            except InvalidConfig as err:
+                errors[label] = str(err)
                 continue
-            self.scripts[item.object_id] = item
-            item.write_state()
-            self._register(item)
+            except vol.Invalid as err:
+                errors[label] = f"{label} is not loaded: {err}"
+                continue
+            scripts[item.object_id] = item
+        return scripts, errors
 
     def check_services(self) -> None:
         """Once everything is set up: scripts calling unknown services are removed, reported."""
@@ -289,6 +313,13 @@ async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> Non
     services.register(DOMAIN_SCRIPT, "turn_off", turn_off, vol.Schema({}))
     services.register(DOMAIN_SCRIPT, "toggle", toggle, vol.Schema({}))
     services.register(DOMAIN_SCRIPT, "reload", reload, vol.Schema({}))
+
+
+@hookimpl
+async def edgewise_check_config(runtime: Runtime, config: dict[str, Any] | None) -> list[str]:
+    """``edgewise check-config``: the errors loading the scripts would report."""
+    _, errors = await ScriptManager(runtime).build(config or {}, configured_platforms(runtime))
+    return list(errors.values())
 
 
 async def _read_section(runtime: Runtime) -> Mapping[str, Any]:
