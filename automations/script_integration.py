@@ -22,6 +22,7 @@ Calling ``script.<id>`` waits for the run to finish and returns its response (``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -178,6 +179,8 @@ class ScriptManager:
         self.runtime = runtime
         self.scripts: dict[str, ScriptItem] = {}
         self.errors: dict[str, str] = {}
+        #: Serialises edits of ``scripts.yaml`` (see ``automations.api``).
+        self.config_lock = asyncio.Lock()
 
     async def load(self, section: Mapping[str, Any]) -> None:
         """(Re)load every script; a broken one is reported and the others load."""
@@ -226,6 +229,25 @@ class ScriptManager:
                 continue
             scripts[item.object_id] = item
         return scripts, errors
+
+    async def reload(self) -> None:
+        """``script.reload``: read the configuration again, load the scripts, check services."""
+        await self.load(await _read_section(self.runtime))
+        self.check_services()
+
+    async def validate_item(self, object_id: str, raw: Mapping[str, Any]) -> None:
+        """Check one script as loading would (services included), before it is written.
+
+        Raises:
+            InvalidConfig: with the message loading would log, naming the script and the key.
+        """
+        scripts, errors = await self.build({object_id: raw}, current_platforms(self.runtime))
+        if errors:
+            raise InvalidConfig(next(iter(errors.values())))
+        item = scripts[object_id]
+        check_services(
+            self.runtime, item.config[CONF_SEQUENCE], describe(DOMAIN_SCRIPT, raw, object_id)
+        )
 
     def check_services(self) -> None:
         """Once everything is set up: scripts calling unknown services are removed, reported."""
@@ -304,8 +326,7 @@ async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> Non
                 item.start({}, call.context)
 
     async def reload(call: ServiceCall) -> None:
-        await manager.load(await _read_section(runtime))
-        manager.check_services()
+        await manager.reload()
 
     services = runtime.services
     variables_schema = vol.Schema({vol.Optional("variables"): dict})
