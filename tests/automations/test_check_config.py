@@ -7,8 +7,18 @@ import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
 
 from automations.script_integration import ScriptManager
+from core.config import load_site_config
+from core.const import CoreState
+from core.core_sections import CORE_SECTIONS
+from core.hookspecs import hookimpl
+from core.integration import Manifest
+from core.plugins import IntegrationLoader
+from core.runtime import Runtime
 
 from .conftest import site
 
@@ -196,3 +206,50 @@ def test_check_config_knows_the_trigger_platforms_of_configured_integrations(
     assert result.returncode == 1
     assert "unknown trigger platform 'mqtt'" in result.stderr
     assert "Automation id 'from_mqtt' (automations.yaml, line 1)" in result.stderr
+
+
+class _Checking:
+    """A plugin with its own edgewise_check_config: it reports what its section asks it to."""
+
+    def __init__(self, domain: str, *, fail: bool = False) -> None:
+        self.domain = domain
+        self.fail = fail
+        self.seen: list[object] = []
+
+    @hookimpl
+    def edgewise_manifest(self) -> Manifest:
+        return Manifest(domain=self.domain, name=self.domain, config_schema=vol.Schema(dict))
+
+    @hookimpl
+    async def edgewise_check_config(self, runtime: Runtime, config: object) -> list[str]:
+        self.seen.append(config)
+        assert runtime.state is CoreState.NOT_RUNNING  # nothing is set up
+        if self.fail:
+            raise RuntimeError("the checker broke")
+        assert isinstance(config, dict)
+        return [f"{self.domain}: {problem}" for problem in config.get("problems", [])]
+
+
+async def test_runtime_check_config_asks_each_configured_integration(tmp_path: Path) -> None:
+    (tmp_path / "configuration.yaml").write_text(
+        "edgewise:\n  time_zone: UTC\nchecker:\n  problems: [one, two]\nbroken_checker: {}\n"
+    )
+    checker, broken, unused = (
+        _Checking("checker"),
+        _Checking("broken_checker", fail=True),
+        _Checking("unused"),
+    )
+    loader = IntegrationLoader()
+    for plugin in (checker, broken, unused):
+        loader.register(plugin, source=f"tests.{plugin.domain}")
+    known: dict[str, Any] = dict(CORE_SECTIONS)
+    known.update({d: i.manifest.config_schema for d, i in loader.integrations.items()})
+    loaded = load_site_config(tmp_path, known)
+    problems = await Runtime(tmp_path, loader=loader).check_config(loaded)
+    assert problems == [
+        "checker: one",
+        "checker: two",
+        "broken_checker: the configuration check failed: the checker broke",
+    ]
+    assert checker.seen == [{"problems": ["one", "two"]}]
+    assert unused.seen == []  # not configured: not asked
