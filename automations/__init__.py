@@ -6,7 +6,7 @@ Two integrations live here, registered through the ``edgewise.integrations`` ent
 
 Modules: ``schema`` (what the YAML may say), ``triggers``, ``conditions``, ``script`` (actions,
 modes), ``automation`` and ``manager`` (loading, reload, entities), ``trace``, ``blueprint``,
-``config_store`` (editing ``automations.yaml``), ``api`` (the functions below).
+``config_store`` (editing ``automations.yaml`` and ``scripts.yaml``), ``api`` (the functions below).
 
 Functions for the HTTP/WebSocket API (all in ``automations.api``, all called on the loop):
 
@@ -22,6 +22,10 @@ Functions for the HTTP/WebSocket API (all in ``automations.api``, all called on 
   ``await save_automation_config(runtime, id, config) -> created``,
   ``await delete_automation_config(runtime, id) -> deleted`` — CRUD of ``automations.yaml``
   (HA's ``/api/config/automation/config/<id>``), comments of other entries kept, then reload.
+* ``await get_script_config(runtime, object_id)``, ``await save_script_config(runtime,
+  object_id, config) -> created``, ``await delete_script_config(runtime, object_id) ->
+  deleted`` — the same for ``scripts.yaml`` (HA's ``/api/config/script/config/<object_id>``);
+  ``get_config``/``save_config``/``delete_config(runtime, domain, ...)`` pick by domain.
 * ``automation_errors(runtime) -> dict[str, str]`` — why automations failed to load.
 * ``await list_blueprints(runtime, domain) -> {path: {"metadata": ...} | {"error": ...}}`` —
   HA's ``blueprint/list`` (the site's ``blueprints/<domain>/`` and the bundled ones).

@@ -12,12 +12,14 @@ import voluptuous as vol
 
 from core.context import Context
 from core.runtime import Runtime
+from core.slug import slugify
 
 from .blueprint import list_blueprints as _list_blueprints
-from .config_store import delete_one, read_all, read_one, write_one
-from .const import RunMode
+from .config_store import AUTOMATIONS, SCRIPTS
+from .const import DOMAIN_SCRIPT, RunMode
 from .manager import AutomationManager, current_platforms, trace_holder
 from .script import Script, compile_steps
+from .script_integration import ScriptManager
 from .trace import Trace
 from .triggers import attach_triggers
 from .validation import InvalidConfig, build_schemas
@@ -27,13 +29,19 @@ __all__ = [
     "automation_entity_id",
     "automation_errors",
     "delete_automation_config",
+    "delete_config",
+    "delete_script_config",
     "execute_script",
     "get_automation_config",
+    "get_config",
+    "get_script_config",
     "get_trace",
     "list_automation_configs",
     "list_blueprints",
     "list_traces",
     "save_automation_config",
+    "save_config",
+    "save_script_config",
     "subscribe_trigger",
     "validate_config",
 ]
@@ -167,12 +175,12 @@ def _lock(runtime: Runtime) -> asyncio.Lock:
 
 async def list_automation_configs(runtime: Runtime) -> list[dict[str, Any]]:
     """Every entry of ``automations.yaml``."""
-    return await runtime.run_in_executor(read_all, runtime.config_dir)
+    return await runtime.run_in_executor(AUTOMATIONS.read_all, runtime.config_dir)
 
 
 async def get_automation_config(runtime: Runtime, automation_id: str) -> dict[str, Any] | None:
     """HA's ``GET /api/config/automation/config/<id>``: the entry, or None."""
-    return await runtime.run_in_executor(read_one, runtime.config_dir, automation_id)
+    return await runtime.run_in_executor(AUTOMATIONS.read_one, runtime.config_dir, automation_id)
 
 
 async def save_automation_config(
@@ -194,7 +202,7 @@ async def save_automation_config(
     await manager.validate_item(candidate, automation_id)
     async with _lock(runtime):
         created = await runtime.run_in_executor(
-            write_one, runtime.config_dir, automation_id, dict(config)
+            AUTOMATIONS.write_one, runtime.config_dir, automation_id, dict(config)
         )
     await manager.reload()
     return created
@@ -204,10 +212,85 @@ async def delete_automation_config(runtime: Runtime, automation_id: str) -> bool
     """HA's ``DELETE /api/config/automation/config/<id>``: remove, reload; False if unknown."""
     manager = runtime.data[AutomationManager.KEY]
     async with _lock(runtime):
-        deleted = await runtime.run_in_executor(delete_one, runtime.config_dir, automation_id)
+        deleted = await runtime.run_in_executor(
+            AUTOMATIONS.delete_one, runtime.config_dir, automation_id
+        )
     if deleted:
         await manager.reload()
     return deleted
+
+
+def _scripts(runtime: Runtime) -> ScriptManager:
+    return runtime.data[ScriptManager.KEY]
+
+
+def _check_object_id(object_id: str) -> None:
+    if not object_id or slugify(object_id) != object_id:
+        raise InvalidConfig(
+            f"script id '{object_id}' is not valid: use lower-case letters, digits and _"
+        )
+
+
+async def get_script_config(runtime: Runtime, object_id: str) -> dict[str, Any] | None:
+    """HA's ``GET /api/config/script/config/<object_id>``: the entry of ``scripts.yaml``."""
+    return await runtime.run_in_executor(SCRIPTS.read_one, runtime.config_dir, object_id)
+
+
+async def save_script_config(runtime: Runtime, object_id: str, config: Mapping[str, Any]) -> bool:
+    """HA's ``POST /api/config/script/config/<object_id>``: validate, write, reload the scripts.
+
+    The other entries of ``scripts.yaml`` keep their comments and layout.
+
+    Returns:
+        True when the script is new.
+
+    Raises:
+        InvalidConfig: the configuration does not validate (nothing is written); the message
+            names the script and the key.
+        KeyError: the script integration is not set up.
+    """
+    manager = _scripts(runtime)
+    _check_object_id(object_id)
+    await manager.validate_item(object_id, config)
+    async with manager.config_lock:
+        created = await runtime.run_in_executor(
+            SCRIPTS.write_one, runtime.config_dir, object_id, dict(config)
+        )
+    await manager.reload()
+    return created
+
+
+async def delete_script_config(runtime: Runtime, object_id: str) -> bool:
+    """HA's ``DELETE /api/config/script/config/<object_id>``: remove, reload; False if unknown."""
+    manager = _scripts(runtime)
+    async with manager.config_lock:
+        deleted = await runtime.run_in_executor(SCRIPTS.delete_one, runtime.config_dir, object_id)
+    if deleted:
+        await manager.reload()
+    return deleted
+
+
+async def get_config(runtime: Runtime, domain: str, item_id: str) -> dict[str, Any] | None:
+    """The ``GET /api/config/<domain>/config/<id>`` of ``automation`` or ``script``."""
+    if domain == DOMAIN_SCRIPT:
+        return await get_script_config(runtime, item_id)
+    return await get_automation_config(runtime, item_id)
+
+
+async def save_config(
+    runtime: Runtime, domain: str, item_id: str, config: Mapping[str, Any]
+) -> bool:
+    """The ``POST /api/config/<domain>/config/<id>`` of ``automation`` or ``script``."""
+    if domain == DOMAIN_SCRIPT:
+        return await save_script_config(runtime, item_id, config)
+    return await save_automation_config(runtime, item_id, config)
+
+
+async def delete_config(runtime: Runtime, domain: str, item_id: str) -> bool:
+    """The ``DELETE /api/config/<domain>/config/<id>`` of ``automation`` or ``script``."""
+    if domain == DOMAIN_SCRIPT:
+        return await delete_script_config(runtime, item_id)
+    return await delete_automation_config(runtime, item_id)
 
 
 def automation_entity_id(runtime: Runtime, automation_id: str) -> str | None:

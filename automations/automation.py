@@ -83,11 +83,11 @@ class Automation:
         self._platforms = platforms
         self._traces = traces
         self._on_state_change = on_state_change
-        self._conditions: list[tuple[str, Check]] = []
+        self._conditions: list[Check] = []
         for index, cond in enumerate(config[CONF_CONDITIONS]):
             check = compile_condition(runtime, cond, platforms.conditions, f"condition/{index}")
             if check is not None:
-                self._conditions.append((f"condition/{index}", check))
+                self._conditions.append(check)
         self._variables = [
             (str(k), compile_value(runtime, v, f"variables.{k}"))
             for k, v in config[CONF_VARIABLES].items()
@@ -233,14 +233,11 @@ class Automation:
             element = trace.step("trigger")
         element.changed_variables = {"this": self._this, "trigger": payload}
         if not skip_condition:
-            for path, check in self._conditions:
-                cond_element = trace.step(path)
+            for check in self._conditions:
                 try:
-                    result = check(variables)
-                except Exception as err:
-                    cond_element.error = str(err)
+                    result = check(variables, trace)  # records itself (and nested ones)
+                except Exception:
                     result = False
-                cond_element.result = {"result": result}
                 if not result:
                     trace.finished("failed_conditions")
                     self._traces.add(trace, self.stored_traces)

@@ -1,8 +1,13 @@
-"""Conditions compiled once into plain functions ``check(variables) -> bool``.
+"""Conditions compiled once into plain functions ``check(variables, trace) -> bool``.
 
 Every built-in condition runs synchronously on the loop and reads the state machine directly; a
 condition that cannot be evaluated (a template error, a non-numeric state) is false and logged
 at debug level, with the reason kept for the trace.
+
+Each condition is compiled with its trace path, in Home Assistant's form: ``condition/0``,
+``condition/0/conditions/1`` inside and/or/not, ``action/2/choose/0/conditions/0``,
+``action/1/if/condition/0``, ``action/3/repeat/while/0``. When a run is traced (``trace`` not
+None), every condition, nested ones included, records its result (or its error) at its path.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from .templating import Value, compile_template, compile_value, render_duration
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
+    from .trace import Trace
+
 _LOGGER = logging.getLogger(__name__)
 
 Variables = Mapping[str, Any]
-Check = Callable[[Variables], bool]
+Check = Callable[[Variables, "Trace | None"], bool]
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -34,25 +41,35 @@ class ConditionError(Exception):
     """A condition could not be evaluated; it counts as false."""
 
 
-def _always(_variables: Variables) -> bool:
+def _always(_variables: Variables, _trace: Trace | None) -> bool:
     return True
+
+
+Leaf = Callable[[Variables], bool]
 
 
 def compile_conditions(
     runtime: Runtime,
     configs: list[dict[str, Any]],
     plugins: Mapping[str, ConditionPlatform],
-    name: str,
+    path: str,
 ) -> Check:
-    """All of ``configs`` (``and``), compiled."""
-    checks = [c for c in (compile_condition(runtime, cfg, plugins, name) for cfg in configs) if c]
+    """All of ``configs`` (``and``), compiled; the i-th is traced at ``{path}/{i}``."""
+    checks = [
+        c
+        for c in (
+            compile_condition(runtime, cfg, plugins, f"{path}/{index}")
+            for index, cfg in enumerate(configs)
+        )
+        if c
+    ]
     if not checks:
         return _always
     if len(checks) == 1:
         return checks[0]
 
-    def check_all(variables: Variables) -> bool:
-        return all(check(variables) for check in checks)
+    def check_all(variables: Variables, trace: Trace | None) -> bool:
+        return all(check(variables, trace) for check in checks)
 
     return check_all
 
@@ -61,60 +78,123 @@ def compile_condition(
     runtime: Runtime,
     config: dict[str, Any],
     plugins: Mapping[str, ConditionPlatform],
-    name: str,
+    path: str,
+    *,
+    record: bool = True,
 ) -> Check | None:
-    """One condition, compiled; None when it is disabled (``enabled: false``)."""
+    """One condition, compiled; None when it is disabled (``enabled: false``).
+
+    ``path`` is where it is traced; ``record=False`` leaves its own element to the caller (the
+    ``condition`` action, whose step element holds the result) while nested ones still record.
+    """
     enabled = config.get(CONF_ENABLED, True)
     kind = config["condition"]
-    builder = _BUILDERS.get(kind)
-    if builder is not None:
-        check = builder(runtime, config, plugins, name)
+    group = _GROUPS.get(kind)
+    check: Check
+    if group is not None:
+        inner = group(runtime, config, plugins, path)
+        check = _recorded(inner, path) if record else inner
     else:
-        platform = plugins[kind]
+        builder = _BUILDERS.get(kind)
+        leaf: Leaf
+        if builder is not None:
+            leaf = builder(runtime, config, plugins, path)
+        else:
+            platform = plugins[kind]
 
-        def check(variables: Variables) -> bool:
-            return bool(platform.check(runtime, config, variables))
+            def leaf(variables: Variables) -> bool:
+                return bool(platform.check(runtime, config, variables))
+
+        check = _recorded_leaf(leaf, path) if record else _untraced(leaf)
 
     if enabled is True:
         return check
     if enabled is False:
         return None
-    enabled_value = compile_value(runtime, enabled, f"{name} enabled")
+    enabled_value = compile_value(runtime, enabled, f"{path} enabled")
 
-    def check_if_enabled(variables: Variables) -> bool:
+    def check_if_enabled(variables: Variables, trace: Trace | None) -> bool:
         if not enabled_value.render(variables):
             return True
-        return check(variables)
+        return check(variables, trace)
 
     return check_if_enabled
 
 
+def _untraced(leaf: Leaf) -> Check:
+    def check(variables: Variables, _trace: Trace | None) -> bool:
+        return leaf(variables)
+
+    return check
+
+
+def _recorded_leaf(leaf: Leaf, path: str) -> Check:
+    """``leaf`` recording its result (or error) at ``path`` when the run is traced."""
+
+    def check(variables: Variables, trace: Trace | None) -> bool:
+        if trace is None:
+            return leaf(variables)
+        element = trace.step(path)
+        try:
+            result = leaf(variables)
+        except Exception as err:
+            element.error = str(err) or type(err).__name__
+            element.result = {"result": False}
+            raise
+        element.result = {"result": result}
+        return result
+
+    return check
+
+
+def _recorded(inner: Check, path: str) -> Check:
+    """An and/or/not ``inner`` recording its own result at ``path`` (before its children)."""
+
+    def check(variables: Variables, trace: Trace | None) -> bool:
+        if trace is None:
+            return inner(variables, None)
+        element = trace.step(path)
+        try:
+            result = inner(variables, trace)
+        except Exception as err:
+            element.error = str(err) or type(err).__name__
+            element.result = {"result": False}
+            raise
+        element.result = {"result": result}
+        return result
+
+    return check
+
+
 def _nested(
-    runtime: Runtime, config: dict[str, Any], plugins: Mapping[str, ConditionPlatform], name: str
+    runtime: Runtime, config: dict[str, Any], plugins: Mapping[str, ConditionPlatform], path: str
 ) -> list[Check]:
     return [
         c
-        for c in (compile_condition(runtime, cfg, plugins, name) for cfg in config["conditions"])
+        for c in (
+            compile_condition(runtime, cfg, plugins, f"{path}/conditions/{index}")
+            for index, cfg in enumerate(config["conditions"])
+        )
         if c is not None
     ]
 
 
-def _and(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
-    checks = _nested(runtime, config, plugins, name)
-    return lambda variables: all(check(variables) for check in checks)
+def _and(runtime: Runtime, config: dict[str, Any], plugins: Any, path: str) -> Check:
+    checks = _nested(runtime, config, plugins, path)
+    return lambda variables, trace: all(check(variables, trace) for check in checks)
 
 
-def _or(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
-    checks = _nested(runtime, config, plugins, name)
-    return lambda variables: any(check(variables) for check in checks)
+def _or(runtime: Runtime, config: dict[str, Any], plugins: Any, path: str) -> Check:
+    checks = _nested(runtime, config, plugins, path)
+    return lambda variables, trace: any(check(variables, trace) for check in checks)
 
 
-def _not(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
-    checks = _nested(runtime, config, plugins, name)
-    return lambda variables: not any(check(variables) for check in checks)
+def _not(runtime: Runtime, config: dict[str, Any], plugins: Any, path: str) -> Check:
+    checks = _nested(runtime, config, plugins, path)
+    return lambda variables, trace: not any(check(variables, trace) for check in checks)
 
 
-def _state(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _state(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     entity_ids: list[str] = config["entity_id"]
     wanted = config["state"]
     attribute: str | None = config.get("attribute")
@@ -218,7 +298,7 @@ def in_range(runtime: Runtime, value: float, above: Any, below: Any) -> bool:
     return True
 
 
-def _numeric_state(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _numeric_state(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     entity_ids: list[str] = config["entity_id"]
     attribute = config.get("attribute")
     above, below = config.get("above"), config.get("below")
@@ -253,7 +333,7 @@ def template_truthy(result: Any) -> bool:
     return bool(result)
 
 
-def _template(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _template(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     tpl = compile_template(runtime, config["value_template"], name)
 
     def check(variables: Variables) -> bool:
@@ -296,7 +376,7 @@ def time_of(runtime: Runtime, value: dt_time | str, today: datetime) -> datetime
     return moment.astimezone(tz)
 
 
-def _time(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _time(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     after = config.get("after")
     before = config.get("before")
     weekdays = config.get("weekday")
@@ -322,7 +402,7 @@ def _time(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> 
     return check
 
 
-def _sun(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _sun(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     after, before = config.get("after"), config.get("before")
     after_offset: timedelta = config.get("after_offset", timedelta(0))
     before_offset: timedelta = config.get("before_offset", timedelta(0))
@@ -352,7 +432,7 @@ def _sun(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> C
     return check
 
 
-def _trigger(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Check:
+def _trigger(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) -> Leaf:
     ids = frozenset(config["id"])
 
     def check(variables: Variables) -> bool:
@@ -362,10 +442,13 @@ def _trigger(runtime: Runtime, config: dict[str, Any], plugins: Any, name: str) 
     return check
 
 
-_BUILDERS: dict[str, Callable[[Runtime, dict[str, Any], Any, str], Check]] = {
+_GROUPS: dict[str, Callable[[Runtime, dict[str, Any], Any, str], Check]] = {
     "and": _and,
     "or": _or,
     "not": _not,
+}
+
+_BUILDERS: dict[str, Callable[[Runtime, dict[str, Any], Any, str], Leaf]] = {
     "state": _state,
     "numeric_state": _numeric_state,
     "template": _template,

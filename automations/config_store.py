@@ -1,8 +1,10 @@
-"""Create, read, update and delete automations by id in ``automations.yaml``.
+"""Create, read, update and delete automations and scripts by id in their YAML files.
 
-The file is edited with ruamel.yaml's round-trip mode, so the other entries keep their
-comments, key order, quoting and layout; only the entry written is replaced (its own comments
-are not kept). Writes are atomic (a temporary file renamed over the old one).
+``automations.yaml`` is a list whose entries carry ``id:``; ``scripts.yaml`` is a mapping from
+each script's object id to its configuration. Both are edited with ruamel.yaml's round-trip mode,
+so the other entries keep their comments, key order, quoting and layout; only the entry written
+is replaced (its own comments are not kept). Writes are atomic (a temporary file renamed over the
+old one).
 """
 
 from __future__ import annotations
@@ -16,49 +18,29 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .const import AUTOMATIONS_FILE, CONF_ID
+from .const import AUTOMATIONS_FILE, CONF_ID, SCRIPTS_FILE
 
 
 class AutomationsFileError(Exception):
-    """``automations.yaml`` is not a list of automations, so it is not rewritten."""
+    """The file does not hold what it should (a list of automations, a mapping of scripts), so
+    it is not rewritten."""
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    # The layout Home Assistant writes automations.yaml in: "- id:" at the left margin.
+    # The layout Home Assistant writes these files in: "- id:" at the left margin.
     yaml.indent(mapping=2, sequence=2, offset=0)
     yaml.width = 100
     return yaml
 
 
-def _read(path: Path) -> CommentedSeq:
-    if not path.is_file():
-        return CommentedSeq()
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        return CommentedSeq()
-    data = _yaml().load(text)
-    if data is None:
-        return CommentedSeq()
-    if not isinstance(data, CommentedSeq):
-        raise AutomationsFileError(f"{path.name} must hold a list of automations")
-    return data
-
-
-def _write(path: Path, data: CommentedSeq) -> None:
+def _write(path: Path, data: CommentedSeq | CommentedMap) -> None:
     buffer = io.StringIO()
     _yaml().dump(data, buffer)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(buffer.getvalue(), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _index(data: CommentedSeq, automation_id: str) -> int | None:
-    for index, item in enumerate(data):
-        if isinstance(item, Mapping) and str(item.get(CONF_ID)) == automation_id:
-            return index
-    return None
 
 
 def _plain(value: Any) -> Any:
@@ -80,48 +62,90 @@ def _commented(value: Any) -> Any:
     return value
 
 
-def automations_path(config_dir: Path) -> Path:
-    """The ``automations.yaml`` of a configuration directory."""
-    return config_dir / AUTOMATIONS_FILE
+class EntryFile:
+    """One file of entries by id: a list of ``id:`` entries, or a mapping by key (``keyed``).
+
+    Every method blocks (file I/O): run it in the executor.
+    """
+
+    def __init__(self, name: str, *, keyed: bool, what: str) -> None:
+        self.name = name
+        self.keyed = keyed
+        self.what = what
+
+    def path(self, config_dir: Path) -> Path:
+        """The file in a configuration directory."""
+        return config_dir / self.name
+
+    def _read(self, path: Path) -> CommentedSeq | CommentedMap:
+        empty: CommentedSeq | CommentedMap = CommentedMap() if self.keyed else CommentedSeq()
+        if not path.is_file():
+            return empty
+        text = path.read_text(encoding="utf-8")
+        if not text.strip():
+            return empty
+        data = _yaml().load(text)
+        if data is None:
+            return empty
+        wanted = CommentedMap if self.keyed else CommentedSeq
+        if not isinstance(data, wanted):
+            shape = "mapping" if self.keyed else "list"
+            raise AutomationsFileError(f"{path.name} must hold a {shape} of {self.what}")
+        return data
+
+    def _find(self, data: CommentedSeq | CommentedMap, item_id: str) -> Any:
+        """The entry's index (list) or key (mapping), or None."""
+        if isinstance(data, CommentedMap):
+            return next((key for key in data if str(key) == item_id), None)
+        for index, item in enumerate(data):
+            if isinstance(item, Mapping) and str(item.get(CONF_ID)) == item_id:
+                return index
+        return None
+
+    def read_all(self, config_dir: Path) -> Any:
+        """Every entry as plain data: a list (automations) or a mapping by id (scripts)."""
+        data = self._read(self.path(config_dir))
+        return _plain(data)
+
+    def read_one(self, config_dir: Path, item_id: str) -> dict[str, Any] | None:
+        """The entry ``item_id``, or None."""
+        data = self._read(self.path(config_dir))
+        where = self._find(data, item_id)
+        return None if where is None else _plain(data[where])
+
+    def write_one(self, config_dir: Path, item_id: str, config: Mapping[str, Any]) -> bool:
+        """Replace (or append) the entry ``item_id``; True when it was new."""
+        path = self.path(config_dir)
+        data = self._read(path)
+        entry = CommentedMap()
+        if not self.keyed:
+            entry[CONF_ID] = item_id
+        for key, value in config.items():
+            if self.keyed or key != CONF_ID:
+                entry[key] = _commented(value)
+        where = self._find(data, item_id)
+        if where is not None:
+            data[where] = entry
+        elif isinstance(data, CommentedMap):
+            data[item_id] = entry
+        else:
+            data.append(entry)
+        _write(path, data)
+        return where is None
+
+    def delete_one(self, config_dir: Path, item_id: str) -> bool:
+        """Remove the entry ``item_id``; False when there was none."""
+        path = self.path(config_dir)
+        data = self._read(path)
+        where = self._find(data, item_id)
+        if where is None:
+            return False
+        del data[where]
+        _write(path, data)
+        return True
 
 
-def read_all(config_dir: Path) -> list[dict[str, Any]]:
-    """Every entry of ``automations.yaml`` as plain data (blocking)."""
-    return [_plain(item) for item in _read(automations_path(config_dir))]
-
-
-def read_one(config_dir: Path, automation_id: str) -> dict[str, Any] | None:
-    """The entry with ``id: automation_id``, or None (blocking)."""
-    data = _read(automations_path(config_dir))
-    index = _index(data, automation_id)
-    return None if index is None else _plain(data[index])
-
-
-def write_one(config_dir: Path, automation_id: str, config: Mapping[str, Any]) -> bool:
-    """Replace (or append) the entry with ``id: automation_id``; True when it was new (blocking)."""
-    path = automations_path(config_dir)
-    data = _read(path)
-    entry = CommentedMap()
-    entry[CONF_ID] = automation_id
-    for key, value in config.items():
-        if key != CONF_ID:
-            entry[key] = _commented(value)
-    index = _index(data, automation_id)
-    if index is None:
-        data.append(entry)
-    else:
-        data[index] = entry
-    _write(path, data)
-    return index is None
-
-
-def delete_one(config_dir: Path, automation_id: str) -> bool:
-    """Remove the entry with ``id: automation_id``; False when there was none (blocking)."""
-    path = automations_path(config_dir)
-    data = _read(path)
-    index = _index(data, automation_id)
-    if index is None:
-        return False
-    del data[index]
-    _write(path, data)
-    return True
+#: ``automations.yaml``: a list of automations with ``id:``.
+AUTOMATIONS = EntryFile(AUTOMATIONS_FILE, keyed=False, what="automations")
+#: ``scripts.yaml``: script object id -> configuration.
+SCRIPTS = EntryFile(SCRIPTS_FILE, keyed=True, what="scripts")

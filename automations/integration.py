@@ -29,7 +29,7 @@ from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .automation import Automation
 from .const import DOMAIN_AUTOMATION
-from .manager import AutomationManager
+from .manager import AutomationManager, configured_platforms
 from .schema import AUTOMATION_SECTION
 
 MANAGER = AutomationManager.KEY
@@ -170,6 +170,12 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         vol.Schema({}),
         description="Re-read the automations from the configuration.",
     )
+
+
+@hookimpl
+async def edgewise_check_config(runtime: Runtime, config: list[Any] | None) -> list[str]:
+    """``edgewise check-config``: the errors loading the automations would report."""
+    return await AutomationManager(runtime).check(list(config or []), configured_platforms(runtime))
 
 
 @hookimpl

@@ -56,6 +56,9 @@ RESTORE_KEY = "automation.restore"
 
 TRACES: RuntimeKey[TraceHolder] = RuntimeKey("automations.traces")
 
+#: One validated automation: id, raw configuration, validated configuration, blueprint inputs.
+_Wanted = tuple[str, Mapping[str, Any], dict[str, Any], dict[str, Any] | None]
+
 
 def trace_holder(runtime: Runtime) -> TraceHolder:
     """The site's trace store (shared by automations and scripts), made on first use."""
@@ -76,6 +79,20 @@ def trace_holder(runtime: Runtime) -> TraceHolder:
 def current_platforms(runtime: Runtime) -> Platforms:
     """The trigger and condition platforms the running integrations contribute now."""
     return Platforms(plugin_trigger_platforms(runtime), plugin_condition_platforms(runtime))
+
+
+def configured_platforms(runtime: Runtime) -> Platforms:
+    """The platforms the configured integrations would contribute (check-config: none runs)."""
+    loaded = runtime.config
+    configured = set(loaded.integrations) if loaded is not None else set()
+    domains = {
+        domain
+        for domain, integration in runtime.loader.integrations.items()
+        if domain in configured or integration.manifest.default
+    }
+    return Platforms(
+        plugin_trigger_platforms(runtime, domains), plugin_condition_platforms(runtime, domains)
+    )
 
 
 class AutomationManager:
@@ -138,9 +155,15 @@ class AutomationManager:
         return None
 
     async def validate_item(
-        self, raw: Mapping[str, Any], index: int | str, schemas: Schemas | None = None
+        self,
+        raw: Mapping[str, Any],
+        index: int | str,
+        schemas: Schemas | None = None,
+        *,
+        services: bool = True,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """Validate one automation (blueprint filled in, services checked).
+        """Validate one automation (blueprint filled in, services checked unless ``services``
+        is false: check-config, where no integration registered its services).
 
         Raises:
             InvalidConfig: with a message naming the automation and the reason.
@@ -155,7 +178,8 @@ class AutomationManager:
         validated = validate(
             (schemas or self.schemas).automation, config, raw, label, DOMAIN_AUTOMATION
         )
-        check_services(self.runtime, validated[CONF_ACTIONS], label)
+        if services:
+            check_services(self.runtime, validated[CONF_ACTIONS], label)
         return validated, inputs
 
     async def load(self, raw_items: list[Any]) -> None:
@@ -163,12 +187,12 @@ class AutomationManager:
         async with self._lock:
             await self._load(raw_items)
 
-    async def _load(self, raw_items: list[Any]) -> None:
-        runtime = self.runtime
-        self.platforms = current_platforms(runtime)
-        self.schemas = build_schemas(self.platforms)
+    async def _validate_all(
+        self, raw_items: list[Any], *, services: bool = True
+    ) -> tuple[list[_Wanted], dict[str, str]]:
+        """Validate every item; the valid ones, and the error of each other by its label."""
         errors: dict[str, str] = {}
-        wanted: list[tuple[str, Mapping[str, Any], dict[str, Any], dict[str, Any] | None]] = []
+        wanted: list[_Wanted] = []
         seen_ids: set[str] = set()
         for index, raw in enumerate(raw_items):
             label = describe(DOMAIN_AUTOMATION, raw, index)
@@ -176,7 +200,7 @@ class AutomationManager:
                 errors[label] = f"{label} is not loaded: expected a mapping"
                 continue
             try:
-                validated, inputs = await self.validate_item(raw, index)
+                validated, inputs = await self.validate_item(raw, index, services=services)
             except InvalidConfig as err:
                 errors[label] = str(err)
                 continue
@@ -188,6 +212,52 @@ class AutomationManager:
                 continue
             seen_ids.add(item_id)
             wanted.append((item_id, raw, validated, inputs))
+        return wanted, errors
+
+    def _compile(self, wanted: _Wanted, entity_id: str) -> Automation:
+        """Compile one validated automation (templates parsed, steps built); not enabled.
+
+        Raises:
+            InvalidConfig: a template has a syntax error, say; the message names the automation.
+        """
+        item_id, raw, validated, inputs = wanted
+        try:
+            return Automation(
+                self.runtime,
+                validated,
+                item_id=item_id,
+                entity_id=entity_id,
+                raw_config=raw,
+                platforms=self.platforms,
+                traces=self.traces.store,
+                blueprint_inputs=inputs,
+                on_state_change=self._state_changed,
+            )
+        except vol.Invalid as err:
+            label = describe(DOMAIN_AUTOMATION, raw, item_id)
+            raise InvalidConfig(f"{label} is not loaded: {err}") from None
+
+    async def check(self, raw_items: list[Any], platforms: Platforms) -> list[str]:
+        """``edgewise check-config``: every error loading ``raw_items`` would report.
+
+        Validation and compilation as loading does them, without attaching or running
+        anything; only the services called are not checked (none is registered yet).
+        """
+        self.platforms = platforms
+        self.schemas = build_schemas(platforms)
+        wanted, errors = await self._validate_all(raw_items, services=False)
+        for item in wanted:
+            try:
+                self._compile(item, f"automation.{item[0]}")
+            except InvalidConfig as err:
+                errors[describe(DOMAIN_AUTOMATION, item[1], item[0])] = str(err)
+        return list(errors.values())
+
+    async def _load(self, raw_items: list[Any]) -> None:
+        runtime = self.runtime
+        self.platforms = current_platforms(runtime)
+        self.schemas = build_schemas(self.platforms)
+        wanted, errors = await self._validate_all(raw_items)
         for message in errors.values():
             _LOGGER.error("%s", message)
         self.errors = errors
@@ -211,19 +281,9 @@ class AutomationManager:
             label = describe(DOMAIN_AUTOMATION, raw, item_id)
             entity_id = self._entity_id(validated, item_id, used_entities)
             try:
-                automation = Automation(
-                    runtime,
-                    validated,
-                    item_id=item_id,
-                    entity_id=entity_id,
-                    raw_config=raw,
-                    platforms=self.platforms,
-                    traces=self.traces.store,
-                    blueprint_inputs=inputs,
-                    on_state_change=self._state_changed,
-                )
-            except vol.Invalid as err:
-                message = f"{label} is not loaded: {err}"
+                automation = self._compile((item_id, raw, validated, inputs), entity_id)
+            except InvalidConfig as err:
+                message = str(err)
                 _LOGGER.error("%s", message)
                 self.errors[label] = message
                 continue

@@ -75,7 +75,8 @@ def template(value: object) -> str:
     """Accept a template string (any string; a plain one renders as itself)."""
     if value is None or isinstance(value, list | dict):
         raise vol.Invalid(f"expected a template string, got {type(value).__name__}")
-    return str(value)
+    # A string read from YAML is kept as it is: it knows its file and line, for errors.
+    return value if isinstance(value, str) else str(value)
 
 
 def _or_template(validator: Validator) -> Validator:
@@ -329,10 +330,11 @@ WEBHOOK_TRIGGER = vol.Schema(
 
 BUILTIN_TRIGGER_SCHEMAS: dict[str, Validator] = {
     "state": STATE_TRIGGER,
-    "numeric_state": NUMERIC_STATE_TRIGGER,
+    # Called directly, so wrapped in a Schema to compile once (see ``compiled_sequence``).
+    "numeric_state": vol.Schema(NUMERIC_STATE_TRIGGER),
     "event": EVENT_TRIGGER,
     "time": TIME_TRIGGER,
-    "time_pattern": TIME_PATTERN_TRIGGER,
+    "time_pattern": vol.Schema(TIME_PATTERN_TRIGGER),
     "sun": SUN_TRIGGER,
     "template": TEMPLATE_TRIGGER,
     "homeassistant": START_TRIGGER,
@@ -371,7 +373,8 @@ def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
 
     def validate(value: object) -> Any:
         if is_template_string(value):
-            return {"condition": "template", "value_template": str(value), CONF_ENABLED: True}
+            # ``value`` is a str (kept as read from YAML: its file and line name errors).
+            return {"condition": "template", "value_template": value, CONF_ENABLED: True}
         if not isinstance(value, dict):
             raise vol.Invalid(f"expected a condition mapping or template, got {value!r}")
         if "condition" not in value:
@@ -407,7 +410,9 @@ def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
                 vol.Optional("for"): time_period_template,
             }
         ),
-        "numeric_state": vol.All(vol.Schema({**base, **_NUMERIC_STATE_KEYS}), _ABOVE_OR_BELOW),
+        "numeric_state": vol.Schema(
+            vol.All(vol.Schema({**base, **_NUMERIC_STATE_KEYS}), _ABOVE_OR_BELOW)
+        ),
         "template": vol.Schema({**base, vol.Required("value_template"): template}),
         "time": vol.Schema(
             {
@@ -443,7 +448,7 @@ def action_schema(trigger: Validator, condition: Validator) -> Validator:
     """The validator of one action, recursively; ``trigger``/``condition`` validate those parts."""
 
     def sequence(value: object) -> list[dict[str, Any]]:
-        return _list_of(validate)(value)  # type: ignore[no-any-return]
+        return compiled_sequence(value)  # type: ignore[no-any-return]
 
     def action(value: object) -> Any:
         return validate(value)
@@ -570,6 +575,9 @@ def action_schema(trigger: Validator, condition: Validator) -> Validator:
         result["kind"] = kind
         return result
 
+    # Wrapped in a Schema, compiled once: a bare vol.All called directly builds (compiles) a
+    # Schema for each of its validators on every call.
+    compiled_sequence = vol.Schema(_list_of(validate))
     return validate
 
 

@@ -149,8 +149,12 @@ class Step:
         raise NotImplementedError
 
 
-async def run_sequence(steps: list[Step], run: Run) -> None:
-    """Run ``steps`` in order, honouring ``enabled`` and ``continue_on_error``."""
+async def run_sequence(steps: list[Step], run: Run, entered: dict[str, Any] | None = None) -> None:
+    """Run ``steps`` in order, honouring ``enabled`` and ``continue_on_error``.
+
+    ``entered``: variables set on entering the sequence (a repeat's ``repeat``), shown in the
+    trace as changed by its first step, as Home Assistant shows them.
+    """
     for step in steps:
         enabled = step.enabled
         if enabled is not True and (
@@ -160,8 +164,14 @@ async def run_sequence(steps: list[Step], run: Run) -> None:
             element = run.step(step.path)
             if element is not None:
                 element.result = {"enabled": False}
+                if entered is not None:
+                    element.update_variables(entered)
+                    entered = None
             continue
         element = run.step(step.path)
+        if entered is not None and element is not None:
+            element.update_variables(entered)
+            entered = None
         try:
             await step.execute(run, element)
         except (StopRun, ConditionFailed):
@@ -239,7 +249,7 @@ class ServiceStep(Step):
         if self.response_variable is not None:
             variables[self.response_variable] = response
             if element is not None:
-                element.changed_variables = {self.response_variable: response}
+                element.update_variables({self.response_variable: response})
 
 
 class DelayStep(Step):
@@ -283,7 +293,7 @@ class _WaitBase(Step):
     ) -> None:
         run.variables["wait"] = wait
         if element is not None:
-            element.changed_variables = {"wait": wait}
+            element.update_variables({"wait": wait})
         if not completed and not self.continue_on_timeout:
             raise StopRun("timeout", error=False)
 
@@ -405,13 +415,20 @@ class ConditionStep(Step):
         super().__init__(runtime, config, path)
         cfg = {k: v for k, v in config.items() if k not in ("kind", CONF_CONTINUE_ON_ERROR)}
         cfg[CONF_ENABLED] = True  # the step's own ``enabled`` is handled by run_sequence
-        check = compile_condition(runtime, cfg, platforms.conditions, path)
+        # The step's own element (recorded by run_sequence) holds the result; nested
+        # conditions record at ``{path}/conditions/N``.
+        check = compile_condition(runtime, cfg, platforms.conditions, path, record=False)
         assert check is not None  # noqa: S101 - enabled forced above
         self.check: Check = check
 
     async def execute(self, run: Run, element: TraceElement | None) -> None:
         """Check; raise ConditionFailed when false."""
-        result = self.check(run.variables)
+        try:
+            result = self.check(run.variables, run.trace)
+        except Exception:
+            if element is not None:
+                element.result = {"result": False}
+            raise
         if element is not None:
             element.result = {"result": result}
         if not result:
@@ -430,7 +447,10 @@ class ChooseStep(Step):
         self.options: list[tuple[Check, list[Step]]] = [
             (
                 compile_conditions(
-                    runtime, option["conditions"], platforms.conditions, f"{path}/choose/{i}"
+                    runtime,
+                    option["conditions"],
+                    platforms.conditions,
+                    f"{path}/choose/{i}/conditions",
                 ),
                 compile_steps(
                     runtime, option["sequence"], f"{path}/choose/{i}/sequence", platforms
@@ -445,7 +465,7 @@ class ChooseStep(Step):
     async def execute(self, run: Run, element: TraceElement | None) -> None:
         """Run the first option whose conditions hold, else the default."""
         for index, (check, steps) in enumerate(self.options):
-            if check(run.variables):
+            if check(run.variables, run.trace):
                 if element is not None:
                     element.result = {"choice": index}
                 await run_sequence(steps, run)
@@ -464,7 +484,9 @@ class IfStep(Step):
         self, runtime: Runtime, config: Mapping[str, Any], path: str, platforms: Platforms
     ) -> None:
         super().__init__(runtime, config, path)
-        self.check = compile_conditions(runtime, config["if"], platforms.conditions, f"{path}/if")
+        self.check = compile_conditions(
+            runtime, config["if"], platforms.conditions, f"{path}/if/condition"
+        )
         self.then_steps = compile_steps(runtime, config["then"], f"{path}/then", platforms)
         self.else_steps = compile_steps(
             runtime, config.get("else") or [], f"{path}/else", platforms
@@ -472,7 +494,7 @@ class IfStep(Step):
 
     async def execute(self, run: Run, element: TraceElement | None) -> None:
         """Run ``then`` or ``else``."""
-        result = self.check(run.variables)
+        result = self.check(run.variables, run.trace)
         if element is not None:
             element.result = {"choice": "then" if result else "else"}
         await run_sequence(self.then_steps if result else self.else_steps, run)
@@ -496,12 +518,16 @@ class RepeatStep(Step):
             compile_value(runtime, repeat["for_each"], path) if "for_each" in repeat else None
         )
         self.while_ = (
-            compile_conditions(runtime, repeat["while"], platforms.conditions, f"{path}/while")
+            compile_conditions(
+                runtime, repeat["while"], platforms.conditions, f"{path}/repeat/while"
+            )
             if "while" in repeat
             else None
         )
         self.until = (
-            compile_conditions(runtime, repeat["until"], platforms.conditions, f"{path}/until")
+            compile_conditions(
+                runtime, repeat["until"], platforms.conditions, f"{path}/repeat/until"
+            )
             if "until" in repeat
             else None
         )
@@ -536,11 +562,11 @@ class RepeatStep(Step):
                 if items is not None:
                     info["item"] = items[index]
                 variables["repeat"] = info
-                if self.while_ is not None and not self.while_(variables):
+                if self.while_ is not None and not self.while_(variables, run.trace):
                     return
-                await run_sequence(self.steps, run)
+                await run_sequence(self.steps, run, {"repeat": info})
                 index += 1
-                if self.until is not None and self.until(variables):
+                if self.until is not None and self.until(variables, run.trace):
                     return
         finally:
             if saved is None:
@@ -558,8 +584,15 @@ class ParallelStep(Step):
         self, runtime: Runtime, config: Mapping[str, Any], path: str, platforms: Platforms
     ) -> None:
         super().__init__(runtime, config, path)
+        # Home Assistant traces branch i at ``parallel/i/sequence/N``: a branch given as a
+        # ``sequence`` is that sequence; any other action is a sequence of one.
         self.branches = [
-            compile_steps(runtime, [branch], f"{path}/parallel/{i}", platforms)
+            compile_steps(
+                runtime,
+                branch["sequence"] if _plain_sequence(branch) else [branch],
+                f"{path}/parallel/{i}/sequence",
+                platforms,
+            )
             for i, branch in enumerate(config["parallel"])
         ]
 
@@ -577,6 +610,14 @@ class ParallelStep(Step):
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _plain_sequence(branch: Mapping[str, Any]) -> bool:
+    return (
+        branch["kind"] == "sequence"
+        and branch.get(CONF_ENABLED, True) is True
+        and not branch.get(CONF_CONTINUE_ON_ERROR, False)
+    )
 
 
 class SequenceStep(Step):
@@ -611,7 +652,7 @@ class VariablesStep(Step):
         """Render and store."""
         changed = render_variables(self.values, run.variables)
         if element is not None:
-            element.changed_variables = changed
+            element.update_variables(changed)
 
 
 def render_variables(values: list[tuple[str, Value]], variables: dict[str, Any]) -> dict[str, Any]:

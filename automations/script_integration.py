@@ -22,6 +22,7 @@ Calling ``script.<id>`` waits for the run to finish and returns its response (``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -56,9 +57,9 @@ from .const import (
     EVENT_SCRIPT_STARTED,
     RunMode,
 )
-from .manager import current_platforms, trace_holder
+from .manager import configured_platforms, current_platforms, trace_holder
 from .schema import script_section
-from .script import RunResult, Script, compile_steps, render_variables
+from .script import Platforms, RunResult, Script, compile_steps, render_variables
 from .templating import compile_value
 from .trace import Trace
 from .validation import (
@@ -83,6 +84,8 @@ class ScriptItem:
         config: dict[str, Any],
         raw: Mapping[str, Any],
         blueprint_inputs: dict[str, Any] | None,
+        *,
+        platforms: Platforms | None = None,
     ) -> None:
         self.runtime = runtime
         self.object_id = object_id
@@ -101,7 +104,10 @@ class ScriptItem:
         self.script = Script(
             runtime,
             compile_steps(
-                runtime, config[CONF_SEQUENCE], CONF_SEQUENCE, current_platforms(runtime)
+                runtime,
+                config[CONF_SEQUENCE],
+                CONF_SEQUENCE,
+                platforms if platforms is not None else current_platforms(runtime),
             ),
             name=f"Script {self.alias!r}",
             mode=RunMode(config[CONF_MODE]),
@@ -173,6 +179,8 @@ class ScriptManager:
         self.runtime = runtime
         self.scripts: dict[str, ScriptItem] = {}
         self.errors: dict[str, str] = {}
+        #: Serialises edits of ``scripts.yaml`` (see ``automations.api``).
+        self.config_lock = asyncio.Lock()
 
     async def load(self, section: Mapping[str, Any]) -> None:
         """(Re)load every script; a broken one is reported and the others load."""
@@ -182,9 +190,25 @@ class ScriptManager:
             runtime.states.remove(item.entity_id)
             if runtime.services.has(DOMAIN_SCRIPT, item.object_id):
                 runtime.services.remove(DOMAIN_SCRIPT, item.object_id)
-        self.scripts = {}
-        self.errors = {}
-        schemas = build_schemas(current_platforms(runtime))
+        self.scripts, self.errors = await self.build(section, current_platforms(runtime))
+        for message in self.errors.values():
+            _LOGGER.error("%s", message)
+        for item in self.scripts.values():
+            item.write_state()
+            self._register(item)
+
+    async def build(
+        self, section: Mapping[str, Any], platforms: Platforms
+    ) -> tuple[dict[str, ScriptItem], dict[str, str]]:
+        """Validate and compile every script (nothing registered or started).
+
+        Returns:
+            The scripts by object id, and the error of each broken one by its label.
+        """
+        runtime = self.runtime
+        schemas = build_schemas(platforms)
+        scripts: dict[str, ScriptItem] = {}
+        errors: dict[str, str] = {}
         for object_id, raw in section.items():
             label = describe(DOMAIN_SCRIPT, raw, str(object_id))
             try:
@@ -194,14 +218,36 @@ class ScriptManager:
                     resolve_blueprint, runtime, DOMAIN_SCRIPT, raw, label
                 )
                 validated = validate(schemas.script, config, raw, label, DOMAIN_SCRIPT)
-                item = ScriptItem(runtime, str(object_id), validated, raw, inputs)
-            except (InvalidConfig, vol.Invalid) as err:
-                self.errors[label] = str(err)
-                _LOGGER.error("%s", err)
+                item = ScriptItem(
+                    runtime, str(object_id), validated, raw, inputs, platforms=platforms
+                )
+            except InvalidConfig as err:
+                errors[label] = str(err)
                 continue
-            self.scripts[item.object_id] = item
-            item.write_state()
-            self._register(item)
+            except vol.Invalid as err:
+                errors[label] = f"{label} is not loaded: {err}"
+                continue
+            scripts[item.object_id] = item
+        return scripts, errors
+
+    async def reload(self) -> None:
+        """``script.reload``: read the configuration again, load the scripts, check services."""
+        await self.load(await _read_section(self.runtime))
+        self.check_services()
+
+    async def validate_item(self, object_id: str, raw: Mapping[str, Any]) -> None:
+        """Check one script as loading would (services included), before it is written.
+
+        Raises:
+            InvalidConfig: with the message loading would log, naming the script and the key.
+        """
+        scripts, errors = await self.build({object_id: raw}, current_platforms(self.runtime))
+        if errors:
+            raise InvalidConfig(next(iter(errors.values())))
+        item = scripts[object_id]
+        check_services(
+            self.runtime, item.config[CONF_SEQUENCE], describe(DOMAIN_SCRIPT, raw, object_id)
+        )
 
     def check_services(self) -> None:
         """Once everything is set up: scripts calling unknown services are removed, reported."""
@@ -280,8 +326,7 @@ async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> Non
                 item.start({}, call.context)
 
     async def reload(call: ServiceCall) -> None:
-        await manager.load(await _read_section(runtime))
-        manager.check_services()
+        await manager.reload()
 
     services = runtime.services
     variables_schema = vol.Schema({vol.Optional("variables"): dict})
@@ -289,6 +334,13 @@ async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> Non
     services.register(DOMAIN_SCRIPT, "turn_off", turn_off, vol.Schema({}))
     services.register(DOMAIN_SCRIPT, "toggle", toggle, vol.Schema({}))
     services.register(DOMAIN_SCRIPT, "reload", reload, vol.Schema({}))
+
+
+@hookimpl
+async def edgewise_check_config(runtime: Runtime, config: dict[str, Any] | None) -> list[str]:
+    """``edgewise check-config``: the errors loading the scripts would report."""
+    _, errors = await ScriptManager(runtime).build(config or {}, configured_platforms(runtime))
+    return list(errors.values())
 
 
 async def _read_section(runtime: Runtime) -> Mapping[str, Any]:

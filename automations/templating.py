@@ -15,6 +15,7 @@ import voluptuous as vol
 
 from core import validators as cv
 from core.template import Template, TemplateError
+from core.yaml_loader import source_of
 
 from .schema import is_template_string
 
@@ -66,14 +67,16 @@ def compile_template(runtime: Runtime, source: str, name: str) -> Template:
     try:
         template.ensure_valid()
     except TemplateError as err:
-        raise vol.Invalid(f"invalid template in {name}: {err}") from None
+        where = source_of(source)  # strings read from YAML know their file and line
+        at = f" ({where})" if where is not None else ""
+        raise vol.Invalid(f"invalid template in {name}{at}: {err}") from None
     return template
 
 
 def compile_value(runtime: Runtime, value: Any, name: str, *, parse_result: bool = True) -> Value:
     """Compile ``value`` (a scalar, list or mapping, possibly holding templates)."""
     if is_template_string(value):
-        tpl = compile_template(runtime, str(value), name)
+        tpl = compile_template(runtime, value, name)  # a str: kept as read (file, line)
 
         def render_template(variables: Variables) -> Any:
             return tpl.render(variables, parse_result=parse_result)

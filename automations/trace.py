@@ -66,6 +66,13 @@ class TraceElement:
         self.result: Mapping[str, Any] | None = None
         self.error: str | None = None
 
+    def update_variables(self, changed: Mapping[str, Any]) -> None:
+        """Note variables this step set (added to any already noted)."""
+        if self.changed_variables is None:
+            self.changed_variables = changed
+        else:
+            self.changed_variables = {**self.changed_variables, **changed}
+
     def as_dict(self) -> dict[str, Any]:
         """Home Assistant's trace element form."""
         result: dict[str, Any] = {"path": self.path, "timestamp": _iso(self.timestamp)}

@@ -14,7 +14,7 @@ from core.errors import EdgewiseError
 from core.yaml_loader import source_of
 
 from .blueprint import USE_BLUEPRINT, BlueprintError, apply_blueprint, load_blueprint
-from .const import CONF_ALIAS, CONF_ID, CONF_USE_BLUEPRINT
+from .const import CONF_ALIAS, CONF_ID, CONF_USE_BLUEPRINT, DOMAIN_SCRIPT
 from .schema import (
     Validator,
     action_schema,
@@ -62,6 +62,8 @@ def build_schemas(platforms: Platforms) -> Schemas:
 def describe(domain: str, raw: object, index: int | str) -> str:
     """How to name an item in messages: its id and alias, and where it is written."""
     parts = []
+    if domain == DOMAIN_SCRIPT:
+        parts.append(f"'{index}'")  # a script's object id (its key)
     if isinstance(raw, Mapping):
         if raw.get(CONF_ID) is not None:
             parts.append(f"id '{raw[CONF_ID]}'")

@@ -15,7 +15,7 @@ import platformdirs
 
 from .auth.cli import add_auth_commands, run_auth_command
 from .bus import Event, callback
-from .config import SectionValidator, load_site_config
+from .config import LoadedConfig, SectionValidator, load_site_config
 from .const import EVENT_EDGEWISE_STARTED, __version__
 from .core_sections import CORE_SECTIONS
 from .plugins import IntegrationLoader
@@ -96,6 +96,9 @@ def _check_config(config_dir: Path) -> int:
     known.update({d: i.manifest.config_schema for d, i in loader.integrations.items()})
     loaded = load_site_config(config_dir, known)
     problems = [*loader.load_errors, *(str(issue) for issue in loaded.issues)]
+    # Deeper checks (automations, scripts, blueprints, templates) by the integrations
+    # themselves, with the validation their setup uses; nothing is set up.
+    problems.extend(asyncio.run(_deep_check(config_dir, loader, loaded)))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -103,6 +106,12 @@ def _check_config(config_dir: Path) -> int:
         return 1
     print(f"Configuration in {config_dir} is valid")
     return 0
+
+
+async def _deep_check(
+    config_dir: Path, loader: IntegrationLoader, loaded: LoadedConfig
+) -> list[str]:
+    return await Runtime(config_dir, loader=loader).check_config(loaded)
 
 
 def _add_common(cmd: argparse.ArgumentParser) -> None:

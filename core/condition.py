@@ -8,7 +8,7 @@ satisfies :class:`ConditionPlatform`. The engine handles the ``condition``, ``al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .trigger import collect_platforms
@@ -40,6 +40,8 @@ class ConditionPlatform(Protocol):
         """
 
 
-def plugin_condition_platforms(runtime: Runtime) -> dict[str, ConditionPlatform]:
-    """Collect the condition platforms of every running integration."""
-    return collect_platforms(runtime, "edgewise_condition_platforms")
+def plugin_condition_platforms(
+    runtime: Runtime, domains: Collection[str] | None = None
+) -> dict[str, ConditionPlatform]:
+    """Collect the condition platforms of every running integration (or of ``domains``)."""
+    return collect_platforms(runtime, "edgewise_condition_platforms", domains)

@@ -18,6 +18,7 @@ does not configure it never pays for them.
 Hooks are grouped by phase:
 
 * load: ``edgewise_manifest``
+* check: ``edgewise_check_config`` (``edgewise check-config`` only)
 * setup: ``edgewise_setup``
 * runtime: ``edgewise_started``, ``edgewise_trigger_platforms``, ``edgewise_condition_platforms``,
   ``edgewise_panels``
@@ -65,6 +66,34 @@ def edgewise_manifest() -> Manifest:
     Added in 0.1.
     """
     raise NotImplementedError
+
+
+# --- check phase (edgewise check-config) ---------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_check_config(
+    runtime: Runtime, config: object
+) -> Awaitable[Iterable[str]] | Iterable[str] | None:
+    """Check the integration's section further than its ``config_schema`` can, without setup.
+
+    Called by ``edgewise check-config`` only, on an event loop, for each configured integration
+    whose section passed its schema. ``runtime`` is not started: its configuration is loaded
+    (``runtime.config``, ``runtime.core``) and ``run_in_executor`` works, but nothing is set up,
+    so no service, entity or scheduler exists. Use the validation your setup does, so that
+    check-config reports exactly what loading would (the automation integration reports broken
+    automations this way).
+
+    Args:
+        runtime: a runtime that is not started.
+        config: the integration's validated section (``None`` when it has none).
+
+    Returns:
+        The problems found, one message each (naming file, line and key), or None; or an
+        awaitable of them.
+
+    Added in 0.2.
+    """
 
 
 # --- setup phase ---------------------------------------------------------------------------------

@@ -281,6 +281,41 @@ class Runtime:
                 notification_id="invalid_config",
             )
 
+    async def check_config(self, loaded: LoadedConfig) -> list[str]:
+        """``edgewise check-config``: each configured integration checks its section further.
+
+        Nothing is set up. ``loaded`` is the configuration as ``load_site_config`` read it; an
+        integration whose section failed its schema is not asked (that error is already in
+        ``loaded.issues``). The executor is shut down afterwards: this runtime is not started.
+
+        Returns:
+            The problems the integrations' ``edgewise_check_config`` hooks found.
+        """
+        self.config = loaded
+        self.core = loaded.core
+        failed = {issue.integration for issue in loaded.issues if issue.integration}
+        problems: list[str] = []
+        try:
+            for domain, section in loaded.integrations.items():
+                if domain in CORE_SECTIONS or domain in failed:
+                    continue
+                if self.loader.get(domain) is None:
+                    continue
+                try:
+                    result = self.loader.call(
+                        domain, "edgewise_check_config", runtime=self, config=section
+                    )
+                    if isinstance(result, Awaitable):
+                        result = await result
+                except Exception as err:  # an isolation boundary: one plugin's check only
+                    _LOGGER.exception("Integration %s failed in edgewise_check_config", domain)
+                    problems.append(f"{domain}: the configuration check failed: {err}")
+                    continue
+                problems.extend(str(problem) for problem in result or ())
+        finally:
+            await self._shutdown_executor()
+        return problems
+
     async def _load_config(self) -> None:
         known: dict[str, Any] = dict(CORE_SECTIONS)
         for domain, loaded in self.loader.integrations.items():

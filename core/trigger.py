@@ -20,7 +20,7 @@ schema must allow them (``extra=vol.ALLOW_EXTRA``, or list them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .context import Context
@@ -69,20 +69,28 @@ class TriggerPlatform(Protocol):
         """
 
 
-def plugin_trigger_platforms(runtime: Runtime) -> dict[str, TriggerPlatform]:
+def plugin_trigger_platforms(
+    runtime: Runtime, domains: Collection[str] | None = None
+) -> dict[str, TriggerPlatform]:
     """Collect the trigger platforms of every running integration (``edgewise_trigger_platforms``).
 
     An integration whose hook raises is logged and left out; a platform name given by two
-    integrations keeps the first one found (in domain order).
+    integrations keeps the first one found (in domain order). ``domains``: ask these
+    integrations instead of the running ones (``edgewise check-config``, where none runs).
     """
-    return collect_platforms(runtime, "edgewise_trigger_platforms")
+    return collect_platforms(runtime, "edgewise_trigger_platforms", domains)
 
 
-def collect_platforms(runtime: Runtime, hook: str) -> dict[str, Any]:
-    """Call ``hook`` on each running integration and merge the mappings they return."""
+def collect_platforms(
+    runtime: Runtime, hook: str, domains: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Call ``hook`` on each running integration (or each of ``domains``) and merge the results."""
     result: dict[str, Any] = {}
     for domain, loaded in sorted(runtime.loader.integrations.items()):
-        if loaded.status is not IntegrationStatus.RUNNING:
+        if domains is not None:
+            if domain not in domains:
+                continue
+        elif loaded.status is not IntegrationStatus.RUNNING:
             continue
         try:
             platforms = runtime.loader.call(domain, hook, runtime=runtime)

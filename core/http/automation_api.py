@@ -1,10 +1,11 @@
 """Automations and scripts over the APIs, through ``automations.api``.
 
 REST: ``GET|POST|DELETE /api/config/automation/config/<id>`` (``automations.yaml``, then a
-reload) and the unauthenticated ``/api/webhook/<id>`` (``core.webhook``). WebSocket:
-``execute_script``, ``subscribe_trigger``, ``validate_config``, ``trace/list``, ``trace/get``.
-Running actions or attaching triggers needs an admin (they can do anything a service can);
-reading traces and validating config needs any user.
+reload), the same for scripts at ``/api/config/script/config/<object_id>`` (``scripts.yaml``),
+and the unauthenticated ``/api/webhook/<id>`` (``core.webhook``). WebSocket: ``execute_script``,
+``subscribe_trigger``, ``validate_config``, ``trace/list``, ``trace/get``. Running actions or
+attaching triggers needs an admin (they can do anything a service can); reading traces and
+validating config needs any user.
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     return await handle_webhook(request.app[RUNTIME], request.match_info["webhook_id"], request)
 
 
+def _domain(request: web.Request) -> str:
+    return request.match_info["domain"]
+
+
 @requires(Permission.READ)
-async def get_automation_config(request: web.Request) -> web.StreamResponse:
-    """``GET /api/config/automation/config/{id}``."""
+async def get_item_config(request: web.Request) -> web.StreamResponse:
+    """``GET /api/config/{automation|script}/config/{id}``."""
     from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
 
-    config = await automations_api.get_automation_config(
-        request.app[RUNTIME], request.match_info["automation_id"]
+    config = await automations_api.get_config(
+        request.app[RUNTIME], _domain(request), request.match_info["item_id"]
     )
     if config is None:
         return json_message(_NOT_FOUND, 404)
@@ -55,8 +60,8 @@ async def get_automation_config(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Permission.ADMIN)
-async def save_automation_config(request: web.Request) -> web.StreamResponse:
-    """``POST /api/config/automation/config/{id}``: write the entry and reload."""
+async def save_item_config(request: web.Request) -> web.StreamResponse:
+    """``POST /api/config/{automation|script}/config/{id}``: write the entry and reload."""
     from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
 
     data = await read_json_object(
@@ -66,28 +71,30 @@ async def save_automation_config(request: web.Request) -> web.StreamResponse:
     )
     if isinstance(data, web.Response):
         return data
+    domain = _domain(request)
     try:
-        await automations_api.save_automation_config(
-            request.app[RUNTIME], request.match_info["automation_id"], data
+        await automations_api.save_config(
+            request.app[RUNTIME], domain, request.match_info["item_id"], data
         )
     except KeyError:
-        return json_message("The automation integration is not set up", 404)
+        return json_message(f"The {domain} integration is not set up", 404)
     except EdgewiseError as err:
         return json_message(f"Message malformed: {err}", 400)
     return json_response({"result": "ok"})
 
 
 @requires(Permission.ADMIN)
-async def delete_automation_config(request: web.Request) -> web.StreamResponse:
-    """``DELETE /api/config/automation/config/{id}``."""
+async def delete_item_config(request: web.Request) -> web.StreamResponse:
+    """``DELETE /api/config/{automation|script}/config/{id}``."""
     from automations import api as automations_api  # noqa: PLC0415 - it imports the runtime
 
+    domain = _domain(request)
     try:
-        deleted = await automations_api.delete_automation_config(
-            request.app[RUNTIME], request.match_info["automation_id"]
+        deleted = await automations_api.delete_config(
+            request.app[RUNTIME], domain, request.match_info["item_id"]
         )
     except KeyError:
-        return json_message("The automation integration is not set up", 404)
+        return json_message(f"The {domain} integration is not set up", 404)
     if not deleted:
         return json_message(_NOT_FOUND, 404)
     return json_response({"result": "ok"})
@@ -166,6 +173,7 @@ def validate_config(conn: Connection, msg: dict[str, Any]) -> None:
 def add_routes(app: web.Application) -> None:
     """Mount the webhook and automation configuration routes."""
     app.router.add_route("*", "/api/webhook/{webhook_id}", webhook)
-    app.router.add_get("/api/config/automation/config/{automation_id}", get_automation_config)
-    app.router.add_post("/api/config/automation/config/{automation_id}", save_automation_config)
-    app.router.add_delete("/api/config/automation/config/{automation_id}", delete_automation_config)
+    path = "/api/config/{domain:automation|script}/config/{item_id}"
+    app.router.add_get(path, get_item_config)
+    app.router.add_post(path, save_item_config)
+    app.router.add_delete(path, delete_item_config)

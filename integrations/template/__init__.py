@@ -5,8 +5,9 @@ entities created through the API, as Home Assistant's template helper makes them
 in ``.storage/template`` and come back after a restart. Each entity re-renders only when an
 entity its templates read changes (or each minute when they read the time), through
 ``core.template.TemplateTracker``; the entities of a ``trigger:`` block render when one of its
-triggers fires instead (the automation engine's ``subscribe_trigger``). ``template.reload``
-reads the YAML section again.
+triggers fires instead (the automation engine's ``subscribe_trigger``), and take their last
+state and attributes back after a restart or a reload (``core.restore_state``), as in Home
+Assistant. ``template.reload`` reads the YAML section again.
 
 For the HTTP API (``template/list``, ``/create``, ``/update``, ``/delete``)::
 

@@ -12,6 +12,11 @@ number is ``unknown``, logged. A binary sensor is on when its template renders a
 (``true``, ``on``, ``yes``, ``1``, a non-zero number). ``delay_on``/``delay_off`` hold a change
 back for that long and drop it if the template changes back in the meantime; the first state
 after start-up is shown at once.
+
+A trigger-based entity (a block with ``triggers:``) renders only when a trigger fires, so, as in
+Home Assistant, it takes its last state and attributes back after a restart (through
+``core.restore_state``) until a trigger fires again; a binary sensor that was on keeps its
+``auto_off`` time across the restart.
 """
 
 from __future__ import annotations
@@ -28,14 +33,18 @@ from core import BinarySensorEntity, Runtime, SensorEntity, validators
 from core.bus import Event, callback
 from core.collection import CollectionEntity, Item
 from core.const import (
+    ATTR_ICON,
     EVENT_EDGEWISE_STARTED,
     MAX_STATE_LENGTH,
+    STATE_OFF,
+    STATE_ON,
     STATE_UNAVAILABLE,
     STATE_UNKNOWN,
     CoreState,
 )
 from core.context import Context
 from core.entity import Entity, StateType
+from core.restore_state import RestoreEntity
 from core.state import State
 from core.template import Template, TemplateError, TemplateTracker, attach, render_complex
 from core.timers import Cancel
@@ -62,6 +71,10 @@ from .schema import (
 _LOGGER = logging.getLogger(__name__)
 
 _ATTRIBUTE_PREFIX = f"{CONF_ATTRIBUTES}."
+#: The extra restore data of a trigger-based binary sensor: when its ``auto_off`` is due.
+_AUTO_OFF_TIME = "auto_off_time"
+#: The extra restore data of a trigger-based sensor: its rendered value, type kept.
+_NATIVE_VALUE = "native_value"
 
 
 def result_as_boolean(result: Any) -> bool:
@@ -165,6 +178,10 @@ class TemplateEntity(Entity):
         if not self._config.triggers:
             self._start_tracking()
             return
+        if isinstance(self, RestoreEntity):
+            last = await self.last_state()
+            if last is not None:
+                self._restore(last, await self.last_extra_data())
         self._ready = True
         runtime = self.runtime
         if runtime.state is CoreState.RUNNING:
@@ -220,6 +237,24 @@ class TemplateEntity(Entity):
             except TemplateError as err:
                 result = err
             self._on_result(key, result)
+
+    def _restore(self, last: State, extra: Mapping[str, Any] | None) -> None:
+        """Take the last saved state and attributes back (trigger-based entities, at start)."""
+        attributes = last.attributes
+        for key in self._config.templates():
+            if key.startswith(_ATTRIBUTE_PREFIX):
+                name = key[len(_ATTRIBUTE_PREFIX) :]
+                if name in attributes:
+                    self._results[key] = attributes[name]
+        if CONF_ICON in self._config.templates() and ATTR_ICON in attributes:
+            self._results[CONF_ICON] = attributes[ATTR_ICON]
+        if CONF_PICTURE in self._config.templates() and ATTR_ENTITY_PICTURE in attributes:
+            self._results[CONF_PICTURE] = attributes[ATTR_ENTITY_PICTURE]
+        if last.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+            self._restore_state(last.state, extra)
+
+    def _restore_state(self, state: str, extra: Mapping[str, Any] | None) -> None:
+        self._results[CONF_STATE] = state
 
     def _start_tracking(self) -> None:
         variables = _ThisVariables(self)
@@ -348,6 +383,7 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
     _binary_config: BinarySensorConfig
     _cancel_delay: Cancel | None = None
     _cancel_auto_off: Cancel | None = None
+    _auto_off_due_at: datetime | None = None
 
     def _configure(self, runtime: Runtime, config: TemplateEntityConfig) -> None:
         assert isinstance(config, BinarySensorConfig)  # noqa: S101 - its own config type
@@ -363,6 +399,32 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
         await super().added_to_runtime()
         self.on_remove(self._drop_delay)
         self.on_remove(self._drop_auto_off)
+
+    def _restore_state(self, state: str, extra: Mapping[str, Any] | None) -> None:
+        if state not in (STATE_ON, STATE_OFF):
+            return
+        self._attr_is_on = state == STATE_ON
+        auto_off = self._binary_config.auto_off
+        scheduler = self.runtime.scheduler
+        if not self._attr_is_on or auto_off is None or scheduler is None:
+            return
+        due: datetime | None = None
+        if extra and isinstance(extra.get(_AUTO_OFF_TIME), str):
+            try:
+                due = datetime.fromisoformat(extra[_AUTO_OFF_TIME])
+            except ValueError:
+                due = None
+        if due is None or due <= scheduler.clock.now():
+            self._attr_is_on = False  # its auto_off time passed while the runtime was down
+            return
+        self._auto_off_at(due)
+
+    @property
+    def extra_restore_data(self) -> dict[str, Any] | None:
+        """When a pending ``auto_off`` is due, so that it still happens after a restart."""
+        if self._auto_off_due_at is None:
+            return None
+        return {_AUTO_OFF_TIME: self._auto_off_due_at.isoformat()}
 
     def _on_state_result(self, result: Any) -> None:
         self._drop_delay()
@@ -409,22 +471,28 @@ class TemplateBinarySensor(TemplateEntity, BinarySensorEntity):
         self._schedule_write()
         auto_off = self._binary_config.auto_off
         if is_on and auto_off is not None and self._config.triggers:
-            self._drop_auto_off()
             scheduler = self.runtime.scheduler
             if scheduler is not None:
-                self._cancel_auto_off = scheduler.at(
-                    scheduler.clock.now() + auto_off,
-                    self._auto_off_due,
-                    name=f"template[{self.entity_id}].auto_off",
-                )
+                self._auto_off_at(scheduler.clock.now() + auto_off)
+
+    def _auto_off_at(self, due: datetime) -> None:
+        self._drop_auto_off()
+        scheduler = self.runtime.scheduler
+        assert scheduler is not None  # noqa: S101 - callers checked
+        self._auto_off_due_at = due
+        self._cancel_auto_off = scheduler.at(
+            due, self._auto_off_due, name=f"template[{self.entity_id}].auto_off"
+        )
 
     @callback
     def _auto_off_due(self, due: datetime) -> None:
         self._cancel_auto_off = None
+        self._auto_off_due_at = None
         self._set(False)
 
     @callback
     def _drop_auto_off(self) -> None:
+        self._auto_off_due_at = None
         if self._cancel_auto_off is not None:
             self._cancel_auto_off()
             self._cancel_auto_off = None
@@ -476,8 +544,33 @@ def stored_entity_factory(runtime: Runtime) -> Callable[[Item], CollectionEntity
     return make
 
 
+class TriggerTemplateSensor(TemplateSensor, RestoreEntity):
+    """A trigger-based template sensor: its last state and attributes survive a restart."""
+
+    @property
+    def extra_restore_data(self) -> dict[str, Any] | None:
+        """The rendered value as it was (``1300`` stays an int, not the state's text)."""
+        value = self.native_value
+        return None if value is None else {_NATIVE_VALUE: value}
+
+    def _restore_state(self, state: str, extra: Mapping[str, Any] | None) -> None:
+        value = extra.get(_NATIVE_VALUE) if extra else None
+        ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+        self._results[CONF_STATE] = value if ok else state
+
+
+class TriggerTemplateBinarySensor(TemplateBinarySensor, RestoreEntity):
+    """A trigger-based template binary sensor: its last state (and auto_off) survive a restart."""
+
+
 def build_entities(runtime: Runtime, config: TemplateConfig) -> list[Entity]:
     """The entities of a validated ``template:`` section, sensors first."""
-    entities: list[Entity] = [TemplateSensor(runtime, sensor) for sensor in config.sensors]
-    entities.extend(TemplateBinarySensor(runtime, binary) for binary in config.binary_sensors)
+    entities: list[Entity] = [
+        (TriggerTemplateSensor if sensor.triggers else TemplateSensor)(runtime, sensor)
+        for sensor in config.sensors
+    ]
+    entities.extend(
+        (TriggerTemplateBinarySensor if binary.triggers else TemplateBinarySensor)(runtime, binary)
+        for binary in config.binary_sensors
+    )
     return entities

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from automations import api
+from automations.script_integration import ScriptManager
 from core.context import Context
 
 from .conftest import site
@@ -125,3 +126,88 @@ async def test_execute_script_subscribe_trigger_and_validate_config(cfg: Path) -
         with pytest.raises(api.InvalidConfig):
             await api.execute_script(rt, [{"nonsense": 1}])
         assert api.automation_errors(rt) == {}
+
+
+SCRIPTS_FILE = """\
+# My scripts (this comment stays)
+keep_script:  # inline comment stays too
+  alias: Keep me
+  sequence:
+    - action: test.record   # the action
+      data: {who: keep}
+
+# Edited through the API below
+edit_script:
+  sequence: [{action: test.record, data: {who: before}}]
+"""
+
+
+async def test_script_crud_keeps_the_other_entries_and_reloads(cfg: Path) -> None:
+    async with site(
+        cfg, "script: !include scripts.yaml\n", files={"scripts.yaml": SCRIPTS_FILE}
+    ) as s:
+        rt = s.runtime
+        scripts = rt.data[ScriptManager.KEY]
+        assert await api.get_script_config(rt, "edit_script") == {
+            "sequence": [{"action": "test.record", "data": {"who": "before"}}]
+        }
+        assert await api.get_script_config(rt, "nope") is None
+        created = await api.save_script_config(
+            rt,
+            "edit_script",
+            {
+                "alias": "Edited",
+                "fields": {"who": {"description": "Who asks"}},
+                "sequence": [{"action": "test.record", "data": {"who": "{{ who }}"}}],
+            },
+        )
+        assert created is False
+        created = await api.save_script_config(
+            rt,
+            "brand_new",
+            {"mode": "queued", "sequence": [{"action": "test.record", "data": {"who": "new"}}]},
+        )
+        assert created is True
+        text = (cfg / "scripts.yaml").read_text()
+        assert "# My scripts (this comment stays)" in text
+        assert "# inline comment stays too" in text
+        assert "# the action" in text
+        assert text.index("keep_script:") < text.index("edit_script:") < text.index("brand_new:")
+        # Reloaded: the new and the edited scripts are services now.
+        assert set(scripts.scripts) == {"keep_script", "edit_script", "brand_new"}
+        assert rt.states.get("script.brand_new") is not None
+        assert rt.states.get("script.edit_script").attributes["friendly_name"] == "Edited"
+        await rt.services.call("script", "edit_script", {"who": "after"})
+        await rt.services.call("script", "brand_new", {})
+        assert [c.data["who"] for c in s.calls] == ["after", "new"]
+
+        # Invalid: refused naming the script and the key, nothing written.
+        with pytest.raises(api.InvalidConfig) as err:
+            await api.save_script_config(
+                rt, "bad_one", {"sequence": [{"action": "test.record"}], "mdoe": "queued"}
+            )
+        assert "Script 'bad_one'" in str(err.value)
+        assert "mdoe" in str(err.value)
+        with pytest.raises(api.InvalidConfig, match="unknown action"):
+            await api.save_script_config(rt, "bad_two", {"sequence": [{"teleport": "home"}]})
+        with pytest.raises(api.InvalidConfig, match=r"unknown action\(s\) test.nothing"):
+            await api.save_script_config(
+                rt, "bad_three", {"sequence": [{"action": "test.nothing"}]}
+            )
+        with pytest.raises(api.InvalidConfig, match="invalid template"):
+            await api.save_script_config(
+                rt,
+                "bad_four",
+                {"sequence": [{"action": "test.record", "data": {"x": "{{ 1 + }}"}}]},
+            )
+        with pytest.raises(api.InvalidConfig, match="script id 'Bad Id' is not valid"):
+            await api.save_script_config(rt, "Bad Id", {"sequence": []})
+        assert "bad_" not in (cfg / "scripts.yaml").read_text()
+
+        assert await api.delete_script_config(rt, "edit_script") is True
+        assert await api.delete_script_config(rt, "edit_script") is False
+        assert set(scripts.scripts) == {"keep_script", "brand_new"}
+        assert not rt.services.has("script", "edit_script")
+        text = (cfg / "scripts.yaml").read_text()
+        assert "# inline comment stays too" in text
+        assert "edit_script" not in text

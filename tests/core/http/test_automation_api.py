@@ -73,6 +73,65 @@ async def test_automation_config_crud(api_factory: Callable[..., Any]) -> None:
     assert "bell" not in (api.runtime.config_dir / "automations.yaml").read_text()
 
 
+async def test_script_config_crud(api_factory: Callable[..., Any]) -> None:
+    api: Api = await api_factory(
+        "script: !include scripts.yaml\n",
+        automation_integration,
+        script_integration,
+        files={
+            "scripts.yaml": (
+                "# kept\nwake_up:  # and this\n"
+                "  sequence: [{action: light.turn_on, target: {entity_id: light.bed}}]\n"
+            )
+        },
+    )
+    status, config = await api.request("GET", "/api/config/script/config/wake_up")
+    assert status == 200
+    assert config == {
+        "sequence": [{"action": "light.turn_on", "target": {"entity_id": "light.bed"}}]
+    }
+    assert await api.request("GET", "/api/config/script/config/nope") == (
+        404,
+        {"message": "Resource not found"},
+    )
+    new = {
+        "alias": "Hall on",
+        "sequence": [{"action": "light.turn_on", "target": {"entity_id": "light.hall"}}],
+    }
+    status, _ = await api.request(
+        "POST", "/api/config/script/config/hall_on", role=Role.OPERATOR, json=new
+    )
+    assert status == 403
+    assert await api.request("POST", "/api/config/script/config/hall_on", json=new) == (
+        200,
+        {"result": "ok"},
+    )
+    # Reloaded: the script is a service at once.
+    status, _ = await api.request("POST", "/api/services/script/hall_on", json={})
+    assert status == 200
+    await wait_for(lambda: api.runtime.states.get("light.hall") is not None)
+    status, body = await api.request(
+        "POST", "/api/config/script/config/broken", json={"sequence": [], "mdoe": "single"}
+    )
+    assert status == 400
+    assert body["message"].startswith("Message malformed: Script 'broken'")
+    assert "mdoe" in body["message"]
+    text = (api.runtime.config_dir / "scripts.yaml").read_text()
+    assert "# kept" in text
+    assert "# and this" in text
+    assert "broken" not in text
+    assert await api.request("DELETE", "/api/config/script/config/hall_on") == (
+        200,
+        {"result": "ok"},
+    )
+    assert await api.request("DELETE", "/api/config/script/config/hall_on") == (
+        404,
+        {"message": "Resource not found"},
+    )
+    assert not api.runtime.services.has("script", "hall_on")
+    assert "hall_on" not in (api.runtime.config_dir / "scripts.yaml").read_text()
+
+
 async def test_webhooks_need_no_token(api_factory: Callable[..., Any]) -> None:
     api = await start(api_factory)
     seen: list[Any] = []

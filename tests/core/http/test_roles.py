@@ -45,6 +45,9 @@ ROUTES: list[tuple[str, str, Any, Role | None, int]] = [
     ("GET", "/api/config/automation/config/x", None, Role.VIEWER, 404),
     ("POST", "/api/config/automation/config/x", {"triggers": []}, Role.ADMIN, 404),
     ("DELETE", "/api/config/automation/config/x", None, Role.ADMIN, 404),
+    ("GET", "/api/config/script/config/x", None, Role.VIEWER, 404),
+    ("POST", "/api/config/script/config/x", {"sequence": []}, Role.ADMIN, 404),
+    ("DELETE", "/api/config/script/config/x", None, Role.ADMIN, 404),
 ]
 
 
