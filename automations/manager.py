@@ -304,6 +304,12 @@ class AutomationManager:
             len(self.automations),
             f", {len(self.errors)} with errors" if self.errors else "",
         )
+        runtime.notifications.report_problems(
+            "invalid_automations",
+            "Automations not loaded",
+            "These automations have errors and are not running; the others are:",
+            self.errors.values(),
+        )
 
     def _entity_id(self, config: Mapping[str, Any], item_id: str, used: set[str]) -> str:
         base = slugify(str(config.get(CONF_ALIAS) or config.get(CONF_ID) or item_id))

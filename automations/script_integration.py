@@ -193,6 +193,7 @@ class ScriptManager:
         self.scripts, self.errors = await self.build(section, current_platforms(runtime))
         for message in self.errors.values():
             _LOGGER.error("%s", message)
+        self._report_errors()
         for item in self.scripts.values():
             item.write_state()
             self._register(item)
@@ -261,6 +262,15 @@ class ScriptManager:
                 del self.scripts[object_id]
                 self.runtime.services.remove(DOMAIN_SCRIPT, object_id)
                 self.runtime.states.remove(item.entity_id)
+        self._report_errors()
+
+    def _report_errors(self) -> None:
+        self.runtime.notifications.report_problems(
+            "invalid_scripts",
+            "Scripts not loaded",
+            "These scripts have errors and cannot run; the others can:",
+            self.errors.values(),
+        )
 
     def _register(self, item: ScriptItem) -> None:
         async def call_script(call: ServiceCall) -> ServiceResponse | None:

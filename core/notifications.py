@@ -13,7 +13,7 @@ format (``current``, then ``added``/``updated``/``removed`` with the notificatio
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypedDict
@@ -97,6 +97,20 @@ class Notifications:
             UpdateType.UPDATED if replaced else UpdateType.ADDED, {notification_id: notification}
         )
         return notification_id
+
+    def report_problems(
+        self, notification_id: str, title: str, intro: str, problems: Iterable[str]
+    ) -> None:
+        """Keep one notification listing ``problems`` current: replaced, or dismissed if none.
+
+        For a part of the configuration that is checked again on every reload: fixing the last
+        problem takes the notification away.
+        """
+        lines = [f"- {problem}" for problem in problems]
+        if lines:
+            self.create(f"{intro}\n\n" + "\n".join(lines), title, notification_id)
+        else:
+            self.dismiss(notification_id)
 
     def dismiss(self, notification_id: str) -> bool:
         """Remove a notification; answer whether there was one."""

@@ -267,19 +267,19 @@ class Runtime:
     def _notify_setup_problems(self) -> None:
         """One notification listing the configuration errors and the integrations left out."""
         assert self.config is not None  # noqa: S101 - set by the config stage
-        lines = [f"- {issue}" for issue in self.config.issues]
-        for domain, loaded in self.loader.integrations.items():
-            if loaded.status in _SETUP_FAILURES:
-                lines.append(f"- {loaded.manifest.name} ({domain}): {loaded.error}")
-        if lines:
-            self.notifications.create(
-                "These parts of the configuration could not be set up:\n\n"
-                + "\n".join(lines)
-                + "\n\nThe rest is running. Fix them, then restart or reload; "
-                "`edgewise check-config` lists every error with its file and line.",
-                title="Invalid configuration",
-                notification_id="invalid_config",
-            )
+        problems = [str(issue) for issue in self.config.issues]
+        problems += [
+            f"{loaded.manifest.name} ({domain}): {loaded.error}"
+            for domain, loaded in self.loader.integrations.items()
+            if loaded.status in _SETUP_FAILURES
+        ]
+        self.notifications.report_problems(
+            "invalid_config",
+            "Invalid configuration",
+            "These parts of the configuration could not be set up; the rest is running. "
+            "`edgewise check-config` lists every error with its file and line.",
+            problems,
+        )
 
     async def check_config(self, loaded: LoadedConfig) -> list[str]:
         """``edgewise check-config``: each configured integration checks its section further.

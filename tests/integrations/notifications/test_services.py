@@ -83,3 +83,53 @@ async def test_create_dismiss_all_and_bad_calls(tmp_path: Path) -> None:
             await call("notify", "persistent_notification", {"message": "x", "data": {"y": 1}})
         assert "y" in str(err.value)
         assert len(runtime.notifications) == 0
+
+
+BROKEN_AUTOMATION = """\
+- id: fine
+  alias: Fine
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions: [{event: fine}]
+- id: broken
+  alias: Broken
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions: [{delay: {bogus: 1}}]
+"""
+
+
+async def test_broken_automations_are_reported_until_a_reload_fixes_them(tmp_path: Path) -> None:
+    (tmp_path / "automations.yaml").write_text(BROKEN_AUTOMATION, encoding="utf-8")
+    config = "http:\n  server_port: 0\nautomation: !include automations.yaml\n"
+    async with running(tmp_path, config, START) as runtime:
+        async with asyncio.timeout(10):
+            while runtime.notifications.get("invalid_automations") is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+        notification = runtime.notifications.get("invalid_automations")
+        assert notification is not None
+        assert "Broken" in notification["message"]
+        assert "Fine" not in notification["message"]
+        fixed = BROKEN_AUTOMATION.replace("{bogus: 1}", "{seconds: 1}")
+        (tmp_path / "automations.yaml").write_text(fixed, encoding="utf-8")
+        await runtime.services.call("automation", "reload")
+        assert runtime.notifications.get("invalid_automations") is None
+
+
+async def test_a_script_calling_an_unknown_service_is_reported(tmp_path: Path) -> None:
+    config = """\
+http:
+  server_port: 0
+script:
+  ventilate:
+    sequence: [{action: fan.nonexistent_service}]
+  fine:
+    sequence: [{event: fine}]
+"""
+    async with running(tmp_path, config, START) as runtime:
+        async with asyncio.timeout(10):
+            while runtime.notifications.get("invalid_scripts") is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+        notification = runtime.notifications.get("invalid_scripts")
+        assert notification is not None
+        assert "ventilate" in notification["message"]
+        assert "fan.nonexistent_service" in notification["message"]
+        assert "script.fine" in runtime.states
