@@ -128,7 +128,9 @@ def _to_v2(conn: Connection) -> None:
 
 def _to_v3(conn: Connection) -> None:
     """The states index on ``(metadata_id, last_updated_ts)`` gains ``state_id`` and ``state``."""
-    (index,) = (i for i in States.__table__.indexes if i.name == _V3_INDEX)
+    (index,) = (
+        i for i in Base.metadata.tables[States.__tablename__].indexes if i.name == _V3_INDEX
+    )
     index.create(conn, checkfirst=True)
     conn.execute(text(f"DROP INDEX IF EXISTS {_V2_INDEX}"))
 

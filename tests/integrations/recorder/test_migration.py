@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from datetime import UTC, datetime
-
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from ulid_transform import ulid_now
@@ -156,11 +155,14 @@ async def test_version_2_database_gets_the_covering_states_index(
     ]
     rows = [
         "INSERT INTO states_meta (entity_id) VALUES ('sensor.old')",
-        *(
-            "INSERT INTO states (metadata_id, state, last_updated_ts) "
-            f"VALUES ((SELECT metadata_id FROM states_meta), '{value}', {ts})"
-            for ts, value in ((100, "1.5"), (110, "2.5"), (110, "4"), (130, "6"))
-        ),
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '1.5', 100)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '4', 110)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '2.5', 110)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '6', 130)",
     ]
     await _execute(db_url, [*ddl, *rows], {})
 
@@ -183,7 +185,7 @@ async def test_version_2_database_gets_the_covering_states_index(
         "ix_states_last_updated_ts": ["last_updated_ts"],
     }  # fmt: skip
     # Rows of the same time keep the order they were written in.
-    assert [s.state for s in history["sensor.old"]] == ["1.5", "2.5", "4", "6"]
+    assert [s.state for s in history["sensor.old"]] == ["1.5", "4", "2.5", "6"]
     assert downsampled["sensor.old"] == [
         {"t": start.isoformat(), "mean": 8 / 3, "min": 1.5, "max": 4.0, "count": 3},
         {"t": datetime.fromtimestamp(120, UTC).isoformat(), "mean": 6.0, "min": 6.0,
