@@ -60,20 +60,23 @@ def _looks_numeric(dialect: str) -> ColumnElement[bool]:
     return States.state.regexp_match(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
 
 
-#: One query per numeric entity on SQLite: a scan of each bucket's rows through the index, in
-#: order. (``GROUP BY`` a computed bucket index makes SQLite sort every row first, which takes
-#: longer than the aggregates.) The four aggregates come back as one text, read back exactly.
+#: One query per entity on SQLite: a scan of each bucket's rows in order, through the states
+#: index alone, which holds the state. (``GROUP BY`` a computed bucket index makes SQLite sort
+#: every row first, which takes longer than the aggregates.) Each bucket comes back as one text,
+#: read back exactly: how many rows, how many of them numbers, and the numbers' mean, min, max.
+#: ``LIMIT -1`` keeps the inner query whole, so that each row's state is cast once, not once per
+#: aggregate.
 _SQLITE_BUCKETS = text(
     """
 WITH RECURSIVE buckets(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM buckets WHERE i < :last)
 SELECT i, (
-    SELECT printf('%d %!.17g %!.17g %!.17g', count(*), avg(v), min(v), max(v))
+    SELECT printf('%d %d %!.17g %!.17g %!.17g', count(*), count(v), avg(v), min(v), max(v))
     FROM (
-        SELECT CAST(state AS REAL) AS v FROM states
+        SELECT iif(state >= '+' AND state < ':', CAST(state AS REAL), NULL) AS v FROM states
         WHERE metadata_id = :metadata_id
           AND last_updated_ts >= :start + i * :width
           AND last_updated_ts < iif(i = :last, :end, :start + (i + 1) * :width)
-          AND state >= '+' AND state < ':'
+        LIMIT -1
     )
 ) FROM buckets
 """
@@ -84,7 +87,8 @@ _Bucket = tuple[int, float, float, float, int]  # index, mean, min, max, count
 
 async def _buckets_sqlite(
     conn: AsyncConnection, metadata_id: int, *, start_ts: float, end_ts: float, points: int
-) -> list[_Bucket]:
+) -> tuple[list[_Bucket], int]:
+    """The entity's buckets that hold a number, and how many rows the period has in all."""
     params = {
         "metadata_id": metadata_id,
         "start": start_ts,
@@ -93,11 +97,14 @@ async def _buckets_sqlite(
         "last": points - 1,
     }
     buckets: list[_Bucket] = []
+    rows = 0
     for index, packed in await conn.execute(_SQLITE_BUCKETS, params):
-        count, mean, low, high = packed.split()
+        total, count, *numbers = packed.split()
+        rows += int(total)
         if count != "0":
+            mean, low, high = numbers
             buckets.append((index, float(mean), float(low), float(high), int(count)))
-    return buckets
+    return buckets, rows
 
 
 async def _buckets_grouped(
@@ -135,16 +142,6 @@ def _bucket_items(buckets: list[_Bucket], start_ts: float, width: float) -> list
         {"t": iso(start_ts + index * width), "mean": mean, "min": low, "max": high, "count": n}
         for index, mean, low, high, n in buckets
     ]
-
-
-async def _row_count(
-    conn: AsyncConnection, metadata_id: int, start_ts: float, end_ts: float
-) -> int:
-    """How many rows the entity has in the period (read from the index alone)."""
-    stmt = select(func.count()).where(
-        States.metadata_id == metadata_id, period_clause(start_ts, end_ts)
-    )
-    return int(await conn.scalar(stmt) or 0)
 
 
 async def _textual(
@@ -198,15 +195,14 @@ async def get_downsampled(
         buckets: dict[int, list[_Bucket]] = {}
         if conn.dialect.name == "sqlite":
             for metadata_id in meta:
-                entity_buckets = await _buckets_sqlite(
+                entity_buckets, rows = await _buckets_sqlite(
                     conn, metadata_id, start_ts=start_ts, end_ts=end_ts, points=points
                 )
-                # Every row a number (the common case) shows in the row count, which the index
-                # alone answers; only otherwise is the period scanned for text.
+                # Every row a number (the common case) shows in the counts; only otherwise is
+                # the period scanned for text.
                 numbers = sum(bucket[4] for bucket in entity_buckets)
                 if numbers and (
-                    numbers == await _row_count(conn, metadata_id, start_ts, end_ts)
-                    or not await _textual(conn, [metadata_id], start_ts, end_ts)
+                    numbers == rows or not await _textual(conn, [metadata_id], start_ts, end_ts)
                 ):
                     buckets[metadata_id] = entity_buckets
         else:

@@ -1,11 +1,11 @@
 """History queries over the recorded states, with Home Assistant's semantics.
 
 Every query first turns entity ids into ``metadata_id``s, then reads each entity's rows with one
-query through the ``(metadata_id, last_updated_ts)`` index. A period is ``[start, end)``. The
-state an entity had at ``start`` (its latest row before ``start``) comes first, its times clamped
-to ``start``, as Home Assistant does. A row whose state is NULL (the entity was removed) is not a
-state and is left out. The queries read what the recorder has committed: a caller that needs the
-last few seconds awaits ``Recorder.flush()`` first.
+query through the ``(metadata_id, last_updated_ts, state_id, state)`` index. A period is
+``[start, end)``. The state an entity had at ``start`` (its latest row before ``start``) comes
+first, its times clamped to ``start``, as Home Assistant does. A row whose state is NULL (the
+entity was removed) is not a state and is left out. The queries read what the recorder has
+committed: a caller that needs the last few seconds awaits ``Recorder.flush()`` first.
 
 The functions:
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, insert, inspect, select, text
 
 from .errors import SchemaTooNewError
-from .models import SCHEMA_VERSION, Base, SchemaChange
+from .models import SCHEMA_VERSION, Base, SchemaChange, States
 from .util import context_id_to_bytes
 
 __all__ = ["SchemaTooNewError", "current_version", "migrate"]
@@ -126,5 +126,17 @@ def _to_v2(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
 
 
+def _to_v3(conn: Connection) -> None:
+    """The states index on ``(metadata_id, last_updated_ts)`` gains ``state_id`` and ``state``."""
+    (index,) = (
+        i for i in Base.metadata.tables[States.__tablename__].indexes if i.name == _V3_INDEX
+    )
+    index.create(conn, checkfirst=True)
+    conn.execute(text(f"DROP INDEX IF EXISTS {_V2_INDEX}"))
+
+
+_V2_INDEX = "ix_states_metadata_id_last_updated_ts"
+_V3_INDEX = "ix_states_metadata_id_last_updated_ts_state"
+
 #: The step that brings a database from version ``n - 1`` to ``n``.
-_STEPS: dict[int, Callable[[Connection], None]] = {2: _to_v2}
+_STEPS: dict[int, Callable[[Connection], None]] = {2: _to_v2, 3: _to_v3}

@@ -117,7 +117,7 @@ async def _load_states(
     """Each candidate entity's states in ``[start, end)``, led by the one carried in before.
 
     Only states whose attributes mention ``state_class`` are read. The carried-in state is found
-    per entity through the (metadata_id, last_updated_ts) index, never by scanning history.
+    per entity through the (metadata_id, last_updated_ts, ...) index, never by scanning history.
     """
     last_before = (
         select(func.max(States.last_updated_ts))

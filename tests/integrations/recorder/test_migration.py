@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from ulid_transform import ulid_now
 
 from core.integration import IntegrationStatus
 from integrations.recorder.core import RECORDER
+from integrations.recorder.history import get_downsampled, get_significant_states
 from integrations.recorder.models import SCHEMA_VERSION, SchemaChange, States
 from integrations.recorder.util import bytes_to_context_id
 
@@ -108,7 +110,7 @@ async def test_version_1_database_is_upgraded_and_its_context_ids_converted(
                 text("SELECT context_id_bin FROM events WHERE time_fired_ts = 100")
             )
         ).scalar_one()
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert [bytes_to_context_id(s.context_id_bin) for s in states] == [ulid, "legacy-id"]
     assert [bytes_to_context_id(s.context_parent_id_bin) for s in states] == [parent, None]
     assert "context_id" not in columns
@@ -124,6 +126,71 @@ async def test_version_1_database_is_upgraded_and_its_context_ids_converted(
         ).scalar_one()
     assert (latest.metadata_id, latest.state) == (states[0].metadata_id, "c")
     assert latest.old_state_id is None  # the cache starts empty; the link is not guessed
+
+
+#: The version 2 schema of ``states`` (context ids as bytes) and its index on two columns.
+V2_DDL = (
+    "CREATE TABLE schema_changes (change_id {pk}, schema_version INTEGER, changed_ts FLOAT)",
+    "CREATE TABLE states_meta (metadata_id {pk}, entity_id VARCHAR(255) UNIQUE)",
+    "CREATE TABLE state_attributes (attributes_id {pk}, hash BIGINT, shared_attrs TEXT)",
+    "CREATE TABLE states (state_id {pk}, metadata_id INTEGER, state VARCHAR(255), "
+    "attributes_id INTEGER, last_updated_ts FLOAT, last_changed_ts FLOAT, old_state_id INTEGER, "
+    "context_id_bin {blob}, context_user_id VARCHAR(36), context_parent_id_bin {blob})",
+    "CREATE INDEX ix_states_metadata_id_last_updated_ts ON states (metadata_id, last_updated_ts)",
+    "CREATE INDEX ix_states_last_updated_ts ON states (last_updated_ts)",
+    "INSERT INTO schema_changes (schema_version, changed_ts) VALUES (1, 0)",
+    "INSERT INTO schema_changes (schema_version, changed_ts) VALUES (2, 0)",
+)
+
+
+async def test_version_2_database_gets_the_covering_states_index(
+    make_runtime: MakeRuntime, db_url: str
+) -> None:
+    sqlite = db_url.startswith("sqlite")
+    ddl = [
+        s.replace("{pk}", "INTEGER PRIMARY KEY" if sqlite else "BIGSERIAL PRIMARY KEY").replace(
+            "{blob}", "BLOB" if sqlite else "BYTEA"
+        )
+        for s in V2_DDL
+    ]
+    rows = [
+        "INSERT INTO states_meta (entity_id) VALUES ('sensor.old')",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '1.5', 100)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '4', 110)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '2.5', 110)",
+        "INSERT INTO states (metadata_id, state, last_updated_ts) "
+        "VALUES ((SELECT metadata_id FROM states_meta), '6', 130)",
+    ]
+    await _execute(db_url, [*ddl, *rows], {})
+
+    runtime = await make_runtime(db_url)
+    recorder = recorder_of(runtime)
+    async with recorder.connect() as conn:
+        versions = (
+            await conn.scalars(select(SchemaChange.schema_version).order_by(SchemaChange.change_id))
+        ).all()
+        indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("states"))
+    start, end = datetime.fromtimestamp(100, UTC), datetime.fromtimestamp(140, UTC)
+    history = await get_significant_states(recorder, start, end, ["sensor.old"])
+    downsampled = await get_downsampled(recorder, ["sensor.old"], start, end, points=2)
+
+    assert versions == [1, 2, 3]
+    assert {i["name"]: i["column_names"] for i in indexes} == {
+        "ix_states_metadata_id_last_updated_ts_state": [
+            "metadata_id", "last_updated_ts", "state_id", "state"
+        ],
+        "ix_states_last_updated_ts": ["last_updated_ts"],
+    }  # fmt: skip
+    # Rows of the same time keep the order they were written in.
+    assert [s.state for s in history["sensor.old"]] == ["1.5", "4", "2.5", "6"]
+    assert downsampled["sensor.old"] == [
+        {"t": start.isoformat(), "mean": 8 / 3, "min": 1.5, "max": 4.0, "count": 3},
+        {"t": datetime.fromtimestamp(120, UTC).isoformat(), "mean": 6.0, "min": 6.0,
+         "max": 6.0, "count": 1},
+    ]  # fmt: skip
 
 
 async def test_newer_schema_is_refused_and_left_untouched(
