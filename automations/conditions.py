@@ -130,25 +130,11 @@ def _untraced(leaf: Leaf) -> Check:
 
 def _recorded_leaf(leaf: Leaf, path: str) -> Check:
     """``leaf`` recording its result (or error) at ``path`` when the run is traced."""
-
-    def check(variables: Variables, trace: Trace | None) -> bool:
-        if trace is None:
-            return leaf(variables)
-        element = trace.step(path)
-        try:
-            result = leaf(variables)
-        except Exception as err:
-            element.error = str(err) or type(err).__name__
-            element.result = {"result": False}
-            raise
-        element.result = {"result": result}
-        return result
-
-    return check
+    return _recorded(lambda variables, _trace: leaf(variables), path)
 
 
 def _recorded(inner: Check, path: str) -> Check:
-    """An and/or/not ``inner`` recording its own result at ``path`` (before its children)."""
+    """``inner`` recording its own result (or error) at ``path``, before its children's."""
 
     def check(variables: Variables, trace: Trace | None) -> bool:
         if trace is None:
