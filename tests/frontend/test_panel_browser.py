@@ -32,6 +32,19 @@ async def log_in(page: Page, username: str, password: str) -> None:
     await expect(page.locator("header nav")).to_be_visible(timeout=TIMEOUT)
 
 
+async def owner_page(site: Site, browser: Browser, path: str) -> tuple[Page, list[str]]:
+    """A page at ``path`` logged in as a new owner, Ada, and the page errors it will collect."""
+    assert site.runtime.http is not None
+    await site.runtime.http.auth.create_user("ada", "correct horse", name="Ada Owner")
+    page = await browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    await page.goto(site.url + path)
+    await log_in(page, "ada", "correct horse")
+    return page, errors
+
+
 async def test_onboarding_login_live_states_controls_and_every_page(
     site: Site, browser: Browser, shots: Callable[[Page, str], Any]
 ) -> None:
@@ -201,14 +214,7 @@ actions:
 async def test_automation_editor_shows_errors_at_their_line_then_saves_runs_and_traces(
     site: Site, browser: Browser, shots: Callable[[Page, str], Any]
 ) -> None:
-    assert site.runtime.http is not None
-    await site.runtime.http.auth.create_user("ada", "correct horse", name="Ada Owner")
-    page = await browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    await page.goto(site.url + "/#/automations")
-    await log_in(page, "ada", "correct horse")
+    page, errors = await owner_page(site, browser, "/#/automations")
     await page.get_by_role("link", name="New automation").click()
     await page.get_by_label("Id").fill("pump_on")
     editor = page.get_by_label("Configuration (YAML)")
@@ -252,14 +258,7 @@ async def test_automation_editor_shows_errors_at_their_line_then_saves_runs_and_
 async def test_notifications_show_live_in_the_header_and_can_be_dismissed(
     site: Site, browser: Browser, shots: Callable[[Page, str], Any]
 ) -> None:
-    assert site.runtime.http is not None
-    await site.runtime.http.auth.create_user("ada", "correct horse", name="Ada Owner")
-    page = await browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    await page.goto(site.url)
-    await log_in(page, "ada", "correct horse")
+    page, errors = await owner_page(site, browser, "/")
     bell = page.get_by_role("button", name=re.compile("^Notifications"))
     await expect(bell).to_have_text("Notifications 0")
 

@@ -9,15 +9,19 @@ from pathlib import Path
 import pytest
 
 from core.errors import ServiceValidationError
+from core.notifications import Notification
 from core.runtime import Runtime
 from tests.integrations._runtime import running
 
 
-async def wait_for_notification(runtime: Runtime, notification_id: str, present: bool) -> None:
-    """Wait until the automation's run has (or has not) left the notification."""
+async def wait_for_notification(
+    runtime: Runtime, notification_id: str, present: bool = True
+) -> Notification | None:
+    """Wait until a run or a (re)load has (or has not) left the notification; answer it."""
     async with asyncio.timeout(10):
         while (runtime.notifications.get(notification_id) is not None) != present:  # noqa: ASYNC110
             await asyncio.sleep(0.001)
+    return runtime.notifications.get(notification_id)
 
 
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -101,10 +105,7 @@ async def test_broken_automations_are_reported_until_a_reload_fixes_them(tmp_pat
     (tmp_path / "automations.yaml").write_text(BROKEN_AUTOMATION, encoding="utf-8")
     config = "http:\n  server_port: 0\nautomation: !include automations.yaml\n"
     async with running(tmp_path, config, START) as runtime:
-        async with asyncio.timeout(10):
-            while runtime.notifications.get("invalid_automations") is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.001)
-        notification = runtime.notifications.get("invalid_automations")
+        notification = await wait_for_notification(runtime, "invalid_automations")
         assert notification is not None
         assert "Broken" in notification["message"]
         assert "Fine" not in notification["message"]
@@ -125,10 +126,7 @@ script:
     sequence: [{event: fine}]
 """
     async with running(tmp_path, config, START) as runtime:
-        async with asyncio.timeout(10):
-            while runtime.notifications.get("invalid_scripts") is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.001)
-        notification = runtime.notifications.get("invalid_scripts")
+        notification = await wait_for_notification(runtime, "invalid_scripts")
         assert notification is not None
         assert "ventilate" in notification["message"]
         assert "fan.nonexistent_service" in notification["message"]
