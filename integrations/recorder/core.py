@@ -389,10 +389,14 @@ class Recorder:
             if self.status is not RecorderStatus.FULL:
                 self._set_status(RecorderStatus.FULL)
             return
-        self._queue.append(event)
+        queue = self._queue
+        queue.append(event)
         self._accepted += 1
         if not self._wake.is_set():
             self._wake.set()
+        # A whole batch is waiting: the writer need not sit out the rest of commit_interval.
+        if len(queue) >= MAX_BATCH_SIZE and not self._flush_now.is_set():
+            self._flush_now.set()
 
     def _set_status(self, status: RecorderStatus, err: BaseException | None = None) -> None:
         """Change the status, logging each transition once."""

@@ -22,10 +22,12 @@ Assistant, whose state machine also starts without old states; no history query 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA cache_size=-16384",
+    # Checkpoint the write-ahead log every 10,000 pages (about 40 MB) rather than SQLite's 1,000:
+    # a busy site's batches rewrite the same index pages, and a checkpoint writes (and syncs)
+    # each page once however often the log holds it, so the SD card sees fewer writes and the
+    # writer stops for a checkpoint a tenth as often.
+    "PRAGMA wal_autocheckpoint=10000",
     # Shorter than STOP_FLUSH_TIMEOUT: a database locked by another process must not hold
     # the writer (and so shutdown) longer than the stop budget; the writer retries instead.
     "PRAGMA busy_timeout=5000",
@@ -77,6 +84,9 @@ SQLITE_PRAGMAS = (
 CONNECT_TIMEOUT = 10.0
 #: Seconds the reachability check after a failed batch may take.
 PING_TIMEOUT = 10.0
+#: Most rows in one INSERT statement: 10 columns each stays within SQLite's 32,766 parameters
+#: and PostgreSQL's 32,767.
+INSERT_CHUNK_ROWS = 1_000
 #: Home Assistant's order of event origins, stored as ``events.origin_idx``.
 ORIGIN_IDX = {EventOrigin.local: 0, EventOrigin.remote: 1}
 
@@ -225,7 +235,10 @@ class RecorderDatabase:
             _forget_values(self._last_state, state_ids)
 
     async def write(self, batch: list[Event[Any]]) -> int:
-        """Write a batch in one transaction: one multi-row INSERT for states, one for events.
+        """Write a batch in one transaction, in multi-row INSERTs of ``INSERT_CHUNK_ROWS`` rows.
+
+        Each chunk is sent as soon as it is built, so the loop runs while the database writes
+        it, and a batch of tens of thousands of rows never holds the loop for long.
 
         State and event ids are allocated here (after the highest ones in the tables) rather
         than returned by the database row by row, so that ``old_state_id`` links inside the
@@ -252,29 +265,40 @@ class RecorderDatabase:
         async with self._lock:
             try:
                 async with self.engine.begin() as conn:
-                    state_rows: list[tuple[Any, ...]] = []
-                    event_rows: list[tuple[Any, ...]] = []
                     next_state_id = await _next_id(conn, States.state_id)
                     next_event_id = await _next_id(conn, Events.event_id)
+                    state_rows: list[tuple[Any, ...]] = []
+                    event_rows: list[tuple[Any, ...]] = []
                     for item in batch:
                         if item.event_type == EVENT_STATE_CHANGED:
-                            row = await self._state_row(conn, item, ids, next_state_id)
+                            row = self._state_row(item, ids, next_state_id)
+                            if row is None:
+                                # An entity or attribute set whose id is not cached yet.
+                                await self._look_up_ids(conn, item, ids)
+                                row = self._state_row(item, ids, next_state_id)
+                                assert row is not None  # noqa: S101 - both ids are cached now
                             state_rows.append(row)
                             next_state_id += 1
+                            if len(state_rows) == INSERT_CHUNK_ROWS:
+                                last_state_id = next_state_id - 1
+                                await _insert_rows(conn, States, _STATE_COLUMNS, state_rows)
+                                state_rows = []
                         else:
                             event_rows.append(await self._event_row(conn, item, ids, next_event_id))
                             next_event_id += 1
+                            if len(event_rows) == INSERT_CHUNK_ROWS:
+                                last_event_id = next_event_id - 1
+                                await _insert_rows(conn, Events, _EVENT_COLUMNS, event_rows)
+                                event_rows = []
                     if state_rows:
                         last_state_id = next_state_id - 1
-                        await conn.exec_driver_sql(
-                            _insert_sql(conn, States, _STATE_COLUMNS), state_rows
-                        )
-                        await _advance_sequence(conn, "states", "state_id", last_state_id)
+                        await _insert_rows(conn, States, _STATE_COLUMNS, state_rows)
                     if event_rows:
                         last_event_id = next_event_id - 1
-                        await conn.exec_driver_sql(
-                            _insert_sql(conn, Events, _EVENT_COLUMNS), event_rows
-                        )
+                        await _insert_rows(conn, Events, _EVENT_COLUMNS, event_rows)
+                    if last_state_id is not None:
+                        await _advance_sequence(conn, "states", "state_id", last_state_id)
+                    if last_event_id is not None:
                         await _advance_sequence(conn, "events", "event_id", last_event_id)
             except BaseException as err:
                 if (last_state_id or last_event_id) and is_connection_error(err):
@@ -327,36 +351,39 @@ class RecorderDatabase:
             else:
                 self._last_state[metadata_id] = state_id
 
-    async def _state_row(
-        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, state_id: int
-    ) -> tuple[Any, ...]:
-        """The ``states`` row (``_STATE_COLUMNS``) of a ``state_changed`` event."""
+    def _state_row(self, item: Event[Any], ids: _BatchIds, state_id: int) -> tuple[Any, ...] | None:
+        """The ``states`` row (``_STATE_COLUMNS``) of a ``state_changed`` event.
+
+        None when the entity's or the attribute set's id is not known yet: ``_look_up_ids``
+        finds (or creates) them, after which this returns the row. A steady-state row is built
+        here without awaiting anything.
+        """
         entity_id: str = item.data["entity_id"]
         new: State | None = item.data["new_state"]
-        # The cached ids are looked up here, so a steady-state row awaits nothing.
-        metadata_id = (
-            ids.meta.get(entity_id)
-            or self._meta.get(entity_id)
-            or await self._metadata_id(conn, entity_id, ids)
-        )
-        old_state_id = (
-            ids.last_state[metadata_id]
-            if metadata_id in ids.last_state
-            else self._last_state.get(metadata_id)
-        )
-        context = item.context
+        metadata_id = ids.meta.get(entity_id) or self._meta.get(entity_id)
+        if metadata_id is None:
+            return None
         if new is None:
             # A removal is recorded as a row without a state, as Home Assistant does.
             self._last_attrs.pop(entity_id, None)
             state = attributes_id = last_changed = None
             last_updated = item.time_fired_timestamp
         else:
+            attributes_id = self._cached_attributes_id(entity_id, new, ids)
+            if attributes_id is None:
+                return None
             state = new.state
-            attributes_id = await self._attributes_id(conn, entity_id, new, ids)
             last_updated = new.last_updated_timestamp
             changed = new.last_changed_timestamp
             last_changed = None if changed == last_updated else changed
-        ids.last_state[metadata_id] = None if new is None else state_id
+        last_state = ids.last_state
+        old_state_id = (
+            last_state[metadata_id]
+            if metadata_id in last_state
+            else self._last_state.get(metadata_id)
+        )
+        last_state[metadata_id] = None if new is None else state_id
+        context = item.context
         return (
             state_id,
             metadata_id,
@@ -370,38 +397,44 @@ class RecorderDatabase:
             context_id_to_bytes(context.parent_id),
         )
 
-    async def _metadata_id(self, conn: AsyncConnection, entity_id: str, ids: _BatchIds) -> int:
-        found = ids.meta.get(entity_id) or self._meta.get(entity_id)
-        if found is not None:
-            return found
-        found = (
-            await conn.execute(
-                select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
-            )
-        ).scalar()
-        if found is None:
-            found = (
-                await conn.execute(
-                    insert(StatesMeta).values(entity_id=entity_id).returning(StatesMeta.metadata_id)
-                )
-            ).scalar_one()
-        ids.meta[entity_id] = found
-        return found
-
-    async def _attributes_id(
-        self, conn: AsyncConnection, entity_id: str, state: State, ids: _BatchIds
-    ) -> int:
+    def _cached_attributes_id(self, entity_id: str, state: State, ids: _BatchIds) -> int | None:
+        """The id of the state's attribute set when it is known, else None."""
         attributes = state.attributes
         last = self._last_attrs.get(entity_id)
         if last is not None and last[0] is attributes:
+            # The state machine shared the mapping: the attributes did not change.
             shared = last[1]
             found = ids.attributes.get(shared) or self._attributes.get(shared)
-            if found is not None:
-                return found
         else:
             shared = json_dumps(dict(attributes))
             self._last_attrs[entity_id] = (attributes, shared)
-        return await _shared_id(conn, _ATTRIBUTES_TABLE, shared, self._attributes, ids.attributes)
+            found = ids.attributes.get(shared)
+            if found is None and (found := self._attributes.get(shared)) is not None:
+                self._attributes.move_to_end(shared)
+        return found
+
+    async def _look_up_ids(self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds) -> None:
+        """Find or create the ids a ``state_changed`` row needs, into ``ids``."""
+        entity_id: str = item.data["entity_id"]
+        if entity_id not in ids.meta and entity_id not in self._meta:
+            found = (
+                await conn.execute(
+                    select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
+                )
+            ).scalar()
+            if found is None:
+                found = (
+                    await conn.execute(
+                        insert(StatesMeta)
+                        .values(entity_id=entity_id)
+                        .returning(StatesMeta.metadata_id)
+                    )
+                ).scalar_one()
+            ids.meta[entity_id] = found
+        new: State | None = item.data["new_state"]
+        if new is not None and self._cached_attributes_id(entity_id, new, ids) is None:
+            shared = self._last_attrs[entity_id][1]
+            await _shared_id(conn, _ATTRIBUTES_TABLE, shared, self._attributes, ids.attributes)
 
     async def _event_row(
         self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, event_id: int
@@ -571,17 +604,37 @@ _EVENT_COLUMNS = (
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}
 
 
-def _insert_sql(conn: AsyncConnection, model: type[States | Events], columns: Sequence[str]) -> str:
-    """A plain INSERT in the driver's own parameter style, for ``executemany`` of tuples.
+async def _insert_rows(
+    conn: AsyncConnection,
+    model: type[States | Events],
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order, at most ``INSERT_CHUNK_ROWS``) at once.
 
-    Handing tuples straight to the driver skips SQLAlchemy's per-row parameter processing,
-    which was most of the writer's time at tens of thousands of rows per second.
+    One multi-row INSERT rather than ``executemany``: the driver steps into the database once
+    for the lot rather than once per row. With SQLite that matters: each step gives up Python's
+    GIL and must win it back from the loop's thread, which at high rates is busy with the
+    site's own work (measured: 16.6 µs a row instead of 9 with the loop a third busy).
     """
-    style = conn.dialect.paramstyle
+    sql = _insert_sql(conn.dialect.paramstyle, model.__tablename__, columns, len(rows))
+    await conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(rows)))
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_sql(style: str, table: str, columns: tuple[str, ...], rows: int) -> str:
+    """A plain INSERT of ``rows`` rows in the driver's own parameter style.
+
+    Handing the values straight to the driver skips SQLAlchemy's per-row parameter
+    processing, which was most of the writer's time at tens of thousands of rows per second.
+    """
     if style not in _PLACEHOLDERS:
-        raise RuntimeError(f"Unsupported parameter style {style!r} of {conn.dialect.name}")
+        raise RuntimeError(f"Unsupported parameter style {style!r}")
     marker = _PLACEHOLDERS[style]
-    values = ", ".join(marker.format(i) for i in range(1, len(columns) + 1))
-    names = ", ".join(columns)
+    width = len(columns)
+    values = ", ".join(
+        "(" + ", ".join(marker.format(row * width + i) for i in range(1, width + 1)) + ")"
+        for row in range(rows)
+    )
     # Table and column names are this module's constants, never input: no injection here.
-    return f"INSERT INTO {model.__tablename__} ({names}) VALUES ({values})"  # noqa: S608
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608

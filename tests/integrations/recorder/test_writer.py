@@ -15,6 +15,7 @@ from ulid_transform import ulid_now
 
 from core.context import Context
 from integrations.recorder import core as recorder_core
+from integrations.recorder import database as recorder_database
 from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import Recorder, get_recorder
 from integrations.recorder.models import (
@@ -227,6 +228,59 @@ async def test_commit_interval_batches_writes_into_few_transactions(
     await recorder.flush()
     assert await count(recorder, States) == 200
     assert 1 <= len(commits) <= 3
+
+
+async def test_a_full_batch_is_written_without_waiting_for_the_commit_interval(
+    make_runtime: MakeRuntime, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_core, "MAX_BATCH_SIZE", 50)
+    runtime = await make_runtime(db_url, commit_interval=3600)
+    recorder = recorder_of(runtime)
+    await runtime.bus.drain()
+    await recorder.flush()
+    runtime.states.set("sensor.busy", "first")
+    await runtime.bus.drain()
+    await asyncio.sleep(0.05)  # the writer is now waiting out its hour
+    for value in range(49):
+        runtime.states.set("sensor.busy", str(value))
+    await runtime.bus.drain()
+    # No flush(): a whole batch is queued, so the writer must not wait for the hour to end.
+    await wait_for(lambda: recorder.queue_size == 0)
+    assert await count(recorder, States) == 50
+
+
+async def test_batches_larger_than_one_insert_keep_order_links_and_events(
+    make_runtime: MakeRuntime, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seven rows per INSERT: a batch of 60 states and 20 events takes several of each.
+    monkeypatch.setattr(recorder_database, "INSERT_CHUNK_ROWS", 7)
+    runtime = await make_runtime(db_url, commit_interval=0.2)
+    recorder = recorder_of(runtime)
+    await runtime.bus.drain()
+    await recorder.flush()
+    for value in range(60):
+        runtime.states.set(f"sensor.chunk_{value % 3}", str(value), {"n": value % 2})
+        if value % 3 == 0:
+            runtime.bus.fire("chunk_event", {"value": value})
+    await runtime.bus.drain()
+    await recorder.flush()
+    for entity in range(3):
+        rows = await states_of(recorder, f"sensor.chunk_{entity}")
+        assert [r.state for r in rows] == [str(v) for v in range(entity, 60, 3)]
+        assert rows[0].old_state_id is None
+        assert [r.old_state_id for r in rows[1:]] == [r.state_id for r in rows[:-1]]
+    async with recorder.session() as session:
+        payloads = (
+            await session.execute(
+                select(EventData.shared_data)
+                .join(Events, Events.data_id == EventData.data_id)
+                .join(EventTypes, Events.event_type_id == EventTypes.event_type_id)
+                .where(EventTypes.event_type == "chunk_event")
+                .order_by(Events.event_id)
+            )
+        ).scalars()
+        assert [json_loads(p)["value"] for p in payloads] == list(range(0, 60, 3))
+    assert await count(recorder, StateAttributes) == 2
 
 
 async def test_commit_interval_zero_commits_each_item(
