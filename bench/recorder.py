@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,33 @@ async def _paced_feed(
     return lowest, recorder.queue_size
 
 
-async def recorder_states_per_s(
-    root: Path, seconds: float, entities: int = 1_000
-) -> tuple[int, list[tuple[int, int, int]], int]:
+def _disk_writes() -> int | None:
+    """Bytes this process has caused to be written to disk so far (Linux), else None."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SustainedRun:
+    """One run of the sustained-rate figure."""
+
+    #: The highest rate sustained (0 if not even the first).
+    best: int
+    #: Each step's (rate, lowest queue in its last SETTLED_S seconds, queue at its end).
+    steps: list[tuple[int, int, int]]
+    #: States not recorded because the queue was full.
+    dropped: int
+    #: Bytes written to disk per state recorded, over every step (None off Linux).
+    disk_bytes_per_state: float | None
+
+
+async def recorder_states_per_s(root: Path, seconds: float, entities: int = 1_000) -> SustainedRun:
     """The highest offered rate the recorder keeps up with, in steps of 10,000/s.
 
     The writer commits a batch once ``MAX_BATCH_SIZE`` states are queued (or the commit
@@ -144,23 +169,27 @@ async def recorder_states_per_s(
     after each batch) when it falls behind. So a rate is sustained when, in the last
     ``SETTLED_S`` seconds of its step, the queue fell below one batch. The queue is drained
     between steps.
-
-    Returns:
-        (the highest sustained rate, each step's (rate, lowest queue, queue at its end), states
-        dropped).
     """
     async with running(root) as recorder:
         ids = [f"sensor.bench_{i}" for i in range(entities)]
         steps: list[tuple[int, int, int]] = []
         best = 0
+        written_before, recorded = _disk_writes(), 0
         for rate in range(10_000, 100_001, 10_000):
             lowest, left = await _paced_feed(recorder, ids, rate, seconds)
             steps.append((rate, lowest, left))
+            recorded += round(rate * seconds)
             await recorder.flush()
             if lowest >= MAX_BATCH_SIZE:
                 break
             best = rate
-        return best, steps, recorder.dropped
+        written_after = _disk_writes()
+        per_state = (
+            None
+            if written_before is None or written_after is None
+            else (written_after - written_before) / recorded
+        )
+        return SustainedRun(best, steps, recorder.dropped, per_state)
 
 
 async def recorder_bytes_per_state(
@@ -312,21 +341,25 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
         sites = (Path(scratch) / f"site{n}" for n in itertools.count())
         long_runs = max(1, runs - 2)
         if "sustained" in only:
-            rates, notes, dropped = [], [], 0
-            for _ in range(long_runs):
-                rate, steps, run_dropped = await recorder_states_per_s(next(sites), sustained_s)
-                rates.append(rate)
-                notes.append(" ".join(f"{r // 1000}k:{lowest}/{left}" for r, lowest, left in steps))
-                dropped += run_dropped
+            results = [
+                await recorder_states_per_s(next(sites), sustained_s) for _ in range(long_runs)
+            ]
+            notes = [
+                " ".join(f"{r // 1000}k:{lowest}/{left}" for r, lowest, left in run.steps)
+                for run in results
+            ]
+            disk = [run.disk_bytes_per_state for run in results if run.disk_bytes_per_state]
             emit(
                 "recorder_states_per_s",
-                rates,
+                [run.best for run in results],
                 "1/s",
                 f"highest offered rate (steps of 10k/s, {sustained_s:g} s each, 1,000 sensors, "
                 f"default settings) in whose last {SETTLED_S:g} s the queue fell below one batch "
                 f"({MAX_BATCH_SIZE:,}), i.e. the writer wrote faster than states came; per step, "
                 f"the lowest queue in those seconds / the queue at the end: {' | '.join(notes)}; "
-                f"states dropped (queue full): {dropped}",
+                f"states dropped (queue full): {sum(run.dropped for run in results)}; written to "
+                f"disk per recorded state (WAL, checkpoints, /proc/self/io): "
+                f"{' '.join(f'{d:.0f}' for d in disk) or 'not measured here'} bytes",
             )
         if "bytes" in only:
             sizes = [await recorder_bytes_per_state(next(sites)) for _ in range(long_runs)]
