@@ -417,20 +417,9 @@ class RecorderDatabase:
         """Find or create the ids a ``state_changed`` row needs, into ``ids``."""
         entity_id: str = item.data["entity_id"]
         if entity_id not in ids.meta and entity_id not in self._meta:
-            found = (
-                await conn.execute(
-                    select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
-                )
-            ).scalar()
-            if found is None:
-                found = (
-                    await conn.execute(
-                        insert(StatesMeta)
-                        .values(entity_id=entity_id)
-                        .returning(StatesMeta.metadata_id)
-                    )
-                ).scalar_one()
-            ids.meta[entity_id] = found
+            ids.meta[entity_id] = await _name_id(
+                conn, StatesMeta, StatesMeta.metadata_id, StatesMeta.entity_id, entity_id
+            )
         new: State | None = item.data["new_state"]
         if new is not None and self._cached_attributes_id(entity_id, new, ids) is None:
             shared = self._last_attrs[entity_id][1]
@@ -443,19 +432,9 @@ class RecorderDatabase:
         event_type = item.event_type
         type_id = ids.event_types.get(event_type) or self._event_types.get(event_type)
         if type_id is None:
-            type_id = (
-                await conn.execute(
-                    select(EventTypes.event_type_id).where(EventTypes.event_type == event_type)
-                )
-            ).scalar()
-            if type_id is None:
-                type_id = (
-                    await conn.execute(
-                        insert(EventTypes)
-                        .values(event_type=event_type)
-                        .returning(EventTypes.event_type_id)
-                    )
-                ).scalar_one()
+            type_id = await _name_id(
+                conn, EventTypes, EventTypes.event_type_id, EventTypes.event_type, event_type
+            )
             ids.event_types[event_type] = type_id
         data_id = None
         if item.data:
@@ -495,6 +474,22 @@ _ATTRIBUTES_TABLE = _SharedTable(
 _EVENT_DATA_TABLE = _SharedTable(
     EventData, EventData.data_id, EventData.hash, EventData.shared_data
 )
+
+
+async def _name_id(
+    conn: AsyncConnection,
+    model: type[StatesMeta] | type[EventTypes],
+    id_column: InstrumentedAttribute[int],
+    name_column: InstrumentedAttribute[str],
+    name: str,
+) -> int:
+    """The id of a name stored once (an entity id, an event type), inserted if new."""
+    found = (await conn.execute(select(id_column).where(name_column == name))).scalar()
+    if found is None:
+        found = (
+            await conn.execute(insert(model).values({name_column.key: name}).returning(id_column))
+        ).scalar_one()
+    return int(found)
 
 
 async def _shared_id(
