@@ -2,7 +2,8 @@
 
 One ``@callback`` bus listener filters each event and appends it to an in-memory queue; one
 task, ``recorder.writer``, drains the queue, writing up to ``MAX_BATCH_SIZE`` items per
-transaction every ``commit_interval`` seconds (or each item at once when that is 0).
+transaction every ``commit_interval`` seconds, or as soon as a whole batch is queued (each item
+at once when the interval is 0).
 
 This module is light on purpose: the integration's setup imports it, registers the listener and
 starts the writer task, and returns, so ``/ready`` never waits for the database. The writer
