@@ -15,8 +15,8 @@ returns once that first attempt is over.
 When the database fails, the batch stays at the head of the queue and is retried every
 ``db_retry_wait`` seconds (status DEGRADED, one warning per outage); the queue grows up to
 ``max_queue`` items, after which new ones are dropped and counted (status FULL). A batch that
-fails for a reason other than the connection (an unexpected value) is written item by item, and
-the items that still fail are logged and skipped.
+fails for a reason other than the connection (an unexpected value) is written in halves, down to
+the items that fail on their own, which are logged and skipped.
 
 A database that can never be used (a schema newer than this code, ``SchemaTooNewError``; a URL,
 driver or file that is not a database) ends the recorder for this run: the listener is removed,
@@ -528,8 +528,8 @@ class Recorder:
             if await database.is_outage(err):
                 self._on_outage(err)
                 return False
-            _LOGGER.warning("Recorder batch failed (%s); writing its items one by one", err)
-            done = await self._write_one_by_one(database, batch)
+            _LOGGER.warning("Recorder batch failed (%s); writing it in parts", err)
+            done = await self._write_apart(database, batch, err)
             self._pop(done)
             return done == len(batch)
         self._pop(written)
@@ -551,17 +551,35 @@ class Recorder:
             self._set_status(RecorderStatus.OK)
         self._notify_waiters()
 
-    async def _write_one_by_one(self, database: RecorderDatabase, batch: list[Event[Any]]) -> int:
-        """Write each item in its own transaction; return how many were handled."""
-        for index, item in enumerate(batch):
+    async def _write_apart(
+        self, database: RecorderDatabase, items: list[Event[Any]], err: Exception
+    ) -> int:
+        """Write items that failed together with ``err`` (bad data, not an outage) in halves.
+
+        Halves that fail are split again, down to the items that fail on their own, which are
+        logged and skipped: a bad item among thousands costs a few dozen transactions rather
+        than one per item. Stops at an outage.
+
+        Returns:
+            How many items from the start of ``items`` were written or skipped.
+        """
+        if len(items) == 1:
+            _LOGGER.error("Recorder could not write %r; skipped", items[0], exc_info=err)
+            return 1
+        handled = 0
+        middle = len(items) // 2
+        for part in (items[:middle], items[middle:]):
             try:
-                await database.write([item])
-            except Exception as err:  # sorted below, as in _commit_batch
-                if await database.is_outage(err):
-                    self._on_outage(err)
-                    return index
-                _LOGGER.exception("Recorder could not write %r; skipped", item)
-        return len(batch)
+                done = await database.write(part)
+            except Exception as part_err:  # sorted below, as in _commit_batch
+                if await database.is_outage(part_err):
+                    self._on_outage(part_err)
+                    return handled
+                done = await self._write_apart(database, part, part_err)
+            handled += done
+            if done < len(part):
+                return handled
+        return handled
 
     def _on_outage(self, err: BaseException) -> None:
         if self.status is RecorderStatus.OK or self.status is RecorderStatus.STARTING:

@@ -283,6 +283,47 @@ async def test_batches_larger_than_one_insert_keep_order_links_and_events(
     assert await count(recorder, StateAttributes) == 2
 
 
+class _Unprintable:
+    """An object an integration put in event data that cannot even be shown as text."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+    __repr__ = object.__repr__
+
+
+async def test_a_bad_item_is_skipped_and_logged_and_the_rest_of_its_batch_written(
+    make_runtime: MakeRuntime, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = await make_runtime(db_url, commit_interval=0.2)
+    recorder = recorder_of(runtime)
+    await runtime.bus.drain()
+    await recorder.flush()
+    transactions = count_commits(recorder)
+    with caplog.at_level(logging.WARNING, logger="integrations.recorder"):
+        for value in range(200):
+            runtime.states.set("sensor.good", str(value))
+            if value in (50, 150):
+                runtime.bus.fire("bad_payload", {"value": value, "thing": _Unprintable()})
+        await runtime.bus.drain()
+        await recorder.flush()
+    # Every good state is there, in order; the two bad events are not.
+    rows = await states_of(recorder, "sensor.good")
+    assert [r.state for r in rows] == [str(v) for v in range(200)]
+    assert await count(recorder, EventTypes, EventTypes.event_type == "bad_payload") == 0
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 2
+    assert [str(r.exc_info[1]) for r in skipped if r.exc_info] == ["no text for you"] * 2
+    # Halving found the two bad items in far fewer transactions than one per item.
+    assert len(transactions) < 40
+    # The writer carries on with what comes next.
+    runtime.states.set("sensor.good", "after")
+    await runtime.bus.drain()
+    await recorder.flush()
+    assert (await states_of(recorder, "sensor.good"))[-1].state == "after"
+    assert recorder.status is RecorderStatus.OK
+
+
 async def test_commit_interval_zero_commits_each_item(
     make_runtime: MakeRuntime, db_url: str
 ) -> None:
