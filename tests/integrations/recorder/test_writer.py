@@ -32,6 +32,15 @@ from integrations.recorder.util import bytes_to_context_id, json_loads
 from .conftest import MakeRuntime, pg_admin, pg_sqlalchemy_url, recorder_of
 
 
+async def settled_recorder(make_runtime: MakeRuntime, db_url: str, **options: Any) -> Recorder:
+    """A started recorder with what start-up fired (edgewise_started and friends) written."""
+    runtime = await make_runtime(db_url, **options)
+    recorder = recorder_of(runtime)
+    await runtime.bus.drain()
+    await recorder.flush()
+    return recorder
+
+
 async def count(recorder: Recorder, model: Any, *where: Any) -> int:
     async with recorder.session() as session:
         return int(
@@ -234,10 +243,8 @@ async def test_a_full_batch_is_written_without_waiting_for_the_commit_interval(
     make_runtime: MakeRuntime, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(recorder_core, "MAX_BATCH_SIZE", 50)
-    runtime = await make_runtime(db_url, commit_interval=3600)
-    recorder = recorder_of(runtime)
-    await runtime.bus.drain()
-    await recorder.flush()
+    recorder = await settled_recorder(make_runtime, db_url, commit_interval=3600)
+    runtime = recorder.runtime
     runtime.states.set("sensor.busy", "first")
     await runtime.bus.drain()
     await asyncio.sleep(0.05)  # the writer is now waiting out its hour
@@ -254,10 +261,8 @@ async def test_batches_larger_than_one_insert_keep_order_links_and_events(
 ) -> None:
     # Seven rows per INSERT: a batch of 60 states and 20 events takes several of each.
     monkeypatch.setattr(recorder_database, "INSERT_CHUNK_ROWS", 7)
-    runtime = await make_runtime(db_url, commit_interval=0.2)
-    recorder = recorder_of(runtime)
-    await runtime.bus.drain()
-    await recorder.flush()
+    recorder = await settled_recorder(make_runtime, db_url, commit_interval=0.2)
+    runtime = recorder.runtime
     for value in range(60):
         runtime.states.set(f"sensor.chunk_{value % 3}", str(value), {"n": value % 2})
         if value % 3 == 0:
@@ -295,10 +300,8 @@ class _Unprintable:
 async def test_a_bad_item_is_skipped_and_logged_and_the_rest_of_its_batch_written(
     make_runtime: MakeRuntime, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runtime = await make_runtime(db_url, commit_interval=0.2)
-    recorder = recorder_of(runtime)
-    await runtime.bus.drain()
-    await recorder.flush()
+    recorder = await settled_recorder(make_runtime, db_url, commit_interval=0.2)
+    runtime = recorder.runtime
     transactions = count_commits(recorder)
     with caplog.at_level(logging.WARNING, logger="integrations.recorder"):
         for value in range(200):
