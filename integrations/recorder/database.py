@@ -260,15 +260,13 @@ class RecorderDatabase:
         if self._in_doubt is not None and (committed := await self._settle_in_doubt()):
             return min(committed, len(batch))
         ids = _BatchIds()
-        last_state_id: int | None = None
-        last_event_id: int | None = None
+        states = _RowSender(States, _STATE_COLUMNS)
+        events = _RowSender(Events, _EVENT_COLUMNS)
         async with self._lock:
             try:
                 async with self.engine.begin() as conn:
                     next_state_id = await _next_id(conn, States.state_id)
                     next_event_id = await _next_id(conn, Events.event_id)
-                    state_rows: list[tuple[Any, ...]] = []
-                    event_rows: list[tuple[Any, ...]] = []
                     for item in batch:
                         if item.event_type == EVENT_STATE_CHANGED:
                             row = self._state_row(item, ids, next_state_id)
@@ -277,34 +275,21 @@ class RecorderDatabase:
                                 await self._look_up_ids(conn, item, ids)
                                 row = self._state_row(item, ids, next_state_id)
                                 assert row is not None  # noqa: S101 - both ids are cached now
-                            state_rows.append(row)
                             next_state_id += 1
-                            if len(state_rows) == INSERT_CHUNK_ROWS:
-                                last_state_id = next_state_id - 1
-                                await _insert_rows(conn, States, _STATE_COLUMNS, state_rows)
-                                state_rows = []
+                            if states.add(row):
+                                await states.send(conn)
                         else:
-                            event_rows.append(await self._event_row(conn, item, ids, next_event_id))
+                            row = await self._event_row(conn, item, ids, next_event_id)
                             next_event_id += 1
-                            if len(event_rows) == INSERT_CHUNK_ROWS:
-                                last_event_id = next_event_id - 1
-                                await _insert_rows(conn, Events, _EVENT_COLUMNS, event_rows)
-                                event_rows = []
-                    if state_rows:
-                        last_state_id = next_state_id - 1
-                        await _insert_rows(conn, States, _STATE_COLUMNS, state_rows)
-                    if event_rows:
-                        last_event_id = next_event_id - 1
-                        await _insert_rows(conn, Events, _EVENT_COLUMNS, event_rows)
-                    if last_state_id is not None:
-                        await _advance_sequence(conn, "states", "state_id", last_state_id)
-                    if last_event_id is not None:
-                        await _advance_sequence(conn, "events", "event_id", last_event_id)
+                            if events.add(row):
+                                await events.send(conn)
+                    await states.finish(conn)
+                    await events.finish(conn)
             except BaseException as err:
-                if (last_state_id or last_event_id) and is_connection_error(err):
+                if (states.last_id or events.last_id) and is_connection_error(err):
                     # The connection failed with the rows sent: perhaps during the COMMIT, which
                     # the database may have carried out. The next write looks them up first.
-                    self._in_doubt = _InDoubt(len(batch), last_state_id, last_event_id, ids)
+                    self._in_doubt = _InDoubt(len(batch), states.last_id, events.last_id, ids)
                 raise
             self._commit_ids(ids)
         return len(batch)
@@ -597,6 +582,35 @@ _EVENT_COLUMNS = (
     "context_parent_id_bin",
 )
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}
+
+
+class _RowSender:
+    """The rows of one table (its id first), sent in INSERTs of ``INSERT_CHUNK_ROWS``."""
+
+    def __init__(self, model: type[States | Events], columns: tuple[str, ...]) -> None:
+        self.model = model
+        self.columns = columns
+        self.rows: list[tuple[Any, ...]] = []
+        #: The id of the last row sent to the database, or None.
+        self.last_id: int | None = None
+
+    def add(self, row: tuple[Any, ...]) -> bool:
+        """Keep a row; True once a chunk is full (then ``send`` it)."""
+        self.rows.append(row)
+        return len(self.rows) >= INSERT_CHUNK_ROWS
+
+    async def send(self, conn: AsyncConnection) -> None:
+        """Insert the rows kept so far."""
+        if self.rows:
+            self.last_id = self.rows[-1][0]
+            await _insert_rows(conn, self.model, self.columns, self.rows)
+            self.rows = []
+
+    async def finish(self, conn: AsyncConnection) -> None:
+        """Send the last rows; on PostgreSQL, keep the id sequence ahead of the ids given."""
+        await self.send(conn)
+        if self.last_id is not None:
+            await _advance_sequence(conn, self.model.__tablename__, self.columns[0], self.last_id)
 
 
 async def _insert_rows(
