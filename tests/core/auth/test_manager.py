@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from core.auth import AuthError, AuthManager, Role, TokenType
 from core.auth.manager import read_auth_file, write_auth_file
 from core.auth.models import Permission
+from core.clock import FakeClock
 
 
 async def executor(func: Callable[..., Any], *args: Any) -> Any:
@@ -19,30 +21,29 @@ async def executor(func: Callable[..., Any], *args: Any) -> Any:
 
 
 @pytest.fixture
-async def auth(tmp_path: Path) -> AuthManager:
-    manager = AuthManager(executor, tmp_path / ".storage" / "auth")
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+async def auth(tmp_path: Path, clock: FakeClock) -> AuthManager:
+    manager = AuthManager(executor, tmp_path / ".storage" / "auth", clock=clock)
     await manager.load()
     return manager
 
 
-class Clock:
-    """Replaces time.time in the manager."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = 1_000_000.0
-        monkeypatch.setattr("core.auth.manager._now", lambda: self.now)
-        monkeypatch.setattr("core.auth.manager._monotonic", lambda: self.now)
+def seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
 
 
 async def test_access_tokens_expire_and_die_with_their_grant(
-    auth: AuthManager, monkeypatch: pytest.MonkeyPatch
+    auth: AuthManager, clock: FakeClock
 ) -> None:
-    clock = Clock(monkeypatch)
     user = await auth.create_user("ada", "pw", role=Role.OPERATOR)
     grant, refresh = await auth.create_refresh_token(user, "client")
     access = auth.create_access_token(grant)
     assert auth.validate_access_token(access) == (user, grant)
-    clock.now += 1801
+    clock.advance(seconds(1801))
     assert auth.validate_access_token(access) is None
     fresh = auth.create_access_token(grant)
     assert auth.refresh_grant(refresh) is grant
@@ -53,17 +54,14 @@ async def test_access_tokens_expire_and_die_with_their_grant(
         await auth.revoke(grant.id)
 
 
-async def test_long_lived_tokens_and_codes(
-    auth: AuthManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock(monkeypatch)
+async def test_long_lived_tokens_and_codes(auth: AuthManager, clock: FakeClock) -> None:
     user = await auth.create_user("bob", "pw", role=Role.VIEWER)
     grant, token = await auth.create_long_lived_token(user, "script", lifespan_days=1)
     assert grant.token_type is TokenType.LONG_LIVED
     assert auth.validate_access_token(token) == (user, grant)
     assert user.can(Permission.READ)
     assert not user.can(Permission.CONTROL)
-    clock.now += 86_401
+    clock.advance(seconds(86_401))
     assert auth.validate_access_token(token) is None
     code = auth.create_auth_code(user, "client")
     assert auth.use_auth_code(code, "other-client") is None  # spent, and the wrong client
@@ -83,15 +81,12 @@ async def test_passwords_and_bad_users(auth: AuthManager) -> None:
         await auth.create_user("dave", "")
 
 
-async def test_changes_on_disk_are_picked_up(
-    auth: AuthManager, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    clock = Clock(monkeypatch)
+async def test_changes_on_disk_are_picked_up(auth: AuthManager, clock: FakeClock) -> None:
     user = await auth.create_user("erin", "pw")
     grant, token = await auth.create_long_lived_token(user, "x")
     data = read_auth_file(auth.path)
     data.revoke(grant.id)
     write_auth_file(auth.path, data)
-    clock.now += 2
+    clock.advance(seconds(2))
     assert auth.validate_access_token(token) is None
     assert not auth.data.tokens
