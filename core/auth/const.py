@@ -24,3 +24,26 @@ RELOAD_CHECK_INTERVAL = 1.0
 MAX_REVOKED_REMEMBERED = 1000
 #: The command that gives a site whose users were lost an admin again.
 RECOVERY_COMMAND = "edgewise user add NAME --role admin"
+#: Event types a user who is not an admin may subscribe to: those that carry nothing sensitive
+#: (Home Assistant's list). ``call_service``, ``automation_triggered`` and the like show what
+#: others do and with which data; only admins see every event.
+SUBSCRIBE_ALLOWLIST: frozenset[str] = frozenset(
+    {
+        "area_registry_updated",
+        "component_loaded",
+        "core_config_updated",
+        "device_registry_updated",
+        "entity_registry_updated",
+        "floor_registry_updated",
+        "label_registry_updated",
+        "lovelace_updated",
+        "panels_updated",
+        "persistent_notifications_updated",
+        "recorder_5min_statistics_generated",
+        "recorder_hourly_statistics_generated",
+        "service_registered",
+        "service_removed",
+        "state_changed",
+        "themes_updated",
+    }
+)

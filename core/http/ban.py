@@ -60,6 +60,10 @@ class LoginGuard:
             return 0.0
         return left
 
+    def failures(self, address: str) -> int:
+        """Failures counted against ``address`` within the window."""
+        return len(self._recent(address))
+
     def _recent(self, address: str, *, create: bool = False) -> deque[float]:
         """The address's failures within the window (a new deque, unstored, when it has none)."""
         now = self._clock.monotonic()

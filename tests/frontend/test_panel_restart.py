@@ -1,0 +1,74 @@
+"""A server restart with a tab open: the tab comes back live by itself, logged in, unbanned."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import automations.integration
+import integrations.persistent_notification
+import integrations.recorder
+from playwright.async_api import Browser, Page, expect
+
+from core.http.view import GUARD
+from core.plugins import IntegrationLoader
+from core.runtime import Runtime
+from tests.frontend.conftest import PanelTestIntegration, Site
+from tests.frontend.test_panel_browser import TIMEOUT, owner_page
+
+#: ms the tab has, from the moment the new server listens, to be live again (issue 28).
+LIVE_AGAIN_WITHIN_MS = 5_000
+
+
+def restarted_runtime(site: Site) -> Runtime:
+    """A new runtime on the same site and port, as after ``systemctl restart edgewise``."""
+    loader = IntegrationLoader()
+    loader.register(PanelTestIntegration(), source="test paneltest")
+    loader.register(integrations.recorder, source="test recorder")
+    loader.register(automations.integration, source="test automation")
+    loader.register(integrations.persistent_notification, source="test notifications")
+    assert site.runtime.http is not None
+    return Runtime(site.runtime.config_dir, loader=loader, http_port=site.runtime.http.port)
+
+
+async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
+    site: Site, browser: Browser, shots: Callable[[Page, str], Any]
+) -> None:
+    page, errors = await owner_page(site, browser, "/#/entity/switch.pump")
+    status = page.locator("header .conn")
+    await expect(status).to_have_text("Live")
+    tokens_before = await page.evaluate("localStorage.getItem('edgewise.auth')")
+
+    await site.runtime.stop()
+    await expect(status).to_have_text("Reconnecting…")
+    banner = page.locator(".conn-banner")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("reconnecting")
+    await shots(page, "restart-reconnecting")
+
+    runtime = restarted_runtime(site)
+    await runtime.start()
+    try:
+        await expect(status).to_have_text("Live", timeout=LIVE_AGAIN_WITHIN_MS)
+        await expect(banner).to_have_text("Reconnected")
+        await shots(page, "restart-reconnected")
+        # Logged in still, with the same session; the page is live (a change shows).
+        assert await page.get_by_label("Password", exact=True).count() == 0
+        after = await page.evaluate("localStorage.getItem('edgewise.auth')")
+        assert after is not None
+        assert tokens_before is not None
+        assert '"refresh_token"' in after
+        assert after.split('"refresh_token":')[1][:40] == tokens_before.split('"refresh_token":')[
+            1
+        ][:40]
+        runtime.states.set("sensor.outside", "3.5", {"friendly_name": "Outside temperature"})
+        await page.goto(site.url + "/#/overview")
+        await expect(page.get_by_text("3.5", exact=False).first).to_be_visible(timeout=TIMEOUT)
+        # Nothing the tab did counted towards a ban.
+        assert runtime.http is not None
+        guard = runtime.http.app[GUARD]
+        assert guard.banned_for("127.0.0.1") == 0
+        assert guard.failures("127.0.0.1") == 0
+        assert not errors, errors
+    finally:
+        await runtime.stop()
