@@ -214,7 +214,7 @@ class Connection:
             self.queued_bytes = 0
         # Release a reader paced by wait_for_room, so that it sees the close and ends.
         self._roomy.set()
-        _LOGGER.warning("Disconnecting WebSocket client %r: %s", self, reason)
+        _LOGGER.warning("Disconnecting WebSocket client %s: %s", repr(self), reason)
         self.hub.disconnects.labels(reason.split(":", maxsplit=1)[0]).inc()
         task = asyncio.get_running_loop().create_task(
             self._close(reason, abort), name="websocket.close"
@@ -425,12 +425,12 @@ class WebSocketHub:
             transport=request.transport,
         )
         self.connections.add(conn)
-        _LOGGER.debug("WebSocket client %r connected", conn)
+        _LOGGER.debug("WebSocket client %s connected", repr(conn))
         try:
             await conn.run()
         finally:
             self.connections.discard(conn)
-            _LOGGER.debug("WebSocket client %r disconnected", conn)
+            _LOGGER.debug("WebSocket client %s disconnected", repr(conn))
         return ws
 
 

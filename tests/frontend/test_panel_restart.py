@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from playwright.async_api import Browser, Page, expect
+
 import automations.integration
 import integrations.persistent_notification
 import integrations.recorder
-from playwright.async_api import Browser, Page, expect
-
 from core.http.view import GUARD
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
@@ -58,9 +58,10 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
         assert after is not None
         assert tokens_before is not None
         assert '"refresh_token"' in after
-        assert after.split('"refresh_token":')[1][:40] == tokens_before.split('"refresh_token":')[
-            1
-        ][:40]
+        assert (
+            after.split('"refresh_token":')[1][:40]
+            == tokens_before.split('"refresh_token":')[1][:40]
+        )
         runtime.states.set("sensor.outside", "3.5", {"friendly_name": "Outside temperature"})
         await page.goto(site.url + "/#/overview")
         await expect(page.get_by_text("3.5", exact=False).first).to_be_visible(timeout=TIMEOUT)
