@@ -90,3 +90,95 @@ async def test_changes_on_disk_are_picked_up(auth: AuthManager, clock: FakeClock
     clock.advance(seconds(2))
     assert auth.validate_access_token(token) is None
     assert not auth.data.tokens
+
+
+async def test_a_restarted_manager_accepts_the_tokens_it_issued(
+    auth: AuthManager, clock: FakeClock, tmp_path: Path
+) -> None:
+    user = await auth.create_user("fay", "pw")
+    grant, refresh = await auth.create_refresh_token(user, "client")
+    access = auth.create_access_token(grant)
+    restarted = AuthManager(executor, auth.path, clock=clock)
+    await restarted.load()
+    found = restarted.validate_access_token(access)
+    assert found is not None
+    assert found[1].id == grant.id
+    assert restarted.refresh_grant(refresh) is not None
+    # The signing key is not in .storage/auth: a copy of that file alone lets nobody in.
+    copy = tmp_path / "copy" / ".storage" / "auth"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(auth.path.read_bytes())
+    thief = AuthManager(executor, copy, clock=clock)
+    await thief.load()
+    assert thief.validate_access_token(access) is None
+    assert not thief.was_issued(access)
+
+
+async def test_stale_tokens_are_known_as_issued_and_guesses_are_not(
+    auth: AuthManager, clock: FakeClock
+) -> None:
+    user = await auth.create_user("gus", "pw")
+    grant, refresh = await auth.create_refresh_token(user, "client")
+    access = auth.create_access_token(grant)
+    _, long_lived = await auth.create_long_lived_token(user, "dashboard", lifespan_days=1)
+    clock.advance(seconds(1801))
+    assert auth.validate_access_token(access) is None  # expired...
+    assert auth.was_issued(access)  # ...but genuine
+    await auth.revoke(grant.id)
+    assert auth.refresh_grant(refresh) is None
+    assert auth.was_issued(refresh)
+    assert auth.was_issued(long_lived)
+    assert not auth.was_issued("guess")
+    assert not auth.was_issued(access[:-2] + "xx")
+    body, _, _ = access.rpartition(".")
+    forged_expiry = body.split(".")[0] + ".ffffffff." + body.split(".")[2]
+    assert not auth.was_issued(f"{forged_expiry}.{access.rpartition('.')[2]}")
+
+
+async def test_every_loss_of_rights_is_told_to_the_hooks(auth: AuthManager) -> None:
+    changed: list[str] = []
+    revoked: list[str] = []
+    auth.on_user_change.append(changed.append)
+    auth.on_revoke.append(revoked.append)
+    ann = await auth.create_user("ann", "pw", role=Role.ADMIN)
+    bob = await auth.create_user("bob", "pw", role=Role.VIEWER)
+    grant, _ = await auth.create_refresh_token(bob, None)
+    ann.role = Role.OPERATOR  # demoted in place (as config/auth/update does)
+    await auth.save()
+    assert changed == [ann.id]
+    bob.role = Role.ADMIN  # promoted: nothing to close
+    await auth.save()
+    assert changed == [ann.id]
+    # Removed by another process (the command line) writing the file.
+    data = read_auth_file(auth.path)
+    data.remove_user(bob.id)
+    write_auth_file(auth.path, data)
+    auth.reload_if_changed(force=True)
+    assert changed == [ann.id, bob.id]
+    assert revoked == [grant.id]
+
+
+async def test_long_lived_tokens_are_limited_per_user(auth: AuthManager) -> None:
+    from core.auth.const import MAX_LONG_LIVED_PER_USER
+
+    user = await auth.create_user("hal", "pw", role=Role.VIEWER)
+    for i in range(MAX_LONG_LIVED_PER_USER):
+        await auth.create_long_lived_token(user, f"t{i}", lifespan_days=1)
+    with pytest.raises(AuthError, match="revoke one first"):
+        await auth.create_long_lived_token(user, "one more", lifespan_days=1)
+    with pytest.raises(AuthError, match="lifespan"):
+        await auth.create_long_lived_token(user, "forever", lifespan_days=10**9)
+
+
+async def test_onboarding_stays_closed_once_done(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / ".storage" / "auth"
+    first = AuthManager(executor, path, clock=clock)
+    await first.load()
+    assert not first.onboarded
+    await first.create_user("owner", "pw", is_owner=True)
+    assert first.onboarded
+    path.unlink()
+    lost = AuthManager(executor, path, clock=clock)
+    await lost.load()
+    assert not lost.has_users
+    assert lost.onboarded
