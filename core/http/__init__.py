@@ -224,7 +224,7 @@ class HttpServer:
         if self._runner is not None:
             raise RuntimeError("HTTP server already started")
         await self.auth.load()
-        if not self.auth.has_users:
+        if not self.auth.onboarded:
             _LOGGER.warning(
                 "No user yet: the first visit to the panel creates the owner "
                 "(or run `edgewise user add`)"
