@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 import automations.integration
 import integrations.persistent_notification
 import integrations.recorder
+from core.hookspecs import hookimpl
 from core.http.view import GUARD
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
@@ -20,10 +21,23 @@ from tests.frontend.test_panel_browser import TIMEOUT, owner_page
 LIVE_AGAIN_WITHIN_MS = 5_000
 
 
+class RestartedPanelIntegration(PanelTestIntegration):
+    """The test entities again after a restart (their areas and registry entries are stored)."""
+
+    @hookimpl
+    def edgewise_setup(self, runtime: Runtime, config: object) -> None:
+        runtime.states.set("switch.pump", "off", {"friendly_name": "Pump"})
+        runtime.states.set(
+            "sensor.outside",
+            "12.5",
+            {"friendly_name": "Outside temperature", "unit_of_measurement": "°C"},
+        )
+
+
 def restarted_runtime(site: Site) -> Runtime:
     """A new runtime on the same site and port, as after ``systemctl restart edgewise``."""
     loader = IntegrationLoader()
-    loader.register(PanelTestIntegration(), source="test paneltest")
+    loader.register(RestartedPanelIntegration(), source="test paneltest")
     loader.register(integrations.recorder, source="test recorder")
     loader.register(automations.integration, source="test automation")
     loader.register(integrations.persistent_notification, source="test notifications")
@@ -45,6 +59,9 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
     await expect(banner).to_be_visible()
     await expect(banner).to_contain_text("reconnecting")
     await shots(page, "restart-reconnecting")
+    # The page keeps what it showed while the server is away.
+    missing = page.get_by_text("does not exist", exact=False)
+    assert await missing.count() == 0
 
     runtime = restarted_runtime(site)
     await runtime.start()
@@ -52,6 +69,8 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
         await expect(status).to_have_text("Live", timeout=LIVE_AGAIN_WITHIN_MS)
         await expect(banner).to_have_text("Reconnected")
         await shots(page, "restart-reconnected")
+        await expect(missing).to_have_count(0)
+        await expect(page.locator("h1, h2").filter(has_text="Pump").first).to_be_visible()
         # Logged in still, with the same session; the page is live (a change shows).
         assert await page.get_by_label("Password", exact=True).count() == 0
         after = await page.evaluate("localStorage.getItem('edgewise.auth')")
