@@ -182,3 +182,18 @@ async def test_onboarding_stays_closed_once_done(tmp_path: Path, clock: FakeCloc
     await lost.load()
     assert not lost.has_users
     assert lost.onboarded
+
+
+async def test_a_store_with_a_malformed_entry_is_moved_aside_and_onboarding_stays_closed(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / ".storage" / "auth"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": 1, "key": "auth", "data": {"users": [{"username": "x"}]}}')
+    auth = AuthManager(executor, path, clock=clock)
+    await auth.load()
+    assert not auth.has_users
+    assert auth.onboarded
+    assert not path.exists()
+    assert list(path.parent.glob("auth.corrupt-*"))
+    assert "edgewise user add NAME --role admin" in caplog.text
