@@ -51,7 +51,7 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
     page, errors = await owner_page(site, browser, "/#/entity/switch.pump")
     status = page.locator("header .conn")
     await expect(status).to_have_text("Live")
-    tokens_before = await page.evaluate("localStorage.getItem('edgewise.auth')")
+    tokens_before = await page.evaluate("JSON.parse(localStorage.getItem('edgewise.auth'))")
 
     await site.runtime.stop()
     await expect(status).to_have_text("Reconnecting…")
@@ -73,14 +73,8 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
         await expect(page.locator("h1, h2").filter(has_text="Pump").first).to_be_visible()
         # Logged in still, with the same session; the page is live (a change shows).
         assert await page.get_by_label("Password", exact=True).count() == 0
-        after = await page.evaluate("localStorage.getItem('edgewise.auth')")
-        assert after is not None
-        assert tokens_before is not None
-        assert '"refresh_token"' in after
-        assert (
-            after.split('"refresh_token":')[1][:40]
-            == tokens_before.split('"refresh_token":')[1][:40]
-        )
+        after = await page.evaluate("JSON.parse(localStorage.getItem('edgewise.auth'))")
+        assert after["refresh_token"] == tokens_before["refresh_token"]
         runtime.states.set("sensor.outside", "3.5", {"friendly_name": "Outside temperature"})
         await page.goto(site.url + "/#/overview")
         await expect(page.get_by_text("3.5", exact=False).first).to_be_visible(timeout=TIMEOUT)
@@ -89,6 +83,31 @@ async def test_open_tab_reconnects_after_a_restart_without_login_or_ban(
         guard = runtime.http.app[GUARD]
         assert guard.banned_for("127.0.0.1") == 0
         assert guard.failures("127.0.0.1") == 0
+        assert not errors, errors
+    finally:
+        await runtime.stop()
+
+
+async def test_a_tab_whose_access_token_is_refused_refreshes_it_and_stays_logged_in(
+    site: Site, browser: Browser
+) -> None:
+    page, errors = await owner_page(site, browser, "/#/overview")
+    status = page.locator("header .conn")
+    await expect(status).to_have_text("Live")
+    before = await page.evaluate("JSON.parse(localStorage.getItem('edgewise.auth'))")
+    await site.runtime.stop()
+    await expect(status).to_have_text("Reconnecting…")
+    # The signing key lost: the tab's access token means nothing to the new server.
+    (site.runtime.config_dir / ".storage" / "auth_token_key").unlink()
+    runtime = restarted_runtime(site)
+    await runtime.start()
+    try:
+        await expect(status).to_have_text("Live", timeout=LIVE_AGAIN_WITHIN_MS)
+        after = await page.evaluate("JSON.parse(localStorage.getItem('edgewise.auth'))")
+        assert after["refresh_token"] == before["refresh_token"]
+        assert after["access_token"] != before["access_token"]
+        assert runtime.http is not None
+        assert runtime.http.app[GUARD].banned_for("127.0.0.1") == 0
         assert not errors, errors
     finally:
         await runtime.stop()
