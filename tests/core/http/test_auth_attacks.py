@@ -259,6 +259,37 @@ async def test_without_a_trusted_proxy_forwarded_headers_are_ignored(api: Api) -
     assert guard.failures("1.2.3.4") == 0
 
 
+#: What a banned address may still do: (method, path, credentials, status). The ban is against
+#: guessing secrets; health checks, the panel's files and valid tokens are served.
+BANNED_ADDRESS_RULES: list[tuple[str, str, str, int]] = [
+    ("GET", "/live", "none", 200),
+    ("GET", "/ready", "none", 200),
+    ("GET", "/", "none", 200),
+    ("GET", "/api/", "valid token", 200),
+    ("GET", "/api/states", "valid token", 200),
+    ("GET", "/api/", "guessed token", 429),
+    ("GET", "/api/", "none", 429),
+    ("POST", "/auth/login_flow", "none", 429),
+]
+
+
+async def test_what_a_banned_address_may_still_do(api_factory: Callable[..., Any]) -> None:
+    api: Api = await api_factory("  login_attempts_threshold: 1\n")
+    assert api.runtime.http is not None
+    api.runtime.http.app[GUARD].failed("127.0.0.1", "login")
+    headers = {
+        "none": {},
+        "valid token": {"Authorization": f"Bearer {api.tokens[Role.VIEWER]}"},
+        "guessed token": {"Authorization": "Bearer guessed"},
+    }
+    for method, path, credentials, expected in BANNED_ADDRESS_RULES:
+        body = {"client_id": CLIENT_ID} if method == "POST" else None
+        status, _ = await api.request(
+            method, path, role=None, headers=headers[credentials], json=body
+        )
+        assert status == expected, (method, path, credentials)
+
+
 # --- item 9: the send queue in bytes --------------------------------------------------------------
 
 
