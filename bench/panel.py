@@ -1,4 +1,4 @@
-"""Panel benchmarks: first load size, time until the overview is live, main-thread load.
+"""Panel benchmarks: first load size, time until live, main-thread load, reconnect after restart.
 
 Run: ``python bench/panel.py`` (from the repository, with Edgewise and the test extra installed,
 and Debian's chromium at /usr/bin/chromium). Prints one JSON object per figure; see
@@ -157,6 +157,50 @@ async def main_thread_load(browser: Browser, runtime: Runtime, url: str, init: s
     return per_second
 
 
+async def session_script(runtime: Runtime, origin: str) -> str:
+    """A script that puts a real login session (refresh and access token) in the panel's store."""
+    assert runtime.http is not None
+    auth = runtime.http.auth
+    user = auth.data.user_by_username("bench")
+    assert user is not None
+    grant, refresh = await auth.create_refresh_token(user, f"{origin}/")
+    access = auth.create_access_token(grant)
+    session = {
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires": int(time.time() * 1000 + grant.access_token_expiration * 1000),
+    }
+    return f"localStorage.setItem('edgewise.auth', {json.dumps(json.dumps(session))});"
+
+
+async def reconnect_after_restart(
+    browser: Browser, runtime: Runtime, site: Path, url: str
+) -> tuple[list[float], Runtime]:
+    """Seconds from a restart begun to an open tab live again; and the runtime left running."""
+    assert runtime.http is not None
+    port = runtime.http.port
+    init = await session_script(runtime, url.rstrip("/"))
+    context = await browser.new_context(bypass_csp=True)
+    await context.add_init_script(init)
+    page = await context.new_page()
+    await page.goto(url)
+    live = "document.querySelector('header .conn')?.textContent === 'Live'"
+    await page.wait_for_function(live, timeout=30_000)
+    seconds = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        await runtime.stop()
+        await page.wait_for_function(f"!({live})", timeout=30_000)
+        loader = IntegrationLoader()
+        loader.register(_Nothing(), source="bench")
+        runtime = Runtime(site, loader=loader, http_port=port)
+        await runtime.start()
+        await page.wait_for_function(live, timeout=30_000, polling=20)
+        seconds.append(time.perf_counter() - started)
+    await context.close()
+    return seconds, runtime
+
+
 async def run() -> None:
     with tempfile.TemporaryDirectory() as folder:
         site = Path(folder)
@@ -202,6 +246,15 @@ async def run() -> None:
                 "ms/s",
                 "main-thread task time per second (CDP TaskDuration), overview of 1,050 entities "
                 "receiving 200 state changes/s; median of windows of 2 s",
+            )
+            restarts, runtime = await reconnect_after_restart(browser, runtime, site, url)
+            emit(
+                "panel_reconnect_after_restart_s",
+                restarts,
+                "s",
+                "an open tab with a login session: server stop begun until the tab shows Live "
+                "again (stop and start of the runtime included; no login, no ban); median of "
+                f"{RUNS} restarts",
             )
             await browser.close()
         await runtime.stop()

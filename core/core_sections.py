@@ -6,6 +6,7 @@ frozen dataclass at the boundary.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from .const import DEFAULT_HTTP_PORT
 
 #: 256 KiB: more than any API request needs, little enough to refuse a flood.
 DEFAULT_MAX_REQUEST_BODY = 256 * 1024
+#: 16 MiB: several full state dumps of a large site, little enough for a Pi with a few clients.
+DEFAULT_WEBSOCKET_SEND_QUEUE_BYTES = 16 * 1024 * 1024
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CONF_HTTP = "http"
 CONF_LOGGER = "logger"
@@ -51,6 +56,12 @@ class HttpConfig:
     login_ban_seconds: float = 600.0
     #: Messages waiting to be sent to one WebSocket client before it is disconnected.
     websocket_send_queue: int = 4096
+    #: Bytes waiting to be sent to one WebSocket client before it is disconnected.
+    websocket_send_queue_bytes: int = DEFAULT_WEBSOCKET_SEND_QUEUE_BYTES
+    #: Behind a reverse proxy: take the client's address from ``X-Forwarded-For`` when the
+    #: request comes from one of ``trusted_proxies`` (as Home Assistant's ``http:`` does).
+    use_x_forwarded_for: bool = False
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
 
 def _http(value: Mapping[str, Any]) -> HttpConfig:
@@ -62,7 +73,31 @@ def _http(value: Mapping[str, Any]) -> HttpConfig:
         login_attempts_threshold=value["login_attempts_threshold"],
         login_ban_seconds=float(value["login_ban_seconds"]),
         websocket_send_queue=value["websocket_send_queue"],
+        websocket_send_queue_bytes=value["websocket_send_queue_bytes"],
+        use_x_forwarded_for=value["use_x_forwarded_for"],
+        trusted_proxies=tuple(value["trusted_proxies"]),
     )
+
+
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        return [value]
+    raise vol.Invalid("expected an address or a list of addresses")
+
+
+def _network(value: object) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError as err:
+        raise vol.Invalid(f"not an IP address or network: {value!r}") from err
+
+
+def _proxies_need_networks(value: dict[str, Any]) -> dict[str, Any]:
+    if value.get("use_x_forwarded_for") and not value.get("trusted_proxies"):
+        raise vol.Invalid("use_x_forwarded_for needs trusted_proxies (the proxies' addresses)")
+    return value
 
 
 HTTP_SCHEMA = vol.All(
@@ -85,8 +120,14 @@ HTTP_SCHEMA = vol.All(
             vol.Optional("websocket_send_queue", default=4096): vol.All(
                 vol.Coerce(int), vol.Range(min=16)
             ),
+            vol.Optional(
+                "websocket_send_queue_bytes", default=DEFAULT_WEBSOCKET_SEND_QUEUE_BYTES
+            ): vol.All(vol.Coerce(int), vol.Range(min=64 * 1024)),
+            vol.Optional("use_x_forwarded_for", default=False): bool,
+            vol.Optional("trusted_proxies", default=[]): vol.All(_as_list, [_network]),
         }
     ),
+    _proxies_need_networks,
     _http,
 )
 

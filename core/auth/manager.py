@@ -5,47 +5,75 @@ Flow, as in Home Assistant: a login (or the onboarding of the first user) yields
 short-lived *access token*; the refresh token buys new access tokens until it is revoked. A
 *long-lived access token* is a grant of its own whose token is used directly as a bearer.
 
-Short-lived access tokens and authorisation codes live in memory only (a restart makes clients
-refresh, as they do when a token expires); grants and users are stored, hashed. The ``edgewise
-user``/``edgewise token`` commands edit the same file while the server may run: the manager
-notices the file changed (checked at most once a second) and reloads it.
+Grants and users are stored, hashed, and survive restarts. A short-lived access token is
+``<grant id>.<expiry>.<nonce>.<signature>``, signed with a key kept in its own file: it stays
+valid across a restart (an open panel reconnects with it), it dies with its grant, and the
+server can tell a token it issued (now stale) from a guess, so that only guesses count towards
+a ban. Authorisation codes live in memory only.
+
+The ``edgewise user``/``edgewise token`` commands edit the same file while the server may run:
+the manager notices the file changed (its inode, size or mtime; checked at most once a second,
+on every request and command, and by a periodic check) and reloads it. Every change that takes
+rights away (a user removed, deactivated or demoted; a grant revoked), whoever made it, is told
+to the ``on_user_change``/``on_revoke`` hooks, which close the WebSocket sessions concerned.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import logging
 import os
-import time
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core.errors import EdgewiseError
-from core.storage import ExecutorJob, _read, _write_atomic
+from core.clock import Clock, SystemClock
+from core.storage import ExecutorJob
 
-from .models import RefreshToken, Role, TokenType, User, hash_token, new_token
+from .const import (
+    ACCESS_TOKEN_EXPIRATION,
+    AUTH_CODE_EXPIRATION,
+    LONG_LIVED_DAYS,
+    MAX_LONG_LIVED_PER_USER,
+    RECOVERY_COMMAND,
+    RELOAD_CHECK_INTERVAL,
+    STORAGE_KEY,
+    STORAGE_VERSION,
+)
+from .models import ROLE_PERMISSION, RefreshToken, Role, TokenType, User, hash_token, new_token
+from .store import (
+    AuthData,
+    AuthError,
+    CorruptAuthFile,
+    load_token_key,
+    mark_onboarded,
+    read_auth_file,
+    was_onboarded,
+    write_auth_file,
+)
+
+__all__ = [
+    "ACCESS_TOKEN_EXPIRATION",
+    "LONG_LIVED_DAYS",
+    "STORAGE_KEY",
+    "STORAGE_VERSION",
+    "AuthData",
+    "AuthError",
+    "AuthManager",
+    "hash_password",
+    "read_auth_file",
+    "verify_password",
+    "write_auth_file",
+]
 
 _LOGGER = logging.getLogger(__name__)
-
-# Module-level so that tests can move time for the manager alone.
-_now = time.time
-_monotonic = time.monotonic
-
-STORAGE_KEY = "auth"
-STORAGE_VERSION = 1
-#: Seconds an access token issued at login or refresh lasts (Home Assistant's 30 minutes).
-ACCESS_TOKEN_EXPIRATION = 1800.0
-#: Seconds an authorisation code may wait before it is exchanged.
-AUTH_CODE_EXPIRATION = 600.0
-#: Days a long-lived access token lasts unless told otherwise (Home Assistant's ten years).
-LONG_LIVED_DAYS = 3650
-#: Seconds between two checks of whether the file was changed by someone else.
-RELOAD_CHECK_INTERVAL = 1.0
 
 _HASHER = PasswordHasher()
 
@@ -56,10 +84,6 @@ def _dummy_hash() -> str:
     costs as long as a wrong password and does not tell names apart. Made on first use: hashing
     takes a fifth of a second on purpose, which start-up must not pay."""
     return _HASHER.hash("edgewise-no-such-user")
-
-
-class AuthError(EdgewiseError):
-    """A user or token operation cannot be done (duplicate user name, unknown id, ...)."""
 
 
 def hash_password(password: str) -> str:
@@ -76,173 +100,22 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 @dataclass(slots=True)
-class _AccessToken:
-    refresh_id: str
-    expires_at: float
-
-
-@dataclass(slots=True)
 class _AuthCode:
     user_id: str
     client_id: str | None
     expires_at: float
 
 
-class AuthData:
-    """The users and grants, in memory, with the operations on them (no I/O).
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """What a well-signed access token says."""
 
-    Shared by the server's ``AuthManager`` and the command line, which loads and saves the file
-    itself.
-    """
-
-    def __init__(self) -> None:
-        self.users: dict[str, User] = {}
-        self.tokens: dict[str, RefreshToken] = {}
-        self._by_hash: dict[str, RefreshToken] = {}
-
-    def load(self, data: dict[str, Any] | None) -> None:
-        """Replace the content with the stored ``data`` (None: empty)."""
-        data = data or {}
-        self.users = {u.id: u for u in map(User.from_store, data.get("users", []))}
-        tokens = [RefreshToken.from_store(t) for t in data.get("refresh_tokens", [])]
-        self.tokens = {t.id: t for t in tokens if t.user_id in self.users}
-        self._by_hash = {t.token_hash: t for t in self.tokens.values()}
-
-    def to_store(self) -> dict[str, Any]:
-        """The stored form."""
-        return {
-            "users": [u.to_store() for u in self.users.values()],
-            "refresh_tokens": [t.to_store() for t in self.tokens.values()],
-        }
-
-    # --- users ---------------------------------------------------------------------------------
-
-    def user_by_username(self, username: str) -> User | None:
-        """The user with ``username`` (case-insensitive), or None."""
-        wanted = username.casefold()
-        return next((u for u in self.users.values() if u.username.casefold() == wanted), None)
-
-    def find_user(self, id_or_username: str) -> User:
-        """The user with this id or user name.
-
-        Raises:
-            AuthError: there is none.
-        """
-        user = self.users.get(id_or_username) or self.user_by_username(id_or_username)
-        if user is None:
-            raise AuthError(f"No user {id_or_username!r}")
-        return user
-
-    def add_user(
-        self,
-        username: str,
-        password_hash: str,
-        *,
-        name: str | None = None,
-        role: Role = Role.ADMIN,
-        is_owner: bool = False,
-    ) -> User:
-        """Add a user whose password is already hashed.
-
-        Raises:
-            AuthError: the user name is empty or taken.
-        """
-        username = username.strip()
-        if not username:
-            raise AuthError("A user name cannot be empty")
-        if self.user_by_username(username) is not None:
-            raise AuthError(f"User name {username!r} is already taken")
-        user = User(
-            username=username,
-            name=name or username,
-            role=role,
-            password_hash=password_hash,
-            is_owner=is_owner,
-            created_at=_now(),
-        )
-        self.users[user.id] = user
-        return user
-
-    def remove_user(self, user_id: str) -> None:
-        """Remove a user and every grant it holds.
-
-        Raises:
-            AuthError: there is no such user.
-        """
-        if self.users.pop(user_id, None) is None:
-            raise AuthError(f"No user with id {user_id!r}")
-        for token in [t for t in self.tokens.values() if t.user_id == user_id]:
-            self.revoke(token.id)
-
-    # --- grants --------------------------------------------------------------------------------
-
-    def add_grant(
-        self,
-        user: User,
-        token_type: TokenType,
-        *,
-        client_id: str | None = None,
-        client_name: str | None = None,
-        lifespan_days: float | None = None,
-    ) -> tuple[RefreshToken, str]:
-        """Make a grant for ``user``; return it and its token (shown once, never stored)."""
-        token = new_token()
-        now = _now()
-        grant = RefreshToken(
-            user_id=user.id,
-            token_hash=hash_token(token),
-            token_type=token_type,
-            client_id=client_id,
-            client_name=client_name,
-            created_at=now,
-            access_token_expiration=ACCESS_TOKEN_EXPIRATION,
-            expires_at=None if lifespan_days is None else now + lifespan_days * 86400,
-        )
-        self.tokens[grant.id] = grant
-        self._by_hash[grant.token_hash] = grant
-        return grant, token
-
-    def grant_by_token(self, token: str) -> RefreshToken | None:
-        """The grant whose token is ``token``, or None (also when it has expired)."""
-        grant = self._by_hash.get(hash_token(token))
-        if grant is None or (grant.expires_at is not None and grant.expires_at < _now()):
-            return None
-        return grant
-
-    def revoke(self, token_id: str) -> RefreshToken:
-        """Revoke a grant by id.
-
-        Raises:
-            AuthError: there is no such grant.
-        """
-        grant = self.tokens.pop(token_id, None)
-        if grant is None:
-            raise AuthError(f"No token with id {token_id!r}")
-        self._by_hash.pop(grant.token_hash, None)
-        return grant
+    grant_id: str
+    expires_at: float
 
 
-def read_auth_file(path: Path) -> AuthData:
-    """Read ``.storage/auth`` for the command line (empty data when there is no file)."""
-    content, moved_to = _read(path)
-    if moved_to is not None:
-        raise AuthError(f"{path} is corrupt; it was moved to {moved_to}")
-    data = AuthData()
-    data.load(None if content is None else content["data"])
-    return data
-
-
-def write_auth_file(path: Path, data: AuthData) -> None:
-    """Write ``.storage/auth`` atomically (command line)."""
-    _write_atomic(
-        path,
-        {
-            "version": STORAGE_VERSION,
-            "minor_version": 1,
-            "key": STORAGE_KEY,
-            "data": data.to_store(),
-        },
-    )
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class AuthManager:
@@ -251,69 +124,137 @@ class AuthManager:
     Args:
         executor: runs password hashing and file I/O off the loop.
         path: the store file (``<config_dir>/.storage/auth``).
+        clock: where the time is read (the runtime's; a ``FakeClock`` in tests).
     """
 
-    def __init__(self, executor: ExecutorJob, path: Path) -> None:
+    def __init__(self, executor: ExecutorJob, path: Path, *, clock: Clock | None = None) -> None:
         self.path = path
         self._executor = executor
-        self.data = AuthData()
-        self._access: dict[str, _AccessToken] = {}
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self.data = AuthData(self._now)
         self._codes: dict[str, _AuthCode] = {}
-        self._mtime_ns: int | None = None
+        self._key = b""
+        self._file_id: tuple[int, int, int] | None = None
         self._next_check = 0.0
+        self._onboarded = False
+        #: Rights (rank, active) of each user and the grant ids, as the hooks were last told.
+        self._rights: dict[str, tuple[int, bool]] = {}
+        self._grants: set[str] = set()
         #: Called with a grant's id when it is revoked (the WebSocket API closes its sessions).
         self.on_revoke: list[Callable[[str], None]] = []
+        #: Called with a user's id when it is removed, deactivated or demoted.
+        self.on_user_change: list[Callable[[str], None]] = []
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
 
     async def load(self) -> None:
-        """Read the store file."""
-        self.data = await self._executor(read_auth_file, self.path)
-        self._mtime_ns = await self._executor(self._stat)
-        self._next_check = _monotonic() + RELOAD_CHECK_INTERVAL
+        """Read the store file, the onboarding marker and the token key.
 
-    def _stat(self) -> int | None:
+        A corrupt store is moved aside and the server starts with no user, but onboarding stays
+        closed: the error says how to add an admin again.
+        """
+        storage = self.path.parent
         try:
-            return os.stat(self.path).st_mtime_ns
+            data = await self._executor(read_auth_file, self.path)
+        except CorruptAuthFile as err:
+            _LOGGER.error(
+                "%s. Nobody can log in until an admin is added with `%s`; onboarding stays closed",
+                err,
+                RECOVERY_COMMAND,
+            )
+            await self._executor(mark_onboarded, storage)
+            data = AuthData()
+        data.now = self._now
+        self.data = data
+        self._key = await self._executor(load_token_key, storage)
+        if self.data.users:
+            await self._executor(mark_onboarded, storage)
+        self._onboarded = await self._executor(was_onboarded, storage)
+        if self._onboarded and not self.data.users:
+            _LOGGER.error(
+                "This site was onboarded but has no user (the auth store %s was lost); add an "
+                "admin with `%s`",
+                self.path,
+                RECOVERY_COMMAND,
+            )
+        self._file_id = await self._executor(self._stat)
+        self._next_check = self._clock.monotonic() + RELOAD_CHECK_INTERVAL
+        self._remember()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
         except FileNotFoundError:
             return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    def reload_if_changed(self) -> None:
+    def reload_if_changed(self, *, force: bool = False) -> None:
         """Reload the file when someone else (the command line) changed it; cheap to call.
 
-        Stats the file at most once per ``RELOAD_CHECK_INTERVAL``; on the loop, a stat of a local
-        file costs microseconds.
+        Stats the file at most once per ``RELOAD_CHECK_INTERVAL`` (unless ``force``); on the
+        loop, a stat of a local file costs microseconds.
         """
-        now = _monotonic()
-        if now < self._next_check:
+        now = self._clock.monotonic()
+        if now < self._next_check and not force:
             return
         self._next_check = now + RELOAD_CHECK_INTERVAL
-        mtime = self._stat()
-        if mtime == self._mtime_ns:
+        file_id = self._stat()
+        if file_id == self._file_id:
             return
         _LOGGER.info("Users and tokens changed on disk; reloading %s", self.path)
         try:
             fresh = read_auth_file(self.path)
         except AuthError:
             _LOGGER.exception("Cannot reload %s", self.path)
+            self._file_id = self._stat()
             return
-        known = set(self.data.tokens)
+        fresh.now = self._now
         self.data = fresh
-        self._mtime_ns = mtime
-        for revoked in known - set(fresh.tokens):
-            self._forget_grant(revoked)
+        self._file_id = file_id
+        self._notify()
 
     async def save(self) -> None:
-        """Write the store file now."""
-        self.reload_if_changed()
+        """Write the store file now, then tell the hooks what lost its rights.
+
+        Changes made on disk meanwhile are overwritten: callers that change the data reload
+        first (``reload_if_changed(force=True)``).
+        """
         await self._executor(write_auth_file, self.path, self.data)
-        self._mtime_ns = await self._executor(self._stat)
+        self._file_id = await self._executor(self._stat)
+        self._onboarded = self._onboarded or bool(self.data.users)
+        self._notify()
+
+    def _remember(self) -> None:
+        self._rights = {
+            u.id: (int(ROLE_PERMISSION[u.role]), u.is_active) for u in self.data.users.values()
+        }
+        self._grants = set(self.data.tokens)
+
+    def _notify(self) -> None:
+        """Call the hooks for every grant gone and every user whose rights shrank since last."""
+        before_rights, before_grants = self._rights, self._grants
+        self._remember()
+        for grant_id in before_grants - self._grants:
+            self._forget_grant(grant_id)
+        for user_id, (rank, active) in before_rights.items():
+            now = self._rights.get(user_id)
+            if now is None or now[0] < rank or (active and not now[1]):
+                for hook in self.on_user_change:
+                    hook(user_id)
 
     # --- users ---------------------------------------------------------------------------------
 
     @property
     def has_users(self) -> bool:
-        """Whether anyone may log in yet (onboarding is over)."""
+        """Whether anyone may log in yet."""
         self.reload_if_changed()
         return bool(self.data.users)
+
+    @property
+    def onboarded(self) -> bool:
+        """Whether the owner was ever created here: onboarding is closed for good."""
+        return self._onboarded or self.has_users
 
     def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""
@@ -333,6 +274,7 @@ class AuthManager:
         Raises:
             AuthError: the user name is empty or taken, or the password is empty.
         """
+        self.reload_if_changed(force=True)
         if not password:
             raise AuthError("A password cannot be empty")
         password_hash = await self._executor(hash_password, password)
@@ -340,6 +282,16 @@ class AuthManager:
         await self.save()
         _LOGGER.info("Created user %s (%s)", user.username, user.role.value)
         return user
+
+    async def remove_user(self, user_id: str) -> None:
+        """Remove a user and its grants; its sessions are closed.
+
+        Raises:
+            AuthError: there is no such user.
+        """
+        self.reload_if_changed(force=True)
+        self.data.remove_user(user_id)
+        await self.save()
 
     async def check_password(self, username: str, password: str) -> User | None:
         """The active user whose name and password these are, or None."""
@@ -356,15 +308,20 @@ class AuthManager:
     def create_auth_code(self, user: User, client_id: str | None) -> str:
         """A one-time code that ``/auth/token`` exchanges for tokens within ten minutes."""
         code = new_token()
-        self._codes[hash_token(code)] = _AuthCode(
-            user.id, client_id, _monotonic() + AUTH_CODE_EXPIRATION
-        )
+        now = self._clock.monotonic()
+        for key in [k for k, v in self._codes.items() if v.expires_at < now]:
+            del self._codes[key]
+        self._codes[hash_token(code)] = _AuthCode(user.id, client_id, now + AUTH_CODE_EXPIRATION)
         return code
 
     def use_auth_code(self, code: str, client_id: str | None) -> User | None:
         """The user a valid code was issued to (the code is spent), or None."""
         entry = self._codes.pop(hash_token(code), None)
-        if entry is None or entry.expires_at < _monotonic() or entry.client_id != client_id:
+        if (
+            entry is None
+            or entry.expires_at < self._clock.monotonic()
+            or entry.client_id != client_id
+        ):
             return None
         return self.get_user(entry.user_id)
 
@@ -372,6 +329,7 @@ class AuthManager:
         self, user: User, client_id: str | None, *, client_name: str | None = None
     ) -> tuple[RefreshToken, str]:
         """A login session for ``user``: the stored grant and its token."""
+        self.reload_if_changed(force=True)
         grant, token = self.data.add_grant(
             user, TokenType.NORMAL, client_id=client_id, client_name=client_name
         )
@@ -381,7 +339,25 @@ class AuthManager:
     async def create_long_lived_token(
         self, user: User, client_name: str, lifespan_days: float = LONG_LIVED_DAYS
     ) -> tuple[RefreshToken, str]:
-        """A long-lived access token for ``user``: the stored grant and the token itself."""
+        """A long-lived access token for ``user``: the stored grant and the token itself.
+
+        Raises:
+            AuthError: the user holds ``MAX_LONG_LIVED_PER_USER`` already, or the lifespan is
+                not between 1 and ``LONG_LIVED_DAYS`` days.
+        """
+        self.reload_if_changed(force=True)
+        if not 1 <= lifespan_days <= LONG_LIVED_DAYS:
+            raise AuthError(f"A token's lifespan must be 1 to {LONG_LIVED_DAYS} days")
+        held = sum(
+            1
+            for t in self.data.tokens.values()
+            if t.user_id == user.id and t.token_type is TokenType.LONG_LIVED
+        )
+        if held >= MAX_LONG_LIVED_PER_USER:
+            raise AuthError(
+                f"{user.username} already holds {held} long-lived tokens (the most one user "
+                "may hold); revoke one first"
+            )
         grant, token = self.data.add_grant(
             user, TokenType.LONG_LIVED, client_name=client_name, lifespan_days=lifespan_days
         )
@@ -398,32 +374,37 @@ class AuthManager:
         return grant
 
     def create_access_token(self, grant: RefreshToken) -> str:
-        """A short-lived access token issued from a login session."""
-        token = new_token()
-        self._access[hash_token(token)] = _AccessToken(
-            grant.id, _now() + grant.access_token_expiration
-        )
-        grant.last_used_at = _now()
-        if len(self._access) > 4096:
-            self._expire_access_tokens()
-        return token
+        """A short-lived access token issued from a login session (signed; survives restarts)."""
+        expires = int(self._now() + grant.access_token_expiration)
+        body = f"{grant.id}.{expires:x}.{secrets.token_urlsafe(6)}"
+        grant.last_used_at = self._now()
+        return f"{body}.{self._sign(body)}"
 
-    def _expire_access_tokens(self) -> None:
-        now = _now()
-        for key in [k for k, v in self._access.items() if v.expires_at < now]:
-            del self._access[key]
+    def _sign(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def _verify(self, token: str) -> _Signed | None:
+        """What a token this server signed says, or None when it did not sign it."""
+        body, _, signature = token.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 3 or not self._key:
+            return None
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            return None
+        try:
+            return _Signed(parts[0], float(int(parts[1], 16)))
+        except ValueError:
+            return None
 
     def validate_access_token(self, token: str) -> tuple[User, RefreshToken] | None:
         """The user and grant behind a bearer token (short- or long-lived), or None."""
         self.reload_if_changed()
-        key = hash_token(token)
         grant: RefreshToken | None
-        access = self._access.get(key)
-        if access is not None:
-            if access.expires_at < _now():
-                del self._access[key]
+        signed = self._verify(token)
+        if signed is not None:
+            if signed.expires_at < self._now():
                 return None
-            grant = self.data.tokens.get(access.refresh_id)
+            grant = self.data.tokens.get(signed.grant_id)
         else:
             grant = self.data.grant_by_token(token)
             if grant is not None and grant.token_type is not TokenType.LONG_LIVED:
@@ -436,18 +417,25 @@ class AuthManager:
             return None
         return user, grant
 
+    def was_issued(self, token: str) -> bool:
+        """Whether this server issued ``token`` (valid or not any more): an access token it
+        signed, or a refresh or long-lived token it granted, even if since revoked.
+
+        A client retrying such a token (an open tab after a restart) is not guessing, and must
+        not be banned for it; any other token is a guess.
+        """
+        return self._verify(token) is not None or self.data.was_granted(token)
+
     async def revoke(self, token_id: str) -> None:
         """Revoke a grant and every access token issued from it.
 
         Raises:
             AuthError: there is no such grant.
         """
+        self.reload_if_changed(force=True)
         self.data.revoke(token_id)
-        self._forget_grant(token_id)
         await self.save()
 
     def _forget_grant(self, token_id: str) -> None:
-        for key in [k for k, v in self._access.items() if v.refresh_id == token_id]:
-            del self._access[key]
         for hook in self.on_revoke:
             hook(token_id)

@@ -162,7 +162,9 @@ class HttpServer:
         self._config = config
         self.runtime = runtime
         self.auth = AuthManager(
-            runtime.run_in_executor, storage_path(runtime.config_dir, STORAGE_KEY)
+            runtime.run_in_executor,
+            storage_path(runtime.config_dir, STORAGE_KEY),
+            clock=runtime.clock,
         )
         self.app = web.Application(
             middlewares=middlewares(config, runtime.metrics),
@@ -170,7 +172,9 @@ class HttpServer:
         )
         self.app[RUNTIME] = runtime
         self.app[AUTH] = self.auth
-        self.app[GUARD] = LoginGuard(config.login_attempts_threshold, config.login_ban_seconds)
+        self.app[GUARD] = LoginGuard(
+            config.login_attempts_threshold, config.login_ban_seconds, clock=runtime.clock
+        )
         self.app.router.add_get("/live", live)
         self.app.router.add_get("/ready", ready)
         self.app.router.add_get("/metrics", metrics)
@@ -220,7 +224,7 @@ class HttpServer:
         if self._runner is not None:
             raise RuntimeError("HTTP server already started")
         await self.auth.load()
-        if not self.auth.has_users:
+        if not self.auth.onboarded:
             _LOGGER.warning(
                 "No user yet: the first visit to the panel creates the owner "
                 "(or run `edgewise user add`)"

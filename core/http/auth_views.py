@@ -8,14 +8,20 @@
   an access token and a refresh token, or a refresh token (``grant_type=refresh_token``) for a
   new access token; ``action=revoke`` (or ``POST /auth/revoke``) ends a session.
 
-Failures count towards the address's ban (``LoginGuard``).
+Failures count towards the address's ban (``LoginGuard``): a wrong password, a bad code, a
+refresh token never issued, a login flow beyond ``MAX_FLOWS_PER_ADDRESS`` open ones. A banned
+address may not start a flow nor try a password; a password check is reserved with the guard
+before it is hashed, so parallel guesses are counted while they run. A refresh token the
+server issued (since revoked) is a client retrying and counts nothing.
+
+Onboarding is open only while the site was never onboarded (``AuthManager.onboarded``): a lost
+or corrupt auth store does not reopen it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -24,9 +30,11 @@ from core.auth import AuthError, Permission, Role
 from core.auth.manager import ACCESS_TOKEN_EXPIRATION
 from core.auth.models import hash_token, new_token
 
+from .middleware import banned_response
 from .view import (
     AUTH,
     GUARD,
+    RUNTIME,
     json_message,
     json_response,
     read_json_object,
@@ -41,6 +49,8 @@ HANDLER = ["homeassistant", None]
 #: Seconds a login flow may stay open; open flows per server.
 FLOW_TIMEOUT = 600.0
 MAX_FLOWS = 256
+#: Open login flows one address may have; more count towards its ban.
+MAX_FLOWS_PER_ADDRESS = 8
 ONBOARDING_STEPS = ("user", "core_config", "analytics", "integration")
 
 
@@ -48,6 +58,7 @@ ONBOARDING_STEPS = ("user", "core_config", "analytics", "integration")
 class _Flow:
     client_id: str | None
     expires_at: float
+    address: str
 
 
 _FLOWS: web.AppKey[dict[str, _Flow]] = web.AppKey("login_flows")
@@ -74,19 +85,19 @@ def _form(flow_id: str, errors: dict[str, str]) -> dict[str, object]:
 @requires(Permission.PUBLIC)
 async def onboarding_status(request: web.Request) -> web.StreamResponse:
     """The onboarding steps; only the user step matters to Edgewise."""
-    done = request.app[AUTH].has_users
+    done = request.app[AUTH].onboarded
     return json_response([{"step": step, "done": done} for step in ONBOARDING_STEPS])
 
 
 @requires(Permission.PUBLIC)
 async def onboarding_user(request: web.Request) -> web.StreamResponse:
-    """Create the owner while no user exists; answer an authorisation code for it."""
+    """Create the owner while the site was never onboarded; answer an authorisation code."""
     auth = request.app[AUTH]
-    if auth.has_users:
+    if auth.onboarded:
         return json_message("User step already done", 403)
     async with request.app[_ONBOARDING_LOCK]:
         # Checked again under the lock: two first visits at once make one owner, not two.
-        if auth.has_users:
+        if auth.onboarded:
             return json_message("User step already done", 403)
         return await _create_owner(request)
 
@@ -121,16 +132,20 @@ async def _create_owner(request: web.Request) -> web.StreamResponse:
 @requires(Permission.PUBLIC)
 async def providers(request: web.Request) -> web.StreamResponse:
     """The one login provider (user name and password)."""
-    if not request.app[AUTH].has_users:
+    if not request.app[AUTH].onboarded:
         return json_response(
             {"message": "Onboarding not finished", "code": "onboarding_required"}, 400
         )
     return json_response({"providers": [PROVIDER], "preselect_remember_me": False})
 
 
+def _monotonic(request: web.Request) -> float:
+    return request.app[RUNTIME].clock.monotonic()
+
+
 def _flows(request: web.Request) -> dict[str, _Flow]:
     flows = request.app[_FLOWS]
-    now = time.monotonic()
+    now = _monotonic(request)
     for flow_id in [f for f, flow in flows.items() if flow.expires_at < now]:
         del flows[flow_id]
     return flows
@@ -147,13 +162,22 @@ async def login_flow_start(request: web.Request) -> web.StreamResponse:
     handler = data.get("handler")
     if handler is not None and (not isinstance(handler, list) or handler[:1] != ["homeassistant"]):
         return json_message("Invalid handler specified", 404)
+    address = remote_address(request)
+    guard = request.app[GUARD]
+    if (left := guard.banned_for(address)) > 0:
+        return banned_response(left)
     flows = _flows(request)
+    if sum(1 for flow in flows.values() if flow.address == address) >= MAX_FLOWS_PER_ADDRESS:
+        guard.failed(address, f"login flow beyond {MAX_FLOWS_PER_ADDRESS} open ones")
+        return json_message("Too many login flows in progress from this address", 429)
     if len(flows) >= MAX_FLOWS:
         return json_message("Too many login flows in progress", 429)
     flow_id = new_token()
     client_id = data.get("client_id")
     flows[flow_id] = _Flow(
-        client_id if isinstance(client_id, str) else None, time.monotonic() + FLOW_TIMEOUT
+        client_id if isinstance(client_id, str) else None,
+        _monotonic(request) + FLOW_TIMEOUT,
+        address,
     )
     return json_response(_form(flow_id, {}))
 
@@ -174,13 +198,22 @@ async def login_flow_step(request: web.Request) -> web.StreamResponse:
         return json_message("Invalid client id", 400)
     username, password = data.get("username"), data.get("password")
     auth = request.app[AUTH]
+    address = remote_address(request)
+    guard = request.app[GUARD]
+    # Reserved before hashing: parallel guesses count while they run.
+    if not guard.reserve(address):
+        return banned_response(max(guard.banned_for(address), 1.0))
     user = None
-    if isinstance(username, str) and isinstance(password, str):
-        user = await auth.check_password(username, password)
+    try:
+        if isinstance(username, str) and isinstance(password, str):
+            user = await auth.check_password(username, password)
+    finally:
+        guard.release(address, failed=user is None, what="login")
     if user is None:
-        request.app[GUARD].failed(remote_address(request), "login")
         return json_response(_form(flow_id, {"base": "invalid_auth"}))
-    del request.app[_FLOWS][flow_id]
+    if request.app[_FLOWS].pop(flow_id, None) is None:
+        # Another request finished this flow meanwhile: one flow, one code.
+        return json_message("Invalid flow specified", 404)
     code = auth.create_auth_code(user, flow.client_id)
     _LOGGER.info("User %s logged in from %s", user.username, remote_address(request))
     return json_response(
@@ -223,11 +256,14 @@ async def token(request: web.Request) -> web.StreamResponse:
     grant_type = form.get("grant_type")
     client_id_value = form.get("client_id")
     client_id = client_id_value if isinstance(client_id_value, str) else None
+    guard = request.app[GUARD]
     if grant_type == "authorization_code":
         code = form.get("code")
         user = auth.use_auth_code(code, client_id) if isinstance(code, str) else None
         if user is None:
-            request.app[GUARD].failed(address, "authorisation code exchange")
+            if (left := guard.banned_for(address)) > 0:
+                return banned_response(left)
+            guard.failed(address, "authorisation code exchange")
             return _token_error("invalid_request", "Invalid code")
         grant, refresh = await auth.create_refresh_token(user, client_id)
         access = auth.create_access_token(grant)
@@ -244,7 +280,10 @@ async def token(request: web.Request) -> web.StreamResponse:
         refresh_value = form.get("refresh_token")
         session = auth.refresh_grant(refresh_value) if isinstance(refresh_value, str) else None
         if session is None or (session.client_id is not None and session.client_id != client_id):
-            request.app[GUARD].failed(address, "token refresh")
+            if (left := guard.banned_for(address)) > 0:
+                return banned_response(left)
+            if not (isinstance(refresh_value, str) and auth.was_issued(refresh_value)):
+                guard.failed(address, "token refresh")
             return _token_error("invalid_grant")
         access = auth.create_access_token(session)
         return json_response(

@@ -1,16 +1,26 @@
 """The middlewares every request passes, outermost first.
 
+0. ``forwarded``: with ``http: use_x_forwarded_for``, a request from one of ``trusted_proxies``
+   is taken to come from the address its ``X-Forwarded-For`` names (the right-most one that is
+   not itself a trusted proxy), so that bans and logs name the real client; a request from any
+   other address is taken as it is, whatever header it sends.
 1. ``request_log``: a request id (the client's ``X-Request-ID`` when sane, else a new one),
    one structured log line per request, and the HTTP metrics by route and status.
 2. ``cors``: off unless ``http: cors_allowed_origins`` lists origins; answers pre-flights.
 3. ``body_limit``: a declared body larger than ``http: max_request_body`` gets 413 at once
    (aiohttp's ``client_max_size`` catches chunked bodies while they are read).
-4. ``auth``: a banned address gets 429; every route needs a bearer token unless its handler is
-   marked ``Permission.PUBLIC``; the user's role must allow what the handler is marked with.
+4. ``auth``: every route needs a bearer token unless its handler is marked
+   ``Permission.PUBLIC``; the user's role must allow what the handler is marked with. A valid
+   token is served even from a banned address (tokens cannot be guessed; the ban is against
+   password guessing); without one, a banned address gets 429. Only a token the server never
+   issued counts towards a ban: a stale one (an open tab after a restart) gets 401 and nothing
+   else. Public routes (health checks, the panel's files) are never banned; the login routes
+   consult the ban themselves.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
@@ -20,7 +30,7 @@ from aiohttp.typedefs import Handler, Middleware
 from ulid_transform import ulid_now
 
 from core.auth import Permission
-from core.core_sections import HttpConfig
+from core.core_sections import HttpConfig, IPNetwork
 from core.metrics import Metrics
 
 from .view import (
@@ -160,6 +170,58 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
+def banned_response(seconds_left: float) -> web.Response:
+    """The 429 a banned address gets, with ``Retry-After``."""
+    response = json_message("Too many failed login attempts; try again later", 429)
+    response.headers[hdrs.RETRY_AFTER] = str(int(seconds_left) + 1)
+    return response
+
+
+def _client_address(
+    peer: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    forwarded: list[str],
+    trusted: tuple[IPNetwork, ...],
+) -> str | None:
+    """The client's address from an ``X-Forwarded-For`` chain, or None when it is malformed."""
+    hops: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for header in forwarded:
+        for part in header.split(","):
+            try:
+                hops.append(ipaddress.ip_address(part.strip()))
+            except ValueError:
+                return None
+    if not hops:
+        return str(peer)
+    # From the right: each hop was added by the proxy before it; stop at the first untrusted.
+    for hop in reversed(hops):
+        if not any(hop in net for net in trusted):
+            return str(hop)
+    return str(hops[0])
+
+
+def forwarded_middleware(trusted: tuple[IPNetwork, ...]) -> Middleware:
+    """Take the client's address from ``X-Forwarded-For`` when a trusted proxy sent it."""
+
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        headers = request.headers.getall(hdrs.X_FORWARDED_FOR, [])
+        if not headers or request.remote is None:
+            return await handler(request)
+        try:
+            peer = ipaddress.ip_address(request.remote)
+        except ValueError:
+            return await handler(request)
+        if not any(peer in net for net in trusted):
+            return await handler(request)
+        client = _client_address(peer, headers, trusted)
+        if client is None:
+            _LOGGER.warning("Invalid X-Forwarded-For from proxy %s: %s", peer, headers)
+            return json_message("Invalid X-Forwarded-For header", 400)
+        return await handler(request.clone(remote=client))
+
+    return forwarded
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate the request and check its user's role against the handler's permission."""
@@ -167,18 +229,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         # No such route (404/405): nothing to protect, and aiohttp answers it.
         return await handler(request)
     needed = permission_of(request.match_info.handler)
-    address = remote_address(request)
-    guard = request.app[GUARD]
-    if (left := guard.banned_for(address)) > 0:
-        response = json_message("Too many failed login attempts; try again later", 429)
-        response.headers[hdrs.RETRY_AFTER] = str(int(left) + 1)
-        return response
     if needed is Permission.PUBLIC:
         return await handler(request)
     token = bearer_token(request)
-    found = None if token is None else request.app[AUTH].validate_access_token(token)
+    auth = request.app[AUTH]
+    found = None if token is None else auth.validate_access_token(token)
     if found is None:
-        if token is not None:
+        address = remote_address(request)
+        guard = request.app[GUARD]
+        if (left := guard.banned_for(address)) > 0:
+            return banned_response(left)
+        if token is not None and not auth.was_issued(token):
             guard.failed(address, "authentication with an invalid token")
         return web.Response(status=401, text=UNAUTHORIZED_TEXT)
     user, grant = found
@@ -195,7 +256,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def middlewares(config: HttpConfig, metrics: Metrics) -> list[Middleware]:
     """The middlewares in order, outermost first."""
-    chain: list[Middleware] = [request_log_middleware(metrics)]
+    chain: list[Middleware] = []
+    if config.use_x_forwarded_for:
+        chain.append(forwarded_middleware(config.trusted_proxies))
+    chain.append(request_log_middleware(metrics))
     if config.cors_allowed_origins:
         chain.append(cors_middleware(config.cors_allowed_origins))
     chain.append(body_limit_middleware(config.max_request_body))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.const import SUBSCRIBE_ALLOWLIST
 from core.bus import Event, EventOrigin, callback
 from core.const import EVENT_STATE_CHANGED, MATCH_ALL
 from core.context import Context
@@ -227,8 +228,13 @@ async def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
 
 @register_command("subscribe_events", Permission.READ)
 def subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
-    """Forward events of one type (all when none is given) until unsubscribed."""
+    """Forward events of one type (all when none is given) until unsubscribed.
+
+    Users who are not admins may subscribe only to the types of ``SUBSCRIBE_ALLOWLIST``.
+    """
     event_type = field(msg, "event_type", str, MATCH_ALL)
+    if event_type not in SUBSCRIBE_ALLOWLIST and not conn.user.is_admin:
+        raise Unauthorized(f"Only admins may subscribe to {event_type!r} events")
     msg_id: int = msg["id"]
     send = conn.send
     cache = EVENT_JSON

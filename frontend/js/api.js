@@ -100,15 +100,23 @@ export async function login(username, password) {
   await auth.useCode(step.result);
 }
 
-/** An authenticated REST call; answers the JSON (or text) body. */
+/** An authenticated REST call; answers the JSON (or text) body. A refused token is refreshed once. */
 export async function rest(method, path, data) {
-  const headers = { Authorization: `Bearer ${await auth.accessToken()}` };
-  const init = { method, headers };
-  if (data !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(data);
+  const call = async () => {
+    const headers = { Authorization: `Bearer ${await auth.accessToken()}` };
+    const init = { method, headers };
+    if (data !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(data);
+    }
+    return fetch(path, init);
+  };
+  let response = await call();
+  if (response.status === 401 && auth.loggedIn) {
+    await auth.refresh();
+    response = await call();
   }
-  return jsonOrThrow(await fetch(path, init));
+  return jsonOrThrow(response);
 }
 
 // --- WebSocket -----------------------------------------------------------------------------------
@@ -129,8 +137,28 @@ export class Connection extends EventTarget {
     this.closed = false;
   }
 
+  /**
+   * Connect and authenticate. A token the server refuses (stale, expired) is refreshed once
+   * with the refresh token and tried again; only a refresh the server refuses ends the session.
+   */
   async connect() {
-    const token = await auth.accessToken();
+    try {
+      await this.open(await auth.accessToken());
+    } catch (err) {
+      if (err.code !== 401 || !auth.loggedIn) throw err;
+      await auth.refresh();
+      await this.open(auth.tokens.access_token);
+    }
+    this.connected = true;
+    this.retry = 0;
+    this.send({ type: "supported_features", features: { coalesce_messages: 1 } });
+    const previous = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    for (const sub of previous) this.subscribe(sub.message, sub.callback, sub);
+    this.dispatchEvent(new Event("connected"));
+  }
+
+  async open(token) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/api/websocket`);
     this.socket = socket;
@@ -149,13 +177,6 @@ export class Connection extends EventTarget {
       socket.onclose = () => reject(new ApiError("Connection lost", 0));
     });
     socket.onclose = () => this.lost();
-    this.connected = true;
-    this.retry = 0;
-    this.send({ type: "supported_features", features: { coalesce_messages: 1 } });
-    const previous = [...this.subscriptions.values()];
-    this.subscriptions.clear();
-    for (const sub of previous) this.subscribe(sub.message, sub.callback, sub);
-    this.dispatchEvent(new Event("connected"));
   }
 
   receive(text) {
@@ -179,7 +200,10 @@ export class Connection extends EventTarget {
     this.pending.clear();
     this.dispatchEvent(new Event("disconnected"));
     if (this.closed) return;
-    const delay = Math.min(30_000, 500 * 2 ** this.retry++) * (0.5 + Math.random() / 2);
+    // A restart takes a few seconds: try every ~300 ms for a while, then back off.
+    const step = this.retry++;
+    const base = step < 15 ? 300 : Math.min(30_000, 300 * 1.5 ** (step - 15));
+    const delay = base * (0.75 + Math.random() / 2);
     setTimeout(() => this.connect().catch((err) => {
       if (err.code === 401 && !auth.loggedIn) this.dispatchEvent(new Event("logout"));
       else this.lost();

@@ -86,8 +86,24 @@ async function start() {
 function shell(ctx) {
   const { conn, user } = ctx;
   const status = h("span", { class: "conn ok", role: "status", "aria-live": "polite" }, "Live");
-  conn.addEventListener("connected", () => { status.className = "conn ok"; status.textContent = "Live"; });
-  conn.addEventListener("disconnected", () => { status.className = "conn down"; status.textContent = "Reconnecting…"; });
+  // A small banner while the server is away (a restart), and a moment after it is back.
+  const banner = h("div", { class: "conn-banner", role: "status", "aria-live": "polite", hidden: true });
+  let bannerTimer = null;
+  conn.addEventListener("connected", () => {
+    status.className = "conn ok"; status.textContent = "Live";
+    if (banner.hidden) return;
+    banner.textContent = "Reconnected";
+    banner.className = "conn-banner ok";
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(() => { banner.hidden = true; }, 3000);
+  });
+  conn.addEventListener("disconnected", () => {
+    status.className = "conn down"; status.textContent = "Reconnecting…";
+    clearTimeout(bannerTimer);
+    banner.textContent = "Connection to Edgewise lost; reconnecting…";
+    banner.className = "conn-banner down";
+    banner.hidden = false;
+  });
   const extra = Object.values(ctx.panels).filter((p) => p.url_path !== "edgewise");
   const links = [
     ...PAGES.map((p) => ({ href: `#/${p.path}`, title: p.title, path: p.path })),
@@ -105,6 +121,7 @@ function shell(ctx) {
       h("span", { class: "brand" }, "Edgewise"),
       h("nav", { "aria-label": "Pages" }, navLinks),
       h("span", { class: "who" }, status, notifications.button, h("span", { class: "user", title: `Role: ${user.role}` }, `${user.name} (${user.role})`), logout)),
+    banner,
     notifications.list,
     main,
     h("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" }));

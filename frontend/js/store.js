@@ -25,17 +25,26 @@ export class EntityStore {
     this.membership = false;
     this.scheduled = false;
     this.ready = false;
+    this.resync = false;
     this.unsubscribe = null;
   }
 
   start() {
     this.unsubscribe = this.conn.subscribe({ type: "subscribe_entities" }, (event) => this.apply(event));
-    // After a reconnect the server sends every state again: start from an empty map.
-    this.conn.addEventListener("connected", () => { this.states.clear(); this.membership = true; });
+    // After a reconnect the server sends every state again: the states known so far stay shown
+    // until that full set replaces them (no blank page, no "does not exist" in between).
+    this.conn.addEventListener("connected", () => { this.resync = true; });
   }
 
   apply(event) {
-    const { states, changed } = this;
+    const { changed } = this;
+    if (event.a && this.resync) {
+      this.resync = false;
+      for (const id of this.states.keys()) if (!(id in event.a)) changed.add(id);
+      this.states = new Map();
+      this.membership = true;
+    }
+    const { states } = this;
     if (event.a) {
       for (const [id, c] of Object.entries(event.a)) {
         if (!states.has(id)) this.membership = true;

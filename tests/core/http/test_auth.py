@@ -169,12 +169,19 @@ async def test_failed_logins_ban_the_address_for_a_while(
     for _ in range(3):
         result = await login(api.session, api.url, "admin-user", "wrong")
         assert result["errors"] == {"base": "invalid_auth"}
-    # Banned now: even the right password and a valid token are refused.
+    # Banned now: no login flow, no password, no guessing tokens...
     async with api.session.post(f"{api.url}/auth/login_flow", json={"client_id": CLIENT_ID}) as r:
         assert r.status == 429
         assert int(r.headers["Retry-After"]) > 0
-    status, _ = await api.request("GET", "/api/")
+    status, _ = await api.request(
+        "GET", "/api/", role=None, headers={"Authorization": "Bearer guessed"}
+    )
     assert status == 429
+    # ...but health checks and valid tokens are served (the ban is against guessing).
+    status, _ = await api.request("GET", "/api/")
+    assert status == 200
+    status, _ = await api.request("GET", "/live", role=None)
+    assert status == 200
 
 
 def cli(*args: str | Path, stdin: str = "") -> tuple[int, str, str]:

@@ -132,7 +132,7 @@ async def test_garbage_closes_the_connection_with_a_reason(api: Api, caplog: Any
 
 
 async def test_subscribe_events_with_and_without_a_type(api: Api) -> None:
-    async with connect(api, Role.VIEWER) as client:
+    async with connect(api, Role.ADMIN) as client:
         typed = await client.command("subscribe_events", event_type="state_changed")
         every = await client.command("subscribe_events")
         api.runtime.states.set("sensor.outside", "3")
@@ -245,6 +245,12 @@ WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
     ("get_services", {}, Role.VIEWER),
     ("get_panels", {}, Role.VIEWER),
     ("subscribe_events", {"event_type": "state_changed"}, Role.VIEWER),
+    ("subscribe_events", {"event_type": "service_registered"}, Role.VIEWER),
+    ("subscribe_events", {"event_type": "persistent_notifications_updated"}, Role.VIEWER),
+    # Not on Home Assistant's allowlist: what others do, with its data, is for admins only.
+    ("subscribe_events", {"event_type": "call_service"}, Role.ADMIN),
+    ("subscribe_events", {"event_type": "automation_triggered"}, Role.ADMIN),
+    ("subscribe_events", {}, Role.ADMIN),
     ("subscribe_entities", {}, Role.VIEWER),
     ("auth/current_user", {}, Role.VIEWER),
     ("auth/refresh_tokens", {}, Role.VIEWER),
@@ -263,7 +269,7 @@ WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
 @pytest.mark.parametrize(
     ("command", "fields", "least"),
     WS_COMMANDS,
-    ids=[f"{c}-{f.get('service', '')}" for c, f, _ in WS_COMMANDS],
+    ids=[f"{c}-{f.get('service', f.get('event_type', ''))}" for c, f, _ in WS_COMMANDS],
 )
 async def test_command_enforces_its_role(
     shared_api: Api, command: str, fields: dict[str, Any], least: Role
