@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from core.trigger import TriggerInfo
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import MqttTriggerPlatform
 from tests.integrations.mqtt.conftest import RuntimeFactory
@@ -116,7 +117,9 @@ async def test_trigger_value_template_selects_the_payload(
                 "value_template": "{{ value_json.contact }}",
             }
         )
-        await platform.attach(runtime, config, lambda payload, context: fired.append(payload))
+        await platform.attach(
+            runtime, config, lambda payload, context: fired.append(payload), TriggerInfo("test")
+        )
         async with device_client() as device:
             await device.publish(f"{prefix}/door/1", b'{"contact": "closed"}', qos=1)
             await device.publish(f"{prefix}/door/2", b'{"contact": "open"}', qos=1)
