@@ -27,6 +27,7 @@ from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from core.services import ServiceCall, SupportsResponse
 from core.trigger import TriggerFire, TriggerInfo
+from tests._helpers import settle, wait_for
 
 #: A summer Saturday noon in Amsterdam.
 START = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
@@ -153,15 +154,12 @@ class Site:
         )
 
     async def settle(self, ticks: int = 20) -> None:
-        """Let queued callbacks and started runs proceed."""
-        for _ in range(ticks):
-            await asyncio.sleep(0)
+        """Let queued bus deliveries, callbacks and started runs proceed."""
+        await settle(self.runtime, ticks=ticks)
 
     async def wait_for(self, predicate: Callable[[], bool], limit: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (a generous limit, for loaded machines)."""
-        async with asyncio.timeout(limit):
-            while not predicate():  # noqa: ASYNC110 - polls state that no event announces
-                await asyncio.sleep(0.001)
+        await wait_for(predicate, "the site's condition", within=limit)
 
     async def advance(self, **delta: float) -> None:
         """Let pending callbacks run, move the fake clock, and let what became due run."""

@@ -11,16 +11,12 @@ from core.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from core.context import Context
 from core.errors import InvalidEntityIdError
 from core.state import State, StateMachine, split_entity_id, valid_entity_id
+from tests._helpers import settle
 
 
 @pytest.fixture
 async def states() -> StateMachine:
     return StateMachine(EventBus(asyncio.get_running_loop()))
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ gives every role a long-lived access token.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -180,10 +179,3 @@ async def api(api_factory: Callable[..., Any]) -> Api:
     """A running API with the default HTTP settings."""
     result: Api = await api_factory()
     return result
-
-
-async def wait_for(predicate: Callable[[], bool], within: float = 20.0) -> None:
-    """Wait until ``predicate()`` is true, checking every 10 ms; fail after ``within`` s."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polls conditions that no event signals
-            await asyncio.sleep(0.01)

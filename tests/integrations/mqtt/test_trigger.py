@@ -12,8 +12,9 @@ from core import Context, IntegrationError
 from core.trigger import TriggerInfo
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import TRIGGER_PLATFORMS, MqttTriggerPlatform
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client
 
 INFO = TriggerInfo("test")
 
