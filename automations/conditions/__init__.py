@@ -15,7 +15,6 @@ None), every condition, nested ones included, records its result (or its error) 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,7 +44,6 @@ __all__ = [
     "time_of",
 ]
 
-_LOGGER = logging.getLogger(__name__)
 
 Variables = Mapping[str, Any]
 Check = Callable[[Variables, "Trace | None"], bool]

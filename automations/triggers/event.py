@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +17,6 @@ from .common import Detach, Variables
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
-
-_LOGGER = logging.getLogger(__name__)
 
 
 EVENT_TRIGGER = vol.Schema(

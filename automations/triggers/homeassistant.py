@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -18,8 +17,6 @@ from .common import Detach, Variables, nothing
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
-
-_LOGGER = logging.getLogger(__name__)
 
 
 #: True while automations load as the runtime starts, so ``event: start`` triggers fire.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,6 @@ from .common import Detach, Variables, call_later, for_period
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
-
-_LOGGER = logging.getLogger(__name__)
 
 
 STATE_TRIGGER = vol.Schema(

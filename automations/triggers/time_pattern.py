@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,6 @@ from .common import Detach, Variables
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def _pattern_unit(value: object) -> str:

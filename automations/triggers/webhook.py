@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -18,8 +17,6 @@ from .common import Detach, Variables
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
-
-_LOGGER = logging.getLogger(__name__)
 
 
 WEBHOOK_TRIGGER = vol.Schema(
