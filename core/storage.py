@@ -172,8 +172,8 @@ class JsonStore:
         self._pending: DataFunc | None = None
         #: Cancels the timer of the scheduled save (a scheduler job or a loop timer).
         self._timer: Callable[[], None] | None = None
-        #: When the scheduled save is due, in its time base's seconds: the scheduler's clock
-        #: (POSIX time) or the loop's.
+        #: When the scheduled save is due, in its time base's seconds: the scheduler's clock's
+        #: monotonic time, or the loop's.
         self._timer_due: float = 0.0
         self._timer_base: object = None
         self._write_task: asyncio.Task[None] | None = None
@@ -265,11 +265,11 @@ class JsonStore:
         self._pending = data_func
         scheduler = self._scheduler() if self._scheduler is not None else None
         if scheduler is not None:
-            now = scheduler.clock.now()
-            if self._arm(scheduler, now.timestamp() + delay):
+            clock = scheduler.clock
+            if self._arm(scheduler, clock.monotonic() + delay):
                 try:
                     self._timer = scheduler.at(
-                        now + timedelta(seconds=delay),
+                        clock.now() + timedelta(seconds=delay),
                         self._on_due,
                         name=f"storage[{self.key}].save",
                     )
