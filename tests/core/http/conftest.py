@@ -26,6 +26,7 @@ from core.integration import Manifest
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from core.services import ServiceCall, SupportsResponse
+from tests._helpers import wait_for  # noqa: F401 - re-exported: API tests import it from here
 from tests.conftest import ConfigDirFactory
 
 HTTP_CONFIG = "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
