@@ -260,3 +260,29 @@ async def test_background_write_error_is_logged(
                 await asyncio.sleep(0)
     assert "Error writing" in caplog.text
     assert not store.path.exists()
+
+
+class _StandInRuntime:
+    """What ``JsonStore.for_runtime`` reads of a runtime; its scheduler starts later."""
+
+    def __init__(self, config_dir: Path, executor: CountingExecutor) -> None:
+        self.config_dir = config_dir
+        self.run_in_executor = executor
+        self.scheduler: Scheduler | None = None
+
+
+async def test_a_runtime_store_saves_on_the_runtime_clock_once_its_scheduler_runs(
+    tmp_path: Path, scheduler: Scheduler
+) -> None:
+    executor = CountingExecutor()
+    runtime = _StandInRuntime(tmp_path, executor)
+    store = JsonStore.for_runtime(runtime, "core.thing", version=1)  # type: ignore[arg-type]
+    assert store.path == storage_path(tmp_path, "core.thing")
+    runtime.scheduler = scheduler  # started after the store was made, as in Runtime.start
+    store.schedule_save(lambda: {"n": 1}, delay=10)
+    advance(scheduler, 9)
+    await asyncio.sleep(0)
+    assert executor.writes == 0
+    advance(scheduler, 1)
+    await executor.until_ended(1)
+    assert await store.load() == {"n": 1}
