@@ -39,8 +39,8 @@ from typing import Any, Final
 
 import tinytuya
 from tinytuya import AESCipher, TuyaMessage, pack_message, unpack_message
-from tinytuya import command_types as CT  # noqa: N812 - tinytuya's own name
-from tinytuya import header as H  # noqa: N812 - tinytuya's own name
+from tinytuya import command_types as CT
+from tinytuya import header as H
 
 from core import DeviceProtocolError
 
@@ -111,7 +111,8 @@ class _Connection:
             digest = md5(  # noqa: S324 - the protocol's own checksum, not a security measure
                 b"data=" + crypted + b"||lpv=" + H.PROTOCOL_VERSION_BYTES_31 + b"||" + self.key
             ).hexdigest()
-            return H.PROTOCOL_VERSION_BYTES_31 + digest[8:24].encode("latin1") + crypted
+            version_bytes: bytes = H.PROTOCOL_VERSION_BYTES_31
+            return version_bytes + digest[8:24].encode("latin1") + crypted
         return body
 
     def send_json(self, cmd: int, data: dict[str, Any], *, header: bool = False) -> None:
@@ -135,14 +136,14 @@ class _Connection:
         hmac_key = self.key if version >= 3.4 else None
         try:
             msg = unpack_message(frame, hmac_key=hmac_key, no_retcode=True)
-        except Exception:  # noqa: BLE001 - tinytuya raises plain errors for a bad frame
+        except Exception:
             return None
         if not msg.crc_good:
             return None
         payload = bytes(msg.payload)
         try:
             return msg.cmd, self._decrypt(msg.cmd, payload)
-        except Exception:  # noqa: BLE001 - AESCipher raises plain errors for another key
+        except Exception:
             return None
 
     def _decrypt(self, cmd: int, payload: bytes) -> bytes:
@@ -184,7 +185,7 @@ class TuyaDeviceDouble:
         on_control: called with the data points a command set (after they are set).
     """
 
-    def __init__(  # noqa: PLR0913 - a device has this many properties
+    def __init__(
         self,
         device_id: str,
         local_key: str,
@@ -276,6 +277,8 @@ class TuyaDeviceDouble:
             while True:
                 _, frame = await read_frame(reader, self.device_id)
                 decoded = conn.decode(frame)
+                if decoded is not None:
+                    self.received.append(decoded)
                 if self.silent:
                     continue
                 if decoded is None:
@@ -284,7 +287,6 @@ class TuyaDeviceDouble:
                     await writer.drain()
                     continue
                 cmd, plain = decoded
-                self.received.append((cmd, plain))
                 if not self._answer(conn, cmd, plain):
                     break
                 await writer.drain()
@@ -307,7 +309,9 @@ class TuyaDeviceDouble:
             conn.send(CT.HEART_BEAT, b"")
         elif cmd in (CT.DP_QUERY, CT.DP_QUERY_NEW):
             if self.version >= 3.4:
-                conn.send_json(cmd, {"protocol": 4, "t": int(time.time()), "data": {"dps": self.dps}})
+                conn.send_json(
+                    cmd, {"protocol": 4, "t": int(time.time()), "data": {"dps": self.dps}}
+                )
             else:
                 conn.send_json(cmd, {"devId": self.device_id, "dps": self.dps})
         elif cmd in (CT.CONTROL, CT.CONTROL_NEW):

@@ -14,7 +14,7 @@ import asyncio
 import struct
 from typing import Final
 
-from tinytuya import header as H  # noqa: N812 - tinytuya's own name for its header constants
+from tinytuya import header as H
 from tinytuya.core.exceptions import DecodeError
 from tinytuya.core.message_helper import TuyaHeader, parse_header
 

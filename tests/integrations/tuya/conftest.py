@@ -71,7 +71,9 @@ async def make_double() -> AsyncIterator[Callable[..., Any]]:
     """Start device doubles on the test's loop: ``await make_double(version, ...)``."""
     started: list[TuyaDeviceDouble] = []
 
-    async def make(version: float, dps: dict[str, DpsValue] | None = None, **kwargs: Any) -> TuyaDeviceDouble:
+    async def make(
+        version: float, dps: dict[str, DpsValue] | None = None, **kwargs: Any
+    ) -> TuyaDeviceDouble:
         kwargs.setdefault("local_key", KEY)
         kwargs.setdefault("device_id", DEVICE_ID)
         double = TuyaDeviceDouble(version=version, dps=plug_dps() if dps is None else dps, **kwargs)

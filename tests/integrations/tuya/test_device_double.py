@@ -14,8 +14,14 @@ VERSIONS = (3.1, 3.3, 3.4, 3.5)
 
 def _client(double: TuyaDeviceDouble, key: str = KEY) -> tinytuya.OutletDevice:
     device = tinytuya.OutletDevice(
-        DEVICE_ID, "127.0.0.1", key, version=double.version, port=double.port,
-        connection_timeout=2, connection_retry_limit=1, connection_retry_delay=0,
+        DEVICE_ID,
+        "127.0.0.1",
+        key,
+        version=double.version,
+        port=double.port,
+        connection_timeout=2,
+        connection_retry_limit=1,
+        connection_retry_delay=0,
     )
     device.set_socketPersistent(True)
     return device
@@ -41,7 +47,9 @@ def test_tinytuya_reads_the_status_of_the_double(loop_thread: LoopThread, versio
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_tinytuya_turns_the_double_on_and_sees_the_push(loop_thread: LoopThread, version: float) -> None:
+def test_tinytuya_turns_the_double_on_and_sees_the_push(
+    loop_thread: LoopThread, version: float
+) -> None:
     double = _start(loop_thread, version)
     client = _client(double)
     try:
@@ -57,13 +65,11 @@ def test_tinytuya_turns_the_double_on_and_sees_the_push(loop_thread: LoopThread,
     assert status["dps"]["9"] == 60
 
 
-@pytest.mark.parametrize("version", (3.3, 3.4, 3.5))
+@pytest.mark.parametrize("version", [3.3, 3.4, 3.5])
 def test_tinytuya_asks_the_double_to_refresh_power_with_updatedps(
     loop_thread: LoopThread, version: float
 ) -> None:
-    double = TuyaDeviceDouble(
-        DEVICE_ID, KEY, version, plug_dps(), refresh=lambda dps: {"19": 1234}
-    )
+    double = TuyaDeviceDouble(DEVICE_ID, KEY, version, plug_dps(), refresh=lambda dps: {"19": 1234})
     loop_thread.run(double.start())
     client = _client(double)
     try:
