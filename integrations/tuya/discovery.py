@@ -77,10 +77,13 @@ def parse_announcement(data: bytes, port: int) -> dict[str, Any] | None:
 
 
 class _Listener(asyncio.DatagramProtocol):
-    def __init__(self, result: DiscoveryResult, port: int, full: asyncio.Event) -> None:
+    """Counts and parses the datagrams of one port into the shared result."""
+
+    def __init__(self, result: DiscoveryResult, port: int, full: asyncio.Event, own: bytes) -> None:
         self.result = result
         self.port = port
         self.full = full
+        self.own = own
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         result = self.result
@@ -88,6 +91,8 @@ class _Listener(asyncio.DatagramProtocol):
             result.dropped += 1
             self.full.set()
             return
+        if data == self.own:
+            return  # our own solicitation, heard back on the app port
         result.datagrams += 1
         if len(data) > DISCOVERY_MAX_DATAGRAM:
             result.oversized += 1
@@ -122,11 +127,12 @@ async def discover(config: DiscoveryConfig, duration: float) -> DiscoveryResult:
         (config.encrypted_port, 6667),
         (config.app_port, 7000),
     )
+    request = solicitation(config.bind)
     try:
         for port, kind in ports:
             try:
                 transport, _ = await loop.create_datagram_endpoint(
-                    functools.partial(_Listener, result, kind, full),
+                    functools.partial(_Listener, result, kind, full, request),
                     local_addr=(config.bind, port),
                     reuse_port=True,
                     allow_broadcast=True,
@@ -138,7 +144,6 @@ async def discover(config: DiscoveryConfig, duration: float) -> DiscoveryResult:
         app = next(
             (t for t in transports if t.get_extra_info("sockname")[1] == config.app_port), None
         )
-        request = solicitation(config.bind)
         deadline = loop.time() + duration
         while (remaining := deadline - loop.time()) > 0 and not full.is_set():
             if app is not None:

@@ -133,6 +133,8 @@ class TuyaSession:
         #: How often the session has connected (1 after the first connection), for diagnostics.
         self.connects = 0
         self.last_error: str | None = None
+        #: Set when the session stopped because the key cannot read the device.
+        self.gave_up = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -222,6 +224,7 @@ class TuyaSession:
                 self.last_error = str(err)
                 if key_failures >= _KEY_FAILURES_TO_GIVE_UP:
                     _LOGGER.error("%s: %s; not reconnecting until the key is fixed", self.name, err)
+                    self.gave_up.set()
                     self._on_key_error(err)
                     return
                 failures += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core import Runtime, State
 from integrations.tuya.device_double import DpsValue, TuyaDeviceDouble
 
 KEY = "0123456789abcdef"
@@ -84,3 +85,44 @@ async def make_double() -> AsyncIterator[Callable[..., Any]]:
     yield make
     for double in started:
         await double.stop()
+
+
+async def state_becomes(
+    runtime: Runtime, entity_id: str, expected: str | Callable[[str], bool], limit: float = 5.0
+) -> State:
+    """Wait for ``entity_id``'s state to be ``expected`` (or satisfy it), by its state changes."""
+
+    def matches() -> State | None:
+        state = runtime.states.get(entity_id)
+        if state is None:
+            return None
+        ok = expected(state.state) if callable(expected) else state.state == expected
+        return state if ok else None
+
+    changed = asyncio.Event()
+    unsubscribe = runtime.states.track(entity_id, lambda _event: changed.set())
+    try:
+        async with asyncio.timeout(limit):
+            while (state := matches()) is None:
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        current = runtime.states.get(entity_id)
+        raise AssertionError(
+            f"{entity_id} never became {expected!r}; it is {current and current.state!r}"
+        ) from None
+    finally:
+        unsubscribe()
+    return state
+
+
+def tuya_yaml(devices: list[dict[str, Any]], extra: str = "") -> str:
+    """A configuration with an HTTP server on a free port and a ``tuya:`` section."""
+    lines = ["http:", "  server_host: 127.0.0.1", "  server_port: 0", "tuya:", "  devices:"]
+    for device in devices:
+        first = True
+        for key, value in device.items():
+            prefix = "    - " if first else "      "
+            first = False
+            lines.append(f"{prefix}{key}: {value}")
+    return "\n".join(lines) + "\n" + extra
