@@ -50,10 +50,13 @@ async def test_a_plug_gets_a_switch_and_metering_sensors_with_their_classes(
     assert power.attributes["device_class"] == "power"
     assert power.attributes["state_class"] == "measurement"
     assert power.attributes["unit_of_measurement"] == "W"
-    assert energy is not None and energy.state == "1.5"
+    assert energy is not None
+    assert energy.state == "1.5"
     assert energy.attributes["state_class"] == "total_increasing"
-    assert current is not None and current.state == "0.25"
-    assert voltage is not None and voltage.state == "230.1"
+    assert current is not None
+    assert current.state == "0.25"
+    assert voltage is not None
+    assert voltage.state == "230.1"
 
 
 async def test_switch_turn_on_is_audited_and_returns_once_the_device_confirms(
@@ -72,7 +75,8 @@ async def test_switch_turn_on_is_audited_and_returns_once_the_device_confirms(
         records = audit_log(runtime).query("switch.kettle_plug")
 
     assert double.dps["1"] is True
-    assert state is not None and state.state == "on"
+    assert state is not None
+    assert state.state == "on"
     assert state.context.id == context.id
     assert records[0].outcome == "ok"
     assert records[0].user_id == "user-1"
@@ -137,7 +141,8 @@ async def test_yaml_profile_overrides_detection_and_unknown_dps_are_ignored(
         double.set_dps({"105": 999, "150": [1, 2]})
         await state_becomes(runtime, "sensor.kettle_plug_power", "99.9")
 
-    assert power is not None and power.state == "unknown"  # a string where a number belongs
+    assert power is not None
+    assert power.state == "unknown"
 
 
 async def test_entities_are_unavailable_while_the_device_is_gone(
@@ -168,7 +173,8 @@ async def test_a_wrong_key_makes_one_notification_naming_the_device(
         state = runtime.states.get("switch.kettle_plug")
         notification = runtime.notifications.get(key_notification_id(DEVICE_ID))
 
-    assert state is not None and state.state == "unavailable"
+    assert state is not None
+    assert state.state == "unavailable"
     assert notification is not None
     assert "Kettle plug" in notification["message"]
     assert "local key" in notification["message"]
