@@ -1,0 +1,119 @@
+// The Appliances page: tiles by area (quick toggle, eco mode, power now, energy and cost today)
+// and the control log (who asked, what became of it, how long confirmation took).
+// Served by the appliance integration through the edgewise_panels hook; render(element, api).
+
+const LOG_LIMIT = 50;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function appliances(store) {
+  const found = [];
+  for (const [id, state] of store.states) if (id.startsWith("appliance.")) found.push(state);
+  return found.sort((a, b) => (a.attributes.friendly_name || a.entity_id).localeCompare(b.attributes.friendly_name || b.entity_id));
+}
+
+function byArea(states) {
+  const areas = new Map();
+  for (const state of states) {
+    const area = state.attributes.area || "Unassigned";
+    if (!areas.has(area)) areas.set(area, []);
+    areas.get(area).push(state);
+  }
+  return [...areas.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+function fmt(value, digits, unit) {
+  return typeof value === "number" ? `${value.toFixed(digits)} ${unit}` : "–";
+}
+
+export default function render(element, api) {
+  const { conn, store } = api;
+  const status = el("p", { class: "error", role: "alert" });
+  const tiles = el("div", { class: "appliance-areas" });
+  const logBody = el("tbody");
+  const filter = el("select", { "aria-label": "Source" },
+    el("option", { value: "" }, "every source"),
+    ...["user", "automation", "schedule", "autopilot", "assistant", "system"].map((s) => el("option", { value: s }, s)));
+  element.append(
+    status,
+    tiles,
+    el("section", { class: "card" },
+      el("h2", {}, "Control log ", filter),
+      el("table", { class: "control-log" },
+        el("thead", {}, el("tr", {}, ...["When", "Appliance", "Action", "Who asked", "Before", "Result", "Confirmed in", "Error"].map((t) => el("th", {}, t)))),
+        logBody)),
+  );
+
+  async function act(domain, service, data, entityId) {
+    status.textContent = "";
+    try {
+      await conn.callService(domain, service, data, { entity_id: entityId });
+    } catch (err) {
+      status.textContent = `${entityId}: ${err.message || err}`;
+    }
+    refreshLog();
+  }
+
+  function tile(state) {
+    const a = state.attributes;
+    const on = ["on", "running"].includes(state.state);
+    return el("article", { class: "card appliance-tile", "data-entity": state.entity_id },
+      el("h3", {}, a.friendly_name || state.entity_id),
+      el("p", { class: "muted" }, `${state.state} · ${a.tier} · ${a.source}`),
+      a.problem ? el("p", { class: "error" }, a.problem) : null,
+      el("p", {}, `Power ${fmt(a.power, 0, "W")}`),
+      el("p", {}, `Today ${fmt(a.energy_today, 2, "kWh")} · ${fmt(a.cost_today, 2, a.currency || "")}`),
+      el("button", { type: "button", class: "toggle", "aria-pressed": on ? "true" : "false", onclick: () => act("appliance", "toggle", {}, state.entity_id) }, on ? "Turn off" : "Turn on"),
+      el("label", {},
+        el("input", { type: "checkbox", class: "eco", checked: a.eco_mode, onchange: (e) => act("appliance", "set_eco_mode", { eco_mode: e.target.checked }, state.entity_id) }),
+        " eco mode"),
+    );
+  }
+
+  function drawTiles() {
+    const groups = byArea(appliances(store));
+    tiles.replaceChildren(
+      ...(groups.length ? groups : [["", []]]).map(([area, states]) =>
+        el("section", { class: "appliance-area" }, el("h2", {}, area || "No appliances configured"), el("div", { class: "tiles" }, ...states.map(tile)))),
+    );
+  }
+
+  async function refreshLog() {
+    const message = { type: "appliance/control_log", limit: LOG_LIMIT };
+    if (filter.value) message.source = filter.value;
+    try {
+      const { entries } = await conn.command(message);
+      logBody.replaceChildren(...entries.map((e) => el("tr", { class: `result-${e.result}` },
+        el("td", {}, new Date(e.time).toLocaleString()),
+        el("td", {}, e.appliance),
+        el("td", {}, e.action),
+        el("td", {}, e.source + (e.source_detail ? ` (${e.source_detail})` : "") + (e.user_id ? ` · ${e.user_id}` : "")),
+        el("td", {}, e.state_before),
+        el("td", {}, e.result),
+        el("td", {}, e.confirmation_ms === null ? "–" : `${e.confirmation_ms.toFixed(1)} ms`),
+        el("td", { class: "error" }, e.error || ""))));
+    } catch (err) {
+      status.textContent = `Control log: ${err.message || err}`;
+    }
+  }
+
+  filter.addEventListener("change", refreshLog);
+  drawTiles();
+  refreshLog();
+  const stopListening = store.listen((changed, membership) => {
+    if (membership || [...changed].some((id) => id.startsWith("appliance."))) drawTiles();
+  });
+  return () => stopListening();
+}
