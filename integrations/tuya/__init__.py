@@ -33,6 +33,8 @@ def edgewise_manifest() -> Manifest:
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.tuya.schema"),
+        # The simulator's plugs listen first, so the first connection finds them.
+        after_dependencies=("simulator",),
         version="0.1.0",
     )
 

@@ -234,13 +234,7 @@ class TuyaSession:
                 failures += 1
                 self.last_error = str(err) or type(err).__name__
                 log = _LOGGER.warning if failures == 1 else _LOGGER.debug
-                log(
-                    "%s: cannot connect to %s:%s: %s",
-                    self.name,
-                    self.config.host,
-                    self.config.port,
-                    self.last_error,
-                )
+                log("%s: %s (retrying)", self.name, self.last_error)
                 await asyncio.sleep(self._backoff(failures))
                 continue
             failures = key_failures = 0
