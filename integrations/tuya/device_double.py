@@ -242,11 +242,16 @@ class TuyaDeviceDouble:
         if self._server is not None:
             self._server.close()
         self.drop()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Closing the socket ends the handler; a cancelled handler would make asyncio's stream
+        # server log an error, so cancel only one that has not ended within a second.
+        tasks = list(self._tasks)
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
