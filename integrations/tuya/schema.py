@@ -127,7 +127,9 @@ class TuyaConfig:
 _VERSION_EXPECTED = "expected a Tuya protocol version (3.1, 3.3, 3.4 or 3.5)"
 
 
-def _version(value: Any) -> float:
+def _version(value: Any) -> float | None:
+    if value is None or value == "auto":
+        return None
     try:
         version = float(value)
     except (TypeError, ValueError) as err:
@@ -163,7 +165,7 @@ _DEVICE_SCHEMA = vol.Schema(
         vol.Required(CONF_LOCAL_KEY): _local_key,
         vol.Required(CONF_HOST): vol.All(str, vol.Length(min=1)),
         vol.Optional(CONF_PORT, default=DEFAULT_PORT): _PORT,
-        vol.Optional(CONF_VERSION): vol.Any(None, "auto", _version),
+        vol.Optional(CONF_VERSION): _version,
         vol.Optional(CONF_NAME): vol.All(str, vol.Length(min=1, max=100)),
         vol.Optional(CONF_AREA): vol.All(str, vol.Length(min=1, max=100)),
         vol.Optional(CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL): vol.All(
@@ -220,7 +222,7 @@ def _build(section: dict[str, Any] | None) -> TuyaConfig:
             local_key=d[CONF_LOCAL_KEY],
             host=d[CONF_HOST],
             port=d[CONF_PORT],
-            version=d.get(CONF_VERSION) if d.get(CONF_VERSION) != "auto" else None,
+            version=d.get(CONF_VERSION),
             name=d.get(CONF_NAME),
             area=d.get(CONF_AREA),
             poll_interval=d[CONF_POLL_INTERVAL],

@@ -215,6 +215,9 @@ class TuyaSession:
 
     async def _run(self) -> None:
         failures = 0
+        # Consecutive connections the key could not read. Not reset by a connection that
+        # merely opened: on 3.1 the status query is plain text, so a wrong key shows only in
+        # the pushes of each new connection.
         key_failures = 0
         while not self._stopped:
             try:
@@ -223,9 +226,7 @@ class TuyaSession:
                 key_failures += 1
                 self.last_error = str(err)
                 if key_failures >= _KEY_FAILURES_TO_GIVE_UP:
-                    _LOGGER.error("%s: %s; not reconnecting until the key is fixed", self.name, err)
-                    self.gave_up.set()
-                    self._on_key_error(err)
+                    self._give_up(err)
                     return
                 failures += 1
                 await asyncio.sleep(self._backoff(failures))
@@ -237,33 +238,44 @@ class TuyaSession:
                 log("%s: %s (retrying)", self.name, self.last_error)
                 await asyncio.sleep(self._backoff(failures))
                 continue
-            failures = key_failures = 0
+            failures = 0
             self.connects += 1
             self._link = link
             self._connected.set()
             _LOGGER.info("%s: connected (protocol %s)", self.name, link.version)
             self._on_available(True)
             self._handle_dps(status)
+            key_error: TuyaKeyError | None = None
             try:
                 await self._serve(link)
             except TuyaKeyError as err:
+                key_error = err
+                key_failures += 1
                 self.last_error = str(err)
-                key_failures = 1
                 _LOGGER.warning("%s: %s", self.name, err)
             except Exception as err:
+                key_failures = 0
                 self.last_error = str(err) or type(err).__name__
                 _LOGGER.warning("%s: connection lost: %s", self.name, self.last_error)
             finally:
                 self._link = None
                 self._connected.clear()
                 link.close()
-                self._fail_waiters(
-                    DeviceConnectError(f"{self.name} disconnected", device=self.name)
-                )
+                lost = DeviceConnectError(f"{self.name} disconnected", device=self.name)
+                self._fail_waiters(lost)
                 if not self._stopped:
                     self._on_available(False)
+            if key_error is not None and key_failures >= _KEY_FAILURES_TO_GIVE_UP:
+                self._give_up(key_error)
+                return
             failures = 1
             await asyncio.sleep(self._backoff(failures))
+
+    def _give_up(self, err: TuyaKeyError) -> None:
+        """Stop for good after the key failed twice in a row, and say so once."""
+        _LOGGER.error("%s: %s; not reconnecting until the key is fixed", self.name, err)
+        self.gave_up.set()
+        self._on_key_error(err)
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with full jitter between half and all of the step."""

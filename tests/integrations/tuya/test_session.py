@@ -136,7 +136,7 @@ async def test_session_polls_power_with_updatedps(
     assert any(cmd == 0x12 for cmd, _ in double.received)
 
 
-@pytest.mark.parametrize("version", [3.3, 3.5])
+@pytest.mark.parametrize("version", [3.3, 3.4, 3.5])
 async def test_wrong_key_is_reported_once_and_not_retried_for_ever(
     make_double: Any, make_session: SessionFactory, version: float
 ) -> None:
@@ -151,6 +151,23 @@ async def test_wrong_key_is_reported_once_and_not_retried_for_ever(
     assert recorder.key_errors[0].code in ("904", "914")
     assert double.connections == connections == 2
     assert not session.available
+
+
+async def test_a_wrong_key_on_3_1_is_found_in_the_pushes(
+    make_double: Any, make_session: SessionFactory
+) -> None:
+    double = await make_double(3.1)
+    session, recorder = make_session(double, local_key="fedcba9876543210")
+
+    # 3.1 answers the status query in plain text: each connection opens, the push gives it away.
+    for _ in range(2):
+        await recorder.until(lambda: session.available)
+        double.set_dps({"19": 5})
+        await recorder.until(lambda: not session.available)
+
+    await recorder.until(lambda: bool(recorder.key_errors))
+    assert recorder.key_errors[0].code == "904"
+    assert double.connections == 2
 
 
 async def test_a_key_changed_by_re_pairing_is_reported_the_same_way(
