@@ -257,13 +257,16 @@ class ControlLog:
             await self._flush()
 
     async def _flush(self) -> None:
-        if not self._pending or self._store is None:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            await self._store.write(batch)
-        except Exception as err:
-            _LOGGER.warning("Writing %d control-log entries failed: %s", len(batch), err)
-            # Kept for the next try, but never more than memory keeps: the oldest go first.
-            self._pending[:0] = batch
-            del self._pending[: max(0, len(self._pending) - (self._memory.maxlen or 0))]
+        """Write the pending entries; returns once whatever was pending before is committed."""
+        # One flush at a time: a query waits for the write in flight, so it reads its own writes.
+        async with self._flush_lock:
+            if not self._pending or self._store is None:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                await self._store.write(batch)
+            except Exception as err:
+                _LOGGER.warning("Writing %d control-log entries failed: %s", len(batch), err)
+                # Kept for the next try, never more than memory keeps: the oldest go first.
+                self._pending[:0] = batch
+                del self._pending[: max(0, len(self._pending) - (self._memory.maxlen or 0))]

@@ -39,7 +39,8 @@ function fmt(value, digits, unit) {
 }
 
 export default function render(element, api) {
-  const { conn, store } = api;
+  const { conn, store, user } = api;
+  const who = (e) => e.user_id === null ? "" : ` · ${e.user_id === user?.id ? `${user.name} (you)` : e.user_id}`;
   const status = el("p", { class: "error", role: "alert" });
   const tiles = el("div", { class: "appliance-areas" });
   const logBody = el("tbody");
@@ -75,7 +76,7 @@ export default function render(element, api) {
       a.problem ? el("p", { class: "error" }, a.problem) : null,
       el("p", {}, `Power ${fmt(a.power, 0, "W")}`),
       el("p", {}, `Today ${fmt(a.energy_today, 2, "kWh")} · ${fmt(a.cost_today, 2, a.currency || "")}`),
-      el("button", { type: "button", class: "toggle", "aria-pressed": on ? "true" : "false", onclick: () => act("appliance", "toggle", {}, state.entity_id) }, on ? "Turn off" : "Turn on"),
+      el("button", { type: "button", class: "toggle", "aria-pressed": on ? "true" : "false", onclick: () => act("appliance", on ? "turn_off" : "turn_on", {}, state.entity_id) }, on ? "Turn off" : "Turn on"),
       el("label", {},
         el("input", { type: "checkbox", class: "eco", checked: a.eco_mode, onchange: (e) => act("appliance", "set_eco_mode", { eco_mode: e.target.checked }, state.entity_id) }),
         " eco mode"),
@@ -90,16 +91,19 @@ export default function render(element, api) {
     );
   }
 
+  let asked = 0;
   async function refreshLog() {
     const message = { type: "appliance/control_log", limit: LOG_LIMIT };
     if (filter.value) message.source = filter.value;
+    const mine = ++asked;
     try {
       const { entries } = await conn.command(message);
+      if (mine !== asked) return; // a newer query was sent meanwhile: its answer wins
       logBody.replaceChildren(...entries.map((e) => el("tr", { class: `result-${e.result}` },
         el("td", {}, new Date(e.time).toLocaleString()),
         el("td", {}, e.appliance),
         el("td", {}, e.action),
-        el("td", {}, e.source + (e.source_detail ? ` (${e.source_detail})` : "") + (e.user_id ? ` · ${e.user_id}` : "")),
+        el("td", {}, e.source + (e.source_detail ? ` (${e.source_detail})` : "") + who(e)),
         el("td", {}, e.state_before),
         el("td", {}, e.result),
         el("td", {}, e.confirmation_ms === null ? "–" : `${e.confirmation_ms.toFixed(1)} ms`),

@@ -10,6 +10,8 @@ import aiohttp
 from core import Context, Runtime
 from core.auth import Role
 from core.auth.manager import hash_password
+from integrations.appliance.api import CONTROL_LOG
+from integrations.appliance.control_log import LogQuery
 
 from .conftest import site, site_yaml
 
@@ -105,3 +107,16 @@ async def test_websocket_command_answers_and_the_log_survives_a_restart(tmp_path
     ]
     assert refused["success"] is False
     assert "limit" in refused["error"]["message"]
+
+
+async def test_a_query_right_after_an_action_reads_it_from_the_database(tmp_path: Path) -> None:
+    async with site(tmp_path, site_yaml(APPLIANCES)) as runtime:
+        log = runtime.data[CONTROL_LOG]
+        seen = []
+        for _ in range(4):
+            await runtime.services.call(
+                "appliance", "toggle", target={"entity_id": "appliance.fan"}
+            )
+            seen.append(len(await log.query(LogQuery())))
+
+    assert seen == [1, 2, 3, 4]
