@@ -3,6 +3,15 @@
 // Served by the appliance integration through the edgewise_panels hook; render(element, api).
 
 const LOG_LIMIT = 50;
+const STYLE = `
+.appliance-area .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: .75rem; }
+.appliance-area { margin-bottom: 1rem; }
+.appliance-tile { margin: 0; }
+.appliance-tile h3 { margin: 0 0 .25rem; }
+.appliance-tile p { margin: .2rem 0; }
+.appliance-tile .toggle { margin: .4rem .6rem 0 0; }
+table.control-log tr.result-error td { color: var(--bad); }
+`;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -48,6 +57,7 @@ export default function render(element, api) {
     el("option", { value: "" }, "every source"),
     ...["user", "automation", "schedule", "autopilot", "assistant", "system"].map((s) => el("option", { value: s }, s)));
   element.append(
+    el("style", {}, STYLE),
     status,
     tiles,
     el("section", { class: "card" },
