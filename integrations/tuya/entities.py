@@ -50,6 +50,8 @@ class TuyaDevice:
         self.profile: DpProfile | None = None
         self.dps: dict[str, Any] = {}
         self.entities: list[TuyaEntity] = []
+        #: Where the device was configured: ``yaml`` or ``api``.
+        self.source = "yaml"
         self._ignored: set[str] = set()
         self._warned: set[str] = set()
 

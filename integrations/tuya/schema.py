@@ -214,24 +214,34 @@ def _profile(dps: dict[str, Any] | None) -> ProfileOverride:
     )
 
 
+def _device(d: dict[str, Any]) -> TuyaDeviceConfig:
+    return TuyaDeviceConfig(
+        device_id=d[CONF_DEVICE_ID],
+        local_key=d[CONF_LOCAL_KEY],
+        host=d[CONF_HOST],
+        port=d[CONF_PORT],
+        version=d.get(CONF_VERSION),
+        name=d.get(CONF_NAME),
+        area=d.get(CONF_AREA),
+        poll_interval=d[CONF_POLL_INTERVAL],
+        heartbeat_interval=d[CONF_HEARTBEAT_INTERVAL],
+        command_timeout=d[CONF_COMMAND_TIMEOUT],
+        profile=_profile(d.get(CONF_DPS)),
+    )
+
+
+def device_config(data: Any) -> TuyaDeviceConfig:
+    """One device from the API or the device store, validated as a YAML device is.
+
+    Raises:
+        vol.Invalid: the data does not describe a device; the message names the key.
+    """
+    return _device(_DEVICE_SCHEMA(data))
+
+
 def _build(section: dict[str, Any] | None) -> TuyaConfig:
     section = section or {}
-    devices = tuple(
-        TuyaDeviceConfig(
-            device_id=d[CONF_DEVICE_ID],
-            local_key=d[CONF_LOCAL_KEY],
-            host=d[CONF_HOST],
-            port=d[CONF_PORT],
-            version=d.get(CONF_VERSION),
-            name=d.get(CONF_NAME),
-            area=d.get(CONF_AREA),
-            poll_interval=d[CONF_POLL_INTERVAL],
-            heartbeat_interval=d[CONF_HEARTBEAT_INTERVAL],
-            command_timeout=d[CONF_COMMAND_TIMEOUT],
-            profile=_profile(d.get(CONF_DPS)),
-        )
-        for d in section.get(CONF_DEVICES, [])
-    )
+    devices = tuple(_device(d) for d in section.get(CONF_DEVICES, []))
     discovery = section.get(CONF_DISCOVERY)
     return TuyaConfig(
         devices=devices,

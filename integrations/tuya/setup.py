@@ -6,6 +6,7 @@ Imported from ``edgewise_setup`` only, with tinytuya.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import voluptuous as vol
@@ -23,6 +24,7 @@ from .entities import TuyaDevice
 from .profile import DpProfile, ProfileOverride, apply_override, detect_profile
 from .schema import TuyaConfig, TuyaDeviceConfig
 from .session import TuyaKeyError, TuyaSession
+from .store import DeviceStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,17 +53,22 @@ class TuyaRuntime:
         self.runtime = runtime
         self.config = config
         self.devices: dict[str, TuyaDevice] = {}
+        self.store: DeviceStore | None = None
+        self._remove_api: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        """Start each device's session; add the entities whose profile the YAML gives."""
+        """Start each device's session (YAML first, then those added over the API)."""
         for device_config in self.config.devices:
-            device = TuyaDevice(device_config)
-            self.devices[device_config.device_id] = device
-            device.session = self._session(device)
-            if device_config.profile.complete:
-                entities = device.build_entities(_profile_from_override(device_config.profile))
-                await add_entities(self.runtime, DOMAIN, entities)
-            device.session.start()
+            await self.add_device(device_config)
+        self.store = DeviceStore(self.runtime)
+        for device_config in await self.store.load():
+            if device_config.device_id in self.devices:
+                _LOGGER.warning(
+                    "Tuya device %s is in the YAML and was added over the API: the YAML wins",
+                    device_config.device_id,
+                )
+                continue
+            await self.add_device(device_config, source="api")
         self.runtime.services.register(
             DOMAIN,
             SERVICE_DISCOVER,
@@ -70,9 +77,45 @@ class TuyaRuntime:
             supports_response=SupportsResponse.ONLY,
             description="Listen for Tuya devices broadcasting on the LAN and list them.",
         )
+        if self.runtime.http is not None:
+            from .api import register_api  # noqa: PLC0415 - with the HTTP server only
+
+            self._remove_api = register_api(self.runtime, self)
+
+    async def add_device(self, device_config: TuyaDeviceConfig, *, source: str = "yaml") -> None:
+        """Start a session for one device (its entities come with its profile).
+
+        Raises:
+            ValueError: a device with that id is running already.
+        """
+        if device_config.device_id in self.devices:
+            raise ValueError(f"Tuya device {device_config.device_id} is configured already")
+        device = TuyaDevice(device_config)
+        device.source = source
+        self.devices[device_config.device_id] = device
+        device.session = self._session(device)
+        if device_config.profile.complete:
+            entities = device.build_entities(_profile_from_override(device_config.profile))
+            await add_entities(self.runtime, DOMAIN, entities)
+        device.session.start()
+
+    async def remove_device(self, device_id: str) -> None:
+        """Stop a device's session and remove its entities.
+
+        Raises:
+            KeyError: no such device.
+        """
+        device = self.devices.pop(device_id)
+        if device.session is not None:
+            await device.session.stop()
+        for entity in device.entities:
+            await entity.remove()
 
     async def stop(self) -> None:
-        """Close every session."""
+        """Close every session and remove the API."""
+        if self._remove_api is not None:
+            self._remove_api()
+            self._remove_api = None
         for device in self.devices.values():
             if device.session is not None:
                 await device.session.stop()
