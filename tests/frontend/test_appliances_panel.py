@@ -8,7 +8,9 @@ does.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +24,7 @@ from core.const import CoreState
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from integrations.tuya.device_double import TuyaDeviceDouble
+from integrations.tuya.discovery import announcement
 from tests.conftest import ConfigDirFactory
 from tests.frontend.test_panel_browser import TIMEOUT, log_in
 
@@ -29,11 +32,22 @@ DEVICE_ID = "bf0123456789abcdefgh"
 KEY = "0123456789abcdef"
 
 
+def _udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+DISCOVERY_PORT = _udp_port()
+
+
 def _config(port: int) -> str:
     return f"""\
 http: {{server_host: 127.0.0.1, server_port: 0}}
 recorder: {{commit_interval: 0}}
 tuya:
+  discovery: {{bind: 127.0.0.1, broadcast: 127.0.0.1, plain_port: {_udp_port()},
+              encrypted_port: {DISCOVERY_PORT}, app_port: {_udp_port()}}}
   devices:
     - {{device_id: {DEVICE_ID}, local_key: {KEY}, host: 127.0.0.1, port: {port},
        version: 3.3, name: Kettle plug}}
@@ -109,4 +123,31 @@ async def test_a_newcomer_turns_a_tuya_plug_on_and_sees_who_asked_and_how_long_i
     state = runtime.states.get("appliance.water_heater")
     assert state is not None
     assert state.attributes["eco_mode"] is True
+
+    # An admin discovers a new plug on the LAN and adds it with its local key.
+    tuya = page.locator("section.tuya-devices")
+    await expect(tuya.locator(f"tr[data-device='{DEVICE_ID}']")).to_contain_text("connected")
+    announcing = asyncio.create_task(_announce("bf9999999999999999aa", "127.0.0.1"))
+    await tuya.get_by_role("button", name="Discover devices on the LAN").click()
+    form = tuya.locator("form[data-device='bf9999999999999999aa']")
+    await expect(form).to_contain_text("at 127.0.0.1 (protocol 3.3)", timeout=15_000)
+    await announcing
+    await form.get_by_label("Name of bf9999999999999999aa").fill("Fan plug")
+    await form.get_by_label("Local key of bf9999999999999999aa").fill("short")
+    await form.get_by_role("button", name="Add").click()
+    await expect(form.locator(".error")).to_contain_text("local_key")
+    await form.get_by_label("Local key of bf9999999999999999aa").fill("abcdefabcdefabcd")
+    await form.get_by_role("button", name="Add").click()
+    added = tuya.locator("tr[data-device='bf9999999999999999aa']")
+    await expect(added).to_contain_text("Fan plug")
+    await expect(added).to_contain_text("api")
+    await shots(page, "tuya-devices")
     assert errors == []
+
+
+async def _announce(device_id: str, ip: str) -> None:
+    """Broadcast like a 3.3 plug, every 0.3 s for 4 s, to the discovery port on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(13):
+            sock.sendto(announcement(device_id, ip, 3.3), ("127.0.0.1", DISCOVERY_PORT))
+            await asyncio.sleep(0.3)

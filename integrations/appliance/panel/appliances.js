@@ -123,7 +123,72 @@ export default function render(element, api) {
     }
   }
 
+  // Tuya devices (when the tuya integration runs): the list for everyone; discovery and "add"
+  // for admins, who give the local key of each device they add.
+  const tuyaSection = el("section", { class: "card tuya-devices", hidden: true });
+  element.append(tuyaSection);
+  const isAdmin = user?.role === "admin";
+
+  async function refreshTuya() {
+    let devices;
+    try {
+      ({ devices } = await conn.command({ type: "tuya/devices" }));
+    } catch {
+      tuyaSection.hidden = true; // Tuya is not configured
+      return;
+    }
+    tuyaSection.hidden = false;
+    const rows = devices.map((d) => el("tr", { "data-device": d.device_id },
+      el("td", {}, d.name), el("td", {}, d.device_id), el("td", {}, `${d.host}:${d.port}`),
+      el("td", {}, d.version ?? "detecting"), el("td", {}, d.source),
+      el("td", {}, d.key_rejected ? "local key rejected" : d.available ? "connected" : (d.last_error || "connecting"))));
+    tuyaSection.replaceChildren(
+      el("h2", {}, "Tuya devices"),
+      el("table", { class: "tuya-list" },
+        el("thead", {}, el("tr", {}, ...["Name", "Device id", "Address", "Protocol", "From", "Status"].map((t) => el("th", {}, t)))),
+        el("tbody", {}, ...rows)),
+      isAdmin ? el("button", { type: "button", onclick: discover }, "Discover devices on the LAN") : null,
+      found,
+    );
+  }
+
+  const found = el("div", { class: "tuya-found" });
+  async function discover() {
+    found.replaceChildren(el("p", { class: "muted" }, "Listening for Tuya devices…"));
+    try {
+      const { response } = await conn.command({ type: "call_service", domain: "tuya", service: "discover", service_data: { duration: 6 }, return_response: true });
+      const fresh = response.devices.filter((d) => !d.configured);
+      found.replaceChildren(
+        el("p", { class: "muted" }, `${response.devices.length} device(s) heard, ${fresh.length} not configured yet.`),
+        ...fresh.map(addForm));
+    } catch (err) {
+      found.replaceChildren(el("p", { class: "error" }, `Discovery failed: ${err.message || err}`));
+    }
+  }
+
+  function addForm(d) {
+    const name = el("input", { type: "text", "aria-label": `Name of ${d.device_id}`, value: d.device_id });
+    const key = el("input", { type: "password", "aria-label": `Local key of ${d.device_id}`, autocomplete: "off", maxlength: 16 });
+    const message = el("span", { class: "error" });
+    const add = async (event) => {
+      event.preventDefault();
+      message.textContent = "";
+      try {
+        await conn.command({ type: "tuya/devices/add", device_id: d.device_id, host: d.ip, local_key: key.value, name: name.value, ...(d.version ? { version: d.version } : {}) });
+        form.remove();
+        refreshTuya();
+      } catch (err) {
+        message.textContent = err.message || String(err);
+      }
+    };
+    const form = el("form", { class: "tuya-add", "data-device": d.device_id, onsubmit: add },
+      `${d.device_id} at ${d.ip} (protocol ${d.version ?? "?"}) `, name, " ", key, " ",
+      el("button", { type: "submit" }, "Add"), " ", message);
+    return form;
+  }
+
   filter.addEventListener("change", refreshLog);
+  refreshTuya();
   drawTiles();
   refreshLog();
   const stopListening = store.listen((changed, membership) => {
