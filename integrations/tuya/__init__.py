@@ -6,7 +6,8 @@ jittered backoff), a profile of its data points (``profile.py``: detected from i
 overridable in YAML) and its entities (``entities.py``: a switch per gang; power, current,
 voltage and energy sensors). Switch commands go through the audited ``switch.*`` services and
 return once the device reports the new value. ``tuya.discover`` lists the devices that broadcast
-on the LAN (``discovery.py``). A local key the device does not accept raises one persistent
+on the LAN (``discovery.py``); devices also come from the API (``api.py``, kept by
+``store.py``), which the panel's Appliances page uses to add a discovered plug. A local key the device does not accept raises one persistent
 notification naming the device and what to do. tinytuya is imported only when ``tuya:`` is
 configured. ``device_double.py`` is a Tuya device on loopback, for tests and the simulator.
 """
