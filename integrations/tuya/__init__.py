@@ -9,7 +9,8 @@ return once the device reports the new value. ``tuya.discover`` lists the device
 on the LAN (``discovery.py``); devices also come from the API (``api.py``, kept by
 ``store.py``), which the panel's Appliances page uses to add a discovered plug. A local key
 the device does not accept raises one persistent notification naming the device and what to
-do. tinytuya is imported only when ``tuya:`` is configured. ``device_double.py`` is a Tuya device on loopback, for tests and the simulator.
+do. tinytuya is imported only when ``tuya:`` is configured. ``device_double.py`` is a Tuya
+device on loopback, for tests and the simulator.
 """
 
 from __future__ import annotations
