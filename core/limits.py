@@ -1,0 +1,131 @@
+"""Bounds on data that comes from outside, checked at the door before anything touches it.
+
+Every JSON body over REST, every WebSocket message (both parsed by :func:`core.json.json_loads`),
+every MQTT payload parsed as JSON and every YAML text a client sends is held to the same limits:
+at most :data:`MAX_DEPTH` levels of nested lists and mappings and at most :data:`MAX_ITEMS`
+values in all. Deeper or larger data is refused with :class:`InputLimitError`, which names what
+was refused and where, so that it never reaches the bus, the recorder's JSON encoder, orjson's
+serialiser (which stops at 254 levels) or Python's recursion limit.
+
+:func:`safe_repr` is for logging values that may be hostile: it never raises and never grows
+past a few hundred characters.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from core.errors import EdgewiseError
+
+#: The deepest nesting of lists and mappings accepted from outside. Automations nest a choose
+#: in an if in a sequence a dozen levels at most; orjson cannot write more than 254.
+MAX_DEPTH: Final = 64
+#: The most values (scalars, lists and mappings, keys not counted) in one input.
+MAX_ITEMS: Final = 100_000
+#: The longest text :func:`safe_repr` returns.
+MAX_REPR: Final = 300
+
+_CONTAINERS = (Mapping, list, tuple)
+
+
+class InputLimitError(EdgewiseError, ValueError):
+    """Data from outside is nested too deeply or holds too many values; it was not used."""
+
+    def __init__(self, message: str, *, what: str) -> None:
+        super().__init__(f"{what}: {message}")
+        self.what = what
+
+
+def check_data(
+    value: object, what: str, *, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITEMS
+) -> None:
+    """Refuse ``value`` if it nests deeper than ``max_depth`` or holds over ``max_items`` values.
+
+    Walks without recursion, so any depth is measured safely; a reference cycle counts as
+    unbounded depth.
+
+    Args:
+        value: parsed data (dicts, lists, tuples, scalars).
+        what: what the data is, for the error ("JSON body", "MQTT payload on topic x").
+
+    Raises:
+        InputLimitError: the data is too deep or too large; the message names the path
+            where the limit was reached.
+    """
+    items = 0
+    # Each entry: the container, its depth, and the key path to it (for the message).
+    stack: list[tuple[Any, int, tuple[object, ...]]] = [(value, 1, ())]
+    while stack:
+        node, depth, path = stack.pop()
+        items += 1
+        if items > max_items:
+            raise InputLimitError(f"more than {max_items} values", what=what)
+        if not isinstance(node, _CONTAINERS):
+            continue
+        if depth > max_depth:
+            where = _path_text(path)
+            raise InputLimitError(f"nested deeper than {max_depth} levels (at {where})", what=what)
+        children = node.items() if isinstance(node, Mapping) else enumerate(node)
+        for key, child in children:
+            if isinstance(child, _CONTAINERS):
+                # Only containers need the path; building it for every scalar is waste.
+                stack.append((child, depth + 1, (*path, key) if len(path) < 8 else path))
+            else:
+                items += 1
+                if items > max_items:
+                    raise InputLimitError(f"more than {max_items} values", what=what)
+
+
+def loads_json(data: str | bytes, what: str) -> Any:
+    """Parse JSON from outside and check it with :func:`check_data`.
+
+    Raises:
+        ValueError: (``orjson.JSONDecodeError``) the text is not JSON.
+        InputLimitError: it is JSON, too deep or too large.
+    """
+    value = orjson.loads(data)
+    check_data(value, what)
+    return value
+
+
+def _path_text(path: tuple[object, ...]) -> str:
+    if not path:
+        return "the top"
+    return "".join(f"[{key!r}]" if not isinstance(key, str) else f".{key}" for key in path) + (
+        "..." if len(path) >= 8 else ""
+    )
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4
+_REPR.maxdict = 8
+_REPR.maxlist = 8
+_REPR.maxtuple = 8
+_REPR.maxset = 8
+_REPR.maxstring = 80
+_REPR.maxother = 80
+
+
+def safe_repr(value: object) -> str:
+    """A short ``repr`` of ``value`` for a log line; never raises, whatever ``value`` holds.
+
+    Nesting past four levels and long containers are elided, and a ``__repr__`` that fails
+    gives way to the type's name.
+    """
+    try:
+        if isinstance(value, Mapping) and not isinstance(value, dict):
+            # reprlib elides dicts only; a read-only mapping would be written out whole.
+            value = dict(value)
+        text = _REPR.repr(value)
+    except Exception:  # the point is that logging never fails
+        try:
+            text = f"<{type(value).__qualname__} (repr failed)>"
+        except Exception:  # a hostile __class__
+            text = "<object (repr failed)>"
+    if len(text) > MAX_REPR:
+        text = text[: MAX_REPR - 3] + "..."
+    return text
