@@ -540,7 +540,8 @@ class Recorder:
             except Exception:  # isolation boundary: the clean-up of one part
                 _LOGGER.exception("Error cleaning up after the recorder failed")
         if self._database is not None:
-            await self._database.engine.dispose()
+            # Closes the run when it was opened (a writer that stopped), then the engine.
+            await self._database.close()
 
     async def _commit_batch(self, database: RecorderDatabase) -> bool:
         """Write the head of the queue in one transaction; False when the database failed."""
@@ -591,10 +592,10 @@ class Recorder:
             # The item may be what broke the write (too deep to encode, say): nothing here may
             # format it in full, or the log call raises the same error again.
             _LOGGER.error(
-                "Recorder could not write a %s event (%s); skipped: %s",
+                "Recorder could not write a %s event (%s); skipped",
                 items[0].event_type,
                 safe_repr(items[0].data),
-                safe_repr(err),
+                exc_info=err,
             )
             return 1
         handled = 0
