@@ -13,11 +13,10 @@ past a few hundred characters.
 
 from __future__ import annotations
 
+import json
 import reprlib
 from collections.abc import Mapping
 from typing import Any, Final
-
-import orjson
 
 from core.errors import EdgewiseError
 
@@ -26,6 +25,9 @@ from core.errors import EdgewiseError
 MAX_DEPTH: Final = 64
 #: The most values (scalars, lists and mappings, keys not counted) in one input.
 MAX_ITEMS: Final = 100_000
+#: The longest JSON text :func:`loads_json` parses (MQTT payloads; REST and WebSocket bodies
+#: have the HTTP server's own limits).
+MAX_BYTES: Final = 1024 * 1024
 #: The longest text :func:`safe_repr` returns.
 MAX_REPR: Final = 300
 
@@ -80,14 +82,24 @@ def check_data(
                     raise InputLimitError(f"more than {max_items} values", what=what)
 
 
-def loads_json(data: str | bytes, what: str) -> Any:
-    """Parse JSON from outside and check it with :func:`check_data`.
+def loads_json(data: str | bytes | bytearray, what: str, *, max_bytes: int = MAX_BYTES) -> Any:
+    """Parse JSON from outside (an MQTT payload, a device's answer) within the limits.
+
+    Parsed by the standard library, which accepts what devices send (``NaN``, ``Infinity``),
+    and checked with :func:`check_data`; a text nested past the interpreter's recursion limit
+    is refused like any other too deep.
 
     Raises:
-        ValueError: (``orjson.JSONDecodeError``) the text is not JSON.
-        InputLimitError: it is JSON, too deep or too large.
+        ValueError: the text is not JSON.
+        InputLimitError: (a ``ValueError`` too) longer than ``max_bytes``, too deep or too
+            large.
     """
-    value = orjson.loads(data)
+    if len(data) > max_bytes:
+        raise InputLimitError(f"longer than {max_bytes} bytes", what=what)
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise InputLimitError(f"nested deeper than {MAX_DEPTH} levels", what=what) from None
     check_data(value, what)
     return value
 
