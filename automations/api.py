@@ -199,7 +199,7 @@ async def save_automation_config(
     """
     manager = runtime.data[AutomationManager.KEY]
     candidate = {**config, "id": automation_id}
-    await manager.validate_item(candidate, automation_id)
+    await manager.check_item(candidate, automation_id)
     async with _lock(runtime):
         created = await runtime.run_in_executor(
             AUTOMATIONS.write_one, runtime.config_dir, automation_id, dict(config)
