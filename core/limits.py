@@ -28,6 +28,14 @@ MAX_ITEMS: Final = 100_000
 #: The longest JSON text :func:`loads_json` parses (MQTT payloads; REST and WebSocket bodies
 #: have the HTTP server's own limits).
 MAX_BYTES: Final = 1024 * 1024
+#: The most YAML nodes that aliases (``*anchor``) may add to a document, counted as expanded:
+#: an anchor used twice adds its whole subtree twice. Real configurations reuse a few small
+#: mappings; a "billion laughs" document adds billions.
+MAX_YAML_ALIAS_NODES: Final = 10_000
+#: The longest chain of ``!include`` files (a file including a file including ...).
+MAX_INCLUDE_DEPTH: Final = 20
+#: Seconds a client's YAML text may take to parse, off the event loop.
+YAML_PARSE_TIMEOUT: Final = 5.0
 #: The longest text :func:`safe_repr` returns.
 MAX_REPR: Final = 300
 
