@@ -85,3 +85,11 @@ async def test_a_script_with_a_deeply_nested_template_is_refused_and_the_others_
                 {"sequence": [{"action": "test.record", "data": {"x": DEEP_TEMPLATE}}]},
             )
         assert "deeper" not in (cfg / "scripts.yaml").read_text()
+
+
+async def test_validate_config_answers_for_a_part_given_as_null(cfg: Path) -> None:
+    # Found by tests/core/http/test_fuzz_inputs.py: {"trigger": null} answered unknown_error.
+    async with site(cfg, "automation: []\n") as s:
+        checked = api.validate_config(s.runtime, triggers=None, actions=[{"delay": 1}])
+        assert checked["triggers"]["valid"] is False
+        assert checked["actions"] == {"valid": True, "error": None}
