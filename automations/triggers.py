@@ -9,7 +9,6 @@ use the runtime's scheduler, so they follow the site's time zone and DST rules a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from aiohttp import web
 from core.bus import Event, callback
 from core.const import EVENT_EDGEWISE_STOP
 from core.context import Context
+from core.limits import loads_json
 from core.runtime import RuntimeKey
 from core.state import State
 from core.template import track_template
@@ -639,7 +639,7 @@ def attach_webhook(
         body = await request.text()
         if request.content_type == "application/json" or body[:1] in ("{", "["):
             try:
-                payload["json"] = json.loads(body) if body else {}
+                payload["json"] = loads_json(body, f"webhook {hook_id}") if body else {}
             except ValueError:
                 payload["data"] = body
         elif body:

@@ -117,3 +117,21 @@ async def test_every_shipped_automation_opens_in_the_editor(
     assert answer["success"] is True, answer
     assert yaml.safe_load(answer["result"]["yaml"]) == answer["result"]["config"]
     assert answer["result"]["config"]["id"] == automation_id
+
+
+async def test_the_config_api_answers_400_for_a_deep_template_and_writes_nothing(
+    editor: Api,
+) -> None:
+    before = (editor.runtime.config_dir / "automations.yaml").read_text()
+    template = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    status, answer = await editor.request(
+        "POST",
+        "/api/config/automation/config/deep",
+        json={
+            "triggers": [{"trigger": "event", "event_type": "go"}],
+            "actions": [{"action": "apitest.reload", "data": {"x": template}}],
+        },
+    )
+    assert status == 400, answer
+    assert "nested too deeply" in answer["message"]
+    assert (editor.runtime.config_dir / "automations.yaml").read_text() == before
