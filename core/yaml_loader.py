@@ -7,6 +7,12 @@ Mappings, sequences and strings come back as :class:`NodeDict`, :class:`NodeList
 :class:`NodeStr`, which carry a :class:`Source` (file and 1-based line) so that validation errors
 can point at the line a user has to fix. Every file an include or a secret reaches must resolve
 inside the configuration directory.
+
+Hostile documents are refused before they are built (``core.limits``): aliases may add at most
+``MAX_YAML_ALIAS_NODES`` nodes as they expand (no "billion laughs"), mappings and lists nest at
+most ``MAX_DEPTH`` levels, and include chains are at most ``MAX_INCLUDE_DEPTH`` files long.
+YAML a client sends (the automation editor's text) goes through :func:`load_client_yaml`,
+which also refuses every tag that reads the server's environment or files.
 """
 
 from __future__ import annotations

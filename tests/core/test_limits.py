@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.bus import Event
 from core.limits import MAX_DEPTH, MAX_ITEMS, MAX_REPR, InputLimitError, check_data, safe_repr
 
 
@@ -62,3 +63,10 @@ def test_safe_repr_survives_a_failing_repr() -> None:
 def test_safe_repr_is_short_for_huge_values() -> None:
     assert len(safe_repr("x" * 10_000_000)) <= MAX_REPR
     assert len(safe_repr({str(i): "y" * 1000 for i in range(10_000)})) <= MAX_REPR
+
+
+def test_an_event_with_data_too_deep_to_print_has_a_short_repr() -> None:
+    event = Event("call_service", {"service_data": nested(5000)})
+    text = repr(event)
+    assert text.startswith("<Event call_service[L]: {'service_data': ")
+    assert len(text) < 2 * MAX_REPR
