@@ -40,6 +40,9 @@ YAML_PARSE_TIMEOUT: Final = 5.0
 MAX_REPR: Final = 300
 
 _CONTAINERS = (Mapping, list, tuple)
+#: Exact types that are settled without ``isinstance`` (a walk's hot path).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLAIN = frozenset({dict, list, tuple})
 
 
 class InputLimitError(EdgewiseError, ValueError):
@@ -66,28 +69,37 @@ def check_data(
         InputLimitError: the data is too deep or too large; the message names the path
             where the limit was reached.
     """
-    items = 0
-    # Each entry: the container, its depth, and the key path to it (for the message).
-    stack: list[tuple[Any, int, tuple[object, ...]]] = [(value, 1, ())]
+    items = 1
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, _CONTAINERS) else []
     while stack:
-        node, depth, path = stack.pop()
-        items += 1
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise InputLimitError(
+                f"nested deeper than {max_depth} levels (at {_deep_path(value, max_depth)})",
+                what=what,
+            )
+        children = node.values() if isinstance(node, Mapping) else node
+        items += len(children)
         if items > max_items:
             raise InputLimitError(f"more than {max_items} values", what=what)
-        if not isinstance(node, _CONTAINERS):
-            continue
-        if depth > max_depth:
-            where = _path_text(path)
-            raise InputLimitError(f"nested deeper than {max_depth} levels (at {where})", what=what)
-        children = node.items() if isinstance(node, Mapping) else enumerate(node)
-        for key, child in children:
-            if isinstance(child, _CONTAINERS):
-                # Only containers need the path; building it for every scalar is waste.
-                stack.append((child, depth + 1, (*path, key) if len(path) < 8 else path))
-            else:
-                items += 1
-                if items > max_items:
-                    raise InputLimitError(f"more than {max_items} values", what=what)
+        for child in children:
+            kind = type(child)
+            if kind not in _SCALARS and (kind in _PLAIN or isinstance(child, _CONTAINERS)):
+                stack.append((child, depth + 1))
+
+
+def _deep_path(value: object, max_depth: int) -> str:
+    """Where ``value`` first nests past ``max_depth`` (the error path only)."""
+    stack: list[tuple[Any, tuple[object, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) >= max_depth:
+            return _path_text(path[:8]) + ("..." if len(path) > 8 else "")
+        pairs = node.items() if isinstance(node, Mapping) else enumerate(node)
+        stack.extend(
+            (child, (*path, key)) for key, child in pairs if isinstance(child, _CONTAINERS)
+        )
+    return "the top"
 
 
 def loads_json(data: str | bytes | bytearray, what: str, *, max_bytes: int = MAX_BYTES) -> Any:
@@ -113,11 +125,7 @@ def loads_json(data: str | bytes | bytearray, what: str, *, max_bytes: int = MAX
 
 
 def _path_text(path: tuple[object, ...]) -> str:
-    if not path:
-        return "the top"
-    return "".join(f"[{key!r}]" if not isinstance(key, str) else f".{key}" for key in path) + (
-        "..." if len(path) >= 8 else ""
-    )
+    return "".join(f".{key}" if isinstance(key, str) else f"[{key!r}]" for key in path)
 
 
 _REPR = reprlib.Repr()
