@@ -15,9 +15,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import combinations
 from typing import Any
 
+import numpy as np
+
+from .chiller_enum import (
+    MAX_ASSIGNMENTS,
+    SetCosts,
+    assignments_count,
+    set_costs,
+    shortest_sequence,
+)
 from .chillers_input import Chiller, ChillerRequest
 from .const import EPS, Status
 from .deferrable_checks import Problem
@@ -43,42 +51,123 @@ def solve(request: ChillerRequest, time_limit: float) -> dict[str, Any]:
     problems = _check(request)
     if problems:
         return _infeasible(problems, time.perf_counter() - started)
-    if not request.coupled and all(c.convex for c in request.chillers):
-        method = "per-hour enumeration"
-        hours = [_enumerate_hour(request, h) for h in range(request.hours)]
-        status = Status.OPTIMAL
-    else:
-        method = "milp" if request.coupled else "per-hour milp"
-        blocks = [range(request.hours)] if request.coupled else [range(h, h + 1) for h in range(request.hours)]
-        hours = []
-        status = Status.OPTIMAL
-        for block in blocks:
+    timed = any(c.min_on > 1 or c.min_off > 1 for c in request.chillers)
+    costs = set_costs(request) if assignments_count(request) <= MAX_ASSIGNMENTS else None
+    status = Status.OPTIMAL
+    if costs is not None and not timed:
+        method = (
+            "per-hour enumeration"
+            if not request.coupled
+            else "per-hour enumeration with dynamic programming over starts"
+        )
+        path = shortest_sequence(request, costs)
+        if path is None:  # _check rules out every cause but this one
+            return _infeasible([], time.perf_counter() - started)
+        hours = _hours_of(request, costs, path)
+    elif costs is not None:
+        method = "milp over the enumerated sets of running chillers"
+        model, chosen, groups = _build_sets(request, costs)
+        sol = model.solve(time_limit=time_limit)
+        if sol.status is Status.INFEASIBLE:
             left = time_limit - (time.perf_counter() - started)
-            model, on, load, power, groups = _build(request, block)
-            sol = model.solve(time_limit=max(left, 0.001))
-            if sol.status is Status.INFEASIBLE:
-                found = _diagnose(model, groups, max(left, 0.001))
-                return _infeasible(found, time.perf_counter() - started)
-            if sol.x is None:
-                return {
-                    "status": sol.status.value,
-                    "message": f"no plan found: {sol.message}",
-                    "problems": [],
-                    "solve_time_s": time.perf_counter() - started,
-                }
-            if sol.status is Status.TIME_LIMIT:
-                status = Status.TIME_LIMIT
-            x = sol.x
-            for h in block:
-                flags = tuple(bool(round(x[on[i][h]])) for i in range(len(request.chillers)))
-                hours.append(
-                    _Hour(
-                        on=flags,
-                        load=tuple(float(x[load[i][h]]) for i in range(len(flags))),
-                        power=tuple(float(x[power[i][h]]) for i in range(len(flags))),
-                    )
-                )
+            found = _diagnose(model, groups, max(left, 0.001))
+            return _infeasible(found, time.perf_counter() - started)
+        if sol.x is None:
+            return _no_plan(sol.status, sol.message, time.perf_counter() - started)
+        status = sol.status
+        x = sol.x
+        path = [max(sets, key=lambda s, h=h: x[chosen[h][s]]) for h, sets in enumerate(chosen)]
+        hours = _hours_of(request, costs, path)
+    else:
+        method = "milp"
+        model, on, load, power, groups = _build(request, range(request.hours))
+        sol = model.solve(time_limit=time_limit)
+        if sol.status is Status.INFEASIBLE:
+            left = time_limit - (time.perf_counter() - started)
+            found = _diagnose(model, groups, max(left, 0.001))
+            return _infeasible(found, time.perf_counter() - started)
+        if sol.x is None:
+            return _no_plan(sol.status, sol.message, time.perf_counter() - started)
+        status = sol.status
+        x = sol.x
+        hours = [
+            _Hour(
+                on=tuple(bool(round(x[on[i][h]])) for i in range(len(request.chillers))),
+                load=tuple(float(x[load[i][h]]) for i in range(len(request.chillers))),
+                power=tuple(float(x[power[i][h]]) for i in range(len(request.chillers))),
+            )
+            for h in range(request.hours)
+        ]
     return _result(request, hours, status, method, time.perf_counter() - started)
+
+
+def _no_plan(status: Status, message: str, seconds: float) -> dict[str, Any]:
+    return {
+        "status": status.value,
+        "message": f"no plan found: {message}",
+        "problems": [],
+        "objective": None,
+        "solve_time_s": seconds,
+        "hours": [],
+        "chillers": [],
+    }
+
+
+def _hours_of(request: ChillerRequest, costs: SetCosts, path: list[int]) -> list[_Hour]:
+    """The dispatch of the chosen set of running chillers in each hour."""
+    hours = []
+    for h, chosen in enumerate(path):
+        flags = tuple(bool(chosen >> i & 1) for i in range(len(request.chillers)))
+        load = tuple(float(v) for v in costs.loads[h, chosen])
+        hours.append(
+            _Hour(
+                on=flags,
+                load=load,
+                power=tuple(
+                    c.power(q) if f else 0.0
+                    for c, q, f in zip(request.chillers, load, flags, strict=True)
+                ),
+                combinations=int(np.isfinite(costs.power[h]).sum()),
+            )
+        )
+    return hours
+
+
+def _build_sets(
+    request: ChillerRequest, costs: SetCosts
+) -> tuple[Model, list[dict[int, int]], _Groups]:
+    """One binary per hour and set of running chillers, costed by the exact enumeration.
+
+    Much tighter than a model of each chiller's curve: the relaxation already knows each hour's
+    exact cost of every set, so only the minimum on and off times are left to branch on.
+    """
+    m = Model()
+    groups: dict[str, str] = {}
+    n = len(request.chillers)
+    chosen: list[dict[int, int]] = []
+    u: list[dict[int, int]] = [{} for _ in range(n)]
+    for h in range(request.hours):
+        allowed = [
+            s for s in range(1 << n)
+            if all(request.chillers[i].available[h] or not s >> i & 1 for i in range(n))
+        ]  # fmt: skip
+        y = {s: m.binary() for s in allowed}
+        chosen.append(y)
+        m.row([(v, 1.0) for v in y.values()], 1.0, 1.0, "")
+        short = [v for s, v in y.items() if not np.isfinite(costs.power[h, s])]
+        for s, v in y.items():
+            if np.isfinite(costs.power[h, s]):
+                m.add_cost(v, request.price[h] * float(costs.power[h, s]))
+        name = f"demand:{h}"
+        groups[name] = f"cooling demand {request.demand[h]:g} kW in hour {h}"
+        if short:
+            m.row([(v, 1.0) for v in short], 0.0, 0.0, name)
+        for i in range(n):
+            u[i][h] = m.var(0.0, 1.0)
+            m.row([(u[i][h], 1.0), *((v, -1.0) for s, v in y.items() if s >> i & 1)], 0.0, 0.0, "")
+    for i, chiller in enumerate(request.chillers):
+        _timing_rows(m, chiller, u[i], range(request.hours), groups)
+    return m, chosen, _Groups(groups)
 
 
 def _check(request: ChillerRequest) -> list[Problem]:
@@ -101,51 +190,6 @@ def _check(request: ChillerRequest) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _enumerate_hour(request: ChillerRequest, h: int) -> _Hour:
-    """The exact least-power dispatch of one hour (convex curves): every combination tried."""
-    demand = request.demand[h]
-    chillers = request.chillers
-    n = len(chillers)
-    if demand <= EPS:
-        return _Hour((False,) * n, (0.0,) * n, (0.0,) * n, 1)
-    up = [i for i in range(n) if chillers[i].available[h]]
-    # Every curve segment, cheapest per kW first, filled greedily above the minimum loads.
-    segments = sorted(
-        (slope, i, q1 - q0)
-        for i in up
-        for slope, (q0, _), (q1, _) in zip(
-            chillers[i].slopes, chillers[i].curve, chillers[i].curve[1:], strict=False
-        )
-    )
-    best: tuple[float, tuple[int, ...], list[float]] | None = None
-    tried = 0
-    for size in range(1, len(up) + 1):
-        for subset in combinations(up, size):
-            if sum(chillers[i].capacity for i in subset) < demand - 1e-9:
-                continue
-            tried += 1
-            loads = {i: chillers[i].min_load for i in subset}
-            power = sum(chillers[i].curve[0][1] for i in subset)
-            rest = demand - sum(loads.values())
-            members = set(subset)
-            for slope, i, width in segments:
-                if rest <= 1e-12:
-                    break
-                if i not in members:
-                    continue
-                take = min(width, rest)
-                loads[i] += take
-                power += slope * take
-                rest -= take
-            if best is None or power < best[0] - 1e-9:
-                best = (power, subset, [loads.get(i, 0.0) for i in range(n)])
-    assert best is not None  # noqa: S101 - _check made sure the capacity suffices
-    _, subset, load = best
-    flags = tuple(i in subset for i in range(n))
-    power_each = tuple(chillers[i].power(load[i]) if flags[i] else 0.0 for i in range(n))
-    return _Hour(flags, tuple(load), power_each, tried)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +356,7 @@ def _result(
             else "no demand: all off"
         )
         if hour.combinations:
-            reason += f" of {hour.combinations} feasible combinations"
+            reason += f" of {hour.combinations} feasible sets of chillers"
         held = [
             chillers[i].name
             for i in range(len(chillers))

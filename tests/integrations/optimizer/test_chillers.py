@@ -110,10 +110,19 @@ def test_sequence_matches_brute_force(seed: int, coupled: bool, curve: list[list
         assert result["objective"] == pytest.approx(expected, abs=1e-6)
 
 
-def test_uncoupled_convex_hours_are_enumerated_and_coupled_ones_use_the_milp() -> None:
+def test_structure_picks_enumeration_dp_or_milp() -> None:
     assert sequence(_data(0, False, CONVEX))["method"] == "per-hour enumeration"
-    assert sequence(_data(0, False, NONCONVEX))["method"] == "per-hour milp"
-    assert sequence(_data(0, True, CONVEX))["method"] == "milp"
+    assert sequence(_data(0, False, NONCONVEX))["method"] == "per-hour enumeration"
+    penalties_only = _data(0, True, CONVEX)
+    for chiller in penalties_only["chillers"]:
+        chiller.pop("min_on_hours", None)
+        chiller.pop("min_off_hours", None)
+    assert sequence(penalties_only)["method"] == (
+        "per-hour enumeration with dynamic programming over starts"
+    )
+    assert sequence(_data(0, True, CONVEX))["method"] == (
+        "milp over the enumerated sets of running chillers"
+    )
 
 
 def test_start_penalty_keeps_a_chiller_running_through_a_dip() -> None:
