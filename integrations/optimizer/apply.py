@@ -32,33 +32,30 @@ class Command:
     data: dict[str, Any]
 
 
-def setpoint_commands(
-    plan: dict[str, Any], entity_id: str, now: datetime
-) -> list[Command]:
+def setpoint_commands(plan: dict[str, Any], entity_id: str, now: datetime) -> list[Command]:
     """``climate.set_temperature`` to each slot's setpoint, from the slot under way on."""
     return _per_slot(
         plan,
         now,
         lambda slot: [
-            ("climate", "set_temperature", {"entity_id": entity_id, "temperature": slot["setpoint"]})
+            (
+                "climate",
+                "set_temperature",
+                {"entity_id": entity_id, "temperature": slot["setpoint"]},
+            )
         ],
         "slot_minutes",
     )
 
 
-def switch_commands(
-    plan: dict[str, Any], switches: dict[str, str], now: datetime
-) -> list[Command]:
+def switch_commands(plan: dict[str, Any], switches: dict[str, str], now: datetime) -> list[Command]:
     """Switch each named load or chiller on while the plan runs it, off otherwise."""
     chillers = "hours" in plan
 
     def calls(slot: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         out = []
         for name, entity_id in sorted(switches.items()):
-            if chillers:
-                on = bool(slot["chillers"][name]["on"])
-            else:
-                on = slot["loads"][name] > 0
+            on = bool(slot["chillers"][name]["on"]) if chillers else slot["loads"][name] > 0
             out.append(("switch", "turn_on" if on else "turn_off", {"entity_id": entity_id}))
         return out
 
@@ -75,7 +72,11 @@ def _per_slot(
     step = timedelta(minutes=plan[minutes_key]) if minutes_key else timedelta(hours=1)
     commands = []
     for slot in slots:
-        begin = now + step * slot["index"] if slot.get("time") is None else datetime.fromisoformat(slot["time"])
+        begin = (
+            now + step * slot["index"]
+            if slot.get("time") is None
+            else datetime.fromisoformat(slot["time"])
+        )
         if begin + step <= now:
             continue  # over already
         when = max(begin, now)

@@ -76,7 +76,7 @@ def solve(request: ChillerRequest, time_limit: float) -> dict[str, Any]:
             return _no_plan(sol.status, sol.message, time.perf_counter() - started)
         status = sol.status
         x = sol.x
-        path = [max(sets, key=lambda s, h=h: x[chosen[h][s]]) for h, sets in enumerate(chosen)]
+        path = [_chosen_set(sets, x) for sets in chosen]
         hours = _hours_of(request, costs, path)
     else:
         method = "milp"
@@ -99,6 +99,11 @@ def solve(request: ChillerRequest, time_limit: float) -> dict[str, Any]:
             for h in range(request.hours)
         ]
     return _result(request, hours, status, method, time.perf_counter() - started)
+
+
+def _chosen_set(sets: dict[int, int], x: np.ndarray) -> int:
+    """The set of running chillers whose binary is 1."""
+    return max(sets, key=lambda s: float(x[sets[s]]))
 
 
 def _no_plan(status: Status, message: str, seconds: float) -> dict[str, Any]:
@@ -178,9 +183,8 @@ def _check(request: ChillerRequest) -> list[Problem]:
         if demand > capacity + 1e-9:
             down = [c.name for c in request.chillers if not c.available[h]]
             when = slot_label(request.start, _HOUR, h, request.tz)
-            reason = (
-                f"demand {demand:g} kW exceeds the available capacity {capacity:g} kW"
-                + (f" ({', '.join(down)} unavailable)" if down else "")
+            reason = f"demand {demand:g} kW exceeds the available capacity {capacity:g} kW" + (
+                f" ({', '.join(down)} unavailable)" if down else ""
             )
             problems.append(
                 Problem(
@@ -224,7 +228,9 @@ def _build(
     for h in block:
         name = f"demand:{h}"
         groups[name] = f"cooling demand {request.demand[h]:g} kW in hour {h}"
-        m.row([(load[i][h], 1.0) for i in range(len(request.chillers))], request.demand[h], INF, name)
+        m.row(
+            [(load[i][h], 1.0) for i in range(len(request.chillers))], request.demand[h], INF, name
+        )
     return m, on, load, power, _Groups(groups)
 
 
@@ -239,7 +245,12 @@ def _curve_rows(m: Model, chiller: Chiller, u: int, q: int, p: int) -> None:
         for k, f in enumerate(fills):
             m.row([(f, 1.0), (u, -(curve[k + 1][0] - curve[k][0]))], -INF, 0.0, "")
         m.row([(q, 1.0), (u, -q0), *((f, -1.0) for f in fills)], 0.0, 0.0, "")
-        m.row([(p, 1.0), (u, -p0), *((f, -s) for f, s in zip(fills, slopes, strict=True))], 0.0, 0.0, "")
+        m.row(
+            [(p, 1.0), (u, -p0), *((f, -s) for f, s in zip(fills, slopes, strict=True))],
+            0.0,
+            0.0,
+            "",
+        )
         return
     # Non-convex: one binary per segment says which segment the operating point is on.
     picks = [m.binary() for _ in slopes]
@@ -286,13 +297,17 @@ def _timing_rows(
         name = f"min_on:{chiller.name}"
         groups[name] = f"{chiller.name} runs at least {chiller.min_on} h once started"
         for h in block:
-            window = [(starts[t], 1.0) for t in range(max(block.start, h - chiller.min_on + 1), h + 1)]
+            window = [
+                (starts[t], 1.0) for t in range(max(block.start, h - chiller.min_on + 1), h + 1)
+            ]
             m.row([*window, (u[h], -1.0)], -INF, 0.0, name)
     if chiller.min_off > 1:
         name = f"min_off:{chiller.name}"
         groups[name] = f"{chiller.name} stays off at least {chiller.min_off} h once stopped"
         for h in block:
-            window = [(stops[t], 1.0) for t in range(max(block.start, h - chiller.min_off + 1), h + 1)]
+            window = [
+                (stops[t], 1.0) for t in range(max(block.start, h - chiller.min_off + 1), h + 1)
+            ]
             m.row([*window, (u[h], 1.0)], -INF, 1.0, name)
 
 
@@ -360,7 +375,9 @@ def _result(
         held = [
             chillers[i].name
             for i in range(len(chillers))
-            if hour.on[i] and previous[i] and hour.load[i] <= chillers[i].min_load + EPS
+            if hour.on[i]
+            and previous[i]
+            and hour.load[i] <= chillers[i].min_load + EPS
             and delivered > request.demand[h] + EPS
         ]
         if delivered > request.demand[h] + EPS:
@@ -397,7 +414,7 @@ def _result(
         "method": method,
         "objective": round(energy_cost + penalties, 6),
         "cost": {"energy": round(energy_cost, 6), "start_penalties": round(penalties, 6)},
-        "energy_kwh": round(sum(r["power"] for r in rows), 6),
+        "energy_kwh": round(sum(sum(hour.power) for hour in hours), 6),
         "solve_time_s": seconds,
         "problems": [],
         "hours": rows,
@@ -411,4 +428,3 @@ def _result(
             for i, c in enumerate(chillers)
         ],
     }
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from itertools import pairwise
 from typing import Any
 
 from .const import MAX_CHILLERS, MAX_CURVE_POINTS
@@ -52,20 +53,17 @@ class Chiller:
     @property
     def slopes(self) -> tuple[float, ...]:
         """Electric kW per cooling kW on each segment."""
-        return tuple(
-            (p1 - p0) / (q1 - q0)
-            for (q0, p0), (q1, p1) in zip(self.curve, self.curve[1:], strict=False)
-        )
+        return tuple((p1 - p0) / (q1 - q0) for (q0, p0), (q1, p1) in pairwise(self.curve))
 
     @property
     def convex(self) -> bool:
         """Whether each segment costs at least as much per kW as the one before."""
         s = self.slopes
-        return all(b >= a - 1e-12 for a, b in zip(s, s[1:], strict=False))
+        return all(b >= a - 1e-12 for a, b in pairwise(s))
 
     def power(self, load: float) -> float:
         """Electric power at ``load`` kW of cooling (interpolated on the curve)."""
-        for (q0, p0), (q1, p1) in zip(self.curve, self.curve[1:], strict=False):
+        for (q0, p0), (q1, p1) in pairwise(self.curve):
             if load <= q1 + 1e-9:
                 return p0 + (p1 - p0) * (max(load, q0) - q0) / (q1 - q0)
         return self.curve[-1][1]
@@ -90,9 +88,7 @@ class ChillerRequest:
     @property
     def coupled(self) -> bool:
         """Whether anything ties one hour to the next (start penalties, minimum times)."""
-        return any(
-            c.start_penalty > 0 or c.min_on > 1 or c.min_off > 1 for c in self.chillers
-        )
+        return any(c.start_penalty > 0 or c.min_on > 1 or c.min_off > 1 for c in self.chillers)
 
 
 def parse_chillers(data: Mapping[str, Any], site_tz: tzinfo) -> ChillerRequest:
@@ -122,7 +118,9 @@ def parse_chillers(data: Mapping[str, Any], site_tz: tzinfo) -> ChillerRequest:
     names = [c.name for c in chillers]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise OptimizerInputError(f"the name {name!r} is used twice", field=f"chillers.{i}.name")
+            raise OptimizerInputError(
+                f"the name {name!r} is used twice", field=f"chillers.{i}.name"
+            )
     limit = data.get("time_limit")
     return ChillerRequest(
         demand=tuple(demand),
@@ -130,7 +128,9 @@ def parse_chillers(data: Mapping[str, Any], site_tz: tzinfo) -> ChillerRequest:
         chillers=chillers,
         start=start,
         tz=tz,
-        time_limit=None if limit is None else number(limit, "time_limit", minimum=0.0, strict_min=True),
+        time_limit=None
+        if limit is None
+        else number(limit, "time_limit", minimum=0.0, strict_min=True),
     )
 
 
@@ -149,7 +149,9 @@ def _chiller(item: object, field: str, n: int) -> Chiller:
         curve = _curve(data["curve"], f"{field}.curve")
     else:
         capacity = number(data.get("capacity"), f"{field}.capacity", minimum=0.0, strict_min=True)
-        mpl = number(data.get("min_part_load", 0.0), f"{field}.min_part_load", minimum=0.0, maximum=1.0)
+        mpl = number(
+            data.get("min_part_load", 0.0), f"{field}.min_part_load", minimum=0.0, maximum=1.0
+        )
         cop = number(data.get("cop"), f"{field}.cop", minimum=0.0, strict_min=True)
         if mpl >= 1.0:
             raise OptimizerInputError("must be below 1", field=f"{field}.min_part_load")

@@ -150,7 +150,7 @@ def _add_load(m: Model, v: _Vars, load: Load, request: DeferrableRequest) -> Non
         for t in window:
             covering = [(b, -load.power) for s, b in starts.items() if s <= t < s + length]
             m.row([(power[t], 1.0), *covering], 0.0, 0.0, "")
-        on.update({s: b for s, b in starts.items()})
+        on.update(starts)
         return
     if load.on_off:
         for t in window:
@@ -182,13 +182,13 @@ def _add_load(m: Model, v: _Vars, load: Load, request: DeferrableRequest) -> Non
         # At most one start: a slot on whose predecessor is off.
         group_c = f"contiguous:{load.name}"
         v.groups[group_c] = f"{load.name} runs in one block"
-        starts = []
+        start_terms: list[tuple[int, float]] = []
         for t in window:
             y = m.binary()
-            starts.append((y, 1.0))
+            start_terms.append((y, 1.0))
             prev = [(on[t - 1], 1.0)] if t - 1 in on else []
             m.row([(y, 1.0), (on[t], -1.0), *prev], 0.0, 1.0, "")
-        m.row(starts, 0.0, 1.0, group_c)
+        m.row(start_terms, 0.0, 1.0, group_c)
 
 
 def solve(request: DeferrableRequest, time_limit: float) -> dict[str, Any]:
@@ -327,7 +327,7 @@ def _result(
     export = [val(i) for i in v.x]
     powers = [[val(p.get(t)) for t in range(n)] for p in v.p]
     reasons = [
-        _reasons(request, load, powers[i], grid, export, v, x)
+        _reasons(request, load, power=powers[i], grid=grid, export=export, v=v, x=x)
         for i, load in enumerate(request.loads)
     ]
     slots = []
@@ -379,7 +379,8 @@ def _result(
         "message": (
             "optimal"
             if status is Status.OPTIMAL
-            else "the time limit was reached: this is the best plan found so far, not proven optimal"
+            else "the time limit was reached: this is the best plan found so far, "
+            "not proven optimal"
         ),
         "objective": round(import_cost - export_revenue + demand - value, 6),
         "cost": {
@@ -407,6 +408,7 @@ def _ordinal(k: int) -> str:
 def _reasons(
     request: DeferrableRequest,
     load: Load,
+    *,
     power: list[float],
     grid: list[float],
     export: list[float],

@@ -184,7 +184,7 @@ def parse_deferrable(data: Mapping[str, Any], site_tz: tzinfo) -> DeferrableRequ
         raise OptimizerInputError(f"at most {MAX_LOADS} loads are accepted", field="loads")
     default_value = max(import_price)
     loads = tuple(
-        _load(item, f"loads.{i}", n, dt, start, tz, default_value)
+        _load(item, f"loads.{i}", n=n, dt=dt, start=start, tz=tz, default_value=default_value)
         for i, item in enumerate(loads_data)
     )
     names = [load.name for load in loads]
@@ -217,6 +217,7 @@ def _optional_number(data: Mapping[str, Any], key: str, *, strict: bool) -> floa
 def _load(
     item: object,
     field: str,
+    *,
     n: int,
     dt: float,
     start: datetime | None,
@@ -252,7 +253,7 @@ def _load(
     slots = math.ceil(energy / (power * dt) - 1e-9)
     if min_power >= power:
         energy = slots * power * dt
-    first, last = _window(data, field, n, start, tz, timedelta(hours=dt))
+    first, last = _window(data, field, n=n, start=start, tz=tz, slot=timedelta(hours=dt))
     return Load(
         name=name.strip(),
         power=power,
@@ -271,6 +272,7 @@ def _load(
 def _window(
     data: Mapping[str, Any],
     field: str,
+    *,
     n: int,
     start: datetime | None,
     tz: tzinfo,

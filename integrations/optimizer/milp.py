@@ -158,7 +158,7 @@ class Model:
             status = Status.OPTIMAL
         elif result.status == 1:
             status = Status.TIME_LIMIT if x is not None else Status.TIME_LIMIT_NO_PLAN
-        elif result.status == 2:  # noqa: PLR2004 - scipy's status code for infeasible
+        elif result.status == 2:
             status = Status.INFEASIBLE
         else:
             status = Status.ERROR

@@ -104,7 +104,9 @@ def identify(
             )
     t = np.asarray(temperature, dtype=float)
     out = np.asarray(outdoor, dtype=float)
-    heat = np.asarray(hvac, dtype=float) + (0.0 if gains is None else np.asarray(gains, dtype=float))
+    heat = np.asarray(hvac, dtype=float) + (
+        0.0 if gains is None else np.asarray(gains, dtype=float)
+    )
     y = t[1:] - out[:-1]
     x = np.column_stack([t[:-1] - out[:-1], heat[:-1], np.ones(n - 1)])
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
@@ -145,7 +147,9 @@ def parse_setpoints(data: Mapping[str, Any], site_tz: tzinfo) -> SetpointRequest
             raise OptimizerInputError("is required (°C per hour or per slot)", field=key)
         value = data[key]
         if isinstance(value, list) and len(value) * per_hour == n and per_hour > 1:
-            return [number(v, f"{key}.{i // per_hour}") for i, v in enumerate(_repeat(value, per_hour))]
+            return [
+                number(v, f"{key}.{i // per_hour}") for i, v in enumerate(_repeat(value, per_hour))
+            ]
         return series(value, key, n)
 
     low, high = band("comfort_low"), band("comfort_high")
@@ -171,10 +175,14 @@ def parse_setpoints(data: Mapping[str, Any], site_tz: tzinfo) -> SetpointRequest
             temps,
             series(history.get("outdoor"), "history.outdoor", len(temps)),
             series(history.get("hvac"), "history.hvac", len(temps)),
-            None if history.get("gains") is None else series(history["gains"], "history.gains", len(temps)),
+            None
+            if history.get("gains") is None
+            else series(history["gains"], "history.gains", len(temps)),
         )
     else:
-        raise OptimizerInputError("give the zone's resistance and capacitance, or a history", field="zone")
+        raise OptimizerInputError(
+            "give the zone's resistance and capacitance, or a history", field="zone"
+        )
     limit = data.get("time_limit")
     return SetpointRequest(
         slot_minutes=minutes,
@@ -189,9 +197,15 @@ def parse_setpoints(data: Mapping[str, Any], site_tz: tzinfo) -> SetpointRequest
         zone=zone,
         heating_capacity=number(data.get("heating_capacity", 0.0), "heating_capacity", minimum=0.0),
         cooling_capacity=number(data.get("cooling_capacity", 0.0), "cooling_capacity", minimum=0.0),
-        heating_cop=number(data.get("heating_cop", 1.0), "heating_cop", minimum=0.0, strict_min=True),
-        cooling_cop=number(data.get("cooling_cop", 3.0), "cooling_cop", minimum=0.0, strict_min=True),
-        time_limit=None if limit is None else number(limit, "time_limit", minimum=0.0, strict_min=True),
+        heating_cop=number(
+            data.get("heating_cop", 1.0), "heating_cop", minimum=0.0, strict_min=True
+        ),
+        cooling_cop=number(
+            data.get("cooling_cop", 3.0), "cooling_cop", minimum=0.0, strict_min=True
+        ),
+        time_limit=None
+        if limit is None
+        else number(limit, "time_limit", minimum=0.0, strict_min=True),
     )
 
 
@@ -292,7 +306,9 @@ def solve(request: SetpointRequest, time_limit: float) -> dict[str, Any]:
         energy += electric * dt
         cost += electric * dt * request.price[k]
         lo, hi = request.low[k], request.high[k]
-        setpoint = min(max(round(t_end, 1), math.ceil(lo * 10 - 1e-9) / 10), math.floor(hi * 10 + 1e-9) / 10)
+        setpoint = min(
+            max(round(t_end, 1), math.ceil(lo * 10 - 1e-9) / 10), math.floor(hi * 10 + 1e-9) / 10
+        )
         slots.append(
             {
                 "index": k,
@@ -306,7 +322,9 @@ def solve(request: SetpointRequest, time_limit: float) -> dict[str, Any]:
                 "heating_kw": round(q_heat, 6),
                 "cooling_kw": round(q_cool, 6),
                 "electric_kw": round(electric, 6),
-                "reason": _reason(t_end, q_heat, q_cool, lo, hi, request, k),
+                "reason": _reason(
+                    t_end, q_heat=q_heat, q_cool=q_cool, lo=lo, hi=hi, request=request, k=k
+                ),
             }
         )
     return {
@@ -331,6 +349,7 @@ def solve(request: SetpointRequest, time_limit: float) -> dict[str, Any]:
 
 def _reason(
     t_end: float,
+    *,
     q_heat: float,
     q_cool: float,
     lo: float,
@@ -342,16 +361,14 @@ def _reason(
     dearer = bool(later) and max(later) > request.price[k] + 1e-12
     if q_heat > EPS:
         if t_end > lo + 1e-3:
-            return (
-                f"pre-heating to {t_end:.2f} °C above the {lo:g} °C bound"
-                + (" before dearer slots" if dearer else "")
+            return f"pre-heating to {t_end:.2f} °C above the {lo:g} °C bound" + (
+                " before dearer slots" if dearer else ""
             )
         return f"heating to hold the comfort low bound {lo:g} °C"
     if q_cool > EPS:
         if t_end < hi - 1e-3:
-            return (
-                f"pre-cooling to {t_end:.2f} °C below the {hi:g} °C bound"
-                + (" before dearer slots" if dearer else "")
+            return f"pre-cooling to {t_end:.2f} °C below the {hi:g} °C bound" + (
+                " before dearer slots" if dearer else ""
             )
         return f"cooling to hold the comfort high bound {hi:g} °C"
     return f"free-floating inside the band {lo:g}-{hi:g} °C"

@@ -9,6 +9,7 @@ The states are refreshed at each slot boundary while the plan lasts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,9 @@ def current_slot(plan: dict[str, Any], now: datetime) -> int | None:
     return None
 
 
-def states_of(plan: dict[str, Any], index: int | None, prefix: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def states_of(
+    plan: dict[str, Any], index: int | None, prefix: str
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Entity id -> (state, attributes) for the plan at slot ``index``."""
     result: dict[str, tuple[str, dict[str, Any]]] = {}
     status = plan.get("status", "error")
@@ -57,9 +60,7 @@ def states_of(plan: dict[str, Any], index: int | None, prefix: str) -> dict[str,
     )
     for i, load in enumerate(plan.get("loads") or []):
         key = f"p_deferrable{i}"
-        schedule = [
-            {"date": s["time"], key: round(s["loads"][load["name"]] * 1000)} for s in slots
-        ]
+        schedule = [{"date": s["time"], key: round(s["loads"][load["name"]] * 1000)} for s in slots]
         now = 0 if index is None else round(load["power"][index] * 1000)
         result[f"sensor.{prefix}{key}"] = (
             str(now),
@@ -72,7 +73,7 @@ def states_of(plan: dict[str, Any], index: int | None, prefix: str) -> dict[str,
                 "reason": None if index is None else slots[index]["reasons"].get(load["name"]),
             },
         )
-    series = {
+    series: dict[str, tuple[str, Callable[[dict[str, Any]], float], str | None]] = {
         "p_pv_forecast": ("PV forecast", lambda s: s["pv"] * 1000, "W"),
         "p_load_forecast": ("Load forecast", lambda s: s["base_load"] * 1000, "W"),
         "p_grid_forecast": (

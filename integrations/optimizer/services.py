@@ -202,9 +202,7 @@ def _solve_handler(
         else:
             tz = runtime.core.tzinfo
             try:
-                result = await runtime.run_in_executor(
-                    solver, data, tz, state.config.time_limit
-                )
+                result = await runtime.run_in_executor(solver, data, tz, state.config.time_limit)
             except OptimizerInputError as err:
                 raise ServiceValidationError(
                     str(err), domain=DOMAIN, service=service, key=err.field

@@ -96,9 +96,7 @@ class ResultStore:
                 ),
             )
             row_id = int(cursor.lastrowid or 0)
-            db.execute(
-                "DELETE FROM optimizer_results WHERE id <= ?", (row_id - max(self.keep, 1),)
-            )
+            db.execute("DELETE FROM optimizer_results WHERE id <= ?", (row_id - max(self.keep, 1),))
         return row_id
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:

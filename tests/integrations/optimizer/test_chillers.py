@@ -79,7 +79,7 @@ NONCONVEX = [[3, 2.0], [6, 2.8], [8, 4.5], [10, 5.0]]
 
 
 def _data(seed: int, coupled: bool, curve: list[list[float]]) -> dict[str, Any]:
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # noqa: S311 - seeded test data
     hours = 3
     return {
         "demand": [rnd.choice([0, 4, 9, 13, 17]) for _ in range(hours)],
@@ -89,7 +89,8 @@ def _data(seed: int, coupled: bool, curve: list[list[float]]) -> dict[str, Any]:
              "min_on_hours": 2 if coupled else 1},
             {"name": "b", "curve": [[1, 0.8], [4, 2.0], [7, 3.9]],
              "min_off_hours": 2 if coupled else 1},
-            {"name": "c", "curve": [[2, 1.5], [6, 3.0]], "available": [True, rnd.random() < 0.5, True],
+            {"name": "c", "curve": [[2, 1.5], [6, 3.0]],
+             "available": [True, rnd.random() < 0.5, True],
              "initially_on": coupled},
         ],
     }  # fmt: skip
@@ -185,8 +186,10 @@ def test_bad_curve_is_refused_naming_the_point(curve: list[Any], field: str, wor
 def test_availability_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(OptimizerInputError) as caught:
         parse_chillers(
-            {"demand": [1.0, 2.0], "chillers": [{"name": "a", "capacity": 5, "cop": 4,
-                                                  "available": [True]}]},
+            {
+                "demand": [1.0, 2.0],
+                "chillers": [{"name": "a", "capacity": 5, "cop": 4, "available": [True]}],
+            },
             UTC,
         )
 

@@ -33,9 +33,7 @@ def brute_force(data: dict[str, Any]) -> tuple[float, float]:
         need = round(load["hours"] / dt)
         window = range(load.get("start_slot", 0), load.get("end_slot", n))
         if load.get("contiguous", True):
-            options = [
-                tuple(range(s, s + need)) for s in window if s + need <= window.stop
-            ]
+            options = [tuple(range(s, s + need)) for s in window if s + need <= window.stop]
         else:
             options = list(itertools.combinations(window, need))
         choices.append([(load["power"], o) for o in options])
@@ -62,14 +60,12 @@ def brute_force(data: dict[str, Any]) -> tuple[float, float]:
 
 
 def lateness_of(result: dict[str, Any], dt: float) -> float:
-    return sum(
-        p * (t + 1) * dt for load in result["loads"] for t, p in enumerate(load["power"])
-    )
+    return sum(p * (t + 1) * dt for load in result["loads"] for t, p in enumerate(load["power"]))
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_plan_matches_brute_force_and_is_earliest_among_equal_costs(seed: int) -> None:
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # noqa: S311 - seeded test data
     n = 8
     data = {
         "slot_minutes": 60,
@@ -227,8 +223,9 @@ def test_import_limit_below_minimum_power_names_the_slots() -> None:
     assert result["status"] == "infeasible"
     problem = result["problems"][0]
     assert problem["slots"] == [0, 1, 2, 3]
-    assert "import limit 3 kW (with PV and battery) is below EV's minimum 4.1 kW in slots 0-3" in (
-        problem["reason"]
+    assert (
+        "import limit 3 kW (with PV and battery) is below EV's minimum 4.1 kW in slots 0-3"
+        in (problem["reason"])
     )
 
 
@@ -283,7 +280,7 @@ def test_conflicting_requirements_are_found_by_dropping_groups() -> None:
 
 
 def test_time_limit_returns_best_plan_marked_as_such() -> None:
-    rnd = random.Random(3)
+    rnd = random.Random(3)  # noqa: S311 - seeded test data
     n = 96
     data = {
         "slot_minutes": 15,
@@ -309,16 +306,31 @@ def test_time_limit_returns_best_plan_marked_as_such() -> None:
         ({"pv_forecast": [1.0] * 5}, "pv_forecast", "has 5 values, the horizon has 4 slots"),
         ({"import_price": [0.1, math.nan, 0.1, 0.1]}, "import_price.1", "finite"),
         ({"loads": [{"name": "x", "power": 1, "hours": -1}]}, "loads.0.hours", "at least 0"),
-        ({"loads": [{"name": "x", "power": 1, "hours": 1, "end_slot": 9}]}, "loads.0.end_slot",
-         "outside the horizon"),
-        ({"loads": [{"name": "x", "power": 1, "hours": 1, "start_slot": 3, "end_slot": 2}]},
-         "loads.0.end_slot", "at or before it starts"),
-        ({"loads": [{"name": "x", "power": 1, "min_power": 2, "hours": 1}]}, "loads.0.min_power",
-         "above the nominal"),
-        ({"battery": {"capacity": 5, "charge_power": 1, "soc_min": 0.8, "soc_max": 0.2}},
-         "battery.soc_min", "above soc_max"),
-        ({"battery": {"capacity": 5, "charge_power": 1, "soc_min": 0.2, "soc_initial": 0.1}},
-         "battery.soc_initial", "outside the battery's bounds"),
+        (
+            {"loads": [{"name": "x", "power": 1, "hours": 1, "end_slot": 9}]},
+            "loads.0.end_slot",
+            "outside the horizon",
+        ),
+        (
+            {"loads": [{"name": "x", "power": 1, "hours": 1, "start_slot": 3, "end_slot": 2}]},
+            "loads.0.end_slot",
+            "at or before it starts",
+        ),
+        (
+            {"loads": [{"name": "x", "power": 1, "min_power": 2, "hours": 1}]},
+            "loads.0.min_power",
+            "above the nominal",
+        ),
+        (
+            {"battery": {"capacity": 5, "charge_power": 1, "soc_min": 0.8, "soc_max": 0.2}},
+            "battery.soc_min",
+            "above soc_max",
+        ),
+        (
+            {"battery": {"capacity": 5, "charge_power": 1, "soc_min": 0.2, "soc_initial": 0.1}},
+            "battery.soc_initial",
+            "outside the battery's bounds",
+        ),
         ({"slot_minutes": 7}, "slot_minutes", "must be one of"),
         ({"loads": [{"name": "x", "power": 1, "hour": 1}]}, "loads.0.hour", "unknown key"),
     ],

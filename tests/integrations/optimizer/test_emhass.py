@@ -85,7 +85,10 @@ def test_emhass_prediction_horizon_cuts_the_forecasts() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"operating_hours_of_each_deferrable_load": [2]}, "operating_hours_of_each_deferrable_load"),
+        (
+            {"operating_hours_of_each_deferrable_load": [2]},
+            "operating_hours_of_each_deferrable_load",
+        ),
         ({"number_of_deferrable_loads": 3}, "number_of_deferrable_loads"),
         ({"pv_power_forecast": [0] * 5}, "pv_power_forecast"),
         ({"prediction_horizon": 20}, "prediction_horizon"),

@@ -18,7 +18,7 @@ ZONE = ZoneParams(name="test", resistance=4.0, capacitance=8000.0)
 
 def simulated_history(hours: int = 48, step_s: float = 300.0) -> dict[str, Any]:
     """The simulator's zone model driven by a varying heater and outdoor temperature."""
-    rnd = random.Random(7)
+    rnd = random.Random(7)  # noqa: S311 - seeded test data
     temperature = [20.0]
     outdoor, hvac = [], []
     steps = int(hours * 3600 / step_s)
@@ -42,7 +42,8 @@ def test_identification_recovers_the_simulator_zone() -> None:
 
     assert model.resistance == pytest.approx(ZONE.resistance, rel=0.01)
     assert model.capacitance == pytest.approx(ZONE.capacitance, rel=0.01)
-    assert model.rmse is not None and model.rmse < 1e-6
+    assert model.rmse is not None
+    assert model.rmse < 1e-6
 
 
 def _request(**change: Any) -> dict[str, Any]:
