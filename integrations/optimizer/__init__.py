@@ -39,6 +39,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     from .publish import Publisher  # noqa: PLC0415 - likewise
     from .services import OptimizerState, register_services  # noqa: PLC0415 - likewise
     from .store import ResultCache, ResultStore  # noqa: PLC0415 - likewise
+    from .worker import SolverRunner  # noqa: PLC0415 - likewise
 
     assert isinstance(config, OptimizerConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
     state = OptimizerState(
@@ -47,6 +48,9 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         store=ResultStore(runtime.config_dir / "optimizer_results.db", config.keep_results),
         publisher=Publisher(runtime),
         applier=Applier(runtime),
+        runner=SolverRunner(
+            runtime, isolate=config.isolate_solver, idle_timeout=config.solver_idle_timeout
+        ),
     )
     runtime.data[STATE] = state
     register_services(runtime, state)
@@ -61,5 +65,6 @@ async def edgewise_stop(runtime: Runtime) -> None:
     if state is not None:
         state.publisher.stop()
         state.applier.cancel()
+        state.runner.stop()
         del runtime.data[STATE]
     remove_services(runtime)

@@ -17,6 +17,8 @@ SERVICE_APPLY_PLAN: Final = "apply_plan"
 CONF_CACHE_VALIDITY: Final = "cache_validity"
 CONF_TIME_LIMIT: Final = "time_limit"
 CONF_KEEP_RESULTS: Final = "keep_results"
+CONF_ISOLATE_SOLVER: Final = "isolate_solver"
+CONF_SOLVER_IDLE_TIMEOUT: Final = "solver_idle_timeout"
 
 #: How long a result is served from the cache for the same input, s.
 DEFAULT_CACHE_VALIDITY: Final = 300.0
@@ -24,6 +26,10 @@ DEFAULT_CACHE_VALIDITY: Final = 300.0
 DEFAULT_TIME_LIMIT: Final = 10.0
 #: Results kept in the results table (the oldest are deleted).
 DEFAULT_KEEP_RESULTS: Final = 500
+#: Solve in a separate process, so SciPy never enters the runtime's memory.
+DEFAULT_ISOLATE_SOLVER: Final = True
+#: The solver process ends after this long without a solve, s.
+DEFAULT_SOLVER_IDLE_TIMEOUT: Final = 120.0
 
 #: Longest horizon accepted, slots (a week of 15-minute slots).
 MAX_SLOTS: Final = 7 * 96

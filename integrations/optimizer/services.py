@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import tzinfo
 from typing import Any
 
 import voluptuous as vol
@@ -22,6 +21,7 @@ from core.errors import ServiceValidationError
 from core.runtime import Runtime
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
+from . import entry
 from .apply import Applier, setpoint_commands, switch_commands
 from .const import (
     DOMAIN,
@@ -31,10 +31,10 @@ from .const import (
     SERVICE_PUBLISH_PLAN,
     SERVICE_SEQUENCE_CHILLERS,
 )
-from .errors import OptimizerInputError
 from .publish import Publisher
 from .schema import OptimizerConfig
 from .store import ResultCache, ResultStore, input_hash
+from .worker import SolverRunner
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,57 +61,24 @@ class OptimizerState:
     store: ResultStore
     publisher: Publisher
     applier: Applier
+    runner: SolverRunner
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _solve_deferrable(data: Mapping[str, Any], tz: tzinfo, limit: float) -> dict[str, Any]:
-    from .deferrable import solve  # noqa: PLC0415 - SciPy on the first solve only
-    from .deferrable_input import parse_deferrable  # noqa: PLC0415 - with it
-    from .emhass import from_emhass, is_emhass  # noqa: PLC0415 - with it
-
-    ignored: list[str] = []
-    if is_emhass(data):
-        native, ignored = from_emhass(data)
-    else:
-        native = dict(data)
-    request = parse_deferrable(native, tz)
-    result = solve(request, request.time_limit or limit)
-    result["input_format"] = "emhass" if ignored or is_emhass(data) else "native"
-    if ignored:
-        result["ignored_parameters"] = ignored
-    return result
-
-
-def _solve_chillers(data: Mapping[str, Any], tz: tzinfo, limit: float) -> dict[str, Any]:
-    from .chillers import solve  # noqa: PLC0415 - SciPy on the first solve only
-    from .chillers_input import parse_chillers  # noqa: PLC0415 - with it
-
-    request = parse_chillers(data, tz)
-    return solve(request, request.time_limit or limit)
-
-
-def _solve_setpoints(data: Mapping[str, Any], tz: tzinfo, limit: float) -> dict[str, Any]:
-    from .mpc import parse_setpoints, solve  # noqa: PLC0415 - SciPy on the first solve only
-
-    request = parse_setpoints(data, tz)
-    return solve(request, request.time_limit or limit)
-
-
-Solver = Callable[[Mapping[str, Any], tzinfo, float], dict[str, Any]]
-_SOLVERS: dict[str, tuple[str, Solver]] = {
-    SERVICE_PLAN_DEFERRABLE_LOADS: ("deferrable", _solve_deferrable),
-    SERVICE_SEQUENCE_CHILLERS: ("chillers", _solve_chillers),
-    SERVICE_OPTIMIZE_SETPOINTS: ("setpoints", _solve_setpoints),
+_SOLVERS: dict[str, str] = {
+    SERVICE_PLAN_DEFERRABLE_LOADS: entry.KIND_DEFERRABLE,
+    SERVICE_SEQUENCE_CHILLERS: entry.KIND_CHILLERS,
+    SERVICE_OPTIMIZE_SETPOINTS: entry.KIND_SETPOINTS,
 }
 
 
 def register_services(runtime: Runtime, state: OptimizerState) -> None:
     """Register the optimizer's services."""
-    for service, (kind, solver) in _SOLVERS.items():
+    for service, kind in _SOLVERS.items():
         runtime.services.register(
             DOMAIN,
             service,
-            _solve_handler(runtime, state, service, kind, solver),
+            _solve_handler(runtime, state, service, kind),
             _ANY,
             supports_response=SupportsResponse.OPTIONAL,
             description=f"Solve a {kind} problem; the result is the response (see the README).",
@@ -191,7 +158,7 @@ def register_services(runtime: Runtime, state: OptimizerState) -> None:
 
 
 def _solve_handler(
-    runtime: Runtime, state: OptimizerState, service: str, kind: str, solver: Solver
+    runtime: Runtime, state: OptimizerState, service: str, kind: str
 ) -> Callable[[ServiceCall], Any]:
     async def handle(call: ServiceCall) -> ServiceResponse:
         data = {k: v for k, v in call.data.items() if k not in _CALL_KEYS}
@@ -200,13 +167,17 @@ def _solve_handler(
         if cached is not None:
             result = {**cached, "cached": True}
         else:
-            tz = runtime.core.tzinfo
-            try:
-                result = await runtime.run_in_executor(solver, data, tz, state.config.time_limit)
-            except OptimizerInputError as err:
+            result = await state.runner.solve(
+                kind, data, runtime.core.tzinfo, state.config.time_limit
+            )
+            error = result.get("error")
+            if error is not None:
                 raise ServiceValidationError(
-                    str(err), domain=DOMAIN, service=service, key=err.field
-                ) from err
+                    f"{error['field']}: {error['message']}",
+                    domain=DOMAIN,
+                    service=service,
+                    key=error["field"],
+                )
             result["input_hash"] = key
             try:
                 result["result_id"] = await runtime.run_in_executor(
@@ -217,7 +188,7 @@ def _solve_handler(
             state.cache.put(key, result)
             result = {**result, "cached": False}
         state.latest[kind] = result
-        if kind == "deferrable" and call.data.get("publish"):
+        if kind == entry.KIND_DEFERRABLE and call.data.get("publish"):
             state.publisher.publish(result, str(call.data.get("publish_prefix") or ""))
         return result
 

@@ -61,7 +61,9 @@ PLAN = {
 async def site(config_dir: ConfigDirFactory) -> AsyncIterator[tuple[Api, Equipment]]:
     import aiohttp
 
-    directory = config_dir(HTTP_CONFIG + "optimizer:\n  cache_validity: 600\n")
+    directory = config_dir(
+        HTTP_CONFIG + "optimizer:\n  cache_validity: 600\n  solver_idle_timeout: 1\n"
+    )
     equipment = Equipment()
     integration = ApiTestIntegration()
     runtime, tokens = await start_api(directory, integration, optimizer, equipment)
@@ -169,3 +171,16 @@ async def test_apply_plan_refuses_unknown_load_names(site: tuple[Api, Equipment]
 
     assert status == 400
     assert "unknown: washer" in str(body)
+
+
+async def test_solver_process_ends_when_idle(site: tuple[Api, Equipment]) -> None:
+    api, _ = site
+    runtime = api.runtime
+    state = runtime.data.get(optimizer.STATE)
+    assert state is not None
+    await runtime.services.call("optimizer", "plan_deferrable_loads", PLAN, return_response=True)
+    assert state.runner.process_alive
+
+    async with asyncio.timeout(20):
+        while state.runner.process_alive:  # noqa: ASYNC110 - a timer ends it, no event
+            await asyncio.sleep(0.05)
