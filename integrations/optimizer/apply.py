@@ -62,6 +62,35 @@ def switch_commands(plan: dict[str, Any], switches: dict[str, str], now: datetim
     return _per_slot(plan, now, calls, None if chillers else "slot_minutes")
 
 
+def override_commands(plan: dict[str, Any], points: dict[str, str], now: datetime) -> list[Command]:
+    """A timed ``bacnet.override`` per slot and point: a setpoint, or on/off for a named load or
+    chiller, held for one slot. When the plan ends the last override runs out and the point
+    returns to what its priority array holds below it (nothing is left commanded).
+    """
+    kind_chillers = "hours" in plan
+    step_s = 3600 if kind_chillers else plan["slot_minutes"] * 60
+
+    def calls(slot: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        out = []
+        for name, entity_id in sorted(points.items()):
+            if "setpoint" in slot:
+                value: Any = slot["setpoint"]
+            elif kind_chillers:
+                value = "active" if slot["chillers"][name]["on"] else "inactive"
+            else:
+                value = "active" if slot["loads"][name] > 0 else "inactive"
+            data = {
+                "entity_id": entity_id,
+                "value": value,
+                "duration": {"seconds": step_s},
+                "requested_by": "optimizer.apply_plan",
+            }
+            out.append(("bacnet", "override", data))
+        return out
+
+    return _per_slot(plan, now, calls, None if kind_chillers else "slot_minutes")
+
+
 def _per_slot(
     plan: dict[str, Any],
     now: datetime,

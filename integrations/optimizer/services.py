@@ -22,7 +22,7 @@ from core.runtime import Runtime
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from . import entry
-from .apply import Applier, setpoint_commands, switch_commands
+from .apply import Applier, override_commands, setpoint_commands, switch_commands
 from .const import (
     DOMAIN,
     SERVICE_APPLY_PLAN,
@@ -48,6 +48,7 @@ APPLY_SCHEMA = vol.Schema(
         vol.Required("plan"): vol.In(("setpoints", "chillers", "deferrable")),
         vol.Optional("climate_entity_id"): str,
         vol.Optional("switches"): {str: str},
+        vol.Optional("bacnet_overrides"): {str: str},
     }
 )
 
@@ -105,7 +106,20 @@ def register_services(runtime: Runtime, state: OptimizerState) -> None:
                 key="plan",
             )
         now = runtime.clock.now()
-        if kind == "setpoints":
+        overrides = call.data.get("bacnet_overrides")
+        if overrides:
+            names = {"setpoint"} if kind == "setpoints" else _plan_names(plan, kind)
+            unknown = sorted(set(overrides) - names)
+            if unknown:
+                raise ServiceValidationError(
+                    f"bacnet_overrides must map names of the plan ({', '.join(sorted(names))}) "
+                    f"to BACnet point entities; unknown: {', '.join(unknown)}",
+                    domain=DOMAIN,
+                    service=SERVICE_APPLY_PLAN,
+                    key="bacnet_overrides",
+                )
+            commands = override_commands(plan, overrides, now)
+        elif kind == "setpoints":
             entity_id = call.data.get("climate_entity_id")
             if not entity_id:
                 raise ServiceValidationError(
@@ -117,11 +131,7 @@ def register_services(runtime: Runtime, state: OptimizerState) -> None:
             commands = setpoint_commands(plan, entity_id, now)
         else:
             switches = call.data.get("switches") or {}
-            names = (
-                {c["name"] for c in plan["chillers"]}
-                if kind == "chillers"
-                else {load["name"] for load in plan["loads"]}
-            )
+            names = _plan_names(plan, kind)
             unknown = sorted(set(switches) - names)
             if not switches or unknown:
                 raise ServiceValidationError(
@@ -155,6 +165,13 @@ def register_services(runtime: Runtime, state: OptimizerState) -> None:
         supports_response=SupportsResponse.OPTIONAL,
         description="Send the latest plan's commands to equipment at each slot's start.",
     )
+
+
+def _plan_names(plan: dict[str, Any], kind: str) -> set[str]:
+    """The names of the chillers or loads of a plan."""
+    if kind == "chillers":
+        return {c["name"] for c in plan["chillers"]}
+    return {load["name"] for load in plan["loads"]}
 
 
 def _solve_handler(

@@ -46,6 +46,7 @@ class Equipment:
             ("switch", "turn_on"),
             ("switch", "turn_off"),
             ("climate", "set_temperature"),
+            ("bacnet", "override"),
         ):
             runtime.services.register(domain, service, recorder(f"{domain}.{service}"))
 
@@ -184,3 +185,53 @@ async def test_solver_process_ends_when_idle(site: tuple[Api, Equipment]) -> Non
     async with asyncio.timeout(20):
         while state.runner.process_alive:  # noqa: ASYNC110 - a timer ends it, no event
             await asyncio.sleep(0.05)
+
+
+ZONE = {
+    "slot_minutes": 15, "temperature": 21.5, "outdoor": [5.0] * 8, "price": 0.2,
+    "comfort_low": [21.0, 21.0], "comfort_high": [24.0, 24.0],
+    "zone": {"resistance": 4.0, "capacitance": 8000.0}, "heating_capacity": 10.0,
+}  # fmt: skip
+
+
+async def test_setpoint_plan_goes_to_a_climate_entity(site: tuple[Api, Equipment]) -> None:
+    api, equipment = site
+    runtime = api.runtime
+    plan = await runtime.services.call(
+        "optimizer", "optimize_setpoints", ZONE, return_response=True
+    )
+    assert plan is not None
+    assert plan["status"] == "optimal"
+    await runtime.services.call(
+        "optimizer", "apply_plan", {"plan": "setpoints", "climate_entity_id": "climate.zone_1"}
+    )
+
+    async with asyncio.timeout(10):
+        await equipment.changed.wait()
+    name, data = equipment.calls[0]
+    assert name == "climate.set_temperature"
+    assert data == {"temperature": plan["slots"][0]["setpoint"], "entity_id": ["climate.zone_1"]}
+
+
+async def test_setpoint_plan_as_timed_bacnet_overrides(site: tuple[Api, Equipment]) -> None:
+    api, equipment = site
+    runtime = api.runtime
+    plan = await runtime.services.call(
+        "optimizer", "optimize_setpoints", ZONE, return_response=True
+    )
+    assert plan is not None
+    response = await runtime.services.call(
+        "optimizer", "apply_plan",
+        {"plan": "setpoints", "bacnet_overrides": {"setpoint": "number.zone_1_setpoint"}},
+        return_response=True,
+    )  # fmt: skip
+
+    assert response is not None
+    assert response["commands"] == 8
+    async with asyncio.timeout(10):
+        await equipment.changed.wait()
+    name, data = equipment.calls[0]
+    assert name == "bacnet.override"
+    assert data["value"] == plan["slots"][0]["setpoint"]
+    assert data["duration"] == {"seconds": 900}
+    assert data["requested_by"] == "optimizer.apply_plan"
