@@ -12,9 +12,11 @@ executor, never at start-up.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core import Manifest, Runtime, RuntimeKey, hookimpl
+from core.http.panels import Panel
 
 from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, OptimizerConfig
@@ -54,6 +56,20 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     )
     runtime.data[STATE] = state
     register_services(runtime, state)
+
+
+@hookimpl
+def edgewise_panels(runtime: Runtime) -> list[Panel]:
+    """The plan chart: loads stacked, PV, price and battery, each slot's reasons on hover."""
+    return [
+        Panel(
+            url_path="optimizer",
+            title="Optimizer",
+            icon="mdi:chart-timeline-variant",
+            module="plan.js",
+            static_dir=Path(__file__).parent / "panel",
+        )
+    ]
 
 
 @hookimpl

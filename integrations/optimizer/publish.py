@@ -60,7 +60,15 @@ def states_of(
     )
     for i, load in enumerate(plan.get("loads") or []):
         key = f"p_deferrable{i}"
-        schedule = [{"date": s["time"], key: round(s["loads"][load["name"]] * 1000)} for s in slots]
+        # EMHASS's schedule entries, with the slot's reason added (the panel shows it).
+        schedule = [
+            {
+                "date": s["time"],
+                key: round(s["loads"][load["name"]] * 1000),
+                "reason": s["reasons"].get(load["name"]),
+            }
+            for s in slots
+        ]
         now = 0 if index is None else round(load["power"][index] * 1000)
         result[f"sensor.{prefix}{key}"] = (
             str(now),

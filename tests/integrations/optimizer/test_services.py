@@ -138,7 +138,10 @@ async def test_published_plan_uses_emhass_sensor_names(site: tuple[Api, Equipmen
     state = runtime.states.get("sensor.p_deferrable0")
     assert state is not None
     assert state.state == "2000"
-    assert state.attributes["deferrables_schedule"][0] == {"date": None, "p_deferrable0": 2000}
+    first = state.attributes["deferrables_schedule"][0]
+    assert first["date"] is None
+    assert first["p_deferrable0"] == 2000
+    assert "lowest of 4" in first["reason"]
     status = runtime.states.get("sensor.optim_status")
     assert status is not None
     assert status.state == "Optimal"
