@@ -345,3 +345,39 @@ def test_bad_input_is_refused_naming_the_field(
 
     assert caught.value.field == field
     assert words in caught.value.message
+
+
+def test_fall_back_day_has_fifty_half_hours_with_both_two_oclocks() -> None:
+    # 2026-10-25: clocks go from 03:00 back to 02:00; the local day has 50 half-hour slots.
+    request = parse_deferrable(
+        {"slot_minutes": 30, "start": "2026-10-25T00:00:00+02:00",
+         "time_zone": "Europe/Amsterdam", "import_price": [0.2] * 50,
+         "loads": [{"name": "heater", "power": 1.0, "hours": 1,
+                    "start_time": "2026-10-25T02:00:00+01:00"}]},
+        UTC,
+    )  # fmt: skip
+    result = solve(request, 30.0)
+
+    times = [slot["time"] for slot in result["slots"]]
+    assert times[4] == "2026-10-25T02:00:00+02:00"
+    assert times[6] == "2026-10-25T02:00:00+01:00"
+    assert times[-1] == "2026-10-25T23:30:00+01:00"
+    assert result["loads"][0]["slots"] == [6, 7]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_large_instances_match_their_known_optima(seed: int) -> None:
+    # One load alone without PV: a block's optimum is the cheapest window, a split load's the
+    # cheapest slots; 96 quarter-hours are far beyond brute force.
+    rnd = random.Random(seed)  # noqa: S311 - seeded test data
+    prices = [round(rnd.uniform(0.05, 0.5), 4) for _ in range(96)]
+    dt, power, slots = 0.25, 3.0, 13
+    block = min(sum(prices[s : s + slots]) for s in range(96 - slots + 1)) * power * dt
+    split = sum(sorted(prices)[:slots]) * power * dt
+    for contiguous, expected in ((True, block), (False, split)):
+        result = plan(
+            {"slot_minutes": 15, "import_price": prices,
+             "loads": [{"name": "x", "power": power, "slots": slots,
+                        "contiguous": contiguous}]}
+        )  # fmt: skip
+        assert result["objective"] == pytest.approx(expected, abs=1e-6)
