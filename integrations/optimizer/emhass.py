@@ -6,7 +6,8 @@ as the native request it translates to. EMHASS's units are W and Wh, prices per 
 semantics are kept: a start time step of 0 or less is the horizon's start, an end time step of 0
 or less its end; ``treat_deferrable_load_as_semi_cont`` (default true) runs a load at its nominal
 power or not at all, false lets it vary between ``minimum_power_of_deferrable_loads`` and the
-nominal power; ``set_deferrable_load_single_constant`` (default false) asks for one block.
+nominal power; ``set_deferrable_load_single_constant`` (default false) asks for one block at the
+nominal power.
 Parameters EMHASS has that the optimizer does not model are listed in the plan's
 ``ignored_parameters`` rather than dropped silently.
 """
@@ -158,7 +159,9 @@ def _loads(data: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
         )
         start = integer(starts[i], f"start_timesteps_of_each_deferrable_load.{i}")
         end = integer(ends[i], f"end_timesteps_of_each_deferrable_load.{i}")
-        on_off = boolean(semi[i], f"treat_deferrable_load_as_semi_cont.{i}")
+        one_block = boolean(single[i], f"set_deferrable_load_single_constant.{i}")
+        # EMHASS's single constant load runs at its nominal power in one block.
+        on_off = boolean(semi[i], f"treat_deferrable_load_as_semi_cont.{i}") or one_block
         low = number(minimum[i], f"minimum_power_of_deferrable_loads.{i}", minimum=0.0)
         load: dict[str, Any] = {
             "name": f"deferrable{i}",
@@ -166,7 +169,7 @@ def _loads(data: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
             "min_power": power / 1000 if on_off else low / 1000,
             "start_slot": max(start, 0),
             "end_slot": n if end <= 0 else end,
-            "contiguous": boolean(single[i], f"set_deferrable_load_single_constant.{i}"),
+            "contiguous": one_block,
         }
         load["slots" if by_steps else "hours"] = amounts[i]
         loads.append(load)
