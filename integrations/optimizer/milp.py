@@ -104,6 +104,7 @@ class Model:
         drop: frozenset[str] = frozenset(),
         extra: Sequence[tuple[dict[int, float], float, float]] = (),
         time_limit: float = 10.0,
+        presolve: bool = True,
     ) -> Solution:
         """Solve to optimality (relative gap 0) within ``time_limit`` seconds.
 
@@ -111,6 +112,8 @@ class Model:
             cost: an objective other than the model's own.
             drop: row groups left out (for a diagnosis).
             extra: rows ``(terms, lo, hi)`` added for this solve only.
+            presolve: whether HiGHS presolves (off helps a re-solve whose dense cost row
+                presolve cannot use).
         """
         started = time.perf_counter()
         c = self.objective_vector(cost)
@@ -150,7 +153,12 @@ class Model:
             constraints=constraints,
             integrality=np.asarray(self._int),
             bounds=Bounds(np.asarray(self._lb), np.asarray(self._ub)),
-            options={"time_limit": max(time_limit, 0.001), "mip_rel_gap": 0.0, "disp": False},
+            options={
+                "time_limit": max(time_limit, 0.001),
+                "mip_rel_gap": 0.0,
+                "disp": False,
+                "presolve": presolve,
+            },
         )
         seconds = time.perf_counter() - started
         x = None if result.x is None else np.asarray(result.x)
