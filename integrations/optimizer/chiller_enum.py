@@ -161,3 +161,75 @@ def shortest_sequence(request: ChillerRequest, costs: SetCosts) -> list[int] | N
         path.append(int(choice[path[-1]]))
     path.reverse()
     return path
+
+
+def shortest_sequence_locked(request: ChillerRequest, costs: SetCosts) -> list[int] | None:
+    """As ``shortest_sequence``, with minimum on and off times of up to 2 h (exact DP).
+
+    The state is the set running and the set *locked*: chillers that started (with a 2 h
+    minimum on time) or stopped (with a 2 h minimum off time) in the hour before, which may not
+    change now. Chillers are never locked in the first hour (what ran before the horizon is not
+    known), as in the MILP.
+    """
+    chillers = request.chillers
+    n = len(chillers)
+    size = 1 << n
+    full = size - 1
+    on2 = sum(1 << i for i, c in enumerate(chillers) if c.min_on >= 2)
+    off2 = sum(1 << i for i, c in enumerate(chillers) if c.min_off >= 2)
+    sets = np.arange(size, dtype=np.int64)
+    penalties = np.array([c.start_penalty for c in chillers])
+    bits = ((sets[:, None] >> np.arange(n)) & 1).astype(float)
+    started = np.clip(bits[None, :, :] - bits[:, None, :], 0.0, None)
+    transition = started @ penalties  # [previous set, next set]
+    changed = sets[:, None] ^ sets[None, :]  # [previous, next]
+    next_sets = np.broadcast_to(sets[None, :], (size, size))
+    locked_next = changed & ((next_sets & on2) | (~next_sets & full & off2))
+    price = np.asarray(request.price)
+    initial = sum(1 << i for i, c in enumerate(chillers) if c.initially_on)
+    # value[S, L]: least cost of ending the hour running S with L locked.
+    value = np.full((size, size), np.inf)
+    first = transition[initial] + price[0] * costs.power[0]
+    value[sets, locked_next[initial]] = first
+    back: list[np.ndarray] = []
+    flat = sets[None, :] * size + locked_next  # [previous, next] -> index of (next, locked)
+    for h in range(1, request.hours):
+        # best[S, X] = min over locked sets L inside X of value[S, L] (a subset-min transform).
+        best = value.copy()
+        arg = np.broadcast_to(sets[None, :], (size, size)).copy()
+        for i in range(n):
+            bit = 1 << i
+            with_bit = sets[(sets & bit) != 0]
+            lower = best[:, with_bit ^ bit]
+            take = lower < best[:, with_bit]
+            best[:, with_bit] = np.where(take, lower, best[:, with_bit])
+            arg[:, with_bit] = np.where(take, arg[:, with_bit ^ bit], arg[:, with_bit])
+        # Going from S to S' needs every changed chiller unlocked: L inside full ^ (S ^ S').
+        allowed = full ^ changed
+        total = best[sets[:, None], allowed] + transition  # [previous, next]
+        candidate = np.full(size * size, np.inf)
+        np.minimum.at(candidate, flat.ravel(), total.ravel())
+        # Which previous (set, locked) reached each (next, locked) at its least cost.
+        order = np.lexsort((total.ravel(), flat.ravel()))
+        keys = flat.ravel()[order]
+        firsts = np.ones(len(keys), dtype=bool)
+        firsts[1:] = keys[1:] != keys[:-1]
+        winners = order[firsts]
+        prev_set = winners // size
+        prev_locked = arg[prev_set, allowed.ravel()[winners]]
+        pointer = np.full((size * size, 2), -1, dtype=np.int64)
+        pointer[keys[firsts], 0] = prev_set
+        pointer[keys[firsts], 1] = prev_locked
+        back.append(pointer)
+        value = candidate.reshape(size, size) + price[h] * costs.power[h][:, None]
+    index = int(np.argmin(value))
+    if not np.isfinite(value.flat[index]):
+        return None
+    state = (index // size, index % size)
+    path = [state[0]]
+    for pointer in reversed(back):
+        prev = pointer[state[0] * size + state[1]]
+        state = (int(prev[0]), int(prev[1]))
+        path.append(state[0])
+    path.reverse()
+    return path

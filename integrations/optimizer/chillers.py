@@ -1,11 +1,18 @@
 """Chiller sequencing and load distribution: which chillers run each hour, and at what load.
 
-The structure decides the method. When nothing ties one hour to the next (no start penalty,
-minimum on and off times of one hour), each hour is solved alone: every combination of available
-chillers is enumerated and its load split exactly (for convex part-load curves by filling the
-cheapest curve segments first; a non-convex curve gets a one-hour MILP). Otherwise one MILP
-covers the horizon, with segment binaries for non-convex curves. Cooling delivered is at least
-the demand: below its minimum load a chiller false-loads (the surplus is reported).
+The structure decides the method (``chiller_enum`` does the enumeration and the DPs):
+
+* every hour's least power for every set of running chillers is enumerated exactly (each curve
+  cut into convex runs; loads split by filling the cheapest segments first);
+* nothing ties the hours together: each hour takes its cheapest set;
+* start penalties: a dynamic programme over the sets, hour by hour;
+* minimum on and off times of up to 2 h: the same DP with the chillers that may not change yet
+  in its state;
+* longer minimum times: a MILP with one binary per hour and enumerated set;
+* plants too large to enumerate: a MILP with segment binaries for non-convex curves.
+
+Cooling delivered is at least the demand: below its minimum load a chiller false-loads (the
+surplus is reported).
 
 Imports NumPy and SciPy (through ``milp``): import this module only to solve.
 """
@@ -25,6 +32,7 @@ from .chiller_enum import (
     assignments_count,
     set_costs,
     shortest_sequence,
+    shortest_sequence_locked,
 )
 from .chillers_input import Chiller, ChillerRequest
 from .const import EPS, Status
@@ -33,6 +41,8 @@ from .inputs import slot_label
 from .milp import INF, Model
 
 _HOUR = timedelta(hours=1)
+#: Most chillers for the DP with minimum times (its state grows as 4 ** chillers).
+MAX_DP_LOCKED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +62,27 @@ def solve(request: ChillerRequest, time_limit: float) -> dict[str, Any]:
     if problems:
         return _infeasible(problems, time.perf_counter() - started)
     timed = any(c.min_on > 1 or c.min_off > 1 for c in request.chillers)
+    short_times = all(c.min_on <= 2 and c.min_off <= 2 for c in request.chillers)
     costs = set_costs(request) if assignments_count(request) <= MAX_ASSIGNMENTS else None
     status = Status.OPTIMAL
-    if costs is not None and not timed:
-        method = (
-            "per-hour enumeration"
-            if not request.coupled
-            else "per-hour enumeration with dynamic programming over starts"
+    if costs is not None and (
+        not timed or (short_times and len(request.chillers) <= MAX_DP_LOCKED)
+    ):
+        if not request.coupled:
+            method = "per-hour enumeration"
+        elif not timed:
+            method = "per-hour enumeration with dynamic programming over starts"
+        else:
+            method = "per-hour enumeration with dynamic programming over starts and minimum times"
+        path = (
+            shortest_sequence_locked(request, costs) if timed else shortest_sequence(request, costs)
         )
-        path = shortest_sequence(request, costs)
-        if path is None:  # _check rules out every cause but this one
-            return _infeasible([], time.perf_counter() - started)
+        if path is None:
+            # Only minimum times can leave no sequence: let the MILP's diagnosis say which.
+            model, _, groups = _build_sets(request, costs)
+            left = time_limit - (time.perf_counter() - started)
+            found = _diagnose(model, groups, max(left, 0.001))
+            return _infeasible(found, time.perf_counter() - started)
         hours = _hours_of(request, costs, path)
     elif costs is not None:
         method = "milp over the enumerated sets of running chillers"

@@ -78,28 +78,31 @@ CONVEX = [[2, 1.0], [5, 2.0], [8, 4.0], [10, 6.0]]
 NONCONVEX = [[3, 2.0], [6, 2.8], [8, 4.5], [10, 5.0]]
 
 
-def _data(seed: int, coupled: bool, curve: list[list[float]]) -> dict[str, Any]:
+def _data(seed: int, coupled: bool | str, curve: list[list[float]]) -> dict[str, Any]:
+    """Three chillers over 3 h (4 h for ``coupled="long"``, with a 3 h minimum on time)."""
     rnd = random.Random(seed)  # noqa: S311 - seeded test data
-    hours = 3
+    hours = 4 if coupled == "long" else 3
     return {
         "demand": [rnd.choice([0, 4, 9, 13, 17]) for _ in range(hours)],
         "price": [rnd.choice([0.1, 0.2]) for _ in range(hours)],
         "chillers": [
             {"name": "a", "curve": curve, "start_penalty": 0.5 if coupled else 0,
-             "min_on_hours": 2 if coupled else 1},
+             "min_on_hours": (3 if coupled == "long" else 2) if coupled else 1},
             {"name": "b", "curve": [[1, 0.8], [4, 2.0], [7, 3.9]],
              "min_off_hours": 2 if coupled else 1},
             {"name": "c", "curve": [[2, 1.5], [6, 3.0]],
-             "available": [True, rnd.random() < 0.5, True],
-             "initially_on": coupled},
+             "available": [True, rnd.random() < 0.5, True] + [True] * (hours - 3),
+             "initially_on": bool(coupled)},
         ],
     }  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("coupled", [False, True])
+@pytest.mark.parametrize("coupled", [False, True, "long"])
 @pytest.mark.parametrize("curve", [CONVEX, NONCONVEX], ids=["convex", "nonconvex"])
-def test_sequence_matches_brute_force(seed: int, coupled: bool, curve: list[list[float]]) -> None:
+def test_sequence_matches_brute_force(
+    seed: int, coupled: bool | str, curve: list[list[float]]
+) -> None:
     data = _data(seed, coupled, curve)
     expected = brute_force(data)
     result = sequence(data)
@@ -122,8 +125,11 @@ def test_structure_picks_enumeration_dp_or_milp() -> None:
         "per-hour enumeration with dynamic programming over starts"
     )
     assert sequence(_data(0, True, CONVEX))["method"] == (
-        "milp over the enumerated sets of running chillers"
+        "per-hour enumeration with dynamic programming over starts and minimum times"
     )
+    longer = _data(0, True, CONVEX)
+    longer["chillers"][0]["min_on_hours"] = 3
+    assert sequence(longer)["method"] == "milp over the enumerated sets of running chillers"
 
 
 def test_start_penalty_keeps_a_chiller_running_through_a_dip() -> None:
