@@ -159,7 +159,7 @@ def main() -> None:
     )  # fmt: skip
     measure(
         "chillers_min_times", lambda: chillers.solve(plant_timed, 10), 1,
-        "the same with minimum on and off times of 2 h (MILP, 10 s limit)", "report",
+        "the same with minimum on and off times of 2 h", "report",
     )  # fmt: skip
     measure(
         "mpc", lambda: mpc.solve(office, 30), args.runs,
