@@ -200,3 +200,22 @@ def test_availability_of_the_wrong_length_is_refused() -> None:
         )
 
     assert caught.value.field == "chillers.0.available"
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("coupled", [False, True])
+def test_plants_too_large_to_enumerate_use_the_segment_milp_and_match_brute_force(
+    seed: int, coupled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import integrations.optimizer.chillers as module
+
+    monkeypatch.setattr(module, "MAX_ASSIGNMENTS", 0)
+    data = _data(seed, coupled, NONCONVEX)
+    expected = brute_force(data)
+    result = sequence(data)
+
+    assert result["method"] == "milp"
+    if math.isinf(expected):
+        assert result["status"] == "infeasible"
+    else:
+        assert result["objective"] == pytest.approx(expected, abs=1e-6)
