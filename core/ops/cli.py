@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .archive import PASSPHRASE_ENV, BackupError
 from .const import DEFAULT_SERVICE_DATA_DIR, DEFAULT_SERVICE_USER, DEFAULT_UNIT_DIR, SERVICE_NAME
 
 #: The subcommands this module adds and runs.
-OPS_COMMANDS = frozenset({"install-service"})
+OPS_COMMANDS = frozenset({"install-service", "backup", "restore"})
 
 
 def add_ops_commands(
@@ -39,11 +42,36 @@ def add_ops_commands(
     )
     cmd.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
 
+    cmd = sub.add_parser("backup", help="write one archive of the site (safe while it runs)")
+    add_common(cmd)
+    cmd.add_argument(
+        "-o", "--output", type=Path, default=None, help="archive file or directory (default: .)"
+    )
+    cmd.add_argument(
+        "--secrets",
+        action="store_true",
+        help=f"include secrets.yaml, encrypted with a passphrase (--passphrase-file, "
+        f"${PASSPHRASE_ENV}, or asked)",
+    )
+    cmd.add_argument("--passphrase-file", type=Path, default=None)
+
+    cmd = sub.add_parser("restore", help="restore a backup archive and migrate it")
+    add_common(cmd)
+    cmd.add_argument("archive", type=Path)
+    cmd.add_argument(
+        "--force", action="store_true", help="replace an existing configuration (kept aside)"
+    )
+    cmd.add_argument("--passphrase-file", type=Path, default=None)
+
 
 def run_ops_command(args: argparse.Namespace) -> int:
     """Run the operations subcommand ``args.command``; return the exit code."""
     if args.command == "install-service":
         return _install_service(args)
+    if args.command == "backup":
+        return _backup(args)
+    if args.command == "restore":
+        return _restore(args)
     raise ValueError(f"Not an operations command: {args.command}")
 
 
@@ -98,4 +126,72 @@ def _install_service(args: argparse.Namespace) -> int:
         )
     print(f"Start it with: systemctl daemon-reload && systemctl enable --now {SERVICE_NAME}")
     print(f"Its log: journalctl -u {SERVICE_NAME} -f")
+    return 0
+
+
+def _config_dir(args: argparse.Namespace) -> Path:
+    from core.cli import default_config_dir  # noqa: PLC0415 - core.cli imports this module
+
+    return Path(args.config or default_config_dir()).resolve()
+
+
+def _passphrase(args: argparse.Namespace, *, confirm: bool) -> str | None:
+    """The passphrase from --passphrase-file, the environment, or a prompt on a terminal."""
+    if args.passphrase_file is not None:
+        return str(args.passphrase_file.read_text().rstrip("\n"))
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV]
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("Passphrase for the secrets: ")
+    if confirm and getpass.getpass("Again: ") != first:
+        raise BackupError("The passphrases differ")
+    return first or None
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from .backup import create_backup, default_archive_name  # noqa: PLC0415 - on demand
+
+    config_dir = _config_dir(args)
+    output = Path(args.output or ".")
+    if output.is_dir() or args.output is None:
+        output = output / default_archive_name()
+    try:
+        passphrase = _passphrase(args, confirm=True) if args.secrets else None
+        if args.secrets and passphrase is None:
+            raise BackupError("--secrets needs a passphrase (--passphrase-file or a terminal)")
+        result = create_backup(config_dir, output.resolve(), passphrase=passphrase)
+    except (BackupError, OSError) as err:
+        print(f"Backup failed: {err}", file=sys.stderr)
+        return 1
+    for note in result.notes:
+        print(note)
+    print(
+        f"Wrote {result.path} ({result.size / 1e6:.1f} MB in {result.seconds:.1f} s; "
+        f"database {'included' if result.database else 'not included'}, "
+        f"secrets {'included, encrypted' if result.secrets else 'not included'})"
+    )
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from .restore import read_manifest, restore_backup  # noqa: PLC0415 - on demand
+
+    config_dir = _config_dir(args)
+    try:
+        manifest = read_manifest(args.archive)
+        passphrase = _passphrase(args, confirm=False) if manifest.get("secrets") else None
+        result = restore_backup(args.archive, config_dir, passphrase=passphrase, force=args.force)
+    except (BackupError, OSError) as err:
+        print(f"Restore failed: {err}", file=sys.stderr)
+        return 1
+    for note in result.notes:
+        print(note)
+    if result.kept_aside is not None:
+        print(f"The previous configuration is kept in {result.kept_aside}")
+    if result.schema_from is not None and result.schema_from != result.schema_to:
+        print(
+            f"Migrated the recorder database from schema {result.schema_from} to {result.schema_to}"
+        )
+    print(f"Restored {args.archive} into {config_dir}")
     return 0
