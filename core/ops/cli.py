@@ -11,10 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .archive import PASSPHRASE_ENV, BackupError
-from .const import DEFAULT_SERVICE_DATA_DIR, DEFAULT_SERVICE_USER, DEFAULT_UNIT_DIR, SERVICE_NAME
+from .const import (
+    DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_SERVICE_DATA_DIR,
+    DEFAULT_SERVICE_USER,
+    DEFAULT_UNIT_DIR,
+    SERVICE_NAME,
+)
 
 #: The subcommands this module adds and runs.
-OPS_COMMANDS = frozenset({"install-service", "backup", "restore"})
+OPS_COMMANDS = frozenset({"install-service", "backup", "restore", "doctor"})
 
 
 def add_ops_commands(
@@ -63,6 +69,16 @@ def add_ops_commands(
     )
     cmd.add_argument("--passphrase-file", type=Path, default=None)
 
+    cmd = sub.add_parser("doctor", help="check this machine is ready to run the site")
+    add_common(cmd)
+    cmd.add_argument("--port", type=int, default=None, help="HTTP port to check (default: config)")
+    cmd.add_argument(
+        "--min-free-mib",
+        type=float,
+        default=DEFAULT_MIN_FREE_BYTES / 2**20,
+        help="free disk space below which the check fails (the recorder pauses below it)",
+    )
+
 
 def run_ops_command(args: argparse.Namespace) -> int:
     """Run the operations subcommand ``args.command``; return the exit code."""
@@ -72,6 +88,8 @@ def run_ops_command(args: argparse.Namespace) -> int:
         return _backup(args)
     if args.command == "restore":
         return _restore(args)
+    if args.command == "doctor":
+        return _doctor(args)
     raise ValueError(f"Not an operations command: {args.command}")
 
 
@@ -195,3 +213,19 @@ def _restore(args: argparse.Namespace) -> int:
         )
     print(f"Restored {args.archive} into {config_dir}")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import Status, diagnose  # noqa: PLC0415 - on demand
+
+    config_dir = _config_dir(args)
+    if not (config_dir / "configuration.yaml").is_file():
+        print(f"[FAIL] configuration: no configuration.yaml in {config_dir}")
+        print("       fix: run `edgewise run` once to create it, or give -c DIR")
+        return 1
+    findings = diagnose(config_dir, min_free=int(args.min_free_mib * 2**20), port=args.port)
+    for finding in findings:
+        print(finding.line())
+    failed = sum(f.status is Status.FAIL for f in findings)
+    print(f"{failed} problem(s) found" if failed else "Everything looks right")
+    return 1 if failed else 0
