@@ -75,8 +75,9 @@ def add_ops_commands(
     cmd.add_argument(
         "--min-free-mib",
         type=float,
-        default=DEFAULT_MIN_FREE_BYTES / 2**20,
-        help="free disk space below which the check fails (the recorder pauses below it)",
+        default=None,
+        help="free disk space below which the check fails (default: where the recorder "
+        f"pauses, {DEFAULT_MIN_FREE_BYTES // 2**20} MiB or 5%% of a smaller disk)",
     )
 
 
@@ -223,7 +224,8 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"[FAIL] configuration: no configuration.yaml in {config_dir}")
         print("       fix: run `edgewise run` once to create it, or give -c DIR")
         return 1
-    findings = diagnose(config_dir, min_free=int(args.min_free_mib * 2**20), port=args.port)
+    min_free = None if args.min_free_mib is None else int(args.min_free_mib * 2**20)
+    findings = diagnose(config_dir, min_free=min_free, port=args.port)
     for finding in findings:
         print(finding.line())
     failed = sum(f.status is Status.FAIL for f in findings)

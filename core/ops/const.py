@@ -41,3 +41,9 @@ DEFAULT_MIN_FREE_BYTES: Final = 200 * 1024 * 1024
 DEFAULT_RESUME_FREE_BYTES: Final = 300 * 1024 * 1024
 #: A clock before this instant (2026-01-01) is certainly wrong: Edgewise did not exist yet.
 CLOCK_PLAUSIBLE_AFTER: Final = 1_767_225_600.0
+#: How often the recorder looks at the free space while writing, and while paused.
+DISK_CHECK_INTERVAL_S: Final = 10.0
+DISK_PAUSED_CHECK_INTERVAL_S: Final = 5.0
+#: On a small file system the marks are these shares of its size, when smaller than the above.
+MIN_FREE_SHARE: Final = 0.05
+RESUME_FREE_SHARE: Final = 0.075

@@ -27,10 +27,12 @@ from core.core_sections import CORE_SECTIONS, HttpConfig
 from core.storage import STORAGE_DIR
 
 from .archive import recorder_database
-from .const import CLOCK_PLAUSIBLE_AFTER, DEFAULT_MIN_FREE_BYTES
+from .const import CLOCK_PLAUSIBLE_AFTER
+from .disk import disk_space, pause_level
 
 #: Below this much free space the disk check warns (it fails below the recorder's pause level).
 _WARN_FREE_BYTES = 1024**3
+_WARN_FREE_SHARE = 0.15
 _TOOL_TIMEOUT_S = 5.0
 
 
@@ -133,23 +135,31 @@ def check_writable(config_dir: Path) -> Finding:
     return Finding("data directory", Status.OK, f"{config_dir} is writable")
 
 
-def check_disk(config_dir: Path, min_free: int = DEFAULT_MIN_FREE_BYTES) -> Finding:
-    """Whether the data directory's disk has room (the recorder pauses below ``min_free``)."""
-    usage = shutil.disk_usage(config_dir)
-    free_mib = usage.free / 2**20
+def _size(count: float) -> str:
+    return f"{count / 2**20:.0f} MiB" if count >= 2**20 else f"{count / 1024:.0f} KiB"
+
+
+def check_disk(config_dir: Path, min_free: int | None = None) -> Finding:
+    """Whether the data directory's disk has room.
+
+    It fails below ``min_free`` bytes, by default the level at which the recorder pauses
+    (``core.ops.disk.pause_level``), and warns below 1 GiB (or 15 % of a smaller disk).
+    """
+    usage = disk_space(config_dir)
+    level = pause_level(usage.total) if min_free is None else min_free
     fix = (
         "free space (old logs, `edgewise backup` archives), lower recorder: purge_keep_days, "
         "or move the data directory to a larger disk"
     )
-    if usage.free < min_free:
+    if usage.free < level:
         return Finding(
             "disk", Status.FAIL,
-            f"{free_mib:.0f} MiB free on {config_dir}, below {min_free / 2**20:.0f} MiB: the "
-            "recorder pauses writing", fix,
+            f"{_size(usage.free)} free on {config_dir}, below {_size(level)}: the recorder "
+            "pauses writing", fix,
         )  # fmt: skip
-    if usage.free < max(_WARN_FREE_BYTES, min_free * 2):
-        return Finding("disk", Status.WARN, f"only {free_mib:.0f} MiB free on {config_dir}", fix)
-    return Finding("disk", Status.OK, f"{free_mib:.0f} MiB free of {usage.total / 2**20:.0f} MiB")
+    if usage.free < max(min(_WARN_FREE_BYTES, usage.total * _WARN_FREE_SHARE), level * 2):
+        return Finding("disk", Status.WARN, f"only {_size(usage.free)} free on {config_dir}", fix)
+    return Finding("disk", Status.OK, f"{_size(usage.free)} free of {_size(usage.total)}")
 
 
 def _run_tool(*command: str) -> str | None:
@@ -218,7 +228,7 @@ def check_database(config_dir: Path) -> Finding:
 
 
 def diagnose(
-    config_dir: Path, *, min_free: int = DEFAULT_MIN_FREE_BYTES, port: int | None = None
+    config_dir: Path, *, min_free: int | None = None, port: int | None = None
 ) -> list[Finding]:
     """Every check, in order; a check that raises is reported as failed, not raised."""
     findings: list[Finding] = []

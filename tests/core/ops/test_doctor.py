@@ -114,7 +114,7 @@ def test_a_full_disk_is_reported(tmpfs: Path) -> None:
     assert done.returncode == 1
     assert "No space left on device" in line_of(done.stdout, "data directory")
     disk = line_of(done.stdout, "disk")
-    assert disk.startswith(f"[FAIL] disk: 0 MiB free on {site}, below 200 MiB")
+    assert disk.startswith(f"[FAIL] disk: 0 KiB free on {site}, below 102 KiB: the recorder")
     assert "fix: free space" in disk
 
 
