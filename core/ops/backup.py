@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from core.const import __version__
 
@@ -106,11 +106,24 @@ def _config_files(config_dir: Path, skip: set[Path]) -> list[Path]:
                 or name.endswith(BACKUP_SKIPPED_SUFFIXES)
                 or relative == Path(SECRETS_FILE)
                 or ".corrupt" in name
-                or name.startswith(".tmp")
+                or ".tmp-" in name  # a store being written (core.storage), renamed soon
             ):
                 continue
             found.append(path)
     return found
+
+
+class _HashingReader:
+    """A file object that hashes what is read from it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
 
 
 class _Writer:
@@ -121,16 +134,15 @@ class _Writer:
         self.hashes: dict[str, str] = {}
 
     def add_file(self, name: str, path: Path) -> None:
-        digest = hashlib.sha256()
+        # One open file, hashed as the tar reads it: a file replaced meanwhile (stores are
+        # replaced by rename) is either all old or all new, and its hash matches what is stored.
         with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-        info = self._tar.gettarinfo(str(path), arcname=name)
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        with path.open("rb") as handle:
-            self._tar.addfile(info, handle)
-        self.hashes[name] = digest.hexdigest()
+            info = self._tar.gettarinfo(arcname=name, fileobj=handle)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            reader = _HashingReader(handle)
+            self._tar.addfile(info, reader)
+        self.hashes[name] = reader.digest.hexdigest()
 
     def add_bytes(self, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
@@ -195,7 +207,10 @@ def create_backup(config_dir: Path, output: Path, *, passphrase: str | None = No
                     notes.append(f"No recorder database at {location.sqlite_path} yet.")
                 for path in _config_files(config_dir, skip):
                     name = BACKUP_CONFIG_PREFIX + path.relative_to(config_dir).as_posix()
-                    writer.add_file(name, path)
+                    try:
+                        writer.add_file(name, path)
+                    except FileNotFoundError:  # removed since listed: not part of the site now
+                        _LOGGER.debug("%s went away during the backup", path)
                 secrets = config_dir / SECRETS_FILE
                 if passphrase is not None and secrets.is_file():
                     encrypted = encrypt_secrets(secrets.read_bytes(), passphrase)
