@@ -184,7 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds idle before RSS")
-    parser.add_argument("--disk-window", type=float, default=120.0, help="seconds measured")
+    parser.add_argument(
+        "--disk-window", type=float, default=120.0, help="seconds of writes measured (0: none)"
+    )
     parser.add_argument("--db-mib", type=int, default=1024, help="database size for backups")
     parser.add_argument("--skip-backup", action="store_true")
     args = parser.parse_args()
@@ -211,15 +213,16 @@ def main() -> None:
             f"VmRSS after {args.idle:g} s idle on the default config{where}; median of {args.runs}",
         )
 
-    per_hour = run_site([], args.idle, args.disk_window)[2] or 0.0
-    emit(
-        "idle_disk_bytes_per_hour",
-        [per_hour],
-        "B/h",
-        f"write_bytes of /proc/<pid>/io over {args.disk_window:g} s after {args.idle:g} s "
-        "idle on the default config (simulator and recorder running), scaled to one hour; "
-        "one run",
-    )
+    if args.disk_window > 0:
+        per_hour = run_site([], args.idle, args.disk_window)[2] or 0.0
+        emit(
+            "idle_disk_bytes_per_hour",
+            [per_hour],
+            "B/h",
+            f"write_bytes of /proc/<pid>/io over {args.disk_window:g} s after {args.idle:g} s "
+            "idle on the default config (simulator and recorder running), scaled to one hour; "
+            "one run",
+        )
     if not args.skip_backup:
         backup_figures(args.db_mib, max(1, min(args.runs, 2)))
 
