@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +14,7 @@ import pytest
 
 from core.const import CoreState
 from core.ops import running
-from core.ops.running import attach
+from core.ops.running import Operations, attach
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 
@@ -50,3 +55,43 @@ async def test_metrics_include_loop_lag_memory_and_rates(
     assert _sample(text, "edgewise_bus_events_per_second") > 0
     await runtime.stop()
     assert operations.monitor._stopping.is_set()
+
+
+async def test_the_watchdog_is_pinged_only_while_the_loop_turns(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "notify")
+    arrivals: list[tuple[float, bytes]] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(0.05)
+        done = threading.Event()
+
+        def read() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    data = sock.recv(4096)
+                    arrivals.append((time.monotonic(), data))
+
+        reader = threading.Thread(target=read, name="test-notify-reader")
+        reader.start()
+        try:
+            # WATCHDOG_USEC of 0.1 s: a ping at every probe (0.2 s apart) while the loop turns.
+            Operations(runtime, {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+            await runtime.start()
+            await asyncio.sleep(1.0)
+            blocked_from = time.monotonic()
+            time.sleep(1.0)  # noqa: ASYNC251 - the loop blocked on purpose
+            blocked_until = time.monotonic()
+            await asyncio.sleep(1.0)
+        finally:
+            done.set()
+            reader.join()
+    pings = [at for at, data in arrivals if data == b"WATCHDOG=1"]
+    assert arrivals[0][1] == b"READY=1\nSTATUS=Running"
+    assert len([at for at in pings if at < blocked_from]) >= 2
+    # The probe that was due during the block runs right after it: nothing before then.
+    assert not [at for at in pings if blocked_from + 0.3 < at < blocked_until], [
+        (round(at - blocked_from, 3), data) for at, data in arrivals
+    ]
+    assert len([at for at in pings if at > blocked_until]) >= 2

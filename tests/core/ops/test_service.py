@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.ops.service import ServiceSpec, render_unit
+from core.ops.service import ServiceSpec, ensure_user, render_unit
 from tests._tools import require_tool
 
 EDGEWISE = Path(sys.executable).with_name("edgewise")
@@ -89,3 +89,9 @@ def test_install_service_refuses_a_missing_program(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"The edgewise program {tmp_path / 'nope'} does not exist" in result.stderr
     assert not unit.exists()
+
+
+def test_an_existing_user_is_left_as_it_is(tmp_path: Path) -> None:
+    passwd = Path("/etc/passwd").read_bytes()
+    assert ensure_user("root", tmp_path) is False
+    assert Path("/etc/passwd").read_bytes() == passwd
