@@ -6,7 +6,9 @@ and waits for the loop to run it. The delay is the loop's lag. When the probe ha
 (``sys._current_frames``) and names the callback or task that holds the loop; once the loop
 runs the probe, one warning gives that name and how long the loop was blocked. This costs a
 few wake-ups a second, unlike asyncio's debug mode (``slow_callback_duration``), which times
-every callback. A block shorter than the probe interval plus the threshold may go unseen.
+every callback. A block shorter than the probe interval plus the threshold may go unseen. When
+the loop was late with no callback running (waiting in its selector for a busy CPU, or for the
+GIL another thread held), the other threads' frames are logged instead, at info level.
 
 While probes run, the loop is healthy and systemd's watchdog is pinged (``WATCHDOG=1``); a loop
 stuck for ``WatchdogSec`` gets no ping and systemd restarts the service.
@@ -37,10 +39,14 @@ _HANDLE_RUN = ("_run", "asyncio/events.py")
 class Culprit:
     """What held the loop when its stack was sampled."""
 
-    #: The callback, or the coroutine of the task, that the loop was running.
-    callback: str
+    #: The callback, or the coroutine of the task, that the loop was running; None when it was
+    #: between callbacks (waiting in its selector for the CPU, or for the GIL another thread
+    #: held): then the loop was late, not blocked by a callback.
+    callback: str | None
     #: The innermost frame at that moment (where it was blocked).
     where: str
+    #: When no callback ran: the other threads and where each was (one may hold the GIL).
+    others: tuple[str, ...] = ()
 
 
 def _describe(frame: FrameType) -> str:
@@ -58,13 +64,20 @@ def name_culprit(frame: FrameType | None) -> Culprit | None:
         stack.append(current)
         current = current.f_back
     stack.reverse()  # outermost first
-    callback = stack[-1]
+    name, filename = _HANDLE_RUN
     for outer, inner in itertools.pairwise(stack):
-        name, filename = _HANDLE_RUN
         if outer.f_code.co_name == name and outer.f_code.co_filename.endswith(filename):
-            callback = inner
-            break
-    return Culprit(_describe(callback), _describe(frame))
+            return Culprit(_describe(inner), _describe(frame))
+    return Culprit(None, _describe(frame))
+
+
+def _other_threads(frames: dict[int, FrameType], skip: set[int]) -> tuple[str, ...]:
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return tuple(
+        f"{names.get(ident, ident)} in {_describe(frame)}"
+        for ident, frame in frames.items()
+        if ident not in skip
+    )
 
 
 class LoopMonitor:
@@ -94,8 +107,10 @@ class LoopMonitor:
         #: The last probe's delay, and (time, delay) of recent probes for the window's maximum.
         self.lag = 0.0
         self._recent: deque[tuple[float, float]] = deque()
-        #: How many blocks were seen, and the last one (for tests and diagnostics).
+        #: How many blocks were seen, and the last one (for tests and diagnostics); how many
+        #: times the loop was late with no callback to blame.
         self.blocks = 0
+        self.late = 0
         self.last_block: tuple[float, Culprit | None] | None = None
 
     def start(self) -> None:
@@ -138,23 +153,42 @@ class LoopMonitor:
                 return
             if done.wait(self._threshold):
                 continue
-            frame = sys._current_frames().get(self._loop_thread_id)  # noqa: SLF001 - the documented way to sample another thread's stack
-            culprit = name_culprit(frame)
-            del frame
+            culprit = self._sample()
             while not done.wait(self._interval):
                 if self._stopping.is_set():
                     return
-            blocked = self.lag  # set by the probe, on the loop, when it finally ran
-            self.blocks += 1
-            self.last_block = (blocked, culprit)
-            if culprit is None:
-                _LOGGER.warning("The event loop was blocked for %.0f ms", blocked * 1000)
-            else:
-                _LOGGER.warning(
-                    "The event loop was blocked for %.0f ms by %s, in %s",
-                    blocked * 1000,
-                    culprit.callback,
-                    culprit.where,
-                )
-            if self._on_block is not None:
-                self._on_block(blocked, culprit)
+            self._report(self.lag, culprit)  # the lag was set by the probe when it ran
+
+    def _sample(self) -> Culprit | None:
+        frames = sys._current_frames()  # noqa: SLF001 - the documented way to sample other threads' stacks
+        culprit = name_culprit(frames.get(self._loop_thread_id))
+        if culprit is not None and culprit.callback is None:
+            skip = {self._loop_thread_id, threading.get_ident()}
+            culprit = Culprit(None, culprit.where, _other_threads(frames, skip))
+        del frames
+        return culprit
+
+    def _report(self, blocked: float, culprit: Culprit | None) -> None:
+        if culprit is not None and culprit.callback is None:
+            # No callback to blame: the loop thread waited for the CPU or for the GIL.
+            self.late += 1
+            _LOGGER.info(
+                "The event loop ran %.0f ms late with no callback running (the CPU was busy, "
+                "or another thread held the GIL); other threads: %s",
+                blocked * 1000,
+                "; ".join(culprit.others) or "none",
+            )
+            return
+        self.blocks += 1
+        self.last_block = (blocked, culprit)
+        if culprit is None:
+            _LOGGER.warning("The event loop was blocked for %.0f ms", blocked * 1000)
+        else:
+            _LOGGER.warning(
+                "The event loop was blocked for %.0f ms by %s, in %s",
+                blocked * 1000,
+                culprit.callback,
+                culprit.where,
+            )
+        if self._on_block is not None:
+            self._on_block(blocked, culprit)

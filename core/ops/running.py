@@ -80,6 +80,12 @@ class Operations:
             counter=True,
         )
         metrics.value(
+            "edgewise_loop_late",
+            "Times the event loop ran over 100 ms late with no callback running (CPU or GIL)",
+            lambda: self.monitor.late,
+            counter=True,
+        )
+        metrics.value(
             "edgewise_bus_events_per_second",
             f"Events fired per second over the last {RATE_WINDOW_S:g} s",
             lambda: self.rates.events_per_s,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
 
 import pytest
 
-from core.ops.loop_health import Culprit, LoopMonitor
+from core.ops.loop_health import Culprit, LoopMonitor, name_culprit
 
 Block = tuple[float, Culprit | None]
 
@@ -92,3 +94,29 @@ async def test_an_idle_loop_has_little_lag_and_stays_healthy() -> None:
     assert monitor.blocks == 0
     assert 0 <= monitor.lag < 0.1
     assert monitor.max_lag >= monitor.lag
+
+
+async def test_a_late_loop_with_no_callback_running_is_not_blamed_on_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Waiting in the selector (a busy CPU, the GIL elsewhere) is lateness, not a block."""
+    caplog.set_level(logging.INFO, "core.ops.loop_health")
+    parked = threading.Event()
+    waiter = threading.Thread(target=parked.wait, name="parked")
+    waiter.start()
+    try:
+        frame = sys._current_frames()[waiter.ident]  # type: ignore[index]
+        culprit = name_culprit(frame)
+    finally:
+        parked.set()
+        waiter.join()
+    assert culprit is not None
+    assert culprit.callback is None
+    monitor = LoopMonitor(asyncio.get_running_loop())
+    monitor._report(0.15, Culprit(None, culprit.where, ("worker in import_module (x.py:1)",)))
+    assert (monitor.blocks, monitor.late) == (0, 1)
+    assert caplog.records[-1].levelno == logging.INFO
+    assert caplog.records[-1].getMessage() == (
+        "The event loop ran 150 ms late with no callback running (the CPU was busy, or another "
+        "thread held the GIL); other threads: worker in import_module (x.py:1)"
+    )

@@ -50,6 +50,7 @@ async def test_metrics_include_loop_lag_memory_and_rates(
     assert 0 <= _sample(text, "edgewise_loop_lag_seconds") < 1
     assert _sample(text, "edgewise_loop_lag_max_seconds") >= 0
     assert _sample(text, "edgewise_loop_blocks_total") == 0
+    assert _sample(text, "edgewise_loop_late_total") >= 0
     assert _sample(text, "process_resident_memory_bytes") > 10 * 1024 * 1024
     assert _sample(text, "edgewise_state_writes_per_second") > 0
     assert _sample(text, "edgewise_bus_events_per_second") > 0
