@@ -55,6 +55,7 @@ from .const import (
     STOP_FLUSH_TIMEOUT,
     RecorderStatus,
 )
+from .disk_guard import DiskGuard, sqlite_directory
 from .errors import RecorderUnavailableError, SchemaTooNewError
 from .filters import EntityFilter, RecordFilter
 from .schema import RecorderConfig
@@ -113,6 +114,8 @@ class Recorder:
         self.runtime = runtime
         self.config = config
         self.db_url = config.db_url or default_db_url(runtime.config_dir)
+        #: Pauses the writer while the database's disk is nearly full (see ``disk_guard``).
+        self.disk_guard = DiskGuard(runtime, sqlite_directory(self.db_url))
         self.status = RecorderStatus.STARTING
         #: Items not recorded because the queue was full.
         self.dropped = 0
@@ -483,6 +486,7 @@ class Recorder:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(interval):
                         await self._flush_now.wait()
+            await self.disk_guard.wait_for_room()
             if not await self._commit_batch(database):
                 await asyncio.sleep(self.config.db_retry_wait)
 
