@@ -11,8 +11,9 @@ from core import Context
 from core.limits import MAX_DEPTH, InputLimitError, loads_json
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import MqttTriggerPlatform
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client
 
 
 def deep_json(depth: int) -> bytes:
