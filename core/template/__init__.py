@@ -32,10 +32,18 @@ from __future__ import annotations
 
 from core.errors import TemplateError
 
-from .render_info import MAX_LOOP_ITERATIONS, MAX_TEMPLATE_OUTPUT, RenderInfo
+from .render_info import (
+    DEFAULT_RENDER_TIME,
+    MAX_LOOP_ITERATIONS,
+    MAX_RENDER_ALLOCATION,
+    MAX_TEMPLATE_OUTPUT,
+    MAX_VALUE_WEIGHT,
+    RenderInfo,
+)
 from .template import (
     Template,
     TemplateRenderError,
+    TemplateTimeoutError,
     attach,
     is_template_string,
     parse_result,
@@ -52,15 +60,19 @@ from .tracking import (
 
 __all__ = [
     "ALL_STATES_RATE_LIMIT",
+    "DEFAULT_RENDER_TIME",
     "DOMAIN_STATES_RATE_LIMIT",
     "MAX_LOOP_ITERATIONS",
+    "MAX_RENDER_ALLOCATION",
     "MAX_TEMPLATE_OUTPUT",
+    "MAX_VALUE_WEIGHT",
     "TIME_RERENDER_INTERVAL",
     "RenderInfo",
     "ResultCallback",
     "Template",
     "TemplateError",
     "TemplateRenderError",
+    "TemplateTimeoutError",
     "TemplateTracker",
     "attach",
     "is_template_string",

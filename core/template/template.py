@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import TemplateError
 
-from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, RenderInfo, RenderState
+from .render_info import (
+    CURRENT,
+    DEFAULT_RENDER_TIME,
+    MAX_TEMPLATE_OUTPUT,
+    RenderInfo,
+    RenderState,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Template as JinjaTemplate
@@ -42,6 +48,10 @@ class TemplateRenderError(TemplateError):
     def __init__(self, message: str, *, template: str, render_info: RenderInfo) -> None:
         super().__init__(message, template=template)
         self.render_info = render_info
+
+
+class TemplateTimeoutError(TemplateRenderError):
+    """A render ran past its time budget and was stopped."""
 
 
 def is_template_string(text: str) -> bool:
@@ -140,6 +150,12 @@ class Template:
                 f"Invalid template {self.label}: {err.message} (line {err.lineno})",
                 template=self.name or self.source,
             ) from err
+        except (RecursionError, MemoryError, SyntaxError) as err:
+            # Jinja2's parser and Python's compiler recurse once per nesting level.
+            raise TemplateError(
+                f"Invalid template {self.label}: it is nested too deeply to compile",
+                template=self.name or self.source,
+            ) from err
 
     def render(
         self,
@@ -147,6 +163,7 @@ class Template:
         *,
         parse_result: bool = True,
         strict: bool = False,
+        time_budget: float = DEFAULT_RENDER_TIME,
     ) -> Any:
         """Render with ``variables``; must run on the event loop.
 
@@ -157,6 +174,8 @@ class Template:
                 when false the stripped text is returned.
             strict: make any use of an undefined variable an error (Home Assistant's strict
                 mode), instead of an empty string and a warning.
+            time_budget: the seconds the render may take; past them it is stopped and fails
+                with a ``TemplateTimeoutError``.
 
         Returns:
             The parsed result, or the text.
@@ -166,7 +185,8 @@ class Template:
         """
         if self.is_static:
             return _parse(self.source) if parse_result else self.source
-        text = self._render_text(RenderState(self.runtime, self.label, strict=strict), variables)
+        state = RenderState(self.runtime, self.label, strict=strict, budget=time_budget)
+        text = self._render_text(state, variables)
         return _parse(text) if parse_result else text
 
     def render_with_info(
@@ -175,6 +195,7 @@ class Template:
         *,
         parse_result: bool = True,
         strict: bool = False,
+        time_budget: float = DEFAULT_RENDER_TIME,
     ) -> tuple[Any, RenderInfo]:
         """Render like ``render`` and also say what the render read.
 
@@ -184,7 +205,7 @@ class Template:
         """
         if self.is_static:
             return (_parse(self.source) if parse_result else self.source), RenderInfo()
-        state = RenderState(self.runtime, self.label, strict=strict)
+        state = RenderState(self.runtime, self.label, strict=strict, budget=time_budget)
         text = self._render_text(state, variables)
         return (_parse(text) if parse_result else text), state.freeze()
 
@@ -209,7 +230,9 @@ class Template:
 
             # A helper's own message says what went wrong; Python's needs its type to make sense.
             reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
-            raise TemplateRenderError(
+            # A regular expression's timeout is the render's: either way the budget is spent.
+            error = TemplateTimeoutError if isinstance(err, TimeoutError) else TemplateRenderError
+            raise error(
                 f"Error rendering template {self.label}: {reason}",
                 template=self.name or self.source,
                 render_info=state.freeze(),

@@ -66,8 +66,8 @@ def test_private_attribute_of_a_state_is_refused() -> None:
         ("{{ 'x'.zfill(100000000) }}", "width"),
         ("{{ ('x' * 200000).replace('x', 'xxxxxxxx') }}", "str.replace"),
         ("{% set s = 'x' * 200000 %}{{ s + s }}", "'\\+' would build"),
-        ("{{ (['x' * 200000] * 1000) | join }}", "join would build"),
-        ("{{ ''.join(['x' * 200000] * 1000) }}", "join would build"),
+        ("{{ (['x' * 200000] * 1000) | join }}", "would build"),
+        ("{{ ''.join(['x' * 200000] * 1000) }}", "would build"),
         ("{{ ('x' * 200000) | replace('x', 'xx') }}", "replace would build"),
         (
             "{% set ns = namespace(n=2**60) %}{% for i in range(20) %}"
