@@ -13,6 +13,7 @@ counted, and the render fails once it built more than ``MAX_RENDER_ALLOCATION`` 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -78,13 +79,13 @@ class RenderState:
     strict: bool = False
     #: The render's time budget in seconds, and the ``perf_counter`` time it ends at.
     budget: float = DEFAULT_RENDER_TIME
-    deadline: float = 0.0
+    deadline: float = math.inf
     #: What the render built so far, in the units of ``MAX_VALUE_WEIGHT``.
     allocated: int = 0
 
-    def __post_init__(self) -> None:
-        if not self.deadline:
-            self.deadline = _perf_counter() + self.budget
+    def start(self) -> None:
+        """Start the clock of the time budget."""
+        self.deadline = _perf_counter() + self.budget
 
     def checkpoint(self) -> None:
         """Fail the render once its time budget is spent.

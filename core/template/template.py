@@ -213,6 +213,7 @@ class Template:
         self.ensure_valid()
         compiled = self._compiled
         assert compiled is not None  # noqa: S101 - set by ensure_valid for a non-static template
+        state.start()  # the budget is the render's, not the first compile's
         token = CURRENT.set(state)
         try:
             context = compiled.new_context(dict(variables) if variables else None)

@@ -15,11 +15,19 @@ that:
 After every render the subscriptions follow what that render read (an ``if`` may read other
 entities than before). The callback runs only when the result differs from the last one (in
 value or type); an error is reported as the ``TemplateError`` itself, once per distinct message.
+
+Every render has a time budget (``time_budget``). A render that runs past it is stopped and
+reported (a ``TemplateTimeoutError``), and the tracker stops: a template that slow would hold the
+event loop again on every change. A ``RenderPacer`` shared by several trackers (those of one API
+client) bounds the share of the loop their renders take together: once they used it up, their
+renders wait for the next window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,8 +36,8 @@ from core.bus import Event, Unsubscribe, callback
 from core.const import EVENT_STATE_CHANGED
 from core.errors import TemplateError
 
-from .render_info import RenderInfo
-from .template import Template, TemplateRenderError
+from .render_info import DEFAULT_RENDER_TIME, RenderInfo
+from .template import Template, TemplateRenderError, TemplateTimeoutError
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -51,6 +59,31 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NOTHING: Any = object()
 
 
+class RenderPacer:
+    """Render time shared by trackers: at most ``share`` seconds of rendering per ``window``."""
+
+    def __init__(self, share: float, window: float = 1.0) -> None:
+        """Allow ``share`` seconds of rendering in every ``window`` seconds."""
+        self.share = share
+        self.window = window
+        self._window_start = 0.0
+        self._spent = 0.0
+
+    def delay(self) -> float:
+        """Seconds until a render may run: 0 while the current window has time left."""
+        now = time.perf_counter()
+        if now - self._window_start >= self.window:
+            self._window_start = now
+            self._spent = 0.0
+        if self._spent < self.share:
+            return 0.0
+        return self._window_start + self.window - now
+
+    def spend(self, seconds: float) -> None:
+        """Count a render's ``seconds`` against the current window."""
+        self._spent += seconds
+
+
 class TemplateTracker:
     """Keeps one template's result current; see the module doc. Used on the event loop."""
 
@@ -64,11 +97,14 @@ class TemplateTracker:
         parse_result: bool = True,
         strict: bool = False,
         ignore_entities: frozenset[str] = frozenset(),
+        time_budget: float = DEFAULT_RENDER_TIME,
+        pacer: RenderPacer | None = None,
     ) -> None:
         """Prepare to track ``template``; nothing happens until ``start``.
 
         ``ignore_entities`` are never subscribed to, even when read: an entity whose template
         reads its own state passes its id, so that its writes do not re-render it in a loop.
+        ``time_budget`` is each render's; ``pacer``, if given, paces the renders (module doc).
 
         Raises:
             RuntimeError: the runtime has no scheduler (it was not started).
@@ -85,6 +121,9 @@ class TemplateTracker:
         self._parse_result = parse_result
         self._strict = strict
         self._ignore = ignore_entities
+        self._time_budget = time_budget
+        self._pacer = pacer
+        self._paced: asyncio.TimerHandle | None = None
         #: What the last render read.
         self.info = RenderInfo()
         #: The last result (or TemplateError) reported.
@@ -116,21 +155,42 @@ class TemplateTracker:
         if self._cancel_pending is not None:
             self._cancel_pending()
             self._cancel_pending = None
+        if self._pacer is not None and (wait := self._pacer.delay()) > 0:
+            if self._paced is None:
+                self._paced = asyncio.get_running_loop().call_later(wait, self._on_paced)
+            return
         self._last_render = self._scheduler.clock.now()
+        started = time.perf_counter()
         result: Any
         try:
             result, info = self.template.render_with_info(
-                self._variables, parse_result=self._parse_result, strict=self._strict
+                self._variables,
+                parse_result=self._parse_result,
+                strict=self._strict,
+                time_budget=self._time_budget,
             )
         except TemplateRenderError as err:
             result, info = err, err.render_info
         except TemplateError as err:
             result, info = err, RenderInfo()
+        if self._pacer is not None:
+            self._pacer.spend(time.perf_counter() - started)
+        if isinstance(result, TemplateTimeoutError):
+            _LOGGER.warning("%s stopped: %s", self._name, result)
+            self.cancel()
+            self.result = result
+            self._on_result(result)
+            return
         self.info = info
         self._subscribe(info)
         if not _same(self.result, result):
             self.result = result
             self._on_result(result)
+
+    @callback
+    def _on_paced(self) -> None:
+        self._paced = None
+        self.refresh()
 
     def cancel(self) -> None:
         """Stop tracking: drop every subscription and scheduled render.
@@ -142,6 +202,9 @@ class TemplateTracker:
         if self._cancel_pending is not None:
             self._cancel_pending()
             self._cancel_pending = None
+        if self._paced is not None:
+            self._paced.cancel()
+            self._paced = None
 
     # --- subscriptions -------------------------------------------------------------------------
 

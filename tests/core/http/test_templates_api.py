@@ -11,7 +11,7 @@ async def test_rest_template_renders_text(api: Api) -> None:
     status, text = await api.request(
         "POST",
         "/api/template",
-        role=Role.VIEWER,
+        role=Role.ADMIN,
         json={"template": "{{ states('light.kitchen') }} {{ x + 1 }}", "variables": {"x": 1}},
     )
     assert (status, text) == (200, "off 2")
@@ -23,7 +23,7 @@ async def test_rest_template_renders_text(api: Api) -> None:
 
 
 async def test_render_template_follows_the_states_it_reads(api: Api) -> None:
-    async with connect(api, Role.VIEWER) as client:
+    async with connect(api, Role.ADMIN) as client:
         result = await client.command("render_template", template="{{ states('light.kitchen') }}")
         assert result["success"] is True
         first = await client.receive()
