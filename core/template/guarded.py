@@ -7,7 +7,7 @@ counts against the render's time and allocation budgets (``limits``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from functools import wraps
 from itertools import chain
 from typing import Any
@@ -19,12 +19,12 @@ from jinja2.filters import (
     do_indent,
     do_pprint,
     do_replace,
-    do_slice,
     do_tojson,
     do_urlize,
     do_wordwrap,
     make_attrgetter,
     sync_do_join,
+    sync_do_slice,
     sync_do_sum,
 )
 from jinja2.nodes import EvalContext
@@ -145,7 +145,7 @@ def guarded_slice(value: Iterable[Any], slices: int, fill_with: Any = None) -> I
     check_size(count, "slice", MAX_SLICES)
     if fill_with is not None:
         check_size(count * weight(fill_with), "slice", MAX_VALUE_WEIGHT)
-    cut: Iterator[Any] = do_slice(list(metered_iter(value, 1)), count, fill_with)
+    cut: Iterator[Any] = sync_do_slice(list(metered_iter(value, 1)), count, fill_with)
     return cut
 
 
@@ -230,6 +230,9 @@ def guarded_urlize(  # noqa: PLR0917 - Jinja2's filter signature
 def guarded_zip(*iterables: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     """``zip``, counting every tuple it builds against the render's budgets."""
     check_size(len(iterables), "zip", MAX_FIELD_WIDTH)
+    if iterables and all(isinstance(item, Sized) for item in iterables):
+        shortest = min(len(item) for item in iterables)  # type: ignore[arg-type]
+        check_size(shortest * (len(iterables) + 1), "zip", MAX_VALUE_WEIGHT)
     return metered_iter(zip(*iterables, strict=False), len(iterables) + 1)
 
 

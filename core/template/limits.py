@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 from typing import Any
 
 from jinja2.utils import Namespace
@@ -73,51 +74,53 @@ def check_width(width: int, what: str) -> None:
 def weight(value: Any, limit: int = MAX_VALUE_WEIGHT, what: str = "the template") -> int:
     """The weight of ``value`` (module doc), refusing once it passes ``limit``.
 
-    Iterators and generators weigh 1: they are measured as their items are built.
+    A container held several times is walked once and counted each time. Iterators and
+    generators weigh 1: they are measured as their items are built.
 
     Raises:
         OverflowError: ``value`` weighs more than ``limit``.
     """
     kind = type(value)
     if kind is str or kind is bytes:
-        return len(value) + 1
-    if kind is int:
-        return 1 + int(value.bit_length()) // 64
-    total = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is bytes or kind is bytearray:
-            total += len(item) + 1
-        elif kind is int:
-            total += 1 + item.bit_length() // 64
-        elif isinstance(item, dict):
-            total += 1 + len(item)
-            if total > limit:
-                break
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, _SEQUENCES):
-            total += 1 + len(item)
-            if total > limit:
-                break
-            for element in item:
-                element_kind = type(element)
-                if element_kind is str:
-                    total += len(element)
-                elif element_kind is int:
-                    total += element.bit_length() // 64
-                elif element_kind not in _ATOMS:
-                    stack.append(element)
-        elif kind is Namespace:
-            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
-        else:
-            total += 1
-        if total > limit:
-            break
+        total = len(value) + 1
+    elif kind in _ATOMS or kind is int:
+        return 1
+    else:
+        total = _weigh(value, limit, {})
     if total > limit:
         raise OverflowError(f"{what} would build a value heavier than the limit of {limit:,}")
+    return total
+
+
+def _weigh(item: Any, limit: int, seen: dict[int, int]) -> int:
+    """The weight of a container; more than ``limit`` once past it (the walk stops there)."""
+    known = seen.get(id(item))
+    if known is not None:
+        return known
+    if isinstance(item, dict):
+        total = 1 + len(item)
+        children: Iterable[Any] = chain(item.keys(), item.values())
+    elif isinstance(item, _SEQUENCES):
+        total = 1 + len(item)
+        children = item
+    elif type(item) is Namespace:
+        total = 1
+        children = (object.__getattribute__(item, "_Namespace__attrs"),)
+    elif isinstance(item, str | bytes | bytearray):
+        return len(item) + 1
+    else:
+        return 1
+    if total > limit:
+        return total
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            total += len(child)
+        elif kind not in _ATOMS and kind is not int:
+            total += _weigh(child, limit - total, seen) - 1
+            if total > limit:
+                return total
+    seen[id(item)] = total
     return total
 
 
@@ -158,30 +161,36 @@ def text_bound(value: Any, limit: int = MAX_TEMPLATE_OUTPUT, *, json: bool = Fal
     return total
 
 
-def _container_text(value: Any, limit: int, json: bool) -> int:
+def _container_text(value: Any, limit: int, json: bool, seen: dict[int, int] | None = None) -> int:
+    """An upper bound of a container's text; more than ``limit`` once past it."""
+    seen = {} if seen is None else seen
+    known = seen.get(id(value))
+    if known is not None:
+        return known
     # Every item costs its own text plus a separator and, for pretty JSON, an indented new line.
     per_item = 16 if json else 2
-    total = 0
-    stack = [value]
-    while stack and total <= limit:
-        item = stack.pop()
-        kind = type(item)
+    if isinstance(value, dict):
+        total = 2 + len(value) * (per_item + 2)
+        children: Iterable[Any] = chain(value.keys(), value.values())
+    elif isinstance(value, _SEQUENCES):
+        total = 12 + len(value) * per_item
+        children = value
+    elif type(value) is Namespace:
+        total = 12
+        children = (object.__getattribute__(value, "_Namespace__attrs"),)
+    else:
+        return len(str(value)) + 2
+    for child in children:
+        if total > limit:
+            return total
+        kind = type(child)
         if kind is str:
-            total += _quoted_length(item, json)
+            total += _quoted_length(child, json)
         elif kind in _ATOMS or kind is int:
-            total += _atom_length(item, json)
-        elif isinstance(item, dict):
-            total += 2 + len(item) * (per_item + 2)
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, _SEQUENCES):
-            total += 12 + len(item) * per_item
-            stack.extend(item)
-        elif kind is Namespace:
-            total += 12
-            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+            total += _atom_length(child, json)
         else:
-            total += len(str(item)) + 2
+            total += _container_text(child, limit - total, json, seen)
+    seen[id(value)] = total
     return total
 
 
