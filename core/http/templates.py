@@ -15,6 +15,7 @@ together take at most ``API_RENDER_SHARE`` of every second (the rest wait for th
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -64,6 +65,8 @@ async def api_template(request: web.Request) -> web.StreamResponse:
         return json_message("Error rendering template: variables must be an object", 400)
     try:
         template = Template(data["template"], request.app[RUNTIME], name="POST /api/template")
+        # Compiling is not interruptible, and a long source takes long: off the loop.
+        await asyncio.to_thread(template.ensure_valid)
         result = template.render(variables, parse_result=False, time_budget=API_RENDER_TIME)
     except TemplateError as err:
         return json_message(f"Error rendering template: {err}", 400)
@@ -81,7 +84,7 @@ def _listeners(tracker: TemplateTracker) -> dict[str, Any]:
 
 
 @register_command("render_template", Permission.ADMIN)
-def render_template(conn: Connection, msg: dict[str, Any]) -> None:
+async def render_template(conn: Connection, msg: dict[str, Any]) -> None:
     """Render a template and send its result again whenever it changes."""
     source = field(msg, "template", str)
     variables = field(msg, "variables", dict, None)
@@ -101,6 +104,17 @@ def render_template(conn: Connection, msg: dict[str, Any]) -> None:
         )
         return
     template = Template(source, conn.runtime, name="render_template")
+    mine.ids.add(msg_id)  # held while compiling, so that concurrent commands count it
+    try:
+        # Compiling is not interruptible, and a long source takes long: off the loop.
+        await asyncio.to_thread(template.ensure_valid)
+    except TemplateError as err:
+        mine.ids.discard(msg_id)
+        conn.send(error_message(msg_id, ERR_TEMPLATE_ERROR, str(err)))
+        return
+    except BaseException:
+        mine.ids.discard(msg_id)
+        raise
     started = False
     first: list[Any] = []
 
@@ -143,9 +157,9 @@ def render_template(conn: Connection, msg: dict[str, Any]) -> None:
         isinstance(initial, TemplateError) and not report_errors
     ):
         tracker.cancel()
+        mine.ids.discard(msg_id)
         conn.send(error_message(msg_id, ERR_TEMPLATE_ERROR, str(initial)))
         return
-    mine.ids.add(msg_id)
     conn.subscriptions[msg_id] = unsubscribe
     conn.send(result_message(msg_id))
     if first:

@@ -94,7 +94,7 @@ class RenderState:
             TimeoutError: the deadline has passed.
         """
         if _perf_counter() > self.deadline:
-            raise TimeoutError(f"the template ran longer than its budget of {self.budget:g} s")
+            raise TimeoutError(f"the template ran past its budget of {self.budget:g} s")
 
     def remaining(self) -> float:
         """The seconds left in the budget (at least a millisecond, for timeouts of C calls)."""

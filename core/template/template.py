@@ -231,8 +231,11 @@ class Template:
 
             # A helper's own message says what went wrong; Python's needs its type to make sense.
             reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
-            # A regular expression's timeout is the render's: either way the budget is spent.
-            error = TemplateTimeoutError if isinstance(err, TimeoutError) else TemplateRenderError
+            error: type[TemplateRenderError] = TemplateRenderError
+            if isinstance(err, TimeoutError):
+                # A regular expression's timeout is the render's: either way the budget is spent.
+                error = TemplateTimeoutError
+                reason = f"TimeoutError: the template ran past its budget of {state.budget:g} s"
             raise error(
                 f"Error rendering template {self.label}: {reason}",
                 template=self.name or self.source,

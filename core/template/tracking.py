@@ -60,7 +60,12 @@ _NOTHING: Any = object()
 
 
 class RenderPacer:
-    """Render time shared by trackers: at most ``share`` seconds of rendering per ``window``."""
+    """Render time shared by trackers: at most ``share`` seconds of rendering per ``window``.
+
+    Renders asked for are queued and run one per turn of the event loop, so that whatever else
+    is waiting (an HTTP request, a timer) runs between two of them; once the window's share is
+    spent, the queue waits for the next window.
+    """
 
     def __init__(self, share: float, window: float = 1.0) -> None:
         """Allow ``share`` seconds of rendering in every ``window`` seconds."""
@@ -68,6 +73,39 @@ class RenderPacer:
         self.window = window
         self._window_start = 0.0
         self._spent = 0.0
+        self._queue: dict[Callable[[], None], None] = {}
+        self._handle: asyncio.Handle | None = None
+
+    def request(self, render: Callable[[], None]) -> None:
+        """Run ``render`` on a later turn of the loop (once, however often it is asked)."""
+        self._queue[render] = None
+        self._schedule()
+
+    def withdraw(self, render: Callable[[], None]) -> None:
+        """Forget a render asked for and not run yet."""
+        self._queue.pop(render, None)
+        if not self._queue and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _schedule(self) -> None:
+        if self._handle is not None or not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.delay()
+        self._handle = loop.call_later(wait, self._run) if wait > 0 else loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._handle = None
+        if self._queue and self.delay() == 0:
+            render = next(iter(self._queue))
+            del self._queue[render]
+            started = time.perf_counter()
+            try:
+                render()
+            finally:
+                self.spend(time.perf_counter() - started)
+        self._schedule()
 
     def delay(self) -> float:
         """Seconds until a render may run: 0 while the current window has time left."""
@@ -123,7 +161,6 @@ class TemplateTracker:
         self._ignore = ignore_entities
         self._time_budget = time_budget
         self._pacer = pacer
-        self._paced: asyncio.TimerHandle | None = None
         #: What the last render read.
         self.info = RenderInfo()
         #: The last result (or TemplateError) reported.
@@ -142,25 +179,29 @@ class TemplateTracker:
 
     def start(self) -> None:
         """Render the first time (the callback gets that result), then subscribe."""
-        self.refresh()
+        started = time.perf_counter()
+        self._render()
+        if self._pacer is not None:
+            self._pacer.spend(time.perf_counter() - started)
 
     @callback
     def refresh(self) -> None:
-        """Render now and report the result if it changed.
+        """Render (now, or on the pacer's turn) and report the result if it changed.
 
         The listeners call it; so may a caller whose variables changed.
         """
+        if self._pacer is not None:
+            self._pacer.request(self._render)
+        else:
+            self._render()
+
+    def _render(self) -> None:
         if self._cancelled:
             return
         if self._cancel_pending is not None:
             self._cancel_pending()
             self._cancel_pending = None
-        if self._pacer is not None and (wait := self._pacer.delay()) > 0:
-            if self._paced is None:
-                self._paced = asyncio.get_running_loop().call_later(wait, self._on_paced)
-            return
         self._last_render = self._scheduler.clock.now()
-        started = time.perf_counter()
         result: Any
         try:
             result, info = self.template.render_with_info(
@@ -173,8 +214,6 @@ class TemplateTracker:
             result, info = err, err.render_info
         except TemplateError as err:
             result, info = err, RenderInfo()
-        if self._pacer is not None:
-            self._pacer.spend(time.perf_counter() - started)
         if isinstance(result, TemplateTimeoutError):
             _LOGGER.warning("%s stopped: %s", self._name, result)
             self.cancel()
@@ -187,11 +226,6 @@ class TemplateTracker:
             self.result = result
             self._on_result(result)
 
-    @callback
-    def _on_paced(self) -> None:
-        self._paced = None
-        self.refresh()
-
     def cancel(self) -> None:
         """Stop tracking: drop every subscription and scheduled render.
 
@@ -202,9 +236,8 @@ class TemplateTracker:
         if self._cancel_pending is not None:
             self._cancel_pending()
             self._cancel_pending = None
-        if self._paced is not None:
-            self._paced.cancel()
-            self._paced = None
+        if self._pacer is not None:
+            self._pacer.withdraw(self._render)
 
     # --- subscriptions -------------------------------------------------------------------------
 
