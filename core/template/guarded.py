@@ -7,22 +7,29 @@ counts against the render's time and allocation budgets (``limits``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sized
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from functools import wraps
 from itertools import chain
+from types import GeneratorType
 from typing import Any
 
 from jinja2 import pass_environment, pass_eval_context
+from jinja2.exceptions import FilterArgumentError
 from jinja2.filters import (
     do_batch,
     do_center,
     do_indent,
+    do_max,
+    do_min,
     do_pprint,
     do_replace,
     do_tojson,
     do_urlize,
     do_wordwrap,
+    ignore_case,
     make_attrgetter,
+    make_multi_attrgetter,
     sync_do_join,
     sync_do_slice,
     sync_do_sum,
@@ -42,6 +49,8 @@ from .limits import (
     weight,
 )
 from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, MAX_VALUE_WEIGHT
+
+_perf_counter = time.perf_counter
 
 #: Filters that turn their first argument into text: it is measured before it is.
 STRINGIFYING_FILTERS = frozenset(
@@ -227,6 +236,75 @@ def guarded_urlize(  # noqa: PLR0917 - Jinja2's filter signature
     return result
 
 
+def _checkpointed(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``key``, with a checkpoint of the render's time budget at every call."""
+    state = CURRENT.get()
+    if state is None:
+        return key
+
+    def checked(item: Any) -> Any:
+        if _perf_counter() > state.deadline:
+            state.checkpoint()
+        return key(item)
+
+    return checked
+
+
+@pass_environment
+def guarded_sort(
+    environment: Any,
+    value: Iterable[Any],
+    reverse: bool = False,
+    case_sensitive: bool = False,
+    attribute: str | int | None = None,
+) -> list[Any]:
+    """Jinja2's ``sort``, with a checkpoint at every item and every key it computes."""
+    key = make_multi_attrgetter(
+        environment, attribute, postprocess=None if case_sensitive else ignore_case
+    )
+    return sorted(metered_iter(value, 1), key=_checkpointed(key), reverse=reverse)
+
+
+def guarded_dictsort(
+    value: Mapping[Any, Any],
+    case_sensitive: bool = False,
+    by: str = "key",
+    reverse: bool = False,
+) -> list[tuple[Any, Any]]:
+    """Jinja2's ``dictsort``, with a checkpoint at every key it computes."""
+    if by not in ("key", "value"):
+        raise FilterArgumentError('You can only sort by either "key" or "value"')
+    position = 0 if by == "key" else 1
+
+    def sort_key(item: tuple[Any, Any]) -> Any:
+        chosen = item[position]
+        return chosen if case_sensitive else ignore_case(chosen)
+
+    return sorted(value.items(), key=_checkpointed(sort_key), reverse=reverse)
+
+
+@pass_environment
+def guarded_min(
+    environment: Any,
+    value: Iterable[Any],
+    case_sensitive: bool = False,
+    attribute: str | int | None = None,
+) -> Any:
+    """Jinja2's ``min``, with a checkpoint at every item."""
+    return do_min(environment, metered_iter(value, 0), case_sensitive, attribute)
+
+
+@pass_environment
+def guarded_max(
+    environment: Any,
+    value: Iterable[Any],
+    case_sensitive: bool = False,
+    attribute: str | int | None = None,
+) -> Any:
+    """Jinja2's ``max``, with a checkpoint at every item."""
+    return do_max(environment, metered_iter(value, 0), case_sensitive, attribute)
+
+
 def guarded_zip(*iterables: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     """``zip``, counting every tuple it builds against the render's budgets."""
     check_size(len(iterables), "zip", MAX_FIELD_WIDTH)
@@ -249,24 +327,59 @@ GUARDED_FILTERS: dict[str, Callable[..., Any]] = {
     "pprint": guarded_pprint,
     "tojson": guarded_tojson,
     "urlize": guarded_urlize,
+    "sort": guarded_sort,
+    "dictsort": guarded_dictsort,
+    "min": guarded_min,
+    "max": guarded_max,
 }
+
+
+class NotRendering(RuntimeError):
+    """A metered filter or test was called outside a render.
+
+    Jinja2 evaluates filters of constants while it compiles (``'x' | batch(100000) | list``
+    would be built then, outside every budget, and written into the compiled code): refusing
+    makes it leave them to the render.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("template filters run only while a template renders")
 
 
 def metered(func: Callable[..., Any], *, stringifies: bool) -> Callable[..., Any]:
     """Wrap a filter: a time checkpoint before, its result counted after.
 
-    With ``stringifies`` its value argument is measured as text first.
+    With ``stringifies`` its value argument is measured as text first. Outside a render it
+    refuses to run (``NotRendering``).
     """
     offset = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
 
     @wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         state = CURRENT.get()
-        if state is not None:
+        if state is None:
+            raise NotRendering
+        if _perf_counter() > state.deadline:
             state.checkpoint()
         if stringifies and len(args) > offset and type(args[offset]) is not str:
             text_bound(args[offset])
-        return account(func(*args, **kwargs))
+        result = func(*args, **kwargs)
+        if type(result) is GeneratorType:
+            # A lazy filter (map, select, unique...) runs its Python code as it is consumed.
+            return metered_iter(result, 0)
+        return account(result)
+
+    return run
+
+
+def rendering_only(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a test so that Jinja2 cannot run it while compiling (see ``NotRendering``)."""
+
+    @wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if CURRENT.get() is None:
+            raise NotRendering
+        return func(*args, **kwargs)
 
     return run
 

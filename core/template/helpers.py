@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 import regex
-from jinja2.filters import do_max, do_min
 
+from .guarded import guarded_max, guarded_min
 from .limits import check_pattern, check_size, text_bound
 from .render_info import CURRENT, DEFAULT_RENDER_TIME, MAX_VALUE_WEIGHT
 
@@ -179,7 +179,7 @@ def minimum(*args: Any) -> Any:
     if not args:
         raise TypeError("min expected at least 1 argument, got 0")
     values = _values(args)
-    return do_min(current_environment(), values)
+    return guarded_min(current_environment(), values)
 
 
 def maximum(*args: Any) -> Any:
@@ -187,7 +187,7 @@ def maximum(*args: Any) -> Any:
     if not args:
         raise TypeError("max expected at least 1 argument, got 0")
     values = _values(args)
-    return do_max(current_environment(), values)
+    return guarded_max(current_environment(), values)
 
 
 def average(*args: Any, default: Any = MISSING) -> Any:

@@ -41,6 +41,8 @@ MAX_PATTERN_EXPANSION = 100_000
 
 _ATOMS = frozenset({float, bool, type(None), complex, date, datetime, time, timedelta})
 _SEQUENCES = (list, tuple, set, frozenset)
+_FLAT = _ATOMS | {int}
+_STR_ONLY = frozenset({str})
 _PERCENT_SPEC_RE = re.compile(r"%(?:\(([^)]*)\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])?")
 _SPEC_NUMBER_RE = re.compile(r"\d+")
 _REPEAT_RE = re.compile(r"\{(\d*)(?:,(\d*))?\}")
@@ -102,6 +104,17 @@ def _weigh(item: Any, limit: int, seen: dict[int, int]) -> int:
         children: Iterable[Any] = chain(item.keys(), item.values())
     elif isinstance(item, _SEQUENCES):
         total = 1 + len(item)
+        if total > limit:
+            return total
+        # Most lists hold numbers or strings only: measure those at C speed.
+        kinds = set(map(type, item))
+        if kinds <= _FLAT:
+            seen[id(item)] = total
+            return total
+        if kinds == _STR_ONLY:
+            total += sum(map(len, item))
+            seen[id(item)] = total
+            return total
         children = item
     elif type(item) is Namespace:
         total = 1
@@ -112,6 +125,9 @@ def _weigh(item: Any, limit: int, seen: dict[int, int]) -> int:
         return 1
     if total > limit:
         return total
+    state = CURRENT.get()
+    if state is not None:
+        state.checkpoint()
     for child in children:
         kind = type(child)
         if kind is str:

@@ -44,6 +44,7 @@ from .guarded import (
     STRINGIFYING_FILTERS,
     check_output,
     metered,
+    rendering_only,
 )
 from .limits import (
     STRFTIME_GROWTH,
@@ -66,6 +67,8 @@ MAX_INT_BITS = 100_000
 _LOOP_GUARD = "edgewise_loop_guard"
 _CONCAT_GUARD = "edgewise_concat"
 _BUILT_GUARD = "edgewise_built"
+#: Tests that can take long: Jinja2 must not run them on constants while compiling.
+_COSTLY_TESTS = ("match", "search")
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 _TEXT_TYPES = (str, bytes, bytearray)
 _BUILTIN_METHOD: type = types.BuiltinMethodType
@@ -269,6 +272,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         for name, func in list(self.filters.items()):
             if name not in skip:
                 self.filters[name] = metered(func, stringifies=name in STRINGIFYING_FILTERS)
+        for name in _COSTLY_TESTS:
+            test: Any = self.tests[name]
+            self.tests[name] = rendering_only(test)
 
     def compile_guarded(self, source: str) -> Any:
         """Parse ``source``, guard its literals, loops and concatenations, and compile it.

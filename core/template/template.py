@@ -35,6 +35,9 @@ _IS_NUMERIC = re.compile(r"^[+-]?(?!0\d)\d*(?:\.\d*)?$")
 #: The first characters of a rendered text that ``ast.literal_eval`` might turn into a value.
 _LITERAL_START = frozenset("0123456789+-.[({TFN")
 _LABEL_LENGTH = 60
+#: The longest text parsed into a value: ``ast.literal_eval`` cannot be stopped, and takes tens
+#: of milliseconds for this much. Longer results stay text.
+MAX_PARSED_LENGTH = 32 * 1024
 _PARSE_CACHE_SIZE = 4096
 
 
@@ -83,9 +86,9 @@ def parse_result(text: str) -> Any:
 
     Numbers (``"21.5"``, ``"-3"``), ``True``/``False``/``None``, lists, dicts, sets and tuples
     become Python values; everything else, and numbers written unusually (``"07"``, ``"1e3"``,
-    ``"0x10"``), stays the string it was.
+    ``"0x10"``), stays the string it was; so does a text longer than ``MAX_PARSED_LENGTH``.
     """
-    if not text or text[0] not in _LITERAL_START:
+    if not text or text[0] not in _LITERAL_START or len(text) > MAX_PARSED_LENGTH:
         return text
     result = _parse_cached(text)
     if isinstance(result, list | dict | set | tuple):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 
 class LiveProbe:
-    """``async with LiveProbe(url) as probe: ...``, then ``probe.worst`` (seconds)."""
+    """``[async] with LiveProbe(url) as probe: ...``, then ``probe.worst`` (seconds)."""
 
     def __init__(self, url: str, interval: float = 0.005) -> None:
         """Probe ``url``'s ``/live`` every ``interval`` seconds once entered."""
@@ -28,12 +28,22 @@ class LiveProbe:
         self._first = threading.Event()
         self._thread = threading.Thread(target=self._run, name="live-probe", daemon=True)
         self.latencies: list[float] = []
+        #: When each answered request was sent (``perf_counter``), in the order of ``latencies``.
+        self.sent: list[float] = []
         self.failures: list[str] = []
 
     @property
     def worst(self) -> float:
         """The longest answer, in seconds."""
         return max(self.latencies, default=0.0)
+
+    @property
+    def worst_window(self) -> tuple[float, float]:
+        """When the longest wait began and ended (``perf_counter``)."""
+        if not self.latencies:
+            return (0.0, 0.0)
+        index = self.latencies.index(self.worst)
+        return (self.sent[index], self.sent[index] + self.latencies[index])
 
     @property
     def answers(self) -> int:
@@ -56,13 +66,30 @@ class LiveProbe:
                 else:
                     if response.status != 200:
                         self.failures.append(f"status {response.status}")
+                    self.sent.append(started)
                     self.latencies.append(time.perf_counter() - started)
                 self._first.set()
                 self._stop.wait(self._interval)
         finally:
             connection.close()
 
+    def __enter__(self) -> LiveProbe:
+        """Probe a server that runs on another thread's loop (blocks until the first answer)."""
+        self._thread.start()
+        self._first.wait(20)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=20)
+
     async def __aenter__(self) -> LiveProbe:
+        """Probe a server that may run on this loop (waits without blocking it)."""
         self._thread.start()
         async with asyncio.timeout(20):
             while not self._first.is_set():  # noqa: ASYNC110 - a thread sets it
