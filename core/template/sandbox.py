@@ -378,6 +378,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 if isinstance(fmt, str):
                     check_size(len(fmt) * STRFTIME_GROWTH, "strftime")
         result = super().call(__context, __obj, *args, **kwargs)
-        if state is not None and type(result) not in _UNCOUNTED:
-            account(result)
+        if state is not None:
+            kind = type(result)
+            if kind is str:
+                state.allocate(len(result))
+            elif kind not in _UNCOUNTED:
+                account(result)
         return result

@@ -10,6 +10,7 @@ while ``/live`` keeps answering within 100 ms and the process's peak memory stay
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import http.client
 import json
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from core.auth import Role
 from core.runtime import Runtime, tune_gc
+from core.template import Template, TemplateError
 from tests.core.http._live_probe import LiveProbe
 from tests.core.http.conftest import HTTP_CONFIG, ApiTestIntegration, start_api
 
@@ -32,6 +34,9 @@ from tests.core.http.conftest import HTTP_CONFIG, ApiTestIntegration, start_api
 LIVE_WITHIN = 0.1
 #: The longest one answer may take: the 50 ms budget plus compiling, off the loop.
 ANSWER_WITHIN = 2.0
+#: The budget of the in-process renders, and how far past it one may end.
+RENDER_BUDGET = 0.05
+RENDER_MARGIN = 0.25
 #: How much the process's peak memory may grow over the whole run.
 PEAK_GROWTH = 512 * 1024 * 1024
 
@@ -207,3 +212,20 @@ def test_fuzzed_templates_answer_promptly_and_live_keeps_answering(server: Serve
         f"/live waited {probe.worst * 1000:.0f} ms while rendering {in_flight}"
     )
     assert peak_growth < PEAK_GROWTH, f"peak memory grew by {peak_growth:,} bytes"
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(TEMPLATES)
+def test_every_fuzzed_render_returns_or_fails_cleanly_near_its_budget(template: str) -> None:
+    compiled = Template(template, name="fuzz")
+    try:
+        compiled.ensure_valid()
+    except TemplateError:
+        return
+    started = time.perf_counter()
+    with contextlib.suppress(TemplateError):
+        compiled.render(time_budget=RENDER_BUDGET, parse_result=False)
+    took = time.perf_counter() - started
+    # The budget is checked between operations; one operation is bounded in size, so the render
+    # ends a little after it (the margin absorbs a busy machine, not a runaway).
+    assert took < RENDER_BUDGET + RENDER_MARGIN, f"{took * 1000:.0f} ms: {template}"
