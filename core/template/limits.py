@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import chain
 from typing import Any
 
+from jinja2 import Undefined
 from jinja2.utils import Namespace
 
 from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, MAX_VALUE_WEIGHT
@@ -194,6 +195,8 @@ def _container_text(value: Any, limit: int, json: bool, seen: dict[int, int] | N
     elif type(value) is Namespace:
         total = 12
         children = (object.__getattribute__(value, "_Namespace__attrs"),)
+    elif isinstance(value, Undefined):
+        return 0  # prints as nothing (or fails, in a strict render) when it is printed
     else:
         return len(str(value)) + 2
     for child in children:
