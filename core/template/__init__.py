@@ -22,10 +22,19 @@ To follow the states a template reads, ``track_template(runtime, template, varia
 on_result)`` calls ``on_result`` with the first result, then with each changed result (or the
 ``TemplateError`` of a failed render); it returns the function that stops tracking.
 
+Every render has a time budget (``time_budget=``, ``DEFAULT_RENDER_TIME`` unless given; the
+API gives its renders 50 ms): the sandbox checks it at every call, attribute, operator, filter
+and loop iteration and stops the render with a ``TemplateTimeoutError``; regular expressions get
+the remaining budget as their timeout. Whatever can build a large value (``*``, padding, widths,
+``batch``, ``zip``...) is measured before it is built, and all a render builds is counted against
+``MAX_RENDER_ALLOCATION``; no value weighs more than ``MAX_VALUE_WEIGHT`` and no text is longer
+than ``MAX_TEMPLATE_OUTPUT``.
+
 Modules: ``template`` (the Template class, result parsing, ``render_complex``), ``sandbox``
-(the environment and its limits), ``environment`` (the helpers as globals, filters and tests),
-``helpers``, ``time_helpers`` and ``states`` (the functions templates call), ``render_info``
-(what a render read), ``tracking`` (``track_template``).
+(the environment and its limits), ``limits`` and ``guarded`` (the measures, and the filters that
+use them), ``environment`` (the helpers as globals, filters and tests), ``helpers``,
+``time_helpers`` and ``states`` (the functions templates call), ``render_info`` (what a render
+read, and its budgets), ``tracking`` (``track_template``).
 """
 
 from __future__ import annotations
