@@ -24,7 +24,9 @@ from jinja2.filters import (
     do_min,
     do_pprint,
     do_replace,
+    do_striptags,
     do_tojson,
+    do_urlencode,
     do_urlize,
     do_wordwrap,
     ignore_case,
@@ -40,6 +42,7 @@ from .limits import (
     MAX_FIELD_WIDTH,
     MAX_PPRINT_WEIGHT,
     MAX_SLICES,
+    MAX_SLOW_FILTER_TEXT,
     account,
     check_percent_format,
     check_size,
@@ -78,6 +81,12 @@ STRINGIFYING_FILTERS = frozenset(
 def _text(value: Any) -> str:
     text_bound(value)
     return str(value)
+
+
+def _slow_text(value: Any, what: str) -> str:
+    text = _text(value)
+    check_size(len(text), what, MAX_SLOW_FILTER_TEXT)
+    return text
 
 
 def guarded_format(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -193,7 +202,7 @@ def guarded_wordwrap(  # noqa: PLR0917 - Jinja2's filter signature
     break_on_hyphens: bool = True,
 ) -> str:
     """Jinja2's ``wordwrap``: every new line adds ``wrapstring``; lines times it are bounded."""
-    text = _text(s)
+    text = _slow_text(s, "wordwrap")
     wrap = environment.newline_sequence if wrapstring is None else str(wrapstring)
     lines = 2 * len(text) // max(int(width), 1) + text.count("\n") + 1
     check_size(len(text) + lines * len(wrap), "wordwrap")
@@ -231,9 +240,22 @@ def guarded_urlize(  # noqa: PLR0917 - Jinja2's filter signature
         if extra is not None:
             check_width(len(str(extra)), "urlize")
     result: str = do_urlize(
-        eval_ctx, _text(value), trim_url_limit, nofollow, target, rel, extra_schemes
+        eval_ctx, _slow_text(value, "urlize"), trim_url_limit, nofollow, target, rel, extra_schemes
     )
     return result
+
+
+def guarded_striptags(value: Any) -> str:
+    """Jinja2's ``striptags``, for texts up to ``MAX_SLOW_FILTER_TEXT``."""
+    return do_striptags(_slow_text(value, "striptags"))
+
+
+def guarded_urlencode(value: Any) -> str:
+    """Jinja2's ``urlencode``, for values up to ``MAX_SLOW_FILTER_TEXT`` characters of text."""
+    if not isinstance(value, str):
+        check_size(text_bound(value), "urlencode", MAX_SLOW_FILTER_TEXT)
+        return do_urlencode(value)
+    return do_urlencode(_slow_text(value, "urlencode"))
 
 
 def _checkpointed(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -327,6 +349,8 @@ GUARDED_FILTERS: dict[str, Callable[..., Any]] = {
     "pprint": guarded_pprint,
     "tojson": guarded_tojson,
     "urlize": guarded_urlize,
+    "striptags": guarded_striptags,
+    "urlencode": guarded_urlencode,
     "sort": guarded_sort,
     "dictsort": guarded_dictsort,
     "min": guarded_min,

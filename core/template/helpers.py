@@ -19,7 +19,7 @@ from typing import Any
 import regex
 
 from .guarded import guarded_max, guarded_min
-from .limits import check_pattern, check_size, text_bound
+from .limits import check_pattern, check_size, metered_iter, text_bound
 from .render_info import CURRENT, DEFAULT_RENDER_TIME, MAX_VALUE_WEIGHT
 
 #: Marks an argument that was not given (None is a valid default).
@@ -170,7 +170,7 @@ MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
 def _values(args: tuple[Any, ...]) -> list[Any]:
     """One iterable argument, or the arguments themselves."""
     if len(args) == 1 and isinstance(args[0], Iterable) and not isinstance(args[0], str):
-        return list(args[0])
+        return list(metered_iter(args[0], 1))
     return list(args)
 
 
@@ -196,7 +196,7 @@ def average(*args: Any, default: Any = MISSING) -> Any:
         raise TypeError("average expected at least 1 argument, got 0")
     values = _values(args)
     try:
-        return statistics.fmean(float(v) for v in values)
+        return statistics.fmean(float(v) for v in metered_iter(values, 0))
     except (ValueError, TypeError, statistics.StatisticsError):
         return fail("average", values, default)
 

@@ -32,6 +32,9 @@ MAX_FIELD_WIDTH = 10_000
 MAX_SLICES = 10_000
 #: The heaviest value ``pprint`` formats (the pretty printer is slow pure Python).
 MAX_PPRINT_WEIGHT = 10_000
+#: The longest text the filters that work word by word or tag by tag in pure Python (``wordwrap``,
+#: ``urlize``, ``striptags``, ``urlencode``) take: they cannot be stopped once they run.
+MAX_SLOW_FILTER_TEXT = 16 * 1024
 #: How much longer than its format ``strftime`` may make a text (``%c`` is 12 times longer).
 STRFTIME_GROWTH = 32
 #: The longest regular expression a template may use.

@@ -200,3 +200,30 @@ def test_ordinary_templates_pass_every_guard() -> None:
     assert Template("{{ 0 | timestamp_custom('%Y', false) }}").render() == 1970
     text = "x" * (MAX_TEMPLATE_OUTPUT - 10)
     assert Template("{{ t | length }}").render({"t": text}) == len(text)
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        # Pure-Python filters that run word by word or tag by tag, with no checkpoint inside:
+        # 240,000 characters of urlize held the loop for 400 ms.
+        ("{{ ('a.com ' * 40000) | urlize | length }}", "urlize"),
+        ("{{ ('a ' * 60000) | wordwrap(3) | length }}", "wordwrap"),
+        ("{{ ('<a>' * 80000) | striptags | length }}", "striptags"),
+        ("{{ ('a b' * 80000) | urlencode | length }}", "urlencode"),
+    ],
+)
+def test_a_pure_python_filter_takes_a_bounded_text(source: str, reason: str) -> None:
+    with pytest.raises(TemplateError, match=reason):
+        _render(source)
+
+
+def test_average_over_a_long_list_is_stopped_by_the_budget() -> None:
+    source = "{{ average((range(100000) | list) * 9) }}"
+    started = time.perf_counter()
+    with pytest.raises(TemplateTimeoutError):
+        Template(source).render(time_budget=0.001)
+    assert time.perf_counter() - started < 20 * BUDGET
+    assert Template("{{ average([1, 2, 3]) }}").render() == 2.0
+    assert Template("{{ '<b>x</b> &amp; y' | striptags }}").render() == "x & y"
+    assert Template("{{ 'a b' | urlencode }}").render() == "a%20b"
