@@ -377,6 +377,10 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 fmt = args[0] if args else kwargs.get("format", "")
                 if isinstance(fmt, str):
                     check_size(len(fmt) * STRFTIME_GROWTH, "strftime")
+            elif isinstance(owner, int) and method.__name__ == "to_bytes":
+                length = args[0] if args else kwargs.get("length", 1)
+                if isinstance(length, int):
+                    check_size(length, "int.to_bytes")
         result = super().call(__context, __obj, *args, **kwargs)
         if state is not None:
             kind = type(result)

@@ -117,6 +117,7 @@ def test_regex_helpers_keep_home_assistant_semantics() -> None:
         ),
         ("{{ 0 | timestamp_custom('%c' * 100000) }}", "timestamp_custom"),
         ("{{ now().strftime('%c' * 100000) }}", "strftime"),
+        ("{{ (1).to_bytes(2000000000, 'big') | length }}", "to_bytes"),
         ("{{ ('a' * 100000) | regex_findall('(?=(.*))') | length }}", "regex_findall"),
         ("{{ ('a' * 100000) | regex_replace('', 'x' * 100) | length }}", "regex_replace"),
         ("{{ ('x' * 100000) | urlize(rel='y' * 100000) }}", "urlize"),
