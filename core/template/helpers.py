@@ -235,10 +235,14 @@ def iif(value: Any, if_true: Any = True, if_false: Any = False, if_none: Any = M
 # The ``regex`` package, not ``re``: it takes a timeout that interrupts a backtracking match
 # inside its C engine (``re`` cannot be stopped once it runs), and it reads the patterns Home
 # Assistant users write (lookarounds and backreferences included, which RE2 refuses). Each match
-# gets half of what is left of the render's time budget: ``regex`` counts its timeout in the
-# process's CPU time, which runs slower than the wall clock when the machine is busy, and the
-# budget is wall time. A pattern whose repeats would take long to compile is refused before
+# gets a quarter of what is left of the render's time budget: ``regex`` counts its timeout in the
+# process's CPU time, which runs several times slower than the wall clock on a busy machine, and
+# the budget is wall time. A pattern whose repeats would take long to compile is refused before
 # compiling (``limits.check_pattern``).
+
+
+#: How many times slower than the wall clock the process's CPU time may run (see above).
+_CPU_SHARE_ASSUMED = 4
 
 
 @lru_cache(maxsize=512)
@@ -253,7 +257,7 @@ def _flags(ignorecase: bool) -> int:
 
 def _timeout() -> float:
     state = CURRENT.get()
-    return (state.remaining() if state is not None else DEFAULT_RENDER_TIME) / 2
+    return (state.remaining() if state is not None else DEFAULT_RENDER_TIME) / _CPU_SHARE_ASSUMED
 
 
 def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:

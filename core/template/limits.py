@@ -15,6 +15,7 @@ the attacker asked for.
 
 from __future__ import annotations
 
+import json as _json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
@@ -47,6 +48,7 @@ _ATOMS = frozenset({float, bool, type(None), complex, date, datetime, time, time
 _SEQUENCES = (list, tuple, set, frozenset)
 _FLAT = _ATOMS | {int}
 _STR_ONLY = frozenset({str})
+_FLAT_TEXT = _FLAT | {str}
 _PERCENT_SPEC_RE = re.compile(r"%(?:\(([^)]*)\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?([a-zA-Z%])?")
 _SPEC_NUMBER_RE = re.compile(r"\d+")
 _REPEAT_RE = re.compile(r"\{(\d*)(?:,(\d*))?\}")
@@ -194,6 +196,14 @@ def _container_text(value: Any, limit: int, json: bool, seen: dict[int, int] | N
         children: Iterable[Any] = chain(value.keys(), value.values())
     elif isinstance(value, _SEQUENCES):
         total = 12 + len(value) * per_item
+        if total > limit:
+            return total
+        if set(map(type, value)) <= _FLAT_TEXT:
+            # Numbers and strings only: Python's own text of it, at C speed. Its weight is
+            # bounded, so the text is at most a few megabytes.
+            text = _json.dumps(list(value), default=str) if json else repr(value)
+            seen[id(value)] = len(text)
+            return len(text)
         children = value
     elif type(value) is Namespace:
         total = 12
@@ -202,6 +212,9 @@ def _container_text(value: Any, limit: int, json: bool, seen: dict[int, int] | N
         return 0  # prints as nothing (or fails, in a strict render) when it is printed
     else:
         return len(str(value)) + 2
+    state = CURRENT.get()
+    if state is not None:
+        state.checkpoint()
     for child in children:
         if total > limit:
             return total

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Iterator
+
+import pytest
 
 from core.auth import Role
 from core.http.templates import MAX_TEMPLATE_SUBSCRIPTIONS
+from core.runtime import tune_gc
 from tests.core.http._live_probe import LiveProbe
 from tests.core.http.conftest import Api, wait_for
 from tests.core.http.test_websocket import connect
@@ -52,6 +57,20 @@ BACKTRACKING = "{{ ('a' * 40 ~ 'b') | regex_match('(a|aa)+$') }}"
 LIVE_WITHIN = 0.1
 
 
+@pytest.fixture
+def tuned_gc() -> Iterator[None]:
+    """The collector as ``edgewise run`` tunes it (``core.runtime.tune_gc``).
+
+    Untuned, a full collection in a test session walks every object the session made, with
+    the loop stopped: that would be measured, not the templates.
+    """
+    thresholds = gc.get_threshold()
+    tune_gc()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
 async def test_rendering_templates_is_for_admins_only(api: Api) -> None:
     body = {"template": "{{ states | count }}"}
     for role in (Role.VIEWER, Role.OPERATOR):
@@ -75,6 +94,7 @@ async def test_deeply_nested_template_source_answers_400(api: Api) -> None:
         assert "nested too deeply" in refused["error"]["message"]
 
 
+@pytest.mark.usefixtures("tuned_gc")
 async def test_a_backtracking_regex_is_stopped_and_live_keeps_answering(api: Api) -> None:
     async with LiveProbe(api.url) as probe:
         for _ in range(3):
@@ -131,6 +151,7 @@ async def test_a_subscription_that_runs_past_its_budget_reports_and_ends(api: Ap
         assert not client.pending
 
 
+@pytest.mark.usefixtures("tuned_gc")
 async def test_slow_subscriptions_share_the_loop_with_live(api: Api) -> None:
     # Each render takes tens of milliseconds while the light is on: eight of them used to run
     # back to back on every change.
