@@ -37,6 +37,13 @@ class LiveProbe:
         """The longest answer, in seconds."""
         return max(self.latencies, default=0.0)
 
+    def percentile(self, fraction: float) -> float:
+        """The answer time that ``fraction`` of the answers took at most, in seconds."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
+
     @property
     def worst_window(self) -> tuple[float, float]:
         """When the longest wait began and ended (``perf_counter``)."""
