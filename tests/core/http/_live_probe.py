@@ -37,12 +37,13 @@ class LiveProbe:
         """The longest answer, in seconds."""
         return max(self.latencies, default=0.0)
 
-    def percentile(self, fraction: float) -> float:
-        """The answer time that ``fraction`` of the answers took at most, in seconds."""
-        if not self.latencies:
-            return 0.0
-        ordered = sorted(self.latencies)
-        return ordered[min(int(fraction * len(ordered)), len(ordered) - 1)]
+    def slower_than(self, seconds: float) -> list[float]:
+        """The answers that took longer than ``seconds``.
+
+        A loop held for a while delays one request (the probe waits for it), so this counts
+        the times the loop was held, however long each was.
+        """
+        return [latency for latency in self.latencies if latency > seconds]
 
     @property
     def worst_window(self) -> tuple[float, float]:

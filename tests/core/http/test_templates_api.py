@@ -53,10 +53,12 @@ async def test_render_template_follows_the_states_it_reads(api: Api) -> None:
 
 #: Catastrophic backtracking: (a|aa)+ tries every split of 40 "a"s before failing on "b".
 BACKTRACKING = "{{ ('a' * 40 ~ 'b') | regex_match('(a|aa)+$') }}"
-#: At most this long may ``/live`` wait while templates render (the issue's bar), for 95 % of
-#: its answers; none may wait longer than ``LIVE_WORST``. A runaway template holds the loop for
-#: seconds; the margin between the two absorbs a machine busy with other work, not a template.
+#: At most this long may ``/live`` wait while templates render (the issue's bar). A machine busy
+#: with other work may stall the process now and then: ``LIVE_HELD_ALLOWED`` answers may take
+#: longer, none longer than ``LIVE_WORST``. A runaway template holds the loop for seconds, and a
+#: slow one at every change: either fails both.
 LIVE_WITHIN = 0.1
+LIVE_HELD_ALLOWED = 2
 LIVE_WORST = 0.5
 
 
@@ -107,7 +109,8 @@ async def test_a_backtracking_regex_is_stopped_and_live_keeps_answering(api: Api
             assert status == 400
             assert "budget" in body["message"]
     assert not probe.failures
-    assert probe.percentile(0.95) < LIVE_WITHIN, f"/live: {sorted(probe.latencies)[-10:]}"
+    held = probe.slower_than(LIVE_WITHIN)
+    assert len(held) <= LIVE_HELD_ALLOWED, f"/live waited over 100 ms {len(held)} times: {held}"
     assert probe.worst < LIVE_WORST, f"/live waited {probe.worst * 1000:.0f} ms"
 
 
@@ -157,10 +160,10 @@ async def test_a_subscription_that_runs_past_its_budget_reports_and_ends(api: Ap
 
 @pytest.mark.usefixtures("tuned_gc")
 async def test_slow_subscriptions_share_the_loop_with_live(api: Api) -> None:
-    # Each render takes tens of milliseconds while the light is on: eight of them used to run
-    # back to back on every change.
+    # Each render takes tens of milliseconds while the light is on (near the budget, or past
+    # it): eight of them used to run back to back on every change, holding /live for 200 ms.
     busy = (
-        "{% if is_state('light.kitchen', 'on') %}{% for i in range(50000) %}{% endfor %}"
+        "{% if is_state('light.kitchen', 'on') %}{% for i in range(100000) %}{% endfor %}"
         "{% endif %}{{ states('light.kitchen') }}"
     )
     async with connect(api) as client:
@@ -176,5 +179,6 @@ async def test_slow_subscriptions_share_the_loop_with_live(api: Api) -> None:
                     index += 1
                     await asyncio.sleep(0.05)
     assert not probe.failures
-    assert probe.percentile(0.95) < LIVE_WITHIN, f"/live: {sorted(probe.latencies)[-10:]}"
+    held = probe.slower_than(LIVE_WITHIN)
+    assert len(held) <= LIVE_HELD_ALLOWED, f"/live waited over 100 ms {len(held)} times: {held}"
     assert probe.worst < LIVE_WORST, f"/live waited {probe.worst * 1000:.0f} ms"

@@ -30,10 +30,11 @@ from core.template import Template, TemplateError
 from tests.core.http._live_probe import LiveProbe
 from tests.core.http.conftest import HTTP_CONFIG, ApiTestIntegration, start_api
 
-#: The longest ``/live`` may wait while the fuzzed templates render (the issue's bar), for 99 %
-#: of its answers; none may wait longer than ``LIVE_WORST``. A runaway template holds the loop
-#: for seconds; the margin between the two absorbs a machine busy with other work.
+#: The longest ``/live`` may wait while the fuzzed templates render (the issue's bar). A machine
+#: busy with other work may stall the process now and then: ``LIVE_HELD_ALLOWED`` answers may take
+#: longer, none longer than ``LIVE_WORST``. A runaway template holds the loop for seconds.
 LIVE_WITHIN = 0.1
+LIVE_HELD_ALLOWED = 3
 LIVE_WORST = 0.5
 #: The longest one answer may take: the 50 ms budget plus compiling, off the loop.
 ANSWER_WITHIN = 2.0
@@ -211,7 +212,8 @@ def test_fuzzed_templates_answer_promptly_and_live_keeps_answering(server: Serve
     assert probe.answers > 0
     begun, ended = probe.worst_window
     in_flight = [template for start, end, template in spans if start < ended and end > begun]
-    assert probe.percentile(0.99) < LIVE_WITHIN, f"/live: {sorted(probe.latencies)[-10:]}"
+    held = probe.slower_than(LIVE_WITHIN)
+    assert len(held) <= LIVE_HELD_ALLOWED, f"/live waited over 100 ms {len(held)} times: {held}"
     assert probe.worst < LIVE_WORST, (
         f"/live waited {probe.worst * 1000:.0f} ms while rendering {in_flight}"
     )
