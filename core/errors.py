@@ -59,7 +59,9 @@ class NotStartedError(EdgewiseError, RuntimeError):
     """A kernel service was used before the start-up stage that makes it."""
 
     def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"{message}: the runtime's start-up stage {stage!r} has not run")
+        super().__init__(
+            f"{message}: this needs a started runtime (start-up stage {stage!r} has not run)"
+        )
         self.stage = stage
 
 

@@ -213,6 +213,11 @@ class Runtime:
             raise NotStartedError("core", "the scheduler does not exist yet")
         return self._scheduler
 
+    @scheduler.setter
+    def scheduler(self, scheduler: Scheduler) -> None:
+        """Give the runtime a scheduler before start (tests of one part on a fake clock)."""
+        self._scheduler = scheduler
+
     @property
     def schedules(self) -> ScheduleStore:
         """Stored scheduled service calls (start-up stage ``core``).
