@@ -4,7 +4,7 @@ The logbook (served by the recorder integration) lists recorded state changes an
 registered here. An integration that fires an event worth a logbook line registers a describer
 from its setup::
 
-    runtime.logbook.register("automation_triggered", describe_triggered)
+    runtime.logbook.register("my_meter_reset", describe_reset)
 
 ``describe(data)`` gets the event's data and returns the line's fields in Home Assistant's
 logbook shape: ``name``, ``message``, ``domain``, ``entity_id`` and any extra key (``source``).
