@@ -1,7 +1,8 @@
 """Tests for core/hookspecs.py: every hook is documented for plugin authors and tested.
 
 A new hook without an ``Args``/``Returns`` section, an "Added in" line, or a test named for it
-(``test_<hook>_<behaviour>``, not merely a test file that mentions it) fails here, the way datasette's ``tests/test_docs.py`` keeps its plugin hooks honest.
+(``test_<hook>_<behaviour>``, not merely a test file that mentions it) fails here, the way
+datasette's ``tests/test_docs.py`` keeps its plugin hooks honest.
 """
 
 from __future__ import annotations

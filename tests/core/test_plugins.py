@@ -467,7 +467,7 @@ def test_edgewise_manifest_is_checked_when_the_plugin_registers() -> None:
 
     loader = IntegrationLoader()
 
-    with pytest.raises(IntegrationError, match="failed to give its manifest.*config_type"):
+    with pytest.raises(IntegrationError, match=r"failed to give its manifest.*config_type"):
         loader.register(NotAClass(), source="bad_pkg")
     with pytest.raises(ValueError, match="config_type without a config_schema"):
         Manifest(domain="x", name="X", config_type=_MeterConfig)
