@@ -69,38 +69,42 @@ def _describe_entry(data: Mapping[str, Any]) -> Mapping[str, Any]:
 # --- times ---------------------------------------------------------------------------------------
 
 
-def parse_time(value: str, runtime: Runtime) -> datetime | None:
-    """An ISO 8601 time from a URL in UTC; naive times are in the site's time zone.
+def parse_time(value: str, runtime: Runtime, what: str) -> datetime | str:
+    """An ISO 8601 time from a URL, in UTC (naive times are in the site's time zone).
 
-    Returns None when it does not parse (or cannot be placed in a time zone).
+    Returns:
+        The time, or why it cannot be used (it does not parse, or is out of range).
     """
     # A '+' in a query string arrives as a space.
     try:
         parsed = datetime.fromisoformat(value.strip().replace(" ", "+"))
+    except ValueError:
+        return f"Invalid {what}"
+    try:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=runtime.core.tzinfo)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC: before datetime's own first day
+        utc = None
+    problem = query_time_error(parsed if utc is None else utc, f"The {what}")
+    if utc is None or problem is not None:
+        return problem or f"The {what} {value} is out of range"
+    return utc
 
 
 def _period(request: web.Request) -> tuple[datetime, datetime] | web.Response:
     runtime = request.app[RUNTIME]
     if (stamp := request.match_info.get("timestamp")) is not None:
-        start = parse_time(stamp, runtime)
-        if start is None:
-            return json_message("Invalid datetime", 400)
-        if (problem := query_time_error(start, "The start time")) is not None:
-            return json_message(problem, 400)
+        start = parse_time(stamp, runtime, "datetime")
+        if isinstance(start, str):
+            return json_message(start, 400)
     else:
         start = datetime.now(UTC) - timedelta(days=1)
     end = start + timedelta(days=1)
     if (end_text := request.query.get("end_time")) is not None:
-        parsed_end = parse_time(end_text, runtime)
-        if parsed_end is None:
-            return json_message("Invalid end_time", 400)
-        if (problem := query_time_error(parsed_end, "end_time")) is not None:
-            return json_message(problem, 400)
+        parsed_end = parse_time(end_text, runtime, "end_time")
+        if isinstance(parsed_end, str):
+            return json_message(parsed_end, 400)
         end = parsed_end
     return start, end
 
