@@ -20,8 +20,10 @@ from tests.conftest import ConfigDirFactory
 from tests.core.http.conftest import HTTP_CONFIG, Api, ApiTestIntegration, start_api
 from tests.core.http.test_ws_panel import connect
 
-CONFIG = HTTP_CONFIG + "recorder:\nautomation:\n  - id: go\n    alias: Go\n" + (
-    "    triggers: [{trigger: event, event_type: go}]\n    actions: []\n"
+CONFIG = (
+    HTTP_CONFIG
+    + "recorder:\nautomation:\n  - id: go\n    alias: Go\n"
+    + ("    triggers: [{trigger: event, event_type: go}]\n    actions: []\n")
 )
 
 
