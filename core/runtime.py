@@ -322,12 +322,15 @@ class Runtime:
         with self._stage("integrations"):
             await self._setup_integrations()
         with self._stage("started"):
-            await self.loader.call_each(
-                "edgewise_started",
-                domains=[d for d in self._setup_done if self._running(d)],
-                time_limit=STARTED_TIMEOUT,
-                runtime=self,
-            )
+            for domain in [d for d in self._setup_done if self._running(d)]:
+                # What it registers now (and the tasks it starts) belongs to the integration.
+                with self.registrations.owner(domain):
+                    await self.loader.call_each(
+                        "edgewise_started",
+                        domains=[domain],
+                        time_limit=STARTED_TIMEOUT,
+                        runtime=self,
+                    )
             self.state = CoreState.RUNNING
             self.bus.fire(EVENT_EDGEWISE_STARTED)
             self._notify_setup_problems()
