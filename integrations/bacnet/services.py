@@ -20,6 +20,7 @@ from core import (
     Context,
     DeviceError,
     Entity,
+    Permission,
     Runtime,
     ServiceCall,
     ServiceResponse,
@@ -566,8 +567,13 @@ def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: Poin
         (SERVICE_REMOVE_POINT, remove_point, vol.Schema({}), SupportsResponse.NONE),
         (SERVICE_POLL, poll, POLL_SCHEMA, SupportsResponse.NONE),
     ]
+    # Adding and removing points changes the configuration: admins only.
+    admin = {SERVICE_ADD_POINT, SERVICE_REMOVE_POINT}
     for name, handler, schema, supports in handlers:
-        services.register(DOMAIN, name, handler, schema, supports_response=supports)
+        permission = Permission.ADMIN if name in admin else Permission.CONTROL
+        services.register(
+            DOMAIN, name, handler, schema, supports_response=supports, permission=permission
+        )
 
 
 def unregister(runtime: Runtime) -> None:
