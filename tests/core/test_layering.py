@@ -2,7 +2,8 @@
 
 Checked on the syntax tree of every module, so an import hidden inside a function (a "lazy"
 import) counts as much as one at the top; history, logbook, traces and configuration editing
-belong to the integrations that own them and reach the kernel through its registries.
+belong to the integrations that own them and reach the kernel through its registries. Nor does
+the kernel look a plugin's services up by its domain, or name the events a plugin fires.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 PLUGIN_PACKAGES = ("integrations", "automations")
+#: Names only a plugin may use: its domain (to look its services up) or the events it fires.
+PLUGIN_NAMES = frozenset(
+    {"recorder", "automation", "script", "automation_triggered", "script_started", "logbook_entry"}
+)
 
 
 def plugin_imports(source: str, filename: str) -> list[str]:
@@ -60,3 +65,44 @@ def test_core_module_imports_no_integration_or_automation(path: Path) -> None:
     found = plugin_imports(path.read_text(encoding="utf-8"), str(path))
 
     assert found == [], f"{path.relative_to(CORE.parent)} imports a plugin package: {found}"
+
+
+def plugin_names(source: str, filename: str) -> list[str]:
+    """String constants in ``source`` (docstrings aside) that name a plugin or its events."""
+    tree = ast.parse(source, filename)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        f"{node.lineno}: {node.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value in PLUGIN_NAMES
+        and id(node) not in docstrings
+    ]
+
+
+def test_the_name_check_ignores_docstrings_only() -> None:
+    source = (
+        '"""The recorder describes logbook_entry."""\n'
+        "def f(runtime):\n"
+        '    """Ask the recorder."""\n'
+        '    return runtime.services.has("recorder", "purge"), "automation_triggered"\n'
+    )
+
+    assert sorted(plugin_names(source, "example.py")) == ["4: automation_triggered", "4: recorder"]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE.parent))
+)
+def test_core_module_names_no_plugin_domain_or_event(path: Path) -> None:
+    found = plugin_names(path.read_text(encoding="utf-8"), str(path))
+
+    assert found == [], f"{path.relative_to(CORE.parent)} names a plugin's domain or event: {found}"
