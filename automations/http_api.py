@@ -33,8 +33,6 @@ from core.http.ws_messages import (
 )
 from core.runtime import Runtime
 
-from . import api
-
 _NOT_FOUND = "Resource not found"
 _ENGINE_COMMANDS = ("execute_script", "subscribe_trigger", "validate_config")
 
@@ -62,6 +60,8 @@ Handler = Callable[[web.Request], Any]
 def _get_item_config(domain: str) -> Handler:
     async def get_item_config(request: web.Request) -> web.StreamResponse:
         """``GET /api/config/<domain>/config/{id}``."""
+        from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
         config = await api.get_config(request.app[RUNTIME], domain, request.match_info["item_id"])
         if config is None:
             return json_message(_NOT_FOUND, 404)
@@ -73,6 +73,8 @@ def _get_item_config(domain: str) -> Handler:
 def _save_item_config(domain: str) -> Handler:
     async def save_item_config(request: web.Request) -> web.StreamResponse:
         """``POST /api/config/<domain>/config/{id}``: write the entry and reload."""
+        from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
         data = await read_json_object(
             request,
             invalid="Invalid JSON specified.",
@@ -94,6 +96,8 @@ def _save_item_config(domain: str) -> Handler:
 def _delete_item_config(domain: str) -> Handler:
     async def delete_item_config(request: web.Request) -> web.StreamResponse:
         """``DELETE /api/config/<domain>/config/{id}``."""
+        from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
         try:
             deleted = await api.delete_config(
                 request.app[RUNTIME], domain, request.match_info["item_id"]
@@ -109,6 +113,8 @@ def _delete_item_config(domain: str) -> Handler:
 
 async def execute_script(conn: Connection, msg: dict[str, Any]) -> None:
     """Run an action sequence; answer its context and response."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     sequence = field(msg, "sequence", (list, dict))
     variables = field(msg, "variables", dict, None)
     context = context_for(conn)
@@ -127,6 +133,8 @@ async def execute_script(conn: Connection, msg: dict[str, Any]) -> None:
 
 async def subscribe_trigger(conn: Connection, msg: dict[str, Any]) -> None:
     """Attach triggers; send an event each time one fires, until unsubscribed."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     trigger = field(msg, "trigger", (list, dict))
     variables = field(msg, "variables", dict, None)
     msg_id: int = msg["id"]
@@ -160,6 +168,8 @@ _VALIDATE_KEYS = {
 
 def validate_config(conn: Connection, msg: dict[str, Any]) -> None:
     """Validate triggers, conditions and actions; say which are valid and why not."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     given = {key: msg[key] for key in _VALIDATE_KEYS if key in msg}
     parts = {_VALIDATE_KEYS[key]: value for key, value in given.items()}
     checked = api.validate_config(conn.runtime, **parts)

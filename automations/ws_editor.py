@@ -26,7 +26,6 @@ from core.http.ws_commands import field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
 from core.yaml_loader import load_yaml
 
-from . import api
 from .manager import AutomationManager
 
 if TYPE_CHECKING:
@@ -70,6 +69,8 @@ def line_errors(message: str) -> list[dict[str, Any]]:
 
 async def automation_list(conn: Connection, msg: dict[str, Any]) -> None:
     """Every automation of ``automations.yaml``: id, alias, entity id and load error."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     configs = await api.list_automation_configs(conn.runtime)
     errors = api.automation_errors(conn.runtime)
     result = []
@@ -88,6 +89,8 @@ async def automation_list(conn: Connection, msg: dict[str, Any]) -> None:
 
 async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
     """One automation's configuration, as YAML text (``yaml``) and as data (``config``)."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     automation_id = field(msg, "automation_id", str)
     config = await api.get_automation_config(conn.runtime, automation_id)
     if config is None:
@@ -103,6 +106,8 @@ async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
     Answers ``{"saved": true, "created": bool, "entity_id": ...}``, or ``{"saved": false,
     "errors": [{"line", "message"}]}`` with the line in the text of each problem.
     """
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     automation_id = field(msg, "automation_id", str)
     text = field(msg, "yaml", str)
     if not automation_id.strip():
@@ -146,6 +151,8 @@ def _unsaved(message: str, line: int | None) -> dict[str, Any]:
 
 async def automation_delete(conn: Connection, msg: dict[str, Any]) -> None:
     """Remove an automation from ``automations.yaml`` and reload."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     automation_id = field(msg, "automation_id", str)
     if not await api.delete_automation_config(conn.runtime, automation_id):
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, f"No automation {automation_id!r}"))
@@ -155,6 +162,8 @@ async def automation_delete(conn: Connection, msg: dict[str, Any]) -> None:
 
 def trace_list(conn: Connection, msg: dict[str, Any]) -> None:
     """Home Assistant's ``trace/list``: short traces of one item (or all), oldest first."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     domain = field(msg, "domain", str, None)
     item_id = field(msg, "item_id", str, None)
     conn.send(result_message(msg["id"], api.list_traces(conn.runtime, domain, item_id)))
@@ -162,6 +171,8 @@ def trace_list(conn: Connection, msg: dict[str, Any]) -> None:
 
 def trace_get(conn: Connection, msg: dict[str, Any]) -> None:
     """Home Assistant's ``trace/get``: one run in full."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     domain = field(msg, "domain", str)
     item_id = field(msg, "item_id", str)
     run_id = field(msg, "run_id", str)
