@@ -28,7 +28,6 @@ from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
 from core.state import State, valid_entity_id
 
 from .const import DOMAIN, RecorderStatus
-from .util import query_time_error
 
 if TYPE_CHECKING:
     from core.http.websocket import Connection
@@ -86,6 +85,8 @@ def parse_time(value: str, runtime: Runtime, what: str) -> datetime | str:
         utc = parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01 east of UTC: before datetime's own first day
         utc = None
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
     problem = query_time_error(parsed if utc is None else utc, f"The {what}")
     if utc is None or problem is not None:
         return problem or f"The {what} {value} is out of range"
@@ -243,6 +244,8 @@ def _time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
     except ValueError:
         raise InvalidMessage(f"invalid datetime @ data['{key}']") from None
     parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
     if (problem := query_time_error(parsed, key)) is not None:
         raise InvalidMessage(f"{problem} @ data['{key}']")
     return parsed

@@ -44,7 +44,6 @@ from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .const import DOMAIN
 from .units import units_schema
-from .util import query_time_error
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -154,6 +153,8 @@ def _datetime(value: object) -> datetime:
             when = datetime.fromisoformat(value)
     if when is None:
         raise vol.Invalid(f"expected a date and time (ISO 8601), got {value!r}")
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
     # Naive times are local: checked here in UTC, give or take the site's offset.
     if (problem := query_time_error(when.replace(tzinfo=when.tzinfo or UTC), "time")) is not None:
         raise vol.Invalid(problem)
