@@ -147,7 +147,7 @@ class TemplateTracker:
         Raises:
             RuntimeError: the runtime has no scheduler (it was not started).
         """
-        if runtime.scheduler is None:
+        if not runtime.has_scheduler:
             raise RuntimeError("track_template needs a started runtime (it has no scheduler)")
         if template.runtime is None:
             template.runtime = runtime

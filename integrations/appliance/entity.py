@@ -170,7 +170,7 @@ class ApplianceEntity(RestoreEntity, Entity):
             watched.append(self.site.carbon_sensor)
         if watched:
             self._unsubscribe.append(runtime.states.track(watched, self._on_change))
-        if runtime.scheduler is not None:
+        if runtime.has_scheduler:
             self._unsubscribe.append(
                 runtime.scheduler.every(
                     timedelta(seconds=60), self._tick, name=f"appliance[{self.config.key}].meter"
