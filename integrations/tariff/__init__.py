@@ -4,7 +4,9 @@ Prices come from a time-of-use plan in YAML (``plan.py``) or a price entity's fo
 (``dynamic.py``), kept in a ``Timeline`` (``timeline.py``) by ``Prices`` (``prices.py``), which
 arms one timer per boundary. On top: the sensors (``sensor.py``), the services with response
 data (``services.py``: the exact cheapest-window search of ``window.py`` and cost previews), and
-the ``tariff`` trigger platform (``trigger.py``).
+the ``tariff`` trigger platform (``trigger.py``), exact appliance schedules on the kernel's
+persistent schedules (``schedules.py``) with metered runs and receipts (``runs.py``), kept in
+``store.py``, and the API (``api.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def edgewise_manifest() -> Manifest:
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
     """Load the prices, add the sensors and register the services."""
+    from .api import TariffApi, register_api  # noqa: PLC0415 - deferred import
     from .prices import Prices  # noqa: PLC0415 - deferred import
+    from .runs import RunTracker  # noqa: PLC0415 - deferred import
+    from .schedules import ApplianceSchedules  # noqa: PLC0415 - deferred import
     from .schema import TariffConfig  # noqa: PLC0415 - deferred import
     from .sensor import (  # noqa: PLC0415 - deferred import
         CheapestWindowSensor,
@@ -47,6 +52,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         SlotTypeSensor,
     )
     from .services import register_services  # noqa: PLC0415 - deferred import
+    from .store import TariffStore  # noqa: PLC0415 - deferred import
     from .trigger import PRICES  # noqa: PLC0415 - deferred import
 
     assert isinstance(config, TariffConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
@@ -65,6 +71,17 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     await add_entities(runtime, DOMAIN, entities)
     for service in register_services(runtime, prices):
         removers.append(_service_remover(runtime, service))
+    store = TariffStore(runtime)
+    await store.load()
+    runs = RunTracker(runtime, prices, store, config.carbon_intensity)
+    runs.start()
+    removers.append(store.flush)
+    removers.append(runs.stop)
+    schedules = ApplianceSchedules(runtime, prices, store, runs)
+    await schedules.start()
+    removers.append(schedules.stop)
+    if runtime.http is not None:
+        removers.append(register_api(runtime, TariffApi(prices, schedules, store)))
 
 
 def _forget(runtime: Runtime, key: RuntimeKey[Any]) -> None:
