@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from core.trigger import TriggerPlatform
 
 _REMOVERS: RuntimeKey[list[Callable[[], Any]]] = RuntimeKey("tariff.removers")
+#: The running autopilot and insights (tests, the bench).
+AUTOPILOT: RuntimeKey[Any] = RuntimeKey("tariff.autopilot")
+INSIGHTS: RuntimeKey[Any] = RuntimeKey("tariff.insights")
 
 
 @hookimpl
@@ -39,7 +42,11 @@ def edgewise_manifest() -> Manifest:
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
     """Load the prices, add the sensors and register the services."""
+    from core.entity_platform import entity_index  # noqa: PLC0415 - deferred import
+
     from .api import TariffApi, register_api  # noqa: PLC0415 - deferred import
+    from .autopilot import Autopilot  # noqa: PLC0415 - deferred import
+    from .insights import DayTotalSensor, Insights  # noqa: PLC0415 - deferred import
     from .prices import Prices  # noqa: PLC0415 - deferred import
     from .runs import RunTracker  # noqa: PLC0415 - deferred import
     from .schedules import ApplianceSchedules  # noqa: PLC0415 - deferred import
@@ -80,6 +87,26 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     schedules = ApplianceSchedules(runtime, prices, store, runs)
     await schedules.start()
     removers.append(schedules.stop)
+    autopilot = Autopilot(runtime, prices, store, runs, config.autopilot)
+    autopilot.start()
+    removers.append(autopilot.stop)
+    runtime.data[AUTOPILOT] = autopilot
+    removers.append(lambda: _forget(runtime, AUTOPILOT))
+    insights = Insights(runtime, prices, store, runs, config.notify)
+    insights.start()
+    removers.append(insights.stop)
+    runtime.data[INSIGHTS] = insights
+    removers.append(lambda: _forget(runtime, INSIGHTS))
+    totals = []
+    for entity in entity_index(runtime):
+        if entity.domain == "appliance" and hasattr(entity, "config"):
+            name = entity.config.name
+            totals += [
+                DayTotalSensor(store, entity.entity_id, name, "cost", config.currency),
+                DayTotalSensor(store, entity.entity_id, name, "savings", config.currency),
+            ]
+    insights.sensors = totals
+    await add_entities(runtime, DOMAIN, totals)
     if runtime.http is not None:
         removers.append(register_api(runtime, TariffApi(prices, schedules, store)))
 

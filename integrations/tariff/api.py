@@ -5,7 +5,7 @@ REST (bearer token; reads need any user, writes an operator):
 * ``GET /api/tariff/prices``: today's and tomorrow's segments, the cheapest windows, now.
 * ``GET /api/tariff/schedules``: the schedules and the newest schedule log entries.
 * ``POST /api/tariff/schedules``: create one (``schedule_spec.REQUEST_SCHEMA``), CONTROL.
-* ``POST /api/tariff/schedules/delete``: ``{"id"}``, CONTROL.
+* ``POST /api/tariff/schedules/delete``: ``{"schedule_id"}``, CONTROL.
 * ``POST /api/tariff/preview``: ``tariff.cost_preview``'s answer for the picker, READ.
 * ``GET /api/tariff/receipts``: receipts and day aggregates.
 
@@ -102,7 +102,7 @@ class TariffApi:
 
     def delete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Delete a schedule; raises KeyError."""
-        schedule_id = str(body.get("id", ""))
+        schedule_id = str(body.get("schedule_id", ""))
         self.schedules.delete(schedule_id)
         return {"id": schedule_id}
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+#: Draw above which an appliance counts as running, W.
+RUNNING_W = 5.0
+
 
 def _power(runtime: Runtime, appliance: str) -> float:
     state = runtime.states.get(appliance)
@@ -87,8 +90,9 @@ class RunTracker:
         self._follow(key, appliance)
         self.store.save()
 
-    def close(self, key: str) -> dict[str, Any] | None:
-        """Stop metering a run and write its receipt; returns the receipt."""
+    def close(self, key: str, *, receipt: bool = True) -> dict[str, Any] | None:
+        """Stop metering a run; returns its receipt (kept in the store unless ``receipt`` is
+        false: a day meter's)."""
         run = self.store.open_runs.get(key)
         if run is None:
             return None
@@ -99,7 +103,7 @@ class RunTracker:
             unsubscribe()
         energy = run["energy"]
         baseline = run.get("baseline_price")
-        receipt = {
+        result = {
             "id": key,
             "appliance": run["appliance"],
             "source": run.get("source", "schedule"),
@@ -114,13 +118,15 @@ class RunTracker:
             "baseline_price": baseline,
             "saving": None if baseline is None else round(energy * baseline - run["cost"], 6),
             "unpriced_energy_kwh": round(energy - run["priced_energy"], 6),
+            "runtime_s": round(run.get("runtime", 0.0), 3),
             "currency": self.prices.config.currency,
         }
-        self.store.receipts.append(receipt)
+        if receipt:
+            self.store.receipts.append(result)
+            for listener in list(self.listeners):
+                listener(result)
         self.store.save()
-        for listener in list(self.listeners):
-            listener(receipt)
-        return receipt
+        return result
 
     # -- metering ------------------------------------------------------------------------------
 
@@ -128,6 +134,14 @@ class RunTracker:
         @callback
         def on_state(_event: Event[Any]) -> None:
             self._advance(key, self.runtime.clock.now())
+            run = self.store.open_runs.get(key)
+            state = self.runtime.states.get(appliance)
+            if (
+                run is not None
+                and run.get("source") == "autopilot"
+                and (state is None or state.state == "off")
+            ):
+                self.close(key)  # an autopilot-resumed run ends when the appliance stops
 
         self._unsubscribe[key] = self.runtime.states.track([appliance], on_state)
 
@@ -144,6 +158,8 @@ class RunTracker:
         if now > last:
             energy = run["last_power"] * (now - last).total_seconds() / 3_600_000.0
             run["energy"] += energy
+            if run["last_power"] > RUNNING_W:
+                run["runtime"] = run.get("runtime", 0.0) + (now - last).total_seconds()
             # The interval never spans a boundary (each boundary advances every run), so the
             # price at its start holds for all of it.
             segment = self.prices.timeline.at(last)

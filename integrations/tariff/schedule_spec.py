@@ -31,11 +31,11 @@ _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 MAX_AHEAD = timedelta(days=366)
 
 
-def wall_time(value: Any) -> str:
-    """``HH:MM`` normalised to ``HH:MM:00``."""
+def wall_time(value: Any, field: str = "start") -> str:
+    """``HH:MM`` normalised to ``HH:MM:00``; an error's path names ``field``."""
     match = _HHMM.match(value) if isinstance(value, str) else None
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise vol.Invalid(f"expected a local time HH:MM, got {value!r}")
+        raise vol.Invalid(f"expected a local time HH:MM, got {value!r}", path=[field])
     return f"{int(match[1]):02d}:{match[2]}:00"
 
 
@@ -153,7 +153,7 @@ def build_spec(
         return spec
     start_wall = wall_time(request["start"])
     if duration is None:
-        length = (_minutes(wall_time(request["end"])) - _minutes(start_wall)) % (24 * 60)
+        length = (_minutes(wall_time(request["end"], "end")) - _minutes(start_wall)) % (24 * 60)
         if length == 0:
             raise vol.Invalid("the end equals the start", path=["end"])
         duration = timedelta(minutes=length)

@@ -40,6 +40,8 @@ class TariffStore:
         self.paused: dict[str, dict[str, Any]] = {}
         self.days: deque[dict[str, Any]] = deque(maxlen=DAYS_KEPT)
         self.last_aggregated: str | None = None
+        #: Closed day meters waiting for the 00:30 aggregation.
+        self.pending_days: list[dict[str, Any]] = []
 
     async def load(self) -> None:
         """Read the file (a missing or corrupt one is an empty store)."""
@@ -56,6 +58,7 @@ class TariffStore:
             str(k): v for k, v in (data.get("paused") or {}).items() if isinstance(v, dict)
         }
         self.days.extend(d for d in data.get("days") or [] if isinstance(d, dict))
+        self.pending_days = [d for d in data.get("pending_days") or [] if isinstance(d, dict)]
         last = data.get("last_aggregated")
         self.last_aggregated = last if isinstance(last, str) else None
 
@@ -72,6 +75,7 @@ class TariffStore:
             "paused": self.paused,
             "days": list(self.days),
             "last_aggregated": self.last_aggregated,
+            "pending_days": self.pending_days,
         }
 
     async def flush(self) -> None:
