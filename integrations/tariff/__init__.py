@@ -25,6 +25,7 @@ _REMOVERS: RuntimeKey[list[Callable[[], Any]]] = RuntimeKey("tariff.removers")
 #: The running autopilot and insights (tests, the bench).
 AUTOPILOT: RuntimeKey[Any] = RuntimeKey("tariff.autopilot")
 INSIGHTS: RuntimeKey[Any] = RuntimeKey("tariff.insights")
+SCHEDULES: RuntimeKey[Any] = RuntimeKey("tariff.schedules")
 
 
 @hookimpl
@@ -87,6 +88,8 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     schedules = ApplianceSchedules(runtime, prices, store, runs)
     await schedules.start()
     removers.append(schedules.stop)
+    runtime.data[SCHEDULES] = schedules
+    removers.append(lambda: _forget(runtime, SCHEDULES))
     autopilot = Autopilot(runtime, prices, store, runs, config.autopilot)
     autopilot.start()
     removers.append(autopilot.stop)

@@ -54,6 +54,8 @@ class Autopilot:
         self._removers: list[Callable[[], None]] = []
         #: The last actions taken (for tests and the bench): (appliance, action, time).
         self.actions: list[tuple[str, str, datetime]] = []
+        #: Called with each action taken: (appliance, service, time).
+        self.listeners: list[Callable[[tuple[str, str, datetime]], None]] = []
 
     def start(self) -> None:
         """Follow the prices and the control log; resume what a peak left paused while down."""
@@ -137,7 +139,10 @@ class Autopilot:
         except Exception as err:  # reported to the user, the others still handled
             _LOGGER.warning("Autopilot could not %s %s: %s", service, appliance, err)
             return str(err) or type(err).__name__
-        self.actions.append((appliance, service, self.runtime.clock.now()))
+        action = (appliance, service, self.runtime.clock.now())
+        self.actions.append(action)
+        for listener in list(self.listeners):
+            listener(action)
         return None
 
     async def _pause(self, kind: str, when: datetime) -> None:

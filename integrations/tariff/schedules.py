@@ -17,6 +17,7 @@ error. The appliance shows ``scheduled`` with its next planned start.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,8 @@ class ApplianceSchedules:
             executor=runtime.run_in_executor,
         )
         self._remove_prices: Any = None
+        #: Called with each new schedule log entry.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -268,13 +271,13 @@ class ApplianceSchedules:
         context = Context()
         tag_context(self.runtime, context, Source.SCHEDULE, f"schedule {spec['name']}")
         error: str | None = None
+        now = self.runtime.clock.now()  # the actual time: when the action started
         try:
             await self.runtime.services.call(
                 "appliance", service, target={"entity_id": appliance}, context=context
             )
         except Exception as err:  # any failure is the log entry's result
             error = str(err) or type(err).__name__
-        now = self.runtime.clock.now()
         run_key = str(data.get("run") or f"{spec['id']}@{when.isoformat()}")
         if phase == "start":
             if error is None:
@@ -345,6 +348,8 @@ class ApplianceSchedules:
         }
         self.store.log.append(entry)
         self.store.save()
+        for listener in list(self.listeners):
+            listener(entry)
         if entry["result"] != "ok":
             self.runtime.notifications.create(
                 f"{spec['name']}: {action} planned for {entry['planned']} "

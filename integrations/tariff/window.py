@@ -5,10 +5,11 @@ the grid) and the deadline (rounded down). A cell over a hole, or dearer than th
 never used. A run of ``k`` cells:
 
 * in one block: prefix sums over the cells, every start tried, O(cells);
-* in up to ``N`` blocks: a dynamic programme over (cell, cells still needed, blocks left,
-  whether the previous cell is used), run backwards so the plan is read forwards; O(cells * k *
-  N). Ties go to the earliest plan (or the latest, when asked: the same search on the reversed
-  cells).
+* in up to ``N`` blocks: when the ``k`` cheapest cells already form at most ``N`` runs they
+  are the answer (nothing can cost less); otherwise a dynamic programme over (cell, cells still
+  needed, blocks left, whether the previous cell is used), run backwards so the plan is read
+  forwards; O(cells * k * N). Ties go to the earliest plan (or the latest, when asked: the same
+  search on the reversed cells).
 
 Both are exact: no heuristic, no sampling.
 """
@@ -146,7 +147,10 @@ def cheapest(
         prices = [p if p <= cap else INF for p in prices]
     if latest:
         prices.reverse()
-    runs = _one_block(prices, need) if blocks == 1 else _blocks(prices, need, blocks)
+    if blocks == 1:
+        runs = _one_block(prices, need)
+    else:
+        runs = _cheapest_cells(prices, need, blocks) or _blocks(prices, need, blocks)
     if runs is None:
         raise WindowError(
             "no plan fits: too few slots with a known price"
@@ -188,6 +192,29 @@ def _one_block(prices: list[float], need: int) -> list[tuple[int, int]] | None:
     if best_start < 0:
         return None
     return [(best_start, best_start + need)]
+
+
+def _runs(cells: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for index in cells:
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
+
+
+def _cheapest_cells(
+    prices: list[float], need: int, max_blocks: int
+) -> list[tuple[int, int]] | None:
+    """The ``need`` cheapest cells (earliest on ties) when they form at most ``max_blocks``
+    runs: then no plan can cost less, and among equal plans it is the earliest. Else None."""
+    usable = [i for i, p in enumerate(prices) if p != INF]
+    if len(usable) < need:
+        return None
+    chosen = sorted(sorted(usable, key=lambda i: prices[i])[:need])
+    runs = _runs(chosen)
+    return runs if len(runs) <= max_blocks else None
 
 
 def _blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, int]] | None:
@@ -256,10 +283,4 @@ def _blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, 
             remaining -= 1
         else:
             in_block = False
-    runs: list[tuple[int, int]] = []
-    for index in chosen:
-        if runs and runs[-1][1] == index:
-            runs[-1] = (runs[-1][0], index + 1)
-        else:
-            runs.append((index, index + 1))
-    return runs
+    return _runs(chosen)

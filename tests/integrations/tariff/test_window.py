@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from integrations.tariff.timeline import Segment, Timeline
-from integrations.tariff.window import INF, WindowError, _blocks, cheapest
+from integrations.tariff.window import INF, WindowError, _blocks, _cheapest_cells, cheapest
 
 T0 = datetime(2026, 1, 15, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -41,6 +41,9 @@ def test_the_block_search_matches_brute_force_including_earliest_ties() -> None:
         prices = [rng.choice([1.0, 2.0, 3.0, 1.5, INF, -0.5]) for _ in range(size)]
         expected = _brute(prices, need, blocks)
         runs = _blocks(prices, need, blocks)
+        fast = _cheapest_cells(prices, need, blocks)
+        if fast is not None:
+            assert fast == runs  # the shortcut agrees with the programme, ties included
         if expected is None:
             assert runs is None
             continue
