@@ -143,15 +143,19 @@ async def lateness_run(schedules: int = 40) -> list[float]:
             lateness = [e["lateness_ms"] for e in api.store.log]
         finally:
             await runtime.stop()
-    lateness.sort()
-    p99 = lateness[min(len(lateness) - 1, int(0.99 * len(lateness)))]
-    emit(
-        "schedule_lateness_p99_ms",
-        [p99],
-        "ms",
-        f"{len(lateness)} executions on the real clock, through the appliance services",
-    )
-    emit("schedule_lateness_p50_ms", [statistics.median(lateness)], "ms", "same run")
+    return lateness
+
+
+async def bench_lateness(runs: int = 3) -> None:
+    """p99 and p50 of each run; the medians over the runs."""
+    p99s, p50s = [], []
+    for _ in range(runs):
+        lateness = sorted(await lateness_run())
+        p99s.append(lateness[min(len(lateness) - 1, int(0.99 * len(lateness)))])
+        p50s.append(statistics.median(lateness))
+    note = "80 executions per run on the real clock, through the appliance services"
+    emit("schedule_lateness_p99_ms", p99s, "ms", note)
+    emit("schedule_lateness_p50_ms", p50s, "ms", note)
 
 
 def _forecast(boundary: datetime, peak: bool) -> dict[str, Any]:
