@@ -12,6 +12,7 @@ persistent schedules (``schedules.py``) with metered runs and receipts (``runs.p
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities, validators
@@ -19,6 +20,7 @@ from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_e
 from .const import DOMAIN, NAME
 
 if TYPE_CHECKING:
+    from core.http.panels import Panel
     from core.trigger import TriggerPlatform
 
 _REMOVERS: RuntimeKey[list[Callable[[], Any]]] = RuntimeKey("tariff.removers")
@@ -133,6 +135,24 @@ def edgewise_trigger_platforms(runtime: Runtime) -> Mapping[str, TriggerPlatform
     from .trigger import TariffTrigger  # noqa: PLC0415 - deferred import
 
     return {DOMAIN: TariffTrigger()}
+
+
+@hookimpl
+def edgewise_panels(runtime: Runtime) -> list[Panel]:
+    """The Energy page: prices, cheapest windows, schedules with costs, receipts."""
+    from core.http.panels import Panel  # noqa: PLC0415 - the panel module loads with HTTP
+
+    if _REMOVERS not in runtime.data:
+        return []
+    return [
+        Panel(
+            url_path="energy",
+            title="Energy",
+            icon="mdi:lightning-bolt",
+            module="energy.js",
+            static_dir=Path(__file__).parent / "panel",
+        )
+    ]
 
 
 @hookimpl

@@ -125,3 +125,22 @@ async def test_websocket_creates_and_deletes_schedules(tmp_path: Path) -> None:
     assert deleted["success"] is True
     assert after is not None
     assert after.state == "off"
+
+
+async def test_the_energy_page_is_listed_and_its_module_served(tmp_path: Path) -> None:
+    yaml = HTTP + tariff_yaml("Asia/Kolkata", appliances=APPLIANCES)
+    async with running(tmp_path, yaml, MIDNIGHT + timedelta(hours=12)) as runtime:
+        token = await _token(runtime, "viewer", Role.VIEWER)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(_url(runtime, "/api/websocket")) as ws,
+        ):
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": token})
+            await ws.receive_json()
+            await ws.send_json({"id": 1, "type": "get_panels"})
+            panels = (await ws.receive_json())["result"]
+            async with http.get(_url(runtime, panels["energy"]["module_url"])) as response:
+                module = await response.text()
+    assert panels["energy"]["title"] == "Energy"
+    assert "export default function render" in module
