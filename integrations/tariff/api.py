@@ -18,9 +18,10 @@ permission)`` is a one-line change in ``register_api``.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -62,9 +63,20 @@ class TariffApi:
         prices = self.prices
         tz = prices.runtime.core.tzinfo
         now = prices.now
-        start = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        end = (start + timedelta(days=2, hours=3)).astimezone(tz)
-        end = end.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = now.astimezone(tz).date()
+        midnights = [
+            datetime.combine(today + timedelta(days=n), time(0), tzinfo=tz).astimezone(UTC)
+            for n in range(3)
+        ]
+        start, end = midnights[0], midnights[2]
+        days = [
+            {
+                "date": (today + timedelta(days=n)).isoformat(),
+                "start": a.isoformat(),
+                "end": b.isoformat(),
+            }
+            for n, (a, b) in enumerate(itertools.pairwise(midnights))
+        ]
         windows = []
         horizon = prices.timeline.end
         for duration in prices.config.windows:
@@ -78,6 +90,8 @@ class TariffApi:
         current = prices.current()
         return {
             "now": now.isoformat(),
+            "time_zone": str(tz),
+            "days": days,
             "currency": prices.config.currency,
             "current": current.as_dict() if current else None,
             "segments": [s.as_dict() for s in prices.timeline.window(start, end)],

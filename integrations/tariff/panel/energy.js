@@ -21,29 +21,27 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-const when = (iso) => (iso ? new Date(iso).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" }) : "–");
+// Times are shown in the site's time zone (the core configuration's), not the browser's.
+let zone;
+const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
+const when = (iso) => (iso ? new Date(iso).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit", timeZone: zone }) : "–");
 const money = (value, currency) => (typeof value === "number" ? `${value.toFixed(2)} ${currency}` : "–");
+const dayKey = (iso) => new Date(iso).toLocaleDateString("en-CA", { timeZone: zone });
 
-function dayKey(iso) {
-  const d = new Date(iso);
-  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
-}
-
-// One bar per local day: a segment per slot, sized by its length, the cheapest windows outlined.
+// One bar per local day of the site: a segment per slot, sized by its length, the cheapest
+// windows outlined, now marked.
 function timeline(prices) {
-  const days = new Map();
-  for (const segment of prices.segments) {
-    const key = dayKey(segment.start);
-    if (!days.has(key)) days.set(key, []);
-    days.get(key).push(segment);
-  }
   const now = Date.parse(prices.now);
   const rows = [];
-  for (const [, segments] of [...days.entries()].slice(0, 2)) {
-    const start = Date.parse(segments[0].start);
-    const end = Date.parse(segments[segments.length - 1].end);
+  for (const day of prices.days) {
+    const start = Date.parse(day.start);
+    const end = Date.parse(day.end);
     const span = end - start;
+    const segments = prices.segments.filter((s) => Date.parse(s.start) < end && Date.parse(s.end) > start);
+    if (!segments.length) {
+      rows.push(el("div", { class: "tariff-day" }, el("h3", {}, day.date), el("p", { class: "muted" }, "No prices yet")));
+      continue;
+    }
     const pct = (t) => `${(((t - start) / span) * 100).toFixed(3)}%`;
     const bar = el("div", { class: "tariff-bar", role: "img", "aria-label": "prices", style: "position:relative;display:flex;height:2.5em;border-radius:4px;overflow:hidden" },
       ...segments.map((s) => el("div", {
@@ -67,7 +65,8 @@ function timeline(prices) {
     if (now >= start && now < end) {
       bar.append(el("div", { class: "tariff-now", title: "now", style: `position:absolute;top:0;bottom:0;left:${pct(now)};width:2px;background:#000` }));
     }
-    rows.push(el("div", { class: "tariff-day" }, el("h3", {}, new Date(start).toLocaleDateString([], { weekday: "long", day: "numeric", month: "short" })), bar));
+    const title = new Date(start).toLocaleDateString([], { weekday: "long", day: "numeric", month: "short", timeZone: zone });
+    rows.push(el("div", { class: "tariff-day", "data-date": day.date }, el("h3", {}, title), bar));
   }
   const legend = el("p", { class: "muted" }, ...Object.entries(TYPES).map(([type, label]) =>
     el("span", { style: `margin-right:1em` }, el("span", { style: `display:inline-block;width:0.8em;height:0.8em;background:${COLORS[type]}` }), ` ${label}`)),
@@ -86,6 +85,7 @@ export default function render(element, api) {
   const receipts = el("tbody");
   const options = el("div", { class: "tariff-options" });
   let currency = "";
+  let nowIso = new Date().toISOString();
 
   // The picker: what, when, how; "Preview costs" shows each option's cost before saving.
   const applianceSelect = el("select", { name: "appliance", "aria-label": "Appliance" });
@@ -94,7 +94,8 @@ export default function render(element, api) {
   const start = el("input", { name: "start", type: "datetime-local", "aria-label": "Start" });
   const startTime = el("input", { name: "start_time", type: "time", "aria-label": "Start time", hidden: true });
   const duration = el("input", { name: "duration", type: "time", value: "02:00", "aria-label": "Run length (hh:mm)" });
-  const deadline = el("input", { name: "deadline", type: "datetime-local", "aria-label": "Deadline", hidden: true });
+  const deadline = el("input", { name: "deadline", type: "datetime-local", "aria-label": "Deadline" });
+  const deadlineLabel = el("label", { hidden: true }, "Deadline ", deadline);
   const weekdays = el("fieldset", { hidden: true }, el("legend", {}, "Days"),
     ...["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => el("label", {}, el("input", { type: "checkbox", value: d, checked: !["sat", "sun"].includes(d) }), ` ${d} `)));
   const save = el("button", { type: "submit" }, "Save schedule");
@@ -105,14 +106,14 @@ export default function render(element, api) {
     el("label", {}, "Kind ", kind), " ",
     el("label", {}, "Start ", start, startTime), " ",
     el("label", {}, "Runs for ", duration), " ",
-    el("label", {}, "Deadline ", deadline),
+    deadlineLabel,
     weekdays, previewButton, " ", save, options);
 
   function showFields() {
     const k = kind.value;
     start.hidden = k !== "once";
     startTime.hidden = !["daily", "weekdays"].includes(k);
-    deadline.hidden = k !== "finish_by";
+    deadlineLabel.hidden = k !== "finish_by";
     weekdays.hidden = k !== "weekdays";
   }
   kind.addEventListener("change", showFields);
@@ -177,7 +178,7 @@ export default function render(element, api) {
   }
 
   function drawToday(receiptList) {
-    const todayKey = dayKey(new Date().toISOString());
+    const todayKey = dayKey(nowIso);
     const savings = new Map();
     for (const r of receiptList) {
       if (dayKey(r.actual_end) === todayKey && typeof r.saving === "number") savings.set(r.appliance, (savings.get(r.appliance) || 0) + r.saving);
@@ -206,6 +207,8 @@ export default function render(element, api) {
         conn.command({ type: "tariff/receipts" }),
       ]);
       currency = p.currency;
+      zone = p.time_zone;
+      nowIso = p.now;
       now.textContent = p.current ? `Now: ${TYPES[p.current.type]} · ${p.current.price} ${p.currency}/kWh until ${time(p.current.end)}` : (p.problem || "No price now");
       prices.replaceChildren(...timeline(p));
       schedules.replaceChildren(...s.schedules.map((x) => el("tr", { "data-schedule": x.id },
