@@ -12,6 +12,7 @@ from core import Context
 from core.errors import ServiceValidationError
 from integrations.tariff.trigger import TariffTrigger
 from tests.integrations._runtime import clock_of, running
+from tests.integrations.tuya.conftest import state_becomes
 
 from .conftest import tariff_yaml
 from .test_dynamic import nordpool
@@ -163,3 +164,26 @@ async def test_a_price_entity_without_forecast_is_reported_on_the_price_sensor(
     assert stepped is not None
     assert stepped.state == "0.11"
     assert stepped.attributes["resolution_minutes"] == 15
+
+
+async def test_an_automation_with_a_tariff_trigger_runs_when_the_peak_starts(
+    tmp_path: Path,
+) -> None:
+    automation = """\
+automation:
+  - alias: Peak warning
+    triggers:
+      - trigger: tariff
+        event: slot_entered
+        slot_type: peak
+    actions:
+      - event: peak_started
+        event_data: {to: "{{ trigger.to_type }}"}
+"""
+    yaml = tariff_yaml("Asia/Kolkata") + automation
+    async with running(tmp_path, yaml, MIDNIGHT + timedelta(hours=17)) as runtime:
+        await state_becomes(runtime, "automation.peak_warning", "on")
+        seen: list[dict[str, Any]] = []
+        runtime.bus.listen("peak_started", lambda event: seen.append(dict(event.data)))
+        await clock_of(runtime).advance_and_settle(timedelta(hours=1))
+    assert seen == [{"to": "peak"}]
