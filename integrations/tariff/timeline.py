@@ -50,7 +50,7 @@ class Hole:
 class Timeline:
     """Segments sorted by start, not overlapping; holes between them are allowed."""
 
-    __slots__ = ("_starts", "resolution", "segments")
+    __slots__ = ("_starts", "resolution", "segments", "stamps")
 
     def __init__(self, segments: Iterable[Segment], resolution: timedelta) -> None:
         self.segments: tuple[Segment, ...] = tuple(sorted(segments, key=lambda s: s.start))
@@ -58,6 +58,8 @@ class Timeline:
             if after.start < before.end:
                 raise ValueError(f"price segments overlap at {after.start.isoformat()}")
         self._starts = [s.start for s in self.segments]
+        #: (start, end, price) of each segment with POSIX timestamps, for the window search.
+        self.stamps = [(s.start.timestamp(), s.end.timestamp(), s.price) for s in self.segments]
         #: The finest step of the data: the grid of window searches and of sensor updates.
         self.resolution = resolution
 
@@ -73,6 +75,10 @@ class Timeline:
     def end(self) -> datetime | None:
         """The end of the last segment."""
         return self.segments[-1].end if self.segments else None
+
+    def index_at(self, when: datetime) -> int:
+        """The index of the last segment starting at or before ``when`` (0 when none does)."""
+        return max(bisect.bisect_right(self._starts, when) - 1, 0)
 
     def at(self, when: datetime) -> Segment | None:
         """The segment holding ``when``, or None (a hole, or outside the data)."""

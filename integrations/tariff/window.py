@@ -101,13 +101,20 @@ def cells_of(
     count = int((deadline - first) // step) if deadline > first else 0
     prices: list[float] = []
     step_h = step.total_seconds() / 3600.0
+    stamps = timeline.stamps
+    position = timeline.index_at(first)
+    base, width = first.timestamp(), step.total_seconds()
     for index in range(count):
-        start = first + index * step
-        segment = timeline.at(start)
-        if segment is not None and segment.end >= start + step:
-            prices.append(segment.price)
-        else:
-            cost = timeline.cost(start, start + step, 1000.0)
+        start = base + index * width
+        end = start + width
+        # Segments are sorted: walk them alongside the cells instead of searching each time.
+        while position < len(stamps) and stamps[position][1] <= start:
+            position += 1
+        if position < len(stamps) and stamps[position][0] <= start and stamps[position][1] >= end:
+            prices.append(stamps[position][2])
+        else:  # a cell across a boundary or a hole: its average price, if it has one
+            cell = first + index * step
+            cost = timeline.cost(cell, cell + step, 1000.0)
             prices.append(INF if cost is None else cost / step_h)
     return first, prices
 
@@ -225,7 +232,7 @@ def _blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, 
     """
     stride = need + 2
     size = (max_blocks + 1) * stride
-    sentinels = range(0, size, stride)
+    sentinel_row = [INF] * (max_blocks + 1)
     # After the last cell: nothing more is possible, 0 when no cell is needed.
     done = [INF] * size
     for b in range(max_blocks + 1):
@@ -246,9 +253,8 @@ def _blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, 
                 s if s <= price + c else price + c
                 for s, c in zip(skip[stride + 1 :], joined, strict=False)
             ]
-            for sentinel in sentinels:
-                new_joined[sentinel] = INF
-                new_free[sentinel] = INF
+            new_joined[::stride] = sentinel_row
+            new_free[::stride] = sentinel_row
             free, joined = new_free, new_joined
         else:
             joined = free  # cannot use this cell: same as skipping it
