@@ -6,7 +6,8 @@ never used. A run of ``k`` cells:
 
 * in one block: prefix sums over the cells, every start tried, O(cells);
 * in up to ``N`` blocks: when the ``k`` cheapest cells already form at most ``N`` runs they
-  are the answer (nothing can cost less); otherwise a dynamic programme over (cell, cells still
+  are the answer (nothing can cost less); otherwise, after leaving out the cells no optimal
+  plan can use (``_pruned_blocks``), a dynamic programme over (cell, cells still
   needed, blocks left, whether the previous cell is used), run backwards so the plan is read
   forwards; O(cells * k * N). Ties go to the earliest plan (or the latest, when asked: the same
   search on the reversed cells).
@@ -157,7 +158,7 @@ def cheapest(
     if blocks == 1:
         runs = _one_block(prices, need)
     else:
-        runs = _cheapest_cells(prices, need, blocks) or _blocks(prices, need, blocks)
+        runs = _cheapest_cells(prices, need, blocks) or _pruned_blocks(prices, need, blocks)
     if runs is None:
         raise WindowError(
             "no plan fits: too few slots with a known price"
@@ -222,6 +223,29 @@ def _cheapest_cells(
     chosen = sorted(sorted(usable, key=lambda i: prices[i])[:need])
     runs = _runs(chosen)
     return runs if len(runs) <= max_blocks else None
+
+
+def _pruned_blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, int]] | None:
+    """``_blocks`` on only the cells an optimal plan can use.
+
+    A plan that uses a cell of price ``p`` costs at least ``p`` plus the ``need - 1`` cheapest
+    prices. With ``bound`` the cost of any feasible plan (the best of: one block; the plan among
+    the ``2 * need`` cheapest cells), a cell with ``p`` above ``bound`` minus those prices is in
+    no optimal plan, tied ones included; leaving it out gives the same answer faster.
+    """
+    usable = sorted(p for p in prices if p != INF)
+    if len(usable) < need:
+        return None
+    bounds = []
+    if (one := _one_block(prices, need)) is not None:
+        bounds.append(math.fsum(prices[one[0][0] : one[0][1]]))
+    limit = usable[min(len(usable), 2 * need) - 1]
+    if (trial := _blocks([p if p <= limit else INF for p in prices], need, max_blocks)) is not None:
+        bounds.append(math.fsum(prices[i] for a, b in trial for i in range(a, b)))
+    if not bounds:
+        return _blocks(prices, need, max_blocks)
+    threshold = min(bounds) - math.fsum(usable[: need - 1]) + EPSILON
+    return _blocks([p if p <= threshold else INF for p in prices], need, max_blocks)
 
 
 def _blocks(prices: list[float], need: int, max_blocks: int) -> list[tuple[int, int]] | None:

@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from integrations.tariff.timeline import Segment, Timeline
-from integrations.tariff.window import INF, WindowError, _blocks, _cheapest_cells, cheapest
+from integrations.tariff.window import (
+    INF,
+    WindowError,
+    _blocks,
+    _cheapest_cells,
+    _pruned_blocks,
+    cheapest,
+)
 
 T0 = datetime(2026, 1, 15, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -35,8 +42,8 @@ def _brute(prices: list[float], need: int, blocks: int) -> tuple[float, tuple[in
 
 def test_the_block_search_matches_brute_force_including_earliest_ties() -> None:
     rng = random.Random(7)  # noqa: S311 - test data
-    for _ in range(300):
-        size = rng.randint(1, 10)
+    for _ in range(600):
+        size = rng.randint(1, 11)
         need, blocks = rng.randint(1, size), rng.randint(1, 3)
         prices = [rng.choice([1.0, 2.0, 3.0, 1.5, INF, -0.5]) for _ in range(size)]
         expected = _brute(prices, need, blocks)
@@ -44,6 +51,7 @@ def test_the_block_search_matches_brute_force_including_earliest_ties() -> None:
         fast = _cheapest_cells(prices, need, blocks)
         if fast is not None:
             assert fast == runs  # the shortcut agrees with the programme, ties included
+        assert _pruned_blocks(prices, need, blocks) == runs  # so does the pruned programme
         if expected is None:
             assert runs is None
             continue
@@ -97,3 +105,17 @@ def test_sixty_minute_data_is_searched_on_its_own_grid() -> None:
     )
     assert plan.blocks[0].start == T0 + timedelta(hours=1)
     assert plan.blocks[0].end == T0 + timedelta(hours=2)
+
+
+def test_pruning_never_changes_the_plan_on_longer_days() -> None:
+    rng = random.Random(11)  # noqa: S311 - test data
+    for _ in range(200):
+        size = rng.randint(20, 80)
+        need, blocks = rng.randint(1, 16), rng.randint(2, 4)
+        levels = [rng.uniform(-0.05, 0.4) for _ in range(5)]
+        prices = [
+            rng.choice(levels) if rng.random() < 0.5 else rng.uniform(-0.05, 0.4)
+            for _ in range(size)
+        ]
+        prices = [INF if rng.random() < 0.1 else p for p in prices]
+        assert _pruned_blocks(prices, need, blocks) == _blocks(prices, need, blocks)
