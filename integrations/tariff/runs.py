@@ -27,6 +27,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Draw above which an appliance counts as running, W.
 RUNNING_W = 5.0
+#: How long metering progress may wait before it is written, s.
+METER_SAVE_DELAY = 60.0
 
 
 def _power(runtime: Runtime, appliance: str) -> float:
@@ -59,6 +61,11 @@ class RunTracker:
             run["last_power"] = _power(self.runtime, run["appliance"])
             self._follow(key, run["appliance"])
         self._remove_prices = self.prices.subscribe(self._on_prices)
+
+    def close_all(self, prefix: str) -> None:
+        """Close every open run whose key starts with ``prefix`` (receipts written)."""
+        for key in [k for k in self.store.open_runs if k.startswith(prefix)]:
+            self.close(key)
 
     def stop(self) -> None:
         """Stop metering (open runs stay open, in the store)."""
@@ -168,4 +175,5 @@ class RunTracker:
                 run["priced_energy"] += energy
             run["last_time"] = now.isoformat()
         run["last_power"] = _power(self.runtime, run["appliance"])
-        self.store.save()
+        # Metering changes often: written within a minute (and at every stop), not each time.
+        self.store.save(delay=METER_SAVE_DELAY)

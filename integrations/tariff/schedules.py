@@ -126,13 +126,15 @@ class ApplianceSchedules:
         return spec
 
     def delete(self, schedule_id: str) -> None:
-        """Remove a schedule and its jobs.
+        """Remove a schedule and its jobs; a run in progress gets its receipt now.
 
         Raises:
             KeyError: no such schedule.
         """
         spec = self.store.schedules.pop(schedule_id)
         self._disarm(schedule_id)
+        # A run in progress is left as it is (the appliance is not switched), its receipt closed.
+        self.runs.close_all(schedule_id)
         self.store.save()
         self._show_next(spec["appliance"])
 

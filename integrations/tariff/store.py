@@ -62,9 +62,9 @@ class TariffStore:
         last = data.get("last_aggregated")
         self.last_aggregated = last if isinstance(last, str) else None
 
-    def save(self) -> None:
-        """Write soon (coalesced)."""
-        self._store.schedule_save(self._data, delay=0.5)
+    def save(self, delay: float = 0.5) -> None:
+        """Write within ``delay`` seconds (coalesced with every other change until then)."""
+        self._store.schedule_save(self._data, delay=delay)
 
     def _data(self) -> dict[str, Any]:
         return {

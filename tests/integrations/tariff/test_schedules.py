@@ -310,3 +310,32 @@ async def test_nonexistent_and_repeated_local_times_are_refused(
                 },
                 None,
             )
+
+
+async def test_deleting_a_running_schedule_leaves_the_appliance_and_writes_the_receipt(
+    tmp_path: Path,
+) -> None:
+    start = MIDNIGHT + timedelta(hours=12)
+    async with running(tmp_path, _yaml(), start) as runtime:
+        clock = clock_of(runtime)
+        spec = _api(runtime).create(
+            {
+                "appliance": "appliance.dishwasher",
+                "kind": "once",
+                "start": (start + timedelta(hours=1)).isoformat(),
+                "duration": "02:00:00",
+            },
+            None,
+        )
+        await clock.advance_and_settle(timedelta(hours=1))
+        await clock.advance_and_settle(timedelta(minutes=30))
+        _api(runtime).delete({"schedule_id": spec["id"]})
+        await clock.advance_and_settle(timedelta(hours=2))
+        state = _state(runtime)
+        receipts = list(_api(runtime).store.receipts)
+        jobs = runtime.data[API].schedules.jobs.list()
+    assert state.state == "running"  # the user's to switch off now
+    assert jobs == []
+    (receipt,) = receipts
+    assert receipt["energy_kwh"] == pytest.approx(1.0)  # 30 min at 2 kW
+    assert receipt["cost"] == pytest.approx(7.0)
