@@ -104,10 +104,25 @@ class TariffApi:
         return {"schedules": self.schedules.list(), "log": list(self.store.log)[-100:][::-1]}
 
     def receipts_view(self) -> dict[str, Any]:
-        """The newest 100 receipts and the day aggregates of the last 62 days."""
+        """The newest 100 receipts, today so far per appliance (its day meter, costed at the
+        tariff's prices), and the day aggregates of the last 62 days."""
+        today = []
+        for key, run in self.store.open_runs.items():
+            if key.startswith("day:"):
+                today.append(
+                    {
+                        "appliance": run["appliance"],
+                        "day": run.get("day"),
+                        "energy_kwh": round(run["energy"], 6),
+                        "cost": round(run["cost"], 6),
+                        "runtime_s": round(run.get("runtime", 0.0), 3),
+                    }
+                )
         return {
             "receipts": list(self.store.receipts)[-100:][::-1],
+            "today": today,
             "days": list(self.store.days)[-62 * 8 :],
+            "currency": self.prices.config.currency,
         }
 
     def create(self, body: dict[str, Any], user: str | None) -> dict[str, Any]:

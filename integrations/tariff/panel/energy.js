@@ -177,7 +177,8 @@ export default function render(element, api) {
     refresh();
   }
 
-  function drawToday(receiptList) {
+  function drawToday(receiptList, meters) {
+    const metered = new Map(meters.map((m) => [m.appliance, m]));
     const todayKey = dayKey(nowIso);
     const savings = new Map();
     for (const r of receiptList) {
@@ -192,8 +193,8 @@ export default function render(element, api) {
       rows.push(el("tr", { "data-entity": id },
         el("td", {}, a.friendly_name || id),
         el("td", {}, state.state + (a.planned_start ? ` (next start ${when(a.planned_start)})` : "")),
-        el("td", {}, typeof a.energy_today === "number" ? `${a.energy_today.toFixed(2)} kWh` : "–"),
-        el("td", {}, money(a.cost_today, a.currency || currency)),
+        el("td", {}, metered.has(id) ? `${metered.get(id).energy_kwh.toFixed(2)} kWh` : "–"),
+        el("td", {}, money(metered.has(id) ? metered.get(id).cost : null, currency)),
         el("td", {}, money(savings.get(id) || 0, currency))));
     }
     today.replaceChildren(...rows);
@@ -225,7 +226,7 @@ export default function render(element, api) {
         el("td", {}, x.planned_start ? `${when(x.planned_start)}–${time(x.planned_end || x.actual_end)}` : "–"),
         el("td", {}, `${x.energy_kwh.toFixed(2)} kWh`), el("td", {}, money(x.cost, x.currency)),
         el("td", {}, `${x.carbon_kg.toFixed(2)} kg`), el("td", {}, money(x.saving, x.currency)))));
-      drawToday(r.receipts);
+      drawToday(r.receipts, r.today);
     } catch (err) {
       status.textContent = `Tariff: ${err.message || err}`;
     }

@@ -73,3 +73,19 @@ async def test_checks_warn_of_a_peak_soon_a_spike_and_a_low_prepaid_balance(tmp_
     assert second == ["tariff_peak_soon", "tariff_spike_appliance.heater", "tariff_prepaid_low"]
     assert peak_note is not None
     assert peak_note["message"] == "The peak starts in 20 min while Heater run."
+
+
+async def test_today_so_far_is_costed_at_the_tariff_prices(tmp_path: Path) -> None:
+    extra = "  autopilot: {enabled: false}\n"  # else it pauses the dishwasher at 18:00
+    yaml = tariff_yaml("Asia/Kolkata", extra=extra, appliances=APPLIANCES)
+    async with running(tmp_path, yaml, MIDNIGHT + timedelta(hours=17)) as runtime:
+        clock = clock_of(runtime)
+        await runtime.services.call(
+            "appliance", "turn_on", target={"entity_id": "appliance.dishwasher"}
+        )
+        for _ in range(8):  # 17:00-19:00: an hour at 7.0, an hour at 10.0
+            await clock.advance_and_settle(timedelta(minutes=15))
+        today = runtime.data[API].receipts_view()["today"]
+    row = next(r for r in today if r["appliance"] == "appliance.dishwasher")
+    assert row["energy_kwh"] == pytest.approx(4.0)
+    assert row["cost"] == pytest.approx(2 * 7.0 + 2 * 10.0)
