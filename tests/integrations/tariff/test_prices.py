@@ -187,3 +187,43 @@ automation:
         runtime.bus.listen("peak_started", lambda event: seen.append(dict(event.data)))
         await clock_of(runtime).advance_and_settle(timedelta(hours=1))
     assert seen == [{"to": "peak"}]
+
+
+@pytest.mark.parametrize(
+    ("tz", "midnight", "hours", "peak_utc"),
+    [
+        # London falls back on 2026-10-25: a 25-hour day; the 18:00 peak is at 18:00 UTC.
+        (
+            "Europe/London",
+            datetime(2026, 10, 24, 23, tzinfo=UTC),
+            25,
+            datetime(2026, 10, 25, 18, tzinfo=UTC),
+        ),
+        # New York springs forward on 2026-03-08: a 23-hour day; 18:00 EDT is 22:00 UTC.
+        (
+            "America/New_York",
+            datetime(2026, 3, 8, 5, tzinfo=UTC),
+            23,
+            datetime(2026, 3, 8, 22, tzinfo=UTC),
+        ),
+    ],
+)
+async def test_sensors_step_through_whole_dst_days(
+    tmp_path: Path, tz: str, midnight: datetime, hours: int, peak_utc: datetime
+) -> None:
+    async with running(tmp_path, tariff_yaml(tz), midnight) as runtime:
+        clock = clock_of(runtime)
+        changes: list[tuple[str, str]] = []
+        last = None
+        for _ in range(hours * 4):
+            kind = _state(runtime, "sensor.tariff_slot")
+            if kind != last:
+                changes.append((clock.now().isoformat(), kind))
+                last = kind
+            await clock.advance_and_settle(timedelta(minutes=15))
+        end_kind = _state(runtime, "sensor.tariff_slot")
+    # off_peak 00-06, standard 06-18, peak 18-22, standard 22-24, then the next day's off_peak.
+    assert [kind for _, kind in changes] == ["off_peak", "standard", "peak", "standard"]
+    assert changes[2][0] == peak_utc.isoformat()
+    assert clock.now() == midnight + timedelta(hours=hours)
+    assert end_kind == "off_peak"
