@@ -1,7 +1,8 @@
 """The peak autopilot: pause running shiftable appliances in a peak, resume them after it.
 
 On entering a slot type the policy names (``pause_in``, ``peak`` by default), every appliance
-that is running and not ``essential`` is switched off through its own service, under a context
+that is running and of a tier the policy names (``tiers``: ``shiftable`` and ``deferrable`` by
+default; ``essential`` never) is switched off through its own service, under a context
 tagged ``autopilot`` with the rule, and remembered (in the store, so a restart in the peak still
 resumes it). Exempt: the appliances in ``must_run``, and those a user acted on within
 ``override`` before. A user who switches a paused appliance back on during the peak takes it
@@ -114,7 +115,7 @@ class Autopilot:
                 continue
             if entity.state not in (ApplianceState.RUNNING.value, ApplianceState.ON.value):
                 continue
-            if entity.config.tier is Tier.ESSENTIAL:
+            if entity.config.tier is Tier.ESSENTIAL or entity.config.tier not in self.config.tiers:
                 continue
             if entity.entity_id in self.config.must_run:
                 exempt.append((entity.entity_id, "must run"))

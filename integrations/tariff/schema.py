@@ -73,8 +73,10 @@ class AutopilotConfig:
 
     enabled: bool = True
     dry_run: bool = False
-    #: Slot types during which running shiftable appliances are paused.
+    #: Slot types during which running appliances of ``tiers`` are paused.
     pause_in: tuple[SlotType, ...] = (SlotType.PEAK,)
+    #: Appliance tiers the autopilot may pause (``essential`` is never allowed).
+    tiers: tuple[str, ...] = ("shiftable", "deferrable")
     #: A user action this recent exempts an appliance.
     override: timedelta = timedelta(minutes=30)
     must_run: tuple[str, ...] = ()
@@ -182,6 +184,10 @@ _AUTOPILOT = vol.Schema(
         vol.Optional("pause_in", default=[SlotType.PEAK.value]): [
             vol.All(vol.In([t.value for t in SlotType]), vol.Coerce(SlotType))
         ],
+        vol.Optional("tiers", default=["shiftable", "deferrable"]): vol.All(
+            [vol.In(["shiftable", "deferrable"], msg="the autopilot never pauses essential loads")],
+            vol.Length(min=1),
+        ),
         vol.Optional("override_minutes", default=30): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("must_run", default=list): [validators.entity_domain("appliance")],
     }
@@ -278,6 +284,7 @@ def _build(section: dict[str, Any]) -> TariffConfig:
             enabled=auto["enabled"],
             dry_run=auto["dry_run"],
             pause_in=tuple(auto["pause_in"]),
+            tiers=tuple(auto["tiers"]),
             override=timedelta(minutes=auto["override_minutes"]),
             must_run=tuple(auto["must_run"]),
         ),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import voluptuous as vol
 
 from core import Context
 from core.clock import FakeClock
@@ -140,3 +141,21 @@ async def test_a_restart_during_the_peak_still_resumes_after_it(tmp_path: Path) 
     assert state == "running"
     assert note is not None
     assert note["message"].startswith("The peak ended while Edgewise was down")
+
+
+async def test_the_policy_pauses_only_the_tiers_it_names(tmp_path: Path) -> None:
+    extra = "  autopilot: {tiers: [shiftable]}\n"
+    yaml = tariff_yaml("Asia/Kolkata", extra=extra, appliances=APPLIANCES)
+    async with running(tmp_path, yaml, MIDNIGHT + timedelta(hours=17)) as runtime:
+        await _turn_on(runtime, "appliance.dishwasher", "appliance.ev_charger")
+        await clock_of(runtime).advance_and_settle(timedelta(hours=1))
+        states = _states(runtime)
+    assert states["appliance.dishwasher"] == "off"
+    assert states["appliance.ev_charger"] == "running"  # deferrable: not in the policy
+
+
+def test_a_policy_naming_essential_loads_is_refused() -> None:
+    from integrations.tariff.schema import CONFIG_SCHEMA
+
+    with pytest.raises(vol.Invalid, match="never pauses essential loads"):
+        CONFIG_SCHEMA({"price_entity": "sensor.p", "autopilot": {"tiers": ["essential"]}})
