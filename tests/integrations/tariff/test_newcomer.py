@@ -1,9 +1,16 @@
 """The newcomer's path on the shipped configuration: tariff bands, a scheduled dishwasher that
-still runs after a restart, and its receipt (``edgewise run`` as a real process)."""
+still runs after a restart, and its receipt (``edgewise run`` as a real process).
+
+The shipped configuration is copied where ``edgewise run`` looks for it, with one change: the
+simulated Tuya plugs answer on free ports instead of 6670-6672, so another Edgewise on the
+same machine cannot take the dishwasher's plug.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,12 +25,45 @@ from tests.conftest import free_port
 from tests.e2e.test_first_run import CLIENT_ID, _poll, _wait_ready
 
 Start = Any
+SHIPPED = Path(__file__).resolve().parents[3] / "config"
+PLUGS = 5  # the simulator serves one port per plug from its base port
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free TCP ports on 127.0.0.1."""
+    for _ in range(50):
+        base = free_port()
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise AssertionError(f"no {count} consecutive free ports")
+
+
+def shipped_config(target: Path) -> None:
+    """The shipped configuration in ``target``, its simulated plugs on free ports."""
+    shutil.copytree(SHIPPED, target)
+    base = free_port_block(PLUGS)
+    path = target / "configuration.yaml"
+    text = path.read_text(encoding="utf-8")
+    for offset in range(3):
+        text = text.replace(f"port: {6670 + offset}", f"port: {base + offset}")
+    path.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture
 def edgewise(tmp_path: Path) -> Iterator[Start]:
     """Starts ``edgewise run`` on one data directory and port; stops every process it started."""
     data_home = tmp_path / "data"
+    shipped_config(data_home / "edgewise" / "config")
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
 
