@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from core import RuntimeKey, callback
-from core.trigger import TriggerFire
+from core.trigger import TriggerFire, TriggerInfo
 
 from .const import SlotType
 
@@ -70,7 +70,7 @@ class TariffTrigger:
     )
 
     async def attach(
-        self, runtime: Runtime, config: dict[str, Any], fire: TriggerFire
+        self, runtime: Runtime, config: dict[str, Any], fire: TriggerFire, info: TriggerInfo
     ) -> Callable[[], None]:
         """Follow the prices for this trigger; returns the detach function."""
         prices = runtime.data.get(PRICES)

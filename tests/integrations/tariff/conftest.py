@@ -20,7 +20,10 @@ KOLKATA_PLAN = """\
 
 def core_yaml(tz: str) -> str:
     """A core section in time zone ``tz``."""
-    return f"edgewise:\n  time_zone: {tz}\n  latitude: 22.57\n  longitude: 88.36\n"
+    return (
+        f"edgewise:\n  time_zone: {tz}\n  latitude: 22.57\n  longitude: 88.36\n"
+        "http:\n  server_port: 0\n"
+    )
 
 
 def tariff_yaml(tz: str, body: str = KOLKATA_PLAN, extra: str = "", appliances: str = "") -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from core import Context
 from core.errors import ServiceValidationError
+from core.trigger import TriggerInfo
 from integrations.tariff.trigger import TariffTrigger
 from tests.integrations._runtime import clock_of, running
 from tests.integrations.tuya.conftest import state_becomes
@@ -133,7 +134,12 @@ async def test_trigger_fires_on_peak_entry_exit_price_cross_and_before_peak(tmp_
             {"event": "price_above", "value": 8},
             {"event": "before_peak", "minutes": 30},
         ):
-            await platform.attach(runtime, platform.schema({"trigger": "tariff", **config}), fire)
+            await platform.attach(
+                runtime,
+                platform.schema({"trigger": "tariff", **config}),
+                fire,
+                TriggerInfo("test"),
+            )
         await clock_of(runtime).advance_and_settle(timedelta(hours=6))
     events = [(p["event"], p["time"]) for p in fired]
     at = lambda h, m=0: (MIDNIGHT + timedelta(hours=h, minutes=m)).isoformat()  # noqa: E731
