@@ -1,0 +1,55 @@
+"""The ``timescale`` integration: a central historian in PostgreSQL/TimescaleDB.
+
+Every accepted state becomes a row of a narrow table in the central database, going first
+through a local store-and-forward buffer so that nothing is lost while the site's link or the
+database is down (``historian.py``). Setup imports neither asyncpg nor SQLite work: the writer
+task opens the buffer and connects after start-up.
+"""
+
+from __future__ import annotations
+
+from core import IntegrationError, Manifest, Runtime, hookimpl, validators
+
+from .const import DOMAIN, NAME
+
+
+@hookimpl
+def edgewise_manifest() -> Manifest:
+    """Who the integration is; its stop sends what it can before closing."""
+    return Manifest(
+        domain=DOMAIN,
+        name=NAME,
+        config_schema=validators.deferred("integrations.timescale.schema"),
+        stop_timeout=25.0,
+        version="0.1.0",
+        documentation="https://docs.timescale.com/",
+    )
+
+
+@hookimpl
+async def edgewise_setup(runtime: Runtime, config: object) -> None:
+    """Start the historian's listener and writer task; register its services."""
+    from .historian import HISTORIAN, Historian  # noqa: PLC0415 - only when configured
+    from .schema import TimescaleConfig  # noqa: PLC0415 - only when configured
+    from .services import register_services  # noqa: PLC0415 - only when configured
+
+    if not isinstance(config, TimescaleConfig):
+        raise IntegrationError(f"unexpected configuration {config!r}", integration=DOMAIN)
+    historian = Historian(runtime, config)
+    historian.start()
+    runtime.data[HISTORIAN] = historian
+    register_services(runtime, historian)
+
+
+@hookimpl
+async def edgewise_stop(runtime: Runtime) -> None:
+    """Buffer what is in memory, send what can be sent, close."""
+    from .historian import HISTORIAN  # noqa: PLC0415 - loaded by setup already
+    from .services import remove_services  # noqa: PLC0415 - loaded by setup already
+
+    remove_services(runtime)
+    historian = runtime.data.get(HISTORIAN)
+    if historian is None:
+        return
+    del runtime.data[HISTORIAN]
+    await historian.stop()
