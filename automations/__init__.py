@@ -4,9 +4,11 @@ Two integrations live here, registered through the ``edgewise.integrations`` ent
 ``automation = "automations.integration"`` (the ``automation:`` section) and
 ``script = "automations.script_integration"`` (the ``script:`` section).
 
-Modules: ``schema`` (what the YAML may say), ``triggers``, ``conditions``, ``script`` (actions,
-modes), ``automation`` and ``manager`` (loading, reload, entities), ``trace``, ``blueprint``,
-``config_store`` (editing ``automations.yaml`` and ``scripts.yaml``), ``api`` (the functions below).
+Modules: ``schema`` (what the YAML may say), ``triggers`` and ``conditions`` (packages: one
+module per built-in platform, each of the plugin protocol of ``core.trigger``/``core.condition``),
+``script`` (actions, modes), ``automation`` and ``manager`` (loading, reload, entities), ``trace``,
+``blueprint``, ``config_store`` (editing ``automations.yaml`` and ``scripts.yaml``), ``api`` (the
+functions below).
 
 Functions for the HTTP/WebSocket API (all in ``automations.api``, all called on the loop):
 

@@ -21,7 +21,7 @@ from core.config import load_site_config
 from core.core_sections import CORE_SECTIONS
 from core.runtime import RuntimeKey
 from core.slug import slugify
-from core.storage import JsonStore, storage_path
+from core.storage import JsonStore
 from core.trigger import plugin_trigger_platforms
 
 from .automation import Automation, raw_id
@@ -66,11 +66,10 @@ def trace_holder(runtime: Runtime) -> TraceHolder:
         TRACES,
         lambda: TraceHolder(
             TraceStore(),
-            JsonStore(
-                runtime.run_in_executor,
-                storage_path(runtime.config_dir, TraceHolder.STORAGE_KEY),
+            JsonStore.for_runtime(
+                runtime,
+                TraceHolder.STORAGE_KEY,
                 version=1,
-                key=TraceHolder.STORAGE_KEY,
             ),
         ),
     )
@@ -112,11 +111,10 @@ class AutomationManager:
         self.schemas = build_schemas(self.platforms)
         self.loaded = asyncio.Event()
         self._restore: dict[str, dict[str, Any]] = {}
-        self._restore_file = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, RESTORE_KEY),
+        self._restore_file = JsonStore.for_runtime(
+            runtime,
+            RESTORE_KEY,
             version=1,
-            key=RESTORE_KEY,
         )
         self._lock = asyncio.Lock()
         #: Serialises edits of ``automations.yaml`` (see ``automations.api``).

@@ -2,7 +2,7 @@
 
 The schemas accept what Home Assistant accepts (old and new spellings: ``platform:``/``trigger:``,
 ``service:``/``action:``, ``trigger:``/``triggers:``...) and normalise it, so the compiler in
-``triggers.py``, ``conditions.py`` and ``script.py`` reads one spelling only. Unknown keys are
+``triggers/``, ``conditions/`` and ``script.py`` reads one spelling only. Unknown keys are
 errors. Template strings are kept as strings here and compiled by ``templating.py``.
 
 Example::
@@ -201,150 +201,41 @@ _BASE: dict[Any, Any] = {
 }
 
 # --- triggers ------------------------------------------------------------------------------------
+#
+# Each trigger and condition platform (built-in ones in ``triggers/`` and ``conditions/``, one
+# module each, or a plugin's) carries its own schema; what they share is here.
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_TRIGGER_BASE: dict[Any, Any] = {
+#: The keys every trigger may carry, handled by the engine: a built-in platform's schema starts
+#: from these.
+TRIGGER_BASE: dict[Any, Any] = {
     vol.Required("trigger"): cv.string,
     vol.Optional(CONF_ID): cv.string,
     vol.Optional(CONF_VARIABLES): dict,
     **_BASE,
 }
 
-STATE_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("entity_id"): cv.entity_ids,
-        vol.Optional("attribute"): cv.string,
-        vol.Optional("from"): state_values,
-        vol.Optional("to"): state_values,
-        vol.Optional("not_from"): state_values,
-        vol.Optional("not_to"): state_values,
-        vol.Optional("for"): time_period_template,
-    }
-)
+#: The keys every condition may carry, handled by the engine.
+CONDITION_BASE: dict[Any, Any] = {vol.Required("condition"): cv.string, **_BASE}
 
-# What the numeric_state trigger and condition share: the keys and "above or below".
-_NUMERIC_STATE_KEYS: dict[Any, Any] = {
+#: What the numeric_state trigger and condition share: the keys and "above or below".
+NUMERIC_STATE_KEYS: dict[Any, Any] = {
     vol.Required("entity_id"): cv.entity_ids,
     vol.Optional("attribute"): cv.string,
     vol.Optional("above"): number_or_entity,
     vol.Optional("below"): number_or_entity,
     vol.Optional("value_template"): template,
 }
-_ABOVE_OR_BELOW = vol.Any(
+ABOVE_OR_BELOW = vol.Any(
     vol.Schema({vol.Required("above"): object}, extra=vol.ALLOW_EXTRA),
     vol.Schema({vol.Required("below"): object}, extra=vol.ALLOW_EXTRA),
     msg="numeric_state needs 'above' or 'below'",
 )
 
-NUMERIC_STATE_TRIGGER = vol.All(
-    vol.Schema({**_TRIGGER_BASE, **_NUMERIC_STATE_KEYS, vol.Optional("for"): time_period_template}),
-    _ABOVE_OR_BELOW,
-)
 
-EVENT_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("event_type"): vol.All(cv.ensure_list, [cv.string]),
-        vol.Optional("event_data"): dict,
-        vol.Optional("context"): {
-            vol.Optional("user_id"): vol.All(cv.ensure_list, [cv.string]),
-            vol.Optional("parent_id"): vol.All(cv.ensure_list, [cv.string]),
-            vol.Optional("context_id"): vol.All(cv.ensure_list, [cv.string]),
-        },
-    }
-)
-
-
-def _time_at(value: object) -> dict[str, Any]:
-    if isinstance(value, dict):
-        result: dict[str, Any] = vol.Schema(
-            {vol.Required("entity_id"): cv.entity_id, vol.Optional("offset"): cv.time_period}
-        )(value)
-        return result
-    return {"at": time_or_entity(value)}
-
-
-TIME_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("at"): vol.All(cv.ensure_list, [_time_at]),
-        vol.Optional("weekday"): vol.All(cv.ensure_list, [vol.In(_WEEKDAYS)]),
-    }
-)
-
-
-def _pattern_unit(value: object) -> str:
-    text = cv.string(value).strip()
-    if text != "*" and not re.match(r"^/?\d+$", text):
-        raise vol.Invalid(f"invalid time pattern value {text!r}, expected '*', 'n' or '/n'")
-    return text
-
-
-TIME_PATTERN_TRIGGER = vol.All(
-    vol.Schema(
-        {
-            **_TRIGGER_BASE,
-            vol.Optional("hours"): _pattern_unit,
-            vol.Optional("minutes"): _pattern_unit,
-            vol.Optional("seconds"): _pattern_unit,
-        }
-    ),
-    vol.Any(
-        vol.Schema({vol.Required("hours"): object}, extra=vol.ALLOW_EXTRA),
-        vol.Schema({vol.Required("minutes"): object}, extra=vol.ALLOW_EXTRA),
-        vol.Schema({vol.Required("seconds"): object}, extra=vol.ALLOW_EXTRA),
-        msg="time_pattern needs hours, minutes or seconds",
-    ),
-)
-
-SUN_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("event"): vol.In(("sunrise", "sunset")),
-        vol.Optional("offset", default=timedelta(0)): cv.time_period,
-    }
-)
-
-TEMPLATE_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("value_template"): template,
-        vol.Optional("for"): time_period_template,
-    }
-)
-
-START_TRIGGER = vol.Schema({**_TRIGGER_BASE, vol.Required("event"): vol.In(("start", "shutdown"))})
-
-WEBHOOK_TRIGGER = vol.Schema(
-    {
-        **_TRIGGER_BASE,
-        vol.Required("webhook_id"): cv.string,
-        vol.Optional("allowed_methods", default=["POST", "PUT"]): vol.All(
-            cv.ensure_list, [vol.All(cv.string, vol.Upper, vol.In(("GET", "HEAD", "POST", "PUT")))]
-        ),
-        vol.Optional("local_only", default=True): cv.boolean,
-    }
-)
-
-BUILTIN_TRIGGER_SCHEMAS: dict[str, Validator] = {
-    "state": STATE_TRIGGER,
-    # Called directly, so wrapped in a Schema to compile once (see ``compiled_sequence``).
-    "numeric_state": vol.Schema(NUMERIC_STATE_TRIGGER),
-    "event": EVENT_TRIGGER,
-    "time": TIME_TRIGGER,
-    "time_pattern": vol.Schema(TIME_PATTERN_TRIGGER),
-    "sun": SUN_TRIGGER,
-    "template": TEMPLATE_TRIGGER,
-    "homeassistant": START_TRIGGER,
-    "edgewise": START_TRIGGER,
-    "webhook": WEBHOOK_TRIGGER,
-}
-
-
-def trigger_schema(plugins: Mapping[str, Validator]) -> Validator:
-    """The validator of one trigger; ``plugins`` are the platform schemas from plugins."""
+def trigger_schema(platforms: Mapping[str, Validator]) -> Validator:
+    """The validator of one trigger; ``platforms`` are every platform's schema by name."""
 
     def validate(value: object) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -354,11 +245,11 @@ def trigger_schema(plugins: Mapping[str, Validator]) -> Validator:
         kind = value.get("trigger")
         if kind is None:
             raise vol.Invalid("trigger needs 'trigger' (or 'platform')", ["trigger"])
-        schema = BUILTIN_TRIGGER_SCHEMAS.get(str(kind)) or plugins.get(str(kind))
+        schema = platforms.get(str(kind))
         if schema is None:
-            known = sorted({*BUILTIN_TRIGGER_SCHEMAS, *plugins})
             raise vol.Invalid(
-                f"unknown trigger platform {kind!r}; known: {', '.join(known)}", ["trigger"]
+                f"unknown trigger platform {kind!r}; known: {', '.join(sorted(platforms))}",
+                ["trigger"],
             )
         return schema(value)  # type: ignore[no-any-return]
 
@@ -368,8 +259,9 @@ def trigger_schema(plugins: Mapping[str, Validator]) -> Validator:
 # --- conditions ----------------------------------------------------------------------------------
 
 
-def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
-    """The validator of one condition, recursively (and/or/not)."""
+def condition_schema(platforms: Mapping[str, Validator]) -> Validator:
+    """The validator of one condition, recursively (and/or/not); ``platforms`` are every
+    condition platform's schema by name."""
 
     def validate(value: object) -> Any:
         if is_template_string(value):
@@ -386,53 +278,16 @@ def condition_schema(plugins: Mapping[str, Validator]) -> Validator:
             else:
                 raise vol.Invalid("condition needs 'condition'", ["condition"])
         kind = str(value["condition"])
-        schema = schemas.get(kind) or plugins.get(kind)
+        schema = groups.get(kind) or platforms.get(kind)
         if schema is None:
-            known = sorted({*schemas, *plugins})
+            known = sorted({*groups, *platforms})
             raise vol.Invalid(
                 f"unknown condition {kind!r}; known: {', '.join(known)}", ["condition"]
             )
         return schema(value)
 
-    base: dict[Any, Any] = {vol.Required("condition"): cv.string, **_BASE}
-    nested: dict[Any, Any] = {**base, vol.Required("conditions"): _list_of(validate)}
-    schemas: dict[str, Validator] = {
-        "and": vol.Schema(nested),
-        "or": vol.Schema(nested),
-        "not": vol.Schema(nested),
-        "state": vol.Schema(
-            {
-                **base,
-                vol.Required("entity_id"): cv.entity_ids,
-                vol.Required("state"): state_values,
-                vol.Optional("attribute"): cv.string,
-                vol.Optional("match", default="all"): vol.In(("all", "any")),
-                vol.Optional("for"): time_period_template,
-            }
-        ),
-        "numeric_state": vol.Schema(
-            vol.All(vol.Schema({**base, **_NUMERIC_STATE_KEYS}), _ABOVE_OR_BELOW)
-        ),
-        "template": vol.Schema({**base, vol.Required("value_template"): template}),
-        "time": vol.Schema(
-            {
-                **base,
-                vol.Optional("after"): time_or_entity,
-                vol.Optional("before"): time_or_entity,
-                vol.Optional("weekday"): vol.All(cv.ensure_list, [vol.In(_WEEKDAYS)]),
-            }
-        ),
-        "sun": vol.Schema(
-            {
-                **base,
-                vol.Optional("after"): vol.In(("sunrise", "sunset")),
-                vol.Optional("before"): vol.In(("sunrise", "sunset")),
-                vol.Optional("after_offset", default=timedelta(0)): cv.time_period,
-                vol.Optional("before_offset", default=timedelta(0)): cv.time_period,
-            }
-        ),
-        "trigger": vol.Schema({**base, vol.Required("id"): vol.All(cv.ensure_list, [cv.string])}),
-    }
+    nested = vol.Schema({**CONDITION_BASE, vol.Required("conditions"): _list_of(validate)})
+    groups: dict[str, Validator] = {"and": nested, "or": nested, "not": nested}
     return validate
 
 

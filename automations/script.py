@@ -24,11 +24,17 @@ from core.services import ServiceTarget, extract_target
 from core.template import track_template
 from core.trigger import TriggerPlatform
 
-from .conditions import Check, compile_condition, compile_conditions, template_truthy
+from .conditions import (
+    BUILTIN_CONDITIONS,
+    Check,
+    compile_condition,
+    compile_conditions,
+    template_truthy,
+)
 from .const import CONF_CONTINUE_ON_ERROR, CONF_ENABLED, LOG_LEVELS, REPEAT_LIMIT, RunMode
 from .templating import Value, compile_template, compile_value, render_duration
 from .trace import Trace, TraceElement
-from .triggers import attach_triggers
+from .triggers import BUILTIN_TRIGGERS, attach_triggers
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -55,15 +61,32 @@ class ScriptError(Exception):
 
 
 class Platforms:
-    """The plugin trigger and condition platforms, shared by everything compiled at once."""
+    """Every trigger and condition platform by name, shared by everything compiled at once.
+
+    ``triggers`` and ``conditions`` are the plugins'; the built-in platforms are added to them
+    (a built-in name wins over a plugin's), so the engine finds every platform in one mapping.
+    """
 
     def __init__(
         self,
         triggers: Mapping[str, TriggerPlatform] | None = None,
         conditions: Mapping[str, ConditionPlatform] | None = None,
     ) -> None:
-        self.triggers: Mapping[str, TriggerPlatform] = triggers or {}
-        self.conditions: Mapping[str, ConditionPlatform] = conditions or {}
+        self.triggers: Mapping[str, TriggerPlatform] = _with_builtins(
+            triggers, BUILTIN_TRIGGERS, "trigger"
+        )
+        self.conditions: Mapping[str, ConditionPlatform] = _with_builtins(
+            conditions, BUILTIN_CONDITIONS, "condition"
+        )
+
+
+def _with_builtins(
+    plugins: Mapping[str, Any] | None, builtins: Mapping[str, Any], kind: str
+) -> dict[str, Any]:
+    """The plugins' platforms and the built-in ones; a plugin's that shadows one is ignored."""
+    for name in (plugins or {}).keys() & builtins.keys():
+        _LOGGER.warning("A plugin's %s platform %r is ignored: it is a built-in one", kind, name)
+    return {**(plugins or {}), **builtins}
 
 
 class Run:

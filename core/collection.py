@@ -51,7 +51,7 @@ from .runtime import RuntimeKey
 from .services import ServiceCall, humanize
 from .slug import slugify
 from .state import State
-from .storage import JsonStore, StorageError, storage_path
+from .storage import JsonStore, StorageError
 from .validators import slug, string
 
 if TYPE_CHECKING:
@@ -208,11 +208,10 @@ class ItemCollection:
         self.item_schema = item_schema
         self._items: dict[str, Item] = {}
         self._listeners: list[ChangeListener] = []
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, domain),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            domain,
             version=STORAGE_VERSION,
-            key=domain,
         )
         #: Stored entries that failed validation: kept in the file, never silently dropped.
         self._invalid_stored: list[Any] = []

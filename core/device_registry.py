@@ -20,7 +20,7 @@ from ulid_transform import ulid_now
 from .const import EVENT_DEVICE_REGISTRY_UPDATED
 from .entity_registry import UNDEFINED, DisabledBy, UndefinedType
 from .slug import slugify
-from .storage import JsonStore, storage_path
+from .storage import JsonStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -93,11 +93,10 @@ class AreaRegistry:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, AREA_STORAGE_KEY),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            AREA_STORAGE_KEY,
             version=STORAGE_VERSION,
-            key=AREA_STORAGE_KEY,
         )
         self._areas: dict[str, AreaEntry] = {}
 
@@ -298,11 +297,10 @@ class DeviceRegistry:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, DEVICE_STORAGE_KEY),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            DEVICE_STORAGE_KEY,
             version=STORAGE_VERSION,
-            key=DEVICE_STORAGE_KEY,
         )
         self._devices: dict[str, DeviceEntry] = {}
         self._by_identifier: dict[tuple[str, str], str] = {}

@@ -21,7 +21,7 @@ from .const import EVENT_ENTITY_REGISTRY_UPDATED
 from .errors import InvalidEntityIdError
 from .slug import slugify
 from .state import valid_entity_id
-from .storage import JsonStore, storage_path
+from .storage import JsonStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -174,12 +174,11 @@ class EntityRegistry:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, STORAGE_KEY),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            STORAGE_KEY,
             version=STORAGE_VERSION,
             minor_version=STORAGE_MINOR_VERSION,
-            key=STORAGE_KEY,
         )
         self._entities: dict[str, RegistryEntry] = {}
         self._by_key: dict[_Key, str] = {}

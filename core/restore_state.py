@@ -32,7 +32,7 @@ from .context import Context
 from .entity import Entity
 from .runtime import RuntimeKey
 from .state import State
-from .storage import JsonStore, storage_path
+from .storage import JsonStore
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -114,11 +114,10 @@ class RestoreStateStore:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, STORAGE_KEY),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            STORAGE_KEY,
             version=STORAGE_VERSION,
-            key=STORAGE_KEY,
         )
         #: What was loaded or kept at removal, by entity id.
         self._last_states: dict[str, StoredState] = {}

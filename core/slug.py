@@ -1,20 +1,21 @@
-"""Slugs: the lower-case ASCII identifiers entity object ids and area ids are made of."""
+"""Slugs: the lower-case ASCII identifiers entity object ids and area ids are made of.
+
+As Home Assistant does, names are transliterated, not stripped: python-slugify with
+text-unidecode (not the GPL ``unidecode``) turns "Straße" into ``strasse``, "Küche 1" into
+``kuche_1`` and "客厅" into ``ke_ting``, so a site named in any language gets readable ids.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+from slugify import slugify as _transliterated_slug
 
 #: What an empty or all-punctuation text becomes, so an id is never empty.
 EMPTY_SLUG = "unnamed"
 
 
-def slugify(text: str) -> str:
-    """Turn ``text`` into ``lower_case_ascii_with_underscores`` ("Küche 1" -> "kuche_1")."""
-    # NFKD splits accented letters into letter + combining mark; dropping non-ASCII then keeps
-    # the letter, and compatibility forms ("ﬁ", "²") become their plain equivalents.
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _NON_ALNUM.sub("_", ascii_text.lower()).strip("_")
-    return slug or EMPTY_SLUG
+def slugify(text: str, *, separator: str = "_") -> str:
+    """Turn ``text`` into ``lower_case_ascii_with_underscores`` ("Straße 1" -> "strasse_1").
+
+    Words are joined by ``separator``; the result is never empty (``EMPTY_SLUG``).
+    """
+    return _transliterated_slug(text, separator=separator) or EMPTY_SLUG

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 from .bus import Event, EventBus, EventListener, EventOrigin, Listener, Unsubscribe
 from .const import (
@@ -121,6 +121,44 @@ class State:
         self._as_dict: StateDict | None = None
         self._json: bytes | None = None
 
+    @classmethod
+    def trusted(  # noqa: PLR0917 - positional only: the cheapest call on the hot path
+        cls,
+        entity_id: str,
+        state: str,
+        attributes: Mapping[str, Any],
+        last_changed: float,
+        updated: float,
+        context: Context | None,
+        domain: str,
+        object_id: str,
+        /,
+    ) -> Self:
+        """A State from values already checked: the fast constructor of hot paths.
+
+        ``StateMachine.set`` and the recorder's history reader make States with it. Nothing is
+        validated or copied: ``entity_id`` is valid and lower-case and ``domain``/``object_id``
+        are its halves, ``state`` is at most 255 characters, ``attributes`` is a read-only
+        mapping nobody changes (``MappingProxyType``, possibly shared with other States), and
+        ``updated`` is both ``last_updated`` and ``last_reported``. ``context`` None leaves
+        the slot unset: only for a subclass that provides ``context`` itself (the recorder's
+        ``RecordedState`` makes it from its row when first read). This and ``__init__`` are the
+        only code that knows State's slots; a subclass sets its own after calling this.
+        """
+        new = _new_state(cls)
+        new.entity_id = entity_id
+        new.state = state
+        new.attributes = attributes
+        new.last_changed_timestamp = last_changed
+        new.last_updated_timestamp = new.last_reported_timestamp = updated
+        if context is not None:
+            new.context = context
+        new.domain = domain
+        new.object_id = object_id
+        new._as_dict = None  # noqa: SLF001 - its own class's cache, empty for a new State
+        new._json = None  # noqa: SLF001 - same
+        return new
+
     @property
     def last_changed(self) -> datetime:
         """When ``state`` last took a different value."""
@@ -214,6 +252,9 @@ class State:
     def __repr__(self) -> str:
         attrs = f"; {dict(self.attributes)}" if self.attributes else ""
         return f"<state {self.entity_id}={self.state}{attrs} @ {self.last_changed.isoformat()}>"
+
+
+_trusted_state = State.trusted
 
 
 class StateChangedData(TypedDict):
@@ -345,23 +386,16 @@ class StateMachine:
             # noticeable share of a write on a busy bus.
             context = _new_context(Context)
             context._id = context.user_id = context.parent_id = None  # noqa: SLF001 - as __init__
-        state = _new_state(State)
-        state.entity_id = entity_id
-        state.state = new_state
         if not attributes:
-            state.attributes = _EMPTY
+            frozen = _EMPTY
         elif old is not None and old.attributes == attributes:
             # Most changes touch only the state: share the old read-only mapping, copy nothing.
-            state.attributes = old.attributes
+            frozen = old.attributes
         else:
-            state.attributes = MappingProxyType(dict(attributes))
-        state.last_changed_timestamp = last_changed
-        state.last_updated_timestamp = state.last_reported_timestamp = now
-        state.context = context
-        state.domain = domain
-        state.object_id = object_id
-        state._as_dict = None  # noqa: SLF001 - State's own cache, built here for speed
-        state._json = None  # noqa: SLF001 - same
+            frozen = MappingProxyType(dict(attributes))
+        state = _trusted_state(
+            entity_id, new_state, frozen, last_changed, now, context, domain, object_id
+        )
         self._states[entity_id] = state
         if old is None:
             self._by_domain.setdefault(domain, {})[entity_id] = None

@@ -3,6 +3,11 @@
 The file format is Home Assistant's: ``{"version", "minor_version", "key", "data"}``. Saves are
 coalesced (at most one write per delay window) and run in the executor; a corrupt file is moved
 aside, never overwritten, so its bytes can still be recovered by hand.
+
+A store made with :meth:`JsonStore.for_runtime` waits for its delayed saves on the runtime's
+scheduler, so on the runtime's clock: a test with a ``FakeClock`` advances the clock instead of
+sleeping. A store with no scheduler (made outside a runtime, or used before the runtime's
+scheduler started or after it closed) waits on a loop timer.
 """
 
 from __future__ import annotations
@@ -13,10 +18,16 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
+from .bus import callback
 from .errors import EdgewiseError
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+    from .timers import Scheduler
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -136,18 +147,58 @@ class JsonStore:
         minor_version: int = 1,
         key: str,
         migrate: MigrateFunc | None = None,
+        scheduler: Callable[[], Scheduler | None] | None = None,
     ) -> None:
+        """Describe the store; nothing is read until :meth:`load`.
+
+        Args:
+            executor: runs the blocking file I/O (``Runtime.run_in_executor``).
+            path: the file.
+            version: the major version of the layout this code writes.
+            minor_version: its minor version (additions older readers tolerate).
+            key: the store's name, written into the file.
+            migrate: turns the data of an older file into the current layout.
+            scheduler: where to find the scheduler delayed saves wait on, looked up when a save
+                is scheduled (a runtime's scheduler starts after most stores are made); without
+                one, or while it gives None, delayed saves wait on a loop timer.
+        """
         self.path = path
         self.key = key
         self.version = version
         self.minor_version = minor_version
         self._executor = executor
         self._migrate = migrate
+        self._scheduler = scheduler
         self._pending: DataFunc | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        #: Cancels the timer of the scheduled save (a scheduler job or a loop timer).
+        self._timer: Callable[[], None] | None = None
+        #: When the scheduled save is due, in its time base's seconds: the scheduler's clock's
+        #: monotonic time, or the loop's.
         self._timer_due: float = 0.0
+        self._timer_base: object = None
         self._write_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_runtime(
+        cls,
+        runtime: Runtime,
+        key: str,
+        *,
+        version: int,
+        minor_version: int = 1,
+        migrate: MigrateFunc | None = None,
+    ) -> Self:
+        """The store ``<config_dir>/.storage/<key>`` of ``runtime``, saving on its clock."""
+        return cls(
+            runtime.run_in_executor,
+            storage_path(runtime.config_dir, key),
+            version=version,
+            minor_version=minor_version,
+            key=key,
+            migrate=migrate,
+            scheduler=lambda: runtime.scheduler,
+        )
 
     @property
     def save_pending(self) -> bool:
@@ -212,14 +263,44 @@ class JsonStore:
         costs one write and no change waits longer than the delay it asked for. Run on the loop.
         """
         self._pending = data_func
+        scheduler = self._scheduler() if self._scheduler is not None else None
+        if scheduler is not None:
+            clock = scheduler.clock
+            if self._arm(scheduler, clock.monotonic() + delay):
+                try:
+                    self._timer = scheduler.at(
+                        clock.now() + timedelta(seconds=delay),
+                        self._on_due,
+                        name=f"storage[{self.key}].save",
+                    )
+                    return
+                except RuntimeError:  # the scheduler closed (the runtime stops): a loop timer
+                    self._timer = None
+            else:
+                return
         loop = asyncio.get_running_loop()
         due = loop.time() + delay
+        if self._arm(loop, due):
+            self._timer = loop.call_at(due, self._start_write).cancel
+
+    def _arm(self, base: object, due: float) -> bool:
+        """Whether to (re)arm the timer for ``due`` (in ``base``'s time); cancels the old one.
+
+        A timer already due sooner on the same time base stays; one on another base (the
+        scheduler started or closed since) is replaced.
+        """
         if self._timer is not None:
-            if due >= self._timer_due:
-                return
-            self._timer.cancel()
+            if base is self._timer_base and due >= self._timer_due:
+                return False
+            self._timer()
+            self._timer = None
+        self._timer_base = base
         self._timer_due = due
-        self._timer = loop.call_at(due, self._start_write)
+        return True
+
+    @callback
+    def _on_due(self, _when: datetime) -> None:
+        self._start_write()
 
     def _start_write(self) -> None:
         self._timer = None
@@ -276,5 +357,5 @@ class JsonStore:
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
+            self._timer()
             self._timer = None

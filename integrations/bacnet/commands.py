@@ -22,7 +22,7 @@ from typing import Any
 from ulid_transform import ulid_now
 
 from core import Context, Runtime
-from core.storage import JsonStore, storage_path
+from core.storage import JsonStore
 
 from .const import (
     STORE_OVERRIDES,
@@ -109,17 +109,15 @@ class WriteCommandLog:
         self._runtime = runtime
         self._state = _State()
         self.overrides: dict[str, Override] = {}
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, STORE_WRITE_COMMANDS),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            STORE_WRITE_COMMANDS,
             version=_STORE_VERSION,
-            key=STORE_WRITE_COMMANDS,
         )
-        self._override_store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, STORE_OVERRIDES),
+        self._override_store = JsonStore.for_runtime(
+            runtime,
+            STORE_OVERRIDES,
             version=_STORE_VERSION,
-            key=STORE_OVERRIDES,
         )
 
     async def load(self) -> None:

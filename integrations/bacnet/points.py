@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from core import Runtime
-from core.storage import JsonStore, storage_path
+from core.storage import JsonStore
 
 from .const import CONF_ADDRESS, CONF_INSTANCE, CONF_NAME, CONF_POINTS, STORE_POINTS
 from .schema import DEVICE_SCHEMA, POINT_SCHEMA, DeviceConfig, ObjectRef, PointConfig
@@ -28,11 +28,10 @@ class PointStore:
     """The picked points, by device instance. Used on the loop."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self._store = JsonStore(
-            runtime.run_in_executor,
-            storage_path(runtime.config_dir, STORE_POINTS),
+        self._store = JsonStore.for_runtime(
+            runtime,
+            STORE_POINTS,
             version=1,
-            key=STORE_POINTS,
         )
         self._devices: dict[int, dict[str, Any]] = {}
 

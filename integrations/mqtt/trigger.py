@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import voluptuous as vol
 
 from core import IntegrationError, validators
-from core.trigger import ENGINE_TRIGGER_KEYS, TriggerFire, TriggerPlatform
+from core.trigger import ENGINE_TRIGGER_KEYS, TriggerFire, TriggerInfo, TriggerPlatform
 
 from .const import DEFAULT_ENCODING, DOMAIN
 from .platform_schema import valid_qos
@@ -60,7 +60,7 @@ class MqttTriggerPlatform:
     schema = TRIGGER_SCHEMA
 
     async def attach(
-        self, runtime: Runtime, config: dict[str, Any], fire: TriggerFire
+        self, runtime: Runtime, config: dict[str, Any], fire: TriggerFire, info: TriggerInfo
     ) -> Callable[[], None]:
         """Subscribe to ``config['topic']``; returns once the broker has the subscription
         (when connected). Returns the detach function.

@@ -191,7 +191,7 @@ class _Decoder:
         """
         domain, _, object_id = entity_id.partition(".")
         attributes = self.attributes
-        new_state = State.__new__
+        new_state = RecordedState.trusted
         out: list[State] = []
         append = out.append
         last_attributes_id: int | None = None
@@ -211,19 +211,11 @@ class _Decoder:
             if attributes_id != last_attributes_id:
                 mapping = attributes(attributes_id)
                 last_attributes_id = attributes_id
-            # Built field by field as StateMachine.set does: State.__init__ would copy the
-            # shared attribute mapping once per row, the largest cost of a long history.
-            new = new_state(RecordedState)
-            new.entity_id = entity_id
-            new.state = state
-            new.attributes = mapping
-            new.last_changed_timestamp = changed
-            new.last_updated_timestamp = new.last_reported_timestamp = updated
+            # The trusted constructor: State.__init__ would copy the shared attribute mapping
+            # once per row, the largest cost of a long history. No context: made from the row
+            # when first read.
+            new = new_state(entity_id, state, mapping, changed, updated, None, domain, object_id)
             new._row = row  # noqa: SLF001 - RecordedState's own field, set as its __init__ would
-            new.domain = domain
-            new.object_id = object_id
-            new._as_dict = None  # noqa: SLF001 - State's own cache, empty for a new State
-            new._json = None  # noqa: SLF001 - same
             append(new)
         return out
 

@@ -45,6 +45,13 @@ with the building's AHU and chillers (N is the chiller's number, 1…):
     binary-value,N         Chiller N enable (commandable)            active / inactive
     ====================== ========================================= ==========================
 
+Tuya (``simulator: {tuya: {port: 6670, version: 3.3, versions: {ev_charger: 3.5}}}``): each
+appliance's plug is a Tuya device on its own TCP port (the first appliance on ``port``, the next
+on ``port + 1``, ...), device id ``ewsim`` + the appliance's name without underscores, padded
+with zeros to 20 characters (``ewsimdishwasher00000``), the configured ``local_key``. Its data
+points are those of a metering plug: 1 switch, 17 energy (0.001 kWh), 18 current (mA), 19 power
+(W x 10), 20 voltage (V x 10); switching DP 1 switches the simulated plug.
+
 A write to a commandable object at any priority (16 when none is given), or a relinquish,
 changes its present value through the priority array, and the present value drives the model at
 once. With no command in the array the relinquish default follows the model, so changes made in
@@ -65,8 +72,9 @@ if TYPE_CHECKING:
     from .bacnet_server import SimBacnetDevice
     from .modbus_server import SimModbusServer
     from .sim import SimulationDriver
+    from .tuya_server import SimTuyaServer
 
-    Server = SimModbusServer | SimBacnetDevice
+    Server = SimModbusServer | SimBacnetDevice | SimTuyaServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,6 +133,10 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         from .bacnet_server import SimBacnetDevice  # noqa: PLC0415 - bacpypes3 only when asked
 
         wanted.append(SimBacnetDevice(simulation, config.bacnet, hub.after_write))
+    if config.tuya is not None:
+        from .tuya_server import SimTuyaServer  # noqa: PLC0415 - tinytuya only when asked
+
+        wanted.append(SimTuyaServer(simulation, config.tuya, hub.after_write))
     for server in wanted:
         try:
             await server.start()

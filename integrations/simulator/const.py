@@ -24,6 +24,10 @@ CONF_BASE_LOAD: Final = "base_load"
 CONF_SCHEDULES: Final = "schedules"
 CONF_MODBUS: Final = "modbus"
 CONF_BACNET: Final = "bacnet"
+CONF_TUYA: Final = "tuya"
+CONF_LOCAL_KEY: Final = "local_key"
+CONF_VERSION: Final = "version"
+CONF_VERSIONS: Final = "versions"
 CONF_HOST: Final = "host"
 CONF_PORT: Final = "port"
 CONF_ADDRESS: Final = "address"
@@ -46,6 +50,12 @@ DEFAULT_CHILLER_KW_PER_TON: Final = 0.6
 DEFAULT_BASE_LOAD: Final = 150.0
 
 #: Where the simulated meters answer Modbus TCP when ``modbus:`` is configured.
+DEFAULT_TUYA_HOST: Final = "127.0.0.1"
+#: The first plug's TCP port; the next plugs take the ports after it.
+DEFAULT_TUYA_PORT: Final = 6670
+#: The simulated plugs' local key (16 characters, as Tuya's).
+DEFAULT_TUYA_KEY: Final = "edgewise-sim-key"
+DEFAULT_TUYA_VERSION: Final = 3.3
 DEFAULT_MODBUS_HOST: Final = "127.0.0.1"
 DEFAULT_MODBUS_PORT: Final = 5020
 #: Modbus device ids of the simulated meters.

@@ -20,6 +20,12 @@ Example::
       modbus:               # optional: the meters on Modbus TCP (register map in __init__.py)
         host: 127.0.0.1
         port: 5020
+      tuya:                 # optional: the home's plugs as Tuya devices (see __init__.py)
+        host: 127.0.0.1
+        port: 6670          # the first plug's port; the others follow
+        local_key: edgewise-sim-key
+        version: 3.3        # 3.1, 3.3, 3.4 or 3.5
+        versions: {ev_charger: 3.5}   # per appliance
       bacnet:               # optional: the AHU and chillers as a BACnet/IP device
         address: 127.0.0.2  # not the address/port of a BACnet client on the same machine
         port: 47808
@@ -27,14 +33,14 @@ Example::
 
 A bare ``simulator:`` gives all of the above: a building with three zones, an AHU, three
 chillers and a main meter, and a home with the five appliances, their plugs and a house meter.
-``building: false`` or ``home: false`` leaves that part out. ``modbus:`` and ``bacnet:`` are off
-unless given; an empty ``modbus:`` or ``bacnet:`` uses the defaults above.
+``building: false`` or ``home: false`` leaves that part out. ``modbus:``, ``tuya:`` and
+``bacnet:`` are off unless given; an empty one uses the defaults above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import voluptuous as vol
@@ -51,13 +57,17 @@ from .const import (
     CONF_HOME,
     CONF_HOST,
     CONF_INSTANCE,
+    CONF_LOCAL_KEY,
     CONF_MODBUS,
     CONF_NAME,
     CONF_PORT,
     CONF_SCHEDULES,
     CONF_SEED,
     CONF_SPEED,
+    CONF_TUYA,
     CONF_UPDATE_INTERVAL,
+    CONF_VERSION,
+    CONF_VERSIONS,
     CONF_ZONE_AREA,
     CONF_ZONES,
     DEFAULT_BACNET_ADDRESS,
@@ -72,6 +82,10 @@ from .const import (
     DEFAULT_MODBUS_PORT,
     DEFAULT_SEED,
     DEFAULT_SPEED,
+    DEFAULT_TUYA_HOST,
+    DEFAULT_TUYA_KEY,
+    DEFAULT_TUYA_PORT,
+    DEFAULT_TUYA_VERSION,
     DEFAULT_UPDATE_INTERVAL,
     DEFAULT_ZONE_AREA,
     DEFAULT_ZONE_COUNT,
@@ -114,6 +128,21 @@ class ModbusExposure:
 
 
 @dataclass(frozen=True, slots=True)
+class TuyaExposure:
+    """Serve the home's plugs as Tuya devices from ``host``:``port`` on (one port per plug)."""
+
+    host: str = DEFAULT_TUYA_HOST
+    port: int = DEFAULT_TUYA_PORT
+    local_key: str = DEFAULT_TUYA_KEY
+    version: float = DEFAULT_TUYA_VERSION
+    versions: Mapping[ApplianceKind, float] = field(default_factory=dict)
+
+    def version_of(self, kind: ApplianceKind) -> float:
+        """The protocol version the plug of ``kind`` speaks."""
+        return self.versions.get(kind, self.version)
+
+
+@dataclass(frozen=True, slots=True)
 class BacnetExposure:
     """Serve the AHU and chillers as BACnet/IP device ``instance`` at ``address``:``port``."""
 
@@ -134,6 +163,7 @@ class SimConfig:
     home: HomeConfig | None = None
     modbus: ModbusExposure | None = None
     bacnet: BacnetExposure | None = None
+    tuya: TuyaExposure | None = None
 
 
 def _default_zone_names(count: int) -> list[str]:
@@ -198,6 +228,27 @@ MODBUS_SCHEMA = vol.Schema(
     }
 )
 
+_TUYA_VERSION = vol.All(vol.Coerce(float), vol.In([3.1, 3.3, 3.4, 3.5]))
+
+
+def _tuya_key(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 16 or not value.isascii():
+        raise vol.Invalid("a Tuya local key is 16 ASCII characters")
+    return value
+
+
+TUYA_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_HOST, default=DEFAULT_TUYA_HOST): vol.All(str, vol.Length(min=1)),
+        vol.Optional(CONF_PORT, default=DEFAULT_TUYA_PORT): vol.All(
+            int, vol.Range(min=1, max=65535 - len(ApplianceKind))
+        ),
+        vol.Optional(CONF_LOCAL_KEY, default=DEFAULT_TUYA_KEY): _tuya_key,
+        vol.Optional(CONF_VERSION, default=DEFAULT_TUYA_VERSION): _TUYA_VERSION,
+        vol.Optional(CONF_VERSIONS, default=dict): {vol.Coerce(ApplianceKind): _TUYA_VERSION},
+    }
+)
+
 BACNET_SCHEMA = vol.Schema(
     {
         vol.Optional(CONF_ADDRESS, default=DEFAULT_BACNET_ADDRESS): vol.All(str, vol.Length(min=1)),
@@ -229,6 +280,7 @@ SECTION_SCHEMA = vol.Schema(
         vol.Optional(CONF_HOME, default=None): _part(HOME_SCHEMA),
         vol.Optional(CONF_MODBUS, default=False): _part(MODBUS_SCHEMA),
         vol.Optional(CONF_BACNET, default=False): _part(BACNET_SCHEMA),
+        vol.Optional(CONF_TUYA, default=False): _part(TUYA_SCHEMA),
     }
 )
 
@@ -238,6 +290,7 @@ def _to_config(section: Mapping[str, Any]) -> SimConfig:
     home: Mapping[str, Any] | bool = section[CONF_HOME]
     modbus: Mapping[str, Any] | bool = section[CONF_MODBUS]
     bacnet: Mapping[str, Any] | bool = section[CONF_BACNET]
+    tuya: Mapping[str, Any] | bool = section[CONF_TUYA]
     return SimConfig(
         seed=section[CONF_SEED],
         speed=section[CONF_SPEED],
@@ -268,6 +321,15 @@ def _to_config(section: Mapping[str, Any]) -> SimConfig:
             port=bacnet[CONF_PORT],
             instance=bacnet[CONF_INSTANCE],
             name=bacnet[CONF_NAME],
+        ),
+        tuya=None
+        if isinstance(tuya, bool)
+        else TuyaExposure(
+            host=tuya[CONF_HOST],
+            port=tuya[CONF_PORT],
+            local_key=tuya[CONF_LOCAL_KEY],
+            version=tuya[CONF_VERSION],
+            versions=dict(tuya[CONF_VERSIONS]),
         ),
     )
 

@@ -20,11 +20,14 @@ from automations import script_integration
 from automations.manager import AutomationManager
 from core.bus import Event, callback
 from core.clock import FakeClock
+from core.condition import Checker, ConditionInfo
 from core.hookspecs import hookimpl
 from core.integration import Manifest
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from core.services import ServiceCall, SupportsResponse
+from core.trigger import TriggerFire, TriggerInfo
+from tests._helpers import settle, wait_for
 
 #: A summer Saturday noon in Amsterdam.
 START = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
@@ -46,11 +49,16 @@ class PulseTrigger:
 
     schema = vol.Schema({vol.Required("name"): str}, extra=vol.ALLOW_EXTRA)
 
-    async def attach(self, runtime: Runtime, config: dict[str, Any], fire: Any) -> Any:
+    async def attach(
+        self, runtime: Runtime, config: dict[str, Any], fire: TriggerFire, info: TriggerInfo
+    ) -> Any:
         @callback
         def on_pulse(event: Event[Any]) -> None:
             if event.data.get("name") == config["name"]:
-                fire({"name": config["name"], "description": "pulse"}, event.context)
+                fire(
+                    {"name": config["name"], "description": "pulse", "attached_by": info.name},
+                    event.context,
+                )
 
         return runtime.bus.listen("pulse", on_pulse)
 
@@ -60,9 +68,14 @@ class EvenCondition:
 
     schema = vol.Schema({vol.Required("entity_id"): str}, extra=vol.ALLOW_EXTRA)
 
-    def check(self, runtime: Runtime, config: dict[str, Any], variables: Any) -> bool:
-        state = runtime.states.get(config["entity_id"])
-        return state is not None and int(state.state) % 2 == 0
+    def checker(self, runtime: Runtime, config: dict[str, Any], info: ConditionInfo) -> Checker:
+        entity_id = config["entity_id"]
+
+        def check(variables: Any) -> bool:
+            state = runtime.states.get(entity_id)
+            return state is not None and int(state.state) % 2 == 0
+
+        return check
 
 
 class TestPlugin:
@@ -141,15 +154,12 @@ class Site:
         )
 
     async def settle(self, ticks: int = 20) -> None:
-        """Let queued callbacks and started runs proceed."""
-        for _ in range(ticks):
-            await asyncio.sleep(0)
+        """Let queued bus deliveries, callbacks and started runs proceed."""
+        await settle(self.runtime, ticks=ticks)
 
     async def wait_for(self, predicate: Callable[[], bool], limit: float = 10.0) -> None:
         """Wait until ``predicate()`` holds (a generous limit, for loaded machines)."""
-        async with asyncio.timeout(limit):
-            while not predicate():  # noqa: ASYNC110 - polls state that no event announces
-                await asyncio.sleep(0.001)
+        await wait_for(predicate, "the site's condition", within=limit)
 
     async def advance(self, **delta: float) -> None:
         """Let pending callbacks run, move the fake clock, and let what became due run."""

@@ -24,6 +24,8 @@ class RegistryRuntime:
         self.config_dir = config_dir
         self.bus = EventBus(self.loop, None)
         self.states = StateMachine(self.bus)
+        #: No scheduler: the registries' delayed saves wait on loop timers.
+        self.scheduler = None
         self.area_registry = AreaRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime
         self.device_registry = DeviceRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime
         self.entity_registry = EntityRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime

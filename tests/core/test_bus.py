@@ -11,6 +11,7 @@ import pytest
 from core.bus import Event, EventBus, callback
 from core.const import MATCH_ALL
 from core.context import Context
+from tests._helpers import settle
 
 
 @pytest.fixture
@@ -23,17 +24,12 @@ async def bus() -> EventBus:
     return EventBus(loop, executor_job)
 
 
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def test_listener_receives_event_after_fire_returns(bus: EventBus) -> None:
     received: list[Event[object]] = []
     bus.listen("ping", callback(received.append))
     bus.fire("ping", {"n": 1})
     assert received == []  # never inside fire()
-    await settle()
+    await settle(bus)
     assert [e.data for e in received] == [{"n": 1}]
     assert received[0].event_type == "ping"
 
@@ -43,7 +39,7 @@ async def test_match_all_listener_sees_every_type(bus: EventBus) -> None:
     bus.listen(MATCH_ALL, callback(lambda e: seen.append(e.event_type)))
     bus.fire("a")
     bus.fire("b")
-    await settle()
+    await settle(bus)
     assert seen == ["a", "b"]
 
 
@@ -52,7 +48,7 @@ async def test_listeners_run_in_subscription_order(bus: EventBus) -> None:
     for i in range(3):
         bus.listen("x", callback(lambda e, i=i: order.append(i)))
     bus.fire("x")
-    await settle()
+    await settle(bus)
     assert order == [0, 1, 2]
 
 
@@ -69,7 +65,7 @@ async def test_failing_listener_is_logged_and_others_still_run(
     bus.listen("x", callback(received.append))
     with caplog.at_level(logging.ERROR):
         bus.fire("x")
-        await settle()
+        await settle(bus)
     assert len(received) == 1
     assert "Error in listener for x" in caplog.text
     assert "boom" in caplog.text
@@ -84,7 +80,7 @@ async def test_failing_coroutine_listener_is_logged(
     bus.listen("x", broken)
     with caplog.at_level(logging.ERROR):
         bus.fire("x")
-        await settle()
+        await settle(bus)
         await bus.drain()
     assert "async boom" in caplog.text
 
@@ -95,7 +91,7 @@ async def test_unsubscribe_stops_delivery_and_is_idempotent(bus: EventBus) -> No
     unsub()
     unsub()
     bus.fire("x")
-    await settle()
+    await settle(bus)
     assert received == []
     assert "x" not in bus.listener_counts()
 
@@ -105,7 +101,7 @@ async def test_listen_once_fires_only_for_the_first_event(bus: EventBus) -> None
     bus.listen_once("x", callback(received.append))
     bus.fire("x", {"n": 1})
     bus.fire("x", {"n": 2})
-    await settle()
+    await settle(bus)
     assert [e.data["n"] for e in received] == [1]
     assert bus.listener_counts() == {}
 
@@ -115,7 +111,7 @@ async def test_event_filter_runs_inside_fire_and_gates_the_listener(bus: EventBu
     bus.listen("x", callback(received.append), event_filter=lambda e: e.data.get("keep") is True)
     bus.fire("x", {"keep": False})
     bus.fire("x", {"keep": True})
-    await settle()
+    await settle(bus)
     assert [e.data for e in received] == [{"keep": True}]
 
 
@@ -153,7 +149,7 @@ async def test_context_travels_with_event_and_ids_are_lazy_ulids(bus: EventBus) 
     parent = Context(user_id="u1")
     child = parent.child()
     bus.fire("x", context=child)
-    await settle()
+    await settle(bus)
     assert received[0].context is child
     assert child.parent_id == parent.id
     assert child.user_id == "u1"
@@ -176,7 +172,7 @@ async def test_listener_firing_an_event_does_not_recurse(bus: EventBus) -> None:
 
     bus.listen("x", chain)
     bus.fire("x", {"n": 1})
-    await settle()
+    await settle(bus)
     assert seen == [1, 1, 1]
 
 

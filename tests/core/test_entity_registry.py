@@ -293,3 +293,13 @@ async def test_labels_given_as_one_string_are_refused(runtime: RegistryRuntime) 
     reg.get_or_create("sensor", "meter", "a", suggested_object_id="Power")
     with pytest.raises(TypeError, match="labels"):
         reg.update("sensor.power", labels="energy")
+
+
+async def test_a_non_ascii_name_gives_a_transliterated_entity_id(
+    runtime: RegistryRuntime,
+) -> None:
+    reg = registry(runtime)
+    kitchen = reg.get_or_create("sensor", "meter", "k", suggested_object_id="客厅 温度")
+    street = reg.get_or_create("sensor", "meter", "s", suggested_object_id="Straße Zähler")
+    assert kitchen.entity_id == "sensor.ke_ting_wen_du"
+    assert street.entity_id == "sensor.strasse_zahler"

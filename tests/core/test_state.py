@@ -11,16 +11,12 @@ from core.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from core.context import Context
 from core.errors import InvalidEntityIdError
 from core.state import State, StateMachine, split_entity_id, valid_entity_id
+from tests._helpers import settle
 
 
 @pytest.fixture
 async def states() -> StateMachine:
     return StateMachine(EventBus(asyncio.get_running_loop()))
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(
@@ -202,3 +198,37 @@ def test_as_json_is_as_dict_encoded() -> None:
         )
         assert json.loads(fresh.as_json()) == json.loads(json.dumps(twin.as_dict()))
         assert fresh.as_json() is fresh.as_json()
+
+
+def _slots(cls: type) -> set[str]:
+    return {slot for klass in cls.__mro__ for slot in getattr(klass, "__slots__", ())}
+
+
+def test_trusted_state_fills_every_slot_as_init_does() -> None:
+    """A slot added to State and missed by the fast constructor fails here, not when read."""
+    context = Context()
+    slow = State("sensor.a", "1", {"x": 1}, last_changed=1.0, last_updated=2.0, context=context)
+    fast = State.trusted("sensor.a", "1", slow.attributes, 1.0, 2.0, context, "sensor", "a")
+    for slot in _slots(State):
+        assert getattr(fast, slot) == getattr(slow, slot), slot
+    assert fast == slow
+    assert fast.as_dict() == slow.as_dict()
+
+
+async def test_states_set_by_the_machine_are_made_by_the_trusted_constructor(
+    states: StateMachine,
+) -> None:
+    written = states.set("sensor.a", "1", {"unit": "W"}, timestamp=5.0)
+    again = State.trusted(
+        "sensor.a",
+        "1",
+        written.attributes,
+        5.0,
+        5.0,
+        written.context,
+        "sensor",
+        "a",
+    )
+    assert {slot: getattr(written, slot) for slot in _slots(State)} == {
+        slot: getattr(again, slot) for slot in _slots(State)
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from core.const import EVENT_STATE_CHANGED
 from core.runtime import Runtime
 from core.template import Template, TemplateError, TemplateTracker, track_template
+from tests._helpers import settle
 from tests.core._template_helpers import template_runtime
 from tests.integrations._runtime import clock_of
 
@@ -42,11 +42,6 @@ class CountingVariables(Mapping[str, Any]):
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     async with template_runtime(tmp_path, START) as rt:
         yield rt
-
-
-async def settle(runtime: Runtime) -> None:
-    async with asyncio.timeout(10):
-        await runtime.bus.drain()
 
 
 def tracked(

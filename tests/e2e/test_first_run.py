@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import free_port
+from tests._helpers import free_port
 
 CLIENT_ID = "http://127.0.0.1/"
 

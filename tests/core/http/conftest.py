@@ -7,7 +7,6 @@ gives every role a long-lived access token.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from core.integration import Manifest
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
 from core.services import ServiceCall, SupportsResponse
+from tests._helpers import wait_for  # noqa: F401 - re-exported: API tests import it from here
 from tests.conftest import ConfigDirFactory
 
 HTTP_CONFIG = "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
@@ -180,10 +180,3 @@ async def api(api_factory: Callable[..., Any]) -> Api:
     """A running API with the default HTTP settings."""
     result: Api = await api_factory()
     return result
-
-
-async def wait_for(predicate: Callable[[], bool], within: float = 20.0) -> None:
-    """Wait until ``predicate()`` is true, checking every 10 ms; fail after ``within`` s."""
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polls conditions that no event signals
-            await asyncio.sleep(0.01)

@@ -22,8 +22,9 @@ from core.cli import main
 from core.const import CoreState
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
+from tests._helpers import wait_for
 from tests.conftest import ConfigDirFactory
-from tests.core.http.conftest import HTTP_CONFIG, Api, ApiTestIntegration, wait_for
+from tests.core.http.conftest import HTTP_CONFIG, Api, ApiTestIntegration
 
 CLIENT_ID = "http://127.0.0.1:8123/"
 

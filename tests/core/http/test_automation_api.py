@@ -12,7 +12,8 @@ from automations import integration as automation_integration
 from automations import script_integration
 from core.auth import Role
 from core.webhook import register_webhook
-from tests.core.http.conftest import Api, wait_for
+from tests._helpers import wait_for
+from tests.core.http.conftest import Api
 from tests.core.http.test_websocket import connect
 
 AUTOMATIONS = """\

@@ -16,7 +16,8 @@ import pytest
 
 from core.auth import Role
 from core.const import HA_COMPAT_VERSION
-from tests.core.http.conftest import Api, wait_for
+from tests._helpers import wait_for
+from tests.core.http.conftest import Api
 
 
 class Client:

@@ -7,9 +7,8 @@ Edgewise's client get different addresses and different ports (127.0.0.2:<free> 
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from core.runtime import Runtime
+from tests._helpers import wait_for
 from tests.integrations._runtime import running as run_on_fake_clock
 
 from .device import CLIENT_HOST, TestDevice, free_udp_port
@@ -117,20 +117,6 @@ def running(
 ) -> AbstractAsyncContextManager[Runtime]:
     """A started Runtime on a FakeClock with ``yaml``; stopped afterwards."""
     return run_on_fake_clock(config_dir, yaml, start)
-
-
-async def wait_for(
-    predicate: Callable[[], Any], *, within: float = 40.0, what: str = "condition"
-) -> Any:
-    """Wait (real time) until ``predicate()`` is truthy; fail with ``what`` otherwise."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def state_of(runtime: Runtime, entity_id: str) -> str | None:

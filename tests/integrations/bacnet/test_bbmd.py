@@ -11,8 +11,9 @@ from bacpypes3.app import Application
 from bacpypes3.argparse import SimpleArgumentParser
 
 from integrations.bacnet.client import wait_bound
+from tests._helpers import wait_for
 
-from .conftest import call, client_yaml, running, wait_for
+from .conftest import call, client_yaml, running
 from .device import CLIENT_HOST, free_udp_port
 
 BBMD_HOST = "127.0.0.4"

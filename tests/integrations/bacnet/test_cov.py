@@ -7,9 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from integrations.bacnet import BACNET_DATA
+from tests._helpers import wait_for
 from tests.integrations._runtime import clock_of
 
-from .conftest import running, site_yaml, wait_for, wait_state
+from .conftest import running, site_yaml, wait_state
 from .device import TestDevice
 
 COV_POINTS = """\

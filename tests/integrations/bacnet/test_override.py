@@ -6,9 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.runtime import Runtime
+from tests._helpers import wait_for
 from tests.integrations._runtime import clock_of
 
-from .conftest import START, call, running, site_yaml, wait_for, wait_state
+from .conftest import START, call, running, site_yaml, wait_state
 from .device import TestDevice
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from core.integration import IntegrationStatus
 from integrations.bacnet import BACNET_DATA
+from tests._helpers import wait_for
 from tests.integrations._runtime import clock_of
 
-from .conftest import call, running, site_yaml, state_of, wait_for, wait_state
+from .conftest import call, running, site_yaml, state_of, wait_state
 from .device import TestDevice
 
 

@@ -11,8 +11,9 @@ import pytest
 from core import Context, DeviceProtocolError, WriteOutOfBounds
 from core.audit import WriteOutcome, audit_log
 from core.errors import ServiceValidationError
+from tests._helpers import wait_for
 
-from .conftest import call, running, site_yaml, state_of, wait_for, wait_state
+from .conftest import call, running, site_yaml, state_of, wait_state
 from .device import TestDevice
 
 

@@ -57,11 +57,6 @@ class EventLog:
         return [event.event_type for event in self.events]
 
 
-async def settle(runtime: Runtime) -> None:
-    """Let queued bus deliveries run."""
-    await runtime.bus.drain()
-
-
 def state_of(runtime: Runtime, entity_id: str) -> str:
     """The state string of ``entity_id``; fails when it has none."""
     state = runtime.states.get(entity_id)

@@ -7,8 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.restore_state import DUMP_INTERVAL, STATE_EXPIRATION, restore_state_store
+from tests._helpers import settle
 from tests.integrations._runtime import clock_of
-from tests.integrations.helpers.conftest import START, Site, settle, state_of
+from tests.integrations.helpers.conftest import START, Site, state_of
 
 YAML = """\
 input_text:

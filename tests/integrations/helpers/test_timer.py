@@ -10,16 +10,9 @@ import pytest
 from core.clock import FakeClock
 from core.errors import ServiceValidationError
 from core.runtime import Runtime
+from tests._helpers import settle
 from tests.integrations._runtime import clock_of, write_config
-from tests.integrations.helpers.conftest import (
-    HEADER,
-    START,
-    EventLog,
-    Site,
-    attrs_of,
-    settle,
-    state_of,
-)
+from tests.integrations.helpers.conftest import HEADER, START, EventLog, Site, attrs_of, state_of
 
 YAML = """\
 timer:

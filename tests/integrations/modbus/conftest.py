@@ -9,7 +9,6 @@ the same port, as a device that reboots.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,19 +23,13 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from core.runtime import Runtime
+from tests._helpers import free_port, wait_for
 from tests.integrations._runtime import running
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 #: Function codes of reads, to count only what the poller sends.
 READ_CODES = frozenset({1, 2, 3, 4})
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -223,23 +216,6 @@ async def modbus_server() -> AsyncIterator[Callable[..., Any]]:
     yield start
     for server in started:
         await server.stop()
-
-
-async def wait_for(
-    condition: Callable[[], bool],
-    *,
-    within: float = 15.0,
-    what: str | Callable[[], str] = "condition",
-) -> None:
-    """Wait until ``condition()`` holds, checking every 10 ms; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            pytest.fail(
-                f"timed out after {within} s waiting for {what() if callable(what) else what}"
-            )
-        await asyncio.sleep(0.01)
 
 
 async def wait_state(

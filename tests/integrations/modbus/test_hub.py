@@ -19,19 +19,11 @@ from pymodbus.simulator import SimData, SimDevice
 from core.runtime import Runtime
 from integrations.modbus import HUBS
 from integrations.modbus.hub import ModbusHub
+from tests._helpers import free_port, wait_for
 from tests._tools import require_tool
 from tests.integrations._runtime import clock_of
 
-from .conftest import (
-    ModbusTestServer,
-    Request,
-    free_port,
-    hub_yaml,
-    running_site,
-    tables,
-    wait_for,
-    wait_state,
-)
+from .conftest import ModbusTestServer, Request, hub_yaml, running_site, tables, wait_state
 
 
 def hub_of(runtime: Runtime, name: str = "plant") -> ModbusHub:

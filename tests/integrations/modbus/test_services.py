@@ -10,8 +10,9 @@ from pymodbus.constants import ExcCodes
 from core.audit import audit_log
 from core.errors import DeviceProtocolError, ServiceValidationError
 from core.runtime import Runtime
+from tests._helpers import wait_for
 
-from .conftest import hub_yaml, running_site, tables, wait_for, wait_state
+from .conftest import hub_yaml, running_site, tables, wait_state
 
 BODY = """\
 sensors:

@@ -8,7 +8,6 @@ kills it to make an outage and starts it again on the same port. When Mosquitto 
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import shutil
@@ -16,7 +15,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tests.conftest import free_port
+from tests._helpers import free_port
 
 SHARED_HOST = "127.0.0.1"
 SHARED_PORT = 1883
@@ -128,18 +127,6 @@ def private_broker(directory: Path, *, extra: str = "") -> Iterator[PrivateBroke
         yield broker
     finally:
         broker.kill()
-
-
-async def wait_for(predicate: Callable[[], Any], what: str, limit: float = WAIT) -> Any:
-    """Wait until ``predicate()`` is truthy; fail naming ``what`` after ``limit`` seconds."""
-    deadline = asyncio.get_running_loop().time() + limit
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out after {limit} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def make_password_file(path: Path, username: str, password: str) -> Path:

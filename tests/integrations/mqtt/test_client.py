@@ -14,6 +14,7 @@ import pytest
 from integrations.mqtt.client import backoff_delay
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.topics import ReceivedMessage
+from tests._helpers import wait_for
 from tests.integrations.mqtt.certs import Certificates, make_certificates
 from tests.integrations.mqtt.conftest import RuntimeFactory
 from tests.integrations.mqtt.peers import (
@@ -22,7 +23,6 @@ from tests.integrations.mqtt.peers import (
     make_password_file,
     private_broker,
     state_of,
-    wait_for,
 )
 
 CONNECTIVITY = "binary_sensor.mqtt_broker"

@@ -13,8 +13,9 @@ import pytest
 from core.runtime import Runtime
 from integrations.mqtt.discovery import normalise
 from integrations.mqtt.setup import MQTT_DATA, get_hub
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, state_of, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client, state_of
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
 

@@ -10,8 +10,9 @@ import pytest
 
 from core.errors import ServiceValidationError
 from integrations.mqtt.setup import get_hub
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, state_of, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client, state_of
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
 

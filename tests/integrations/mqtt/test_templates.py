@@ -8,10 +8,12 @@ import logging
 
 import pytest
 
+from core.trigger import TriggerInfo
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import MqttTriggerPlatform
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, state_of, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client, state_of
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
 
@@ -116,7 +118,9 @@ async def test_trigger_value_template_selects_the_payload(
                 "value_template": "{{ value_json.contact }}",
             }
         )
-        await platform.attach(runtime, config, lambda payload, context: fired.append(payload))
+        await platform.attach(
+            runtime, config, lambda payload, context: fired.append(payload), TriggerInfo("test")
+        )
         async with device_client() as device:
             await device.publish(f"{prefix}/door/1", b'{"contact": "closed"}', qos=1)
             await device.publish(f"{prefix}/door/2", b'{"contact": "open"}', qos=1)

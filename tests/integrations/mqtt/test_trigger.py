@@ -9,10 +9,14 @@ import pytest
 import voluptuous as vol
 
 from core import Context, IntegrationError
+from core.trigger import TriggerInfo
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import TRIGGER_PLATFORMS, MqttTriggerPlatform
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client
+
+INFO = TriggerInfo("test")
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
 
@@ -49,12 +53,13 @@ async def test_fires_on_wildcard_topics_and_payload_filter(
             return fire
 
         detach = await platform.attach(
-            runtime, platform.schema({"topic": f"{prefix}/+/alarm"}), on_fire(fired)
+            runtime, platform.schema({"topic": f"{prefix}/+/alarm"}), on_fire(fired), INFO
         )
         await platform.attach(
             runtime,
             platform.schema({"topic": f"{prefix}/#", "payload": "on", "qos": 1}),
             on_fire(filtered),
+            INFO,
         )
         async with device_client() as device:
             await device.publish(f"{prefix}/ahu1/alarm", b'{"level": 3}', qos=1)
@@ -84,7 +89,7 @@ async def test_attach_without_mqtt_set_up_is_an_integration_error(
     platform = MqttTriggerPlatform()
     async with mqtt_runtime("") as runtime:
         with pytest.raises(IntegrationError, match="needs the mqtt integration"):
-            await platform.attach(runtime, platform.schema({"topic": "x"}), lambda p, c: None)
+            await platform.attach(runtime, platform.schema({"topic": "x"}), lambda p, c: None, INFO)
 
 
 async def test_an_automation_with_an_mqtt_trigger_runs_its_actions(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests._helpers import free_port
 
 #: Seconds any pg_ctl or initdb command may take.
 PG_COMMAND_TIMEOUT = 30.0

@@ -19,6 +19,7 @@ from integrations.recorder.models import (
     StatisticsMeta,
 )
 from integrations.recorder.purge import purge_old_data
+from tests._helpers import settle
 
 from .conftest import MakeRuntime, recorder_of
 
@@ -31,8 +32,9 @@ async def count(recorder: Recorder, model: object, *where: object) -> int:
         return int((await session.execute(statement)).scalar_one())
 
 
-async def settle(runtime: Runtime, recorder: Recorder) -> None:
-    await runtime.bus.drain()
+async def settle_and_flush(runtime: Runtime, recorder: Recorder) -> None:
+    """Let the bus deliver to the recorder, then have it write everything queued."""
+    await settle(runtime)
     await recorder.flush()
 
 
@@ -47,7 +49,7 @@ async def test_purge_deletes_old_rows_and_orphans_and_keeps_statistics(
     runtime.states.set("sensor.kept", "2", {"a": 1})
     runtime.bus.fire_event(Event("old_event", {"x": 1}, time_fired_timestamp=old))
     runtime.bus.fire("new_event", {"y": 2})
-    await settle(runtime, recorder)
+    await settle_and_flush(runtime, recorder)
     async with recorder.write_transaction() as conn:
         meta_id = (
             await conn.execute(
@@ -78,7 +80,7 @@ async def test_purge_deletes_old_rows_and_orphans_and_keeps_statistics(
     assert await count(recorder, Statistics) == 1
     # The writer's caches forgot the deleted ids: the entity comes back with a new row.
     runtime.states.set("sensor.gone", "back", {"only": "old"})
-    await settle(runtime, recorder)
+    await settle_and_flush(runtime, recorder)
     async with recorder.session() as session:
         row = (
             await session.execute(
@@ -99,7 +101,7 @@ async def test_purge_entities_removes_only_their_history(
     for entity_id in ("sensor.a", "sensor.b", "light.c", "switch.d_rssi"):
         runtime.states.set(entity_id, "1")
         runtime.states.set(entity_id, "2")
-    await settle(runtime, recorder)
+    await settle_and_flush(runtime, recorder)
     await runtime.services.call(
         "recorder",
         "purge_entities",
@@ -119,7 +121,7 @@ async def test_writes_are_committed_while_a_large_purge_runs(
     recorder = recorder_of(runtime)
     old = time.time() - 30 * DAY
     runtime.states.set("sensor.seed", "0")
-    await settle(runtime, recorder)
+    await settle_and_flush(runtime, recorder)
     async with recorder.write_transaction() as conn:
         meta_id = (
             await conn.execute(

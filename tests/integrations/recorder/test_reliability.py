@@ -14,7 +14,7 @@ import signal
 import sqlite3
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import pytest
 from core.runtime import Runtime
 from core.services import ServiceCall
 from integrations.recorder.core import Recorder, RecorderStatus, get_recorder
+from tests._helpers import wait_for
 from tests.conftest import ConfigDirFactory, EdgewiseFactory, EdgewiseProcess
 from tests.integrations.recorder.peers import PrivatePostgres, fill_up, private_postgres, tmpfs
 
@@ -52,16 +53,6 @@ _BROKEN_LINKS_SQL = """
     ) AS chain
     WHERE old_state_id IS DISTINCT FROM previous
 """
-
-
-async def wait_for(condition: Callable[[], bool], within: float, what: str) -> None:
-    """Poll ``condition`` on the loop until it holds; fail saying ``what`` did not happen."""
-    try:
-        async with asyncio.timeout(within):
-            while not condition():  # noqa: ASYNC110 - polls objects that have no event to await
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"not within {within:g} s: {what}")
 
 
 def recorder_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -473,7 +464,7 @@ async def test_postgresql_restart_loses_nothing_within_the_queue_limit(
         writer = Writer(runtime)
         writer.start()
         try:
-            await wait_for(lambda: writer.count >= 300, 10, "300 states written")
+            await wait_for(lambda: writer.count >= 300, "300 states written", within=10)
             await recorder.flush()
             recorded, _ = await pg_rows(postgres.dsn)
             assert len(recorded) >= 300

@@ -28,6 +28,7 @@ from integrations.recorder.models import (
     StatesMeta,
 )
 from integrations.recorder.util import bytes_to_context_id, json_loads
+from tests._helpers import wait_for
 
 from .conftest import MakeRuntime, pg_admin, pg_sqlalchemy_url, recorder_of
 
@@ -421,13 +422,6 @@ async def take_database_away(name: str) -> None:
 
 async def bring_database_back(name: str) -> None:
     await pg_admin(f'ALTER DATABASE "{name}_away" RENAME TO "{name}"')
-
-
-async def wait_for(predicate: Any) -> None:
-    """Poll ``predicate`` (a status set by the writer task) for at most 10 s."""
-    async with asyncio.timeout(10):
-        while not predicate():  # noqa: ASYNC110 - the status has no event to wait on
-            await asyncio.sleep(0.02)
 
 
 async def test_states_are_queued_while_postgresql_is_away_and_written_after(

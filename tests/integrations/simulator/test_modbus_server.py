@@ -22,8 +22,8 @@ from pymodbus.client import AsyncModbusTcpClient
 from core.integration import IntegrationStatus
 from core.runtime import Runtime
 from integrations.simulator.modbus_server import meter_registers
+from tests._helpers import free_port
 from tests.integrations._runtime import clock_of, running
-from tests.integrations.modbus.conftest import free_port
 
 START = datetime(2024, 7, 3, 12, 0, tzinfo=UTC)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from core.const import EVENT_STATE_CHANGED
 from core.integration import IntegrationStatus
 from core.runtime import Runtime
 from core.state import State
+from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
 BASE = """\
@@ -74,15 +74,6 @@ template:
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     async with running(tmp_path, CONFIG, START) as rt:
         yield rt
-
-
-async def settle(runtime: Runtime) -> None:
-    """Let listeners and the coalesced writes run."""
-    async with asyncio.timeout(10):
-        await runtime.bus.drain()
-        for _ in range(3):
-            await asyncio.sleep(0)
-        await runtime.bus.drain()
 
 
 def state(runtime: Runtime, entity_id: str) -> State:

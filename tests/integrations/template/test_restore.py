@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
-from .test_entities import BASE, START, settle, state
+from .test_entities import BASE, START, state
 
 CONFIG = BASE + (
     "template:\n"
