@@ -104,6 +104,8 @@ class Historian:
             path = runtime.config_dir / path
         self.buffer = Buffer(path, config.buffer_max_rows, config.buffer_full_policy)
         self._pending: list[Row] = []
+        #: Each entity's last row time in whole microseconds (the central column's resolution).
+        self._last_us: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._unsubscribe: Callable[[], None] | None = None
@@ -182,7 +184,16 @@ class Historian:
         new_state = event.data.get("new_state")
         if new_state is None or not self._filter.entity_recorded(new_state.entity_id):
             return
-        self._pending.append(state_row(new_state, self.config.attributes))
+        row = state_row(new_state, self.config.attributes)
+        # The central key is (site, entity, time) at microsecond resolution: two changes of one
+        # entity within a microsecond (or a clock stepped back) must not collide, so each row of
+        # an entity is at least 1 µs after the one before.
+        when_us = round(row[0] * 1_000_000)
+        last_us = self._last_us.get(row[1])
+        if last_us is not None and when_us <= last_us:
+            when_us = last_us + 1
+        self._last_us[row[1]] = when_us
+        self._pending.append((when_us / 1_000_000, *row[1:]))
         self.rows_accepted += 1
         if len(self._pending) >= self.config.batch_size:
             self._wake.set()

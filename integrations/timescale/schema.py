@@ -120,12 +120,12 @@ _SECTION = vol.Schema(
         vol.Required(CONF_DB_URL): _db_url,
         vol.Required(CONF_SITE_ID): _site_id,
         vol.Optional(CONF_TABLE, default=DEFAULT_TABLE): _table,
-        vol.Optional(CONF_BUFFER_PATH): vol.All(validators.string, Path),
+        vol.Optional(CONF_BUFFER_PATH): vol.All(validators.string, vol.Coerce(Path)),
         vol.Optional(CONF_BUFFER_MAX_ROWS, default=DEFAULT_BUFFER_MAX_ROWS): vol.All(
             vol.Coerce(int), vol.Range(min=1)
         ),
         vol.Optional(CONF_BUFFER_FULL_POLICY, default=FullPolicy.DROP_OLDEST.value): vol.All(
-            vol.In([p.value for p in FullPolicy]), FullPolicy
+            vol.In([p.value for p in FullPolicy]), vol.Coerce(FullPolicy)
         ),
         vol.Optional(CONF_BATCH_SIZE, default=DEFAULT_BATCH_SIZE): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=100_000)
