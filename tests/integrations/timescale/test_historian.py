@@ -20,10 +20,14 @@ async def drained(runtime: Runtime) -> None:
     historian = historian_of(runtime)
     await settle(runtime)
     await wait_for(
-        lambda: historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
-        and historian.buffer.count == 0,
-        lambda: f"a drained historian (accepted {historian.rows_accepted}, sent "
-        f"{historian.rows_sent}, buffered {historian.buffer.count})",
+        lambda: (
+            historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
+            and historian.buffer.count == 0
+        ),
+        lambda: (
+            f"a drained historian (accepted {historian.rows_accepted}, sent "
+            f"{historian.rows_sent}, buffered {historian.buffer.count})"
+        ),
     )
 
 
@@ -134,9 +138,7 @@ async def test_full_buffer_drops_oldest_counts_and_notifies(make_runtime: MakeRu
 
 async def test_full_buffer_stop_accepting_keeps_the_oldest(make_runtime: MakeRuntime) -> None:
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
-    runtime = await make_runtime(
-        nowhere, buffer_max_rows=10, buffer_full_policy="stop_accepting"
-    )
+    runtime = await make_runtime(nowhere, buffer_max_rows=10, buffer_full_policy="stop_accepting")
     historian = historian_of(runtime)
     for value in range(25):
         runtime.states.set("sensor.x", str(value))
@@ -146,9 +148,9 @@ async def test_full_buffer_stop_accepting_keeps_the_oldest(make_runtime: MakeRun
 
 
 async def test_corrupt_buffer_is_moved_aside_and_replaced(
-    central_db: str, make_runtime: MakeRuntime, tmp_path: pytest.TempPathFactory
+    central_db: str, make_runtime: MakeRuntime, tmp_path: Path
 ) -> None:
-    buffer_file = tmp_path / "buffer.db"  # type: ignore[operator]
+    buffer_file = tmp_path / "buffer.db"
     buffer_file.write_bytes(b"this is not a database" * 500)
     runtime = await make_runtime(central_db, buffer_path=str(buffer_file))
     historian = historian_of(runtime)
