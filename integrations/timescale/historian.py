@@ -210,6 +210,8 @@ class Historian:
                 title="Historian buffer replaced",
                 notification_id=NOTIFICATION_CORRUPT,
             )
+        # Rows left from before a restart are a replay, for the completeness report.
+        self._outage = self.buffer.count > 0
         self.buffer_ready.set()
         next_attempt = 0.0
         while True:
