@@ -188,12 +188,12 @@ class Buffer:
         self.count = min(self.count + len(accepted), self.max_rows)
         return len(dropped_rows)
 
-    def oldest(self, limit: int) -> list[tuple[int, Row]]:
-        """The ``limit`` oldest rows with their sequence numbers, in arrival order."""
+    def oldest(self, limit: int, after: int = 0) -> list[tuple[int, Row]]:
+        """The ``limit`` oldest rows after sequence number ``after``, with their numbers."""
         cursor = self.conn.execute(
             "SELECT seq, time, entity_id, value, text_value, quality, unit, attributes "
-            "FROM rows ORDER BY seq LIMIT ?",
-            (limit,),
+            "FROM rows WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
         )
         return [(r[0], r[1:]) for r in cursor.fetchall()]
 
@@ -210,7 +210,10 @@ class Buffer:
         counts = _hour_counts((row[0], row[1]) for _, row in batch)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("DELETE FROM rows WHERE seq BETWEEN ? AND ?", (batch[0][0], batch[-1][0]))
+            # Fewer than the batch when the cap dropped some of it meanwhile.
+            removed = conn.execute(
+                "DELETE FROM rows WHERE seq BETWEEN ? AND ?", (batch[0][0], batch[-1][0])
+            ).rowcount
             conn.executemany(_BUMP["delivered"], counts)
             if replayed:
                 conn.executemany(_BUMP["replayed"], counts)
@@ -218,7 +221,7 @@ class Buffer:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self.count = max(0, self.count - len(batch))
+        self.count = max(0, self.count - removed)
 
     # --- the report ----------------------------------------------------------------------------
 

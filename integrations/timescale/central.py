@@ -8,9 +8,9 @@ segment-by site and entity, with a compression policy and (with ``retain_days``)
 policy. Where it is not, it stays a plain table with a time index, and :meth:`purge` deletes
 what is older than ``retain_days``.
 
-A batch is written with COPY into a temporary table, then ``INSERT ... SELECT ... ON CONFLICT
-DO NOTHING`` on the unique key (site_id, entity_id, time), in one transaction: a batch whose
-commit was in doubt can be sent again without writing anything twice.
+A batch is written with COPY in one transaction. A batch whose commit was in doubt, sent again,
+fails that COPY on the unique key (site_id, entity_id, time) and is then merged: COPY into a
+temporary table, ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Nothing is written twice.
 """
 
 from __future__ import annotations
@@ -137,13 +137,10 @@ class Central:
         if conn is not None:
             conn.terminate()
 
-    async def send(self, batch: Sequence[tuple[int, Row]]) -> int:
-        """Write ``batch`` in one transaction; answer how many rows were new centrally."""
-        conn = self._conn
-        if conn is None:
-            raise ConnectionError("not connected to the central database")
+    def records(self, batch: Sequence[tuple[int, Row]]) -> list[tuple[Any, ...]]:
+        """The COPY records of ``batch`` (blocking but pure: run it off the loop)."""
         site = self.config.site_id
-        records = [
+        return [
             (
                 datetime.fromtimestamp(when, UTC),
                 site,
@@ -156,10 +153,28 @@ class Central:
             )
             for _, (when, entity_id, value, text_value, quality, unit, attributes) in batch
         ]
+
+    async def send(self, records: Sequence[tuple[Any, ...]]) -> int:
+        """Write ``records`` (from :meth:`records`) in one transaction; answer how many were new.
+
+        First COPY straight into the table; if some rows are there already (a batch whose commit
+        was in doubt, sent again) that transaction fails on the unique key and the batch is
+        merged instead: COPY into a temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``.
+        """
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("not connected to the central database")
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(self.table, records=records, columns=_COLUMNS)
+        except asyncpg.UniqueViolationError:
+            _LOGGER.debug("A batch of %d rows was partly written before: merging", len(records))
+        else:
+            return len(records)
         async with conn.transaction():
             await conn.copy_records_to_table("incoming", records=records, columns=_COLUMNS)
             status = await conn.execute(
-                f"INSERT INTO {self.table} SELECT * FROM incoming ORDER BY time "  # noqa: S608
+                f"INSERT INTO {self.table} SELECT * FROM incoming "  # noqa: S608
                 "ON CONFLICT (site_id, entity_id, time) DO NOTHING"
             )
         return int(status.rsplit(" ", 1)[-1])

@@ -264,18 +264,7 @@ class Historian:
                     _LOGGER.info(
                         "The central database is back: replaying %d row(s)", self.buffer.count
                     )
-            while True:
-                batch = await self._io_call(self.buffer.oldest, self.config.batch_size)
-                if not batch:
-                    break
-                self.lag = max(0.0, time.time() - batch[0][1][0])
-                await central.send(batch)
-                await self._io_call(self.buffer.remove_delivered, batch, self._outage)
-                self.rows_sent += len(batch)
-                # New rows keep arriving during a replay: buffer them between batches.
-                await self._move_to_buffer()
-                if self._stopping and len(batch) < self.config.batch_size:
-                    break
+            await self._replay(central)
             self.lag = 0.0
             self._outage = False
             await self._maybe_purge(central)
@@ -297,6 +286,48 @@ class Historian:
             oldest = await self._io_call(self.buffer.oldest_time)
             self.lag = 0.0 if oldest is None else max(0.0, time.time() - oldest)
             return False
+
+    def _read_batch(self, central: Central, after: int) -> tuple[list[tuple[int, Row]], list[Any]]:
+        """In the buffer's thread: the next batch after ``after`` and its COPY records."""
+        batch = self.buffer.oldest(self.config.batch_size, after)
+        return batch, central.records(batch)
+
+    async def _replay(self, central: Central) -> None:
+        """Send the buffer oldest first until it is empty.
+
+        The next batch is read from the buffer while one is being sent, and a sent batch is
+        removed while the next one is sent: the buffer's thread and the central database work
+        at the same time. Removal follows the order of the commits (one buffer thread), and a
+        crash before a removal only means that batch is sent again.
+        """
+        batch, records = await self._io_call(self._read_batch, central, 0)
+        removing: asyncio.Future[None] | None = None
+        try:
+            while batch:
+                self.lag = max(0.0, time.time() - batch[0][1][0])
+                following = asyncio.ensure_future(
+                    self._io_call(self._read_batch, central, batch[-1][0])
+                )
+                try:
+                    await central.send(records)
+                except BaseException:
+                    following.cancel()
+                    raise
+                if removing is not None:
+                    await removing
+                removing = asyncio.ensure_future(
+                    self._io_call(self.buffer.remove_delivered, batch, self._outage)
+                )
+                self.rows_sent += len(batch)
+                # New rows keep arriving during a replay: buffer them between batches.
+                await self._move_to_buffer()
+                last_seq = batch[-1][0]
+                batch, records = await following
+                if not batch:  # read before the new rows were buffered: look again
+                    batch, records = await self._io_call(self._read_batch, central, last_seq)
+        finally:
+            if removing is not None:
+                await removing
 
     async def _maybe_purge(self, central: Central) -> None:
         now = time.monotonic()
