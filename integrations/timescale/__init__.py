@@ -8,9 +8,17 @@ task opens the buffer and connects after start-up.
 
 from __future__ import annotations
 
-from core import IntegrationError, Manifest, Runtime, hookimpl, validators
+from typing import TYPE_CHECKING
+
+from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl, validators
 
 from .const import DOMAIN, NAME
+
+if TYPE_CHECKING:
+    from .sources import ReadOnlySource
+
+#: The read-only source ``timescale.query`` reads through.
+QUERY_SOURCE: RuntimeKey[ReadOnlySource] = RuntimeKey("timescale.query_source")
 
 
 @hookimpl
@@ -31,7 +39,8 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     """Start the historian's listener and writer task; register its services."""
     from .historian import HISTORIAN, Historian  # noqa: PLC0415 - only when configured
     from .schema import TimescaleConfig  # noqa: PLC0415 - only when configured
-    from .services import register_services  # noqa: PLC0415 - only when configured
+    from .services import register_query, register_services  # noqa: PLC0415 - see above
+    from .sources import ReadOnlySource  # noqa: PLC0415 - asyncpg, only when configured
 
     if not isinstance(config, TimescaleConfig):
         raise IntegrationError(f"unexpected configuration {config!r}", integration=DOMAIN)
@@ -39,6 +48,9 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     historian.start()
     runtime.data[HISTORIAN] = historian
     register_services(runtime, historian)
+    source = ReadOnlySource(config.db_url, name=DOMAIN)
+    runtime.data[QUERY_SOURCE] = source
+    register_query(runtime, config, source)
 
 
 @hookimpl
@@ -53,3 +65,6 @@ async def edgewise_stop(runtime: Runtime) -> None:
         return
     del runtime.data[HISTORIAN]
     await historian.stop()
+    if (source := runtime.data.get(QUERY_SOURCE)) is not None:
+        del runtime.data[QUERY_SOURCE]
+        await source.close()

@@ -45,6 +45,7 @@ MAX_TABLE_NAME: Final = 48
 
 # Services.
 SERVICE_COMPLETENESS: Final = "completeness"
+SERVICE_QUERY: Final = "query"
 ATTR_ENTITY_ID: Final = "entity_id"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"

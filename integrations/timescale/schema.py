@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +170,42 @@ def _to_config(value: dict[str, Any]) -> TimescaleConfig:
 CONFIG_SCHEMA = vol.All(_SECTION, _to_config)
 """Validates the value under ``timescale:`` into a :class:`TimescaleConfig`."""
 
+
+def when(value: object) -> datetime:
+    """An aware datetime from ISO 8601 text (UTC when no offset is given) or a datetime."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = validators.string(value).strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise vol.Invalid(f"expected an ISO 8601 date and time, got {text!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _timestamp(value: object) -> float:
+    return when(value).timestamp()
+
+
 COMPLETENESS_SCHEMA = vol.Schema(
     {
-        vol.Optional("entity_id"): validators.entity_ids,
-        vol.Optional("start"): vol.Coerce(float),
-        vol.Optional("end"): vol.Coerce(float),
+        vol.Optional("start"): _timestamp,
+        vol.Optional("end"): _timestamp,
     }
 )
-"""Data of ``timescale.completeness``: entities (default all) and a POSIX time range."""
+"""Data of ``timescale.completeness``: a time range (ISO 8601); entities come as the target."""
+
+QUERY_SCHEMA = vol.Schema(
+    {
+        vol.Required("start"): when,
+        vol.Optional("end"): when,
+        vol.Optional("bucket"): vol.All(
+            validators.time_period, vol.Range(min=timedelta(seconds=1), max=timedelta(days=366))
+        ),
+        vol.Optional("aggregate"): vol.In(["avg", "min", "max", "sum", "count", "first", "last"]),
+        vol.Optional("site_id"): _site_id,
+    }
+)
+"""Data of ``timescale.query``: points (or ``aggregate`` per ``bucket``) in a range; the one entity
+comes as the call's target."""
