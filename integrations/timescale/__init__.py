@@ -11,14 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl, validators
+from core.const import EVENT_EDGEWISE_STARTED
 
 from .const import DOMAIN, NAME
 
 if TYPE_CHECKING:
+    from .commands import CommandRunner
     from .sources import ReadOnlySource
 
 #: The read-only source ``timescale.query`` reads through.
 QUERY_SOURCE: RuntimeKey[ReadOnlySource] = RuntimeKey("timescale.query_source")
+#: Runs the central write commands (with ``write_commands: true``).
+COMMAND_RUNNER: RuntimeKey[CommandRunner] = RuntimeKey("timescale.command_runner")
 
 
 @hookimpl
@@ -28,6 +32,7 @@ def edgewise_manifest() -> Manifest:
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.timescale.schema"),
+        after_dependencies=("bacnet",),
         stop_timeout=25.0,
         version="0.1.0",
         documentation="https://docs.timescale.com/",
@@ -51,6 +56,15 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     source = ReadOnlySource(config.db_url, name=DOMAIN)
     runtime.data[QUERY_SOURCE] = source
     register_query(runtime, config, source)
+    if config.write_commands:
+        from .commands import CommandRunner  # noqa: PLC0415 - only when configured
+
+        runner = CommandRunner(runtime, config)
+        runtime.data[COMMAND_RUNNER] = runner
+        if runtime.ready:
+            runner.start()
+        else:
+            runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, lambda _event: runner.start())
 
 
 @hookimpl
@@ -60,6 +74,9 @@ async def edgewise_stop(runtime: Runtime) -> None:
     from .services import remove_services  # noqa: PLC0415 - loaded by setup already
 
     remove_services(runtime)
+    if (runner := runtime.data.get(COMMAND_RUNNER)) is not None:
+        del runtime.data[COMMAND_RUNNER]
+        await runner.stop()
     historian = runtime.data.get(HISTORIAN)
     if historian is None:
         return

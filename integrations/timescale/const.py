@@ -21,6 +21,8 @@ CONF_RETRY_WAIT: Final = "retry_wait"
 CONF_ATTRIBUTES: Final = "attributes"
 CONF_COMPRESS_AFTER_DAYS: Final = "compress_after_days"
 CONF_RETAIN_DAYS: Final = "retain_days"
+CONF_WRITE_COMMANDS: Final = "write_commands"
+CONF_COMMAND_POLL_INTERVAL: Final = "command_poll_interval"
 CONF_INCLUDE: Final = "include"
 CONF_EXCLUDE: Final = "exclude"
 
@@ -31,6 +33,11 @@ DEFAULT_BATCH_SIZE: Final = 10_000
 DEFAULT_FLUSH_INTERVAL: Final = 1.0
 DEFAULT_RETRY_WAIT: Final = 5.0
 DEFAULT_COMPRESS_AFTER_DAYS: Final = 7
+DEFAULT_COMMAND_POLL_INTERVAL: Final = 5.0
+#: The central table of write commands (BacPipes' columns).
+COMMANDS_TABLE: Final = "write_commands"
+#: Context ids of the writes made for central commands: ``central:<site>:<command id>``.
+COMMAND_CONTEXT_PREFIX: Final = "central"
 
 #: Seconds one central transaction (COPY and INSERT of a batch) may take before it is abandoned.
 SEND_TIMEOUT: Final = 60.0

@@ -15,6 +15,8 @@ Example::
       attributes: false               # also keep each state's attributes (jsonb)
       compress_after_days: 7          # TimescaleDB only
       retain_days: 365                # hypertable retention policy, or the purge job
+      write_commands: true            # run the central write_commands for this site (BACnet)
+      command_poll_interval: 5
       exclude:
         domains: [sun]
         entity_globs: ["sensor.*_rssi"]
@@ -42,6 +44,7 @@ from .const import (
     CONF_BUFFER_FULL_POLICY,
     CONF_BUFFER_MAX_ROWS,
     CONF_BUFFER_PATH,
+    CONF_COMMAND_POLL_INTERVAL,
     CONF_COMPRESS_AFTER_DAYS,
     CONF_DB_URL,
     CONF_EXCLUDE,
@@ -51,8 +54,10 @@ from .const import (
     CONF_RETRY_WAIT,
     CONF_SITE_ID,
     CONF_TABLE,
+    CONF_WRITE_COMMANDS,
     DEFAULT_BATCH_SIZE,
     DEFAULT_BUFFER_MAX_ROWS,
+    DEFAULT_COMMAND_POLL_INTERVAL,
     DEFAULT_COMPRESS_AFTER_DAYS,
     DEFAULT_FLUSH_INTERVAL,
     DEFAULT_RETRY_WAIT,
@@ -80,6 +85,8 @@ class TimescaleConfig:
     attributes: bool = False
     compress_after_days: int = DEFAULT_COMPRESS_AFTER_DAYS
     retain_days: int | None = None
+    write_commands: bool = False
+    command_poll_interval: float = DEFAULT_COMMAND_POLL_INTERVAL
     include: EntityFilter = field(default_factory=EntityFilter)
     exclude: EntityFilter = field(default_factory=EntityFilter)
 
@@ -142,6 +149,10 @@ _SECTION = vol.Schema(
             vol.Coerce(int), vol.Range(min=1)
         ),
         vol.Optional(CONF_RETAIN_DAYS): vol.All(vol.Coerce(int), vol.Range(min=1)),
+        vol.Optional(CONF_WRITE_COMMANDS, default=False): validators.boolean,
+        vol.Optional(CONF_COMMAND_POLL_INTERVAL, default=DEFAULT_COMMAND_POLL_INTERVAL): vol.All(
+            vol.Coerce(float), vol.Range(min=0.05, max=3600)
+        ),
         vol.Optional(CONF_INCLUDE, default={}): vol.All(FILTER_SCHEMA, _entity_filter),
         vol.Optional(CONF_EXCLUDE, default={}): vol.All(FILTER_SCHEMA, _entity_filter),
     }
@@ -162,6 +173,8 @@ def _to_config(value: dict[str, Any]) -> TimescaleConfig:
         attributes=value[CONF_ATTRIBUTES],
         compress_after_days=value[CONF_COMPRESS_AFTER_DAYS],
         retain_days=value.get(CONF_RETAIN_DAYS),
+        write_commands=value[CONF_WRITE_COMMANDS],
+        command_poll_interval=value[CONF_COMMAND_POLL_INTERVAL],
         include=value[CONF_INCLUDE],
         exclude=value[CONF_EXCLUDE],
     )
