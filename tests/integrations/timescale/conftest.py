@@ -19,6 +19,7 @@ import pytest
 
 from core.runtime import Runtime
 from integrations.timescale.historian import HISTORIAN, Historian
+from tests.integrations.bacnet.conftest import client_port, device  # noqa: F401 - fixtures
 from tests.integrations.recorder.conftest import _ensure_postgres, pg_admin, pg_dsn
 
 #: Starts a Runtime with ``timescale:`` on a DSN and the given options.

@@ -13,12 +13,7 @@ from core.runtime import Runtime
 from integrations.timescale import COMMAND_RUNNER
 from integrations.timescale.commands import claim
 from tests._helpers import wait_for
-from tests.integrations.bacnet.conftest import (  # noqa: F401 - fixtures used by name
-    client_port,
-    device,
-    running,
-    site_yaml,
-)
+from tests.integrations.bacnet.conftest import running, site_yaml
 from tests.integrations.bacnet.device import TestDevice
 
 from .conftest import central_rows, timescale_yaml
@@ -88,7 +83,7 @@ async def test_commands_run_once_through_the_bacnet_queue_and_report_back(
             setpoint,
         )
         await wait_for(lambda: runtime.data[COMMAND_RUNNER].executed >= 2, "two commands executed")
-        await wait_for(lambda: runtime.data[COMMAND_RUNNER].idle.is_set(), "reports written")
+        await wait_for(runtime.data[COMMAND_RUNNER].idle.is_set, "reports written")
         done = await statuses(central_db)
         assert done[1] == ("completed", None)
         assert done[2][0] == "failed"
@@ -125,7 +120,8 @@ async def test_two_claimers_of_one_site_never_get_the_same_command(central_db: s
     await asyncio.gather(claimer(0), claimer(1))
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == list(range(1, 61))
-    assert claimed[0] and claimed[1]
+    assert claimed[0]
+    assert claimed[1]
 
 
 async def test_a_command_claimed_before_a_restart_is_reconciled_not_rerun(
@@ -156,7 +152,7 @@ async def test_a_command_claimed_before_a_restart_is_reconciled_not_rerun(
     )
     async with running(tmp_path, yaml) as runtime:
         runner = runtime.data[COMMAND_RUNNER]
-        await wait_for(lambda: runner.idle.is_set(), "the first poll")
+        await wait_for(runner.idle.is_set, "the first poll")
         done = await statuses(central_db)
         assert done[1] == ("completed", None)
         assert done[2][0] == "failed"
