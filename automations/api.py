@@ -134,15 +134,19 @@ async def subscribe_trigger(
     )
 
 
+#: The default of ``validate_config``'s parts: not given (``None`` is a value to validate).
+_NOT_GIVEN: Any = object()
+
+
 def validate_config(
     runtime: Runtime,
     *,
-    triggers: Any = None,
-    conditions: Any = None,
-    actions: Any = None,
+    triggers: Any = _NOT_GIVEN,
+    conditions: Any = _NOT_GIVEN,
+    actions: Any = _NOT_GIVEN,
 ) -> dict[str, dict[str, Any]]:
     """HA's ``validate_config``: ``{"triggers"|"conditions"|"actions": {"valid", "error"}}``
-    for each part given."""
+    for each part given (``None`` included: it is invalid, not absent)."""
     schemas = build_schemas(current_platforms(runtime))
     result: dict[str, dict[str, Any]] = {}
     for key, value, validator in (
@@ -150,13 +154,15 @@ def validate_config(
         ("conditions", conditions, schemas.condition),
         ("actions", actions, schemas.action),
     ):
-        if value is None:
+        if value is _NOT_GIVEN:
             continue
         try:
             for item in value if isinstance(value, list) else [value]:
                 validator(item)
         except vol.Invalid as err:
             result[key] = {"valid": False, "error": str(err)}
+        except RecursionError:
+            result[key] = {"valid": False, "error": "nested too deeply"}
         else:
             result[key] = {"valid": True, "error": None}
     return result
@@ -199,7 +205,7 @@ async def save_automation_config(
     """
     manager = runtime.data[AutomationManager.KEY]
     candidate = {**config, "id": automation_id}
-    await manager.validate_item(candidate, automation_id)
+    await manager.check_item(candidate, automation_id)
     async with _lock(runtime):
         created = await runtime.run_in_executor(
             AUTOMATIONS.write_one, runtime.config_dir, automation_id, dict(config)

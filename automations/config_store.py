@@ -3,8 +3,9 @@
 ``automations.yaml`` is a list whose entries carry ``id:``; ``scripts.yaml`` is a mapping from
 each script's object id to its configuration. Both are edited with ruamel.yaml's round-trip mode,
 so the other entries keep their comments, key order, quoting and layout; only the entry written
-is replaced (its own comments are not kept). Writes are atomic (a temporary file renamed over the
-old one).
+is replaced (its own comments are not kept). Writes are atomic and durable (a temporary file,
+synced, renamed over the old one, and the directory synced). What is read comes back as plain
+Python data (ruamel's scalar types converted), ready for ``yaml.safe_dump`` and JSON.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from .const import AUTOMATIONS_FILE, CONF_ID, SCRIPTS_FILE
 
@@ -36,18 +39,45 @@ def _yaml() -> YAML:
 
 
 def _write(path: Path, data: CommentedSeq | CommentedMap) -> None:
+    """Replace ``path`` with ``data`` durably: the new file is complete on disk before it
+    takes the old one's name, and the rename is on disk before this returns."""
     buffer = io.StringIO()
     _yaml().dump(data, buffer)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as file:
+            file.write(buffer.getvalue())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _plain(value: Any) -> Any:
+    """``value`` as plain Python data: ruamel's string, number, boolean and timestamp types
+    (which keep quoting and layout) become ``str``, ``int``, ``float``, ``bool`` and ISO text,
+    so that the result dumps with ``yaml.safe_dump`` and serialises as JSON."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool | ScalarBoolean):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     return value
 
 

@@ -44,6 +44,7 @@ from .validation import (
     check_services,
     describe,
     resolve_blueprint,
+    unexpected_error,
     validate,
 )
 
@@ -167,18 +168,35 @@ class AutomationManager:
             InvalidConfig: with a message naming the automation and the reason.
         """
         label = describe(DOMAIN_AUTOMATION, raw, index)
-        if CONF_USE_BLUEPRINT in raw:  # file reads: off the loop
-            config, inputs = await self.runtime.run_in_executor(
-                resolve_blueprint, self.runtime, DOMAIN_AUTOMATION, raw, label
+        try:
+            if CONF_USE_BLUEPRINT in raw:  # file reads: off the loop
+                config, inputs = await self.runtime.run_in_executor(
+                    resolve_blueprint, self.runtime, DOMAIN_AUTOMATION, raw, label
+                )
+            else:
+                config, inputs = dict(raw), None
+            validated = validate(
+                (schemas or self.schemas).automation, config, raw, label, DOMAIN_AUTOMATION
             )
-        else:
-            config, inputs = dict(raw), None
-        validated = validate(
-            (schemas or self.schemas).automation, config, raw, label, DOMAIN_AUTOMATION
-        )
-        if services:
-            check_services(self.runtime, validated[CONF_ACTIONS], label)
+            if services:
+                check_services(self.runtime, validated[CONF_ACTIONS], label)
+        except InvalidConfig:
+            raise
+        except Exception as err:  # isolation boundary: one entry never stops the others
+            raise unexpected_error(label, err) from None
         return validated, inputs
+
+    async def check_item(self, raw: Mapping[str, Any], item_id: str) -> None:
+        """Validate and compile one automation as loading would, before it is written.
+
+        Nothing is attached or run: what a save would make ``automations.yaml`` fail to load
+        is refused instead.
+
+        Raises:
+            InvalidConfig: with a message naming the automation and the reason.
+        """
+        validated, inputs = await self.validate_item(raw, item_id)
+        self._compile((item_id, raw, validated, inputs), f"{DOMAIN_AUTOMATION}.{item_id}")
 
     async def load(self, raw_items: list[Any]) -> None:
         """Load (or reload) from the raw ``automation:`` items."""
@@ -234,6 +252,10 @@ class AutomationManager:
         except vol.Invalid as err:
             label = describe(DOMAIN_AUTOMATION, raw, item_id)
             raise InvalidConfig(f"{label} is not loaded: {err}") from None
+        except InvalidConfig:
+            raise
+        except Exception as err:  # isolation boundary: one entry never stops the others
+            raise unexpected_error(describe(DOMAIN_AUTOMATION, raw, item_id), err) from None
 
     async def check(self, raw_items: list[Any], platforms: Platforms) -> list[str]:
         """``edgewise check-config``: every error loading ``raw_items`` would report.

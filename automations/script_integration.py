@@ -68,6 +68,7 @@ from .validation import (
     check_services,
     describe,
     resolve_blueprint,
+    unexpected_error,
     validate,
 )
 
@@ -227,6 +228,9 @@ class ScriptManager:
                 continue
             except vol.Invalid as err:
                 errors[label] = f"{label} is not loaded: {err}"
+                continue
+            except Exception as err:  # isolation boundary: one entry never stops the others
+                errors[label] = str(unexpected_error(label, err))
                 continue
             scripts[item.object_id] = item
         return scripts, errors

@@ -3,6 +3,7 @@ services that must exist, and error messages that name the automation and the li
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from .script import Platforms
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class InvalidConfig(EdgewiseError):
@@ -94,6 +97,18 @@ def resolve_blueprint(
         raise InvalidConfig(
             message if message.startswith(label) else f"{label}: {message}"
         ) from None
+
+
+def unexpected_error(label: str, err: Exception) -> InvalidConfig:
+    """The ``InvalidConfig`` for an error validating or compiling one item did not foresee.
+
+    Loading catches every exception per item (one broken entry never stops the others): a
+    ``RecursionError`` (a template or a structure nested too deeply) or a bug in a platform.
+    """
+    if isinstance(err, RecursionError):
+        return InvalidConfig(f"{label} is not loaded: it is nested too deeply to load")
+    _LOGGER.error("Unexpected error loading %s", label, exc_info=err)
+    return InvalidConfig(f"{label} is not loaded: {type(err).__name__}: {err}")
 
 
 def validate(

@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from .const import MATCH_ALL
 from .context import Context
+from .limits import safe_repr
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class Event(Generic[_D_co]):
         }
 
     def __repr__(self) -> str:
-        return f"<Event {self.event_type}[{self.origin.value[0]}]: {dict(self.data)}>"
+        # Short, and never raising on data too deep to print: events are logged with %r.
+        return f"<Event {self.event_type}[{self.origin.value[0]}]: {safe_repr(dict(self.data))}>"
 
 
 EventListener = Callable[[Event[Any]], Coroutine[Any, Any, None] | None]

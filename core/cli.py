@@ -18,6 +18,8 @@ from .bus import Event, callback
 from .config import LoadedConfig, SectionValidator, load_site_config
 from .const import EVENT_EDGEWISE_STARTED, __version__
 from .core_sections import CORE_SECTIONS
+from .ops.cli import OPS_COMMANDS, add_ops_commands, run_ops_command
+from .ops.running import attach as attach_operations
 from .plugins import IntegrationLoader
 from .runtime import Runtime, tune_gc
 
@@ -66,6 +68,7 @@ def _setup_logging(verbose: bool) -> None:
 
 async def _run(config_dir: Path, port: int | None = None) -> int:
     runtime = Runtime(config_dir, http_port=port)
+    attach_operations(runtime)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runtime.request_stop)
@@ -141,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--port", type=int, default=None, help="HTTP port (overrides http: server_port)"
             )
     add_auth_commands(sub, _add_common)
+    add_ops_commands(sub, _add_common)
     return parser
 
 
@@ -148,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgewise`` console script."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    if args.command in OPS_COMMANDS:
+        return run_ops_command(args)
     config_dir = prepare_config_dir(args.config).resolve()
     if not config_dir.is_dir():
         print(f"Configuration directory {config_dir} does not exist", file=sys.stderr)

@@ -7,10 +7,17 @@ Mappings, sequences and strings come back as :class:`NodeDict`, :class:`NodeList
 :class:`NodeStr`, which carry a :class:`Source` (file and 1-based line) so that validation errors
 can point at the line a user has to fix. Every file an include or a secret reaches must resolve
 inside the configuration directory.
+
+Hostile documents are refused before they are built (``core.limits``): aliases may add at most
+``MAX_YAML_ALIAS_NODES`` nodes as they expand (no "billion laughs"), mappings and lists nest at
+most ``MAX_DEPTH`` levels, and include chains are at most ``MAX_INCLUDE_DEPTH`` files long.
+YAML a client sends (the automation editor's text) goes through :func:`load_client_yaml`,
+which also refuses every tag that reads the server's environment or files.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Iterator
@@ -20,6 +27,13 @@ from pathlib import Path
 import yaml
 
 from core.errors import ConfigError
+from core.limits import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_INCLUDE_DEPTH,
+    MAX_YAML_ALIAS_NODES,
+    YAML_PARSE_TIMEOUT,
+)
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -216,6 +230,42 @@ def load_yaml(path: Path, *, config_dir: Path, secrets: Secrets | None = None) -
     return _empty_mapping(resolved, config_dir) if loaded is None else loaded
 
 
+def load_client_yaml(text: str, name: str) -> object:
+    """Load YAML text a client sent (the automation editor's), which may not touch the server.
+
+    The tags that read the server's environment or files (``!env_var``, ``!secret``,
+    ``!include`` and the ``!include_dir_*`` family) are refused with an error at their line,
+    as are aliases expanding past ``core.limits.MAX_YAML_ALIAS_NODES``, nesting past
+    ``core.limits.MAX_DEPTH`` and text longer than ``core.limits.MAX_BYTES``. Values keep
+    their lines (``name``, line N). Blocking: see :func:`load_client_yaml_async`.
+
+    Raises:
+        ConfigError: the text is refused or is not valid YAML; it names ``name`` and the line.
+    """
+    if len(text) > MAX_BYTES or len(text.encode()) > MAX_BYTES:
+        raise ConfigError(f"longer than {MAX_BYTES:,} bytes", path=name)
+    context = _LoadContext(config_dir=Path(name).resolve().parent, secrets=None, stack=())
+    loader = _ClientLoader(text, Path(name), context)
+    loader.display = name
+    return _parse(loader, name)
+
+
+async def load_client_yaml_async(text: str, name: str) -> object:
+    """:func:`load_client_yaml` in the executor, bounded by ``core.limits.YAML_PARSE_TIMEOUT``.
+
+    Raises:
+        ConfigError: as :func:`load_client_yaml`, or the text took too long to parse.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(YAML_PARSE_TIMEOUT):
+            return await loop.run_in_executor(None, load_client_yaml, text, name)
+    except TimeoutError:
+        raise ConfigError(
+            f"took longer than {YAML_PARSE_TIMEOUT:g} s to read; simplify it", path=name
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class _LoadContext:
     """What every file of one load shares."""
@@ -251,8 +301,17 @@ def _load_file(path: Path, context: _LoadContext) -> object:
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", path=display) from exc
     loader = _Loader(text, path, replace(context, stack=(*context.stack, path)))
+    return _parse(loader, display)
+
+
+def _parse(loader: _Loader, display: str) -> object:
+    """Run ``loader`` over its text; every failure becomes a ``ConfigError`` at a line."""
     try:
         return loader.get_single_data()
+    except RecursionError:
+        raise ConfigError(
+            f"nested deeper than {MAX_DEPTH} levels of mappings and lists", path=display
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "invalid YAML"
@@ -275,6 +334,14 @@ class _Loader(_BaseLoader):
         self.path = path
         self.context = context
         self.display = _display(path, context.config_dir)
+
+    def get_single_data(self) -> object:
+        """Compose the document, check its size as aliases expand it, then construct it."""
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(self, node)
+        return self.construct_document(node)
 
     def source(self, node: yaml.Node) -> Source:
         """Return where ``node`` starts."""
@@ -309,7 +376,69 @@ class _Loader(_BaseLoader):
             chain = [*self.context.stack[self.context.stack.index(target) :], target]
             names = " -> ".join(_display(p, self.context.config_dir) for p in chain)
             raise self.error(node, f"include cycle: {names}")
+        if len(self.context.stack) >= MAX_INCLUDE_DEPTH:
+            first = _display(self.context.stack[0], self.context.config_dir)
+            raise self.error(
+                node,
+                f"includes nested deeper than {MAX_INCLUDE_DEPTH} files "
+                f"(from {first}); include the files from fewer levels",
+            )
         return _load_file(target, self.context)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
+
+def _check_expansion(loader: _Loader, root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand past the budget, that nests too deeply, or
+    whose aliases refer to themselves.
+
+    An alias is the very node its anchor named, so the composed document is a graph; its
+    size as constructed (and written back out as JSON or YAML) is that of the tree it
+    unfolds to. That size is counted here without unfolding it (each node once, children's
+    sizes summed), in linear time whatever the document claims.
+    """
+    # Per node: the number of nodes and the number of levels of the tree it unfolds to.
+    expanded: dict[int, tuple[int, int]] = {}
+    on_path: set[int] = set()
+    unique = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = [expanded[id(child)] for child in _children(node)]
+            expanded[key] = (
+                1 + sum(size for size, _ in children),
+                1 + max((height for _, height in children), default=0),
+            )
+            continue
+        if key in expanded:
+            continue
+        on_path.add(key)
+        unique += 1
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise loader.error(child, "an alias refers to a node that contains it")
+            if id(child) not in expanded:
+                stack.append((child, False))
+    size, height = expanded[id(root)]
+    # Scalars are one level: a mapping of mappings of scalars is three.
+    if height - 1 > MAX_DEPTH:
+        raise loader.error(root, f"nested deeper than {MAX_DEPTH} levels of mappings and lists")
+    if size - unique > MAX_YAML_ALIAS_NODES:
+        raise loader.error(
+            root,
+            f"aliases (*name) would expand this document by {size - unique:,} values, more "
+            f"than the {MAX_YAML_ALIAS_NODES:,} allowed",
+        )
 
 
 def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> NodeStr:
@@ -567,3 +696,33 @@ _Loader.add_constructor("!include_dir_merge_named", _include_dir_merge_named)
 _Loader.add_constructor("!secret", _secret)
 _Loader.add_constructor("!env_var", _env_var)
 _Loader.add_constructor("!input", _input)
+
+
+class _ClientLoader(_Loader):
+    """A loader for YAML a client sent: no tag may read the server's environment or files."""
+
+
+#: The tags refused in a client's YAML, and what each would have read.
+_CLIENT_REFUSED_TAGS = {
+    "!env_var": "the server's environment variables",
+    "!secret": "the server's secrets.yaml",
+    "!include": "files on the server",
+    "!include_dir_list": "files on the server",
+    "!include_dir_named": "files on the server",
+    "!include_dir_merge_list": "files on the server",
+    "!include_dir_merge_named": "files on the server",
+}
+
+
+def _refused_tag(loader: _Loader, node: yaml.Node) -> object:
+    """Refuse a tag that would read the server's environment or files."""
+    reads = _CLIENT_REFUSED_TAGS[node.tag]
+    raise loader.error(
+        node,
+        f"{node.tag} is not allowed in YAML sent to the server: it would read {reads}. "
+        "Write the value itself, or put the tag in the configuration files",
+    )
+
+
+for _tag in _CLIENT_REFUSED_TAGS:
+    _ClientLoader.add_constructor(_tag, _refused_tag)

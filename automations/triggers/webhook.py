@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import voluptuous as vol
@@ -10,6 +9,7 @@ from aiohttp import web
 
 from automations.schema import TRIGGER_BASE
 from core import validators as cv
+from core.limits import loads_json
 from core.trigger import TriggerFire, TriggerInfo
 from core.webhook import register_webhook
 
@@ -48,7 +48,7 @@ def attach_webhook(
         body = await request.text()
         if request.content_type == "application/json" or body[:1] in ("{", "["):
             try:
-                payload["json"] = json.loads(body) if body else {}
+                payload["json"] = loads_json(body, f"webhook {hook_id}") if body else {}
             except ValueError:
                 payload["data"] = body
         elif body:

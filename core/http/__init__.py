@@ -108,8 +108,19 @@ async def live(request: web.Request) -> web.StreamResponse:
 
 @requires(Permission.PUBLIC)
 async def ready(request: web.Request) -> web.StreamResponse:
-    """Readiness: 200 once the runtime is running, 503 with its stage otherwise."""
+    """Readiness: 200 once the runtime is running, 503 with its stage otherwise.
+
+    An integration that failed after its setup (``Runtime.integration_failed``) makes it 503
+    ``{"status": "failed", "failed": {domain: error}}``: the site runs, but not all of it.
+    """
     runtime = request.app[RUNTIME]
+    failed = {
+        domain: loaded.error
+        for domain, loaded in runtime.loader.integrations.items()
+        if loaded.status is IntegrationStatus.FAILED
+    }
+    if runtime.ready and failed:
+        return json_response({"status": "failed", "failed": failed}, status=503)
     if runtime.ready:
         return json_response({"status": "ready"})
     return json_response({"status": runtime.state.value.lower()}, status=503)

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from core.auth import Permission
 from core.errors import ConfigError, EdgewiseError
-from core.yaml_loader import load_yaml
+from core.yaml_loader import load_client_yaml_async
 
 from .ws_commands import field, register_command
 from .ws_messages import ERR_NOT_FOUND, error_message, result_message
@@ -36,14 +34,6 @@ _NOT_SET_UP = "The automation integration is not set up"
 
 def _set_up(conn: Connection) -> bool:
     return conn.runtime.services.has("automation", "reload")
-
-
-def _parse(text: str) -> object:
-    """Load the editor's text with the configuration loader (lines kept); blocking."""
-    with tempfile.TemporaryDirectory(prefix="edgewise-editor-") as folder:
-        path = Path(folder) / EDITOR_FILE
-        path.write_text(text, encoding="utf-8")
-        return load_yaml(path, config_dir=Path(folder))
 
 
 def line_errors(message: str) -> list[dict[str, Any]]:
@@ -115,7 +105,7 @@ async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
     from automations.manager import AutomationManager  # noqa: PLC0415
 
     try:
-        raw = await conn.runtime.run_in_executor(_parse, text)
+        raw = await load_client_yaml_async(text, EDITOR_FILE)
     except ConfigError as err:
         conn.send(result_message(msg["id"], _unsaved(str(err), err.line)))
         return

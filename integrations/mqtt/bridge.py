@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import Context, callback
 from core.errors import EdgewiseError
+from core.limits import loads_json
 from core.state import valid_entity_id
 
 from .topics import ReceivedMessage
@@ -143,7 +144,7 @@ class CommandBridge:
 
     def _parse(self, message: ReceivedMessage, result: dict[str, Any]) -> dict[str, Any]:
         try:
-            command = json.loads(message.payload)
+            command = loads_json(message.payload, f"command on {message.topic}")
         except ValueError as err:
             raise CommandError(f"the command is not JSON: {err}") from None
         if not isinstance(command, dict):

@@ -24,13 +24,13 @@ Messages are handled in order by one task, so a removal never overtakes the crea
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import voluptuous as vol
 
 from core import add_entities
+from core.limits import loads_json
 from core.services import humanize
 
 from .abbreviations import (
@@ -229,7 +229,7 @@ class Discovery:
             await self._remove_id(discovery_id, message.topic)
             return
         try:
-            raw = json.loads(message.payload)
+            raw = loads_json(message.payload, f"discovery payload on {message.topic}")
         except ValueError as err:
             _LOGGER.error("Discovery %s: the payload is not valid JSON (%s)", message.topic, err)
             return

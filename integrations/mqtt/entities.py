@@ -10,7 +10,6 @@ entity, the topic and the payload, and the state stays as it was.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from core import (
 )
 from core.const import MAX_STATE_LENGTH, STATE_UNAVAILABLE, STATE_UNKNOWN
 from core.entity import CONTEXT_RECENT_TIME, format_state_value
+from core.limits import loads_json
 from core.slug import slugify
 
 from .const import DOMAIN
@@ -242,7 +242,7 @@ class MqttEntity(Entity):
         if payload is None:
             return
         try:
-            attributes = json.loads(payload)
+            attributes = loads_json(payload, f"JSON attributes on {message.topic}")
         except ValueError as err:
             _LOGGER.warning(
                 "%s: JSON attributes on %s are not JSON (%s): %s",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from core import validators
+from core.limits import check_data
 from core.template import Template
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ def _parse_json(payload: str) -> Any:
         return last_value
     try:
         value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        check_data(value, "MQTT payload")
+    except ValueError:  # not JSON, or past core.limits: the template sees `value` only
         value = _NOT_JSON
     _last_parsed = (payload, value)
     return value

@@ -18,7 +18,6 @@ It implements the ``TriggerPlatform`` contract of ``core/trigger.py``: ``schema`
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import voluptuous as vol
 
 from core import IntegrationError, validators
+from core.limits import loads_json
 from core.trigger import ENGINE_TRIGGER_KEYS, TriggerFire, TriggerInfo, TriggerPlatform
 
 from .const import DEFAULT_ENCODING, DOMAIN
@@ -114,7 +114,7 @@ class MqttTriggerPlatform:
             }
             if isinstance(payload, str):
                 with contextlib.suppress(ValueError):
-                    trigger_data["payload_json"] = json.loads(payload)
+                    trigger_data["payload_json"] = loads_json(payload, message.topic)
             fire(trigger_data, None)
 
         return await data.hub.subscribe(topic, received, qos)

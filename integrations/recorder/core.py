@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.bus import Event, callback
 from core.const import EVENT_EDGEWISE_STARTED, EVENT_STATE_CHANGED, MATCH_ALL
+from core.limits import safe_repr
 from core.runtime import RuntimeKey
 
 from .const import (
@@ -54,6 +55,7 @@ from .const import (
     STOP_FLUSH_TIMEOUT,
     RecorderStatus,
 )
+from .disk_guard import DiskGuard, sqlite_directory
 from .errors import RecorderUnavailableError, SchemaTooNewError
 from .filters import EntityFilter, RecordFilter
 from .schema import RecorderConfig
@@ -112,6 +114,8 @@ class Recorder:
         self.runtime = runtime
         self.config = config
         self.db_url = config.db_url or default_db_url(runtime.config_dir)
+        #: Pauses the writer while the database's disk is nearly full (see ``disk_guard``).
+        self.disk_guard = DiskGuard(runtime, sqlite_directory(self.db_url))
         self.status = RecorderStatus.STARTING
         #: Items not recorded because the queue was full.
         self.dropped = 0
@@ -317,13 +321,19 @@ class Recorder:
     async def flush(self) -> None:
         """Return once the database was tried and every item accepted so far is committed.
 
-        (Or skipped as unwritable, or dropped because the recorder gave up.) Waits as long as
-        the database is away; bound it with ``asyncio.timeout``.
+        (Or skipped as unwritable.) Waits as long as the database is away; bound it with
+        ``asyncio.timeout``.
+
+        Raises:
+            RecorderUnavailableError: the recorder gave up (``failure`` says why), before or
+                while waiting.
         """
         # Events fired just before this call are still queued on the bus: one loop turn lets the
         # bus deliver them, so "accepted so far" includes everything fired before flush().
         await asyncio.sleep(0)
         target = self._accepted
+        if self.failure is not None:
+            raise RecorderUnavailableError(f"{self.status.value}: {self.failure}")
         if self._writer is None or self._writer.done():
             return
         if not self._first_attempt.is_set():
@@ -428,6 +438,19 @@ class Recorder:
     # --- the writer ----------------------------------------------------------------------------
 
     async def _run_writer(self) -> None:
+        """Run :meth:`_write_loop`; if it ever ends on an error, give up visibly (``_fail``).
+
+        One item cannot end it (``_write_apart`` skips what fails on its own), but should a
+        bug do so, the integration is reported failed, a notification raised and every
+        ``flush()`` waiter released with the error, rather than history freezing silently.
+        """
+        try:
+            await self._write_loop()
+        except Exception as err:  # isolation boundary: the writer's last resort
+            _LOGGER.exception("The recorder's writer stopped on an unexpected error")
+            await self._fail(err)
+
+    async def _write_loop(self) -> None:
         """Open the database once the runtime has started, then drain the queue until cancelled.
 
         Cancelling leaves uncommitted items queued.
@@ -463,6 +486,7 @@ class Recorder:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(interval):
                         await self._flush_now.wait()
+            await self.disk_guard.wait_for_room()
             if not await self._commit_batch(database):
                 await asyncio.sleep(self.config.db_retry_wait)
 
@@ -504,7 +528,11 @@ class Recorder:
         lost = len(self._queue)
         self._queue.clear()
         self._done = self._accepted
-        self._notify_waiters()
+        unavailable = RecorderUnavailableError(f"{self.status.value}: {err}")
+        for _target, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(unavailable)
+        self._waiters.clear()
         if self.runtime.data.get(RECORDER) is self:
             del self.runtime.data[RECORDER]
         self.runtime.integration_failed(DOMAIN, err)
@@ -516,7 +544,8 @@ class Recorder:
             except Exception:  # isolation boundary: the clean-up of one part
                 _LOGGER.exception("Error cleaning up after the recorder failed")
         if self._database is not None:
-            await self._database.engine.dispose()
+            # Closes the run when it was opened (a writer that stopped), then the engine.
+            await self._database.close()
 
     async def _commit_batch(self, database: RecorderDatabase) -> bool:
         """Write the head of the queue in one transaction; False when the database failed."""
@@ -564,7 +593,14 @@ class Recorder:
             How many items from the start of ``items`` were written or skipped.
         """
         if len(items) == 1:
-            _LOGGER.error("Recorder could not write %r; skipped", items[0], exc_info=err)
+            # The item may be what broke the write (too deep to encode, say): nothing here may
+            # format it in full, or the log call raises the same error again.
+            _LOGGER.error(
+                "Recorder could not write a %s event (%s); skipped",
+                items[0].event_type,
+                safe_repr(items[0].data),
+                exc_info=err,
+            )
             return 1
         handled = 0
         middle = len(items) // 2

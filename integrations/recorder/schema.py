@@ -17,6 +17,13 @@ Example::
         event_types: [call_service]
 
 A bare ``recorder:`` (or none at all: the recorder is on by default) takes every default.
+
+What a crash can lose: changes wait in memory for up to ``commit_interval`` seconds (less when
+a batch of ``MAX_BATCH_SIZE`` fills first), so a crash, a power cut or SIGKILL loses at most the
+last ``commit_interval`` seconds of history (the database itself stays consistent), as in Home
+Assistant. A graceful stop (SIGTERM, as systemd and ``docker stop`` send it, or Ctrl-C) writes
+every accepted change before the process exits, waiting up to ``STOP_FLUSH_TIMEOUT`` (8 s) for
+the database. Lower ``commit_interval`` to shrink the window; each commit costs disk writes.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from typing import Any
 
 from ulid_transform import bytes_to_ulid, ulid_to_bytes
 
+from core.json import jsonable
+
 #: The first byte of a stored context id that is not a ULID (its UTF-8 bytes follow).
 NON_ULID_PREFIX = b"\xff"
 _ULID_LENGTH = 26
@@ -65,8 +67,17 @@ def _default(obj: object) -> Any:
 
 
 def json_dumps(obj: object) -> str:
-    """Compact JSON in insertion order; datetimes as ISO 8601, unknown objects as text."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
+    """Compact JSON in insertion order; datetimes as ISO 8601, unknown objects as text.
+
+    Data the encoder cannot write (nested past the recursion limit, a reference cycle) is
+    written with the parts past ``core.json.CLIP_DEPTH`` levels replaced by a short text, so
+    that one such item is recorded rather than failing its batch.
+    """
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_default)
+    except (RecursionError, ValueError):
+        clipped = jsonable(obj)
+        return json.dumps(clipped, separators=(",", ":"), ensure_ascii=False, default=_default)
 
 
 def json_loads(text: str | bytes) -> Any:

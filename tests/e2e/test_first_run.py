@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,16 +62,21 @@ class FirstRun:
     log: Path
 
 
-@pytest.fixture
-def first_run(tmp_path: Path) -> Iterator[FirstRun]:
-    """``edgewise run`` (the README's first command) with a fresh data directory."""
+@contextmanager
+def start_first_run(edgewise: Path, tmp_path: Path) -> Iterator[FirstRun]:
+    """``edgewise run`` (the README's first command) of ``edgewise`` with a fresh data directory.
+
+    Run from ``tmp_path``, so nothing of a source checkout is on the process's path unless the
+    ``edgewise`` given was installed from it.
+    """
     data_home = tmp_path / "data"
     env = {**os.environ, "XDG_DATA_HOME": str(data_home), "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTHONPATH", None)
     port = free_port()
     log = tmp_path / "stdout.txt"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("edgewise")), "run", "--port", str(port)],
+            [str(edgewise), "run", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -88,7 +94,19 @@ def first_run(tmp_path: Path) -> Iterator[FirstRun]:
     assert proc.returncode == 0, log.read_text()[-3000:]
 
 
+@pytest.fixture
+def first_run(tmp_path: Path) -> Iterator[FirstRun]:
+    """``edgewise run`` of this environment's ``edgewise`` with a fresh data directory."""
+    with start_first_run(Path(sys.executable).with_name("edgewise"), tmp_path) as run:
+        yield run
+
+
 async def test_first_run_shows_a_living_site(first_run: FirstRun) -> None:
+    await check_living_site(first_run)
+
+
+async def check_living_site(first_run: FirstRun) -> None:
+    """The panel is served, the owner is created, the simulated site and its automations live."""
     proc, url, port, data_home = first_run.proc, first_run.url, first_run.port, first_run.data_home
     async with aiohttp.ClientSession() as session:
         await _wait_ready(session, url, proc)
@@ -99,6 +117,16 @@ async def test_first_run_shows_a_living_site(first_run: FirstRun) -> None:
         assert f"Created a configuration in {config_dir}" in printed
         assert f"Edgewise is running: http://localhost:{port}/" in printed
         assert "No user yet" in printed
+
+        # The panel is served, with its scripts.
+        async with session.get(f"{url}/") as response:
+            assert response.status == 200, "the panel is not served"
+            page = await response.text()
+        assert "<script" in page
+        script = page.split('src="', 1)[1].split('"', 1)[0]
+        script = script if script.startswith("/") else f"/{script}"
+        async with session.get(f"{url}{script}") as response:
+            assert response.status == 200, f"{script}: {response.status}"
 
         owner = {"client_id": CLIENT_ID, "name": "Owner", "username": "owner",
                  "password": "first-run-password"}  # fmt: skip

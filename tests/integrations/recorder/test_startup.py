@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.integration import IntegrationStatus
 from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import RECORDER, get_recorder
+from integrations.recorder.errors import RecorderUnavailableError
 from integrations.recorder.models import EventTypes, States, StatesMeta
 
 from .conftest import MakeRuntime
@@ -133,5 +134,6 @@ async def test_a_file_that_is_no_database_fails_the_integration_and_stops_queuin
         runtime.states.set("sensor.after", str(value))
     await runtime.bus.drain()
     assert recorder.queue_size == 0
-    await recorder.flush()  # returns at once: nothing is pending
+    with pytest.raises(RecorderUnavailableError, match="not a database"):
+        await recorder.flush()  # at once: the recorder gave up, nothing will be written
     assert path.read_bytes() == before
