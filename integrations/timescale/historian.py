@@ -186,11 +186,11 @@ class Historian:
             return
         row = state_row(new_state, self.config.attributes)
         # The central key is (site, entity, time) at microsecond resolution: two changes of one
-        # entity within a microsecond (or a clock stepped back) must not collide, so each row of
-        # an entity is at least 1 µs after the one before.
+        # entity within one microsecond must not collide, so the second moves 1 µs on. A clock
+        # stepped back keeps its own (earlier) times: rows are replayed in arrival order anyway.
         when_us = round(row[0] * 1_000_000)
         last_us = self._last_us.get(row[1])
-        if last_us is not None and when_us <= last_us:
+        if last_us is not None and last_us >= when_us > last_us - 1000:
             when_us = last_us + 1
         self._last_us[row[1]] = when_us
         self._pending.append((when_us / 1_000_000, *row[1:]))

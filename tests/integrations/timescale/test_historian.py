@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,19 @@ def test_bad_configuration_names_the_key(section: dict[str, str], message: str) 
     with pytest.raises(vol.Invalid) as err:
         CONFIG_SCHEMA(section)
     assert message in str(err.value) or message in str(err.value.path)
+
+
+async def test_clock_jumps_and_equal_timestamps_lose_no_row(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(central_db)
+    now = time.time()
+    # Two changes in one microsecond, then the clock stepped back an hour, then forward a day.
+    for value, when in ((1, now), (2, now), (3, now - 3600), (4, now + 86400), (5, now + 86400)):
+        runtime.states.set("sensor.jumpy", str(value), timestamp=when)
+    await drained(runtime)
+    rows = await central_rows(central_db, "SELECT value, time FROM edgewise_points ORDER BY value")
+    assert [r["value"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert rows[1]["time"] > rows[0]["time"]
+    assert rows[2]["time"] < rows[0]["time"]  # the stepped-back clock's own time is kept
+    assert rows[4]["time"] > rows[3]["time"]
