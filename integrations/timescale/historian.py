@@ -114,7 +114,7 @@ class Historian:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="timescale-buffer")
         self._central: Central | None = None
         self._outage = False
-        self._last_purge = 0.0
+        self._last_purge: float | None = None
         self.buffer_ready = asyncio.Event()
         #: Set after each pass that left the buffer empty with the central database reachable.
         self.drained = asyncio.Event()
@@ -331,7 +331,9 @@ class Historian:
 
     async def _maybe_purge(self, central: Central) -> None:
         now = time.monotonic()
-        if self.config.retain_days is None or now - self._last_purge < PURGE_INTERVAL:
+        if self.config.retain_days is None or (
+            self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL
+        ):
             return
         self._last_purge = now
         deleted = await central.purge()

@@ -10,6 +10,7 @@ import pytest
 import voluptuous as vol
 
 from core.runtime import Runtime
+from integrations.timescale.central import Central
 from integrations.timescale.schema import CONFIG_SCHEMA
 from tests._helpers import free_port, settle, wait_for
 
@@ -195,3 +196,24 @@ async def test_clock_jumps_and_equal_timestamps_lose_no_row(
     assert rows[1]["time"] > rows[0]["time"]
     assert rows[2]["time"] < rows[0]["time"]  # the stepped-back clock's own time is kept
     assert rows[4]["time"] > rows[3]["time"]
+
+
+async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: str) -> None:
+    config = CONFIG_SCHEMA({"db_url": central_db, "site_id": "a", "retain_days": 1})
+    central = Central(config)
+    await central.connect()
+    try:
+        assert central.timescale is False
+        now = time.time()
+        old = (1, (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None))
+        new = (2, (now, "sensor.new", 2.0, None, "good", None, None))
+        assert await central.send(central.records([old, new])) == 2
+        assert await central.purge() == 1
+    finally:
+        await central.close()
+    rows = await central_rows(central_db, "SELECT entity_id FROM edgewise_points")
+    assert [r["entity_id"] for r in rows] == ["sensor.new"]
+    indexes = await central_rows(
+        central_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'edgewise_points'"
+    )
+    assert any("USING brin" in r["indexdef"] for r in indexes)
