@@ -2,9 +2,10 @@
 
 Run: ``python bench/historian.py`` (PostgreSQL at 127.0.0.1:5432, trust auth). Every figure
 comes from a real Runtime with the ``timescale`` integration, states written through the state
-machine into a database of the benchmark's own (dropped afterwards). The outage is a cut link:
-the historian talks to PostgreSQL through a TCP relay on 127.0.0.1 that the benchmark closes
-and reopens. Prints one JSON object per figure on standard output; see bench/README.md.
+machine into a database of the benchmark's own (dropped afterwards); the local recorder is told
+to leave the benchmark's entities alone, so the figures are the historian's. The outage is a cut
+link: the historian talks to PostgreSQL through a TCP relay on 127.0.0.1 that the benchmark
+closes and reopens. Prints one JSON object per figure on standard output; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -73,13 +75,19 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-async def _start(config_dir: Path, dsn: str, site: str) -> tuple[Runtime, Historian]:
+def _write_config(config_dir: Path, dsn: str, site: str) -> None:
     config_dir.mkdir(parents=True)
     (config_dir / "configuration.yaml").write_text(
         "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
+        # The local recorder keeps other entities: the figures are the historian's own.
+        "recorder:\n  exclude:\n    entity_globs: ['sensor.point_*']\n"
         f"timescale:\n  db_url: {dsn}\n  site_id: {site}\n  flush_interval: 0.2\n"
         "  retry_wait: 0.2\n  batch_size: 10000\n"
     )
+
+
+async def _start(config_dir: Path, dsn: str, site: str) -> tuple[Runtime, Historian]:
+    _write_config(config_dir, dsn, site)
     runtime = Runtime(config_dir)
     await runtime.start()
     historian = runtime.data[HISTORIAN]
@@ -95,9 +103,9 @@ def _feed(runtime: Runtime, rounds: int, start: float) -> None:
             runtime.states.set(entity_id, str(second * 0.5 + n), timestamp=when)
 
 
-async def _wait(predicate: object, limit: float = 600.0) -> None:
+async def _wait(predicate: Callable[[], bool], limit: float = 600.0) -> None:
     deadline = time.monotonic() + limit
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError("the historian did not get there in time")
         await asyncio.sleep(0.01)
@@ -123,7 +131,7 @@ async def outage(root: Path, database: str) -> dict[str, float]:
     dsn = f"postgresql://postgres@127.0.0.1:{relay.port}/{database}"
     runtime, historian = await _start(root / "outage", dsn, "outage")
     try:
-        await _wait(lambda: historian.drained.is_set(), 30)
+        await _wait(historian.drained.is_set, 30)
         await relay.cut()
         total = OUTAGE_SECONDS * ENTITIES
         _feed(runtime, OUTAGE_SECONDS, time.time() - OUTAGE_SECONDS)
