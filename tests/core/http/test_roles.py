@@ -40,7 +40,7 @@ ROUTES: list[tuple[str, str, Any, Role | None, int]] = [
     ("GET", "/api/history/period?filter_entity_id=light.kitchen", None, Role.VIEWER, 404),
     ("GET", "/api/logbook", None, Role.VIEWER, 404),
     ("GET", "/metrics", None, Role.VIEWER, 200),
-    ("POST", "/api/template", {"template": "{{ 1 + 1 }}"}, Role.VIEWER, 200),
+    ("POST", "/api/template", {"template": "{{ 1 + 1 }}"}, Role.ADMIN, 200),
     ("POST", "/api/webhook/unknown", {}, None, 200),
     ("GET", "/api/config/automation/config/x", None, Role.VIEWER, 404),
     ("POST", "/api/config/automation/config/x", {"triggers": []}, Role.ADMIN, 404),
