@@ -183,7 +183,8 @@ class Buffer:
                 conn.executemany(_BUMP["dropped"], _hour_counts(dropped_rows))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                conn.execute("ROLLBACK")
             raise
         self.count = min(self.count + len(accepted), self.max_rows)
         return len(dropped_rows)
@@ -219,7 +220,8 @@ class Buffer:
                 conn.executemany(_BUMP["replayed"], counts)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                conn.execute("ROLLBACK")
             raise
         self.count = max(0, self.count - removed)
 

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,6 +115,7 @@ class Historian:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="timescale-buffer")
         self._central: Central | None = None
         self._outage = False
+        self._buffer_failing = False
         self._last_purge: float | None = None
         self.buffer_ready = asyncio.Event()
         #: Set after each pass that left the buffer empty with the central database reachable.
@@ -177,6 +179,16 @@ class Historian:
     async def _io_call(self, func: Callable[..., _T], *args: Any) -> _T:
         return await self.runtime.loop.run_in_executor(self._io, func, *args)
 
+    @property
+    def writer_running(self) -> bool:
+        """Whether the writer task is alive."""
+        return self._writer is not None and not self._writer.done()
+
+    @property
+    def buffer_failing(self) -> bool:
+        """Whether the last write to the buffer failed (a full or failing local disk)."""
+        return self._buffer_failing
+
     # --- accepting -----------------------------------------------------------------------------
 
     @callback
@@ -232,23 +244,46 @@ class Historian:
         if not self._pending:
             return
         rows, self._pending = self._pending, []
-        dropped = await self._io_call(self.buffer.append, rows)
+        try:
+            dropped = await self._io_call(self.buffer.append, rows)
+        except sqlite3.Error as err:
+            # The local disk is full or failing: keep the rows in memory (bounded like the
+            # buffer) and try again on the next pass.
+            self._pending = rows + self._pending
+            if not self._buffer_failing:
+                _LOGGER.error(
+                    "Cannot write the historian's buffer %s (%s); keeping rows in memory",
+                    self.buffer.path,
+                    err,
+                )
+            self._buffer_failing = True
+            if (excess := len(self._pending) - self.config.buffer_max_rows) > 0:
+                del self._pending[:excess]
+                self._report_dropped(excess)
+            return
+        if self._buffer_failing:
+            _LOGGER.info("The historian's buffer is writable again")
+            self._buffer_failing = False
         self.rows_written += len(rows) - dropped
         if dropped:
-            self.rows_dropped += dropped
-            _LOGGER.warning(
-                "The historian's buffer is full (%d rows): %d row(s) dropped (%s)",
-                self.config.buffer_max_rows,
-                dropped,
-                self.config.buffer_full_policy,
-            )
-            self.runtime.notifications.create(
-                f"The historian's buffer reached its cap of {self.config.buffer_max_rows} rows "
-                f"while the central database was away; {self.rows_dropped} row(s) dropped so "
-                f"far ({self.config.buffer_full_policy}).",
-                title="Historian rows dropped",
-                notification_id=NOTIFICATION_DROPPED,
-            )
+            self._report_dropped(dropped)
+
+    def _report_dropped(self, dropped: int) -> None:
+        """Count dropped rows; log them and say so in a persistent notification."""
+        self.rows_dropped += dropped
+        _LOGGER.warning(
+            "The historian's buffer is full (%d rows): %d row(s) dropped (%s)",
+            self.config.buffer_max_rows,
+            dropped,
+            self.config.buffer_full_policy,
+        )
+        self.runtime.notifications.create(
+            f"The historian's buffer reached its cap of {self.config.buffer_max_rows} rows "
+            f"while the central database was away; {self.rows_dropped} row(s) dropped so "
+            f"far ({self.config.buffer_full_policy}).",
+            title="Historian rows dropped",
+            notification_id=NOTIFICATION_DROPPED,
+        )
 
     async def _send_backlog(self) -> bool:
         """Send the buffer oldest first until it is empty; False when the central DB failed."""

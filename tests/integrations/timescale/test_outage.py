@@ -12,9 +12,9 @@ from integrations.timescale.buffer import Buffer
 from integrations.timescale.central import Central
 from integrations.timescale.const import FullPolicy
 from integrations.timescale.schema import CONFIG_SCHEMA
-from tests._helpers import settle, wait_for
+from tests._helpers import free_port, settle, wait_for
 from tests.conftest import EdgewiseFactory
-from tests.integrations.recorder.peers import private_postgres
+from tests.integrations.recorder.peers import fill_up, private_postgres, tmpfs
 
 from .conftest import MakeRuntime, central_rows, historian_of
 
@@ -48,7 +48,9 @@ async def test_cluster_stopped_mid_stream_delivers_every_row_once(
         await writer
         await settle(runtime)
         await wait_for(
-            lambda: historian.buffer.count == 0 and not historian._pending,
+            lambda: (
+                historian.buffer.count == 0 and historian.rows_written == historian.rows_accepted
+            ),
             lambda: f"an empty buffer (holds {historian.buffer.count})",
         )
 
@@ -163,3 +165,26 @@ def test_sigkill_during_replay_still_delivers_every_row_once(
     assert sum(line.accepted for line in report) == BACKLOG
     assert sum(line.delivered for line in report) == BACKLOG
     assert sum(line.replayed for line in report) == BACKLOG
+
+
+async def test_a_full_local_disk_keeps_rows_in_memory_until_there_is_room(
+    make_runtime: MakeRuntime,
+) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    with tmpfs("1m") as disk:
+        runtime = await make_runtime(nowhere, buffer_path=str(disk / "buffer.db"))
+        historian = historian_of(runtime)
+        ballast = disk / "ballast"
+        await runtime.run_in_executor(fill_up, ballast)
+        attributes = {"note": "x" * 400}
+        for value in range(3000):
+            runtime.states.set(f"sensor.s{value % 10}", str(value), attributes)
+        await wait_for(lambda: historian.buffer_failing, "the buffer write failing")
+        assert historian.writer_running
+        ballast.unlink()
+        await wait_for(
+            lambda: historian.buffer.count == 3000 and not historian.buffer_failing,
+            lambda: f"3000 rows buffered (holds {historian.buffer.count})",
+        )
+        assert historian.rows_dropped == 0
+        await runtime.stop()
