@@ -8,6 +8,7 @@ task opens the buffer and connects after start-up.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl, validators
@@ -16,6 +17,8 @@ from core.const import EVENT_EDGEWISE_STARTED
 from .const import DOMAIN, NAME
 
 if TYPE_CHECKING:
+    from core.http.panels import Panel
+
     from .commands import CommandRunner
     from .sources import ReadOnlySource
 
@@ -85,3 +88,24 @@ async def edgewise_stop(runtime: Runtime) -> None:
     if (source := runtime.data.get(QUERY_SOURCE)) is not None:
         del runtime.data[QUERY_SOURCE]
         await source.close()
+
+
+@hookimpl
+def edgewise_panels(runtime: Runtime) -> list[Panel]:
+    """The Historian page: the completeness report (admins only: it names every series)."""
+    from core.http.panels import Panel  # noqa: PLC0415 - the panel module loads with HTTP
+
+    from .historian import HISTORIAN  # noqa: PLC0415 - loaded by setup already
+
+    if HISTORIAN not in runtime.data:
+        return []
+    return [
+        Panel(
+            url_path="historian",
+            title="Historian",
+            icon="mdi:database-sync",
+            module="historian.js",
+            static_dir=Path(__file__).parent / "panel",
+            require_admin=True,
+        )
+    ]
