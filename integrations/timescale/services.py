@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.auth import Permission
 from core.errors import ServiceValidationError
 from core.runtime import Runtime
 from core.services import ServiceCall, SupportsResponse
@@ -23,7 +24,7 @@ from .sources import ReadOnlySource, rows_as_points, series_query
 
 
 def register_services(runtime: Runtime, historian: Historian) -> None:
-    """Register the services (today's ``services.register``; no ``permission=`` yet)."""
+    """Register ``timescale.completeness`` (admins: it names every series of the site)."""
 
     async def completeness(call: ServiceCall) -> dict[str, Any]:
         entity_ids = sorted(call.target.entity_ids) or None
@@ -57,6 +58,7 @@ def register_services(runtime: Runtime, historian: Historian) -> None:
         COMPLETENESS_SCHEMA,
         supports_response=SupportsResponse.ONLY,
         description="Per entity and hour: rows accepted, delivered, replayed, dropped, pending.",
+        permission=Permission.ADMIN,
     )
 
 
@@ -104,6 +106,7 @@ def register_query(runtime: Runtime, config: TimescaleConfig, source: ReadOnlySo
         QUERY_SCHEMA,
         supports_response=SupportsResponse.ONLY,
         description="One entity's points from the central database, raw or aggregated.",
+        permission=Permission.CONTROL,
     )
 
 
