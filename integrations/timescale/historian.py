@@ -330,10 +330,10 @@ class Historian:
     async def _replay(self, central: Central) -> None:
         """Send the buffer oldest first until it is empty.
 
-        The next batch is read from the buffer while one is being sent, and a sent batch is
-        removed while the next one is sent: the buffer's thread and the central database work
-        at the same time. Removal follows the order of the commits (one buffer thread), and a
-        crash before a removal only means that batch is sent again.
+        The next batch is read from the buffer and new rows are buffered while one is being
+        sent, and a sent batch is removed while the next one is sent: the buffer's thread and
+        the central database work at the same time. Removal follows the order of the commits
+        (one buffer thread), and a crash before a removal only means that batch is sent again.
         """
         batch, records = await self._io_call(self._read_batch, central, 0)
         removing: asyncio.Future[None] | None = None
@@ -343,19 +343,21 @@ class Historian:
                 following = asyncio.ensure_future(
                     self._io_call(self._read_batch, central, batch[-1][0])
                 )
+                # New rows keep arriving during a replay: buffer them while the batch is sent.
+                moving = asyncio.ensure_future(self._move_to_buffer())
                 try:
                     await central.send(records)
                 except BaseException:
                     following.cancel()
+                    await asyncio.shield(moving)
                     raise
+                await moving
                 if removing is not None:
                     await removing
                 removing = asyncio.ensure_future(
                     self._io_call(self.buffer.remove_delivered, batch, self._outage)
                 )
                 self.rows_sent += len(batch)
-                # New rows keep arriving during a replay: buffer them between batches.
-                await self._move_to_buffer()
                 last_seq = batch[-1][0]
                 batch, records = await following
                 if not batch:  # read before the new rows were buffered: look again
