@@ -434,6 +434,7 @@ HEAVY_MODULES = (
     "aiomqtt",
     "tinytuya",
     "sqlalchemy",
+    "asyncpg",
 )
 
 _LOAD_ALL = """
