@@ -33,6 +33,11 @@ from tests._helpers import wait_for
 from .conftest import MakeRuntime, pg_admin, pg_sqlalchemy_url, recorder_of
 
 
+def _recorder_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The recorder's own log records (other loggers' may name the test's temporary path)."""
+    return [r for r in caplog.records if r.name.startswith("integrations.recorder")]
+
+
 async def settled_recorder(make_runtime: MakeRuntime, db_url: str, **options: Any) -> Recorder:
     """A started recorder with what start-up fired (edgewise_started and friends) written."""
     runtime = await make_runtime(db_url, **options)
@@ -315,7 +320,7 @@ async def test_a_bad_item_is_skipped_and_logged_and_the_rest_of_its_batch_writte
     rows = await states_of(recorder, "sensor.good")
     assert [r.state for r in rows] == [str(v) for v in range(200)]
     assert await count(recorder, EventTypes, EventTypes.event_type == "bad_payload") == 0
-    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    skipped = [r for r in _recorder_records(caplog) if "skipped" in r.getMessage()]
     assert len(skipped) == 2
     assert [str(r.exc_info[1]) for r in skipped if r.exc_info] == ["no text for you"] * 2
     # Halving found the two bad items in far fewer transactions than one per item.
@@ -485,7 +490,7 @@ async def test_queue_limit_drops_the_newest_items_and_counts_them(
             runtime.states.set("sensor.full", str(value))
         await runtime.bus.drain()
         assert recorder.dropped == 10
-        full_warnings = [r for r in caplog.records if "full" in r.getMessage()]
+        full_warnings = [r for r in _recorder_records(caplog) if "full" in r.getMessage()]
         assert len(full_warnings) == 1
     await bring_database_back(pg_database)
     async with asyncio.timeout(15):
@@ -528,7 +533,7 @@ async def test_full_queue_stays_full_until_half_is_free_and_warns_once(
         async with asyncio.timeout(15):
             await recorder.flush()
         assert recorder.status is RecorderStatus.OK
-        full_warnings = [r for r in caplog.records if "full" in r.getMessage()]
+        full_warnings = [r for r in _recorder_records(caplog) if "full" in r.getMessage()]
         assert len(full_warnings) == 1
     assert recorder.dropped == 50
 
