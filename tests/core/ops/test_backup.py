@@ -23,7 +23,7 @@ from core.cli import BUNDLED_CONFIG
 from core.const import __version__
 from core.ops.backup import create_backup
 from core.ops.const import BACKUP_MANIFEST
-from integrations.recorder.models import SCHEMA_VERSION
+from integrations.recorder.const import SCHEMA_VERSION
 from tests.conftest import free_port
 from tests.integrations.recorder.test_migration import V2_DDL
 
