@@ -44,6 +44,8 @@ _LOGGER = logging.getLogger(__name__)
 #: gzip level: 1 compresses a recorder database nearly as well as 6, several times faster.
 _COMPRESS_LEVEL = 1
 _CHUNK = 1024 * 1024
+#: A SQLite file and its journals: copied through the backup API, never as they are.
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,8 @@ def create_backup(config_dir: Path, output: Path, *, passphrase: str | None = No
                     elif database.sqlite_path.is_file():
                         entry = _add_database(writer, Path(tmp), config_dir, database)
                         manifest["databases"][database.name] = entry
-                        skip.add(database.sqlite_path)
+                        path = database.sqlite_path
+                        skip.update(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)
                     else:
                         notes.append(f"No {database.name} database at {database.sqlite_path} yet.")
                 for path in _config_files(config_dir, skip):
