@@ -39,11 +39,13 @@ from .errors import (
 from .hookspecs import hookimpl
 from .http import register_command, register_route
 from .integration import Manifest
+from .ops.databases import BackupDatabase
 from .runtime import Runtime, RuntimeKey
 from .services import ServiceCall, ServiceResponse, SupportsResponse
 from .state import State
 
 __all__ = [
+    "BackupDatabase",
     "BinarySensorDeviceClass",
     "BinarySensorEntity",
     "ButtonEntity",

@@ -19,6 +19,7 @@ Hooks are grouped by phase:
 
 * load: ``edgewise_manifest``
 * check: ``edgewise_check_config`` (``edgewise check-config`` only)
+* operations: ``edgewise_backup_databases`` (``edgewise backup``, ``restore`` and ``doctor``)
 * setup: ``edgewise_setup``
 * runtime: ``edgewise_started``, ``edgewise_trigger_platforms``, ``edgewise_condition_platforms``,
   ``edgewise_panels``
@@ -45,9 +46,12 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .condition import ConditionPlatform
     from .http.panels import Panel
     from .integration import Manifest
+    from .ops.databases import BackupDatabase
     from .runtime import Runtime
     from .trigger import TriggerPlatform
 
@@ -101,6 +105,41 @@ def edgewise_check_config(
     Returns:
         The problems found, one message each (naming file, line and key), or None; or an
         awaitable of them.
+
+    Added in 0.2.
+    """
+
+
+# --- operations (edgewise backup, restore, doctor) -----------------------------------------------
+
+
+@hookspec(firstresult=True)
+def edgewise_backup_databases(config_dir: Path, config: object) -> Iterable[BackupDatabase] | None:
+    """Name the databases the integration keeps, so that backups copy them and restores migrate.
+
+    Called by ``edgewise backup``, ``edgewise restore`` and ``edgewise doctor``, without a
+    running site and outside any event loop, on every installed integration, configured or not
+    (a database left by an integration no longer configured is still the site's data). Answer
+    at once and cheaply: import heavy libraries inside ``read_version`` and ``migrate``, which
+    run only when needed. Each ``core.BackupDatabase`` gives a name (the integration's domain),
+    the SQLite file (or, for a database server, only its backend: a backup notes that the
+    server needs its own tools), the schema version this code writes, how to read the version
+    of a copy, and how to migrate a restored copy. A backup copies each SQLite file with
+    SQLite's online backup API (consistent while the integration writes) and records its
+    version; a restore refuses a copy newer than ``schema_version``, naming both, and
+    otherwise calls ``migrate`` on it before the restored site takes the target's place; the
+    doctor runs ``PRAGMA integrity_check`` on each file. A database in an archive whose
+    integration is no longer installed is restored as it is.
+
+    Args:
+        config_dir: the site's configuration directory (on restore, the restored one before
+            it takes the target's place).
+        config: the integration's section of ``configuration.yaml``, validated by its
+            ``config_schema`` (None when the site has none or it does not load, as on a
+            restore without the secrets: answer with your defaults).
+
+    Returns:
+        The integration's databases, or None when it keeps none.
 
     Added in 0.2.
     """

@@ -1,11 +1,12 @@
-"""The backup archive's shared parts: its manifest, its errors, where the database lives, and
-the encryption of secrets with a passphrase.
+"""The backup archive's shared parts: its manifest, its errors, and the encryption of secrets
+with a passphrase.
 
 An archive is a gzipped tar holding ``edgewise-backup.json`` (the manifest: format, versions,
-a SHA-256 of every other member), ``config/`` (the configuration directory with ``.storage``,
-without databases or secrets), ``recorder.db`` (the recorder's SQLite database, copied through
-SQLite's online backup) and, on request, ``secrets.yaml.enc`` (``secrets.yaml`` encrypted with
-Fernet under a key derived from a passphrase by scrypt).
+each database's place and schema version, a SHA-256 of every other member), ``config/`` (the
+configuration directory with ``.storage``, without databases or secrets), ``<name>.db`` for each
+SQLite database an integration names through ``edgewise_backup_databases`` (copied through
+SQLite's online backup; see ``databases.py``) and, on request, ``secrets.yaml.enc``
+(``secrets.yaml`` encrypted with Fernet under a key derived from a passphrase by scrypt).
 """
 
 from __future__ import annotations
@@ -13,32 +14,18 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from core.config import load_site_config
 from core.errors import EdgewiseError
 
 from .const import SCRYPT_N, SCRYPT_P, SCRYPT_R
 
 #: The environment variable a passphrase may come from (instead of a file or a prompt).
 PASSPHRASE_ENV = "EDGEWISE_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
-#: The recorder's default database file in the configuration directory.
-DEFAULT_DATABASE_FILE = "edgewise.db"
 
 
 class BackupError(EdgewiseError):
     """A backup cannot be made, or an archive cannot be restored; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseLocation:
-    """Where the recorder keeps its data, as the configuration says."""
-
-    #: The SQLite file, or None when the recorder uses a database server.
-    sqlite_path: Path | None
-    #: The database URL's backend (``sqlite``, ``postgresql``).
-    backend: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,27 +34,6 @@ class EncryptedSecrets:
 
     token: bytes
     kdf: dict[str, Any] = field(default_factory=dict)
-
-
-def recorder_database(config_dir: Path) -> DatabaseLocation:
-    """Where the recorder of the site in ``config_dir`` keeps its data.
-
-    Reads ``recorder: db_url`` from ``configuration.yaml`` (with ``!secret`` and ``!include``);
-    without it, the SQLite file ``edgewise.db`` in the configuration directory.
-    """
-    from sqlalchemy.engine import make_url  # noqa: PLC0415 - only the operations commands use it
-
-    loaded = load_site_config(config_dir, {"recorder": None})
-    section = loaded.integrations.get("recorder")
-    db_url = section.get("db_url") if isinstance(section, dict) else None
-    if not isinstance(db_url, str):
-        return DatabaseLocation(config_dir / DEFAULT_DATABASE_FILE, "sqlite")
-    url = make_url(db_url)
-    backend = url.get_backend_name()
-    if backend != "sqlite" or not url.database or url.database == ":memory:":
-        return DatabaseLocation(None, backend)
-    path = Path(url.database)
-    return DatabaseLocation(path if path.is_absolute() else config_dir / path, backend)
 
 
 def _fernet_key(passphrase: str, kdf: dict[str, Any]) -> bytes:

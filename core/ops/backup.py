@@ -1,10 +1,11 @@
 """``edgewise backup``: one archive of a site, consistent while Edgewise is writing.
 
-The recorder's SQLite database is copied with SQLite's online backup API (a consistent
-snapshot; the running writer is not stopped), the configuration directory with ``.storage`` as
-it is (each store file is replaced atomically by its writer, so each file is whole), and
-``secrets.yaml`` only when asked, encrypted with a passphrase. The archive is written to a
-temporary name and renamed when complete. See ``archive.py`` for its layout.
+Each SQLite database an integration names (``edgewise_backup_databases``: the recorder's, and
+any plugin's) is copied with SQLite's online backup API (a consistent snapshot; the running
+writer is not stopped), with its schema version in the manifest; the configuration directory
+with ``.storage`` as it is (each store file is replaced atomically by its writer, so each file
+is whole), and ``secrets.yaml`` only when asked, encrypted with a passphrase. The archive is
+written to a temporary name and renamed when complete. See ``archive.py`` for its layout.
 """
 
 from __future__ import annotations
@@ -26,22 +27,25 @@ from typing import Any, BinaryIO
 
 from core.const import __version__
 
-from .archive import BackupError, encrypt_secrets, recorder_database
+from .archive import BackupError, encrypt_secrets
 from .const import (
     BACKUP_CONFIG_PREFIX,
-    BACKUP_DATABASE,
+    BACKUP_DATABASE_SUFFIX,
     BACKUP_FORMAT,
     BACKUP_MANIFEST,
     BACKUP_SECRETS,
     BACKUP_SKIPPED_SUFFIXES,
     SECRETS_FILE,
 )
+from .databases import BackupDatabase, site_databases
 
 _LOGGER = logging.getLogger(__name__)
 
 #: gzip level: 1 compresses a recorder database nearly as well as 6, several times faster.
 _COMPRESS_LEVEL = 1
 _CHUNK = 1024 * 1024
+#: A SQLite file and its journals: copied through the backup API, never as they are.
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +66,11 @@ def default_archive_name(now: datetime | None = None) -> str:
     return f"edgewise-backup-{socket.gethostname()}-{when}.tar.gz"
 
 
-def copy_sqlite(source: Path, target: Path) -> int | None:
+def copy_sqlite(source: Path, target: Path) -> None:
     """Copy the SQLite database ``source`` to ``target`` with the online backup API.
 
     The copy is one step, so it is a consistent snapshot even while another process writes
-    (in WAL mode the writer is not blocked). Returns the recorder schema version of the copy,
-    or None when it has no recorder schema.
+    (in WAL mode the writer is not blocked).
     """
     src = sqlite3.connect(source, timeout=30)
     try:
@@ -75,23 +78,37 @@ def copy_sqlite(source: Path, target: Path) -> int | None:
         try:
             src.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")
-            return _schema_version(dst)
         finally:
             dst.close()
     except sqlite3.Error as err:
-        raise BackupError(f"Cannot copy the recorder database {source}: {err}") from err
+        raise BackupError(f"Cannot copy the database {source}: {err}") from err
     finally:
         src.close()
 
 
-def _schema_version(conn: sqlite3.Connection) -> int | None:
+def _add_database(
+    writer: _Writer, tmp: Path, config_dir: Path, database: BackupDatabase
+) -> dict[str, Any]:
+    """Copy ``database`` into the archive; its entry in the manifest's ``databases``."""
+    assert database.sqlite_path is not None  # noqa: S101 - the caller copies SQLite files only
+    source = database.sqlite_path
+    member = database.name + BACKUP_DATABASE_SUFFIX
+    copy = tmp / member
+    copy_sqlite(source, copy)
     try:
-        row = conn.execute(
-            "SELECT schema_version FROM schema_changes ORDER BY change_id DESC LIMIT 1"
-        ).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return int(row[0]) if row else None
+        schema = database.read_version(copy) if database.read_version is not None else None
+    except Exception as err:  # the integration's reader: a failure names it
+        raise BackupError(
+            f"Cannot read the schema version of the {database.name} database {source}: {err}"
+        ) from err
+    writer.add_file(member, copy)
+    copy.unlink()
+    inside = source.is_relative_to(config_dir)
+    return {
+        "file": member,
+        "path": str(source.relative_to(config_dir)) if inside else str(source),
+        "schema": schema,
+    }
 
 
 def _config_files(config_dir: Path, skip: set[Path]) -> list[Path]:
@@ -167,44 +184,40 @@ def create_backup(config_dir: Path, output: Path, *, passphrase: str | None = No
         raise BackupError(f"{output} already exists")
     if not (config_dir / "configuration.yaml").is_file():
         raise BackupError(f"{config_dir} holds no configuration.yaml")
-    notes: list[str] = []
-    location = recorder_database(config_dir)
+    site = site_databases(config_dir)
+    notes: list[str] = [
+        f"{problem} (its databases may be missing from this archive)" for problem in site.problems
+    ]
     manifest: dict[str, Any] = {
         "format": BACKUP_FORMAT,
         "edgewise_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
-        "recorder_schema": None,
-        "database": None,
+        "databases": {},
         "secrets": None,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
-    # The database copy sits next to the archive: /tmp may be a small tmpfs on a Pi.
+    # The database copies sit next to the archive: /tmp may be a small tmpfs on a Pi.
     with tempfile.TemporaryDirectory(prefix=".edgewise-backup-", dir=output.parent) as tmp:
         partial = Path(tmp) / "archive.partial"
         try:
             with tarfile.open(partial, "w:gz", compresslevel=_COMPRESS_LEVEL) as tar:
                 writer = _Writer(tar)
                 skip: set[Path] = set()
-                if location.sqlite_path is None:
-                    notes.append(
-                        f"The recorder uses a {location.backend} server: back it up with its "
-                        "own tools (pg_dump for PostgreSQL); it is not in this archive."
-                    )
-                elif location.sqlite_path.is_file():
-                    copy = Path(tmp) / BACKUP_DATABASE
-                    manifest["recorder_schema"] = copy_sqlite(location.sqlite_path, copy)
-                    inside = location.sqlite_path.is_relative_to(config_dir)
-                    manifest["database"] = (
-                        str(location.sqlite_path.relative_to(config_dir))
-                        if inside
-                        else str(location.sqlite_path)
-                    )
-                    skip.add(location.sqlite_path)
-                    writer.add_file(BACKUP_DATABASE, copy)
-                    copy.unlink()
-                else:
-                    notes.append(f"No recorder database at {location.sqlite_path} yet.")
+                for database in site.databases.values():
+                    if database.sqlite_path is None:
+                        notes.append(
+                            f"The {database.name} uses a {database.backend} server: back it up "
+                            "with its own tools (pg_dump for PostgreSQL); it is not in this "
+                            "archive."
+                        )
+                    elif database.sqlite_path.is_file():
+                        entry = _add_database(writer, Path(tmp), config_dir, database)
+                        manifest["databases"][database.name] = entry
+                        path = database.sqlite_path
+                        skip.update(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)
+                    else:
+                        notes.append(f"No {database.name} database at {database.sqlite_path} yet.")
                 for path in _config_files(config_dir, skip):
                     name = BACKUP_CONFIG_PREFIX + path.relative_to(config_dir).as_posix()
                     try:
@@ -230,7 +243,7 @@ def create_backup(config_dir: Path, output: Path, *, passphrase: str | None = No
         path=output,
         size=output.stat().st_size,
         seconds=time.monotonic() - started,
-        database=manifest["database"] is not None,
+        database=bool(manifest["databases"]),
         secrets=manifest["secrets"] is not None,
         notes=tuple(notes),
     )

@@ -208,10 +208,9 @@ def _restore(args: argparse.Namespace) -> int:
         print(note)
     if result.kept_aside is not None:
         print(f"The previous configuration is kept in {result.kept_aside}")
-    if result.schema_from is not None and result.schema_from != result.schema_to:
-        print(
-            f"Migrated the recorder database from schema {result.schema_from} to {result.schema_to}"
-        )
+    for name, found, now in result.migrated:
+        if found is not None and found != now:
+            print(f"Migrated the {name} database from schema {found} to {now}")
     print(f"Restored {args.archive} into {config_dir}")
     return 0
 

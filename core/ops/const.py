@@ -20,11 +20,15 @@ LOOP_BLOCK_THRESHOLD_S: Final = 0.1
 LOOP_LAG_WINDOW_S: Final = 60.0
 RATE_WINDOW_S: Final = 10.0
 
-#: Backups: the archive's format version and its members.
-BACKUP_FORMAT: Final = 1
+#: Backups: the archive's format version and its members. Format 2 lists every database in
+#: ``databases``; format 1 held one, under ``LEGACY_DATABASE_MEMBER``, its schema version under
+#: ``recorder_schema`` (still restored). A database ``<name>`` is the member ``<name>.db``.
+BACKUP_FORMAT: Final = 2
 BACKUP_MANIFEST: Final = "edgewise-backup.json"
 BACKUP_CONFIG_PREFIX: Final = "config/"
-BACKUP_DATABASE: Final = "recorder.db"
+BACKUP_DATABASE_SUFFIX: Final = ".db"
+LEGACY_DATABASE_MEMBER: Final = "recorder.db"
+LEGACY_SCHEMA_KEY: Final = "recorder_schema"
 BACKUP_SECRETS: Final = "secrets.yaml.enc"
 #: Files of the configuration directory a backup never copies as they are (the database goes
 #: through SQLite's backup API; secrets only encrypted, on request).

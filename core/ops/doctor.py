@@ -2,8 +2,9 @@
 
 Checks, in order: the configuration is valid; the HTTP port is free; the data directory (the
 configuration directory, where ``.storage`` and the SQLite database live) is writable; the disk
-has room; the clock is plausible and synchronised; the recorder's SQLite database passes
-``PRAGMA integrity_check``. A failed check does not stop the others.
+has room; the clock is plausible and synchronised; each SQLite database the integrations name
+(``edgewise_backup_databases``: the recorder's, a plugin's) passes ``PRAGMA integrity_check``.
+A failed check does not stop the others.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 from core.core_sections import CORE_SECTIONS, HttpConfig
 from core.storage import STORAGE_DIR
 
-from .archive import recorder_database
 from .const import CLOCK_PLAUSIBLE_AFTER
+from .databases import BackupDatabase, site_databases
 from .disk import disk_space, pause_level
 
 #: Below this much free space the disk check warns (it fails below the recorder's pause level).
@@ -203,15 +204,31 @@ def check_clock(now: Callable[[], float] = time.time) -> Finding:
 
 
 def check_database(config_dir: Path) -> Finding:
-    """The recorder's SQLite database passes ``PRAGMA integrity_check``."""
-    location = recorder_database(config_dir)
-    path = location.sqlite_path
+    """Each SQLite database the integrations name passes ``PRAGMA integrity_check``."""
+    site = site_databases(config_dir)
+    findings = [_check_one_database(database) for database in site.databases.values()]
+    failed = [f for f in findings if f.status is Status.FAIL]
+    if failed:
+        return Finding(
+            "database", Status.FAIL, "; ".join(f.message for f in failed),
+            " / ".join(f.fix for f in failed if f.fix),
+        )  # fmt: skip
+    if site.problems:
+        return Finding("database", Status.WARN, "; ".join(site.problems))
+    if not findings:
+        return Finding("database", Status.OK, "no integration keeps a database")
+    return Finding("database", Status.OK, "; ".join(f.message for f in findings))
+
+
+def _check_one_database(database: BackupDatabase) -> Finding:
+    path = database.sqlite_path
     if path is None:
         return Finding(
-            "database", Status.OK, f"the recorder uses a {location.backend} server (not checked)"
-        )
+            "database", Status.OK, f"the {database.name} uses a {database.backend} server "
+            "(not checked)",
+        )  # fmt: skip
     if not path.exists():
-        return Finding("database", Status.OK, f"no recorder database yet ({path})")
+        return Finding("database", Status.OK, f"no {database.name} database yet ({path})")
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
             rows = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]

@@ -2,8 +2,9 @@
 
 Nothing is touched until the whole archive has been read and checked: a damaged or truncated
 archive, a member whose SHA-256 differs from the manifest, or a backup made by a newer
-Edgewise (or with a newer recorder schema) is refused with a message saying so. The archive is
-unpacked into a staging directory next to the target, the recorder database is migrated to this
+Edgewise (or with a database schema newer than its integration writes) is refused with a
+message saying so. The archive is unpacked into a staging directory next to the target, each
+database is migrated by the integration that names it (``edgewise_backup_databases``) to this
 version's schema, and only then does the staging directory take the target's place; a target
 that already holds a configuration is kept beside it (``<dir>.before-restore-<time>``), and
 only with ``force``.
@@ -15,8 +16,8 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
-import sqlite3
 import tarfile
 import tempfile
 import zlib
@@ -30,18 +31,22 @@ from core.const import __version__
 from .archive import BackupError, EncryptedSecrets, decrypt_secrets, version_tuple
 from .const import (
     BACKUP_CONFIG_PREFIX,
-    BACKUP_DATABASE,
+    BACKUP_DATABASE_SUFFIX,
     BACKUP_FORMAT,
     BACKUP_MANIFEST,
     BACKUP_SECRETS,
+    LEGACY_DATABASE_MEMBER,
+    LEGACY_SCHEMA_KEY,
     SECRETS_FILE,
 )
+from .databases import site_databases
 
 _LOGGER = logging.getLogger(__name__)
 
 #: A manifest larger than this is not one of ours.
 _MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024
+_DATABASE_NAME = re.compile(r"[a-z0-9_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +55,19 @@ class RestoreResult:
 
     config_dir: Path
     kept_aside: Path | None
-    schema_from: int | None
-    schema_to: int | None
+    #: ``(name, schema found, schema now)`` for each database its integration migrated.
+    migrated: tuple[tuple[str, int | None, int], ...]
     notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDatabase:
+    """One database in an archive: its member, where it was, and its schema version."""
+
+    name: str
+    member: str
+    path: str
+    schema: int | None
 
 
 def _corrupt(archive: Path, why: str) -> BackupError:
@@ -88,10 +103,7 @@ def read_manifest(archive: Path) -> dict[str, Any]:
 
 
 def _check_versions(manifest: dict[str, Any]) -> None:
-    from integrations.recorder.models import SCHEMA_VERSION  # noqa: PLC0415 - SQLAlchemy ORM
-
     made_by = str(manifest.get("edgewise_version", "?"))
-    schema = manifest.get("recorder_schema")
     if int(manifest.get("format", 0)) > BACKUP_FORMAT or version_tuple(made_by) > version_tuple(
         __version__
     ):
@@ -99,25 +111,56 @@ def _check_versions(manifest: dict[str, Any]) -> None:
             f"This backup was made by Edgewise {made_by}, newer than this Edgewise "
             f"{__version__}: upgrade Edgewise to {made_by} or later, then restore it"
         )
-    if isinstance(schema, int) and schema > SCHEMA_VERSION:
-        raise BackupError(
-            f"This backup's recorder database has schema version {schema}, newer than the "
-            f"{SCHEMA_VERSION} of this Edgewise {__version__} (backup made by Edgewise "
-            f"{made_by}): upgrade Edgewise, then restore it"
-        )
 
 
-def _member_target(staging: Path, name: str, manifest: dict[str, Any]) -> Path | None:
+def archived_databases(manifest: dict[str, Any]) -> dict[str, ArchivedDatabase]:
+    """The databases a manifest lists, by member name (format 1's single one included).
+
+    Raises:
+        BackupError: an entry is malformed or names an unsafe place.
+    """
+    entries = manifest.get("databases")
+    if entries is None and isinstance(manifest.get("database"), str):
+        # Format 1: one database, its member named (as now) after its integration.
+        entries = {
+            LEGACY_DATABASE_MEMBER.removesuffix(BACKUP_DATABASE_SUFFIX): {
+                "file": LEGACY_DATABASE_MEMBER,
+                "path": manifest["database"],
+                "schema": manifest.get(LEGACY_SCHEMA_KEY),
+            }
+        }
+    if not isinstance(entries, dict):
+        entries = {}
+    found: dict[str, ArchivedDatabase] = {}
+    for name, entry in entries.items():
+        if not (isinstance(name, str) and _DATABASE_NAME.fullmatch(name)):
+            raise BackupError(f"The manifest lists a database with an unsafe name {name!r}")
+        path = entry.get("path") if isinstance(entry, dict) else None
+        schema = entry.get("schema") if isinstance(entry, dict) else None
+        member = name + BACKUP_DATABASE_SUFFIX
+        if not isinstance(entry, dict) or entry.get("file") != member or not isinstance(path, str):
+            raise BackupError(f"The manifest's entry for the {name} database is malformed")
+        if schema is not None and (not isinstance(schema, int) or isinstance(schema, bool)):
+            raise BackupError(f"The manifest's schema of the {name} database is not a number")
+        relative = PurePosixPath(path)
+        if not relative.is_absolute() and (".." in relative.parts or not relative.parts):
+            raise BackupError(f"Unsafe place {path!r} for the {name} database in the manifest")
+        found[member] = ArchivedDatabase(name, member, path, schema)
+    return found
+
+
+def _database_target(staging: Path, database: ArchivedDatabase) -> Path:
+    relative = PurePosixPath(database.path)
+    # A database kept outside the configuration directory is restored into it.
+    return staging / (relative.name if relative.is_absolute() else relative)
+
+
+def _member_target(staging: Path, name: str, databases: dict[str, ArchivedDatabase]) -> Path | None:
     """Where member ``name`` goes under ``staging``; None for the manifest and the secrets."""
     if name in (BACKUP_MANIFEST, BACKUP_SECRETS):
         return None
-    if name == BACKUP_DATABASE:
-        database = manifest.get("database")
-        if not isinstance(database, str):
-            raise BackupError(f"The manifest names no place for {BACKUP_DATABASE}")
-        relative = PurePosixPath(database)
-        # A database kept outside the configuration directory is restored into it.
-        return staging / (relative.name if relative.is_absolute() else relative)
+    if name in databases:
+        return _database_target(staging, databases[name])
     if not name.startswith(BACKUP_CONFIG_PREFIX):
         raise BackupError(f"Unexpected member {name!r} in the archive")
     relative = PurePosixPath(name.removeprefix(BACKUP_CONFIG_PREFIX))
@@ -126,7 +169,9 @@ def _member_target(staging: Path, name: str, manifest: dict[str, Any]) -> Path |
     return staging / relative
 
 
-def _unpack(archive: Path, staging: Path, manifest: dict[str, Any]) -> bytes | None:
+def _unpack(
+    archive: Path, staging: Path, manifest: dict[str, Any], databases: dict[str, ArchivedDatabase]
+) -> bytes | None:
     """Extract every member into ``staging``, checking each hash; the encrypted secrets."""
     expected: dict[str, str] = manifest["files"]
     seen: set[str] = set()
@@ -144,7 +189,7 @@ def _unpack(archive: Path, staging: Path, manifest: dict[str, Any]) -> bytes | N
                 handle = tar.extractfile(member)
                 assert handle is not None  # noqa: S101 - a regular file member
                 digest = hashlib.sha256()
-                target = _member_target(staging, name, manifest)
+                target = _member_target(staging, name, databases)
                 if target is None:
                     data = handle.read()
                     digest.update(data)
@@ -166,27 +211,47 @@ def _unpack(archive: Path, staging: Path, manifest: dict[str, Any]) -> bytes | N
     return secrets
 
 
-def migrate_database(path: Path) -> tuple[int | None, int]:
-    """Check the SQLite recorder database at ``path`` and migrate it; (from, to) versions."""
-    from sqlalchemy import create_engine  # noqa: PLC0415 - only restore needs it
-
-    from integrations.recorder.migration import current_version, migrate  # noqa: PLC0415
-
-    with sqlite3.connect(path) as conn:
-        (result,) = conn.execute("PRAGMA quick_check").fetchone()
-    if result != "ok":
-        raise BackupError(f"The backup's recorder database is damaged: {result}")
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        with engine.connect() as conn:
-            found = current_version(conn)
-            conn.commit()
-            migrate(conn)
-            to = current_version(conn)
-    finally:
-        engine.dispose()
-    assert to is not None  # noqa: S101 - migrate records a version
-    return found, to
+def _migrate(
+    staging: Path, manifest: dict[str, Any], databases: dict[str, ArchivedDatabase]
+) -> tuple[list[tuple[str, int | None, int]], list[str]]:
+    """Check each restored database's schema against its integration's, then migrate it."""
+    notes: list[str] = []
+    site = site_databases(staging)
+    notes.extend(site.problems)
+    made_by = str(manifest.get("edgewise_version", "?"))
+    for archived in databases.values():
+        owner = site.databases.get(archived.name)
+        newest = owner.schema_version if owner is not None else None
+        if archived.schema is not None and newest is not None and archived.schema > newest:
+            raise BackupError(
+                f"This backup's {archived.name} database has schema version {archived.schema}, "
+                f"newer than the {newest} of this Edgewise {__version__} (backup made by "
+                f"Edgewise {made_by}): upgrade Edgewise, then restore it"
+            )
+    migrated: list[tuple[str, int | None, int]] = []
+    for archived in databases.values():
+        owner = site.databases.get(archived.name)
+        if owner is None or owner.migrate is None:
+            notes.append(
+                f"The {archived.name} database is restored as it was: no installed integration "
+                "migrates it."
+            )
+            continue
+        path = _database_target(staging, archived)
+        if PurePosixPath(archived.path).is_absolute():
+            notes.append(
+                f"The {archived.name} database was at {archived.path}; it is restored into the "
+                "configuration directory (point the configuration at it if that is not the "
+                "default)."
+            )
+        try:
+            found, now = owner.migrate(path)
+        except BackupError:
+            raise
+        except Exception as err:  # the integration's migration: a failure names it
+            raise BackupError(f"Cannot migrate the {archived.name} database: {err}") from err
+        migrated.append((archived.name, found, now))
+    return migrated, notes
 
 
 def restore_backup(
@@ -207,7 +272,8 @@ def restore_backup(
     config_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{config_dir.name}.restore-", dir=config_dir.parent))
     try:
-        token = _unpack(archive, staging, manifest)
+        databases = archived_databases(manifest)
+        token = _unpack(archive, staging, manifest, databases)
         secrets_info = manifest.get("secrets")
         if token is not None and isinstance(secrets_info, dict):
             if passphrase is None:
@@ -218,23 +284,13 @@ def restore_backup(
                 secrets_path = staging / SECRETS_FILE
                 secrets_path.write_bytes(plain)
                 secrets_path.chmod(0o600)
-        schema_from = schema_to = None
-        database = manifest.get("database")
-        if isinstance(database, str):
-            path = staging / PurePosixPath(database).name
-            if not PurePosixPath(database).is_absolute():
-                path = staging / PurePosixPath(database)
-            else:
-                notes.append(
-                    f"The database was at {database}; it is restored into {config_dir} "
-                    "(point recorder: db_url at it if that is not the default)."
-                )
-            schema_from, schema_to = migrate_database(path)
+        migrated, migration_notes = _migrate(staging, manifest, databases)
+        notes.extend(migration_notes)
         kept = _swap(staging, config_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return RestoreResult(config_dir, kept, schema_from, schema_to, tuple(notes))
+    return RestoreResult(config_dir, kept, tuple(migrated), tuple(notes))
 
 
 def _swap(staging: Path, config_dir: Path) -> Path | None:

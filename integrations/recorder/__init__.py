@@ -14,8 +14,9 @@ reported as the integration's failure (``Runtime.integration_failed``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from core import Manifest, Runtime, RuntimeKey, hookimpl
+from core import BackupDatabase, Manifest, Runtime, RuntimeKey, hookimpl
 
 from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, RecorderConfig
@@ -37,6 +38,16 @@ def edgewise_manifest() -> Manifest[RecorderConfig]:
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/recorder/",
     )
+
+
+@hookimpl
+def edgewise_backup_databases(
+    config_dir: Path, config: RecorderConfig | None
+) -> list[BackupDatabase]:
+    """The recorder's database: SQLite in ``config_dir`` unless ``db_url`` says otherwise."""
+    from .backup import recorder_database  # noqa: PLC0415 - only the operations commands
+
+    return [recorder_database(config_dir, config)]
 
 
 @hookimpl

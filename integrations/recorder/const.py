@@ -25,6 +25,8 @@ CONF_ENTITY_GLOBS: Final = "entity_globs"
 CONF_EVENT_TYPES: Final = "event_types"
 
 DEFAULT_DB_FILE: Final = "edgewise.db"
+#: The schema version this code writes. Bump it with a migration step in migration.py.
+SCHEMA_VERSION: Final = 3
 DEFAULT_COMMIT_INTERVAL: Final = 5.0
 DEFAULT_PURGE_KEEP_DAYS: Final = 10
 DEFAULT_MAX_QUEUE: Final = 200_000

@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, insert, inspect, select, text
 
+from .const import SCHEMA_VERSION
 from .errors import SchemaTooNewError
-from .models import SCHEMA_VERSION, Base, SchemaChange, States
+from .models import Base, SchemaChange, States
 from .util import context_id_to_bytes
 
 __all__ = ["SchemaTooNewError", "current_version", "migrate"]

@@ -8,7 +8,8 @@ Designed for small rows on an SD card:
 * context ids are stored as the 16 bytes of their ULID, not as 26-character strings (an id that
   is not a ULID, as an API client may send, is stored as ``0xff`` followed by its UTF-8 bytes).
 
-The schema version is in ``schema_changes``; ``migration.py`` brings older databases forward.
+The schema version is in ``schema_changes`` (the one this code writes is
+``const.SCHEMA_VERSION``); ``migration.py`` brings older databases forward.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-#: The schema version this code writes. Bump it with a migration step in migration.py.
-SCHEMA_VERSION = 3
 
 #: SQLite stores any INTEGER in 1-8 bytes; on PostgreSQL ids need 64 bits.
 IdType = BigInteger().with_variant(Integer(), "sqlite")

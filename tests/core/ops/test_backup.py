@@ -23,7 +23,7 @@ from core.cli import BUNDLED_CONFIG
 from core.const import __version__
 from core.ops.backup import create_backup
 from core.ops.const import BACKUP_MANIFEST
-from integrations.recorder.models import SCHEMA_VERSION
+from integrations.recorder.const import SCHEMA_VERSION
 from tests.conftest import free_port
 from tests.integrations.recorder.test_migration import V2_DDL
 
@@ -149,14 +149,18 @@ def quiet_site(tmp_path: Path) -> Path:
     return config
 
 
-def _rewrite_manifest(archive: Path, target: Path, **changes: object) -> Path:
-    """A copy of ``archive`` whose manifest has ``changes``."""
+def _rewrite_manifest(
+    archive: Path, target: Path, drop: tuple[str, ...] = (), **changes: object
+) -> Path:
+    """A copy of ``archive`` whose manifest has ``changes`` and not the keys ``drop``."""
     with tarfile.open(archive) as src, tarfile.open(target, "w:gz") as dst:
         for member in src.getmembers():
             data = src.extractfile(member).read()  # type: ignore[union-attr]
             if member.name == BACKUP_MANIFEST:
                 manifest = json.loads(data)
                 manifest.update(changes)
+                for key in drop:
+                    del manifest[key]
                 data = json.dumps(manifest).encode()
                 member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
@@ -173,8 +177,50 @@ def test_a_newer_versions_backup_is_refused_naming_both_versions(
     assert f"made by Edgewise 99.1.0, newer than this Edgewise {__version__}" in done.stderr
     assert not (tmp_path / "target").exists()
 
-    schema = _rewrite_manifest(archive, tmp_path / "schema.tar.gz", recorder_schema=99)
+    databases = {"recorder": {"file": "recorder.db", "path": "edgewise.db", "schema": 99}}
+    schema = _rewrite_manifest(archive, tmp_path / "schema.tar.gz", databases=databases)
     done = edgewise("restore", str(schema), "-c", str(tmp_path / "target"))
+    assert done.returncode == 1
+    assert (
+        f"This backup's recorder database has schema version 99, newer than the {SCHEMA_VERSION}"
+        in done.stderr
+    )
+    assert not (tmp_path / "target").exists()
+
+
+def _as_format_1(archive: Path, target: Path, schema: int | None) -> Path:
+    """``archive`` as the first archive format wrote it: one database, ``recorder_schema``."""
+    return _rewrite_manifest(
+        archive, target, drop=("databases",), format=1, database="edgewise.db",
+        recorder_schema=schema,
+    )  # fmt: skip
+
+
+def test_an_archive_of_the_first_format_still_restores_and_migrates(tmp_path: Path) -> None:
+    config = site(tmp_path / "old", free_port())
+    with sqlite3.connect(config / "edgewise.db") as conn:
+        for statement in V2_DDL:
+            conn.execute(statement.replace("{pk}", "INTEGER PRIMARY KEY").replace("{blob}", "BLOB"))
+    archive = create_backup(config, tmp_path / "b.tar.gz").path
+    old = _as_format_1(archive, tmp_path / "old.tar.gz", schema=2)
+
+    done = edgewise("restore", str(old), "-c", str(tmp_path / "target"))
+
+    assert done.returncode == 0, done.stderr
+    assert f"Migrated the recorder database from schema 2 to {SCHEMA_VERSION}" in done.stdout
+    with sqlite3.connect(tmp_path / "target" / "edgewise.db") as conn:
+        versions = [row[0] for row in conn.execute("SELECT schema_version FROM schema_changes")]
+    assert versions == [1, 2, 3]
+
+
+def test_an_archive_of_the_first_format_with_a_newer_schema_is_refused(
+    quiet_site: Path, tmp_path: Path
+) -> None:
+    archive = create_backup(quiet_site, tmp_path / "b.tar.gz").path
+    old = _as_format_1(archive, tmp_path / "old.tar.gz", schema=99)
+
+    done = edgewise("restore", str(old), "-c", str(tmp_path / "target"))
+
     assert done.returncode == 1
     assert f"schema version 99, newer than the {SCHEMA_VERSION}" in done.stderr
     assert not (tmp_path / "target").exists()

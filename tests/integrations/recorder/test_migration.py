@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ulid_transform import ulid_now
 
 from core.integration import IntegrationStatus
+from integrations.recorder.const import SCHEMA_VERSION
 from integrations.recorder.core import RECORDER
 from integrations.recorder.history import get_downsampled, get_significant_states
-from integrations.recorder.models import SCHEMA_VERSION, SchemaChange, States
+from integrations.recorder.models import SchemaChange, States
 from integrations.recorder.util import bytes_to_context_id
 
 from .conftest import MakeRuntime, recorder_of

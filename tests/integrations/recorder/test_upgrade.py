@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.runtime import Runtime
+from integrations.recorder.const import SCHEMA_VERSION
 from integrations.recorder.core import RECORDER
 from integrations.recorder.history import get_significant_states
-from integrations.recorder.models import SCHEMA_VERSION, SchemaChange, States, StatesMeta
+from integrations.recorder.models import SchemaChange, States, StatesMeta
 
 from .conftest import pg_dsn
 
