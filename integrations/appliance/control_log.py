@@ -235,11 +235,15 @@ class ControlLog:
                 _LOGGER.info("No recorder: the control log is kept in memory only")
                 self._store_failed = True
                 return None
-            from .store import ControlLogStore  # noqa: PLC0415 - SQLAlchemy, after start-up
-
-            store = ControlLogStore(recorder)
             try:
                 async with asyncio.timeout(STORE_OPEN_TIMEOUT):
+                    # Not before the recorder's first attempt to open its database: its
+                    # writer imports SQLAlchemy off the loop after start-up, whereas importing
+                    # the store (SQLAlchemy) now would hold the loop, and start-up, meanwhile.
+                    await recorder.wait_started()
+                    from .store import ControlLogStore  # noqa: PLC0415 - SQLAlchemy, see above
+
+                    store = ControlLogStore(recorder)
                     await store.create()
             except Exception as err:
                 _LOGGER.error("The control log cannot use the recorder's database: %s", err)

@@ -77,3 +77,8 @@ PROFILE_VENDOR: Final = {"current": 104, "power": 105, "voltage": 106}
 SWITCH_DP_RANGE: Final = range(1, 9)
 
 SERVICE_DISCOVER: Final = "discover"
+
+#: Modules tinytuya imports at module level for its cloud client (``tinytuya.Cloud``) alone:
+#: LAN devices never use them. ``requests`` brings urllib3, charset_normalizer, idna and
+#: certifi, about 4.6 MiB resident; ``deferred.py`` keeps them out until a cloud call.
+CLOUD_ONLY_MODULES: Final = ("requests",)

@@ -1,0 +1,65 @@
+"""tinytuya without its cloud client's HTTP stack: ``requests`` loads on first use, not at import.
+
+``tinytuya/__init__`` imports ``tinytuya.Cloud``, which runs ``import requests`` at module level
+although only the Tuya cloud API calls use it; this integration talks to devices on the LAN and
+never calls the cloud. ``defer_cloud_imports`` puts a stand-in module for each of
+``CLOUD_ONLY_MODULES`` in ``sys.modules`` before tinytuya is imported, so that its
+``import requests`` binds the stand-in; the first attribute read from the stand-in imports the
+real module (which then replaces the stand-in in ``sys.modules``) and answers from it. Anything
+else that imports ``requests`` gets the same stand-in and sees no difference but when the cost is
+paid.
+
+Why not ``importlib.util.LazyLoader``: on Python 3.11 an ``import`` statement reads the module's
+``__spec__`` when it finds it in ``sys.modules``, and a lazily loaded module loads on any
+attribute read, so tinytuya's own ``import requests`` would load it at once. The stand-in here
+answers ``__spec__`` (the real module's spec) from its own namespace.
+
+Called by this integration's setup and by the simulator's Tuya server before they import
+tinytuya; a process that imported tinytuya (or the module) before is left as it is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+from .const import CLOUD_ONLY_MODULES
+
+_LOAD_LOCK = threading.Lock()
+
+
+class DeferredModule(ModuleType):
+    """Stands in ``sys.modules`` for a module until an attribute of it is first read."""
+
+    def __getattr__(self, attr: str) -> Any:
+        """Import the real module (once) and answer from it."""
+        return getattr(self._real_module(), attr)
+
+    def _real_module(self) -> ModuleType:
+        name = self.__name__
+        with _LOAD_LOCK:
+            if sys.modules.get(name) is self:
+                # Out of the way, so the import system runs the module itself.
+                del sys.modules[name]
+        return importlib.import_module(name)
+
+
+def defer_cloud_imports() -> None:
+    """Put a ``DeferredModule`` for each of ``CLOUD_ONLY_MODULES`` not imported yet."""
+    if "tinytuya" in sys.modules:
+        return  # Imported already, with whatever its modules were.
+    for name in CLOUD_ONLY_MODULES:
+        if name in sys.modules:
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue  # Not installed: tinytuya's own import warns that cloud calls won't work.
+        module = DeferredModule(name)
+        module.__spec__ = spec
+        module.__loader__ = spec.loader
+        module.__package__ = spec.parent
+        sys.modules[name] = module
