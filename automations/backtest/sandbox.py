@@ -1,0 +1,212 @@
+"""The isolated runtime a replay runs in: its own bus, state machine, services and scheduler.
+
+Nothing of the live runtime is written: the replay's clock is a ``FakeClock``, its state machine
+and bus are new, and its service registry records each call (with the live service's schema,
+so bad data fails as it would have) instead of running it. Where a call's effect is obvious
+(a switch turned on, a setpoint set) the effect is written to the replay's state, marked as
+simulated. The registries (areas, devices, entities), the site's configuration and the plugin
+loader are shared with the live runtime, read only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.bus import EventBus, JobType
+from core.clock import FakeClock
+from core.const import CoreState
+from core.context import Context
+from core.notifications import Notifications
+from core.runtime import RuntimeData
+from core.services import Service, ServiceCall, ServiceRegistry, SupportsResponse
+from core.state import State, StateMachine
+from core.timers import Scheduler
+
+from .simulate import simulate
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+
+@dataclass(slots=True)
+class RecordedCall:
+    """One service call the replayed automation would have made."""
+
+    time: datetime
+    domain: str
+    service: str
+    data: dict[str, Any]
+    target: dict[str, list[str]]
+    context_id: str
+    #: The state changes written to the replay's state because of this call.
+    simulated: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report's form of the call."""
+        return {
+            "time": self.time.isoformat(),
+            "service": f"{self.domain}.{self.service}",
+            "target": self.target,
+            "data": self.data,
+            "simulated": self.simulated,
+        }
+
+
+class ReplayStates(StateMachine):
+    """A state machine that can also take a recorded state without telling anyone.
+
+    ``load`` is the replay's fast path for an entity nothing in the replay listens to: the
+    state is stored (templates read it) but no event is built or dispatched.
+    """
+
+    def load(  # noqa: PLR0917 - positional: the replay's hot path
+        self,
+        entity_id: str,
+        state: str,
+        attributes: Mapping[str, Any],
+        last_changed: float,
+        last_updated: float,
+        context: Context,
+    ) -> None:
+        """Store a recorded state as current, firing nothing."""
+        states = self._states
+        if entity_id not in states:
+            domain, _, object_id = entity_id.partition(".")
+            self._by_domain.setdefault(domain, {})[entity_id] = None
+        else:
+            old = states[entity_id]
+            domain, object_id = old.domain, old.object_id
+        states[entity_id] = State.trusted(
+            entity_id, state, attributes, last_changed, last_updated, context, domain, object_id
+        )
+
+    def drop(self, entity_id: str) -> None:
+        """Forget an entity's state (it was removed), firing nothing."""
+        old = self._states.pop(entity_id, None)
+        if old is not None:
+            self._by_domain.get(old.domain, {}).pop(entity_id, None)
+
+    def is_watched(self, entity_id: str) -> bool:
+        """Whether a change of ``entity_id`` would reach any listener of the replay."""
+        return entity_id in self._entity_listeners
+
+
+class ReplayServices(ServiceRegistry):
+    """Services that record their calls instead of running them.
+
+    Every service the live runtime has is known here with its schema, so a call with bad data
+    fails as it would have; its handler records the call and simulates its obvious effect.
+    """
+
+    def __init__(self, sandbox: Sandbox, live: ServiceRegistry) -> None:
+        super().__init__(sandbox.bus, sandbox.executor_job)
+        self._sandbox = sandbox
+        self._live = live
+        self._proxies: dict[tuple[str, str], Service] = {}
+        self.recorded: list[RecordedCall] = []
+
+    def has(self, domain: str, service: str) -> bool:
+        """Whether the live runtime has the service."""
+        return self._live.has(domain, service)
+
+    def get(self, domain: str, service: str) -> Service:
+        """A recording stand-in for the live service (raises as the live registry does)."""
+        key = (domain.lower(), service.lower())
+        proxy = self._proxies.get(key)
+        if proxy is None:
+            real = self._live.get(domain, service)
+            proxy = Service(
+                real.domain,
+                real.name,
+                self._record,
+                real.schema,
+                real.supports_response,
+                JobType.CALLBACK,
+                real.description,
+            )
+            self._proxies[key] = proxy
+        return proxy
+
+    def _record(self, call: ServiceCall) -> dict[str, Any] | None:
+        sandbox = self._sandbox
+        recorded = RecordedCall(
+            sandbox.clock.now(),
+            call.domain,
+            call.service,
+            dict(call.data),
+            call.target.as_dict(),
+            call.context.id,
+        )
+        self.recorded.append(recorded)
+        recorded.simulated = simulate(sandbox.states, call, sandbox.clock.now().timestamp())
+        supports = self._live.get(call.domain, call.service).supports_response
+        return {} if supports is not SupportsResponse.NONE else None
+
+
+class Sandbox:
+    """The isolated runtime of one replay. Only what automations and templates use is here."""
+
+    def __init__(self, live: Runtime, start: datetime) -> None:
+        self.loop = live.loop
+        self._live = live
+        self.clock = FakeClock(start)
+        self.bus = EventBus(self.loop, live.executor_job)
+        self.states = ReplayStates(self.bus)
+        self.services = ReplayServices(self, live.services)
+        self.core = live.core
+        self.config = live.config
+        self.config_dir = live.config_dir
+        self.loader = live.loader
+        self.area_registry = live.area_registry
+        self.device_registry = live.device_registry
+        self.entity_registry = live.entity_registry
+        self.data = RuntimeData()
+        self.notifications = Notifications()
+        self.http = None
+        self.state = CoreState.RUNNING
+        self.scheduler = Scheduler(
+            self.loop,
+            tz=live.core.tzinfo,
+            latitude=live.core.latitude,
+            longitude=live.core.longitude,
+            elevation=live.core.elevation,
+            clock=self.clock,
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def ready(self) -> bool:
+        """The replay is always running."""
+        return True
+
+    def executor_job(self, func: Callable[[], Any]) -> asyncio.Future[Any]:
+        """The live runtime's thread pool (templates and plugins may use it)."""
+        return self._live.executor_job(func)
+
+    async def run_in_executor(self, func: Callable[..., Any], *args: object) -> Any:
+        """The live runtime's thread pool."""
+        return await self._live.run_in_executor(func, *args)
+
+    def create_task(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """A task of the replay, cancelled when it closes."""
+        task = self.loop.create_task(coro, name=f"backtest[{name}]")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def close(self) -> None:
+        """Stop the scheduler and every task of the replay."""
+        self.scheduler.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def next_due(self) -> float | None:
+        """When the scheduler's earliest job is due (POSIX time), or None."""
+        jobs = self.scheduler.jobs()
+        if not jobs or jobs[0].next_run is None:
+            return None
+        return jobs[0].next_run.timestamp()
