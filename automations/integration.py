@@ -15,6 +15,7 @@ in Home Assistant's ``trace/list``/``trace/get`` shapes).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import voluptuous as vol
@@ -24,7 +25,7 @@ from core.bus import callback
 from core.errors import ServiceValidationError
 from core.hookspecs import hookimpl
 from core.integration import Manifest
-from core.runtime import Runtime
+from core.runtime import Runtime, RuntimeKey
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .automation import Automation
@@ -33,6 +34,8 @@ from .manager import AutomationManager, configured_platforms
 from .schema import AUTOMATION_SECTION
 
 MANAGER = AutomationManager.KEY
+#: Removes the backtest's route when the integration stops.
+BACKTEST_ROUTE: RuntimeKey[Callable[[], None]] = RuntimeKey("automations.backtest_route")
 
 
 @hookimpl
@@ -170,6 +173,10 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         vol.Schema({}),
         description="Re-read the automations from the configuration.",
     )
+    if runtime.http is not None:
+        from .backtest.api import register_api  # noqa: PLC0415 - the backtest's routes only
+
+        runtime.data[BACKTEST_ROUTE] = register_api(runtime)
 
 
 @hookimpl
@@ -188,6 +195,9 @@ def edgewise_started(runtime: Runtime) -> None:
 @hookimpl
 async def edgewise_stop(runtime: Runtime) -> None:
     """Stop every automation and save their state and traces."""
+    if (remove_backtest := runtime.data.get(BACKTEST_ROUTE)) is not None:
+        remove_backtest()
+        del runtime.data[BACKTEST_ROUTE]
     manager = runtime.data.get(MANAGER)
     if manager is not None:
         await manager.stop()

@@ -64,6 +64,8 @@ class ReplayOptions:
     max_seconds: float = DEFAULT_MAX_SECONDS
     max_traces: int = DEFAULT_MAX_TRACES
     settle_ticks: int = SETTLE_TICKS
+    #: Items between two checks of the limits, of cancellation and of progress.
+    check_every: int = 1024
 
 
 @dataclass(slots=True)
@@ -269,10 +271,6 @@ class Replay:
     ) -> str:
         """Replay states and events merged by time; the status it ended with."""
         options = self.options
-        sandbox = self._sandbox
-        states = sandbox.states
-        watched = states.is_watched
-        load = states.load
         context = Context()
         span = max(self.end.timestamp() - self.start.timestamp(), 1.0)
         start_ts = self.start.timestamp()
@@ -282,7 +280,8 @@ class Replay:
         event_buf: list[Any] = await anext(event_chunks, [])
         si = ei = 0
         self._refresh()
-        next_check = self._items + 1024
+        next_check = self._items + options.check_every
+        next_progress = PROGRESS_EVERY
         inf = float("inf")
         try:
             while True:
@@ -299,47 +298,61 @@ class Replay:
                 if event_ts < state_ts:
                     await self._event(event_buf[ei])
                     ei += 1
+                else:
+                    si = await self._states_until(state_buf, si, event_ts, next_check, context)
+                if self._items < next_check:
                     continue
-                # A run of state changes up to the next event, due job or check; a state
-                # change recorded at the same instant as an event goes first.
-                end_i = len(state_buf)
-                while si < end_i:
-                    item = state_buf[si]
-                    ts = item[0]
-                    if ts > event_ts or ts >= self._next_due or self._items >= next_check:
-                        break
-                    si += 1
-                    self._items += 1
-                    entity_id = item[1]
-                    if self._watch_all or watched(entity_id) or item[2] is None:
-                        await self._state(item)
-                    else:
-                        load(entity_id, item[2], item[3], item[4], ts, context)
-                    self._reached = ts
-                self._state_changes = self._items - self._events
-                if si < end_i and state_buf[si][0] >= self._next_due:
-                    await self._advance_to(state_buf[si][0])
-                if self._items >= next_check:
-                    next_check = self._items + 1024
-                    if cancel is not None and cancel.is_set():
-                        return STATUS_CANCELLED
-                    if self._items >= options.max_items:
-                        return STATUS_LIMIT_ITEMS
-                    if time.perf_counter() - started > options.max_seconds:
-                        return STATUS_LIMIT_TIME
-                    if progress is not None and self._items % PROGRESS_EVERY < 1024:
-                        progress(
-                            {
-                                "fraction": min((self._reached - start_ts) / span, 1.0),
-                                "items": self._items,
-                                "time": datetime.fromtimestamp(self._reached, UTC).isoformat(),
-                            }
-                        )
-                    await asyncio.sleep(0)  # let the loop serve others (and a cancel)
+                next_check = self._items + options.check_every
+                if cancel is not None and cancel.is_set():
+                    return STATUS_CANCELLED
+                if self._items >= options.max_items:
+                    return STATUS_LIMIT_ITEMS
+                if time.perf_counter() - started > options.max_seconds:
+                    return STATUS_LIMIT_TIME
+                if progress is not None and self._items >= next_progress:
+                    next_progress = self._items + PROGRESS_EVERY
+                    progress(
+                        {
+                            "fraction": min((self._reached - start_ts) / span, 1.0),
+                            "items": self._items,
+                            "time": datetime.fromtimestamp(self._reached, UTC).isoformat(),
+                        }
+                    )
+                await asyncio.sleep(0)  # let the loop serve others (and a cancel)
         finally:
             self._state_changes = self._items - self._events
             await state_chunks.aclose()
             await event_chunks.aclose()
+
+    async def _states_until(
+        self, buf: list[Any], si: int, event_ts: float, next_check: int, context: Context
+    ) -> int:
+        """Replay state changes from ``buf[si]`` up to the next event, due job or check.
+
+        A state change recorded at the same instant as an event goes first. Returns the index
+        of the first one not replayed.
+        """
+        states = self._sandbox.states
+        watched = states.is_watched
+        load = states.load
+        end_i = len(buf)
+        while si < end_i:
+            item = buf[si]
+            ts = item[0]
+            if ts > event_ts or ts >= self._next_due or self._items >= next_check:
+                break
+            si += 1
+            self._items += 1
+            entity_id = item[1]
+            if self._watch_all or watched(entity_id) or item[2] is None:
+                await self._state(item)
+            else:
+                load(entity_id, item[2], item[3], item[4], ts, context)
+            self._reached = ts
+        self._state_changes = self._items - self._events
+        if si < end_i and self._next_due <= buf[si][0] <= event_ts:
+            await self._advance_to(buf[si][0])
+        return si
 
     async def _state(self, item: Any) -> None:
         ts, entity_id, state, attrs, _changed = item

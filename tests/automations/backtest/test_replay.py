@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from automations.backtest import backtest
+from automations.backtest.run import backtest
 from tests.automations.backtest.conftest import START, backtest_site, recorder_of
 from tests.automations.conftest import Site
 
