@@ -281,7 +281,7 @@ class Replay:
         si = ei = 0
         self._refresh()
         next_check = self._items + options.check_every
-        next_progress = PROGRESS_EVERY
+        next_progress = 0
         inf = float("inf")
         try:
             while True:
