@@ -141,7 +141,9 @@ async def test_the_current_version_webhooks_and_registry_templates_are_reported(
             [{"entity_id": "light.hall", "from": "off", "to": "on"}]
         ] * 2
         # The live runtime's state was never touched by the replay.
-        assert site.runtime.states.get("light.hall").state == "off"
+        hall = site.runtime.states.get("light.hall")
+        assert hall is not None
+        assert hall.state == "off"
 
 
 async def test_websocket_backtest_sends_progress_and_can_be_cancelled(cfg: Path) -> None:
@@ -220,7 +222,8 @@ async def test_limits_stop_with_a_partial_report_and_cancel_stops_the_replay(cfg
             options=ReplayOptions(check_every=1),
             progress=progress.append,
         )
-        assert progress and 0 <= progress[0]["fraction"] <= 1
+        assert progress
+        assert 0 <= progress[0]["fraction"] <= 1
         with pytest.raises(InvalidConfig, match="unknown action"):
             await backtest(
                 site.runtime,
