@@ -185,6 +185,9 @@ class Replay:
         self._times = _TimeMap()
         self._next_due = float("inf")
         self._watch_all = False
+        self._watched_ids: frozenset[str] = frozenset()
+        self._watched_meta: set[int] = set()
+        self._known_meta = 0
 
     async def run(
         self,
@@ -199,7 +202,10 @@ class Replay:
         )
         sandbox = Sandbox(self._live, self.start)
         self._sandbox = sandbox
+        self._history = history
         states = sandbox.states
+        states.meta_ids = history.meta_ids
+        states.materialize = history.materialize
         context = Context()
         for updated, entity_id, state, attrs, changed in await history.start_states():
             if state is not None:
@@ -327,40 +333,52 @@ class Replay:
     async def _states_until(
         self, buf: list[Any], si: int, event_ts: float, next_check: int, context: Context
     ) -> int:
-        """Replay state changes from ``buf[si]`` up to the next event, due job or check.
+        """Replay state rows from ``buf[si]`` up to the next event, due job or check.
 
-        A state change recorded at the same instant as an event goes first. Returns the index
-        of the first one not replayed.
+        A state change recorded at the same instant as an event goes first. A change of an
+        entity nothing listens to is only deferred (``ReplayStates.defer``). Returns the index
+        of the first row not replayed.
         """
-        states = self._sandbox.states
-        watched = states.is_watched
-        load = states.load
+        deferred = self._sandbox.states.deferred
         end_i = len(buf)
-        while si < end_i:
-            item = buf[si]
-            ts = item[0]
-            if ts > event_ts or ts >= self._next_due or self._items >= next_check:
+        limit = min(self._next_due, event_ts)
+        budget = next_check - self._items
+        stop = min(end_i, si + budget)
+        first = si
+        watched = self._watched_meta
+        watch_all = self._watch_all
+        while si < stop:
+            row = buf[si]
+            ts = row[0]
+            if ts >= limit and (ts > event_ts or ts >= self._next_due):
                 break
             si += 1
-            self._items += 1
-            entity_id = item[1]
-            if self._watch_all or watched(entity_id) or item[2] is None:
-                await self._state(item)
+            meta = row[2]
+            if watch_all or meta in watched or row[3] is None:
+                self._items += si - first
+                first = si
+                self._reached = ts
+                await self._state(row)
+                limit = min(self._next_due, event_ts)
+                watched = self._watched_meta
+                watch_all = self._watch_all
             else:
-                load(entity_id, item[2], item[3], item[4], ts, context)
-            self._reached = ts
+                deferred[meta] = row
+        if si > first:
+            self._items += si - first
+            self._reached = buf[si - 1][0]
         self._state_changes = self._items - self._events
         if si < end_i and self._next_due <= buf[si][0] <= event_ts:
             await self._advance_to(buf[si][0])
         return si
 
-    async def _state(self, item: Any) -> None:
-        ts, entity_id, state, attrs, _changed = item
+    async def _state(self, row: Any) -> None:
+        ts, entity_id, state, attrs, _changed = self._history.item(row)
         await self._advance_to(ts)
         self._move_clock(ts)
         states = self._sandbox.states
         if state is None:
-            if states.is_watched(entity_id) or self._watch_all:
+            if entity_id in self._watched_ids or self._watch_all:
                 states.remove(entity_id)
             else:
                 states.drop(entity_id)
@@ -416,6 +434,12 @@ class Replay:
         due = sandbox.next_due()
         self._next_due = float("inf") if due is None else due
         self._watch_all = sandbox.bus.has_listeners(EVENT_STATE_CHANGED)
+        watched = sandbox.states.watched()
+        meta_ids = self._history.meta_ids
+        if watched != self._watched_ids or len(meta_ids) != self._known_meta:
+            self._watched_ids = watched
+            self._known_meta = len(meta_ids)
+            self._watched_meta = {meta_ids[e] for e in watched if e in meta_ids}
 
     # --- traces --------------------------------------------------------------------------------
 

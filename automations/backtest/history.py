@@ -23,7 +23,6 @@ from integrations.recorder.models import (
     EventTypes,
     StateAttributes,
     States,
-    StatesMeta,
 )
 from integrations.recorder.queries import chunks, fetch_rows, lookup_metadata_ids, read_start_rows
 from integrations.recorder.util import json_loads
@@ -34,6 +33,13 @@ StateItem = tuple[float, str, str | None, Mapping[str, Any], float]
 EventItem = tuple[float, str, Mapping[str, Any]]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: Positions in a raw state row.
+ROW_TS = 0
+ROW_META = 2
+ROW_STATE = 3
+ROW_ATTRS = 4
+ROW_CHANGED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +60,16 @@ class RecordedHistory:
         self.chunk_rows = chunk_rows
         self._entity_ids: dict[int, str] = {}
         self._attributes: dict[int, Mapping[str, Any]] = {}
-        #: Entities that have a row in the period or a state at its start.
-        self.seen: set[str] = set()
+        #: Entity id → recorder metadata id, of every entity the recorder knows.
+        self.meta_ids: dict[str, int] = {}
+        #: Entities (metadata ids) that have a row in the period or a state at its start.
+        self.seen_meta: set[int] = set()
+
+    @property
+    def seen(self) -> set[str]:
+        """Entities that have a row in the period or a state at its start."""
+        names = self._entity_ids
+        return {names[m] for m in self.seen_meta if m in names}
 
     async def extent(self) -> Extent:
         """The recorder's oldest and newest state rows."""
@@ -70,7 +84,7 @@ class RecordedHistory:
     async def start_states(self) -> list[StateItem]:
         """Every entity's state at the start of the period (its latest row before it)."""
         async with self._engine.connect() as conn:
-            self._entity_ids = await lookup_metadata_ids(conn, None)
+            self._learn(await lookup_metadata_ids(conn, None))
             rows = await read_start_rows(conn, self._entity_ids, self.start_ts)
             await self._load_attributes(conn, {r[1] for r in rows.values() if r[1] is not None})
         items: list[StateItem] = []
@@ -82,7 +96,7 @@ class RecordedHistory:
             updated = float(row[2])
             changed = float(row[3]) if row[3] is not None else updated
             items.append((updated, entity_id, row[0], attrs, changed))
-            self.seen.add(entity_id)
+            self.seen_meta.add(metadata_id)
         return items
 
     async def _load_attributes(self, conn: AsyncConnection, ids: set[int]) -> None:
@@ -123,10 +137,11 @@ class RecordedHistory:
         )
         async with self._engine.connect() as conn:
             rows = list(await fetch_rows(conn, stmt))
-            new_meta = {r[2] for r in rows} - self._entity_ids.keys()
-            if new_meta:
-                self._entity_ids.update(await lookup_metadata_ids(conn, None))
-            await self._load_attributes(conn, {r[4] for r in rows if r[4] is not None})
+            metas = {r[ROW_META] for r in rows}
+            self.seen_meta |= metas
+            if metas - self._entity_ids.keys():
+                self._learn(await lookup_metadata_ids(conn, None))
+            await self._load_attributes(conn, {r[ROW_ATTRS] for r in rows} - {None})
         return rows
 
     async def _event_chunk(self, after: tuple[float, int]) -> list[Sequence[Any]]:
@@ -150,35 +165,46 @@ class RecordedHistory:
         async with self._engine.connect() as conn:
             return list(await fetch_rows(conn, stmt))
 
-    async def states(self) -> AsyncGenerator[list[StateItem]]:
-        """The state changes of the period, oldest first, a chunk at a time."""
-        entity_ids = self._entity_ids
-        attributes = self._attributes
-        seen = self.seen
+    def _learn(self, found: Mapping[int, str]) -> None:
+        self._entity_ids.update(found)
+        for metadata_id, entity_id in found.items():
+            self.meta_ids[entity_id] = metadata_id
+
+    def materialize(self, row: Sequence[Any]) -> tuple[str, str, Mapping[str, Any], float]:
+        """``(entity_id, state, attributes, last_changed)`` of a raw state row."""
+        attrs_id = row[ROW_ATTRS]
+        changed = row[ROW_CHANGED]
+        return (
+            self._entity_ids[row[ROW_META]],
+            row[ROW_STATE],
+            _EMPTY if attrs_id is None else self._attributes.get(attrs_id, _EMPTY),
+            row[ROW_TS] if changed is None else changed,
+        )
+
+    def item(self, row: Sequence[Any]) -> StateItem:
+        """The ``StateItem`` of a raw state row."""
+        entity_id, state, attributes, changed = self.materialize(row)
+        return (row[ROW_TS], entity_id, state, attributes, changed)
+
+    async def states(self) -> AsyncGenerator[list[Sequence[Any]]]:
+        """The raw state rows of the period, oldest first, a chunk at a time.
+
+        Each row is ``(time, state_id, metadata_id, state, attributes_id, last_changed)``
+        (positions ``ROW_*``); ``materialize`` and ``item`` read one.
+        """
         after = (self.start_ts, -1)
         pending = asyncio.ensure_future(self._state_chunk(after))
-        while True:
-            rows = await pending
-            if not rows:
-                return
-            last = rows[-1]
-            after = (float(last[0]), int(last[1]))
-            pending = asyncio.ensure_future(self._state_chunk(after))
-            items: list[StateItem] = []
-            append = items.append
-            try:
-                for updated, _sid, meta, state, attrs_id, changed in rows:
-                    entity_id = entity_ids[meta]
-                    attrs = _EMPTY if attrs_id is None else attributes.get(attrs_id, _EMPTY)
-                    append(
-                        (updated, entity_id, state, attrs, updated if changed is None else changed)
-                    )
-                    if entity_id not in seen:
-                        seen.add(entity_id)
-            except BaseException:
-                pending.cancel()
-                raise
-            yield items
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    return
+                last = rows[-1]
+                after = (float(last[ROW_TS]), int(last[1]))
+                pending = asyncio.ensure_future(self._state_chunk(after))
+                yield rows
+        finally:
+            pending.cancel()
 
     async def events(self) -> AsyncGenerator[list[EventItem]]:
         """The events of the period (other than state changes), oldest first, in chunks."""
@@ -199,10 +225,3 @@ class RecordedHistory:
                     (float(fired), str(event_type), data if isinstance(data, dict) else {})
                 )
             yield items
-
-
-async def recorded_entities(engine: Any, entity_ids: Sequence[str]) -> set[str]:
-    """Which of ``entity_ids`` the recorder has ever recorded."""
-    async with engine.connect() as conn:
-        stmt = select(StatesMeta.entity_id).where(StatesMeta.entity_id.in_(list(entity_ids)))
-        return {row[0] for row in (await conn.execute(stmt)).all()}

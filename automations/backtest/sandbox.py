@@ -11,7 +11,7 @@ loader are shared with the live runtime, read only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -57,11 +57,103 @@ class RecordedCall:
 
 
 class ReplayStates(StateMachine):
-    """A state machine that can also take a recorded state without telling anyone.
+    """A state machine that also holds recorded rows not yet turned into States.
 
-    ``load`` is the replay's fast path for an entity nothing in the replay listens to: the
-    state is stored (templates read it) but no event is built or dispatched.
+    The replay's fast path: a recorded change of an entity nothing in the replay listens to is
+    kept as its raw row (``defer``), by the entity's recorder id, replacing the previous one.
+    The State is made only when something reads the entity (a template, a condition), and
+    no event is built or dispatched. Reads of all states first make every deferred one.
     """
+
+    def __init__(self, bus: EventBus) -> None:
+        super().__init__(bus)
+        #: Recorder metadata id → its latest raw row (``history.ROW_*`` positions).
+        self.deferred: dict[int, Sequence[Any]] = {}
+        #: Entity id → recorder metadata id, and the row reader, set by the replay.
+        self.meta_ids: dict[str, int] = {}
+        self.materialize: Callable[[Sequence[Any]], tuple[str, str, Mapping[str, Any], float]]
+        self._context = Context()
+
+    def _make(self, row: Sequence[Any]) -> None:
+        entity_id, state, attributes, last_changed = self.materialize(row)
+        self.load(entity_id, state, attributes, last_changed, float(row[0]), self._context)
+
+    def _resolve(self, entity_id: str) -> None:
+        deferred = self.deferred
+        if deferred:
+            meta = self.meta_ids.get(entity_id)
+            if meta is not None and (row := deferred.pop(meta, None)) is not None:
+                self._make(row)
+
+    def make_all(self) -> None:
+        """Turn every deferred row into its State."""
+        deferred = self.deferred
+        while deferred:
+            _, row = deferred.popitem()
+            self._make(row)
+
+    def get(self, entity_id: str) -> State | None:
+        """The current state (made from its deferred row first, if it has one)."""
+        if self.deferred:
+            self._resolve(entity_id)
+            if entity_id != entity_id.lower():
+                self._resolve(entity_id.lower())
+        return super().get(entity_id)
+
+    def all(self, domain_filter: str | Iterable[str] | None = None) -> list[State]:
+        """Every current state (deferred rows made first)."""
+        self.make_all()
+        return super().all(domain_filter)
+
+    def entity_ids(self, domain_filter: str | None = None) -> list[str]:
+        """Every entity id (deferred rows made first)."""
+        self.make_all()
+        return super().entity_ids(domain_filter)
+
+    def domains(self) -> Iterator[str]:
+        """The domains that have entities (deferred rows made first)."""
+        self.make_all()
+        return super().domains()
+
+    def is_state(self, entity_id: str, state: str) -> bool:
+        """Whether ``entity_id`` is in ``state``."""
+        current = self.get(entity_id)
+        return current is not None and current.state == state
+
+    def __len__(self) -> int:
+        self.make_all()
+        return super().__len__()
+
+    def __contains__(self, entity_id: object) -> bool:
+        if isinstance(entity_id, str):
+            self._resolve(entity_id)
+        return super().__contains__(entity_id)
+
+    def set(
+        self,
+        entity_id: str,
+        new_state: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        force_update: bool = False,
+        context: Context | None = None,
+        timestamp: float | None = None,
+    ) -> State:
+        """``StateMachine.set``, after making the entity's deferred row (its old state)."""
+        self._resolve(entity_id.lower())
+        return super().set(
+            entity_id,
+            new_state,
+            attributes,
+            force_update=force_update,
+            context=context,
+            timestamp=timestamp,
+        )
+
+    def remove(self, entity_id: str, context: Context | None = None) -> bool:
+        """``StateMachine.remove``, after making the entity's deferred row."""
+        self._resolve(entity_id.lower())
+        return super().remove(entity_id, context)
 
     def load(  # noqa: PLR0917 - positional: the replay's hot path
         self,
@@ -74,11 +166,11 @@ class ReplayStates(StateMachine):
     ) -> None:
         """Store a recorded state as current, firing nothing."""
         states = self._states
-        if entity_id not in states:
+        old = states.get(entity_id)
+        if old is None:
             domain, _, object_id = entity_id.partition(".")
             self._by_domain.setdefault(domain, {})[entity_id] = None
         else:
-            old = states[entity_id]
             domain, object_id = old.domain, old.object_id
         states[entity_id] = State.trusted(
             entity_id, state, attributes, last_changed, last_updated, context, domain, object_id
@@ -86,13 +178,16 @@ class ReplayStates(StateMachine):
 
     def drop(self, entity_id: str) -> None:
         """Forget an entity's state (it was removed), firing nothing."""
+        meta = self.meta_ids.get(entity_id)
+        if meta is not None:
+            self.deferred.pop(meta, None)
         old = self._states.pop(entity_id, None)
         if old is not None:
             self._by_domain.get(old.domain, {}).pop(entity_id, None)
 
-    def is_watched(self, entity_id: str) -> bool:
-        """Whether a change of ``entity_id`` would reach any listener of the replay."""
-        return entity_id in self._entity_listeners
+    def watched(self) -> frozenset[str]:
+        """The entities whose changes reach a listener of the replay."""
+        return frozenset(self._entity_listeners)
 
 
 class ReplayServices(ServiceRegistry):
