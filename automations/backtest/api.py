@@ -4,7 +4,8 @@
 Operators and admins only (``Permission.CONTROL``). The request: ``config`` (the automation as
 the editor saves it), ``start`` and ``end`` (ISO 8601; ``end`` defaults to now) or ``days``
 (the last N days), optional ``automation_id`` (the automation it edits, to compare) and
-``max_seconds`` (stop with a partial report after that long). The replay itself is imported
+``max_seconds`` (stop with a partial report after that long). Over WebSocket, ``yaml`` (the
+editor's text) may be given instead of ``config``. The replay itself is imported
 only when a backtest is asked for.
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.auth import Permission
+from core.errors import ConfigError
 from core.http import register_route
 from core.http.view import json_response
 from core.http.ws_commands import register_command
@@ -29,6 +31,7 @@ from core.http.ws_messages import (
     event_message,
     result_message,
 )
+from core.yaml_loader import load_client_yaml_async
 
 from .const import DEFAULT_MAX_SECONDS, MAX_PERIOD_DAYS
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
 ROUTE = "/api/config/automation/backtest"
 COMMAND = "automation/backtest"
 COMMAND_CANCEL = "automation/backtest/cancel"
+#: The name the editor's text is read under (as the editor's save reads it).
+EDITOR_FILE = "automation.yaml"
 
 #: Longest ``max_seconds`` a request may ask for.
 MAX_REQUEST_SECONDS = 1800.0
@@ -132,6 +137,18 @@ async def run_request(
 async def _ws_backtest(conn: Connection, msg: dict[str, Any]) -> None:
     msg_id: int = msg["id"]
     runtime = conn.runtime
+    if isinstance(msg.get("yaml"), str):
+        # The editor's text, read as saving reads it.
+        try:
+            raw = await load_client_yaml_async(msg["yaml"], EDITOR_FILE)
+        except ConfigError as err:
+            conn.send(error_message(msg_id, ERR_INVALID_FORMAT, str(err)))
+            return
+        if not isinstance(raw, dict):
+            conn.send(error_message(msg_id, ERR_INVALID_FORMAT, "An automation is a mapping"))
+            return
+        raw.pop("id", None)
+        msg = {**msg, "config": raw}
     try:
         request = parse_request(msg, runtime.clock.now())
     except (ValueError, KeyError) as err:
