@@ -100,7 +100,7 @@ async def building(config_dir: ConfigDirFactory) -> AsyncIterator[Site]:
 async def test_editing_night_setback_and_testing_it_shows_what_it_would_have_done(
     building: Site, browser: Browser, shots: Callable[[Page, str], Any]
 ) -> None:
-    live_calls = len(building.integration.calls)  # type: ignore[attr-defined]
+    live_calls = len(building.integration.calls)
     page, errors = await owner_page(building, browser, "/#/automations/edit/night_setback")
     editor = page.get_by_label("Configuration (YAML)")
     await expect(editor).to_have_value(re.compile("setback_setpoint"))
