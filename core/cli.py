@@ -75,8 +75,6 @@ async def _run(config_dir: Path, port: int | None = None) -> int:
 
     @callback
     def announce(event: Event[Mapping[str, object]]) -> None:
-        if runtime.http is None:
-            return
         host = runtime.http_config.server_host
         shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
         print(f"Edgewise is running: http://{shown}:{runtime.http.port}/", flush=True)

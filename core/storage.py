@@ -197,7 +197,7 @@ class JsonStore:
             minor_version=minor_version,
             key=key,
             migrate=migrate,
-            scheduler=lambda: runtime.scheduler,
+            scheduler=lambda: runtime.scheduler if runtime.has_scheduler else None,
         )
 
     @property

@@ -21,9 +21,8 @@ from aiohttp import web
 
 from core.auth import Permission
 from core.errors import ConfigError
-from core.http import register_route
+from core.http import register_command, register_route
 from core.http.view import json_response
-from core.http.ws_commands import register_command
 from core.http.ws_messages import (
     ERR_INVALID_FORMAT,
     ERR_NOT_FOUND,
@@ -179,8 +178,8 @@ def _ws_cancel(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg_id))
 
 
-def register_api(runtime: Runtime) -> Callable[[], None]:
-    """Serve the backtest; returns the function that removes the route."""
+def register_api(runtime: Runtime) -> None:
+    """Serve the backtest (removed with the integration when it stops)."""
     from automations.validation import InvalidConfig  # noqa: PLC0415 - light, but only here
 
     async def rest(request: web.Request) -> web.StreamResponse:
@@ -204,6 +203,6 @@ def register_api(runtime: Runtime) -> Callable[[], None]:
             return json_response({"message": str(err)}, status=400)
         return json_response(report)
 
-    register_command(COMMAND, Permission.CONTROL)(_ws_backtest)
-    register_command(COMMAND_CANCEL, Permission.CONTROL)(_ws_cancel)
-    return register_route(runtime, "POST", ROUTE, rest, Permission.CONTROL)
+    register_command(runtime, COMMAND, _ws_backtest, Permission.CONTROL)
+    register_command(runtime, COMMAND_CANCEL, _ws_cancel, Permission.CONTROL)
+    register_route(runtime, "POST", ROUTE, rest, Permission.CONTROL)

@@ -278,6 +278,11 @@ class Sandbox:
         """The replay is always running."""
         return True
 
+    @property
+    def has_scheduler(self) -> bool:
+        """The replay's scheduler exists from the start."""
+        return True
+
     def executor_job(self, func: Callable[[], Any]) -> asyncio.Future[Any]:
         """The live runtime's thread pool (templates and plugins may use it)."""
         return self._live.executor_job(func)

@@ -347,7 +347,7 @@ class WebSocketHub:
 
     def start_checking(self, runtime: Runtime, auth: AuthManager) -> None:
         """Check users and tokens on disk every ``AUTH_CHECK_INTERVAL`` on the runtime's clock."""
-        if runtime.scheduler is None or self._stop_checking is not None:
+        if not runtime.has_scheduler or self._stop_checking is not None:
             return
 
         @callback

@@ -67,6 +67,9 @@ class ApplianceEntity(RestoreEntity, Entity):
         #: A virtual appliance's own on/off state.
         self.virtual_on = False
         self.scheduled_start: datetime | None = None
+        #: The next start another integration's schedule holds for it (the tariff's exact
+        #: schedules); shown as ``scheduled`` while the appliance is off.
+        self.planned_start: datetime | None = None
         self.run_until: datetime | None = None
         self._cancel_start: Callable[[], None] | None = None
         self._cancel_stop: Callable[[], None] | None = None
@@ -122,6 +125,8 @@ class ApplianceEntity(RestoreEntity, Entity):
         if on is None:
             return None
         if not on:
+            if self.planned_start is not None:
+                return ApplianceState.SCHEDULED.value
             return ApplianceState.OFF.value
         if self.config.virtual or self.power > self.config.running_threshold:
             return ApplianceState.RUNNING.value
@@ -147,6 +152,7 @@ class ApplianceEntity(RestoreEntity, Entity):
             "currency": self.site.currency,
             "scheduled_start": self.scheduled_start.isoformat() if self.scheduled_start else None,
             "run_until": self.run_until.isoformat() if self.run_until else None,
+            "planned_start": self.planned_start.isoformat() if self.planned_start else None,
             "problem": self.problem,
         }
 
@@ -170,7 +176,7 @@ class ApplianceEntity(RestoreEntity, Entity):
             watched.append(self.site.carbon_sensor)
         if watched:
             self._unsubscribe.append(runtime.states.track(watched, self._on_change))
-        if runtime.scheduler is not None:
+        if runtime.has_scheduler:
             self._unsubscribe.append(
                 runtime.scheduler.every(
                     timedelta(seconds=60), self._tick, name=f"appliance[{self.config.key}].meter"
@@ -323,6 +329,12 @@ class ApplianceEntity(RestoreEntity, Entity):
                 until, self._scheduled_stop, name=f"appliance[{self.config.key}].stop"
             )
         self.changed()
+
+    def set_planned_start(self, start: datetime | None) -> None:
+        """Show the next start another integration's schedule holds (None: none)."""
+        if start != self.planned_start:
+            self.planned_start = start
+            self.changed()
 
     def clear_schedule(self) -> bool:
         """Cancel a waiting or running ``run_for``; True when there was one."""

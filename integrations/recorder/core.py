@@ -175,7 +175,7 @@ class Recorder:
                 self.runtime.bus.listen_once(EVENT_EDGEWISE_STARTED, self._on_started)
             )
         self._writer = self.runtime.create_task(self._run_writer(), "recorder.writer")
-        if self.config.auto_purge and self.runtime.scheduler is not None:
+        if self.config.auto_purge and self.runtime.has_scheduler:
             self._unsubscribe.append(
                 self.runtime.scheduler.daily(
                     AUTO_PURGE_TIME, self._auto_purge, name="recorder.auto_purge"

@@ -161,7 +161,7 @@ class Schedule(CollectionEntity):
     def _update(self) -> None:
         self._unschedule()
         self._evaluate(self.runtime.clock.now())
-        if self._next_event is not None and self.runtime.scheduler is not None:
+        if self._next_event is not None and self.runtime.has_scheduler:
             self._cancel_job = self.runtime.scheduler.at(
                 self._next_event, self._on_edge, name=f"schedule[{self.entity_id}]"
             )

@@ -97,7 +97,7 @@ class SimulationDriver:
         self, runtime: Runtime, simulation: Simulation, publish: Callable[[], None]
     ) -> None:
         """Drive ``simulation`` on ``runtime``'s scheduler; ``publish`` writes changed states."""
-        if runtime.scheduler is None:
+        if not runtime.has_scheduler:
             raise IntegrationError("the runtime has no scheduler yet", integration=DOMAIN)
         self._scheduler = runtime.scheduler
         self._clock = runtime.clock

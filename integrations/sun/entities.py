@@ -178,7 +178,7 @@ class SunEntity(Entity):
         Raises:
             IntegrationError: the runtime has no scheduler (its core stage did not run).
         """
-        if runtime.scheduler is None:
+        if not runtime.has_scheduler:
             raise IntegrationError("the runtime has no scheduler yet", integration=DOMAIN)
         core = runtime.core
         return cls(runtime.scheduler, Observer(core.latitude, core.longitude, core.elevation))

@@ -26,6 +26,7 @@ class RegistryRuntime:
         self.states = StateMachine(self.bus)
         #: No scheduler: the registries' delayed saves wait on loop timers.
         self.scheduler = None
+        self.has_scheduler = False
         self.area_registry = AreaRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime
         self.device_registry = DeviceRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime
         self.entity_registry = EntityRegistry(self)  # type: ignore[arg-type]  # a stand-in for Runtime

@@ -270,6 +270,10 @@ class _StandInRuntime:
         self.run_in_executor = executor
         self.scheduler: Scheduler | None = None
 
+    @property
+    def has_scheduler(self) -> bool:
+        return self.scheduler is not None
+
 
 async def test_a_runtime_store_saves_on_the_runtime_clock_once_its_scheduler_runs(
     tmp_path: Path, scheduler: Scheduler

@@ -1,0 +1,202 @@
+"""The central database: the narrow points table, created on first connect, and batched writes.
+
+``asyncpg`` is imported here only, and this module only from the historian's writer, so a site
+without ``timescale:`` never loads it.
+
+Where the ``timescaledb`` extension is installed the table becomes a hypertable, compressed
+segment-by site and entity, with a compression policy and (with ``retain_days``) a retention
+policy. Where it is not, it stays a plain table with a (BRIN) time index, and :meth:`purge` deletes
+what is older than ``retain_days``.
+
+A batch is written with COPY in one transaction. A batch whose commit was in doubt, sent again,
+fails that COPY on the unique key (site_id, entity_id, time) and is then merged: COPY into a
+temporary table, ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from .buffer import Row
+from .const import CONNECT_TIMEOUT, SEND_TIMEOUT
+from .schema import TimescaleConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+_COLUMNS = ("time", "site_id", "entity_id", "value", "text_value", "quality", "unit", "attributes")
+
+#: Errors that mean "the central database is away or failing": retried later.
+CENTRAL_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+class Central:
+    """One connection to the central database, owned by the historian's writer task."""
+
+    def __init__(self, config: TimescaleConfig) -> None:
+        self.config = config
+        self.table = config.table
+        self._conn: asyncpg.Connection | None = None
+        #: Whether the ``timescaledb`` extension was found on the last connect.
+        self.timescale = False
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connect(self) -> None:
+        """Connect and make sure the table (and, with TimescaleDB, its policies) exist."""
+        conn = await asyncpg.connect(
+            self.config.db_url,
+            timeout=CONNECT_TIMEOUT,
+            command_timeout=SEND_TIMEOUT,
+            server_settings={"application_name": f"edgewise-historian[{self.config.site_id}]"},
+        )
+        try:
+            await self._ensure_schema(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn = conn
+
+    async def _ensure_schema(self, conn: asyncpg.Connection) -> None:
+        table = self.table
+        self.timescale = bool(
+            await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+        )
+        async with conn.transaction():
+            # Serialise concurrent sites creating the table for the first time.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", table)
+            await conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS {table} (
+                    time timestamptz NOT NULL,
+                    site_id text NOT NULL,
+                    entity_id text NOT NULL,
+                    value double precision,
+                    text_value text,
+                    quality text NOT NULL,
+                    unit text,
+                    attributes jsonb,
+                    UNIQUE (site_id, entity_id, time)
+                )"""
+            )
+            if self.timescale:
+                await self._ensure_timescale(conn)
+            else:
+                # Rows arrive roughly in time order: a BRIN index serves time ranges and the
+                # purge for a fraction of a B-tree's upkeep on every COPY.
+                await conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table}_time ON {table} USING brin (time)"
+                )
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE {table}) ON COMMIT DELETE ROWS"
+        )
+
+    async def _ensure_timescale(self, conn: asyncpg.Connection) -> None:
+        table, config = self.table, self.config
+        await conn.execute(
+            "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, "
+            "migrate_data => TRUE)",
+            table,
+        )
+        await conn.execute(
+            f"ALTER TABLE {table} SET (timescaledb.compress, "
+            "timescaledb.compress_segmentby = 'site_id, entity_id', "
+            "timescaledb.compress_orderby = 'time DESC')"
+        )
+        await conn.execute(
+            "SELECT add_compression_policy($1::regclass, $2::interval, if_not_exists => TRUE)",
+            table,
+            timedelta(days=config.compress_after_days),
+        )
+        if config.retain_days is not None:
+            await conn.execute(
+                "SELECT add_retention_policy($1::regclass, $2::interval, if_not_exists => TRUE)",
+                table,
+                timedelta(days=config.retain_days),
+            )
+
+    async def close(self) -> None:
+        """Close the connection (at once if it is stuck)."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await conn.close(timeout=2)
+        except Exception:  # already broken: drop it
+            conn.terminate()
+
+    def abandon(self) -> None:
+        """Drop a connection that failed mid-transaction without waiting for the server."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+
+    def records(self, batch: Sequence[tuple[int, Row]]) -> list[tuple[Any, ...]]:
+        """The COPY records of ``batch`` (blocking but pure: run it off the loop)."""
+        site = self.config.site_id
+        return [
+            (
+                datetime.fromtimestamp(when, UTC),
+                site,
+                entity_id,
+                value,
+                text_value,
+                quality,
+                unit,
+                attributes,
+            )
+            for _, (when, entity_id, value, text_value, quality, unit, attributes) in batch
+        ]
+
+    async def send(self, records: Sequence[tuple[Any, ...]]) -> int:
+        """Write ``records`` (from :meth:`records`) in one transaction; answer how many were new.
+
+        First COPY straight into the table; if some rows are there already (a batch whose commit
+        was in doubt, sent again) that transaction fails on the unique key and the batch is
+        merged instead: COPY into a temporary table, then ``INSERT ... ON CONFLICT DO NOTHING``.
+        """
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("not connected to the central database")
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(self.table, records=records, columns=_COLUMNS)
+        except asyncpg.UniqueViolationError:
+            _LOGGER.debug("A batch of %d rows was partly written before: merging", len(records))
+        else:
+            return len(records)
+        async with conn.transaction():
+            await conn.copy_records_to_table("incoming", records=records, columns=_COLUMNS)
+            status = await conn.execute(
+                f"INSERT INTO {self.table} SELECT * FROM incoming "  # noqa: S608
+                "ON CONFLICT (site_id, entity_id, time) DO NOTHING"
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def purge(self) -> int:
+        """Delete this site's rows older than ``retain_days`` (plain PostgreSQL only)."""
+        if self.timescale or self.config.retain_days is None or self._conn is None:
+            return 0
+        cutoff = datetime.now(UTC) - timedelta(days=self.config.retain_days)
+        status = await self._conn.execute(
+            f"DELETE FROM {self.table} WHERE site_id = $1 AND time < $2",  # noqa: S608
+            self.config.site_id,
+            cutoff,
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def attributes_json(attributes: dict[str, Any]) -> str:
+    """Attributes as the JSON text the jsonb column takes."""
+    return json.dumps(attributes, default=str, separators=(",", ":"))

@@ -1,0 +1,219 @@
+"""The historian against the real PostgreSQL: rows, filters, quality, sites, the database away."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import voluptuous as vol
+
+from core.runtime import Runtime
+from integrations.timescale.central import Central
+from integrations.timescale.schema import CONFIG_SCHEMA
+from tests._helpers import free_port, settle, wait_for
+
+from .conftest import MakeRuntime, central_rows, historian_of
+
+
+async def drained(runtime: Runtime) -> None:
+    """Wait until everything set so far is in the central database."""
+    historian = historian_of(runtime)
+    await settle(runtime)
+    await wait_for(
+        lambda: (
+            historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
+            and historian.buffer.count == 0
+        ),
+        lambda: (
+            f"a drained historian (accepted {historian.rows_accepted}, sent "
+            f"{historian.rows_sent}, buffered {historian.buffer.count})"
+        ),
+    )
+
+
+async def test_states_become_narrow_rows_with_quality_and_unit(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(central_db, exclude={"domains": ["sun"]})
+    runtime.states.set("sensor.temp", "21.5", {"unit_of_measurement": "°C"})
+    runtime.states.set("sensor.mode", "heating")
+    runtime.states.set("sensor.flow", "unavailable")
+    runtime.states.set("sensor.level", "unknown")
+    runtime.states.set("sensor.weird", "nan")
+    runtime.states.set("sun.sun", "above_horizon")
+    await drained(runtime)
+
+    rows = await central_rows(
+        central_db,
+        "SELECT entity_id, value, text_value, quality, unit, attributes, site_id "
+        "FROM edgewise_points ORDER BY entity_id",
+    )
+    got = {r["entity_id"]: tuple(r.values())[1:] for r in rows}
+    assert got == {
+        "sensor.flow": (None, None, "bad", None, None, "site-a"),
+        "sensor.level": (None, None, "uncertain", None, None, "site-a"),
+        "sensor.mode": (None, "heating", "good", None, None, "site-a"),
+        "sensor.temp": (21.5, None, "good", "°C", None, "site-a"),
+        "sensor.weird": (None, "nan", "good", None, None, "site-a"),
+    }
+
+
+async def test_include_globs_and_entities_choose_what_is_kept(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(
+        central_db,
+        include={"entity_globs": ["sensor.plant_*"], "entities": ["switch.pump"]},
+        exclude={"entities": ["sensor.plant_secret"]},
+        attributes=True,
+    )
+    for entity_id in ("sensor.plant_a", "sensor.plant_secret", "sensor.other", "switch.pump"):
+        runtime.states.set(entity_id, "1", {"friendly_name": entity_id})
+    await drained(runtime)
+    rows = await central_rows(
+        central_db, "SELECT entity_id, attributes FROM edgewise_points ORDER BY entity_id"
+    )
+    assert [r["entity_id"] for r in rows] == ["sensor.plant_a", "switch.pump"]
+    assert json.loads(rows[0]["attributes"]) == {"friendly_name": "sensor.plant_a"}
+
+
+async def test_three_sites_write_one_database_each_row_once(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    sites = [await make_runtime(central_db, site_id=f"site-{n}") for n in range(3)]
+    for runtime in sites:
+        for value in range(50):
+            runtime.states.set("sensor.power", str(value))
+    for runtime in sites:
+        await drained(runtime)
+    rows = await central_rows(
+        central_db,
+        "SELECT site_id, count(*) AS n, count(DISTINCT value) AS d "
+        "FROM edgewise_points GROUP BY site_id ORDER BY site_id",
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        ("site-0", 50, 50),
+        ("site-1", 50, 50),
+        ("site-2", 50, 50),
+    ]
+
+
+async def test_database_down_at_start_keeps_rows_in_the_buffer(make_runtime: MakeRuntime) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    runtime = await make_runtime(nowhere)
+    historian = historian_of(runtime)
+    for value in range(20):
+        runtime.states.set("sensor.x", str(value))
+    await wait_for(lambda: historian.buffer.count == 20, "20 rows buffered")
+    await wait_for(lambda: historian.send_failures >= 2, "retries")
+    assert runtime.ready
+    report = await runtime.services.call(
+        "timescale", "completeness", {}, blocking=True, return_response=True
+    )
+    assert report is not None
+    assert report["totals"] == {
+        "accepted": 20,
+        "delivered": 0,
+        "replayed": 0,
+        "dropped": 0,
+        "pending": 20,
+        "missing": 20,
+    }
+
+
+async def test_full_buffer_drops_oldest_counts_and_notifies(make_runtime: MakeRuntime) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    runtime = await make_runtime(nowhere, buffer_max_rows=10)
+    historian = historian_of(runtime)
+    for value in range(25):
+        runtime.states.set("sensor.x", str(value))
+    await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
+    assert historian.buffer.count == 10
+    kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
+    assert [row[2] for _, row in kept] == [float(v) for v in range(15, 25)]
+    notification = runtime.notifications.get("timescale_rows_dropped")
+    assert notification is not None
+    assert "15 row(s) dropped" in notification["message"]
+
+
+async def test_full_buffer_stop_accepting_keeps_the_oldest(make_runtime: MakeRuntime) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    runtime = await make_runtime(nowhere, buffer_max_rows=10, buffer_full_policy="stop_accepting")
+    historian = historian_of(runtime)
+    for value in range(25):
+        runtime.states.set("sensor.x", str(value))
+    await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
+    kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
+    assert [row[2] for _, row in kept] == [float(v) for v in range(10)]
+
+
+async def test_corrupt_buffer_is_moved_aside_and_replaced(
+    central_db: str, make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    buffer_file = tmp_path / "buffer.db"
+    buffer_file.write_bytes(b"this is not a database" * 500)
+    runtime = await make_runtime(central_db, buffer_path=str(buffer_file))
+    historian = historian_of(runtime)
+    assert historian.buffer.moved_aside is not None
+    assert historian.buffer.moved_aside.read_bytes().startswith(b"this is not a database")
+    assert runtime.notifications.get("timescale_buffer_corrupt") is not None
+    runtime.states.set("sensor.x", "1")
+    await drained(runtime)
+    assert len(await central_rows(central_db, "SELECT 1 FROM edgewise_points")) == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"db_url": "mysql://x/y", "site_id": "a"}, "postgresql://"),
+        ({"db_url": "postgresql://x/y"}, "site_id"),
+        ({"db_url": "postgresql://x/y", "site_id": "a", "table": "x; DROP"}, "identifier"),
+        (
+            {"db_url": "postgresql://x/y", "site_id": "a", "buffer_full_policy": "panic"},
+            "buffer_full_policy",
+        ),
+    ],
+)
+def test_bad_configuration_names_the_key(section: dict[str, str], message: str) -> None:
+    with pytest.raises(vol.Invalid) as err:
+        CONFIG_SCHEMA(section)
+    assert message in str(err.value) or message in str(err.value.path)
+
+
+async def test_clock_jumps_and_equal_timestamps_lose_no_row(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(central_db)
+    now = time.time()
+    # Two changes in one microsecond, then the clock stepped back an hour, then forward a day.
+    for value, when in ((1, now), (2, now), (3, now - 3600), (4, now + 86400), (5, now + 86400)):
+        runtime.states.set("sensor.jumpy", str(value), timestamp=when)
+    await drained(runtime)
+    rows = await central_rows(central_db, "SELECT value, time FROM edgewise_points ORDER BY value")
+    assert [r["value"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert rows[1]["time"] > rows[0]["time"]
+    assert rows[2]["time"] < rows[0]["time"]  # the stepped-back clock's own time is kept
+    assert rows[4]["time"] > rows[3]["time"]
+
+
+async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: str) -> None:
+    config = CONFIG_SCHEMA({"db_url": central_db, "site_id": "a", "retain_days": 1})
+    central = Central(config)
+    await central.connect()
+    try:
+        assert central.timescale is False
+        now = time.time()
+        old = (1, (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None))
+        new = (2, (now, "sensor.new", 2.0, None, "good", None, None))
+        assert await central.send(central.records([old, new])) == 2
+        assert await central.purge() == 1
+    finally:
+        await central.close()
+    rows = await central_rows(central_db, "SELECT entity_id FROM edgewise_points")
+    assert [r["entity_id"] for r in rows] == ["sensor.new"]
+    indexes = await central_rows(
+        central_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'edgewise_points'"
+    )
+    assert any("USING brin" in r["indexdef"] for r in indexes)
