@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Recorded rows read per database query (states and events each): the memory bound of a replay.
-DEFAULT_CHUNK_ROWS: Final = 20_000
+DEFAULT_CHUNK_ROWS: Final = 50_000
 #: State changes and events a replay handles before it stops with a partial report.
 DEFAULT_MAX_ITEMS: Final = 20_000_000
 #: Wall-clock seconds a replay may take before it stops with a partial report.

@@ -263,6 +263,54 @@ automation:
 """
 
 
+MODE_AUTOMATIONS = f"""
+automation:
+  - id: single
+    mode: single
+    triggers:
+      - trigger: state
+        entity_id: sensor.pulse
+    actions:
+{record("single", 6)}
+      - delay: "00:03:00"
+{record("single", 6)}
+  - id: parallel
+    mode: parallel
+    max: 2
+    triggers:
+      - trigger: state
+        entity_id: sensor.pulse
+    actions:
+{record("parallel", 6)}
+      - wait_for_trigger:
+          - trigger: state
+            entity_id: binary_sensor.ack
+            to: "on"
+        timeout: "00:04:00"
+{record("parallel", 6)}
+"""
+
+
+async def test_single_and_parallel_modes_and_wait_for_trigger_replay_as_they_ran(
+    cfg: Path,
+) -> None:
+    script = {
+        0: [("binary_sensor.ack", "off")],
+        1: [("sensor.pulse", "1")],
+        2: [("sensor.pulse", "2")],  # single: dropped; parallel: a second run
+        3: [("sensor.pulse", "3")],  # parallel: over max, dropped
+        4: [("binary_sensor.ack", "on")],  # both waiting runs go on
+        6: [("binary_sensor.ack", "off"), ("sensor.pulse", "4")],
+        # nothing acknowledges: the wait times out at 10
+    }
+    async with backtest_site(cfg, MODE_AUTOMATIONS) as site:
+        await drive(site, script, 14)
+        end = site.clock.now()
+        reports = await assert_same(site, ["single", "parallel"], START, end)
+    assert reports["single"]["summary"]["runs"] == 4
+    assert len(reports["single"]["actions"]) == 4
+
+
 async def test_choose_if_repeat_wait_and_modes_replay_as_they_ran(cfg: Path) -> None:
     script = {
         0: [("sensor.mode", "x"), ("binary_sensor.motion", "off"), ("light.hall", "off")],
