@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from automations.const import DOMAIN_AUTOMATION
 from automations.manager import AutomationManager
 from core.errors import EdgewiseError
+from core.runtime import RuntimeKey
 
 from .const import MAX_PERIOD_DAYS
 from .engine import ProgressCallback, Replay, ReplayOptions, ReplayResult
@@ -24,6 +25,10 @@ __all__ = ["BacktestError", "ReplayOptions", "backtest"]
 
 class BacktestError(EdgewiseError):
     """A backtest cannot be run as asked; the message says why."""
+
+
+#: Set while a backtest runs: one at a time per runtime, so replays cannot starve the site.
+_RUNNING: RuntimeKey[asyncio.Lock] = RuntimeKey("automations.backtest.running")
 
 
 def _engine(runtime: Runtime) -> tuple[Any, int | None]:
@@ -60,7 +65,35 @@ async def backtest(
         InvalidConfig: the automation does not validate (the error saving would give).
         BacktestError: no recorder, a bad period, or no history in it.
     """
-    options = options or ReplayOptions()
+    lock = runtime.data.setdefault(_RUNNING, asyncio.Lock)
+    if lock.locked():
+        raise BacktestError("Another backtest is running; try again when it has finished")
+    async with lock:
+        return await _backtest(
+            runtime,
+            config,
+            start=start,
+            end=end,
+            item_id=item_id,
+            options=options or ReplayOptions(),
+            compare=compare,
+            cancel=cancel,
+            progress=progress,
+        )
+
+
+async def _backtest(
+    runtime: Runtime,
+    config: Mapping[str, Any],
+    *,
+    start: datetime,
+    end: datetime,
+    item_id: str | None,
+    options: ReplayOptions,
+    compare: bool,
+    cancel: asyncio.Event | None,
+    progress: ProgressCallback | None,
+) -> dict[str, Any]:
     if start.tzinfo is None or end.tzinfo is None:
         raise BacktestError("start and end must have a time zone")
     if end <= start:

@@ -231,6 +231,20 @@ async def test_limits_stop_with_a_partial_report_and_cancel_stops_the_replay(cfg
                 start=START,
                 end=end,
             )
+        # One backtest at a time: a second one while the first runs is refused.
+        slow = asyncio.ensure_future(
+            backtest(
+                site.runtime,
+                EDITED,
+                start=START,
+                end=end,
+                options=ReplayOptions(check_every=1, settle_ticks=200),
+            )
+        )
+        await asyncio.sleep(0)
+        with pytest.raises(BacktestError, match="Another backtest is running"):
+            await backtest(site.runtime, EDITED, start=START, end=end)
+        assert (await slow)["status"] == "complete"
         with pytest.raises(BacktestError, match="longer than 31 days"):
             await backtest(site.runtime, EDITED, start=end - timedelta(days=40), end=end)
         with pytest.raises(BacktestError, match="end must be after start"):
