@@ -182,6 +182,9 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         description="Re-read the automations from the configuration.",
         permission=Permission.ADMIN,
     )
+    from .backtest.api import register_api  # noqa: PLC0415 - imports the HTTP layer
+
+    register_api(runtime)
 
 
 def _describe_triggered(data: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -4,6 +4,7 @@
 
 import { control } from "../controls.js";
 import { ago, attempt, entityName, field, fmtTime, h, mount } from "../dom.js";
+import { backtestSection } from "./backtest.js";
 
 const NEW_AUTOMATION = `alias: New automation
 description: ""
@@ -141,7 +142,8 @@ async function editor(ctx, main, automationId) {
       errors,
       h("div", { class: "buttons" },
         h("button", { type: "submit", class: "primary" }, "Save"),
-        automationId ? h("button", { type: "button", class: "danger", onclick: remove }, "Delete") : null)));
+        automationId ? h("button", { type: "button", class: "danger", onclick: remove }, "Delete") : null)),
+    ctx.canControl ? backtestSection(ctx, { getYaml: () => area.value, automationId, renderTrace }) : null);
   drawGutter();
   return null;
 }
@@ -164,27 +166,31 @@ async function traces(ctx, main, itemId) {
 
   async function show(runId) {
     const trace = await attempt(() => conn.command({ type: "trace/get", domain: "automation", item_id: itemId, run_id: runId }));
-    if (!trace) return;
-    const start = Date.parse(trace.timestamp.start);
-    const finish = trace.timestamp.finish ? Date.parse(trace.timestamp.finish) : null;
-    const steps = Object.entries(trace.trace || {});
-    mount(detail,
-      h("section", { class: "card" }, h("h2", null, "Run"),
-        h("dl", { class: "facts" },
-          h("dt", null, "Triggered by"), h("dd", { id: "trace-trigger" }, trace.trigger || ""),
-          h("dt", null, "Started"), h("dd", null, fmtTime(trace.timestamp.start)),
-          h("dt", null, "Took"), h("dd", null, finish ? `${(finish - start).toFixed(1)} ms` : "still running"),
-          h("dt", null, "Result"), h("dd", { id: "trace-result" }, trace.script_execution || trace.state),
-          trace.error ? [h("dt", null, "Error"), h("dd", { class: "error" }, trace.error)] : null)),
-      h("section", { class: "card" }, h("h2", null, "Steps"),
-        h("ol", { class: "steps" }, steps.map(([path, elements]) => elements.map((el) => h("li", { "data-path": path },
-          h("strong", null, path), " ", h("time", { class: "muted" }, `+${(Date.parse(el.timestamp) - start).toFixed(1)} ms`),
-          el.error ? h("p", { class: "error" }, el.error) : null,
-          el.result !== undefined ? [h("h3", null, "Result"), json(el.result)] : null,
-          el.changed_variables ? [h("h3", null, "Variables"), json(el.changed_variables)] : null))))),
-      h("section", { class: "card" }, h("h2", null, "Configuration"), json(trace.config)));
+    if (trace) renderTrace(detail, trace);
   }
   picker.addEventListener("change", () => show(picker.value));
   if (runs.length) show(runs[0].run_id);
   return null;
+}
+
+/** The trace viewer: one run's trigger, steps with their results, and configuration. */
+export function renderTrace(detail, trace) {
+  const start = Date.parse(trace.timestamp.start);
+  const finish = trace.timestamp.finish ? Date.parse(trace.timestamp.finish) : null;
+  const steps = Object.entries(trace.trace || {});
+  mount(detail,
+    h("section", { class: "card" }, h("h2", null, "Run"),
+      h("dl", { class: "facts" },
+        h("dt", null, "Triggered by"), h("dd", { id: "trace-trigger" }, trace.trigger || ""),
+        h("dt", null, "Started"), h("dd", null, fmtTime(trace.timestamp.start)),
+        h("dt", null, "Took"), h("dd", null, finish ? `${(finish - start).toFixed(1)} ms` : "still running"),
+        h("dt", null, "Result"), h("dd", { id: "trace-result" }, trace.script_execution || trace.state),
+        trace.error ? [h("dt", null, "Error"), h("dd", { class: "error" }, trace.error)] : null)),
+    h("section", { class: "card" }, h("h2", null, "Steps"),
+      h("ol", { class: "steps" }, steps.map(([path, elements]) => elements.map((el) => h("li", { "data-path": path },
+        h("strong", null, path), " ", h("time", { class: "muted" }, `+${(Date.parse(el.timestamp) - start).toFixed(1)} ms`),
+        el.error ? h("p", { class: "error" }, el.error) : null,
+        el.result !== undefined ? [h("h3", null, "Result"), json(el.result)] : null,
+        el.changed_variables ? [h("h3", null, "Variables"), json(el.changed_variables)] : null))))),
+    h("section", { class: "card" }, h("h2", null, "Configuration"), json(trace.config)));
 }
