@@ -1,0 +1,1 @@
+"""The built-in ``supabase`` integration (being assembled: the test double comes first)."""
