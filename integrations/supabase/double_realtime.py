@@ -24,14 +24,12 @@ from typing import TYPE_CHECKING, Any
 import jwt
 from aiohttp import WSMsgType, web
 
-from .double_rest import QueryError, split_list
+from .filters import REALTIME_OPERATORS, RowFilter
 
 if TYPE_CHECKING:
     from .double import SupabaseDouble
 
 _LOGGER = logging.getLogger(__name__)
-
-_FILTER_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "in")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,44 +59,8 @@ class Binding:
             return False
         if self.filter is None:
             return True
-        column, _, rest = self.filter.partition("=")
-        op, _, wanted = rest.partition(".")
         row = change["record"] if change["type"] != "DELETE" else change["old_record"]
-        if not row or column not in row:
-            return False
-        return _compare(row[column], op, wanted)
-
-
-def _coerce(actual: Any, text: str) -> Any:
-    if isinstance(actual, bool):
-        return text.lower() == "true"
-    if isinstance(actual, (int, float)):
-        return float(text)
-    return text
-
-
-def _compare(actual: Any, op: str, wanted: str) -> bool:
-    if actual is None:
-        return False
-    try:
-        if op == "in":
-            return any(actual == _coerce(actual, w) for w in split_list(wanted))
-        value = _coerce(actual, wanted)
-    except (ValueError, QueryError):
-        return False
-    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
-        actual = float(actual)
-    elif not isinstance(actual, bool):
-        actual = str(actual)
-    result: bool = {
-        "eq": actual == value,
-        "neq": actual != value,
-        "gt": actual > value,
-        "gte": actual >= value,
-        "lt": actual < value,
-        "lte": actual <= value,
-    }[op]
-    return result
+        return bool(row) and RowFilter.parse(self.filter).matches(row)
 
 
 def parse_binding(raw: Any) -> Binding:
@@ -111,11 +73,8 @@ def parse_binding(raw: Any) -> Binding:
     schema = str(raw.get("schema", "public"))
     table = raw.get("table")
     filt = raw.get("filter")
-    if filt is not None:
-        column, eq, rest = str(filt).partition("=")
-        op, dot, _ = rest.partition(".")
-        if not (column and eq and dot) or op not in _FILTER_OPS:
-            raise ValueError(f"invalid filter {filt!r}")
+    if filt is not None and RowFilter.parse(str(filt)).op not in REALTIME_OPERATORS:
+        raise ValueError(f"invalid filter {filt!r}")
     key = f"{event}:{schema}:{table}:{filt}".encode()
     return Binding(zlib.crc32(key) or 1, event, schema, table, filt)
 
@@ -185,7 +144,15 @@ class Socket:
                 "ref": None,
             }
         )
-        self.send({"event": "phx_close", "topic": topic, "payload": {}, "ref": channel.join_ref})
+        self.send(
+            {
+                "event": "phx_close",
+                "topic": topic,
+                "payload": {},
+                "ref": channel.join_ref,
+                "join_ref": channel.join_ref,
+            }
+        )
 
     def handle(self, msg: dict[str, Any]) -> None:
         """Act on one client message."""
@@ -202,7 +169,13 @@ class Socket:
                 channel.expiry.cancel()
             self.reply(msg, "ok", {})
             self.send(
-                {"event": "phx_close", "topic": topic, "payload": {}, "ref": channel.join_ref}
+                {
+                    "event": "phx_close",
+                    "topic": topic,
+                    "payload": {},
+                    "ref": channel.join_ref,
+                    "join_ref": channel.join_ref,
+                }
             )
         elif event == "access_token":
             token = (msg.get("payload") or {}).get("access_token")

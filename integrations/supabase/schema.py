@@ -1,0 +1,178 @@
+"""The ``supabase:`` section: the project, and the tables whose rows become entities.
+
+Example::
+
+    supabase:
+      url: https://abcd1234.supabase.co
+      anon_key: !secret supabase_anon_key
+      feed_down_notify_after: 120          # s without Realtime before a notification
+      sources:
+        - table: latest_data
+          filter: [site_id=eq.7]           # PostgREST filters; the first goes to Realtime
+          id_columns: [site_id, metric]    # these columns name the entity
+          value_column: value
+          unit_column: unit                # or unit: kW
+          device_class: power
+          name: Alto plant
+          area: Plant room
+
+Errors name the file, line and key: a filter that is not ``column=op.value``, an unknown
+operator, a Realtime filter with an operator Realtime lacks, a URL that is not http(s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import voluptuous as vol
+
+from core.entities.sensor import SensorDeviceClass
+
+from .const import (
+    CONF_ANON_KEY,
+    CONF_AREA,
+    CONF_DEVICE_CLASS,
+    CONF_FEED_DOWN_NOTIFY_AFTER,
+    CONF_FILTER,
+    CONF_HEARTBEAT_INTERVAL,
+    CONF_ID_COLUMNS,
+    CONF_MAX_ROWS,
+    CONF_NAME,
+    CONF_SERVICE_KEY,
+    CONF_SOURCES,
+    CONF_TABLE,
+    CONF_UNIT,
+    CONF_UNIT_COLUMN,
+    CONF_URL,
+    CONF_VALUE_COLUMN,
+    DEFAULT_FEED_DOWN_NOTIFY_AFTER,
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_MAX_ROWS,
+)
+from .filters import REALTIME_OPERATORS, RowFilter
+
+_IDENT = vol.Match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", msg="not a PostgreSQL identifier")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One table read into entities."""
+
+    table: str
+    filters: tuple[RowFilter, ...]
+    id_columns: tuple[str, ...]
+    value_column: str
+    unit: str | None
+    unit_column: str | None
+    device_class: SensorDeviceClass | None
+    name: str | None
+    area: str | None
+    max_rows: int
+
+    @property
+    def realtime_filter(self) -> str | None:
+        """The filter Realtime evaluates (the first configured one)."""
+        return str(self.filters[0]) if self.filters else None
+
+
+@dataclass(frozen=True, slots=True)
+class SupabaseConfig:
+    """The ``supabase:`` section."""
+
+    url: str
+    anon_key: str
+    service_key: str | None
+    sources: tuple[SourceConfig, ...]
+    feed_down_notify_after: float
+    heartbeat_interval: float
+
+
+def _row_filter(value: Any) -> RowFilter:
+    try:
+        return RowFilter.parse(str(value))
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from err
+
+
+def _realtime_first(filters: list[RowFilter]) -> list[RowFilter]:
+    if filters and filters[0].op not in REALTIME_OPERATORS:
+        raise vol.Invalid(
+            f"the first filter goes to Realtime, which has no {filters[0].op!r}; "
+            f"put one of {', '.join(REALTIME_OPERATORS)} first"
+        )
+    return filters
+
+
+def _url(value: Any) -> str:
+    text = str(value).rstrip("/")
+    if not text.startswith(("http://", "https://")):
+        raise vol.Invalid(f"expected an http(s) URL, got {value!r}")
+    return text
+
+
+_SOURCE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_TABLE): _IDENT,
+        vol.Optional(CONF_FILTER, default=list): vol.All(
+            vol.Any([_row_filter], vol.All(_row_filter, lambda f: [f])), _realtime_first
+        ),
+        vol.Required(CONF_ID_COLUMNS): vol.All(
+            vol.Any([_IDENT], vol.All(_IDENT, lambda c: [c])), vol.Length(min=1)
+        ),
+        vol.Required(CONF_VALUE_COLUMN): _IDENT,
+        vol.Exclusive(CONF_UNIT, "unit"): str,
+        vol.Exclusive(CONF_UNIT_COLUMN, "unit"): _IDENT,
+        vol.Optional(CONF_DEVICE_CLASS): vol.Coerce(SensorDeviceClass),
+        vol.Optional(CONF_NAME): str,
+        vol.Optional(CONF_AREA): str,
+        vol.Optional(CONF_MAX_ROWS, default=DEFAULT_MAX_ROWS): vol.All(
+            int, vol.Range(min=1, max=100_000)
+        ),
+    }
+)
+
+
+def _source(d: dict[str, Any]) -> SourceConfig:
+    return SourceConfig(
+        table=d[CONF_TABLE],
+        filters=tuple(d[CONF_FILTER]),
+        id_columns=tuple(d[CONF_ID_COLUMNS]),
+        value_column=d[CONF_VALUE_COLUMN],
+        unit=d.get(CONF_UNIT),
+        unit_column=d.get(CONF_UNIT_COLUMN),
+        device_class=d.get(CONF_DEVICE_CLASS),
+        name=d.get(CONF_NAME),
+        area=d.get(CONF_AREA),
+        max_rows=d[CONF_MAX_ROWS],
+    )
+
+
+def _build(section: dict[str, Any]) -> SupabaseConfig:
+    return SupabaseConfig(
+        url=section[CONF_URL],
+        anon_key=section[CONF_ANON_KEY],
+        service_key=section.get(CONF_SERVICE_KEY),
+        sources=tuple(_source(s) for s in section[CONF_SOURCES]),
+        feed_down_notify_after=section[CONF_FEED_DOWN_NOTIFY_AFTER],
+        heartbeat_interval=section[CONF_HEARTBEAT_INTERVAL],
+    )
+
+
+CONFIG_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Required(CONF_URL): _url,
+            vol.Required(CONF_ANON_KEY): vol.All(str, vol.Length(min=1)),
+            vol.Optional(CONF_SERVICE_KEY): vol.All(str, vol.Length(min=1)),
+            vol.Optional(CONF_SOURCES, default=list): [_SOURCE_SCHEMA],
+            vol.Optional(
+                CONF_FEED_DOWN_NOTIFY_AFTER, default=DEFAULT_FEED_DOWN_NOTIFY_AFTER
+            ): vol.All(vol.Coerce(float), vol.Range(min=0)),
+            vol.Optional(CONF_HEARTBEAT_INTERVAL, default=DEFAULT_HEARTBEAT_INTERVAL): vol.All(
+                vol.Coerce(float), vol.Range(min=0.05, max=300)
+            ),
+        }
+    ),
+    _build,
+)
