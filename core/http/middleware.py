@@ -234,7 +234,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     token = bearer_token(request)
     auth = request.app[AUTH]
-    found = None if token is None else auth.validate_access_token(token)
+    found = None if token is None else await auth.authenticate(token)
     if found is None:
         address = remote_address(request)
         guard = request.app[GUARD]

@@ -23,6 +23,15 @@ CONF_AREA: Final = "area"
 CONF_MAX_ROWS: Final = "max_rows"
 CONF_FEED_DOWN_NOTIFY_AFTER: Final = "feed_down_notify_after"
 CONF_HEARTBEAT_INTERVAL: Final = "heartbeat_interval"
+CONF_AUTH: Final = "auth"
+CONF_ISSUER: Final = "issuer"
+CONF_AUDIENCE: Final = "audience"
+CONF_JWT_SECRET: Final = "jwt_secret"  # noqa: S105 - a key name, not a secret
+CONF_JWKS_URL: Final = "jwks_url"
+CONF_ROLE_CLAIM: Final = "role_claim"
+CONF_CREATE_USERS: Final = "create_users"
+CONF_USERS: Final = "users"
+CONF_LEEWAY: Final = "leeway"
 
 #: Realtime's own heartbeat interval (its clients send one every 25 s).
 DEFAULT_HEARTBEAT_INTERVAL: Final = 25.0

@@ -15,6 +15,11 @@ Example::
           device_class: power
           name: Alto plant
           area: Plant room
+      auth:                                # Supabase logins on Edgewise's API
+        jwt_secret: !secret supabase_jwt_secret   # HS256; RS256/ES256 keys come from the JWKS
+        audience: authenticated
+        role_claim: app_metadata.role      # viewer, operator or admin; viewer when absent
+        create_users: true                 # a new `sub` gets an Edgewise user on first use
 
 Errors name the file, line and key: a filter that is not ``column=op.value``, an unknown
 operator, a Realtime filter with an operator Realtime lacks, a URL that is not http(s).
@@ -32,19 +37,28 @@ from core.entities.sensor import SensorDeviceClass
 from .const import (
     CONF_ANON_KEY,
     CONF_AREA,
+    CONF_AUDIENCE,
+    CONF_AUTH,
+    CONF_CREATE_USERS,
     CONF_DEVICE_CLASS,
     CONF_FEED_DOWN_NOTIFY_AFTER,
     CONF_FILTER,
     CONF_HEARTBEAT_INTERVAL,
     CONF_ID_COLUMNS,
+    CONF_ISSUER,
+    CONF_JWKS_URL,
+    CONF_JWT_SECRET,
+    CONF_LEEWAY,
     CONF_MAX_ROWS,
     CONF_NAME,
+    CONF_ROLE_CLAIM,
     CONF_SERVICE_KEY,
     CONF_SOURCES,
     CONF_TABLE,
     CONF_UNIT,
     CONF_UNIT_COLUMN,
     CONF_URL,
+    CONF_USERS,
     CONF_VALUE_COLUMN,
     DEFAULT_FEED_DOWN_NOTIFY_AFTER,
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -77,6 +91,20 @@ class SourceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Which Supabase tokens log in to Edgewise's API, and as whom."""
+
+    issuer: str
+    audience: tuple[str, ...]
+    jwt_secret: str | None
+    jwks_url: str | None
+    role_claim: str
+    create_users: bool
+    users: dict[str, str]
+    leeway: float
+
+
+@dataclass(frozen=True, slots=True)
 class SupabaseConfig:
     """The ``supabase:`` section."""
 
@@ -86,6 +114,7 @@ class SupabaseConfig:
     sources: tuple[SourceConfig, ...]
     feed_down_notify_after: float
     heartbeat_interval: float
+    auth: AuthConfig | None = None
 
 
 def _row_filter(value: Any) -> RowFilter:
@@ -148,8 +177,25 @@ def _source(d: dict[str, Any]) -> SourceConfig:
     )
 
 
+def _auth(url: str, d: dict[str, Any] | None) -> AuthConfig | None:
+    if d is None:
+        return None
+    jwks = d.get(CONF_JWKS_URL, f"{url}/auth/v1/.well-known/jwks.json")
+    return AuthConfig(
+        issuer=d.get(CONF_ISSUER, f"{url}/auth/v1"),
+        audience=tuple(d[CONF_AUDIENCE]),
+        jwt_secret=d.get(CONF_JWT_SECRET),
+        jwks_url=jwks or None,
+        role_claim=d[CONF_ROLE_CLAIM],
+        create_users=d[CONF_CREATE_USERS],
+        users=dict(d[CONF_USERS]),
+        leeway=d[CONF_LEEWAY],
+    )
+
+
 def _build(section: dict[str, Any]) -> SupabaseConfig:
     return SupabaseConfig(
+        auth=_auth(section[CONF_URL], section.get(CONF_AUTH)),
         url=section[CONF_URL],
         anon_key=section[CONF_ANON_KEY],
         service_key=section.get(CONF_SERVICE_KEY),
@@ -159,6 +205,24 @@ def _build(section: dict[str, Any]) -> SupabaseConfig:
     )
 
 
+_AUTH_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_ISSUER): vol.All(str, vol.Length(min=1)),
+        vol.Optional(CONF_AUDIENCE, default=["authenticated"]): vol.All(
+            vol.Any([str], vol.All(str, lambda a: [a])), vol.Length(min=1)
+        ),
+        vol.Optional(CONF_JWT_SECRET): vol.All(str, vol.Length(min=16)),
+        vol.Optional(CONF_JWKS_URL): vol.Any(None, "", _url),
+        vol.Optional(CONF_ROLE_CLAIM, default="app_metadata.role"): vol.Match(
+            r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", msg="expected a dotted claim path"
+        ),
+        vol.Optional(CONF_CREATE_USERS, default=False): bool,
+        vol.Optional(CONF_USERS, default=dict): {str: vol.All(str, vol.Length(min=1))},
+        vol.Optional(CONF_LEEWAY, default=0): vol.All(vol.Coerce(float), vol.Range(0, 300)),
+    }
+)
+
+
 CONFIG_SCHEMA = vol.All(
     vol.Schema(
         {
@@ -166,6 +230,7 @@ CONFIG_SCHEMA = vol.All(
             vol.Required(CONF_ANON_KEY): vol.All(str, vol.Length(min=1)),
             vol.Optional(CONF_SERVICE_KEY): vol.All(str, vol.Length(min=1)),
             vol.Optional(CONF_SOURCES, default=list): [_SOURCE_SCHEMA],
+            vol.Optional(CONF_AUTH): _AUTH_SCHEMA,
             vol.Optional(
                 CONF_FEED_DOWN_NOTIFY_AFTER, default=DEFAULT_FEED_DOWN_NOTIFY_AFTER
             ): vol.All(vol.Coerce(float), vol.Range(min=0)),

@@ -15,6 +15,7 @@ import aiohttp
 from core import Runtime
 from core.errors import DeviceError
 
+from .auth import SupabaseTokenVerifier
 from .realtime import RealtimeFeed
 from .rest import PostgrestClient
 from .schema import SupabaseConfig
@@ -35,10 +36,20 @@ class SupabaseRuntime:
         #: Gives the access token for every Realtime join (the anon key unless replaced).
         self.access_token: Callable[[], str] = lambda: config.anon_key
         self._tasks: list[asyncio.Task[None]] = []
+        self.verifier: SupabaseTokenVerifier | None = None
+        self._remove_verifier: Callable[[], None] | None = None
 
     async def start(self) -> None:
         """Read each table once, then follow it through Realtime."""
         self.session = aiohttp.ClientSession()
+        if self.config.auth is not None:
+            if self.runtime.http is None:
+                _LOGGER.warning("supabase: auth is configured but the HTTP API is not")
+            else:
+                self.verifier = SupabaseTokenVerifier(
+                    self.runtime.http.auth, self.config.auth, self.session
+                )
+                self._remove_verifier = self.runtime.http.auth.add_token_verifier(self.verifier)
         rest = PostgrestClient(self.session, self.config.url, self.config.anon_key)
         for index, source_config in enumerate(self.config.sources):
             source = TableSource(
@@ -83,6 +94,9 @@ class SupabaseRuntime:
 
     async def stop(self) -> None:
         """Stop the feeds and close the session."""
+        if self._remove_verifier is not None:
+            self._remove_verifier()
+            self._remove_verifier = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
