@@ -63,11 +63,13 @@ class SupabaseTokenVerifier:
         self.config = config
         self._session = session
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = -JWKS_MIN_REFETCH
+        self._fetched_at = float("-inf")
         self._fetch_lock = asyncio.Lock()
         self._user_ids: dict[str, str] = {}
         #: How many times the JWKS was fetched (diagnostics and tests).
         self.jwks_fetches = 0
+        #: Seconds between two fetches of the key set (a flood of made-up kids costs one).
+        self.min_refetch = JWKS_MIN_REFETCH
         self._decoder = jwt.PyJWT(options={"require": ["exp", "sub", "iss", "aud"]})
 
     async def __call__(self, token: str) -> User | None:
@@ -117,7 +119,7 @@ class SupabaseTokenVerifier:
         async with self._fetch_lock:
             if kid in self._keys:
                 return self._keys[kid]
-            if time.monotonic() - self._fetched_at < JWKS_MIN_REFETCH:
+            if time.monotonic() - self._fetched_at < self.min_refetch:
                 return None
             self._fetched_at = time.monotonic()
             await self._fetch()
