@@ -32,6 +32,11 @@ CONF_ROLE_CLAIM: Final = "role_claim"
 CONF_CREATE_USERS: Final = "create_users"
 CONF_USERS: Final = "users"
 CONF_LEEWAY: Final = "leeway"
+CONF_MIRROR: Final = "mirror"
+CONF_STATES_TABLE: Final = "states_table"
+CONF_ENTITIES: Final = "entities"
+CONF_CONTROL_LOG_TABLE: Final = "control_log_table"
+CONF_NOTIFICATIONS_TABLE: Final = "notifications_table"
 
 #: Realtime's own heartbeat interval (its clients send one every 25 s).
 DEFAULT_HEARTBEAT_INTERVAL: Final = 25.0

@@ -110,4 +110,6 @@ class PostgrestClient:
             "Prefer": "resolution=merge-duplicates,return=minimal",
             "Content-Type": "application/json",
         }
-        await self._request("POST", table, params, headers=headers, data=json.dumps(rows))
+        await self._request(
+            "POST", table, params, headers=headers, data=json.dumps(rows, default=str)
+        )

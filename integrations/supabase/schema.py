@@ -20,6 +20,12 @@ Example::
         audience: authenticated
         role_claim: app_metadata.role      # viewer, operator or admin; viewer when absent
         create_users: true                 # a new `sub` gets an Edgewise user on first use
+      service_key: !secret supabase_service_key   # the mirror's writes; never sent to a browser
+      mirror:                              # tables with key text PK, data jsonb, updated_at
+        states_table: appliance_states
+        entities: ["appliance.*", "schedule.*"]
+        control_log_table: control_logs
+        notifications_table: notifications
 
 Errors name the file, line and key: a filter that is not ``column=op.value``, an unknown
 operator, a Realtime filter with an operator Realtime lacks, a URL that is not http(s).
@@ -39,8 +45,10 @@ from .const import (
     CONF_AREA,
     CONF_AUDIENCE,
     CONF_AUTH,
+    CONF_CONTROL_LOG_TABLE,
     CONF_CREATE_USERS,
     CONF_DEVICE_CLASS,
+    CONF_ENTITIES,
     CONF_FEED_DOWN_NOTIFY_AFTER,
     CONF_FILTER,
     CONF_HEARTBEAT_INTERVAL,
@@ -50,10 +58,13 @@ from .const import (
     CONF_JWT_SECRET,
     CONF_LEEWAY,
     CONF_MAX_ROWS,
+    CONF_MIRROR,
     CONF_NAME,
+    CONF_NOTIFICATIONS_TABLE,
     CONF_ROLE_CLAIM,
     CONF_SERVICE_KEY,
     CONF_SOURCES,
+    CONF_STATES_TABLE,
     CONF_TABLE,
     CONF_UNIT,
     CONF_UNIT_COLUMN,
@@ -105,6 +116,16 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MirrorConfig:
+    """Which of Edgewise's state goes to which Supabase table."""
+
+    states_table: str | None
+    entities: tuple[str, ...]
+    control_log_table: str | None
+    notifications_table: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SupabaseConfig:
     """The ``supabase:`` section."""
 
@@ -115,6 +136,7 @@ class SupabaseConfig:
     feed_down_notify_after: float
     heartbeat_interval: float
     auth: AuthConfig | None = None
+    mirror: MirrorConfig | None = None
 
 
 def _row_filter(value: Any) -> RowFilter:
@@ -193,8 +215,26 @@ def _auth(url: str, d: dict[str, Any] | None) -> AuthConfig | None:
     )
 
 
+def _mirror(d: dict[str, Any] | None) -> MirrorConfig | None:
+    if d is None:
+        return None
+    return MirrorConfig(
+        states_table=d.get(CONF_STATES_TABLE),
+        entities=tuple(d[CONF_ENTITIES]),
+        control_log_table=d.get(CONF_CONTROL_LOG_TABLE),
+        notifications_table=d.get(CONF_NOTIFICATIONS_TABLE),
+    )
+
+
+def _service_key_for_mirror(section: dict[str, Any]) -> dict[str, Any]:
+    if CONF_MIRROR in section and CONF_SERVICE_KEY not in section:
+        raise vol.Invalid("the mirror writes with the service key: set service_key", [CONF_MIRROR])
+    return section
+
+
 def _build(section: dict[str, Any]) -> SupabaseConfig:
     return SupabaseConfig(
+        mirror=_mirror(section.get(CONF_MIRROR)),
         auth=_auth(section[CONF_URL], section.get(CONF_AUTH)),
         url=section[CONF_URL],
         anon_key=section[CONF_ANON_KEY],
@@ -223,6 +263,16 @@ _AUTH_SCHEMA = vol.Schema(
 )
 
 
+_MIRROR_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_STATES_TABLE): _IDENT,
+        vol.Optional(CONF_ENTITIES, default=["appliance.*"]): [vol.All(str, vol.Length(min=1))],
+        vol.Optional(CONF_CONTROL_LOG_TABLE): _IDENT,
+        vol.Optional(CONF_NOTIFICATIONS_TABLE): _IDENT,
+    }
+)
+
+
 CONFIG_SCHEMA = vol.All(
     vol.Schema(
         {
@@ -231,6 +281,7 @@ CONFIG_SCHEMA = vol.All(
             vol.Optional(CONF_SERVICE_KEY): vol.All(str, vol.Length(min=1)),
             vol.Optional(CONF_SOURCES, default=list): [_SOURCE_SCHEMA],
             vol.Optional(CONF_AUTH): _AUTH_SCHEMA,
+            vol.Optional(CONF_MIRROR): _MIRROR_SCHEMA,
             vol.Optional(
                 CONF_FEED_DOWN_NOTIFY_AFTER, default=DEFAULT_FEED_DOWN_NOTIFY_AFTER
             ): vol.All(vol.Coerce(float), vol.Range(min=0)),
@@ -239,5 +290,6 @@ CONFIG_SCHEMA = vol.All(
             ),
         }
     ),
+    _service_key_for_mirror,
     _build,
 )

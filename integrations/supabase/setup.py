@@ -16,6 +16,7 @@ from core import Runtime
 from core.errors import DeviceError
 
 from .auth import SupabaseTokenVerifier
+from .mirror import Mirror
 from .realtime import RealtimeFeed
 from .rest import PostgrestClient
 from .schema import SupabaseConfig
@@ -36,6 +37,7 @@ class SupabaseRuntime:
         #: Gives the access token for every Realtime join (the anon key unless replaced).
         self.access_token: Callable[[], str] = lambda: config.anon_key
         self._tasks: list[asyncio.Task[None]] = []
+        self.mirror: Mirror | None = None
         self.verifier: SupabaseTokenVerifier | None = None
         self._remove_verifier: Callable[[], None] | None = None
 
@@ -51,6 +53,10 @@ class SupabaseRuntime:
                 )
                 self._remove_verifier = self.runtime.http.auth.add_token_verifier(self.verifier)
         rest = PostgrestClient(self.session, self.config.url, self.config.anon_key)
+        if self.config.mirror is not None and self.config.service_key is not None:
+            writer = PostgrestClient(self.session, self.config.url, self.config.service_key)
+            self.mirror = Mirror(self.runtime, self.config.mirror, writer)
+            await self.mirror.start()
         for index, source_config in enumerate(self.config.sources):
             source = TableSource(
                 self.runtime, source_config, rest, self.config.feed_down_notify_after
@@ -105,5 +111,7 @@ class SupabaseRuntime:
         self._tasks.clear()
         for source in self.sources:
             source.stop()
+        if self.mirror is not None:
+            await self.mirror.stop()
         if self.session is not None:
             await self.session.close()

@@ -36,11 +36,9 @@ CREATE TABLE edgewise_mirror (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (kind, key)
 );
-CREATE TABLE control_logs (
-    id text PRIMARY KEY,
-    data jsonb NOT NULL,
-    updated_at timestamptz NOT NULL
-);
+CREATE TABLE appliance_states (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
+CREATE TABLE control_logs (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
+CREATE TABLE notifications (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 """
 
 
