@@ -34,6 +34,7 @@ JWKS_MIN_REFETCH: Final = 30.0
 JWKS_TIMEOUT: Final = 5.0
 MAX_JWKS_BYTES: Final = 256 * 1024
 MAX_TOKEN_LENGTH: Final = 16 * 1024
+VERIFIED_KEPT: Final = 4096
 _ASYMMETRIC: Final = ("RS256", "ES256")
 
 
@@ -66,6 +67,8 @@ class SupabaseTokenVerifier:
         self._fetched_at = float("-inf")
         self._fetch_lock = asyncio.Lock()
         self._user_ids: dict[str, str] = {}
+        #: Tokens verified before: their claims, ``exp`` and ``nbf`` (oldest first).
+        self._verified: dict[str, tuple[dict[str, Any], float, float | None]] = {}
         #: How many times the JWKS was fetched (diagnostics and tests).
         self.jwks_fetches = 0
         #: Seconds between two fetches of the key set (a flood of made-up kids costs one).
@@ -80,7 +83,37 @@ class SupabaseTokenVerifier:
         return await self._user(claims)
 
     async def verify(self, token: str) -> dict[str, Any] | None:
-        """The token's claims when it is valid for this project, else None."""
+        """The token's claims when it is valid for this project, else None.
+
+        A token verified once is remembered (the exact string, up to ``VERIFIED_KEPT`` of
+        them) with its claims; later requests with it only check ``exp`` and ``nbf`` again. A
+        browser sends the same access token for its whole hour, so the signature is checked
+        once, not on every request.
+        """
+        kept = self._verified.get(token)
+        if kept is not None:
+            now = time.time()
+            leeway = self.config.leeway
+            if now > kept[1] + leeway:
+                del self._verified[token]
+                return None
+            if kept[2] is not None and now < kept[2] - leeway:
+                return None
+            return kept[0]
+        claims = await self.verify_uncached(token)
+        if claims is not None:
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.pop(next(iter(self._verified)))
+            nbf = claims.get("nbf")
+            self._verified[token] = (
+                claims,
+                float(claims["exp"]),
+                float(nbf) if isinstance(nbf, int | float) else None,
+            )
+        return claims
+
+    async def verify_uncached(self, token: str) -> dict[str, Any] | None:
+        """``verify`` without the memory of tokens verified before."""
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             return None
         try:
@@ -123,6 +156,8 @@ class SupabaseTokenVerifier:
                 return None
             self._fetched_at = time.monotonic()
             await self._fetch()
+            # A key the project removed must stop working for tokens remembered as verified.
+            self._verified.clear()
         return self._keys.get(kid)
 
     async def _fetch(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -228,3 +229,16 @@ supabase:
         assert Role.VIEWER.value == "viewer"
     finally:
         await runtime.stop()
+
+
+async def test_a_remembered_token_stops_working_when_it_expires(project: Project) -> None:
+    verifier = project.runtime.data[SUPABASE].verifier
+    assert verifier is not None
+    expires = int(time.time()) + 3
+    token = jwt.encode(project.claims(exp=expires), project.double.jwt_secret)
+    assert await project.get("/api/states", token) == 200
+    assert await verifier.verify(token) is not None
+    # The real clock must pass the token's exp: nothing to await but time itself.
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+    assert await verifier.verify(token) is None
+    assert await project.get("/api/states", token) == 401
