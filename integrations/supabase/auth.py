@@ -6,8 +6,9 @@ the project's JWKS (RS256/ES256, by ``kid``; the key set is cached and fetched a
 unknown ``kid`` appears, at most once per ``JWKS_MIN_REFETCH`` seconds), and its ``iss``,
 ``aud``, ``exp`` and ``nbf`` hold. Its ``sub`` maps to an Edgewise user (``users:`` names one,
 else ``supabase:<sub>``, created on first use when ``create_users`` allows); the role comes from
-the configured claim (``app_metadata.role``), viewer when absent or unknown. The anon and
-service keys carry no ``sub`` and never log in.
+the configured claim (``app_metadata.role``), viewer when absent or unknown; with
+``areas_claim`` the user is limited to the areas that claim lists (``core.auth.areas``). The
+anon and service keys carry no ``sub`` and never log in.
 """
 
 from __future__ import annotations
@@ -177,6 +178,22 @@ class SupabaseTokenVerifier:
         self._keys = {k.key_id: k for k in keys.keys if k.key_id}
         _LOGGER.info("Supabase JWKS: %d keys", len(self._keys))
 
+    def areas_of(
+        self, claims: dict[str, Any], stored: frozenset[str] | None
+    ) -> frozenset[str] | None:
+        """The areas the claims limit the user to.
+
+        Without ``areas_claim`` the Edgewise user's own limit holds. With it, the claim's list
+        of area ids is the limit; a missing or malformed claim limits to no area at all (fail
+        closed: the token says nothing about where the user belongs).
+        """
+        if self.config.areas_claim is None:
+            return stored
+        value = claim_at(claims, self.config.areas_claim)
+        if not isinstance(value, list):
+            return frozenset()
+        return frozenset(str(v) for v in value if isinstance(v, str | int))
+
     def role_of(self, claims: dict[str, Any]) -> Role:
         """The Edgewise role the claims grant (viewer when absent or unknown)."""
         value = claim_at(claims, self.config.role_claim)
@@ -204,4 +221,6 @@ class SupabaseTokenVerifier:
                 _LOGGER.info("Supabase user %s has no Edgewise user; refused", sub)
                 return None
             self._user_ids[sub] = user.id
-        return dataclasses.replace(user, role=self.role_of(claims))
+        return dataclasses.replace(
+            user, role=self.role_of(claims), areas=self.areas_of(claims, user.areas)
+        )

@@ -29,6 +29,7 @@ CONF_AUDIENCE: Final = "audience"
 CONF_JWT_SECRET: Final = "jwt_secret"  # noqa: S105 - a key name, not a secret
 CONF_JWKS_URL: Final = "jwks_url"
 CONF_ROLE_CLAIM: Final = "role_claim"
+CONF_AREAS_CLAIM: Final = "areas_claim"
 CONF_CREATE_USERS: Final = "create_users"
 CONF_USERS: Final = "users"
 CONF_LEEWAY: Final = "leeway"

@@ -19,6 +19,7 @@ Example::
         jwt_secret: !secret supabase_jwt_secret   # HS256; RS256/ES256 keys come from the JWKS
         audience: authenticated
         role_claim: app_metadata.role      # viewer, operator or admin; viewer when absent
+        areas_claim: app_metadata.buildings  # area ids the user is limited to (none: no areas)
         create_users: true                 # a new `sub` gets an Edgewise user on first use
       service_key: !secret supabase_service_key   # the mirror's writes; never sent to a browser
       mirror:                              # tables with key text PK, data jsonb, updated_at
@@ -43,6 +44,7 @@ from core.entities.sensor import SensorDeviceClass
 from .const import (
     CONF_ANON_KEY,
     CONF_AREA,
+    CONF_AREAS_CLAIM,
     CONF_AUDIENCE,
     CONF_AUTH,
     CONF_CONTROL_LOG_TABLE,
@@ -110,6 +112,7 @@ class AuthConfig:
     jwt_secret: str | None
     jwks_url: str | None
     role_claim: str
+    areas_claim: str | None
     create_users: bool
     users: dict[str, str]
     leeway: float
@@ -209,6 +212,7 @@ def _auth(url: str, d: dict[str, Any] | None) -> AuthConfig | None:
         jwt_secret=d.get(CONF_JWT_SECRET),
         jwks_url=jwks or None,
         role_claim=d[CONF_ROLE_CLAIM],
+        areas_claim=d.get(CONF_AREAS_CLAIM),
         create_users=d[CONF_CREATE_USERS],
         users=dict(d[CONF_USERS]),
         leeway=d[CONF_LEEWAY],
@@ -254,6 +258,9 @@ _AUTH_SCHEMA = vol.Schema(
         vol.Optional(CONF_JWT_SECRET): vol.All(str, vol.Length(min=16)),
         vol.Optional(CONF_JWKS_URL): vol.Any(None, "", _url),
         vol.Optional(CONF_ROLE_CLAIM, default="app_metadata.role"): vol.Match(
+            r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", msg="expected a dotted claim path"
+        ),
+        vol.Optional(CONF_AREAS_CLAIM): vol.Match(
             r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$", msg="expected a dotted claim path"
         ),
         vol.Optional(CONF_CREATE_USERS, default=False): bool,

@@ -242,3 +242,56 @@ async def test_a_remembered_token_stops_working_when_it_expires(project: Project
     await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
     assert await verifier.verify(token) is None
     assert await project.get("/api/states", token) == 401
+
+
+async def test_areas_come_from_the_configured_claim(tmp_path: Path, double: SupabaseDouble) -> None:
+    (tmp_path / "configuration.yaml").write_text(
+        HTTP_CONFIG
+        + f"""
+supabase:
+  url: {double.url}
+  anon_key: {double.anon_key}
+  auth:
+    issuer: {double.issuer}
+    jwt_secret: {double.jwt_secret}
+    role_claim: app_metadata.role
+    areas_claim: app_metadata.buildings
+    create_users: true
+"""
+    )
+    runtime, _ = await start_api(tmp_path, ApiTestIntegration(), supabase_integration)
+    assert runtime.http is not None
+    area = runtime.area_registry.create("Building A")
+    runtime.states.remove("light.kitchen")
+    entry = runtime.entity_registry.get_or_create(
+        "light", "apitest", "kitchen", suggested_object_id="kitchen"
+    )
+    runtime.entity_registry.update(entry.entity_id, area_id=area.id)
+    runtime.states.set("light.kitchen", "off")
+    url = f"http://127.0.0.1:{runtime.http.port}"
+    now = int(time.time())
+    base = {"iss": double.issuer, "aud": "authenticated", "exp": now + 60, "sub": SUB}
+
+    async def visible(session: aiohttp.ClientSession, metadata: dict[str, Any]) -> list[str]:
+        token = jwt.encode({**base, "app_metadata": metadata}, double.jwt_secret)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.get(url + "/api/states", headers=headers) as response:
+            assert response.status == 200
+            return [s["entity_id"] for s in await response.json()]
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await visible(session, {"role": "operator", "buildings": [area.id]}) == [
+                "light.kitchen"
+            ]
+            assert await visible(session, {"role": "operator", "buildings": ["elsewhere"]}) == []
+            assert await visible(session, {"role": "operator"}) == []
+            token = jwt.encode(
+                {**base, "app_metadata": {"role": "operator", "buildings": [area.id]}},
+                double.jwt_secret,
+            )
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.get(url + "/api/events", headers=headers) as response:
+                assert response.status == 403
+    finally:
+        await runtime.stop()
