@@ -144,11 +144,12 @@ class AuthManager:
         self._next_check = 0.0
         self._onboarded = False
         #: Rights (rank, active) of each user and the grant ids, as the hooks were last told.
-        self._rights: dict[str, tuple[int, bool]] = {}
+        self._rights: dict[str, tuple[int, bool, frozenset[str] | None]] = {}
         self._grants: set[str] = set()
         #: Called with a grant's id when it is revoked (the WebSocket API closes its sessions).
         self.on_revoke: list[Callable[[str], None]] = []
-        #: Called with a user's id when it is removed, deactivated or demoted.
+        #: Called with a user's id when it is removed, deactivated, demoted or limited to fewer
+        #: areas.
         self.on_user_change: list[Callable[[str], None]] = []
         self._verifiers: list[TokenVerifier] = []
 
@@ -234,7 +235,8 @@ class AuthManager:
 
     def _remember(self) -> None:
         self._rights = {
-            u.id: (int(ROLE_PERMISSION[u.role]), u.is_active) for u in self.data.users.values()
+            u.id: (int(ROLE_PERMISSION[u.role]), u.is_active, u.areas)
+            for u in self.data.users.values()
         }
         self._grants = set(self.data.tokens)
 
@@ -244,9 +246,14 @@ class AuthManager:
         self._remember()
         for grant_id in before_grants - self._grants:
             self._forget_grant(grant_id)
-        for user_id, (rank, active) in before_rights.items():
+        for user_id, (rank, active, areas) in before_rights.items():
             now = self._rights.get(user_id)
-            if now is None or now[0] < rank or (active and not now[1]):
+            if (
+                now is None
+                or now[0] < rank
+                or (active and not now[1])
+                or (now[2] is not None and (areas is None or not now[2] >= areas))
+            ):
                 for hook in self.on_user_change:
                     hook(user_id)
 
