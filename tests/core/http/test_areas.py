@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
+import integrations.recorder as recorder_integration
 from core.auth import AuthManager, Role
 from core.cli import main
 from tests.core.http.conftest import Api, wait_for
@@ -48,3 +51,42 @@ async def test_cli_user_areas_needs_areas_or_all(api: Api) -> None:
     assert api.runtime.http is not None
     await api.runtime.http.auth.save()
     assert main(["user", "areas", "operator-user", "-c", site]) != 0
+
+
+async def test_history_and_logbook_of_an_area_limited_user_hold_only_their_areas(
+    api_factory: Any,
+) -> None:
+    api: Api = await api_factory("recorder:\n  commit_interval: 0\n", recorder_integration)
+    runtime = api.runtime
+    assert runtime.http is not None
+    area = runtime.area_registry.create("Kitchen")
+    runtime.states.remove("light.kitchen")
+    entry = runtime.entity_registry.get_or_create(
+        "light", "apitest", "kitchen", suggested_object_id="kitchen"
+    )
+    runtime.entity_registry.update(entry.entity_id, area_id=area.id)
+    for value in ("on", "off"):
+        runtime.states.set("light.kitchen", value)
+        runtime.states.set("switch.garage", value)
+    user = runtime.http.auth.data.add_user("kitchen-viewer", "!", role=Role.VIEWER)
+    user.areas = frozenset({area.id})
+    _, token = await runtime.http.auth.create_long_lived_token(user, "tests")
+    headers = {"Authorization": f"Bearer {token}"}
+    status, history = await api.request(
+        "GET",
+        "/api/history/period?filter_entity_id=light.kitchen,switch.garage",
+        role=None,
+        headers=headers,
+    )
+    assert status == 200, history
+    assert [rows[0]["entity_id"] for rows in history] == ["light.kitchen"]
+    status, everything = await api.request(
+        "GET", "/api/history/period?filter_entity_id=light.kitchen,switch.garage"
+    )
+    assert len(everything) == 2
+    status, lines = await api.request("GET", "/api/logbook", role=None, headers=headers)
+    assert status == 200, lines
+    assert lines
+    assert {line["entity_id"] for line in lines} == {"light.kitchen"}
+    status, all_lines = await api.request("GET", "/api/logbook")
+    assert "switch.garage" in {line.get("entity_id") for line in all_lines}

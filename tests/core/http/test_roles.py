@@ -136,6 +136,8 @@ AREA_AWARE_ROUTES = {
     ("GET", "/api/states/light.kitchen"),
     ("GET", "/api/services"),
     ("POST", "/api/services/light/turn_on"),
+    ("GET", "/api/history/period?filter_entity_id=light.kitchen"),
+    ("GET", "/api/logbook"),
 }
 
 
