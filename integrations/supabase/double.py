@@ -92,6 +92,8 @@ class SupabaseDouble:
         self.jwks: dict[str, Any] = {"keys": []}
         self.jwks_requests = 0
         self.down = False
+        #: PostgREST alone answers 503 (Realtime keeps serving).
+        self.rest_down = False
         self.requests: list[tuple[str, str]] = []
         self.hub = RealtimeHub(self)
         self.url = ""
@@ -207,7 +209,7 @@ class SupabaseDouble:
 
     def _check_auth(self, request: web.Request) -> dict[str, Any] | web.Response:
         self.requests.append((request.method, request.path_qs))
-        if self.down:
+        if self.down or self.rest_down:
             return web.Response(status=503, text="Service Unavailable")
         apikey = request.headers.get("apikey")
         if apikey not in (self.anon_key, self.service_key):

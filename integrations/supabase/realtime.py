@@ -23,6 +23,8 @@ from typing import Any
 
 import aiohttp
 
+from core.errors import DeviceError
+
 from .const import (
     JOIN_TIMEOUT,
     MAX_MESSAGE_BYTES,
@@ -67,7 +69,8 @@ class RealtimeFeed:
         bindings: ``postgres_changes`` items (``event``, ``schema``, ``table``, ``filter``).
         token: gives a fresh access token for every join and refresh.
         on_change: called with each change's ``data``.
-        on_joined: awaited after every successful join (re-read what may have been missed).
+        on_joined: awaited after every successful join (re-read what may have been missed);
+            a ``DeviceError`` from it makes the feed reconnect and try again.
         on_down: called when the feed is lost.
         heartbeat_interval: seconds between heartbeats.
     """
@@ -230,7 +233,12 @@ class RealtimeFeed:
                 for b in response.get("postgres_changes") or []
                 if isinstance(b, dict) and "id" in b
             }
-            await self._on_joined()
+            try:
+                await self._on_joined()
+            except DeviceError as err:
+                # Joined but the table could not be re-read: changes may have been missed, so
+                # this join does not count; reconnect (with backoff) and read again.
+                raise FeedClosed(f"re-reading after the join failed: {err}") from err
             self.joined = True
             self.joins += 1
             _LOGGER.info("Supabase Realtime %s joined", self.topic)

@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 from core import DeviceInfo, Runtime, SensorEntity, add_entities
-from core.errors import DeviceError
 from core.slug import slugify
 
 from .const import DOMAIN
@@ -202,12 +201,12 @@ class TableSource:
             self._pending.discard(key)
 
     async def joined(self) -> None:
-        """The feed is (back) up: re-read the table, then mark the entities available."""
-        try:
-            await self.reload()
-        except DeviceError as err:
-            _LOGGER.warning("Supabase: re-reading %s failed: %s", self.config.table, err)
-            return
+        """The feed is (back) up: re-read the table, then mark the entities available.
+
+        Raises:
+            DeviceError: the table could not be read (the feed reconnects and tries again).
+        """
+        await self.reload()
         self.feed_up = True
         if self._notify_handle is not None:
             self._notify_handle.cancel()

@@ -148,3 +148,24 @@ async def test_a_channel_closed_for_an_expired_token_is_rejoined_and_reread(
         await _execute(double, "UPDATE latest_data SET value = 8 WHERE site_id = 1")
         await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "8", "8")
         assert len(double.hub.sockets) == 1
+
+
+async def test_a_join_whose_re_read_fails_does_not_count_and_is_retried(
+    tmp_path: Path, double: SupabaseDouble
+) -> None:
+    await _seed(double)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        feed = runtime.data[SUPABASE].feeds[0]
+        await wait_for(lambda: feed.joined, "Realtime joined")
+        double.rest_down = True
+        await double.go_down()
+        await _execute(double, "UPDATE latest_data SET value = 55 WHERE site_id = 1")
+        double.come_up()
+        await wait_for(
+            lambda: sum(1 for m, p in double.requests if "realtime" not in p) >= 3,
+            "re-reads tried and refused",
+        )
+        assert not feed.joined
+        assert _state(runtime, "sensor.alto_plant_1_power") == "unavailable"
+        double.rest_down = False
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "55", "caught up")
