@@ -128,7 +128,8 @@ async def test_wrong_token_is_401_and_counts_towards_a_ban(shared_api: Api) -> N
 
 
 # Routes an area-limited user is served (they filter to the user's areas); every other route
-# is refused to such a user, whatever their role.
+# is refused to such a user, whatever their role. Service calls are served only when aimed at
+# the user's areas (``light.kitchen`` is; ``automation.x`` is not).
 AREA_AWARE_ROUTES = {
     ("GET", "/api/"),
     ("GET", "/api/config"),
@@ -136,9 +137,9 @@ AREA_AWARE_ROUTES = {
     ("GET", "/api/states/light.kitchen"),
     ("GET", "/api/services"),
     ("POST", "/api/services/light/turn_on"),
-    ("GET", "/api/history/period?filter_entity_id=light.kitchen"),
-    ("GET", "/api/logbook"),
 }
+AREA_AWARE_PREFIXES = ("/api/history/period", "/api/logbook")
+OUTSIDE_THE_AREAS = {("POST", "/api/services/automation/trigger")}
 
 
 #: The area-limited operator's token, per module runtime (made once, by the first case).
@@ -185,8 +186,11 @@ async def test_area_limited_user_is_served_only_area_aware_routes(
     )
     if RANK[least] > RANK[Role.OPERATOR]:
         assert status == 403, answer
-    elif (method, path) in AREA_AWARE_ROUTES:
+    elif (method, path) in AREA_AWARE_ROUTES or path.startswith(AREA_AWARE_PREFIXES):
         assert status == allowed_status, answer
+    elif (method, path) in OUTSIDE_THE_AREAS:
+        assert status == 403, answer
+        assert "outside their areas" in answer["message"]
     else:
         assert status == 403, answer
         assert "limited to areas" in answer["message"]
