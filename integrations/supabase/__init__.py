@@ -30,8 +30,8 @@ def edgewise_manifest() -> Manifest:
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.supabase.schema"),
-        # The mirror subscribes to the appliances' control log, which must exist first.
-        after_dependencies=("appliance",),
+        # The mirror subscribes to the control log, receipts and schedule log: set up first.
+        after_dependencies=("appliance", "tariff"),
         version="0.1.0",
     )
 

@@ -38,6 +38,8 @@ CONF_STATES_TABLE: Final = "states_table"
 CONF_ENTITIES: Final = "entities"
 CONF_CONTROL_LOG_TABLE: Final = "control_log_table"
 CONF_NOTIFICATIONS_TABLE: Final = "notifications_table"
+CONF_RECEIPTS_TABLE: Final = "receipts_table"
+CONF_SCHEDULE_LOG_TABLE: Final = "schedule_log_table"
 
 #: Realtime's own heartbeat interval (its clients send one every 25 s).
 DEFAULT_HEARTBEAT_INTERVAL: Final = 25.0

@@ -6,7 +6,8 @@ with the service key, which stays in the server (secrets, never a browser). Mirr
 
 - the states of the configured entities (``appliance.*`` by default): key = entity id;
 - control-log entries of the ``appliance`` integration: key = time, appliance and context;
-- persistent notifications: key = notification id (``dismissed`` when removed).
+- persistent notifications: key = notification id (``dismissed`` when removed);
+- receipts of metered appliance runs and the schedule log of the ``tariff`` integration.
 
 Items wait in an in-order outbox. The sender takes the oldest run of items for one table (the
 latest item per key within a batch), upserts it, and only then drops it; while Supabase cannot
@@ -81,6 +82,19 @@ def _read_file(path: Path) -> list[Item]:
     return [(str(t), r) for t, r in raw if isinstance(r, dict)]
 
 
+def _listen(
+    listeners: list[Callable[[dict[str, Any]], None]], listener: Callable[[dict[str, Any]], None]
+) -> Callable[[], None]:
+    """Add ``listener`` to a peer's listener list; answer its remover."""
+    listeners.append(listener)
+
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove
+
+
 class Mirror:
     """The outbox and its sender. Runs on the event loop.
 
@@ -119,6 +133,8 @@ class Mirror:
             self._removers.append(self.runtime.notifications.subscribe(self._notification))
         if self.config.control_log_table is not None:
             self._subscribe_control_log()
+        if self.config.receipts_table is not None or self.config.schedule_log_table is not None:
+            self._subscribe_tariff()
         self._task = self.runtime.create_task(self._send_loop(), name="supabase.mirror")
 
     def _subscribe_control_log(self) -> None:
@@ -139,6 +155,34 @@ class Mirror:
             self._queue(table, key, data)
 
         self._removers.append(log.subscribe(entry))
+
+    def _subscribe_tariff(self) -> None:
+        """Receipts of metered runs and the schedule log, from the ``tariff`` integration."""
+        try:
+            from integrations.tariff import SCHEDULES  # noqa: PLC0415 - optional peer
+        except ImportError:
+            return
+        schedules = self.runtime.data.get(SCHEDULES)
+        if schedules is None:
+            _LOGGER.warning("Supabase mirror: receipts/schedule log set, but no tariff integration")
+            return
+        receipts, log = self.config.receipts_table, self.config.schedule_log_table
+        if receipts is not None:
+
+            def receipt(item: dict[str, Any]) -> None:
+                key = f"{item.get('appliance')}|{item.get('actual_start')}|{item.get('key', '')}"
+                self._queue(receipts, key, item)
+
+            self._removers.append(_listen(schedules.runs.listeners, receipt))
+        if log is not None:
+
+            def entry(item: dict[str, Any]) -> None:
+                key = (
+                    f"{item.get('id', item.get('name'))}|{item.get('planned')}|{item.get('action')}"
+                )
+                self._queue(log, key, item)
+
+            self._removers.append(_listen(schedules.listeners, entry))
 
     def _watched(self, entity_id: str) -> bool:
         return any(fnmatch.fnmatchcase(entity_id, p) for p in self.config.entities)

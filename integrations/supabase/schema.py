@@ -27,6 +27,8 @@ Example::
         entities: ["appliance.*", "schedule.*"]
         control_log_table: control_logs
         notifications_table: notifications
+        receipts_table: receipts             # the tariff integration's run receipts
+        schedule_log_table: schedule_log     # and its schedule log
 
 Errors name the file, line and key: a filter that is not ``column=op.value``, an unknown
 operator, a Realtime filter with an operator Realtime lacks, a URL that is not http(s).
@@ -63,7 +65,9 @@ from .const import (
     CONF_MIRROR,
     CONF_NAME,
     CONF_NOTIFICATIONS_TABLE,
+    CONF_RECEIPTS_TABLE,
     CONF_ROLE_CLAIM,
+    CONF_SCHEDULE_LOG_TABLE,
     CONF_SERVICE_KEY,
     CONF_SOURCES,
     CONF_STATES_TABLE,
@@ -126,6 +130,8 @@ class MirrorConfig:
     entities: tuple[str, ...]
     control_log_table: str | None
     notifications_table: str | None
+    receipts_table: str | None = None
+    schedule_log_table: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +233,8 @@ def _mirror(d: dict[str, Any] | None) -> MirrorConfig | None:
         entities=tuple(d[CONF_ENTITIES]),
         control_log_table=d.get(CONF_CONTROL_LOG_TABLE),
         notifications_table=d.get(CONF_NOTIFICATIONS_TABLE),
+        receipts_table=d.get(CONF_RECEIPTS_TABLE),
+        schedule_log_table=d.get(CONF_SCHEDULE_LOG_TABLE),
     )
 
 
@@ -276,6 +284,8 @@ _MIRROR_SCHEMA = vol.Schema(
         vol.Optional(CONF_ENTITIES, default=["appliance.*"]): [vol.All(str, vol.Length(min=1))],
         vol.Optional(CONF_CONTROL_LOG_TABLE): _IDENT,
         vol.Optional(CONF_NOTIFICATIONS_TABLE): _IDENT,
+        vol.Optional(CONF_RECEIPTS_TABLE): _IDENT,
+        vol.Optional(CONF_SCHEDULE_LOG_TABLE): _IDENT,
     }
 )
 

@@ -39,6 +39,8 @@ CREATE TABLE edgewise_mirror (
 CREATE TABLE appliance_states (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 CREATE TABLE control_logs (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 CREATE TABLE notifications (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
+CREATE TABLE receipts (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
+CREATE TABLE schedule_log (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 """
 
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from core import Context, Runtime
 from integrations.supabase import SUPABASE
 from integrations.supabase.double import SupabaseDouble
+from integrations.tariff.api import API as TARIFF_API
 from tests._helpers import wait_for
-from tests.integrations._runtime import running
+from tests.integrations._runtime import clock_of, running
+from tests.integrations.tariff.conftest import tariff_yaml
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -125,3 +129,40 @@ async def test_what_was_not_delivered_before_a_restart_is_delivered_after(
     async with running(tmp_path, _yaml(double), START):
         logs = await _until(double, "control_logs", lambda r: len(r) == 1, "the entry")
     assert next(iter(logs.values()))["action"] == "turn_on"
+
+
+async def test_schedule_log_and_receipts_of_the_tariff_reach_supabase(
+    tmp_path: Path, double: SupabaseDouble
+) -> None:
+    appliances = "  appliances:\n    - {name: Dishwasher, tier: shiftable, power: 2000}\n"
+    yaml = tariff_yaml("Asia/Kolkata", appliances=appliances)
+    yaml += f"""
+supabase:
+  url: {double.url}
+  anon_key: {double.anon_key}
+  service_key: {double.service_key}
+  mirror:
+    receipts_table: receipts
+    schedule_log_table: schedule_log
+"""
+    # 19:00 in Kolkata; the dishwasher is scheduled for 01:00-03:00 the next night.
+    start = datetime(2026, 1, 14, 18, 30, tzinfo=UTC) + timedelta(hours=19)
+    async with running(tmp_path, yaml, start) as runtime:
+        clock = clock_of(runtime)
+        runtime.data[TARIFF_API].create(
+            {
+                "appliance": "appliance.dishwasher",
+                "kind": "once",
+                "start": "2026-01-16T01:00:00",
+                "duration": "02:00:00",
+            },
+            "user-1",
+        )
+        await clock.advance_and_settle(timedelta(hours=6))
+        await clock.advance_and_settle(timedelta(hours=2))
+        log = await _until(double, "schedule_log", lambda r: len(r) == 2, "two log entries")
+        receipts = await _until(double, "receipts", lambda r: len(r) == 1, "the run's receipt")
+    assert sorted(e["action"] for e in log.values()) == ["turn_off", "turn_on"]
+    (receipt,) = receipts.values()
+    assert receipt["appliance"] == "appliance.dishwasher"
+    assert receipt["energy_kwh"] == pytest.approx(4.0)
