@@ -45,6 +45,12 @@ def add_auth_commands(
     user_sub.add_parser("list", help="list the users")
     remove = user_sub.add_parser("remove", help="remove a user and revoke its tokens")
     remove.add_argument("username")
+    areas = user_sub.add_parser(
+        "areas", help="limit a user to areas (area ids), or with --all lift the limit"
+    )
+    areas.add_argument("username")
+    areas.add_argument("area_ids", nargs="*", metavar="AREA_ID")
+    areas.add_argument("--all", action="store_true", help="every area (no limit)")
     passwd = user_sub.add_parser("passwd", help="change a user's password")
     passwd.add_argument("username")
     passwd.add_argument(
@@ -88,7 +94,8 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     if command == "user list":
         for user in data.users.values():
             owner = " (owner)" if user.is_owner else ""
-            print(f"{user.username}\t{user.role.value}{owner}\t{user.name}\t{user.id}")
+            areas = "" if user.areas is None else f"\tareas: {','.join(sorted(user.areas))}"
+            print(f"{user.username}\t{user.role.value}{owner}\t{user.name}\t{user.id}{areas}")
         return 0
     if command == "token list":
         for grant in data.tokens.values():
@@ -116,6 +123,15 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         data.remove_user(user.id)
         write_auth_file(path, data)
         print(f"Removed user {user.username} and its tokens")
+        return 0
+    if command == "user areas":
+        user = data.find_user(args.username)
+        if args.all == bool(args.area_ids):
+            raise AuthError("Name the areas the user is limited to, or give --all")
+        user.areas = None if args.all else frozenset(args.area_ids)
+        write_auth_file(path, data)
+        shown = "every area" if user.areas is None else ", ".join(sorted(user.areas))
+        print(f"{user.username} may see and act on: {shown}")
         return 0
     if command == "user passwd":
         user = data.find_user(args.username)

@@ -27,7 +27,7 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +74,12 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Checks a bearer token another issuer signed (an identity provider an integration trusts):
+#: the user it stands for, or None when it is not that issuer's token or not valid. Awaited on
+#: every request that carries a token this server did not issue, so it must be quick (cache
+#: keys; fetch only what is missing).
+TokenVerifier = Callable[[str], Awaitable[User | None]]
 
 _HASHER = PasswordHasher()
 
@@ -138,12 +144,14 @@ class AuthManager:
         self._next_check = 0.0
         self._onboarded = False
         #: Rights (rank, active) of each user and the grant ids, as the hooks were last told.
-        self._rights: dict[str, tuple[int, bool]] = {}
+        self._rights: dict[str, tuple[int, bool, frozenset[str] | None]] = {}
         self._grants: set[str] = set()
         #: Called with a grant's id when it is revoked (the WebSocket API closes its sessions).
         self.on_revoke: list[Callable[[str], None]] = []
-        #: Called with a user's id when it is removed, deactivated or demoted.
+        #: Called with a user's id when it is removed, deactivated, demoted or limited to fewer
+        #: areas.
         self.on_user_change: list[Callable[[str], None]] = []
+        self._verifiers: list[TokenVerifier] = []
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -227,7 +235,8 @@ class AuthManager:
 
     def _remember(self) -> None:
         self._rights = {
-            u.id: (int(ROLE_PERMISSION[u.role]), u.is_active) for u in self.data.users.values()
+            u.id: (int(ROLE_PERMISSION[u.role]), u.is_active, u.areas)
+            for u in self.data.users.values()
         }
         self._grants = set(self.data.tokens)
 
@@ -237,9 +246,14 @@ class AuthManager:
         self._remember()
         for grant_id in before_grants - self._grants:
             self._forget_grant(grant_id)
-        for user_id, (rank, active) in before_rights.items():
+        for user_id, (rank, active, areas) in before_rights.items():
             now = self._rights.get(user_id)
-            if now is None or now[0] < rank or (active and not now[1]):
+            if (
+                now is None
+                or now[0] < rank
+                or (active and not now[1])
+                or (now[2] is not None and (areas is None or not now[2] >= areas))
+            ):
                 for hook in self.on_user_change:
                     hook(user_id)
 
@@ -416,6 +430,41 @@ class AuthManager:
         if user is None or not user.is_active:
             return None
         return user, grant
+
+    def add_token_verifier(self, verifier: TokenVerifier) -> Callable[[], None]:
+        """Also accept bearer tokens that ``verifier`` vouches for; answer its remover.
+
+        ``authenticate`` asks the verifiers, in the order added, about a token this server did
+        not issue; the first user one returns (if active) is served, with the role (and any
+        other rights) of that ``User``.
+        """
+        self._verifiers.append(verifier)
+
+        def remove() -> None:
+            if verifier in self._verifiers:
+                self._verifiers.remove(verifier)
+
+        return remove
+
+    async def authenticate(self, token: str) -> tuple[User, RefreshToken] | None:
+        """The user and grant behind a bearer token: one this server issued, or one an added
+        verifier vouches for (its grant is made up for the request, never stored)."""
+        found = self.validate_access_token(token)
+        if found is not None or not self._verifiers or self.was_issued(token):
+            return found
+        for verifier in list(self._verifiers):
+            user = await verifier(token)
+            if user is not None and user.is_active:
+                digest = hash_token(token)
+                grant = RefreshToken(
+                    user_id=user.id,
+                    token_hash=digest,
+                    token_type=TokenType.NORMAL,
+                    client_name="external",
+                    id=f"external-{digest[:26]}",
+                )
+                return user, grant
+        return None
 
     def was_issued(self, token: str) -> bool:
         """Whether this server issued ``token`` (valid or not any more): an access token it

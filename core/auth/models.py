@@ -73,6 +73,7 @@ class UserDict(TypedDict):
     is_owner: bool
     is_active: bool
     created_at: float
+    areas: list[str] | None
 
 
 @dataclass(slots=True)
@@ -87,6 +88,8 @@ class User:
     is_owner: bool = False
     is_active: bool = True
     created_at: float = 0.0
+    #: The areas (area ids) the user is limited to; None: every area (see ``core.auth.areas``).
+    areas: frozenset[str] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -107,6 +110,7 @@ class User:
             "is_owner": self.is_owner,
             "is_active": self.is_active,
             "created_at": self.created_at,
+            "areas": None if self.areas is None else sorted(self.areas),
         }
 
     def to_store(self) -> dict[str, Any]:
@@ -125,6 +129,7 @@ class User:
             is_owner=bool(data.get("is_owner", False)),
             is_active=bool(data.get("is_active", True)),
             created_at=float(data.get("created_at", 0.0)),
+            areas=None if data.get("areas") is None else frozenset(map(str, data["areas"])),
         )
 
 

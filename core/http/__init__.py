@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from core.auth import AuthManager, Permission
+from core.auth.areas import area_aware, refused_outside_areas
 from core.auth.manager import STORAGE_KEY
 from core.core_sections import HttpConfig
 from core.integration import IntegrationStatus
@@ -230,6 +231,7 @@ class HttpServer:
 
         # Last: anything under /api/ that no route above matched.
         @requires(Permission.READ)
+        @area_aware  # the registered handler's own mark is checked in _extra_route
         async def extra_route(request: web.Request) -> web.StreamResponse:
             return await self._extra_route(request)
 
@@ -256,6 +258,10 @@ class HttpServer:
                 f"User {user.username} (role {user.role.value}) may not do this: it needs "
                 f"{needed.name.lower()}",
                 403,
+            )
+        if refused_outside_areas(user, handler):
+            return json_message(
+                f"User {user.username} is limited to areas, and this route is not area-aware", 403
             )
         return await handler(request)
 

@@ -14,8 +14,10 @@
    token is served even from a banned address (tokens cannot be guessed; the ban is against
    password guessing); without one, a banned address gets 429. Only a token the server never
    issued counts towards a ban: a stale one (an open tab after a restart) gets 401 and nothing
-   else. Public routes (health checks, the panel's files) are never banned; the login routes
-   consult the ban themselves.
+   else. A token of another issuer counts when a verifier an integration added vouches for it
+   (``AuthManager.add_token_verifier``). A user limited to areas is refused every route not
+   marked ``area_aware`` (``core.auth.areas``). Public routes (health checks, the panel's
+   files) are never banned; the login routes consult the ban themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aiohttp.typedefs import Handler, Middleware
 from ulid_transform import ulid_now
 
 from core.auth import Permission
+from core.auth.areas import refused_outside_areas
 from core.core_sections import HttpConfig, IPNetwork
 from core.metrics import Metrics
 
@@ -234,7 +237,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     token = bearer_token(request)
     auth = request.app[AUTH]
-    found = None if token is None else auth.validate_access_token(token)
+    found = None if token is None else await auth.authenticate(token)
     if found is None:
         address = remote_address(request)
         guard = request.app[GUARD]
@@ -251,6 +254,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             f"User {user.username} (role {user.role.value}) may not do this: it needs "
             f"{needed.name.lower()}",
             403,
+        )
+    if refused_outside_areas(user, request.match_info.handler):
+        return json_message(
+            f"User {user.username} is limited to areas, and this route is not area-aware", 403
         )
     return await handler(request)
 

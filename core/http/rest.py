@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from core.auth import Permission
+from core.auth.areas import area_aware, check_call_in_areas, may_see, visible_states
 from core.bus import Event, EventOrigin, callback
 from core.const import EVENT_STATE_CHANGED, HA_COMPAT_VERSION, __version__
 from core.core_sections import CORE_SECTIONS
@@ -120,12 +121,14 @@ def services_json(app: web.Application) -> list[dict[str, Any]]:
 
 
 @requires(Permission.READ)
+@area_aware
 async def api_status(request: web.Request) -> web.StreamResponse:
     """``GET /api/``: the API is running."""
     return json_message("API running.")
 
 
 @requires(Permission.READ)
+@area_aware
 async def api_config(request: web.Request) -> web.StreamResponse:
     """``GET /api/config``."""
     return json_response(config_dict(request.app))
@@ -143,17 +146,22 @@ def states_body(states: list[State]) -> bytes:
 
 
 @requires(Permission.READ)
+@area_aware
 async def api_states(request: web.Request) -> web.StreamResponse:
-    """``GET /api/states``: every state."""
-    body = states_body(request.app[RUNTIME].states.all())
+    """``GET /api/states``: every state (in the user's areas)."""
+    runtime = request.app[RUNTIME]
+    body = states_body(visible_states(runtime, current_user(request), runtime.states.all()))
     return web.Response(body=body, content_type=CONTENT_TYPE_JSON)
 
 
 @requires(Permission.READ)
+@area_aware
 async def api_entity_state(request: web.Request) -> web.StreamResponse:
-    """``GET /api/states/{entity_id}``."""
-    state = request.app[RUNTIME].states.get(request.match_info["entity_id"])
-    if state is None:
+    """``GET /api/states/{entity_id}`` (404 outside the user's areas: it is not theirs)."""
+    runtime = request.app[RUNTIME]
+    entity_id = request.match_info["entity_id"]
+    state = runtime.states.get(entity_id)
+    if state is None or not may_see(runtime, current_user(request), entity_id):
         return json_message("Entity not found.", 404)
     return web.Response(body=state.as_json(), content_type=CONTENT_TYPE_JSON)
 
@@ -205,12 +213,14 @@ async def api_remove_state(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Permission.READ)
+@area_aware
 async def api_services(request: web.Request) -> web.StreamResponse:
     """``GET /api/services``."""
     return json_response(services_json(request.app))
 
 
 @requires(Permission.CONTROL)
+@area_aware
 async def api_call_service(request: web.Request) -> web.StreamResponse:
     """``POST /api/services/{domain}/{service}``: the states it changed (and its response)."""
     runtime = request.app[RUNTIME]
@@ -226,6 +236,7 @@ async def api_call_service(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest
     try:
         check_service_allowed(current_user(request), runtime.services, domain, service)
+        check_call_in_areas(runtime, current_user(request), domain, service, data=data)
     except Unauthorized as err:
         return json_message(str(err), 403)
     supports = runtime.services.get(domain, service).supports_response
@@ -268,7 +279,7 @@ async def api_call_service(request: web.Request) -> web.StreamResponse:
         return json_message(str(err), 500)
     finally:
         unsubscribe()
-    states = [s.as_dict() for s in changed]
+    states = [s.as_dict() for s in visible_states(runtime, current_user(request), changed)]
     if return_response:
         return json_response({"changed_states": states, "service_response": response})
     return json_response(states)

@@ -388,7 +388,7 @@ class WebSocketHub:
                 data = json_loads(msg.data)
                 token = data.get("access_token") if isinstance(data, dict) else None
                 if isinstance(data, dict) and data.get("type") == "auth" and isinstance(token, str):
-                    found = auth.validate_access_token(token)
+                    found = await auth.authenticate(token)
         except (TimeoutError, ValueError):
             found = None
         if found is None:

@@ -15,6 +15,13 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.areas import (
+    area_aware,
+    check_call_in_areas,
+    may_see,
+    refused_outside_areas,
+    visible_states,
+)
 from core.auth.const import SUBSCRIBE_ALLOWLIST
 from core.bus import Event, EventOrigin, callback
 from core.const import EVENT_STATE_CHANGED, MATCH_ALL
@@ -93,7 +100,7 @@ def dispatch(conn: Connection, msg: dict[str, Any]) -> None:
             conn.send(error_message(msg_id, ERR_UNKNOWN_COMMAND, "Unknown command."))
         return
     handler, permission = entry.handler, entry.permission
-    if not conn.user.can(permission):
+    if not conn.user.can(permission) or refused_outside_areas(conn.user, handler):
         conn.send(error_message(msg_id, ERR_UNAUTHORIZED, "Unauthorized"))
         return
     try:
@@ -164,12 +171,14 @@ def context_for(conn: Connection) -> Context:
 
 
 @register_command("ping", Permission.READ)
+@area_aware
 def ping(conn: Connection, msg: dict[str, Any]) -> None:
     """Answer ``pong``."""
     conn.send(b'{"id":%d,"type":"pong"}' % msg["id"])
 
 
 @register_command("supported_features", Permission.READ)
+@area_aware
 def supported_features(conn: Connection, msg: dict[str, Any]) -> None:
     """Turn on the features the client supports (``coalesce_messages``)."""
     features = field(msg, "features", dict)
@@ -178,18 +187,22 @@ def supported_features(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("get_states", Permission.READ)
+@area_aware
 def get_states(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every state."""
-    conn.send(raw_result_message(msg["id"], states_body(conn.runtime.states.all())))
+    """Every state (in the user's areas)."""
+    states = visible_states(conn.runtime, conn.user, conn.runtime.states.all())
+    conn.send(raw_result_message(msg["id"], states_body(states)))
 
 
 @register_command("get_config", Permission.READ)
+@area_aware
 def get_config(conn: Connection, msg: dict[str, Any]) -> None:
     """The site configuration, as ``/api/config``."""
     conn.send(result_message(msg["id"], config_dict(conn.app)))
 
 
 @register_command("get_services", Permission.READ)
+@area_aware
 def get_services(conn: Connection, msg: dict[str, Any]) -> None:
     """Every service, ``{domain: {service: description}}``."""
     result = {item["domain"]: item["services"] for item in services_json(conn.app)}
@@ -291,6 +304,7 @@ def fire_event(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("subscribe_entities", Permission.READ)
+@area_aware
 def subscribe_entities(conn: Connection, msg: dict[str, Any]) -> None:
     """Send every state (of ``entity_ids`` when given) compressed, then the changes as diffs."""
     entity_ids = field(msg, "entity_ids", list, None)
@@ -298,10 +312,13 @@ def subscribe_entities(conn: Connection, msg: dict[str, Any]) -> None:
     runtime = conn.runtime
     send = conn.send
     wanted = None if entity_ids is None else {str(e).lower() for e in entity_ids}
+    user = conn.user
 
     @callback
     def forward(event: Event[Any]) -> None:
         entity_id: str = event.data["entity_id"]
+        if user.areas is not None and not may_see(runtime, user, entity_id):
+            return
         old: State | None = event.data["old_state"]
         new: State | None = event.data["new_state"]
         if new is None:
@@ -319,6 +336,7 @@ def subscribe_entities(conn: Connection, msg: dict[str, Any]) -> None:
         cancel = runtime.states.track(wanted, forward)
         states = [s for e in wanted if (s := runtime.states.get(e)) is not None]
     conn.subscriptions[msg_id] = cancel
+    states = visible_states(runtime, user, states)
     send(result_message(msg_id))
     send(event_message(msg_id, {"a": {s.entity_id: compressed_state(s) for s in states}}))
 
@@ -327,6 +345,7 @@ def subscribe_entities(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("call_service", Permission.CONTROL)
+@area_aware
 async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
     """Call a service; the result carries the context (and the response when asked)."""
     domain = field(msg, "domain", str)
@@ -335,6 +354,7 @@ async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
     target = field(msg, "target", dict, None)
     return_response = bool(field(msg, "return_response", bool, False))
     check_service_allowed(conn.user, conn.runtime.services, domain, service)
+    check_call_in_areas(conn.runtime, conn.user, domain, service, data=data, target=target)
     context = context_for(conn)
     response = await asyncio.shield(
         conn.runtime.services.call(
@@ -351,6 +371,7 @@ async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("auth/current_user", Permission.READ)
+@area_aware
 def current_user(conn: Connection, msg: dict[str, Any]) -> None:
     """Who the connection is authenticated as."""
     user = conn.user

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.auth import Permission
+from core.auth.areas import area_aware, may_see
 from core.const import ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from core.http import register_command, register_route
-from core.http.view import RUNTIME, json_message, json_response
+from core.http.view import RUNTIME, current_user, json_message, json_response
 from core.http.ws_commands import InvalidMessage, context_for, field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
 from core.state import State, valid_entity_id
@@ -133,6 +134,7 @@ async def _database_unavailable(recorder: Recorder) -> web.Response | None:
 def _history_handler(
     recorder: Recorder,
 ) -> Callable[[web.Request], Any]:
+    @area_aware
     async def history_period(request: web.Request) -> web.StreamResponse:
         """``GET /api/history/period[/{timestamp}]``: one list of states per entity.
 
@@ -149,6 +151,13 @@ def _history_handler(
         entity_ids = _entity_ids(request.query["filter_entity_id"])
         if isinstance(entity_ids, web.Response):
             return entity_ids
+        user = current_user(request)
+        if user.areas is not None:
+            # An area-limited user gets the history of their areas' entities only.
+            runtime = request.app[RUNTIME]
+            entity_ids = [e for e in entity_ids or () if may_see(runtime, user, e)]
+            if not entity_ids:
+                return json_response([])
         if start > datetime.now(UTC):
             return json_response([])
         if (unavailable := await _database_unavailable(recorder)) is not None:
@@ -184,6 +193,7 @@ def _state_entry(state: State) -> dict[str, Any]:
 
 
 def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
+    @area_aware
     async def logbook(request: web.Request) -> web.StreamResponse:
         """``GET /api/logbook[/{timestamp}]``: state changes and notable events, oldest first."""
         from .history import state_changes_during_period  # noqa: PLC0415 - SQLAlchemy
@@ -226,6 +236,15 @@ def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
             }
             if entity is None or entry.get("entity_id") == entity.lower():
                 entries.append((event.time_fired_ts, entry))
+        user = current_user(request)
+        if user.areas is not None:
+            # An area-limited user sees the lines of their areas' entities, nothing else.
+            runtime = request.app[RUNTIME]
+            entries = [
+                item
+                for item in entries
+                if isinstance(eid := item[1].get("entity_id"), str) and may_see(runtime, user, eid)
+            ]
         entries.sort(key=lambda item: item[0])
         return json_response([entry for _, entry in entries])
 
