@@ -429,6 +429,10 @@ class Runtime:
             executor=self.run_in_executor,
         )
         await schedules.load()
+        # Imported here: the homeassistant services need the entity platform, which needs us.
+        from .core_services import register_core_services  # noqa: PLC0415
+
+        register_core_services(self)
 
     async def _run_scheduled_job(self, job: ScheduledJob, when: object) -> None:
         domain, _, service = job.action.partition(".")

@@ -40,6 +40,7 @@ from . import (
     websocket,
     ws_panel,
     ws_registries,
+    ws_registry_writes,
 )
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 # Imported for the kernel commands they declare.
-_COMMAND_MODULES = (templates, ws_panel, ws_registries)
+_COMMAND_MODULES = (templates, ws_panel, ws_registries, ws_registry_writes)
 
 __all__ = [
     "RUNTIME",

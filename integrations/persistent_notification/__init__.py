@@ -39,6 +39,7 @@ def edgewise_manifest() -> Manifest:
         name="Persistent notification",
         default=True,
         version="0.1.0",
+        services=("create", "dismiss", "dismiss_all"),
         documentation="https://www.home-assistant.io/integrations/persistent_notification/",
     )
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from core import Manifest, Runtime, RuntimeKey, hookimpl
 
-from .const import DOMAIN, NAME
+from .const import DOMAIN, NAME, SERVICE_PURGE, SERVICE_PURGE_ENTITIES
 from .schema import CONFIG_SCHEMA, RecorderConfig
 
 #: Cancels the statistics compile job and removes ``recorder.get_statistics``.
@@ -35,6 +35,7 @@ def edgewise_manifest() -> Manifest[RecorderConfig]:
         default=True,
         stop_timeout=20.0,
         version="0.1.0",
+        services=(SERVICE_PURGE, SERVICE_PURGE_ENTITIES),
         documentation="https://www.home-assistant.io/integrations/recorder/",
     )
 
