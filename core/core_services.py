@@ -227,7 +227,7 @@ def register_core_services(runtime: Runtime) -> None:
     async def save_persistent_states(call: ServiceCall) -> None:
         await (await restore_state_store(runtime)).dump()
 
-    entity_fields: Selector = {"entity": {}}
+    entity_fields: Selector = {"entity": [{}]}
     for name, description in (
         (SERVICE_TURN_ON, "Turn on the targeted entities, whatever their domain."),
         (SERVICE_TURN_OFF, "Turn off the targeted entities, whatever their domain."),

@@ -12,8 +12,8 @@ description, an example, a better selector) is declared next to the service with
         target=None,
     )
 
-``target`` is the selector of the entities a service acts on (``{"entity": {"domain": "light"}}``);
-entity services set it so that clients offer a target picker.
+``target`` says what a service acts on (``{"entity": [{"domain": ["light"]}]}``, from
+``entity_target("light")``); entity services set it so that clients offer a target picker.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import voluptuous as vol
 
 #: A selector as Home Assistant writes it: its kind and that kind's options.
-Selector = dict[str, dict[str, Any]]
+Selector = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +129,4 @@ def describe_fields(
 
 def entity_target(domain: str) -> Selector:
     """The ``target`` of a service that acts on entities of ``domain``."""
-    return {"entity": {"domain": domain}}
+    return {"entity": [{"domain": [domain]}]}

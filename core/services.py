@@ -280,7 +280,7 @@ class ServiceRegistry:
                 purges, adding or removing points and devices).
             fields: what the schema cannot say about its fields (display name, description,
                 example, selector), by key; the rest is described from the schema.
-            target: the selector of the entities it acts on (``{"entity": {"domain": "x"}}``)
+            target: the selector of the entities it acts on (``entity_target("x")``)
                 for a service that takes a target; None for one that does not.
 
         Returns:

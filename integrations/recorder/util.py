@@ -12,6 +12,7 @@ from typing import Any
 from ulid_transform import bytes_to_ulid, ulid_to_bytes
 
 from core.json import jsonable
+
 from .const import QUERY_TIME_MAX, QUERY_TIME_MIN
 
 #: The first byte of a stored context id that is not a ULID (its UTF-8 bytes follow).
