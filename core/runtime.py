@@ -181,6 +181,8 @@ class Runtime:
         #: Persistent notifications for the panel (see ``core.notifications``).
         self.notifications = Notifications()
         self.exit_code = 0
+        #: When this runtime was made (seconds since the epoch), for uptime and diagnostics.
+        self.started_at = time.time()
         #: How long each start-up stage took, in seconds, for diagnostics and the benchmark.
         self.stage_timings: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()

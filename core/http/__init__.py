@@ -38,6 +38,7 @@ from . import (
     rest,
     templates,
     websocket,
+    ws_compat,
     ws_panel,
     ws_registries,
     ws_registry_writes,
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 # Imported for the kernel commands they declare.
-_COMMAND_MODULES = (templates, ws_panel, ws_registries, ws_registry_writes)
+_COMMAND_MODULES = (templates, ws_compat, ws_panel, ws_registries, ws_registry_writes)
 
 __all__ = [
     "RUNTIME",
