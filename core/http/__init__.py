@@ -39,6 +39,7 @@ from . import (
     templates,
     websocket,
     ws_compat,
+    ws_floor_label,
     ws_panel,
     ws_registries,
     ws_registry_writes,
@@ -64,7 +65,14 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 # Imported for the kernel commands they declare.
-_COMMAND_MODULES = (templates, ws_compat, ws_panel, ws_registries, ws_registry_writes)
+_COMMAND_MODULES = (
+    templates,
+    ws_compat,
+    ws_floor_label,
+    ws_panel,
+    ws_registries,
+    ws_registry_writes,
+)
 
 __all__ = [
     "RUNTIME",

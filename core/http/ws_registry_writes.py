@@ -27,7 +27,7 @@ _CATEGORY_CODES = {EntityCategory.CONFIG.value: 0, EntityCategory.DIAGNOSTIC.val
 ERR_INVALID_INFO = "invalid_info"
 
 
-def _optional(msg: dict[str, Any], key: str) -> str | UndefinedType | None:
+def optional_str(msg: dict[str, Any], key: str) -> str | UndefinedType | None:
     """``msg[key]``: UNDEFINED when absent, None when null, else a string.
 
     Raises:
@@ -41,7 +41,7 @@ def _optional(msg: dict[str, Any], key: str) -> str | UndefinedType | None:
     return value
 
 
-def _strings(msg: dict[str, Any], key: str) -> list[str] | UndefinedType:
+def optional_strings(msg: dict[str, Any], key: str) -> list[str] | UndefinedType:
     if key not in msg:
         return UNDEFINED
     value = msg[key]
@@ -63,13 +63,13 @@ def entity_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
         entry = registry.update(
             entity_id,
             new_entity_id=new_entity_id,
-            name=_optional(msg, "name"),
-            icon=_optional(msg, "icon"),
-            area_id=_optional(msg, "area_id"),
-            device_class=_optional(msg, "device_class"),
-            disabled_by=_optional(msg, "disabled_by"),
-            hidden_by=_optional(msg, "hidden_by"),
-            labels=_strings(msg, "labels"),
+            name=optional_str(msg, "name"),
+            icon=optional_str(msg, "icon"),
+            area_id=optional_str(msg, "area_id"),
+            device_class=optional_str(msg, "device_class"),
+            disabled_by=optional_str(msg, "disabled_by"),
+            hidden_by=optional_str(msg, "hidden_by"),
+            labels=optional_strings(msg, "labels"),
         )
     except ValueError as err:  # a taken id, another domain, an unknown area or choice
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
@@ -128,14 +128,14 @@ def entity_registry_list_for_display(conn: Connection, msg: dict[str, Any]) -> N
 def area_registry_create(conn: Connection, msg: dict[str, Any]) -> None:
     """Create an area; its id is made from its name."""
     registry = conn.runtime.area_registry
-    aliases = _strings(msg, "aliases")
+    aliases = optional_strings(msg, "aliases")
     try:
         area = registry.create(
             field(msg, "name", str),
             icon=field(msg, "icon", str, None),
             aliases=() if isinstance(aliases, UndefinedType) else aliases,
         )
-        floor_id = _optional(msg, "floor_id")
+        floor_id = optional_str(msg, "floor_id")
         if isinstance(floor_id, str):
             area = registry.update(area.id, floor_id=floor_id)
     except ValueError as err:  # the name is taken
@@ -156,9 +156,9 @@ def area_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
         area = registry.update(
             area_id,
             name=field(msg, "name", str, UNDEFINED),
-            icon=_optional(msg, "icon"),
-            aliases=_strings(msg, "aliases"),
-            floor_id=_optional(msg, "floor_id"),
+            icon=optional_str(msg, "icon"),
+            aliases=optional_strings(msg, "aliases"),
+            floor_id=optional_str(msg, "floor_id"),
         )
     except ValueError as err:
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
@@ -188,9 +188,9 @@ def device_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
     try:
         device = registry.update(
             device_id,
-            name_by_user=_optional(msg, "name_by_user"),
-            area_id=_optional(msg, "area_id"),
-            disabled_by=_optional(msg, "disabled_by"),
+            name_by_user=optional_str(msg, "name_by_user"),
+            area_id=optional_str(msg, "area_id"),
+            disabled_by=optional_str(msg, "disabled_by"),
         )
     except ValueError as err:
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))

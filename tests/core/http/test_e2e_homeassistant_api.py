@@ -141,6 +141,17 @@ def test_homeassistant_api_clients_drive_a_running_edgewise(
         assert (lamp["en"], lamp["ai"], lamp["hb"]) == ("Porch lamp", "front_porch", True)
         related = _command(ws, "search/related", item_type="area", item_id="front_porch")
         assert related == {"entity": ["input_boolean.lamp"]}
+        floor = _command(ws, "config/floor_registry/create", name="Ground", level=0)
+        assert (floor["floor_id"], floor["level"]) == ("ground", 0)
+        _command(ws, "config/area_registry/update", area_id="front_porch", floor_id="ground")
+        label = _command(ws, "config/label_registry/create", name="Outdoor", color="green")
+        ws.update_entity_registry_entry(
+            {"entity_id": "input_boolean.lamp", "labels": [label["label_id"]]}
+        )
+        assert _command(ws, "config/label_registry/list")[0]["name"] == "Outdoor"
+        assert _command(ws, "config/floor_registry/delete", floor_id="ground") == "success"
+        assert _command(ws, "config/area_registry/list")[0]["floor_id"] is None
+        _command(ws, "config/label_registry/update", label_id="outdoor", name="Garden")
         assert _command(ws, "config/area_registry/delete", area_id="front_porch") == "success"
         ws.remove_entity_registry_entry("input_boolean.door")
         assert "input_boolean.door" not in {e.entity_id for e in ws.list_entity_registry()}
