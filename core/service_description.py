@@ -89,7 +89,7 @@ def selector_for(validator: object) -> Selector:
         options = _options(list(validator.validators))
         if options is not None:
             return {"select": {"options": options}}
-    if isinstance(validator, vol.Schema | dict):
+    if validator in (dict, list) or isinstance(validator, vol.Schema | dict | list):
         return {"object": {}}
     return {"text": {}} if callable(validator) else {"object": {}}
 
