@@ -59,6 +59,8 @@ def _write(
             entry = registry.update(entry_id, field(msg, "name", str, UNDEFINED), **fields)
         else:
             entry = registry.create(field(msg, "name", str), **fields)
+    except InvalidMessage:
+        raise  # a malformed field: invalid_format, not invalid_info
     except ValueError as err:  # an empty or taken name
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
         return

@@ -71,6 +71,8 @@ def entity_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
             hidden_by=optional_str(msg, "hidden_by"),
             labels=optional_strings(msg, "labels"),
         )
+    except InvalidMessage:
+        raise  # a malformed field: invalid_format, not invalid_info
     except ValueError as err:  # a taken id, another domain, an unknown area or choice
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
         return
@@ -138,6 +140,8 @@ def area_registry_create(conn: Connection, msg: dict[str, Any]) -> None:
         floor_id = optional_str(msg, "floor_id")
         if isinstance(floor_id, str):
             area = registry.update(area.id, floor_id=floor_id)
+    except InvalidMessage:
+        raise  # a malformed field: invalid_format, not invalid_info
     except ValueError as err:  # the name is taken
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
         return
@@ -160,6 +164,8 @@ def area_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
             aliases=optional_strings(msg, "aliases"),
             floor_id=optional_str(msg, "floor_id"),
         )
+    except InvalidMessage:
+        raise  # a malformed field: invalid_format, not invalid_info
     except ValueError as err:
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
         return
@@ -192,6 +198,8 @@ def device_registry_update(conn: Connection, msg: dict[str, Any]) -> None:
             area_id=optional_str(msg, "area_id"),
             disabled_by=optional_str(msg, "disabled_by"),
         )
+    except InvalidMessage:
+        raise  # a malformed field: invalid_format, not invalid_info
     except ValueError as err:
         conn.send(error_message(msg["id"], ERR_INVALID_INFO, str(err)))
         return
