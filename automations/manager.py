@@ -162,7 +162,7 @@ class AutomationManager:
         services: bool = True,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Validate one automation (blueprint filled in, services checked unless ``services``
-        is false: check-config, where no integration registered its services).
+        is false; check-config checks them against what the integrations declare).
 
         Raises:
             InvalidConfig: with a message naming the automation and the reason.
@@ -261,11 +261,12 @@ class AutomationManager:
         """``edgewise check-config``: every error loading ``raw_items`` would report.
 
         Validation and compilation as loading does them, without attaching or running
-        anything; only the services called are not checked (none is registered yet).
+        anything; the services called are checked against what the configured integrations
+        declare (none is registered yet).
         """
         self.platforms = platforms
         self.schemas = build_schemas(platforms)
-        wanted, errors = await self._validate_all(raw_items, services=False)
+        wanted, errors = await self._validate_all(raw_items)
         for item in wanted:
             try:
                 self._compile(item, f"automation.{item[0]}")

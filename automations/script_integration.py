@@ -369,7 +369,15 @@ def _describe_started(data: Mapping[str, Any]) -> Mapping[str, Any]:
 @hookimpl
 async def edgewise_check_config(runtime: Runtime, config: dict[str, Any] | None) -> list[str]:
     """``edgewise check-config``: the errors loading the scripts would report."""
-    _, errors = await ScriptManager(runtime).build(config or {}, configured_platforms(runtime))
+    scripts, errors = await ScriptManager(runtime).build(
+        config or {}, configured_platforms(runtime)
+    )
+    for object_id, item in scripts.items():
+        label = describe(DOMAIN_SCRIPT, item.raw, object_id)
+        try:
+            check_services(runtime, item.config[CONF_SEQUENCE], label)
+        except InvalidConfig as err:
+            errors[label] = str(err)
     return list(errors.values())
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from core.config import humanize_invalid
+from core.config_check import service_declared
+from core.const import CoreState
 from core.errors import EdgewiseError
 from core.yaml_loader import source_of
 
@@ -140,10 +142,21 @@ def iter_services(actions: list[dict[str, Any]]) -> Iterator[str]:
             yield from iter_services(action["repeat"]["sequence"])
 
 
+def service_exists(runtime: Runtime, name: str) -> bool:
+    """Whether service ``name`` exists, or (check-config: nothing set up) will once set up."""
+    domain, _, service = name.partition(".")
+    if runtime.services.has(domain, service):
+        return True
+    return runtime.state is CoreState.NOT_RUNNING and service_declared(runtime, domain, service)
+
+
 def check_services(runtime: Runtime, actions: list[dict[str, Any]], label: str) -> None:
-    """Raise ``InvalidConfig`` when an action names a service that does not exist."""
-    missing = sorted(
-        {name for name in iter_services(actions) if not runtime.services.has(*name.split(".", 1))}
-    )
+    """Raise ``InvalidConfig`` when an action names a service that does not exist.
+
+    The running runtime knows its services; check-config, which sets nothing up, checks against
+    what the configured integrations declare (``core.config_check.service_declared``), so both
+    refuse the same actions.
+    """
+    missing = sorted({name for name in iter_services(actions) if not service_exists(runtime, name)})
     if missing:
         raise InvalidConfig(f"{label} is not loaded: unknown action(s) {', '.join(missing)}")

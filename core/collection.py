@@ -49,6 +49,7 @@ from .hookspecs import hookimpl
 from .integration import Manifest
 from .restore_state import RestoreEntity
 from .runtime import RuntimeKey
+from .service_description import entity_target
 from .services import ServiceCall, humanize
 from .slug import slugify
 from .state import State
@@ -669,7 +670,9 @@ def register_entity_service(
         await for_each_entity(entities, lambda entity: run(entity, call))
 
     wrapped = schema if isinstance(schema, vol.Schema) else vol.Schema(schema)
-    runtime.services.register(entity_class.domain, service, handler, wrapped)
+    runtime.services.register(
+        entity_class.domain, service, handler, wrapped, target=entity_target(entity_class.domain)
+    )
 
 
 #: A helper domain's services, registered once at setup.

@@ -75,3 +75,28 @@ class CoreState(StrEnum):
     STOPPING = "STOPPING"
     FINAL_WRITE = "FINAL_WRITE"
     STOPPED = "STOPPED"
+
+
+#: The domain of the kernel's own services (``homeassistant.turn_on``, ``homeassistant.restart``).
+DOMAIN_HOMEASSISTANT: Final = "homeassistant"
+#: The exit code of ``homeassistant.restart``: a supervisor (systemd ``Restart=on-failure``)
+#: starts the process again, as Home Assistant's own exit code 100 asks.
+RESTART_EXIT_CODE: Final = 100
+
+#: The events the kernel fires, listed by ``GET /api/events`` even when nobody listens.
+KERNEL_EVENTS: Final = (
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+    EVENT_SERVICE_REGISTERED,
+    EVENT_SERVICE_REMOVED,
+    EVENT_CALL_SERVICE,
+    EVENT_EDGEWISE_START,
+    EVENT_EDGEWISE_STARTED,
+    EVENT_EDGEWISE_STOP,
+    EVENT_EDGEWISE_FINAL_WRITE,
+    EVENT_EDGEWISE_CLOSE,
+    EVENT_CORE_CONFIG_UPDATE,
+    EVENT_ENTITY_REGISTRY_UPDATED,
+    EVENT_DEVICE_REGISTRY_UPDATED,
+    EVENT_TIME_CHANGED,
+)

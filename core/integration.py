@@ -62,6 +62,12 @@ class Manifest(Generic[ConfigT]):
         stop_timeout: seconds ``edgewise_stop`` may take.
         version: the integration's version, shown in diagnostics.
         documentation: where its documentation lives.
+        services: the services it registers in its own domain once set up (``"purge"``),
+            for ``edgewise check-config`` (which sets nothing up) to check the actions of
+            automations and scripts as the running runtime does. None: not declared, and
+            check-config accepts any service of its domain (names its configuration makes).
+        entity_domains: the entity domains whose entities it may add (``"switch"``): their
+            services (``switch.turn_on``) exist once it has, so check-config accepts them.
     """
 
     domain: str
@@ -75,12 +81,20 @@ class Manifest(Generic[ConfigT]):
     stop_timeout: float = 10.0
     version: str = "0.0.0"
     documentation: str = ""
+    services: tuple[str, ...] | None = None
+    entity_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _DOMAIN_RE.match(self.domain):
             raise ValueError(
                 f"Invalid integration domain {self.domain!r}: lower-case letters, digits, '_'"
             )
+        for name in (*(self.services or ()), *self.entity_domains):
+            if not _DOMAIN_RE.match(name):
+                raise ValueError(
+                    f"Integration {self.domain}: invalid name {name!r} in services or "
+                    "entity_domains (lower-case letters, digits, '_')"
+                )
         if self.config_schema is not None and not callable(self.config_schema):
             raise ValueError(f"Integration {self.domain}: config_schema is not callable")
         if self.config_type is not None:
@@ -126,6 +140,12 @@ class Manifest(Generic[ConfigT]):
                 integration=self.domain,
             )
         return config
+
+    def provides(self, domain: str, service: str) -> bool:
+        """Whether it declares that it will register ``domain.service`` once set up."""
+        if domain == self.domain:
+            return self.services is None or service in self.services
+        return domain in self.entity_domains
 
 
 #: What ``IntegrationLoader`` accepts from ``edgewise_manifest``.

@@ -34,6 +34,7 @@ from .core_sections import CONF_HTTP, CONF_LOGGER, CORE_SECTIONS, HttpConfig, Lo
 from .device_registry import AreaRegistry, DeviceRegistry
 from .entity_registry import EntityRegistry
 from .errors import IntegrationError, NotStartedError
+from .floor_label_registry import FloorRegistry, LabelRegistry
 from .http import HttpServer
 from .http.registry import ApiRegistry
 from .http.ws_commands import KERNEL_COMMANDS
@@ -173,6 +174,8 @@ class Runtime:
         self._scheduler: Scheduler | None = None
         self._schedules: ScheduleStore | None = None
         self.area_registry = AreaRegistry(self)
+        self.floor_registry = FloorRegistry(self)
+        self.label_registry = LabelRegistry(self)
         self.device_registry = DeviceRegistry(self)
         self.entity_registry = EntityRegistry(self)
         self._http: HttpServer | None = None
@@ -181,6 +184,8 @@ class Runtime:
         #: Persistent notifications for the panel (see ``core.notifications``).
         self.notifications = Notifications()
         self.exit_code = 0
+        #: When this runtime was made (seconds since the epoch), for uptime and diagnostics.
+        self.started_at = time.time()
         #: How long each start-up stage took, in seconds, for diagnostics and the benchmark.
         self.stage_timings: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -420,6 +425,8 @@ class Runtime:
         storage = self.config_dir / ".storage"
         await self.run_in_executor(lambda: storage.mkdir(parents=True, exist_ok=True))
         await self.area_registry.load()
+        await self.floor_registry.load()
+        await self.label_registry.load()
         await self.device_registry.load()
         await self.entity_registry.load()
         self._schedules = schedules = ScheduleStore(
@@ -429,6 +436,10 @@ class Runtime:
             executor=self.run_in_executor,
         )
         await schedules.load()
+        # Imported here: the homeassistant services need the entity platform, which needs us.
+        from .core_services import register_core_services  # noqa: PLC0415
+
+        register_core_services(self)
 
     async def _run_scheduled_job(self, job: ScheduledJob, when: object) -> None:
         domain, _, service = job.action.partition(".")
@@ -637,6 +648,8 @@ class Runtime:
         await self.entity_registry.flush()
         await self.device_registry.flush()
         await self.area_registry.flush()
+        await self.floor_registry.flush()
+        await self.label_registry.flush()
 
     async def _shutdown_executor(self) -> None:
         await self.loop.run_in_executor(None, self._executor.shutdown, True)

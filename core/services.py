@@ -31,6 +31,7 @@ from .const import (
 )
 from .context import Context
 from .errors import EdgewiseError, ServiceNotFoundError, ServiceValidationError
+from .service_description import Field, Selector, describe_fields
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -210,6 +211,21 @@ class Service:
     job_type: JobType
     description: str = ""
     permission: Permission = Permission.CONTROL
+    fields: Mapping[str, Field] | None = None
+    target: Selector | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The service as Home Assistant's ``get_services`` shows it (``services.yaml``)."""
+        result: dict[str, Any] = {
+            "name": self.name.replace("_", " ").capitalize(),
+            "description": self.description,
+            "fields": describe_fields(self.schema, self.fields),
+        }
+        if self.target is not None:
+            result["target"] = self.target
+        if self.supports_response is not SupportsResponse.NONE:
+            result["response"] = {"optional": self.supports_response is SupportsResponse.OPTIONAL}
+        return result
 
 
 def _invalid_path(err: vol.Invalid) -> str | None:
@@ -247,6 +263,8 @@ class ServiceRegistry:
         supports_response: SupportsResponse = SupportsResponse.NONE,
         description: str = "",
         permission: Permission = Permission.CONTROL,
+        fields: Mapping[str, Field] | None = None,
+        target: Selector | None = None,
     ) -> Callable[[], None]:
         """Register (or replace) ``domain.service``; fires ``service_registered``.
 
@@ -260,6 +278,10 @@ class ServiceRegistry:
             permission: what a user of the APIs needs to call it: ``CONTROL`` (the default)
                 for operating equipment, ``ADMIN`` for changing the configuration (reloads,
                 purges, adding or removing points and devices).
+            fields: what the schema cannot say about its fields (display name, description,
+                example, selector), by key; the rest is described from the schema.
+            target: the selector of the entities it acts on (``entity_target("x")``)
+                for a service that takes a target; None for one that does not.
 
         Returns:
             A function that removes the service (unless it was replaced since). When an
@@ -283,6 +305,8 @@ class ServiceRegistry:
             job_type_of(handler),
             description,
             permission,
+            fields,
+            target,
         )
         self._services.setdefault(domain, {})[service] = registered
         self._bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
@@ -404,7 +428,7 @@ class ServiceRegistry:
             {
                 "domain": svc.domain,
                 "service": svc.name,
-                "service_data": {**rest, **call_target.as_dict()},
+                "service_data": dict(data or {}) if target is None else _as_called(data, target),
             }
             if bus.has_listeners(EVENT_CALL_SERVICE)
             else None,
@@ -448,6 +472,19 @@ class ServiceRegistry:
             await self._run(svc, call)
         except Exception:
             _LOGGER.exception("Error in service %s.%s", svc.domain, svc.name)
+
+
+def _as_called(
+    data: Mapping[str, Any] | None, target: Mapping[str, Any] | ServiceTarget
+) -> dict[str, Any]:
+    """The ``call_service`` event's data: what the caller sent, its target's keys added as sent.
+
+    As in Home Assistant: not the schema's output (no defaults filled in) and not the target as
+    parsed (no lists made of single ids).
+    """
+    result = dict(data or {})
+    result.update(target.as_dict() if isinstance(target, ServiceTarget) else target)
+    return result
 
 
 def humanize(err: vol.Invalid) -> str:

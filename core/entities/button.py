@@ -14,6 +14,7 @@ import voluptuous as vol
 from core.audit import audited_write
 from core.entity import Entity, StateType
 from core.entity_platform import entities_for_call, for_each_entity
+from core.service_description import entity_target
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -73,4 +74,6 @@ def register_services(runtime: Runtime) -> None:
             ),
         )
 
-    runtime.services.register(DOMAIN, SERVICE_PRESS, press, vol.Schema({}))
+    runtime.services.register(
+        DOMAIN, SERVICE_PRESS, press, vol.Schema({}), target=entity_target(DOMAIN)
+    )

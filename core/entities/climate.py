@@ -13,6 +13,7 @@ from core.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from core.entity import Entity, StateType
 from core.entity_platform import entities_for_call, for_each_entity, require_in_range
 from core.errors import ServiceValidationError
+from core.service_description import entity_target
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -253,8 +254,20 @@ def register_services(runtime: Runtime) -> None:
         )
 
     runtime.services.register(
-        DOMAIN, SERVICE_SET_TEMPERATURE, set_temperature, SET_TEMPERATURE_SCHEMA
+        DOMAIN,
+        SERVICE_SET_TEMPERATURE,
+        set_temperature,
+        SET_TEMPERATURE_SCHEMA,
+        target=entity_target(DOMAIN),
     )
-    runtime.services.register(DOMAIN, SERVICE_SET_HVAC_MODE, set_hvac_mode, SET_HVAC_MODE_SCHEMA)
+    runtime.services.register(
+        DOMAIN,
+        SERVICE_SET_HVAC_MODE,
+        set_hvac_mode,
+        SET_HVAC_MODE_SCHEMA,
+        target=entity_target(DOMAIN),
+    )
     for service in (SERVICE_TURN_ON, SERVICE_TURN_OFF):
-        runtime.services.register(DOMAIN, service, turn_on_off, vol.Schema({}))
+        runtime.services.register(
+            DOMAIN, service, turn_on_off, vol.Schema({}), target=entity_target(DOMAIN)
+        )

@@ -10,6 +10,7 @@ import voluptuous as vol
 from core.audit import audited_write
 from core.entity import Entity, StateType
 from core.entity_platform import entities_for_call, for_each_entity, require_in_range
+from core.service_description import entity_target
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -138,4 +139,6 @@ def register_services(runtime: Runtime) -> None:
 
         await for_each_entity(entities, run)
 
-    runtime.services.register(DOMAIN, SERVICE_SET_VALUE, set_value, SET_VALUE_SCHEMA)
+    runtime.services.register(
+        DOMAIN, SERVICE_SET_VALUE, set_value, SET_VALUE_SCHEMA, target=entity_target(DOMAIN)
+    )

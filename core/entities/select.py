@@ -11,6 +11,7 @@ from core.audit import audited_write
 from core.entity import Entity, StateType
 from core.entity_platform import entities_for_call, for_each_entity
 from core.errors import ServiceValidationError
+from core.service_description import entity_target
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -118,8 +119,18 @@ def register_services(runtime: Runtime) -> None:
             lambda entity: write(call, entity, _option_after(entity, call.service, cycle)),
         )
 
-    runtime.services.register(DOMAIN, SERVICE_SELECT_OPTION, select_option, SELECT_OPTION_SCHEMA)
+    runtime.services.register(
+        DOMAIN,
+        SERVICE_SELECT_OPTION,
+        select_option,
+        SELECT_OPTION_SCHEMA,
+        target=entity_target(DOMAIN),
+    )
     for service in (SERVICE_SELECT_NEXT, SERVICE_SELECT_PREVIOUS):
-        runtime.services.register(DOMAIN, service, select_relative, SELECT_CYCLE_SCHEMA)
+        runtime.services.register(
+            DOMAIN, service, select_relative, SELECT_CYCLE_SCHEMA, target=entity_target(DOMAIN)
+        )
     for service in (SERVICE_SELECT_FIRST, SERVICE_SELECT_LAST):
-        runtime.services.register(DOMAIN, service, select_relative, vol.Schema({}))
+        runtime.services.register(
+            DOMAIN, service, select_relative, vol.Schema({}), target=entity_target(DOMAIN)
+        )

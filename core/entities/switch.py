@@ -11,6 +11,7 @@ from core.audit import audited_write
 from core.const import SERVICE_TOGGLE, SERVICE_TURN_OFF, SERVICE_TURN_ON
 from core.entity import OnOffEntity
 from core.entity_platform import entities_for_call, for_each_entity
+from core.service_description import entity_target
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -69,4 +70,6 @@ def register_services(runtime: Runtime) -> None:
         await for_each_entity(entities_for_call(runtime, call, SwitchEntity), run)
 
     for service in (SERVICE_TURN_ON, SERVICE_TURN_OFF, SERVICE_TOGGLE):
-        runtime.services.register(DOMAIN, service, handle, vol.Schema({}))
+        runtime.services.register(
+            DOMAIN, service, handle, vol.Schema({}), target=entity_target(DOMAIN)
+        )

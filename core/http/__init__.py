@@ -39,8 +39,11 @@ from . import (
     rest,
     templates,
     websocket,
+    ws_compat,
+    ws_floor_label,
     ws_panel,
     ws_registries,
+    ws_registry_writes,
 )
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
@@ -63,7 +66,14 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 # Imported for the kernel commands they declare.
-_COMMAND_MODULES = (templates, ws_panel, ws_registries)
+_COMMAND_MODULES = (
+    templates,
+    ws_compat,
+    ws_floor_label,
+    ws_panel,
+    ws_registries,
+    ws_registry_writes,
+)
 
 __all__ = [
     "RUNTIME",

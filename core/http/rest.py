@@ -16,7 +16,7 @@ from aiohttp import web
 from core.auth import Permission
 from core.auth.areas import area_aware, check_call_in_areas, may_see, visible_states
 from core.bus import Event, EventOrigin, callback
-from core.const import EVENT_STATE_CHANGED, HA_COMPAT_VERSION, __version__
+from core.const import EVENT_STATE_CHANGED, HA_COMPAT_VERSION, KERNEL_EVENTS, __version__
 from core.core_sections import CORE_SECTIONS
 from core.errors import (
     EdgewiseError,
@@ -106,13 +106,8 @@ def services_json(app: web.Application) -> list[dict[str, Any]]:
     for domain, services in sorted(app[RUNTIME].services.services().items()):
         described: dict[str, Any] = {}
         for name, svc in sorted(services.items()):
-            entry: dict[str, Any] = {
-                "name": name.replace("_", " ").capitalize(),
-                "description": svc.description,
-                "fields": {},
-            }
-            if svc.supports_response is not SupportsResponse.NONE:
-                entry["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
+            # Fields from the schema and what the service declared (``core.service_description``).
+            entry = svc.describe()
             # Which role may call it, so that the panel can offer only what the user may do.
             entry["edgewise_permission"] = svc.permission.name.lower()
             described[name] = entry
@@ -287,8 +282,9 @@ async def api_call_service(request: web.Request) -> web.StreamResponse:
 
 @requires(Permission.READ)
 async def api_events(request: web.Request) -> web.StreamResponse:
-    """``GET /api/events``: event types and their listener counts."""
-    counts = request.app[RUNTIME].bus.listener_counts()
+    """``GET /api/events``: event types and their listener counts, the kernel's always listed."""
+    counts = dict.fromkeys(KERNEL_EVENTS, 0)
+    counts.update(request.app[RUNTIME].bus.listener_counts())
     return json_response([{"event": k, "listener_count": v} for k, v in sorted(counts.items())])
 
 

@@ -33,6 +33,7 @@ def edgewise_manifest() -> Manifest:
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.bacnet.schema"),
+        entity_domains=("binary_sensor", "number", "select", "sensor", "switch"),
         version="0.1.0",
         setup_timeout=30.0,
         stop_timeout=10.0,

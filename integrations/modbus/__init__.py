@@ -41,6 +41,7 @@ def edgewise_manifest() -> Manifest[ModbusConfig]:
         config_schema=validators.deferred("integrations.modbus.schema"),
         # Imported (and checked) when a site configures Modbus, not by every start.
         config_type="integrations.modbus.model:ModbusConfig",
+        entity_domains=("binary_sensor", "climate", "number", "sensor", "switch"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/modbus/",
     )

@@ -25,6 +25,15 @@ def edgewise_manifest() -> Manifest:
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.mqtt.schema"),
+        entity_domains=(
+            "binary_sensor",
+            "button",
+            "climate",
+            "number",
+            "select",
+            "sensor",
+            "switch",
+        ),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/mqtt/",
     )

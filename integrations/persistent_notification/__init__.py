@@ -17,6 +17,7 @@ import voluptuous as vol
 
 from core import Manifest, Runtime, callback, hookimpl
 from core import validators as cv
+from core.service_description import Field
 from core.services import ServiceCall
 
 DOMAIN = "persistent_notification"
@@ -39,6 +40,7 @@ def edgewise_manifest() -> Manifest:
         name="Persistent notification",
         default=True,
         version="0.1.0",
+        services=("create", "dismiss", "dismiss_all"),
         documentation="https://www.home-assistant.io/integrations/persistent_notification/",
     )
 
@@ -64,10 +66,27 @@ def edgewise_setup(runtime: Runtime, config: object) -> None:
 
     services = runtime.services
     services.register(
-        DOMAIN, "create", create, CREATE_SCHEMA, description="Show a notification in the panel."
+        DOMAIN,
+        "create",
+        create,
+        CREATE_SCHEMA,
+        description="Show a notification in the panel.",
+        fields={
+            "message": Field(description="What the notification says.", example="Pump 2 tripped"),
+            "title": Field(description="Its title.", example="Plant room"),
+            "notification_id": Field(
+                description="An id: creating with the id of another replaces it.",
+                example="pump_2",
+            ),
+        },
     )
     services.register(
-        DOMAIN, "dismiss", dismiss, DISMISS_SCHEMA, description="Remove a notification."
+        DOMAIN,
+        "dismiss",
+        dismiss,
+        DISMISS_SCHEMA,
+        description="Remove a notification.",
+        fields={"notification_id": Field(description="The notification's id.", example="pump_2")},
     )
     services.register(
         DOMAIN, "dismiss_all", dismiss_all, vol.Schema({}), description="Remove every notification."

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core import BackupDatabase, Manifest, Runtime, RuntimeKey, hookimpl
 
-from .const import DOMAIN, NAME
+from .const import DOMAIN, NAME, SERVICE_PURGE, SERVICE_PURGE_ENTITIES
 from .schema import CONFIG_SCHEMA, RecorderConfig
 
 #: Cancels the statistics compile job and removes ``recorder.get_statistics``.
@@ -36,6 +36,7 @@ def edgewise_manifest() -> Manifest[RecorderConfig]:
         default=True,
         stop_timeout=20.0,
         version="0.1.0",
+        services=(SERVICE_PURGE, SERVICE_PURGE_ENTITIES),
         documentation="https://www.home-assistant.io/integrations/recorder/",
     )
 
@@ -60,12 +61,14 @@ async def edgewise_setup(runtime: Runtime, config: RecorderConfig | None) -> Non
     from .core import RECORDER, Recorder  # noqa: PLC0415 - deferred import, see above
     from .services import register_services, remove_services  # noqa: PLC0415 - see above
     from .statistics import setup_statistics  # noqa: PLC0415 - deferred import, see above
+    from .ws_api import register_ws_api  # noqa: PLC0415 - deferred import, see above
 
     recorder = Recorder(runtime, config if config is not None else RecorderConfig())
     recorder.start()
     runtime.data[RECORDER] = recorder
     register_services(runtime, recorder)
     register_api(runtime, recorder)
+    register_ws_api(runtime, recorder)
     runtime.data[_STOP_STATISTICS] = setup_statistics(runtime, recorder)
 
     async def undo_on_failure() -> None:

@@ -254,7 +254,12 @@ def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
 # --- WebSocket -----------------------------------------------------------------------------------
 
 
-def _time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
+def parse_ws_time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
+    """``msg[key]`` as an aware datetime (UTC when naive), ``default`` when absent.
+
+    Raises:
+        InvalidMessage: not an ISO time, or outside the times the database holds.
+    """
     text = field(msg, key, str, None)
     if text is None:
         return default
@@ -281,8 +286,8 @@ def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], A
         if not entity_ids or not all(valid_entity_id(e) for e in entity_ids):
             raise InvalidMessage("expected a non-empty list of entity ids @ data['entity_ids']")
         now = datetime.now(UTC)
-        end = _time(msg, "end_time", now)
-        start = _time(msg, "start_time", max(end - timedelta(days=1), _EPOCH))
+        end = parse_ws_time(msg, "end_time", now)
+        start = parse_ws_time(msg, "start_time", max(end - timedelta(days=1), _EPOCH))
         points = field(msg, "points", int, 300)
         if not 1 <= points <= MAX_POINTS or end <= start:
             raise InvalidMessage(f"need 1 <= points <= {MAX_POINTS} and end_time after start_time")

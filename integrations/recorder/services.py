@@ -52,6 +52,7 @@ def register_services(runtime: Runtime, recorder: Recorder) -> None:
         handle_purge_entities,
         PURGE_ENTITIES_SCHEMA,
         description="Delete the recorded history of some entities.",
+        target={"entity": [{}]},
         permission=Permission.ADMIN,
     )
 

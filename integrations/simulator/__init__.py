@@ -92,6 +92,7 @@ def edgewise_manifest() -> Manifest[SimConfig]:
         name=NAME,
         config_schema=CONFIG_SCHEMA,
         config_type=SimConfig,
+        entity_domains=("binary_sensor", "climate", "number", "sensor", "switch"),
         version="0.1.0",
     )
 

@@ -58,6 +58,7 @@ def edgewise_manifest() -> Manifest:
         name=NAME,
         # The schema module is imported when a site has a template: section, not by every start.
         config_schema=validators.deferred("integrations.template.schema"),
+        entity_domains=("binary_sensor", "sensor"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/template/",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import textwrap
@@ -11,6 +12,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from automations.manager import AutomationManager
 from automations.script_integration import ScriptManager
 from core.config import load_site_config
 from core.const import CoreState
@@ -19,6 +21,7 @@ from core.hookspecs import hookimpl
 from core.integration import Manifest
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
+from tests._helpers import free_port
 
 from .conftest import site
 
@@ -37,17 +40,17 @@ AUTOMATIONS = """\
 - id: fine
   alias: Fine
   triggers: [{trigger: state, entity_id: sensor.a}]
-  actions: [{action: light.turn_on}]
+  actions: [{action: homeassistant.turn_on}]
 - id: unknown_trigger
   alias: Unknown trigger
   triggers:
     - trigger: teleport
-  actions: [{action: light.turn_on}]
+  actions: [{action: homeassistant.turn_on}]
 - id: unknown_condition
   triggers: [{trigger: state, entity_id: sensor.a}]
   conditions:
     - condition: moon_phase
-  actions: [{action: light.turn_on}]
+  actions: [{action: homeassistant.turn_on}]
 - id: unknown_action
   triggers: [{trigger: state, entity_id: sensor.a}]
   actions:
@@ -59,7 +62,7 @@ AUTOMATIONS = """\
   alias: Bad template
   triggers: [{trigger: state, entity_id: sensor.a}]
   conditions: "{{ states('sensor.a') | float > }}"
-  actions: [{action: light.turn_on}]
+  actions: [{action: homeassistant.turn_on}]
 - id: bad_blueprint_input
   use_blueprint:
     path: edgewise/sensor_out_of_range.yaml
@@ -77,11 +80,11 @@ AUTOMATIONS = """\
 SCRIPTS = """\
 good_script:
   sequence:
-    - action: light.turn_on
+    - action: homeassistant.turn_on
 bad_template_script:
   alias: Bad data
   sequence:
-    - action: light.turn_on
+    - action: homeassistant.turn_on
       data:
         brightness: "{{ 1 + }}"
 unknown_step:
@@ -185,7 +188,7 @@ def test_check_config_knows_the_trigger_platforms_of_configured_integrations(
     automations = """\
 - id: from_mqtt
   triggers: [{trigger: mqtt, topic: site/door}]
-  actions: [{action: light.turn_on}]
+  actions: [{action: homeassistant.turn_on}]
 """
     config_dir = tmp_path / "config"
     config_dir.mkdir()
@@ -253,3 +256,68 @@ async def test_runtime_check_config_asks_each_configured_integration(tmp_path: P
     ]
     assert checker.seen == [{"problems": ["one", "two"]}]
     assert unused.seen == []  # not configured: not asked
+
+
+UNKNOWN_SERVICES = """\
+- id: no_lights_here
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions:
+    - action: light.turn_on
+    - action: persistent_notification.create
+      data: {message: hello}
+- id: typo_in_a_declared_service
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions: [{action: persistent_notification.crate, data: {message: hello}}]
+- id: typo_in_homeassistant
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions: [{action: homeassistant.turn_onn, target: {entity_id: switch.a}}]
+- id: fine
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions:
+    - action: homeassistant.toggle
+      target: {entity_id: switch.a}
+    - action: recorder.purge
+- id: no_integration_adds_switches
+  triggers: [{trigger: state, entity_id: sensor.a}]
+  actions: [{action: switch.turn_on, target: {entity_id: switch.a}}]
+"""
+
+
+async def test_check_config_refuses_the_unknown_services_the_runtime_refuses(
+    tmp_path: Path, edgewise_cmd: RunCommand
+) -> None:
+    # The runtime, with the installed integrations (no plugin standing in for lights).
+    configuration = "automation: !include automations.yaml\n"
+    loaded_dir = tmp_path / "loaded"
+    loaded_dir.mkdir()
+    (loaded_dir / "configuration.yaml").write_text(
+        f"{configuration}http:\n  server_host: 127.0.0.1\n  server_port: {free_port()}\n"
+    )
+    (loaded_dir / "automations.yaml").write_text(UNKNOWN_SERVICES)
+    runtime = Runtime(loaded_dir)
+    await runtime.start()
+    try:
+        manager = runtime.data[AutomationManager.KEY]
+        async with asyncio.timeout(30):
+            await manager.loaded.wait()
+        load_errors = sorted(manager.errors.values())
+        assert set(manager.automations) == {"fine"}
+    finally:
+        await runtime.stop()
+    assert sorted(e.rsplit(": ", 1)[1] for e in load_errors) == [
+        "unknown action(s) homeassistant.turn_onn",
+        "unknown action(s) light.turn_on",
+        "unknown action(s) persistent_notification.crate",
+        "unknown action(s) switch.turn_on",
+    ]
+
+    # check-config, in another process, nothing set up: the same four, word for word.
+    checked_dir = tmp_path / "checked"
+    checked_dir.mkdir()
+    (checked_dir / "configuration.yaml").write_text(configuration)
+    (checked_dir / "automations.yaml").write_text(UNKNOWN_SERVICES)
+    result = edgewise_cmd("check-config", "-c", checked_dir)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1] == f"4 error(s) in {checked_dir}"
+    assert sorted(lines[:-1]) == load_errors

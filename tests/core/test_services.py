@@ -140,8 +140,26 @@ async def test_without_a_listener_call_service_is_counted_and_with_one_it_carrie
     assert seen[0].data == {
         "domain": "switch",
         "service": "turn_on",
-        "service_data": {"level": 1, "entity_id": ["switch.a"]},
+        "service_data": {"level": 1, "entity_id": "switch.a"},
     }
+
+
+async def test_call_service_event_carries_the_data_as_called_not_as_validated() -> None:
+    bus = EventBus(asyncio.get_running_loop())
+    registry = ServiceRegistry(
+        bus, lambda func: asyncio.get_running_loop().run_in_executor(None, func)
+    )
+    schema = vol.Schema({vol.Optional("level", default=5): vol.Coerce(int)})
+    registry.register("switch", "turn_on", callback(lambda call: None), schema)
+    seen: list[Event[Any]] = []
+    bus.listen(EVENT_CALL_SERVICE, callback(seen.append))
+    await registry.call("switch", "turn_on", {"entity_id": "Switch.A, switch.b"})
+    await registry.call("switch", "turn_on", {"level": "3"}, target={"area_id": ["hall"]})
+    await asyncio.sleep(0)
+    assert [e.data["service_data"] for e in seen] == [
+        {"entity_id": "Switch.A, switch.b"},
+        {"level": "3", "area_id": ["hall"]},
+    ]
 
 
 async def test_entity_id_all_sets_match_all(registry: ServiceRegistry) -> None:
@@ -225,7 +243,7 @@ async def test_register_and_call_fire_events(registry: ServiceRegistry) -> None:
     await registry.call("switch", "turn_on", {"entity_id": "switch.a"})
     await asyncio.sleep(0)
     assert [e.event_type for e in events] == [EVENT_SERVICE_REGISTERED, EVENT_CALL_SERVICE]
-    assert events[1].data["service_data"] == {"entity_id": ["switch.a"]}
+    assert events[1].data["service_data"] == {"entity_id": "switch.a"}
 
 
 async def test_remove_unregisters_and_unknown_remove_raises(registry: ServiceRegistry) -> None:

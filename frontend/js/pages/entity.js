@@ -2,6 +2,7 @@
 
 import { control } from "../controls.js";
 import { attempt, entityName, fmtState, fmtTime, h, mount } from "../dom.js";
+import { settingsCard } from "./entity_settings.js";
 
 const PERIODS = [["1 hour", 1], ["6 hours", 6], ["24 hours", 24], ["7 days", 168], ["30 days", 720]];
 let uplotLoading = null;
@@ -153,6 +154,12 @@ export default async function entityPage(ctx, main, [entityId]) {
       h("th", { scope: "row" }, k), h("td", null, typeof v === "object" ? JSON.stringify(v) : String(v)))));
   }
 
+  const registered = registries.entities.get(entityId);
+  if (ctx.isAdmin && registered) {
+    main.append(settingsCard(ctx, registered, (newId) => {
+      location.hash = `#/entity/${encodeURIComponent(newId)}`;
+    }));
+  }
   render();
   const stop = store.listen((changed, membership) => { if (membership || changed.has(entityId)) render(); });
   const drawChart = () => attempt(() => chart(chartBox, conn, entityId, Number(period.value)));
