@@ -39,6 +39,7 @@ def edgewise_manifest() -> Manifest:
         config_schema=validators.deferred("integrations.appliance.schema"),
         after_dependencies=("recorder", "tuya", "mqtt", "modbus", "template", "simulator"),
         version="0.1.0",
+        entity_domains=("sensor",),
     )
 
 

@@ -31,7 +31,13 @@ STATE: RuntimeKey[OptimizerState] = RuntimeKey("optimizer.state")
 @hookimpl
 def edgewise_manifest() -> Manifest:
     """Who the integration is; a bare ``optimizer:`` takes the defaults."""
-    return Manifest(domain=DOMAIN, name=NAME, config_schema=CONFIG_SCHEMA, version="0.1.0")
+    return Manifest(
+        domain=DOMAIN,
+        name=NAME,
+        config_schema=CONFIG_SCHEMA,
+        version="0.1.0",
+        entity_domains=("sensor",),
+    )
 
 
 @hookimpl

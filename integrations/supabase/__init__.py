@@ -33,6 +33,7 @@ def edgewise_manifest() -> Manifest:
         # The mirror subscribes to the control log, receipts and schedule log: set up first.
         after_dependencies=("appliance", "tariff"),
         version="0.1.0",
+        entity_domains=("sensor",),
     )
 
 

@@ -39,6 +39,7 @@ def edgewise_manifest() -> Manifest:
         config_schema=validators.deferred("integrations.tariff.schema"),
         after_dependencies=("recorder", "appliance", "template", "mqtt"),
         version="0.1.0",
+        entity_domains=("sensor",),
     )
 
 

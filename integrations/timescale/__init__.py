@@ -39,6 +39,7 @@ def edgewise_manifest() -> Manifest:
         stop_timeout=25.0,
         version="0.1.0",
         documentation="https://docs.timescale.com/",
+        entity_domains=("sensor",),
     )
 
 

@@ -178,6 +178,7 @@ def edgewise_manifest() -> Manifest:
         config_schema=validators.deferred("integrations.timescale.sql"),
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/sql/",
+        entity_domains=("sensor",),
     )
 
 

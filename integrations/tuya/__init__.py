@@ -38,6 +38,7 @@ def edgewise_manifest() -> Manifest:
         # The simulator's plugs listen first, so the first connection finds them.
         after_dependencies=("simulator",),
         version="0.1.0",
+        entity_domains=("sensor", "switch"),
     )
 
 
