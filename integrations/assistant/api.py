@@ -36,6 +36,7 @@ from core.http.ws_messages import ERR_NOT_FOUND, error_message, event_message, r
 
 from .actions import confirm
 from .assistant import Assistant, AssistantUnavailable
+from .mcp_server import register_mcp
 from .store import SessionNotFound
 from .tools import ToolError
 
@@ -265,6 +266,7 @@ def register_api(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
             register_route(runtime, "POST", ROUTE_CHAT, _rest_chat, Permission.READ),
             register_route(runtime, "GET", ROUTE_SESSIONS, _rest_sessions, Permission.READ),
             register_route(runtime, "POST", ROUTE_CONFIRM, _rest_confirm, Permission.READ),
+            register_mcp(runtime, assistant),
         ]
 
     def remove() -> None:
