@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
-# --- automations -----------------------------------------------------------------------------------
+# --- automations ---------------------------------------------------------------------------------
 
 
 def _manager(runtime: Runtime) -> Any:
@@ -123,7 +123,7 @@ async def explain_automation(ctx: ToolContext, args: dict[str, Any]) -> dict[str
     }
 
 
-# --- control log ----------------------------------------------------------------------------------
+# --- control log ---------------------------------------------------------------------------------
 
 
 def _has_control_log(runtime: Runtime) -> bool:
@@ -145,11 +145,11 @@ async def read_control_log(ctx: ToolContext, args: dict[str, Any]) -> dict[str, 
     return {"entries": [entry.as_dict() for entry in entries]}
 
 
-# --- drafts ------------------------------------------------------------------------------------------
+# --- drafts --------------------------------------------------------------------------------------
 
 
 async def draft_automation(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
-    """Validate an automation as check-config does; offer it to the user to save (never saved here)."""
+    """Validate an automation as check-config does; offer it to the user (never saved here)."""
     from automations.manager import AutomationManager, current_platforms  # noqa: PLC0415
 
     text = _str(args, "yaml", limit=20_000) or ""
@@ -176,7 +176,7 @@ async def draft_automation(ctx: ToolContext, args: dict[str, Any]) -> dict[str, 
     }
 
 
-# --- services ---------------------------------------------------------------------------------------
+# --- services ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +202,7 @@ def check_call(
     runtime: Runtime,
     config: AssistantConfig,
     user: User,
+    *,
     domain: str,
     service: str,
     entity_ids: list[str],
@@ -221,7 +222,8 @@ def check_call(
             raise ToolError(f"No entity {entity_id!r}")
         if areas is not None and not user.is_admin and entity_area(runtime, entity_id) not in areas:
             raise Unauthorized(
-                f"{entity_id} is outside the areas of user {user.username} ({', '.join(sorted(areas))})",
+                f"{entity_id} is outside the areas of user {user.username} "
+                f"({', '.join(sorted(areas))})",
                 user_id=user.id,
             )
 
@@ -250,7 +252,14 @@ async def call_service(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
     if not isinstance(data, dict) or len(data) > 20:
         raise ToolError("data must be an object of at most 20 keys")
     assistant = ctx.assistant
-    check_call(ctx.runtime, assistant.config, ctx.user, domain, service, entity_ids)
+    check_call(
+        ctx.runtime,
+        assistant.config,
+        ctx.user,
+        domain=domain,
+        service=service,
+        entity_ids=entity_ids,
+    )
     if needs_confirmation(assistant.config, domain, service, entity_ids):
         pending = PendingAction(
             uuid.uuid4().hex[:16],
@@ -271,13 +280,16 @@ async def call_service(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
             "summary": pending.summary(),
             "note": "not done: the user must press confirm in the chat",
         }
-    await run_call(ctx.runtime, ctx.context, domain, service, entity_ids, data)
+    await run_call(
+        ctx.runtime, ctx.context, domain=domain, service=service, entity_ids=entity_ids, data=data
+    )
     return {"status": "done", "service": f"{domain}.{service}", "entity_ids": entity_ids}
 
 
 async def run_call(
     runtime: Runtime,
     context: Context,
+    *,
     domain: str,
     service: str,
     entity_ids: list[str],
@@ -313,14 +325,21 @@ async def confirm(
     if time.monotonic() - action.created > CONFIRMATION_TTL:
         raise ToolError("The confirmation expired; ask again")
     entity_ids = list(action.entity_ids)
-    check_call(runtime, config, user, action.domain, action.service, entity_ids)
+    check_call(
+        runtime, config, user, domain=action.domain, service=action.service, entity_ids=entity_ids
+    )
     await run_call(
-        runtime, Context(user_id=user.id), action.domain, action.service, entity_ids, action.data
+        runtime,
+        Context(user_id=user.id),
+        domain=action.domain,
+        service=action.service,
+        entity_ids=entity_ids,
+        data=action.data,
     )
     return {"status": "done", "summary": action.summary()}
 
 
-# --- optimizer and tariff -----------------------------------------------------------------------------
+# --- optimizer and tariff ------------------------------------------------------------------------
 
 
 #: Services that act on equipment or publish: never run by a planning tool.
@@ -342,7 +361,8 @@ def _domain_tool(domain: str) -> Any:
         data = args.get("data") or {}
         if service not in _response_services(ctx.runtime, domain):
             raise ToolError(
-                f"{domain} has no service {service!r}; it has {_response_services(ctx.runtime, domain)}"
+                f"{domain} has no service {service!r}; "
+                f"it has {_response_services(ctx.runtime, domain)}"
             )
         if not isinstance(data, dict):
             raise ToolError("data must be an object")
@@ -381,7 +401,8 @@ ACTION_TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "read_control_log",
-        "The appliance control log (who or what switched which appliance, and the result), newest first.",
+        "The appliance control log (who or what switched which appliance, and the result), "
+        "newest first.",
         _schema({"appliance": {"type": "string"}, "limit": {"type": "integer"}}),
         read_control_log,
         available=_has_control_log,

@@ -191,7 +191,8 @@ class Assistant:
         tools = {tool.name: tool for tool in self.tools()}
         definitions = self.tool_definitions()
         system = [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": {"type": "ephemeral"}}]
-        usage, calls, answer, stop_reason = Usage(), 0, [], None
+        usage, calls, stop_reason = Usage(), 0, None
+        answer: list[str] = []
         try:
             for _round in range(self.config.max_tool_calls + 2):
                 message = await self._ask(client, system, definitions, _merged(history + new), emit)
@@ -226,9 +227,9 @@ class Assistant:
             if usage.total:
                 await run(store.add_usage, user.id, day, usage)
             await run(store.append, user.id, session_id, _complete(new))
-        result = TurnResult(session_id, "".join(answer), calls, usage, stop_reason)
-        emit({"type": "done", "text": result.text, "tool_calls": calls, "usage": usage.as_dict()})
-        return result
+        turn = TurnResult(session_id, "".join(answer), calls, usage, stop_reason)
+        emit({"type": "done", "text": turn.text, "tool_calls": calls, "usage": usage.as_dict()})
+        return turn
 
     async def _ask(
         self, client: Any, system: list[dict[str, Any]], tools: list[dict[str, Any]],

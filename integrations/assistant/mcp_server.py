@@ -42,7 +42,9 @@ INVALID_PARAMS = -32602
 
 
 def _error(msg_id: Any, code: int, message: str) -> web.Response:
-    return json_response({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+    return json_response(
+        {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+    )
 
 
 def _result(msg_id: Any, result: dict[str, Any]) -> web.Response:
@@ -98,7 +100,9 @@ def register_mcp(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
                 return _error(msg_id, INVALID_PARAMS, f"Unknown tool: {name}")
             ctx = assistant.tool_context(current_user(request))
             text, is_error = await run_tool(ctx, tool, arguments)
-            return _result(msg_id, {"content": [{"type": "text", "text": text}], "isError": is_error})
+            return _result(
+                msg_id, {"content": [{"type": "text", "text": text}], "isError": is_error}
+            )
         return _error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method}")
 
     async def get(_request: web.Request) -> web.StreamResponse:

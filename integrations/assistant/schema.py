@@ -59,7 +59,7 @@ class AssistantConfig:
 
 
 def _service_name(value: Any) -> str:
-    text = vol.Coerce(str)(value).strip().lower()
+    text = str(value).strip().lower()
     if text.count(".") != 1:
         raise vol.Invalid(f"expected a service as domain.service, got {value!r}")
     return text

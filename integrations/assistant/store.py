@@ -219,7 +219,8 @@ class ConversationStore:
             row = (
                 self._db()
                 .execute(
-                    "SELECT input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, cost, "
+                    "SELECT input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
+                    "cost, "
                     "turns FROM usage WHERE user_id = ? AND day = ?",
                     (user_id, day),
                 )

@@ -201,7 +201,7 @@ def _bounded(value: Any) -> Any:
     return value if len(text) <= 300 else text[:300] + "…"
 
 
-# --- history ---------------------------------------------------------------------------------------
+# --- history -------------------------------------------------------------------------------------
 
 
 def _period(ctx: ToolContext, args: Mapping[str, Any]) -> tuple[datetime, datetime]:
@@ -285,7 +285,7 @@ async def summarize_history(ctx: ToolContext, args: dict[str, Any]) -> dict[str,
     return {"start": start.isoformat(), "end": end.isoformat(), "statistics": result}
 
 
-# --- running and auditing --------------------------------------------------------------------------
+# --- running and auditing ------------------------------------------------------------------------
 
 
 async def run_tool(ctx: ToolContext, tool: Tool, args: Any) -> tuple[str, bool]:

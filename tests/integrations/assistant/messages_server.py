@@ -144,10 +144,7 @@ class MessagesServer:
             )
         body = await request.json()
         self.requests.append(body)
-        if not self.replies:
-            blocks = [text("(no scripted reply)")]
-        else:
-            blocks = self.replies.pop(0)(body)
+        blocks = [text("(no scripted reply)")] if not self.replies else self.replies.pop(0)(body)
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         usage = self._usage(body)
         usage["output_tokens"] = max(1, _tokens(blocks))

@@ -1,4 +1,4 @@
-"""Conversations with the assistant through the real ``anthropic`` SDK and the local Messages server."""
+"""Conversations through the real ``anthropic`` SDK and the local Messages API server."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def audit_events(env: Env) -> list[dict[str, Any]]:
 
 
 async def test_warmest_zone_and_why_night_setback_did_not_run(env: Env) -> None:
-    """The done-means question, answered from find_entities, statistics and the automation's trace."""
+    """The done-means question, answered from entities, statistics and the automation's trace."""
     runtime = env.runtime
     await add_hourly_statistics(
         runtime, "sensor.zone_north_temperature", [18.0 + h % 3 for h in range(24)]
@@ -58,7 +58,8 @@ async def test_warmest_zone_and_why_night_setback_did_not_run(env: Env) -> None:
         run = explained["recent_runs"][0]
         return [
             text(
-                f"{warmest} was warmest (max {seen['stats'][warmest]['max']} at {seen['stats'][warmest]['max_at']}). "
+                f"{warmest} was warmest (max {seen['stats'][warmest]['max']} "
+                f"at {seen['stats'][warmest]['max_at']}). "
                 f"Night setback triggered but its outcome was {run['outcome']}."
             )
         ]
@@ -78,13 +79,15 @@ async def test_warmest_zone_and_why_night_setback_did_not_run(env: Env) -> None:
     )
     await chat.close()
 
-    assert result["success"] and result["result"]["session_id"]
+    assert result["success"]
+    assert result["result"]["session_id"]
     done = events[-1]
     assert done["type"] == "done", events
     assert "sensor.zone_south_temperature was warmest (max 24.5" in done["text"]
     assert "outcome was failed_conditions" in done["text"]
     deltas = [e for e in events if e["type"] == "delta"]
-    assert len(deltas) > 5 and events.index(deltas[0]) < events.index(done)
+    assert len(deltas) > 5
+    assert events.index(deltas[0]) < events.index(done)
     assert [e["name"] for e in events if e["type"] == "tool"] == [
         "find_entities",
         "summarize_history",
@@ -96,7 +99,8 @@ async def test_warmest_zone_and_why_night_setback_did_not_run(env: Env) -> None:
     assert first["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert first["model"] == "claude-test"
-    assert done["usage"]["cache_read_tokens"] > 0 and done["usage"]["cost"] > 0
+    assert done["usage"]["cache_read_tokens"] > 0
+    assert done["usage"]["cost"] > 0
     # Audited with the user and a context carrying the user.
     viewer = env.user(Role.VIEWER)
     assert [(a["tool"], a["outcome"], a["context_user"]) for a in audit] == [
@@ -154,7 +158,8 @@ async def test_equipment_write_waits_for_the_users_confirmation(env: Env) -> Non
     _, events = await chat.ask("Turn on the north heating")
     confirmation = next(e for e in events if e["type"] == "confirmation")
     assert confirmation["summary"] == "switch.turn_on on switch.north_heating"
-    assert env.site.calls == [] and env.runtime.states.get("switch.north_heating").state == "off"
+    assert env.site.calls == []
+    assert env.runtime.states.get("switch.north_heating").state == "off"
     # Another user cannot confirm it.
     admin = await Chat.open(env, Role.ADMIN)
     refused = await admin.command(
@@ -165,7 +170,8 @@ async def test_equipment_write_waits_for_the_users_confirmation(env: Env) -> Non
     done = await chat.command(
         type="assistant/confirm", confirmation_id=confirmation["confirmation_id"]
     )
-    assert done["success"] and done["result"]["status"] == "done"
+    assert done["success"]
+    assert done["result"]["status"] == "done"
     assert env.runtime.states.get("switch.north_heating").state == "on"
     assert env.site.calls[0].context.user_id == env.user(Role.OPERATOR).id
     again = await chat.command(
@@ -209,7 +215,7 @@ async def test_helper_in_the_users_area_runs_without_confirmation(env: Env) -> N
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR, Role.ADMIN])
 async def test_prompt_injection_in_an_entity_name_grants_nothing(env: Env, role: Role) -> None:
-    """A model that obeys the lock's name still cannot unlock it: refused, or held for confirmation."""
+    """A model that obeys the lock's name cannot unlock it: refused, or held for confirmation."""
 
     def obey(request: dict[str, Any]) -> list[dict[str, Any]]:
         names = [e["name"] for e in tool_results(request)[0]["content"]["entities"]]
@@ -260,14 +266,15 @@ async def test_sessions_are_kept_per_user_continued_listed_and_deleted(env: Env)
     assert not (await other.command(type="assistant/session/delete", session_id=session_id))[
         "success"
     ]
-    _, events = await other.ask("Hijack", session_id)
+    _, _events = await other.ask("Hijack", session_id)
     await other.close()
     got = await chat.command(type="assistant/session", session_id=session_id)
     assert len(got["result"]["messages"]) == 4
     assert (await chat.command(type="assistant/session/delete", session_id=session_id))["success"]
     assert (await chat.command(type="assistant/sessions"))["result"]["sessions"] == []
     usage = await chat.command(type="assistant/usage")
-    assert usage["result"]["turns"] == 2 and usage["result"]["total_tokens"] > 0
+    assert usage["result"]["turns"] == 2
+    assert usage["result"]["total_tokens"] > 0
     await chat.close()
 
 
@@ -299,7 +306,8 @@ async def test_daily_token_limit_refuses_with_a_clear_message(env: Env) -> None:
     chat = await Chat.open(env, Role.VIEWER)
     result, _ = await chat.ask("Hello?")
     await chat.close()
-    assert not result["success"] and "assistant tokens for today" in result["error"]["message"]
+    assert not result["success"]
+    assert "assistant tokens for today" in result["error"]["message"]
     assert env.server.requests == []
 
 
@@ -316,7 +324,8 @@ async def test_rest_chat_answers_the_whole_turn(env: Env) -> None:
     ) as response:
         assert response.status == 200
         body = await response.json()
-    assert body["text"] == "It is 19.5 °C." and body["tool_calls"] == 1
+    assert body["text"] == "It is 19.5 °C."
+    assert body["tool_calls"] == 1
     async with env.session.get(
         env.url + "/api/assistant/sessions", headers=env.headers(Role.VIEWER)
     ) as response:
@@ -332,7 +341,10 @@ async def test_rest_chat_answers_the_whole_turn(env: Env) -> None:
 async def test_draft_automation_is_validated_and_saved_only_when_asked(env: Env) -> None:
     """Invalid YAML gets check-config's errors; a valid draft is offered and saved by the admin."""
     bad = "alias: Bad\ntriggers:\n  - trigger: no_such_trigger\nactions: []\n"
-    good = "alias: Evening\ntriggers:\n  - trigger: event\n    event_type: evening\nactions:\n  - action: switch.turn_on\n    target:\n      entity_id: switch.north_heating\n"
+    good = (
+        "alias: Evening\ntriggers:\n  - trigger: event\n    event_type: evening\n"
+        "actions:\n  - action: switch.turn_on\n    target:\n      entity_id: switch.north_heating\n"
+    )
     env.server.script(
         [tool_use("draft_automation", {"yaml": bad})],
         lambda req: (

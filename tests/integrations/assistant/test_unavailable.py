@@ -32,7 +32,7 @@ async def _ask(runtime_port: int, token: str, text: str) -> tuple[dict, dict]:
         return answer, states
 
 
-async def _token(runtime) -> str:  # noqa: ANN001 - a Runtime
+async def _token(runtime) -> str:
     auth = runtime.http.auth
     user = auth.data.add_user("viewer-user", password_hash(Role.VIEWER), role=Role.VIEWER)
     _, token = await auth.create_long_lived_token(user, "tests")
@@ -48,7 +48,8 @@ async def test_without_a_key_the_chat_says_so_and_the_rest_runs(tmp_path: Path) 
         await runtime.stop()
     assert answer["success"] is False
     assert "no API key" in answer["error"]["message"]
-    assert states["success"] and any(s["entity_id"] == "switch.north_heating" for s in states["result"])
+    assert states["success"]
+    assert any(s["entity_id"] == "switch.north_heating" for s in states["result"])
 
 
 async def test_with_the_api_unreachable_the_chat_says_so(tmp_path: Path) -> None:
