@@ -68,6 +68,8 @@ class MessagesServer:
 
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    #: The usage reported for each request.
+    usages: list[dict[str, int]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _cached: set[str] = field(default_factory=set)
@@ -148,6 +150,7 @@ class MessagesServer:
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         usage = self._usage(body)
         usage["output_tokens"] = max(1, _tokens(blocks))
+        self.usages.append(usage)
         message = {
             "id": f"msg_{uuid.uuid4().hex[:20]}",
             "type": "message",
