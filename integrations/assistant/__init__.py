@@ -14,11 +14,16 @@ Modules: ``schema`` (the ``assistant:`` section), ``store`` (sessions, messages 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import Manifest, Runtime, RuntimeKey, hookimpl
 
 from .const import DB_FILE, DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, AssistantConfig
+
+if TYPE_CHECKING:
+    from core.http.panels import Panel
 
 #: Removes the routes (and the endpoint) at stop.
 _REMOVE_API: RuntimeKey[Callable[[], None]] = RuntimeKey("assistant.remove_api")
@@ -40,6 +45,23 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     assert isinstance(config, AssistantConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
     assistant = Assistant(runtime, config, ConversationStore(runtime.config_dir / DB_FILE))
     runtime.data[_REMOVE_API] = register_api(runtime, assistant)
+
+
+@hookimpl
+def edgewise_panels(runtime: Runtime) -> list[Panel]:
+    """The chat: a drawer on every page (``config.drawer``) and a page of its own."""
+    from core.http.panels import Panel  # noqa: PLC0415 - loads with HTTP
+
+    return [
+        Panel(
+            url_path="assistant",
+            title="Assistant",
+            icon="mdi:robot-outline",
+            module="chat.js",
+            static_dir=Path(__file__).parent / "panel",
+            config={"drawer": True},
+        )
+    ]
 
 
 @hookimpl
