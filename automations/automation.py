@@ -257,7 +257,7 @@ class Automation:
                 {
                     "name": self.alias,
                     "entity_id": self.entity_id,
-                    "source": payload.get("description"),
+                    "source": _source(payload),
                 },
                 context,
             )
@@ -279,3 +279,14 @@ def raw_id(raw: object) -> str | None:
     if isinstance(raw, Mapping) and raw.get(CONF_ID) is not None:
         return str(raw[CONF_ID])
     return None
+
+
+def _source(payload: dict[str, Any]) -> object:
+    """What triggered a run, as the ``automation_triggered`` event tells every user.
+
+    A webhook's id is a secret (anyone who knows it can trigger the automation), so its runs
+    are told as ``webhook`` only; the trace, for admins, keeps the id.
+    """
+    if payload.get("platform") == "webhook":
+        return "webhook"
+    return payload.get("description")

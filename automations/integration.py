@@ -15,11 +15,13 @@ in Home Assistant's ``trace/list``/``trace/get`` shapes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
 
 from core import validators as cv
+from core.auth import Permission
 from core.bus import callback
 from core.errors import ServiceValidationError
 from core.hookspecs import hookimpl
@@ -28,7 +30,7 @@ from core.runtime import Runtime
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .automation import Automation
-from .const import DOMAIN_AUTOMATION
+from .const import DOMAIN_AUTOMATION, EVENT_AUTOMATION_TRIGGERED
 from .manager import AutomationManager, configured_platforms
 from .schema import AUTOMATION_SECTION
 
@@ -61,10 +63,17 @@ def _targets(manager: AutomationManager, call: ServiceCall) -> list[Automation]:
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
     """Create the manager, read stored state and traces, register the services."""
+    from .http_api import register_config_routes, register_engine_commands  # noqa: PLC0415
+    from .ws_editor import register_editor_commands  # noqa: PLC0415 - imports the HTTP layer
+
     manager = AutomationManager(runtime)
     manager.pending_config = list(config or [])
     runtime.data[MANAGER] = manager
     await manager.setup()
+    register_config_routes(runtime, DOMAIN_AUTOMATION)
+    register_editor_commands(runtime)
+    register_engine_commands(runtime)
+    runtime.logbook.register(EVENT_AUTOMATION_TRIGGERED, _describe_triggered)
 
     async def turn_on(call: ServiceCall) -> None:
         for automation in _targets(manager, call):
@@ -148,6 +157,7 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         vol.Schema({vol.Optional("domain"): cv.string, vol.Optional("item_id"): cv.string}),
         supports_response=SupportsResponse.ONLY,
         description="The stored traces (Home Assistant's trace/list shape).",
+        permission=Permission.ADMIN,
     )
     services.register(
         DOMAIN_AUTOMATION,
@@ -162,6 +172,7 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         ),
         supports_response=SupportsResponse.ONLY,
         description="One trace in full (Home Assistant's trace/get shape).",
+        permission=Permission.ADMIN,
     )
     services.register(
         DOMAIN_AUTOMATION,
@@ -169,7 +180,20 @@ async def edgewise_setup(runtime: Runtime, config: list[Any] | None) -> None:
         reload,
         vol.Schema({}),
         description="Re-read the automations from the configuration.",
+        permission=Permission.ADMIN,
     )
+
+
+def _describe_triggered(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The logbook line of an ``automation_triggered`` event."""
+    source = data.get("source")
+    return {
+        "name": data.get("name"),
+        "message": f"triggered by {source}" if source else "triggered",
+        "domain": DOMAIN_AUTOMATION,
+        "entity_id": data.get("entity_id"),
+        "source": source,
+    }
 
 
 @hookimpl

@@ -29,6 +29,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from core.auth import Permission
 from core.config import load_site_config
 from core.context import Context
 from core.core_sections import CORE_SECTIONS
@@ -319,6 +320,8 @@ def edgewise_manifest() -> Manifest:
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> None:
     """Load the scripts and register their services and the script.* management services."""
+    from .http_api import register_config_routes, register_engine_commands  # noqa: PLC0415
+
     manager = ScriptManager(runtime)
     runtime.data[ScriptManager.KEY] = manager
     await trace_holder(runtime).load()
@@ -347,7 +350,20 @@ async def edgewise_setup(runtime: Runtime, config: dict[str, Any] | None) -> Non
     services.register(DOMAIN_SCRIPT, "turn_on", turn_on, variables_schema)
     services.register(DOMAIN_SCRIPT, "turn_off", turn_off, vol.Schema({}))
     services.register(DOMAIN_SCRIPT, "toggle", toggle, vol.Schema({}))
-    services.register(DOMAIN_SCRIPT, "reload", reload, vol.Schema({}))
+    services.register(DOMAIN_SCRIPT, "reload", reload, vol.Schema({}), permission=Permission.ADMIN)
+    register_config_routes(runtime, DOMAIN_SCRIPT)
+    register_engine_commands(runtime)
+    runtime.logbook.register(EVENT_SCRIPT_STARTED, _describe_started)
+
+
+def _describe_started(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The logbook line of a ``script_started`` event."""
+    return {
+        "name": data.get("name"),
+        "message": "started",
+        "domain": DOMAIN_SCRIPT,
+        "entity_id": data.get("entity_id"),
+    }
 
 
 @hookimpl

@@ -4,12 +4,16 @@ An integration imports from here::
 
     from core import Manifest, Runtime, SensorEntity, add_entities, hookimpl
 
-The hooks themselves are documented in ``core.hookspecs``.
+Routes and WebSocket commands come from ``register_route`` and ``register_command``, services
+from ``runtime.services.register`` (with the ``Permission`` a caller needs); all of it is removed
+when the integration stops. The hooks themselves are documented in ``core.hookspecs``; the
+integration author's guide is ``integrations/README.md``.
 """
 
 from __future__ import annotations
 
 from . import validators
+from .auth import Permission
 from .bus import Event, EventOrigin, callback
 from .context import Context
 from .entities.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
@@ -29,9 +33,11 @@ from .errors import (
     DeviceTimeout,
     EdgewiseError,
     IntegrationError,
+    NotStartedError,
     WriteOutOfBounds,
 )
 from .hookspecs import hookimpl
+from .http import register_command, register_route
 from .integration import Manifest
 from .runtime import Runtime, RuntimeKey
 from .services import ServiceCall, ServiceResponse, SupportsResponse
@@ -58,8 +64,10 @@ __all__ = [
     "HVACMode",
     "IntegrationError",
     "Manifest",
+    "NotStartedError",
     "NumberEntity",
     "NumberMode",
+    "Permission",
     "Runtime",
     "RuntimeKey",
     "SelectEntity",
@@ -75,6 +83,8 @@ __all__ = [
     "add_entities",
     "callback",
     "hookimpl",
+    "register_command",
+    "register_route",
     "remove_entities",
     "validators",
 ]

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import voluptuous as vol
 
+from .auth import Permission
 from .bus import Unsubscribe
 from .config import PartialSection, SectionValidator, load_site_config
 from .const import SERVICE_RELOAD
@@ -625,6 +626,7 @@ async def setup_helper(runtime: Runtime, spec: HelperDomain, config: object) -> 
         reload,
         vol.Schema({}),
         description=f"Reload the {spec.domain} items of configuration.yaml.",
+        permission=Permission.ADMIN,
     )
     return collection
 

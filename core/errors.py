@@ -55,6 +55,16 @@ class IntegrationError(EdgewiseError):
         self.integration = integration
 
 
+class NotStartedError(EdgewiseError, RuntimeError):
+    """A kernel service was used before the start-up stage that makes it."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(
+            f"{message}: this needs a started runtime (start-up stage {stage!r} has not run)"
+        )
+        self.stage = stage
+
+
 class InvalidEntityIdError(EdgewiseError, ValueError):
     """An entity id is not of the form ``domain.object_id`` in lower-case ASCII."""
 

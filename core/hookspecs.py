@@ -24,7 +24,17 @@ Hooks are grouped by phase:
   ``edgewise_panels``
 * shutdown: ``edgewise_stop``
 
-Hooks that return an awaitable are awaited by the runtime, each bounded by a timeout.
+Hooks that return an awaitable are awaited by the runtime, each bounded by a timeout. When the
+runtime asks every integration (``edgewise_started``, the platform and panel hooks, stop), it
+does so through one helper, ``IntegrationLoader.call_each``: one integration's failure is logged
+with its domain and the others are still asked.
+
+What an integration registers while its ``edgewise_setup`` or ``edgewise_started`` runs (and in
+the tasks they start) belongs to it: routes and WebSocket commands (``core.register_route``,
+``core.register_command``), services (``runtime.services.register``, with the ``Permission`` a
+caller needs), logbook descriptions (``runtime.logbook.register``) and webhooks. The runtime
+removes all of it after the integration's ``edgewise_stop``, or when its setup fails; see
+``core.registrations``.
 """
 
 from __future__ import annotations
@@ -101,16 +111,20 @@ def edgewise_check_config(
 
 @hookspec(firstresult=True)
 def edgewise_setup(runtime: Runtime, config: object) -> Awaitable[None] | None:
-    """Set the integration up: connect to equipment, register services, add entities.
+    """Set the integration up: connect to equipment, register services, routes and commands.
 
     Called once at start, on the event loop, after the configuration is loaded and after the
     setup of every integration named in the manifest's ``dependencies`` has succeeded. Called
     only when the integration's domain is in the configuration (or its manifest is ``default``).
+    Everything registered here is removed when the integration stops or its setup fails.
 
     Args:
-        runtime: the running Edgewise instance.
+        runtime: the running Edgewise instance; its kernel services (``scheduler``, ``http``,
+            ``config``) exist.
         config: the integration's section of the configuration, already validated by the
-            manifest's ``config_schema`` (``None`` when the integration has no section).
+            manifest's ``config_schema``: a ``ConfigT`` for a ``Manifest[ConfigT]`` with a
+            ``config_type``, checked by the runtime before this call (``None`` when a
+            ``default`` integration has no section).
 
     Returns:
         Nothing, or an awaitable that the runtime awaits with the manifest's ``setup_timeout``.
@@ -206,10 +220,12 @@ def edgewise_panels(runtime: Runtime) -> Iterable[Panel] | None:
 def edgewise_stop(runtime: Runtime) -> Awaitable[None] | None:
     """Stop: close connections, flush what is buffered, cancel the integration's own tasks.
 
-    Called once at shutdown, on the event loop, for each integration whose setup succeeded, in
-    the reverse order of setup (dependents before their dependencies). The runtime awaits the
+    Called once, on the event loop, for each integration whose setup succeeded: at shutdown in
+    the reverse order of setup (dependents before their dependencies), or earlier when
+    ``Runtime.stop_integration`` stops it (and first its dependents). The runtime awaits the
     returned awaitable for at most the manifest's ``stop_timeout``; after that it logs the
-    integration as still running and goes on.
+    integration as still running and goes on. Then it removes what the integration registered
+    (routes, commands, services, logbook descriptions, webhooks): no need to remove them here.
 
     Args:
         runtime: the stopping Edgewise instance.

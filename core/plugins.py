@@ -7,10 +7,11 @@ implements a hook that does not exist) is reported and the others still load.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -18,7 +19,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import IntegrationError
-from .integration import IntegrationStatus, Manifest
+from .integration import AnyManifest, IntegrationStatus, Manifest
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 class LoadedIntegration:
     """A registered integration: its manifest, module, origin and status."""
 
-    manifest: Manifest
+    manifest: AnyManifest
     plugin: object
     source: str
     status: IntegrationStatus = IntegrationStatus.LOADED
@@ -37,6 +38,20 @@ class LoadedIntegration:
     def domain(self) -> str:
         """The integration's domain."""
         return self.manifest.domain
+
+
+@dataclass(slots=True)
+class HookResults:
+    """What ``call_each`` got: each integration's answer, and the integrations that failed.
+
+    Attributes:
+        results: ``(domain, answer)`` in call order, for each integration that answered
+            something other than None.
+        failed: the integrations whose hook raised or timed out, with the error.
+    """
+
+    results: list[tuple[str, Any]] = field(default_factory=list)
+    failed: dict[str, BaseException] = field(default_factory=dict)
 
 
 class IntegrationLoader:
@@ -128,6 +143,79 @@ class IntegrationLoader:
     def call(self, domain: str, hook: str, **kwargs: Any) -> Any:
         """Call one hook of one integration only; None when it does not implement it."""
         return self._call(self._integrations[domain].plugin, hook, **kwargs)
+
+    def running(self) -> list[str]:
+        """The domains of the running integrations, sorted."""
+        return sorted(
+            d for d, i in self._integrations.items() if i.status is IntegrationStatus.RUNNING
+        )
+
+    async def call_each(
+        self,
+        hook: str,
+        *,
+        domains: Iterable[str] | None = None,
+        time_limit: float | Callable[[LoadedIntegration], float] | None = None,
+        **kwargs: Any,
+    ) -> HookResults:
+        """Call ``hook`` on each running integration (or each of ``domains``, in that order).
+
+        The one way the kernel asks every integration something: each call is isolated (an
+        exception is logged with the domain and recorded in ``failed``; the next integration is
+        still asked) and an awaitable answer is awaited within ``timeout`` seconds (a number, or
+        a function of the integration, such as its manifest's ``stop_timeout``). The calls run
+        one after the other, in order. ``call_each_sync`` is the same for hooks that must answer
+        synchronously (an awaitable answer there is a failure).
+        """
+        found = HookResults()
+        for loaded in self._targets(domains):
+            seconds = time_limit(loaded) if callable(time_limit) else time_limit
+            try:
+                async with asyncio.timeout(seconds):
+                    answer = self._call(loaded.plugin, hook, **kwargs)
+                    if isinstance(answer, Awaitable):
+                        answer = await answer
+            except TimeoutError as err:
+                _LOGGER.warning(
+                    "Integration %s: %s still running after %g s", loaded.domain, hook, seconds
+                )
+                found.failed[loaded.domain] = err
+                continue
+            except Exception as err:  # an isolation boundary: one integration's hook only
+                _LOGGER.exception("Integration %s failed in %s", loaded.domain, hook)
+                found.failed[loaded.domain] = err
+                continue
+            if answer is not None:
+                found.results.append((loaded.domain, answer))
+        return found
+
+    def call_each_sync(
+        self, hook: str, *, domains: Iterable[str] | None = None, **kwargs: Any
+    ) -> HookResults:
+        """``call_each`` for hooks answered synchronously (panels, trigger platforms)."""
+        found = HookResults()
+        for loaded in self._targets(domains):
+            try:
+                answer = self._call(loaded.plugin, hook, **kwargs)
+                if isinstance(answer, Awaitable):
+                    if asyncio.iscoroutine(answer):
+                        answer.close()
+                    raise IntegrationError(
+                        f"{hook} must answer at once, not with an awaitable",
+                        integration=loaded.domain,
+                    )
+            except Exception as err:  # an isolation boundary: one integration's hook only
+                _LOGGER.exception("Integration %s failed in %s", loaded.domain, hook)
+                found.failed[loaded.domain] = err
+                continue
+            if answer is not None:
+                found.results.append((loaded.domain, answer))
+        return found
+
+    def _targets(self, domains: Iterable[str] | None) -> list[LoadedIntegration]:
+        if domains is None:
+            domains = self.running()
+        return [loaded for d in domains if (loaded := self._integrations.get(d)) is not None]
 
     def _call(self, plugin: object, hook: str, **kwargs: Any) -> Any:
         others = [p for p in self._pm.get_plugins() if p is not plugin]

@@ -155,7 +155,7 @@ class RestoreStateStore:
     def _start_writing(self) -> None:
         runtime = self._runtime
         self._unsubscribes.append(runtime.bus.listen(EVENT_EDGEWISE_FINAL_WRITE, self._final_write))
-        if runtime.scheduler is not None:
+        if runtime.has_scheduler:
             self._unsubscribes.append(
                 runtime.scheduler.every(DUMP_INTERVAL, self._periodic_dump, name="restore_state")
             )

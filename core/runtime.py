@@ -33,12 +33,16 @@ from .const import (
 from .core_sections import CONF_HTTP, CONF_LOGGER, CORE_SECTIONS, HttpConfig, LoggerConfig
 from .device_registry import AreaRegistry, DeviceRegistry
 from .entity_registry import EntityRegistry
-from .errors import IntegrationError
+from .errors import IntegrationError, NotStartedError
 from .http import HttpServer
+from .http.registry import ApiRegistry
+from .http.ws_commands import KERNEL_COMMANDS
 from .integration import IntegrationStatus
+from .logbook import LogbookDescriptions
 from .metrics import Metrics
 from .notifications import Notifications
 from .plugins import IntegrationLoader, setup_order
+from .registrations import Registrations
 from .schedules import ScheduledJob, ScheduleStore
 from .services import ServiceRegistry
 from .state import StateMachine
@@ -51,6 +55,12 @@ _LOGGER = logging.getLogger(__name__)
 _SETUP_FAILURES = frozenset({IntegrationStatus.SETUP_ERROR, IntegrationStatus.DEPENDENCY_FAILED})
 
 _T = TypeVar("_T")
+
+#: Statuses of an integration whose setup succeeded and that has not been stopped yet.
+_STOPPABLE = frozenset({IntegrationStatus.RUNNING, IntegrationStatus.FAILED})
+
+#: Seconds each integration's ``edgewise_started`` may take (it should only start tasks).
+STARTED_TIMEOUT = 10.0
 
 #: Seconds each shutdown stage may take before the runtime logs what is left and goes on.
 STOP_TIMEOUTS: dict[str, float] = {
@@ -145,21 +155,27 @@ class Runtime:
         self._executor = ThreadPoolExecutor(
             max_workers=min(8, (os.cpu_count() or 1) * 2), thread_name_prefix="edgewise-executor"
         )
+        #: What each integration registered, removed when it stops (``core.registrations``).
+        self.registrations = Registrations()
         self.bus = EventBus(self.loop, self.executor_job)
         self.states = StateMachine(self.bus)
-        self.services = ServiceRegistry(self.bus, self.executor_job)
+        self.services = ServiceRegistry(self.bus, self.executor_job, track=self.registrations.track)
+        #: HTTP routes and WebSocket commands (``core.http.register_route/register_command``).
+        self.api = ApiRegistry(self.registrations, KERNEL_COMMANDS)
+        #: The events the logbook shows and how (``core.logbook``).
+        self.logbook = LogbookDescriptions(self.registrations)
         self.loader = loader if loader is not None else IntegrationLoader()
         self.data = RuntimeData()
         self.state = CoreState.NOT_RUNNING
-        self.config: LoadedConfig | None = None
+        self._config: LoadedConfig | None = None
         self.core: CoreConfig = CoreConfig()
         self.http_config = HttpConfig()
-        self.scheduler: Scheduler | None = None
-        self.schedules: ScheduleStore | None = None
+        self._scheduler: Scheduler | None = None
+        self._schedules: ScheduleStore | None = None
         self.area_registry = AreaRegistry(self)
         self.device_registry = DeviceRegistry(self)
         self.entity_registry = EntityRegistry(self)
-        self.http: HttpServer | None = None
+        self._http: HttpServer | None = None
         #: Prometheus metrics, served at ``/metrics`` (see ``core.metrics``).
         self.metrics = Metrics()
         #: Persistent notifications for the panel (see ``core.notifications``).
@@ -171,6 +187,63 @@ class Runtime:
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
         self._setup_done: list[str] = []
+        self._stopped_integrations: set[str] = set()
+
+    # --- kernel services, there once their start-up stage has run -------------------------------
+
+    @property
+    def config(self) -> LoadedConfig:
+        """The site's configuration, as loaded (start-up stage ``config``).
+
+        Raises:
+            NotStartedError: before that stage.
+        """
+        if self._config is None:
+            raise NotStartedError("config", "the configuration is not loaded yet")
+        return self._config
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """Timers on the runtime's clock (start-up stage ``core``).
+
+        Raises:
+            NotStartedError: before that stage.
+        """
+        if self._scheduler is None:
+            raise NotStartedError("core", "the scheduler does not exist yet")
+        return self._scheduler
+
+    @scheduler.setter
+    def scheduler(self, scheduler: Scheduler) -> None:
+        """Give the runtime a scheduler before start (tests of one part on a fake clock)."""
+        self._scheduler = scheduler
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        """Stored scheduled service calls (start-up stage ``core``).
+
+        Raises:
+            NotStartedError: before that stage.
+        """
+        if self._schedules is None:
+            raise NotStartedError("core", "the schedule store does not exist yet")
+        return self._schedules
+
+    @property
+    def http(self) -> HttpServer:
+        """The HTTP server (start-up stage ``http``).
+
+        Raises:
+            NotStartedError: before that stage.
+        """
+        if self._http is None:
+            raise NotStartedError("http", "the HTTP server is not started yet")
+        return self._http
+
+    @property
+    def has_scheduler(self) -> bool:
+        """Whether the scheduler exists (the ``core`` stage has run)."""
+        return self._scheduler is not None
 
     # --- helpers for integrations --------------------------------------------------------------
 
@@ -249,11 +322,15 @@ class Runtime:
         with self._stage("integrations"):
             await self._setup_integrations()
         with self._stage("started"):
-            for domain in self._setup_done:
-                try:
-                    self.loader.call(domain, "edgewise_started", runtime=self)
-                except Exception:
-                    _LOGGER.exception("Error in edgewise_started of %s", domain)
+            for domain in [d for d in self._setup_done if self._running(d)]:
+                # What it registers now (and the tasks it starts) belongs to the integration.
+                with self.registrations.owner(domain):
+                    await self.loader.call_each(
+                        "edgewise_started",
+                        domains=[domain],
+                        time_limit=STARTED_TIMEOUT,
+                        runtime=self,
+                    )
             self.state = CoreState.RUNNING
             self.bus.fire(EVENT_EDGEWISE_STARTED)
             self._notify_setup_problems()
@@ -266,7 +343,6 @@ class Runtime:
 
     def _notify_setup_problems(self) -> None:
         """One notification listing the configuration errors and the integrations left out."""
-        assert self.config is not None  # noqa: S101 - set by the config stage
         problems = [str(issue) for issue in self.config.issues]
         problems += [
             f"{loaded.manifest.name} ({domain}): {loaded.error}"
@@ -291,7 +367,7 @@ class Runtime:
         Returns:
             The problems the integrations' ``edgewise_check_config`` hooks found.
         """
-        self.config = loaded
+        self._config = loaded
         self.core = loaded.core
         failed = {issue.integration for issue in loaded.issues if issue.integration}
         problems: list[str] = []
@@ -301,17 +377,13 @@ class Runtime:
                     continue
                 if self.loader.get(domain) is None:
                     continue
-                try:
-                    result = self.loader.call(
-                        domain, "edgewise_check_config", runtime=self, config=section
-                    )
-                    if isinstance(result, Awaitable):
-                        result = await result
-                except Exception as err:  # an isolation boundary: one plugin's check only
-                    _LOGGER.exception("Integration %s failed in edgewise_check_config", domain)
+                found = await self.loader.call_each(
+                    "edgewise_check_config", domains=[domain], runtime=self, config=section
+                )
+                for err in found.failed.values():
                     problems.append(f"{domain}: the configuration check failed: {err}")
-                    continue
-                problems.extend(str(problem) for problem in result or ())
+                for _, result in found.results:
+                    problems.extend(str(problem) for problem in result or ())
         finally:
             await self._shutdown_executor()
         return problems
@@ -320,24 +392,24 @@ class Runtime:
         known: dict[str, Any] = dict(CORE_SECTIONS)
         for domain, loaded in self.loader.integrations.items():
             known[domain] = loaded.manifest.config_schema
-        self.config = await self.run_in_executor(load_site_config, self.config_dir, known)
-        self.core = self.config.core
-        for issue in self.config.issues:
+        self._config = await self.run_in_executor(load_site_config, self.config_dir, known)
+        self.core = self._config.core
+        for issue in self._config.issues:
             _LOGGER.error("Configuration: %s", issue)
             if issue.integration and (failed := self.loader.get(issue.integration)):
                 failed.status = IntegrationStatus.CONFIG_ERROR
                 failed.error = issue.message
-        http = self.config.integrations.get(CONF_HTTP)
+        http = self._config.integrations.get(CONF_HTTP)
         if isinstance(http, HttpConfig):
             self.http_config = http
         if self._http_port is not None:
             self.http_config = dataclasses.replace(self.http_config, server_port=self._http_port)
-        logger = self.config.integrations.get(CONF_LOGGER)
+        logger = self._config.integrations.get(CONF_LOGGER)
         if isinstance(logger, LoggerConfig):
             logger.apply()
 
     async def _start_core(self) -> None:
-        self.scheduler = Scheduler(
+        self._scheduler = scheduler = Scheduler(
             self.loop,
             tz=self.core.tzinfo,
             latitude=self.core.latitude,
@@ -350,24 +422,23 @@ class Runtime:
         await self.area_registry.load()
         await self.device_registry.load()
         await self.entity_registry.load()
-        self.schedules = ScheduleStore(
+        self._schedules = schedules = ScheduleStore(
             storage / "schedules.json",
-            self.scheduler,
+            scheduler,
             self._run_scheduled_job,
             executor=self.run_in_executor,
         )
-        await self.schedules.load()
+        await schedules.load()
 
     async def _run_scheduled_job(self, job: ScheduledJob, when: object) -> None:
         domain, _, service = job.action.partition(".")
         await self.services.call(domain, service, dict(job.data), target=job.target)
 
     async def _start_http(self) -> None:
-        self.http = HttpServer(self, self.http_config)
-        await self.http.start()
+        self._http = HttpServer(self, self.http_config)
+        await self._http.start()
 
     async def _setup_integrations(self) -> None:
-        assert self.config is not None  # noqa: S101 - set by the config stage
         integrations = self.loader.integrations
         configured = {d for d in self.config.integrations if d in integrations}
         defaults = {d for d, i in integrations.items() if i.manifest.default}
@@ -406,25 +477,23 @@ class Runtime:
         self._setup_done = [d for d in order if done[d].result()]
 
     async def _setup_one(self, domain: str) -> bool:
-        assert self.config is not None  # noqa: S101 - set by the config stage
         loaded = self.loader.integrations[domain]
         loaded.status = IntegrationStatus.SETTING_UP
         timeout = loaded.manifest.setup_timeout
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                result = self.loader.call(
-                    domain,
-                    "edgewise_setup",
-                    runtime=self,
-                    config=self.config.integrations.get(domain),
-                )
-                if isinstance(result, Awaitable):
-                    await result
+            # What setup (and the tasks it starts) registers belongs to the integration.
+            with self.registrations.owner(domain):
+                config = loaded.manifest.checked_config(self.config.integrations.get(domain))
+                async with asyncio.timeout(timeout):
+                    result = self.loader.call(domain, "edgewise_setup", runtime=self, config=config)
+                    if isinstance(result, Awaitable):
+                        await result
         except TimeoutError:
             loaded.status = IntegrationStatus.SETUP_ERROR
             loaded.error = f"setup took longer than {timeout:g} s"
             _LOGGER.error("Integration %s: setup took longer than %g s", domain, timeout)
+            self.registrations.teardown(domain)
             return False
         except Exception as err:  # an isolation boundary: one integration only
             loaded.status = IntegrationStatus.SETUP_ERROR
@@ -433,6 +502,7 @@ class Runtime:
                 _LOGGER.error("Integration %s failed to set up: %s", domain, err)
             else:
                 _LOGGER.exception("Integration %s failed to set up", domain)
+            self.registrations.teardown(domain)
             return False
         loaded.status = IntegrationStatus.RUNNING
         loaded.error = None
@@ -475,11 +545,11 @@ class Runtime:
         await self._bounded("tasks", self._cancel_tasks())
         self.state = CoreState.FINAL_WRITE
         await self._bounded("final_write", self._final_write())
-        if self.scheduler is not None:
-            self.scheduler.close()
+        if self._scheduler is not None:
+            self._scheduler.close()
         self.bus.fire(EVENT_EDGEWISE_CLOSE)
-        if self.http is not None:
-            await self._bounded("http", self.http.stop())
+        if self._http is not None:
+            await self._bounded("http", self._http.stop())
         await self._bounded("executor", self._shutdown_executor())
         self.state = CoreState.STOPPED
         self._stopped.set()
@@ -500,18 +570,53 @@ class Runtime:
         await self.bus.drain()
 
     async def _stop_integrations(self) -> None:
-        for domain in reversed(self._setup_done):
+        await self._stop_domains([d for d in reversed(self._setup_done) if self._running(d)])
+
+    def _running(self, domain: str) -> bool:
+        loaded = self.loader.get(domain)
+        return (
+            loaded is not None
+            and loaded.status in _STOPPABLE
+            and domain not in self._stopped_integrations
+        )
+
+    async def stop_integration(self, domain: str) -> list[str]:
+        """Stop one running integration, and first the running ones that depend on it.
+
+        Each gets its ``edgewise_stop`` (bounded by its manifest's ``stop_timeout``), then
+        everything it registered (routes, WebSocket commands, services, logbook descriptions,
+        webhooks...) is removed, and its status becomes ``stopped``: its panels and trigger and
+        condition platforms are no longer asked for. The rest of the runtime keeps running.
+
+        Returns:
+            The domains stopped, in the order they were.
+        """
+        wanted = {domain}
+        changed = True
+        while changed:  # the running integrations that need one already wanted
+            changed = False
+            for other in self._setup_done:
+                deps = self.loader.integrations[other].manifest.dependencies
+                if other not in wanted and wanted.intersection(deps) and self._running(other):
+                    wanted.add(other)
+                    changed = True
+        order = [d for d in reversed(self._setup_done) if d in wanted and self._running(d)]
+        await self._stop_domains(order)
+        return order
+
+    async def _stop_domains(self, order: list[str]) -> None:
+        """``edgewise_stop`` each of ``order`` in turn, then remove what it registered."""
+        for domain in order:
+            self._stopped_integrations.add(domain)
+            await self.loader.call_each(
+                "edgewise_stop",
+                domains=[domain],
+                time_limit=lambda loaded: loaded.manifest.stop_timeout,
+                runtime=self,
+            )
+            removed = self.registrations.teardown(domain)
+            _LOGGER.debug("Integration %s stopped; %d registrations removed", domain, removed)
             loaded = self.loader.integrations[domain]
-            timeout = loaded.manifest.stop_timeout
-            try:
-                async with asyncio.timeout(timeout):
-                    result = self.loader.call(domain, "edgewise_stop", runtime=self)
-                    if isinstance(result, Awaitable):
-                        await result
-            except TimeoutError:
-                _LOGGER.warning("Integration %s still running after %g s", domain, timeout)
-            except Exception:
-                _LOGGER.exception("Integration %s failed to stop", domain)
             if loaded.status is not IntegrationStatus.FAILED:
                 loaded.status = IntegrationStatus.STOPPED
 
@@ -527,8 +632,8 @@ class Runtime:
 
     async def _final_write(self) -> None:
         await self._fire_and_drain(EVENT_EDGEWISE_FINAL_WRITE)
-        if self.schedules is not None:
-            await self.schedules.flush()
+        if self._schedules is not None:
+            await self._schedules.flush()
         await self.entity_registry.flush()
         await self.device_registry.flush()
         await self.area_registry.flush()

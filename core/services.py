@@ -17,6 +17,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from .auth.models import Permission
 from .bus import EventBus, JobType, job_type_of
 from .const import (
     ATTR_AREA_ID,
@@ -193,7 +194,13 @@ ServiceHandler = Callable[[ServiceCall], Awaitable[ServiceResponse | None] | Ser
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """A registered service: its handler, schema and whether it returns data."""
+    """A registered service: its handler, schema, whether it returns data, and who may call it.
+
+    ``permission`` is what a user of the HTTP and WebSocket APIs needs to call it: ``CONTROL``
+    (operators: operate equipment, run automations) or ``ADMIN`` (change the configuration:
+    reloads, purges, adding points). Calls made by the runtime itself (automations, schedules)
+    are not checked.
+    """
 
     domain: str
     name: str
@@ -202,6 +209,7 @@ class Service:
     supports_response: SupportsResponse
     job_type: JobType
     description: str = ""
+    permission: Permission = Permission.CONTROL
 
 
 def _invalid_path(err: vol.Invalid) -> str | None:
@@ -218,8 +226,11 @@ class ServiceRegistry:
         self,
         bus: EventBus,
         executor_job: Callable[[Callable[[], object]], Awaitable[object]],
+        *,
+        track: Callable[[Callable[[], None]], Callable[[], None]] | None = None,
     ) -> None:
         self._bus = bus
+        self._track = track
         self._executor_job = executor_job
         self._services: dict[str, dict[str, Service]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -235,10 +246,35 @@ class ServiceRegistry:
         *,
         supports_response: SupportsResponse = SupportsResponse.NONE,
         description: str = "",
-    ) -> None:
-        """Register (or replace) ``domain.service``; fires ``service_registered``."""
+        permission: Permission = Permission.CONTROL,
+    ) -> Callable[[], None]:
+        """Register (or replace) ``domain.service``; fires ``service_registered``.
+
+        Args:
+            domain, service: the service's name.
+            handler: runs each call (a coroutine function, a ``@callback`` or a plain function,
+                which runs in the executor).
+            schema: validates the call's data (its target keys taken out first).
+            supports_response: whether it returns response data.
+            description: one line for ``/api/services`` and the panel.
+            permission: what a user of the APIs needs to call it: ``CONTROL`` (the default)
+                for operating equipment, ``ADMIN`` for changing the configuration (reloads,
+                purges, adding or removing points and devices).
+
+        Returns:
+            A function that removes the service (unless it was replaced since). When an
+            integration registers it during its setup, its stop calls this function.
+
+        Raises:
+            ValueError: ``permission`` is neither ``CONTROL`` nor ``ADMIN``.
+        """
+        if permission not in (Permission.CONTROL, Permission.ADMIN):
+            raise ValueError(
+                f"Service {domain}.{service}: permission must be CONTROL or ADMIN, "
+                f"not {permission.name}"
+            )
         domain, service = domain.lower(), service.lower()
-        self._services.setdefault(domain, {})[service] = Service(
+        registered = Service(
             domain,
             service,
             handler,
@@ -246,8 +282,16 @@ class ServiceRegistry:
             supports_response,
             job_type_of(handler),
             description,
+            permission,
         )
+        self._services.setdefault(domain, {})[service] = registered
         self._bus.fire(EVENT_SERVICE_REGISTERED, {"domain": domain, "service": service})
+
+        def remove() -> None:
+            if self._services.get(domain, {}).get(service) is registered:
+                self.remove(domain, service)
+
+        return remove if self._track is None else self._track(remove)
 
     def remove(self, domain: str, service: str) -> None:
         """Remove ``domain.service``; fires ``service_removed``.

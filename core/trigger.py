@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .context import Context
-from .integration import IntegrationStatus
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -117,17 +116,10 @@ def collect_platforms(
 ) -> dict[str, Any]:
     """Call ``hook`` on each running integration (or each of ``domains``) and merge the results."""
     result: dict[str, Any] = {}
-    for domain, loaded in sorted(runtime.loader.integrations.items()):
-        if domains is not None:
-            if domain not in domains:
-                continue
-        elif loaded.status is not IntegrationStatus.RUNNING:
-            continue
-        try:
-            platforms = runtime.loader.call(domain, hook, runtime=runtime)
-        except Exception:  # an isolation boundary: one plugin's hook only
-            _LOGGER.exception("Integration %s failed in %s", domain, hook)
-            continue
+    asked = None if domains is None else sorted(domains)
+    for domain, platforms in runtime.loader.call_each_sync(
+        hook, domains=asked, runtime=runtime
+    ).results:
         if not isinstance(platforms, Mapping):
             continue
         for name, platform in platforms.items():

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .http.view import redacted_webhook_id as redacted
 from .runtime import RuntimeKey
 
 if TYPE_CHECKING:
@@ -64,14 +65,15 @@ def register_webhook(
         allowed_methods: the HTTP methods accepted (others get 405).
 
     Returns:
-        A function that unregisters the webhook (harmless to call twice).
+        A function that unregisters the webhook (harmless to call twice); when an integration
+        registered it (from its setup or the tasks it started), its stop calls it too.
 
     Raises:
         ValueError: the id is already registered.
     """
     registry = _registry(runtime)
     if webhook_id in registry:
-        raise ValueError(f"Webhook {webhook_id!r} is already registered")
+        raise ValueError(f"Webhook {redacted(webhook_id)} is already registered")
     webhook = Webhook(
         webhook_id, handler, local_only, frozenset(m.upper() for m in allowed_methods)
     )
@@ -81,7 +83,7 @@ def register_webhook(
         if registry.get(webhook_id) is webhook:
             del registry[webhook_id]
 
-    return unregister
+    return runtime.registrations.track(unregister)
 
 
 def registered_webhooks(runtime: Runtime) -> list[str]:
@@ -116,18 +118,20 @@ async def handle_webhook(
     """
     webhook = _registry(runtime).get(webhook_id)
     if webhook is None:
-        _LOGGER.info("Received a request for the unknown webhook %s", webhook_id)
+        _LOGGER.info("Received a request for an unknown webhook %s", redacted(webhook_id))
         return web.Response(status=200)
     if request.method.upper() not in webhook.allowed_methods:
         return web.Response(status=405)
     if webhook.local_only and not is_local(request.remote):
         _LOGGER.warning(
-            "Refused a request from %s to the local-only webhook %s", request.remote, webhook_id
+            "Refused a request from %s to the local-only webhook %s",
+            request.remote,
+            redacted(webhook_id),
         )
         return web.Response(status=200)
     try:
         response = await webhook.handler(runtime, webhook_id, request)
     except Exception:  # an isolation boundary: one webhook handler only
-        _LOGGER.exception("Error handling webhook %s", webhook_id)
+        _LOGGER.exception("Error handling webhook %s", redacted(webhook_id))
         return web.Response(status=200)
     return response if response is not None else web.Response(status=200)

@@ -43,12 +43,12 @@ def attach_webhook(
         payload: dict[str, Any] = {
             "webhook_id": hook_id,
             "query": dict(request.query),
-            "description": f"webhook {hook_id}",
+            "description": "webhook",
         }
         body = await request.text()
         if request.content_type == "application/json" or body[:1] in ("{", "["):
             try:
-                payload["json"] = loads_json(body, f"webhook {hook_id}") if body else {}
+                payload["json"] = loads_json(body, "webhook body") if body else {}
             except ValueError:
                 payload["data"] = body
         elif body:

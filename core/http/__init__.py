@@ -5,9 +5,14 @@ finished and the runtime is running (503 before and during shutdown), so a super
 benchmark can wait on it. Both, the login and onboarding routes and webhooks need no token;
 every other route does (see ``core.http.middleware``).
 
+Integrations add routes and WebSocket commands to one runtime with ``register_route`` and
+``register_command`` (``registry``); what an integration adds is removed when it stops. The
+kernel serves only its own APIs: history and logbook come from the recorder integration, the
+automation editor and traces from the automation engine, through the same two calls.
+
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
-(Home Assistant's REST API), ``history`` (history and logbook), ``websocket`` and
-``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` and ``ws_automations`` (the
+(Home Assistant's REST API), ``registry`` (routes and commands added at run time),
+``websocket`` and ``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` (the kernel
 commands the web panel needs), ``frontend`` (the panel's static files at ``/``), ``panels``
 (pages integrations add), ``ban``, ``permissions``, ``error_log``.
 """
@@ -29,19 +34,17 @@ from core.storage import storage_path
 
 from . import (
     auth_views,
-    automation_api,
     frontend,
-    history,
     rest,
     templates,
     websocket,
-    ws_automations,  # noqa: F401 - importing it registers the automation pages' commands
-    ws_panel,  # noqa: F401 - importing it registers the panel's WebSocket commands
+    ws_panel,
     ws_registries,
 )
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
 from .middleware import middlewares
+from .registry import ApiRegistry, CommandHandler
 from .view import (
     AUTH,
     GUARD,
@@ -58,10 +61,19 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
-# Imported for the commands they register.
-_COMMAND_MODULES = (ws_registries,)
+# Imported for the kernel commands they declare.
+_COMMAND_MODULES = (templates, ws_panel, ws_registries)
 
-__all__ = ["RUNTIME", "HttpServer", "register_route", "requires"]
+__all__ = [
+    "RUNTIME",
+    "ApiRegistry",
+    "CommandHandler",
+    "Handler",
+    "HttpServer",
+    "register_command",
+    "register_route",
+    "requires",
+]
 
 
 def register_route(
@@ -71,33 +83,44 @@ def register_route(
     handler: Handler,
     permission: Permission = Permission.READ,
 ) -> Callable[[], None]:
-    """Serve ``handler`` at ``method path`` (an exact path under ``/api/``) with authentication.
+    """Serve ``handler`` at ``method path`` (under ``/api/``) with authentication.
 
-    For integrations, at setup or later: the request carries the user (``current_user``) and
-    must come with a bearer token; the user's role must allow ``permission``. Take arguments
-    from the query string or the JSON body (paths have no placeholders).
+    For integrations, from setup (or later): the request carries the user (``current_user``)
+    and must come with a bearer token; the user's role must allow ``permission`` (any but
+    ``PUBLIC``). ``path`` is exact or has whole-segment placeholders
+    (``/api/my_meter/readings/{meter}``), read with ``request.match_info["meter"]``. The route
+    is removed when the integration that registered it stops.
 
     Returns:
-        A function that removes the route.
+        A function that removes the route (harmless to call twice).
 
     Raises:
-        ValueError: the path is not under ``/api/`` or the route exists.
-        RuntimeError: the HTTP server is not running.
+        ValueError: the path is not under ``/api/``, is malformed, or the route exists.
     """
-    if runtime.http is None:
-        raise RuntimeError("The HTTP server is not running")
-    if not path.startswith("/api/"):
-        raise ValueError(f"An integration's route must be under /api/: {path}")
-    key = (method.upper(), path)
-    routes = runtime.http.extra_routes
-    if key in routes:
-        raise ValueError(f"Route {method} {path} exists already")
-    routes[key] = requires(permission)(handler)
+    return runtime.api.add_route(method, path, handler, permission)
 
-    def remove() -> None:
-        routes.pop(key, None)
 
-    return remove
+def register_command(
+    runtime: Runtime,
+    command_type: str,
+    handler: CommandHandler,
+    permission: Permission = Permission.READ,
+) -> Callable[[], None]:
+    """Answer WebSocket messages of ``command_type`` (``"my_meter/readings"``) on ``runtime``.
+
+    ``handler(conn, msg)`` answers with ``conn.send(result_message(msg["id"], ...))`` (see
+    ``core.http.ws_messages``); when it is a coroutine function it runs as a task tied to the
+    connection, and ``core.errors`` exceptions it raises become error answers. The user's role
+    must allow ``permission`` (any but ``PUBLIC``). The command is removed when the integration
+    that registered it stops.
+
+    Returns:
+        A function that removes the command (harmless to call twice).
+
+    Raises:
+        ValueError: the type is malformed or already registered.
+    """
+    return runtime.api.add_command(command_type, handler, permission)
 
 
 @requires(Permission.PUBLIC)
@@ -124,6 +147,14 @@ async def ready(request: web.Request) -> web.StreamResponse:
     if runtime.ready:
         return json_response({"status": "ready"})
     return json_response({"status": runtime.state.value.lower()}, status=503)
+
+
+@requires(Permission.PUBLIC)
+async def webhook(request: web.Request) -> web.StreamResponse:
+    """``/api/webhook/{webhook_id}``: no token; the webhook's own rules apply."""
+    from core.webhook import handle_webhook  # noqa: PLC0415 - core.webhook imports the runtime
+
+    return await handle_webhook(request.app[RUNTIME], request.match_info["webhook_id"], request)
 
 
 @requires(Permission.READ)
@@ -191,14 +222,11 @@ class HttpServer:
         self.app.router.add_get("/metrics", metrics)
         auth_views.add_routes(self.app)
         rest.add_routes(self.app)
-        history.add_routes(self.app)
         templates.add_routes(self.app)
-        automation_api.add_routes(self.app)
+        self.app.router.add_route("*", "/api/webhook/{webhook_id}", webhook)
         self.websocket = websocket.add_routes(self.app, config)
         #: The web panel's files (``frontend/``) at ``/``.
         self.frontend = frontend.add_routes(self.app)
-        #: Routes integrations add while running (see ``register_route``).
-        self.extra_routes: dict[tuple[str, str], Handler] = {}
 
         # Last: anything under /api/ that no route above matched.
         @requires(Permission.READ)
@@ -213,9 +241,14 @@ class HttpServer:
         self.port: int | None = None
 
     async def _extra_route(self, request: web.Request) -> web.StreamResponse:
-        handler = self.extra_routes.get((request.method, request.path))
-        if handler is None:
+        found = self.runtime.api.resolve(request.method, request.path)
+        if found is None:
+            if allowed := self.runtime.api.allowed_methods(request.path):
+                raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
             raise web.HTTPNotFound
+        handler, params = found
+        # The catch-all route matched ``tail``; the handler reads its own placeholders.
+        request.match_info.update(params)
         needed = permission_of(handler)
         user = current_user(request)
         if not user.can(needed):

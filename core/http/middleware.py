@@ -40,6 +40,7 @@ from .view import (
     KEY_REQUEST_ID,
     KEY_USER,
     json_message,
+    loggable_path,
     permission_of,
     remote_address,
 )
@@ -103,7 +104,7 @@ def request_log_middleware(metrics: Metrics) -> Middleware:
                 "remote=%s user=%s",
                 request_id,
                 request.method,
-                request.path,
+                loggable_path(request.path),
                 route,
                 status,
                 elapsed * 1000,

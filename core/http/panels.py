@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.integration import IntegrationStatus
-
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
@@ -70,15 +68,8 @@ def panels_of(runtime: Runtime) -> dict[str, Panel]:
     integration's domain and left out; the other panels are listed.
     """
     panels: dict[str, Panel] = {}
-    for domain, loaded in runtime.loader.integrations.items():
-        if loaded.status is not IntegrationStatus.RUNNING:
-            continue
-        try:
-            found = runtime.loader.call(domain, "edgewise_panels", runtime=runtime)
-        except Exception:  # an isolation boundary: one integration's hook
-            _LOGGER.exception("Error in edgewise_panels of %s", domain)
-            continue
-        for panel in found or ():
+    for domain, found in runtime.loader.call_each_sync("edgewise_panels", runtime=runtime).results:
+        for panel in found:
             if not isinstance(panel, Panel):
                 _LOGGER.error("edgewise_panels of %s returned %r, not a Panel", domain, panel)
                 continue

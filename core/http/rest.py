@@ -112,6 +112,8 @@ def services_json(app: web.Application) -> list[dict[str, Any]]:
             }
             if svc.supports_response is not SupportsResponse.NONE:
                 entry["response"] = {"optional": svc.supports_response is SupportsResponse.OPTIONAL}
+            # Which role may call it, so that the panel can offer only what the user may do.
+            entry["edgewise_permission"] = svc.permission.name.lower()
             described[name] = entry
         result.append({"domain": domain, "services": described})
     return result
@@ -223,7 +225,7 @@ async def api_call_service(request: web.Request) -> web.StreamResponse:
         # Home Assistant answers an unknown service with aiohttp's bare 400.
         raise web.HTTPBadRequest
     try:
-        check_service_allowed(current_user(request), domain, service)
+        check_service_allowed(current_user(request), runtime.services, domain, service)
     except Unauthorized as err:
         return json_message(str(err), 403)
     supports = runtime.services.get(domain, service).supports_response

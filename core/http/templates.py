@@ -5,17 +5,25 @@ result there). The WebSocket command answers ``result``, then an event with the 
 listens to (``{"result": ..., "listeners": {"all", "domains", "entities", "time"}}``), then a new
 event each time the result changes (``core.template.track_template``'s rules: only when what it
 read changed; ``now()`` at most once a minute).
+
+Both are for admins, as in Home Assistant: a template reads every state and runs on the event
+loop. Each render over the API has a short time budget (``API_RENDER_TIME``) so that even an admin's
+runaway template cannot hold the loop; a subscription whose render runs past it gets an error event
+and ends. One connection holds at most ``MAX_TEMPLATE_SUBSCRIPTIONS`` templates, and their renders
+together take at most ``API_RENDER_SHARE`` of every second (the rest wait for the next second).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
 from core.auth import Permission
-from core.template import Template, TemplateError
-from core.template.tracking import TemplateTracker
+from core.template import Template, TemplateError, TemplateTimeoutError
+from core.template.tracking import RenderPacer, TemplateTracker
 
 from .view import RUNTIME, InvalidJson, json_message, read_json, requires
 from .ws_commands import field, register_command
@@ -24,8 +32,26 @@ from .ws_messages import ERR_TEMPLATE_ERROR, error_message, event_message, resul
 if TYPE_CHECKING:
     from .websocket import Connection
 
+#: The time budget of one render over the API, in seconds.
+API_RENDER_TIME = 0.05
+#: The most ``render_template`` subscriptions one WebSocket connection may hold.
+MAX_TEMPLATE_SUBSCRIPTIONS = 32
+#: The seconds of rendering one connection's subscriptions may take in every second.
+API_RENDER_SHARE = 0.1
 
-@requires(Permission.READ)
+
+class _ConnectionTemplates:
+    """The template subscriptions of one connection, and the pacer their renders share."""
+
+    def __init__(self) -> None:
+        self.pacer = RenderPacer(API_RENDER_SHARE)
+        self.ids: set[int] = set()
+
+
+_BY_CONNECTION: WeakKeyDictionary[Connection, _ConnectionTemplates] = WeakKeyDictionary()
+
+
+@requires(Permission.ADMIN)
 async def api_template(request: web.Request) -> web.StreamResponse:
     """``POST /api/template``: render ``template`` with ``variables``; the text, or 400."""
     try:
@@ -39,7 +65,9 @@ async def api_template(request: web.Request) -> web.StreamResponse:
         return json_message("Error rendering template: variables must be an object", 400)
     try:
         template = Template(data["template"], request.app[RUNTIME], name="POST /api/template")
-        result = template.render(variables, parse_result=False)
+        # Compiling is not interruptible, and a long source takes long: off the loop.
+        await asyncio.to_thread(template.ensure_valid)
+        result = template.render(variables, parse_result=False, time_budget=API_RENDER_TIME)
     except TemplateError as err:
         return json_message(f"Error rendering template: {err}", 400)
     return web.Response(text=str(result), content_type="text/plain")
@@ -55,14 +83,38 @@ def _listeners(tracker: TemplateTracker) -> dict[str, Any]:
     }
 
 
-@register_command("render_template", Permission.READ)
-def render_template(conn: Connection, msg: dict[str, Any]) -> None:
+@register_command("render_template", Permission.ADMIN)
+async def render_template(conn: Connection, msg: dict[str, Any]) -> None:
     """Render a template and send its result again whenever it changes."""
     source = field(msg, "template", str)
     variables = field(msg, "variables", dict, None)
     report_errors = bool(field(msg, "report_errors", bool, False))
     msg_id: int = msg["id"]
+    mine = _BY_CONNECTION.get(conn)
+    if mine is None:
+        mine = _BY_CONNECTION[conn] = _ConnectionTemplates()
+    if len(mine.ids) >= MAX_TEMPLATE_SUBSCRIPTIONS:
+        conn.send(
+            error_message(
+                msg_id,
+                ERR_TEMPLATE_ERROR,
+                f"Too many templates: one connection may follow at most "
+                f"{MAX_TEMPLATE_SUBSCRIPTIONS}; unsubscribe from one first",
+            )
+        )
+        return
     template = Template(source, conn.runtime, name="render_template")
+    mine.ids.add(msg_id)  # held while compiling, so that concurrent commands count it
+    try:
+        # Compiling is not interruptible, and a long source takes long: off the loop.
+        await asyncio.to_thread(template.ensure_valid)
+    except TemplateError as err:
+        mine.ids.discard(msg_id)
+        conn.send(error_message(msg_id, ERR_TEMPLATE_ERROR, str(err)))
+        return
+    except BaseException:
+        mine.ids.discard(msg_id)
+        raise
     started = False
     first: list[Any] = []
 
@@ -73,21 +125,42 @@ def render_template(conn: Connection, msg: dict[str, Any]) -> None:
         send(result)
 
     def send(result: Any) -> None:
+        if isinstance(result, TemplateTimeoutError):
+            # The tracker stopped itself: the subscription ends with the error.
+            conn.send(event_message(msg_id, {"error": str(result), "level": "ERROR"}))
+            unsubscribe()
+            if conn.subscriptions.get(msg_id) is unsubscribe:
+                del conn.subscriptions[msg_id]
+            return
         if isinstance(result, TemplateError):
             if report_errors:
                 conn.send(event_message(msg_id, {"error": str(result), "level": "ERROR"}))
             return
         conn.send(event_message(msg_id, {"result": result, "listeners": _listeners(tracker)}))
 
-    tracker = TemplateTracker(conn.runtime, template, variables, on_result)
+    def unsubscribe() -> None:
+        tracker.cancel()
+        mine.ids.discard(msg_id)
+
+    tracker = TemplateTracker(
+        conn.runtime,
+        template,
+        variables,
+        on_result,
+        time_budget=API_RENDER_TIME,
+        pacer=mine.pacer,
+    )
     tracker.start()
     started = True
     initial = first[0] if first else None
-    if isinstance(initial, TemplateError) and not report_errors:
+    if isinstance(initial, TemplateTimeoutError) or (
+        isinstance(initial, TemplateError) and not report_errors
+    ):
         tracker.cancel()
+        mine.ids.discard(msg_id)
         conn.send(error_message(msg_id, ERR_TEMPLATE_ERROR, str(initial)))
         return
-    conn.subscriptions[msg_id] = tracker.cancel
+    conn.subscriptions[msg_id] = unsubscribe
     conn.send(result_message(msg_id))
     if first:
         send(initial)

@@ -31,6 +31,11 @@ _H = TypeVar("_H", bound=Handler)
 _PERMISSION_ATTR = "edgewise_permission"
 CONTENT_TYPE_JSON = "application/json"
 
+#: Where webhooks are served; the rest of the path is the webhook's id, a secret.
+WEBHOOK_PATH_PREFIX = "/api/webhook/"
+#: Characters of a webhook id that logs may show.
+_WEBHOOK_ID_SHOWN = 4
+
 
 def requires(permission: Permission) -> Callable[[_H], _H]:
     """Declare what a handler needs; the auth middleware enforces it before the handler runs.
@@ -122,3 +127,17 @@ def request_context(request: web.Request) -> Context:
 def remote_address(request: web.Request) -> str:
     """The client's address (no proxy headers are trusted)."""
     return request.remote or "unknown"
+
+
+def redacted_webhook_id(webhook_id: str) -> str:
+    """A webhook id as logs may show it: its first characters only (the id is a secret)."""
+    if len(webhook_id) <= 2 * _WEBHOOK_ID_SHOWN:
+        return "…"
+    return f"{webhook_id[:_WEBHOOK_ID_SHOWN]}…"
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with the id of ``/api/webhook/<id>`` redacted, for access logs."""
+    if not path.startswith(WEBHOOK_PATH_PREFIX):
+        return path
+    return WEBHOOK_PATH_PREFIX + redacted_webhook_id(path[len(WEBHOOK_PATH_PREFIX) :])

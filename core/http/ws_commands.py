@@ -1,9 +1,10 @@
 """The commands of the WebSocket API, each with the permission it needs.
 
-Other modules add commands with ``register_command``; a handler gets the connection and the
-message (already checked to have an increasing ``id`` and a ``type``), and answers with
-``conn.send(result_message(...))``. A handler that is a coroutine function runs as a task tied
-to the connection.
+The kernel's modules declare their commands with ``kernel_command``; integrations add theirs
+to one runtime with ``core.http.register_command`` (see ``core.http.registry``). A handler gets
+the connection and the message (already checked to have an increasing ``id`` and a ``type``),
+and answers with ``conn.send(result_message(...))``. A handler that is a coroutine function runs
+as a task tied to the connection.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.notifications import Notification, UpdateType
 from core.state import State
 
 from .permissions import check_service_allowed
+from .registry import Command, CommandHandler
 from .rest import config_dict, services_json, states_body
 from .ws_messages import (
     ERR_HOME_ASSISTANT_ERROR,
@@ -53,41 +55,44 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-CommandHandler = Callable[["Connection", dict[str, Any]], Coroutine[Any, Any, None] | None]
+#: The kernel's own commands, declared where they are written (``@kernel_command``); each
+#: runtime's ``ApiRegistry`` starts with them. Integrations use ``core.http.register_command``.
+KERNEL_COMMANDS: dict[str, Command] = {}
 
-#: type → (handler, permission).
-COMMANDS: dict[str, tuple[CommandHandler, Permission]] = {}
 
-
-def register_command(
+def kernel_command(
     command: str, permission: Permission
 ) -> Callable[[CommandHandler], CommandHandler]:
-    """Register a WebSocket command under ``command``; usable as a decorator.
+    """Declare one of the kernel's WebSocket commands; a decorator, for ``core.http`` modules.
 
     Raises:
         ValueError: another handler already has that command (one command, one handler).
     """
 
     def add(handler: CommandHandler) -> CommandHandler:
-        if (known := COMMANDS.get(command)) is not None and known[0] is not handler:
+        if (known := KERNEL_COMMANDS.get(command)) is not None and known.handler is not handler:
             raise ValueError(f"WebSocket command {command!r} is already registered")
-        COMMANDS[command] = (handler, permission)
+        KERNEL_COMMANDS[command] = Command(handler, permission)
         return handler
 
     return add
 
 
+#: The kernel modules' name for ``kernel_command``.
+register_command = kernel_command
+
+
 def dispatch(conn: Connection, msg: dict[str, Any]) -> None:
     """Run the command ``msg`` asks for, or answer why not."""
     msg_id: int = msg["id"]
-    entry = COMMANDS.get(msg["type"])
+    entry = conn.runtime.api.commands.get(msg["type"])
     if entry is None:
         from .ws_collections import handle_collection_command  # noqa: PLC0415 - avoids a cycle
 
         if not handle_collection_command(conn, msg):
             conn.send(error_message(msg_id, ERR_UNKNOWN_COMMAND, "Unknown command."))
         return
-    handler, permission = entry
+    handler, permission = entry.handler, entry.permission
     if not conn.user.can(permission):
         conn.send(error_message(msg_id, ERR_UNAUTHORIZED, "Unauthorized"))
         return
@@ -329,7 +334,7 @@ async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
     data = field(msg, "service_data", dict, None)
     target = field(msg, "target", dict, None)
     return_response = bool(field(msg, "return_response", bool, False))
-    check_service_allowed(conn.user, domain, service)
+    check_service_allowed(conn.user, conn.runtime.services, domain, service)
     context = context_for(conn)
     response = await asyncio.shield(
         conn.runtime.services.call(

@@ -2,27 +2,22 @@
 
 Users (admins only): ``config/auth/list``, ``config/auth/create``, ``config/auth/update``,
 ``config/auth/delete``.
-For any user: ``edgewise/user_names`` (who changed what), ``edgewise/integrations`` (each
-integration's status and error), ``history/downsampled`` (a chart's worth of history) and
-``recorder/statistics_during_period`` (long-term statistics of meters).
+For any user: ``edgewise/user_names`` (who changed what) and ``edgewise/integrations`` (each
+integration's status and error). The history and statistics commands are the recorder's
+(``integrations.recorder.api``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.auth import AuthError, Permission, Role
-from core.state import valid_entity_id
 
-from .ws_commands import InvalidMessage, context_for, field, register_command
+from .ws_commands import InvalidMessage, field, register_command
 from .ws_messages import ERR_NOT_FOUND, error_message, result_message
 
 if TYPE_CHECKING:
     from .websocket import Connection
-
-#: Most points a downsampled history may ask for.
-MAX_POINTS = 2000
 
 
 @register_command("edgewise/integrations", Permission.READ)
@@ -121,67 +116,3 @@ async def auth_delete(conn: Connection, msg: dict[str, Any]) -> None:
     conn.auth.data.remove_user(user.id)
     await conn.auth.save()
     conn.send(result_message(msg["id"]))
-
-
-# --- history and statistics ----------------------------------------------------------------------
-
-
-def _time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
-    text = field(msg, key, str, None)
-    if text is None:
-        return default
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidMessage(f"invalid datetime @ data['{key}']") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-@register_command("history/downsampled", Permission.READ)
-async def history_downsampled(conn: Connection, msg: dict[str, Any]) -> None:
-    """History of ``entity_ids`` from ``start_time`` to ``end_time`` in at most ``points`` items.
-
-    Numbers come as buckets (``t``, ``mean``, ``min``, ``max``, ``count``), other states as
-    changes (``t``, ``state``); see ``integrations.recorder.history.get_downsampled``.
-    """
-    entity_ids = [str(e).lower() for e in field(msg, "entity_ids", list)]
-    if not entity_ids or not all(valid_entity_id(e) for e in entity_ids):
-        raise InvalidMessage("expected a non-empty list of entity ids @ data['entity_ids']")
-    now = datetime.now(UTC)
-    end = _time(msg, "end_time", now)
-    start = _time(msg, "start_time", end - timedelta(days=1))
-    points = field(msg, "points", int, 300)
-    if not 1 <= points <= MAX_POINTS or end <= start:
-        raise InvalidMessage(f"need 1 <= points <= {MAX_POINTS} and end_time after start_time")
-    from integrations.recorder.core import RECORDER  # noqa: PLC0415 - only with a recorder
-    from integrations.recorder.history import get_downsampled  # noqa: PLC0415
-
-    recorder = conn.runtime.data.get(RECORDER)
-    if recorder is None:
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The recorder is not set up"))
-        return
-    await recorder.flush()
-    result = await get_downsampled(recorder, entity_ids, start, end, points)
-    conn.send(result_message(msg["id"], result))
-
-
-@register_command("recorder/statistics_during_period", Permission.READ)
-async def statistics_during_period(conn: Connection, msg: dict[str, Any]) -> None:
-    """Long-term statistics, as Home Assistant's command (answered by ``recorder.get_statistics``).
-
-    Takes ``statistic_ids``, ``start_time``, optional ``end_time``, ``period`` and ``types``;
-    answers ``{statistic_id: [rows]}``.
-    """
-    if not conn.runtime.services.has("recorder", "get_statistics"):
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The recorder is not set up"))
-        return
-    data: dict[str, Any] = {
-        key: msg[key]
-        for key in ("statistic_ids", "start_time", "end_time", "period", "types", "units")
-        if key in msg
-    }
-    response = await conn.runtime.services.call(
-        "recorder", "get_statistics", data, context=context_for(conn), return_response=True
-    )
-    statistics = response.get("statistics", {}) if isinstance(response, dict) else {}
-    conn.send(result_message(msg["id"], statistics))

@@ -22,20 +22,37 @@ To follow the states a template reads, ``track_template(runtime, template, varia
 on_result)`` calls ``on_result`` with the first result, then with each changed result (or the
 ``TemplateError`` of a failed render); it returns the function that stops tracking.
 
+Every render has a time budget (``time_budget=``, ``DEFAULT_RENDER_TIME`` unless given; the
+API gives its renders 50 ms): the sandbox checks it at every call, attribute, operator, filter
+and loop iteration and stops the render with a ``TemplateTimeoutError``; regular expressions get
+the remaining budget as their timeout. Whatever can build a large value (``*``, padding, widths,
+``batch``, ``zip``...) is measured before it is built, and all a render builds is counted against
+``MAX_RENDER_ALLOCATION``; no value weighs more than ``MAX_VALUE_WEIGHT`` and no text is longer
+than ``MAX_TEMPLATE_OUTPUT``.
+
 Modules: ``template`` (the Template class, result parsing, ``render_complex``), ``sandbox``
-(the environment and its limits), ``environment`` (the helpers as globals, filters and tests),
-``helpers``, ``time_helpers`` and ``states`` (the functions templates call), ``render_info``
-(what a render read), ``tracking`` (``track_template``).
+(the environment and its limits), ``limits`` and ``guarded`` (the measures, and the filters that
+use them), ``environment`` (the helpers as globals, filters and tests), ``helpers``,
+``time_helpers`` and ``states`` (the functions templates call), ``render_info`` (what a render
+read, and its budgets), ``tracking`` (``track_template``).
 """
 
 from __future__ import annotations
 
 from core.errors import TemplateError
 
-from .render_info import MAX_LOOP_ITERATIONS, MAX_TEMPLATE_OUTPUT, RenderInfo
+from .render_info import (
+    DEFAULT_RENDER_TIME,
+    MAX_LOOP_ITERATIONS,
+    MAX_RENDER_ALLOCATION,
+    MAX_TEMPLATE_OUTPUT,
+    MAX_VALUE_WEIGHT,
+    RenderInfo,
+)
 from .template import (
     Template,
     TemplateRenderError,
+    TemplateTimeoutError,
     attach,
     is_template_string,
     parse_result,
@@ -45,6 +62,7 @@ from .tracking import (
     ALL_STATES_RATE_LIMIT,
     DOMAIN_STATES_RATE_LIMIT,
     TIME_RERENDER_INTERVAL,
+    RenderPacer,
     ResultCallback,
     TemplateTracker,
     track_template,
@@ -52,15 +70,20 @@ from .tracking import (
 
 __all__ = [
     "ALL_STATES_RATE_LIMIT",
+    "DEFAULT_RENDER_TIME",
     "DOMAIN_STATES_RATE_LIMIT",
     "MAX_LOOP_ITERATIONS",
+    "MAX_RENDER_ALLOCATION",
     "MAX_TEMPLATE_OUTPUT",
+    "MAX_VALUE_WEIGHT",
     "TIME_RERENDER_INTERVAL",
     "RenderInfo",
+    "RenderPacer",
     "ResultCallback",
     "Template",
     "TemplateError",
     "TemplateRenderError",
+    "TemplateTimeoutError",
     "TemplateTracker",
     "attach",
     "is_template_string",

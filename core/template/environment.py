@@ -19,6 +19,7 @@ from core.slug import slugify
 from core.state import State
 
 from . import helpers, states, time_helpers
+from .guarded import guarded_zip
 from .sandbox import TemplateEnvironment
 
 #: Compiled templates kept by source; templates with the same source share one.
@@ -159,7 +160,7 @@ _GLOBALS_ONLY: dict[str, Any] = {
     "utcnow": time_helpers.utcnow,
     "today_at": time_helpers.today_at,
     "timedelta": timedelta,
-    "zip": zip,
+    "zip": guarded_zip,
     "min": helpers.minimum,
     "max": helpers.maximum,
     "list": _to_list,
@@ -194,6 +195,42 @@ _TESTS: dict[str, Callable[..., Any]] = {
 }
 
 
+#: Filters that return numbers, booleans or values that already exist: they skip the meter
+#: (``sandbox.TemplateEnvironment.install_meters``), being in most automations' hot templates.
+_UNMETERED = frozenset(
+    {
+        "float",
+        "int",
+        "bool",
+        "round",
+        "multiply",
+        "add",
+        "log",
+        "iif",
+        "is_number",
+        "as_timestamp",
+        "bitwise_and",
+        "bitwise_or",
+        "bitwise_xor",
+        "ord",
+        "is_state",
+        "state_attr",
+        "is_state_attr",
+        "has_value",
+        "contains",
+        "states",
+        "abs",
+        "count",
+        "length",
+        "first",
+        "last",
+        "d",
+        "default",
+        *helpers.MATH_FUNCTIONS,
+    }
+)
+
+
 def _build() -> TemplateEnvironment:
     env = TemplateEnvironment()
     env.globals.update(_BOTH)
@@ -201,6 +238,7 @@ def _build() -> TemplateEnvironment:
     env.filters.update(_BOTH)
     env.filters.update(_FILTERS_ONLY)
     env.tests.update(_TESTS)
+    env.install_meters(_UNMETERED)
     return env
 
 

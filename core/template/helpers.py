@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import statistics
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from jinja2.filters import do_max, do_min
+import regex
+
+from .guarded import guarded_max, guarded_min
+from .limits import check_pattern, check_size, metered_iter, text_bound
+from .render_info import CURRENT, DEFAULT_RENDER_TIME, MAX_VALUE_WEIGHT
 
 #: Marks an argument that was not given (None is a valid default).
 MISSING: Any = object()
@@ -167,7 +170,7 @@ MATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
 def _values(args: tuple[Any, ...]) -> list[Any]:
     """One iterable argument, or the arguments themselves."""
     if len(args) == 1 and isinstance(args[0], Iterable) and not isinstance(args[0], str):
-        return list(args[0])
+        return list(metered_iter(args[0], 1))
     return list(args)
 
 
@@ -176,7 +179,7 @@ def minimum(*args: Any) -> Any:
     if not args:
         raise TypeError("min expected at least 1 argument, got 0")
     values = _values(args)
-    return do_min(current_environment(), values)
+    return guarded_min(current_environment(), values)
 
 
 def maximum(*args: Any) -> Any:
@@ -184,7 +187,7 @@ def maximum(*args: Any) -> Any:
     if not args:
         raise TypeError("max expected at least 1 argument, got 0")
     values = _values(args)
-    return do_max(current_environment(), values)
+    return guarded_max(current_environment(), values)
 
 
 def average(*args: Any, default: Any = MISSING) -> Any:
@@ -193,7 +196,7 @@ def average(*args: Any, default: Any = MISSING) -> Any:
         raise TypeError("average expected at least 1 argument, got 0")
     values = _values(args)
     try:
-        return statistics.fmean(float(v) for v in values)
+        return statistics.fmean(float(v) for v in metered_iter(values, 0))
     except (ValueError, TypeError, statistics.StatisticsError):
         return fail("average", values, default)
 
@@ -228,37 +231,92 @@ def iif(value: Any, if_true: Any = True, if_false: Any = False, if_none: Any = M
 
 
 # --- regular expressions ---------------------------------------------------------------------
+#
+# The ``regex`` package, not ``re``: it takes a timeout that interrupts a backtracking match
+# inside its C engine (``re`` cannot be stopped once it runs), and it reads the patterns Home
+# Assistant users write (lookarounds and backreferences included, which RE2 refuses). Each match
+# gets a quarter of what is left of the render's time budget: ``regex`` counts its timeout in the
+# process's CPU time, which runs several times slower than the wall clock on a busy machine, and
+# the budget is wall time. A pattern whose repeats would take long to compile is refused before
+# compiling (``limits.check_pattern``).
+
+
+#: How many times slower than the wall clock the process's CPU time may run (see above).
+_CPU_SHARE_ASSUMED = 4
 
 
 @lru_cache(maxsize=512)
-def _regex(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _regex(pattern: str, flags: int) -> Any:
+    check_pattern(pattern)
+    return regex.compile(pattern, flags | regex.VERSION0)
 
 
 def _flags(ignorecase: bool) -> int:
-    return re.IGNORECASE if ignorecase else 0
+    return int(regex.IGNORECASE) if ignorecase else 0
+
+
+def _timeout() -> float:
+    state = CURRENT.get()
+    return (state.remaining() if state is not None else DEFAULT_RENDER_TIME) / _CPU_SHARE_ASSUMED
 
 
 def regex_match(value: Any, find: str = "", ignorecase: bool = False) -> bool:
     """Whether ``find`` matches at the start of ``value``."""
-    return bool(_regex(find, _flags(ignorecase)).match(str(value)))
+    text = _text(value)
+    return bool(_regex(str(find), _flags(ignorecase)).match(text, timeout=_timeout()))
 
 
 def regex_search(value: Any, find: str = "", ignorecase: bool = False) -> bool:
     """Whether ``find`` matches anywhere in ``value``."""
-    return bool(_regex(find, _flags(ignorecase)).search(str(value)))
+    text = _text(value)
+    return bool(_regex(str(find), _flags(ignorecase)).search(text, timeout=_timeout()))
 
 
 def regex_replace(
     value: Any = "", find: str = "", replace: str = "", ignorecase: bool = False
 ) -> str:
-    """``value`` with every match of ``find`` replaced by ``replace`` (``\\1`` groups allowed)."""
-    return _regex(find, _flags(ignorecase)).sub(replace, str(value))
+    """``value`` with every match of ``find`` replaced by ``replace`` (``\\1`` groups allowed).
+
+    Every replacement is measured as it is made: the result may not pass the output limit.
+    """
+    text = _text(value)
+    template = str(replace)
+    size = len(text)
+
+    def expand(match: Any) -> str:
+        nonlocal size
+        piece: str = match.expand(template)
+        size += len(piece) - (match.end() - match.start())
+        check_size(size, "regex_replace")
+        return piece
+
+    result: str = _regex(str(find), _flags(ignorecase)).sub(expand, text, timeout=_timeout())
+    return result
 
 
 def regex_findall(value: Any, find: str = "", ignorecase: bool = False) -> list[Any]:
-    """Every match of ``find`` in ``value`` (groups as tuples, as ``re.findall``)."""
-    return _regex(find, _flags(ignorecase)).findall(str(value))
+    """Every match of ``find`` in ``value`` (groups as tuples, as ``re.findall``).
+
+    The matches are measured as they are found: all of them together may not pass the limit.
+    """
+    text = _text(value)
+    pattern = _regex(str(find), _flags(ignorecase))
+    found: list[Any] = []
+    size = 0
+    for match in pattern.finditer(text, timeout=_timeout()):
+        groups = match.groups()
+        if not groups:
+            item: Any = match.group(0)
+            size += len(item) + 1
+        elif len(groups) == 1:
+            item = groups[0] or ""
+            size += len(item) + 1
+        else:
+            item = tuple(group or "" for group in groups)
+            size += sum(map(len, item)) + len(item) + 1
+        check_size(size, "regex_findall", MAX_VALUE_WEIGHT)
+        found.append(item)
+    return found
 
 
 def regex_findall_index(
@@ -268,13 +326,20 @@ def regex_findall_index(
     return regex_findall(value, find, ignorecase)[index]
 
 
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        text_bound(value)
+    return str(value)
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
 def to_json(
     value: Any, ensure_ascii: bool = False, pretty_print: bool = False, sort_keys: bool = False
 ) -> str:
-    """``value`` as JSON; datetimes as ISO 8601 strings."""
+    """``value`` as JSON; datetimes as ISO 8601 strings (the text is bounded first)."""
+    text_bound(value, json=True)
     return json.dumps(
         value,
         ensure_ascii=ensure_ascii,

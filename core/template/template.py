@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import TemplateError
 
-from .render_info import CURRENT, MAX_TEMPLATE_OUTPUT, RenderInfo, RenderState
+from .render_info import (
+    CURRENT,
+    DEFAULT_RENDER_TIME,
+    MAX_TEMPLATE_OUTPUT,
+    RenderInfo,
+    RenderState,
+)
 
 if TYPE_CHECKING:
     from jinja2 import Template as JinjaTemplate
@@ -29,6 +35,9 @@ _IS_NUMERIC = re.compile(r"^[+-]?(?!0\d)\d*(?:\.\d*)?$")
 #: The first characters of a rendered text that ``ast.literal_eval`` might turn into a value.
 _LITERAL_START = frozenset("0123456789+-.[({TFN")
 _LABEL_LENGTH = 60
+#: The longest text parsed into a value: ``ast.literal_eval`` cannot be stopped, and takes tens
+#: of milliseconds for this much. Longer results stay text.
+MAX_PARSED_LENGTH = 32 * 1024
 _PARSE_CACHE_SIZE = 4096
 
 
@@ -42,6 +51,10 @@ class TemplateRenderError(TemplateError):
     def __init__(self, message: str, *, template: str, render_info: RenderInfo) -> None:
         super().__init__(message, template=template)
         self.render_info = render_info
+
+
+class TemplateTimeoutError(TemplateRenderError):
+    """A render ran past its time budget and was stopped."""
 
 
 def is_template_string(text: str) -> bool:
@@ -73,9 +86,9 @@ def parse_result(text: str) -> Any:
 
     Numbers (``"21.5"``, ``"-3"``), ``True``/``False``/``None``, lists, dicts, sets and tuples
     become Python values; everything else, and numbers written unusually (``"07"``, ``"1e3"``,
-    ``"0x10"``), stays the string it was.
+    ``"0x10"``), stays the string it was; so does a text longer than ``MAX_PARSED_LENGTH``.
     """
-    if not text or text[0] not in _LITERAL_START:
+    if not text or text[0] not in _LITERAL_START or len(text) > MAX_PARSED_LENGTH:
         return text
     result = _parse_cached(text)
     if isinstance(result, list | dict | set | tuple):
@@ -140,6 +153,12 @@ class Template:
                 f"Invalid template {self.label}: {err.message} (line {err.lineno})",
                 template=self.name or self.source,
             ) from err
+        except (RecursionError, MemoryError, SyntaxError) as err:
+            # Jinja2's parser and Python's compiler recurse once per nesting level.
+            raise TemplateError(
+                f"Invalid template {self.label}: it is nested too deeply to compile",
+                template=self.name or self.source,
+            ) from err
 
     def render(
         self,
@@ -147,6 +166,7 @@ class Template:
         *,
         parse_result: bool = True,
         strict: bool = False,
+        time_budget: float = DEFAULT_RENDER_TIME,
     ) -> Any:
         """Render with ``variables``; must run on the event loop.
 
@@ -157,6 +177,8 @@ class Template:
                 when false the stripped text is returned.
             strict: make any use of an undefined variable an error (Home Assistant's strict
                 mode), instead of an empty string and a warning.
+            time_budget: the seconds the render may take; past them it is stopped and fails
+                with a ``TemplateTimeoutError``.
 
         Returns:
             The parsed result, or the text.
@@ -166,7 +188,8 @@ class Template:
         """
         if self.is_static:
             return _parse(self.source) if parse_result else self.source
-        text = self._render_text(RenderState(self.runtime, self.label, strict=strict), variables)
+        state = RenderState(self.runtime, self.label, strict=strict, budget=time_budget)
+        text = self._render_text(state, variables)
         return _parse(text) if parse_result else text
 
     def render_with_info(
@@ -175,6 +198,7 @@ class Template:
         *,
         parse_result: bool = True,
         strict: bool = False,
+        time_budget: float = DEFAULT_RENDER_TIME,
     ) -> tuple[Any, RenderInfo]:
         """Render like ``render`` and also say what the render read.
 
@@ -184,7 +208,7 @@ class Template:
         """
         if self.is_static:
             return (_parse(self.source) if parse_result else self.source), RenderInfo()
-        state = RenderState(self.runtime, self.label, strict=strict)
+        state = RenderState(self.runtime, self.label, strict=strict, budget=time_budget)
         text = self._render_text(state, variables)
         return (_parse(text) if parse_result else text), state.freeze()
 
@@ -192,6 +216,7 @@ class Template:
         self.ensure_valid()
         compiled = self._compiled
         assert compiled is not None  # noqa: S101 - set by ensure_valid for a non-static template
+        state.start()  # the budget is the render's, not the first compile's
         token = CURRENT.set(state)
         try:
             context = compiled.new_context(dict(variables) if variables else None)
@@ -209,7 +234,12 @@ class Template:
 
             # A helper's own message says what went wrong; Python's needs its type to make sense.
             reason = str(err) if isinstance(err, NoDefaultError) else f"{type(err).__name__}: {err}"
-            raise TemplateRenderError(
+            error: type[TemplateRenderError] = TemplateRenderError
+            if isinstance(err, TimeoutError):
+                # A regular expression's timeout is the render's: either way the budget is spent.
+                error = TemplateTimeoutError
+                reason = f"TimeoutError: the template ran past its budget of {state.budget:g} s"
+            raise error(
                 f"Error rendering template {self.label}: {reason}",
                 template=self.name or self.source,
                 render_info=state.freeze(),

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from .helpers import MISSING, fail
+from .limits import STRFTIME_GROWTH, check_size
 from .render_info import current
 
 _DATETIME_RE = re.compile(
@@ -279,6 +280,7 @@ def timestamp_custom(
     default: Any = MISSING,
 ) -> Any:
     """A POSIX timestamp formatted with ``strftime``, in local time or UTC."""
+    check_size(len(str(format_string)) * STRFTIME_GROWTH, "timestamp_custom")
     try:
         tz = current().tz if local else UTC
         return datetime.fromtimestamp(float(value), tz).strftime(format_string)

@@ -15,11 +15,19 @@ that:
 After every render the subscriptions follow what that render read (an ``if`` may read other
 entities than before). The callback runs only when the result differs from the last one (in
 value or type); an error is reported as the ``TemplateError`` itself, once per distinct message.
+
+Every render has a time budget (``time_budget``). A render that runs past it is stopped and
+reported (a ``TemplateTimeoutError``), and the tracker stops: a template that slow would hold the
+event loop again on every change. A ``RenderPacer`` shared by several trackers (those of one API
+client) bounds the share of the loop their renders take together: once they used it up, their
+renders wait for the next window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,8 +36,8 @@ from core.bus import Event, Unsubscribe, callback
 from core.const import EVENT_STATE_CHANGED
 from core.errors import TemplateError
 
-from .render_info import RenderInfo
-from .template import Template, TemplateRenderError
+from .render_info import DEFAULT_RENDER_TIME, RenderInfo
+from .template import Template, TemplateRenderError, TemplateTimeoutError
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -51,6 +59,69 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NOTHING: Any = object()
 
 
+class RenderPacer:
+    """Render time shared by trackers: at most ``share`` seconds of rendering per ``window``.
+
+    Renders asked for are queued and run one per turn of the event loop, so that whatever else
+    is waiting (an HTTP request, a timer) runs between two of them; once the window's share is
+    spent, the queue waits for the next window.
+    """
+
+    def __init__(self, share: float, window: float = 1.0) -> None:
+        """Allow ``share`` seconds of rendering in every ``window`` seconds."""
+        self.share = share
+        self.window = window
+        self._window_start = 0.0
+        self._spent = 0.0
+        self._queue: dict[Callable[[], None], None] = {}
+        self._handle: asyncio.Handle | None = None
+
+    def request(self, render: Callable[[], None]) -> None:
+        """Run ``render`` on a later turn of the loop (once, however often it is asked)."""
+        self._queue[render] = None
+        self._schedule()
+
+    def withdraw(self, render: Callable[[], None]) -> None:
+        """Forget a render asked for and not run yet."""
+        self._queue.pop(render, None)
+        if not self._queue and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _schedule(self) -> None:
+        if self._handle is not None or not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.delay()
+        self._handle = loop.call_later(wait, self._run) if wait > 0 else loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._handle = None
+        if self._queue and self.delay() == 0:
+            render = next(iter(self._queue))
+            del self._queue[render]
+            started = time.perf_counter()
+            try:
+                render()
+            finally:
+                self.spend(time.perf_counter() - started)
+        self._schedule()
+
+    def delay(self) -> float:
+        """Seconds until a render may run: 0 while the current window has time left."""
+        now = time.perf_counter()
+        if now - self._window_start >= self.window:
+            self._window_start = now
+            self._spent = 0.0
+        if self._spent < self.share:
+            return 0.0
+        return self._window_start + self.window - now
+
+    def spend(self, seconds: float) -> None:
+        """Count a render's ``seconds`` against the current window."""
+        self._spent += seconds
+
+
 class TemplateTracker:
     """Keeps one template's result current; see the module doc. Used on the event loop."""
 
@@ -64,11 +135,14 @@ class TemplateTracker:
         parse_result: bool = True,
         strict: bool = False,
         ignore_entities: frozenset[str] = frozenset(),
+        time_budget: float = DEFAULT_RENDER_TIME,
+        pacer: RenderPacer | None = None,
     ) -> None:
         """Prepare to track ``template``; nothing happens until ``start``.
 
         ``ignore_entities`` are never subscribed to, even when read: an entity whose template
         reads its own state passes its id, so that its writes do not re-render it in a loop.
+        ``time_budget`` is each render's; ``pacer``, if given, paces the renders (module doc).
 
         Raises:
             RuntimeError: the runtime has no scheduler (it was not started).
@@ -85,6 +159,8 @@ class TemplateTracker:
         self._parse_result = parse_result
         self._strict = strict
         self._ignore = ignore_entities
+        self._time_budget = time_budget
+        self._pacer = pacer
         #: What the last render read.
         self.info = RenderInfo()
         #: The last result (or TemplateError) reported.
@@ -103,14 +179,23 @@ class TemplateTracker:
 
     def start(self) -> None:
         """Render the first time (the callback gets that result), then subscribe."""
-        self.refresh()
+        started = time.perf_counter()
+        self._render()
+        if self._pacer is not None:
+            self._pacer.spend(time.perf_counter() - started)
 
     @callback
     def refresh(self) -> None:
-        """Render now and report the result if it changed.
+        """Render (now, or on the pacer's turn) and report the result if it changed.
 
         The listeners call it; so may a caller whose variables changed.
         """
+        if self._pacer is not None:
+            self._pacer.request(self._render)
+        else:
+            self._render()
+
+    def _render(self) -> None:
         if self._cancelled:
             return
         if self._cancel_pending is not None:
@@ -120,12 +205,21 @@ class TemplateTracker:
         result: Any
         try:
             result, info = self.template.render_with_info(
-                self._variables, parse_result=self._parse_result, strict=self._strict
+                self._variables,
+                parse_result=self._parse_result,
+                strict=self._strict,
+                time_budget=self._time_budget,
             )
         except TemplateRenderError as err:
             result, info = err, err.render_info
         except TemplateError as err:
             result, info = err, RenderInfo()
+        if isinstance(result, TemplateTimeoutError):
+            _LOGGER.warning("%s stopped: %s", self._name, result)
+            self.cancel()
+            self.result = result
+            self._on_result(result)
+            return
         self.info = info
         self._subscribe(info)
         if not _same(self.result, result):
@@ -142,6 +236,8 @@ class TemplateTracker:
         if self._cancel_pending is not None:
             self._cancel_pending()
             self._cancel_pending = None
+        if self._pacer is not None:
+            self._pacer.withdraw(self._render)
 
     # --- subscriptions -------------------------------------------------------------------------
 

@@ -64,8 +64,7 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         entities.extend([appliance, *appliance.sensors])
     await add_entities(runtime, DOMAIN, entities)
     services = register_services(runtime)
-    if runtime.http is not None:
-        removers.append(register_api(runtime, log))
+    removers.append(register_api(runtime, log))
     log.start()
     runtime.data[_RUNNING] = (log, removers, services)
 

@@ -4,10 +4,8 @@
 and the WebSocket command ``{"type": "appliance/control_log", ...same keys}`` answer
 ``{"entries": [...]}``, newest first. Any signed-in user may read it (``Permission.READ``).
 
-The WebSocket command is registered with today's process-wide
-``core.http.ws_commands.register_command``; its handler finds the runtime's log through the
-connection, so moving to the per-runtime ``core.http.register_command(runtime, type, handler,
-permission)`` is a one-line change in ``register_api``.
+Both are registered per runtime (``core.http.register_route`` and ``register_command``) and
+removed when the integration stops.
 """
 
 from __future__ import annotations
@@ -19,9 +17,8 @@ from aiohttp import web
 
 from core import RuntimeKey
 from core.auth import Permission
-from core.http import register_route
+from core.http import register_command, register_route
 from core.http.view import json_response
-from core.http.ws_commands import register_command
 from core.http.ws_messages import ERR_INVALID_FORMAT, ERR_NOT_FOUND, error_message, result_message
 
 from .const import MAX_QUERY_LIMIT, Source
@@ -112,10 +109,13 @@ def register_api(runtime: Runtime, log: ControlLog) -> Callable[[], None]:
         entries = await log.query(query)
         return json_response({"entries": [entry.as_dict() for entry in entries]})
 
-    register_command(COMMAND_CONTROL_LOG, Permission.READ)(_ws_control_log)
+    remove_command = register_command(
+        runtime, COMMAND_CONTROL_LOG, _ws_control_log, Permission.READ
+    )
     remove_route = register_route(runtime, "GET", ROUTE_CONTROL_LOG, rest, Permission.READ)
 
     def remove() -> None:
+        remove_command()
         remove_route()
         if CONTROL_LOG in runtime.data:
             del runtime.data[CONTROL_LOG]

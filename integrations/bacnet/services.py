@@ -22,6 +22,7 @@ from core import (
     Context,
     DeviceError,
     Entity,
+    Permission,
     Runtime,
     ServiceCall,
     ServiceResponse,
@@ -620,12 +621,22 @@ SERVICES: tuple[tuple[str, Handler, vol.Schema, SupportsResponse], ...] = (
 )
 
 
+#: Adding and removing points changes the configuration: admins only.
+ADMIN_SERVICES = frozenset({SERVICE_ADD_POINT, SERVICE_REMOVE_POINT})
+
+
 def register(runtime: Runtime, hub: BacnetHub, overrides: Overrides, store: PointStore) -> None:
     """Register every ``bacnet.*`` service, each handler bound to this site."""
     site = Site(runtime, hub, overrides, store)
     for name, handler, schema, supports in SERVICES:
+        permission = Permission.ADMIN if name in ADMIN_SERVICES else Permission.CONTROL
         runtime.services.register(
-            DOMAIN, name, partial(handler, site), schema, supports_response=supports
+            DOMAIN,
+            name,
+            partial(handler, site),
+            schema,
+            supports_response=supports,
+            permission=permission,
         )
 
 

@@ -25,6 +25,7 @@ from core import (
 from .const import DOMAIN, NAME
 
 if TYPE_CHECKING:
+    from .model import ModbusConfig
     from .services import HubEntities
 
 #: The running hubs by name, for ``edgewise_stop``, the services and tests.
@@ -32,19 +33,21 @@ HUBS: RuntimeKey[dict[str, HubEntities]] = RuntimeKey("modbus.hubs")
 
 
 @hookimpl
-def edgewise_manifest() -> Manifest:
+def edgewise_manifest() -> Manifest[ModbusConfig]:
     """Who the integration is; its section is a list of hubs."""
     return Manifest(
         domain=DOMAIN,
         name=NAME,
         config_schema=validators.deferred("integrations.modbus.schema"),
+        # Imported (and checked) when a site configures Modbus, not by every start.
+        config_type="integrations.modbus.model:ModbusConfig",
         version="0.1.0",
         documentation="https://www.home-assistant.io/integrations/modbus/",
     )
 
 
 @hookimpl
-async def edgewise_setup(runtime: Runtime, config: object) -> None:
+async def edgewise_setup(runtime: Runtime, config: ModbusConfig) -> None:
     """Create each hub and its entities, start polling, and register the write services."""
     # pymodbus and the entity classes are for sites that configure Modbus only.
     from .entities import (  # noqa: PLC0415 - deferred import, see above
@@ -53,10 +56,8 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
         create_entities,
     )
     from .hub import ModbusHub  # noqa: PLC0415 - deferred import
-    from .model import ModbusConfig  # noqa: PLC0415 - deferred import
     from .services import HubEntities, register_services  # noqa: PLC0415 - deferred import
 
-    assert isinstance(config, ModbusConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
     hubs: dict[str, HubEntities] = {}
     runtime.data[HUBS] = hubs
     for hub_config in config.hubs:

@@ -3,8 +3,9 @@
 On by default (SQLite in the configuration directory); ``configuration.yaml`` may point it at
 PostgreSQL, tune batching and purging, and filter what is kept (``schema.py``).
 
-Setup is light: it registers the bus listener, the queue and the services (``core.py``,
-``services.py``, ``statistics.py``) and starts the writer task. The writer imports SQLAlchemy
+Setup is light: it registers the bus listener, the queue, the services (``core.py``,
+``services.py``, ``statistics.py``) and the history, logbook and statistics APIs (``api.py``),
+and starts the writer task. The writer imports SQLAlchemy
 (``database.py``), opens and migrates the database once the runtime is ready, so ``/ready``
 never waits for it; what is fired meanwhile is queued. A database the recorder cannot use is
 reported as the integration's failure (``Runtime.integration_failed``).
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from core import IntegrationError, Manifest, Runtime, RuntimeKey, hookimpl
+from core import Manifest, Runtime, RuntimeKey, hookimpl
 
 from .const import DOMAIN, NAME
 from .schema import CONFIG_SCHEMA, RecorderConfig
@@ -24,12 +25,13 @@ _STOP_STATISTICS: RuntimeKey[Callable[[], Awaitable[None]]] = RuntimeKey("record
 
 
 @hookimpl
-def edgewise_manifest() -> Manifest:
+def edgewise_manifest() -> Manifest[RecorderConfig]:
     """Who the integration is: on by default, with a long stop so the queue can be written."""
     return Manifest(
         domain=DOMAIN,
         name=NAME,
         config_schema=CONFIG_SCHEMA,
+        config_type=RecorderConfig,
         default=True,
         stop_timeout=20.0,
         version="0.1.0",
@@ -38,23 +40,21 @@ def edgewise_manifest() -> Manifest:
 
 
 @hookimpl
-async def edgewise_setup(runtime: Runtime, config: object) -> None:
-    """Start the recorder's listener and writer task and register its services.
+async def edgewise_setup(runtime: Runtime, config: RecorderConfig | None) -> None:
+    """Start the recorder's listener and writer task, register its services and its APIs.
 
     Nothing here imports SQLAlchemy or opens the database (the writer does, after start-up).
     """
+    from .api import register_api  # noqa: PLC0415 - deferred import, see above
     from .core import RECORDER, Recorder  # noqa: PLC0415 - deferred import, see above
     from .services import register_services, remove_services  # noqa: PLC0415 - see above
     from .statistics import setup_statistics  # noqa: PLC0415 - deferred import, see above
 
-    if config is None:
-        config = RecorderConfig()
-    if not isinstance(config, RecorderConfig):
-        raise IntegrationError(f"unexpected configuration {config!r}", integration=DOMAIN)
-    recorder = Recorder(runtime, config)
+    recorder = Recorder(runtime, config if config is not None else RecorderConfig())
     recorder.start()
     runtime.data[RECORDER] = recorder
     register_services(runtime, recorder)
+    register_api(runtime, recorder)
     runtime.data[_STOP_STATISTICS] = setup_statistics(runtime, recorder)
 
     async def undo_on_failure() -> None:

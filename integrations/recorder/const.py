@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Final
 
@@ -70,3 +70,10 @@ class RecorderStatus(StrEnum):
     #: The queue reached ``max_queue``: new items are dropped (and counted) until it drains.
     FULL = "full"
     STOPPED = "stopped"
+
+
+#: The times history, logbook and statistics queries accept (anything else answers 400): from
+#: the Unix epoch to well past any recorded row, far enough from datetime's limits that a day
+#: added or a time zone applied never overflows.
+QUERY_TIME_MIN: Final = datetime(1970, 1, 1, tzinfo=UTC)
+QUERY_TIME_MAX: Final = datetime(2200, 1, 1, tzinfo=UTC)

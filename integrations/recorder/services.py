@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.auth import Permission
 from core.runtime import Runtime
 from core.services import ServiceCall
 
@@ -43,6 +44,7 @@ def register_services(runtime: Runtime, recorder: Recorder) -> None:
         handle_purge,
         PURGE_SCHEMA,
         description="Delete recorded history older than keep_days.",
+        permission=Permission.ADMIN,
     )
     runtime.services.register(
         DOMAIN,
@@ -50,6 +52,7 @@ def register_services(runtime: Runtime, recorder: Recorder) -> None:
         handle_purge_entities,
         PURGE_ENTITIES_SCHEMA,
         description="Delete the recorded history of some entities.",
+        permission=Permission.ADMIN,
     )
 
 

@@ -33,13 +33,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypedDict, cast, get_args
 
 import voluptuous as vol
 
-from core.errors import IntegrationError, ServiceValidationError
+from core.errors import ServiceValidationError
 from core.services import ServiceCall, ServiceResponse, SupportsResponse
 
 from .const import DOMAIN
@@ -147,14 +147,18 @@ def utc_from_timestamp(ts: float) -> datetime:
 
 def _datetime(value: object) -> datetime:
     """A datetime or ISO 8601 text (naive is local time, resolved by the handler)."""
-    if isinstance(value, datetime):
-        return value
+    when: datetime | None = value if isinstance(value, datetime) else None
     if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    raise vol.Invalid(f"expected a date and time (ISO 8601), got {value!r}")
+        with suppress(ValueError):
+            when = datetime.fromisoformat(value)
+    if when is None:
+        raise vol.Invalid(f"expected a date and time (ISO 8601), got {value!r}")
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
+    # Naive times are local: checked here in UTC, give or take the site's offset.
+    if (problem := query_time_error(when.replace(tzinfo=when.tzinfo or UTC), "time")) is not None:
+        raise vol.Invalid(problem)
+    return when
 
 
 def _id_list(value: object) -> list[str]:
@@ -299,11 +303,9 @@ def setup_statistics(
     service. Await it before the recorder stops.
 
     Raises:
-        IntegrationError: the runtime has no scheduler (it has not started).
+        NotStartedError: the runtime has no scheduler (it has not started).
     """
     scheduler = runtime.scheduler
-    if scheduler is None:
-        raise IntegrationError("statistics need the runtime's scheduler", integration=DOMAIN)
     job = _StatisticsJob(recorder)
     runtime.services.register(
         DOMAIN,

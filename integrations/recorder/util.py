@@ -12,6 +12,7 @@ from typing import Any
 from ulid_transform import bytes_to_ulid, ulid_to_bytes
 
 from core.json import jsonable
+from .const import QUERY_TIME_MAX, QUERY_TIME_MIN
 
 #: The first byte of a stored context id that is not a ULID (its UTF-8 bytes follow).
 NON_ULID_PREFIX = b"\xff"
@@ -89,3 +90,21 @@ def attrs_hash(json_text: str) -> int:
     """A stable, non-negative 63-bit hash of a JSON text (fits a signed BIGINT)."""
     digest = hashlib.blake2b(json_text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def query_time_error(when: datetime, what: str) -> str | None:
+    """Why ``when`` (aware) cannot bound a history query, or None when it can.
+
+    Times before 1970 or from 2200 on are refused with a message naming ``what`` and the range,
+    so that ``0001-01-01`` or ``9999-12-31`` answer 400 instead of overflowing further on.
+    """
+    try:
+        in_range = QUERY_TIME_MIN <= when < QUERY_TIME_MAX
+    except OverflowError:  # an offset that pushes it past datetime's own range
+        in_range = False
+    if in_range:
+        return None
+    return (
+        f"{what} {when.isoformat()} is out of range: history covers "
+        f"{QUERY_TIME_MIN.date().isoformat()} to {QUERY_TIME_MAX.date().isoformat()}"
+    )

@@ -85,13 +85,19 @@ SERVERS: RuntimeKey[list[Server]] = RuntimeKey("simulator.servers")
 
 
 @hookimpl
-def edgewise_manifest() -> Manifest:
+def edgewise_manifest() -> Manifest[SimConfig]:
     """Who the integration is; a bare ``simulator:`` gives the whole default site."""
-    return Manifest(domain=DOMAIN, name=NAME, config_schema=CONFIG_SCHEMA, version="0.1.0")
+    return Manifest(
+        domain=DOMAIN,
+        name=NAME,
+        config_schema=CONFIG_SCHEMA,
+        config_type=SimConfig,
+        version="0.1.0",
+    )
 
 
 @hookimpl
-async def edgewise_setup(runtime: Runtime, config: object) -> None:
+async def edgewise_setup(runtime: Runtime, config: SimConfig) -> None:
     """Build the site of ``config`` (a ``SimConfig``) at the clock's time, add its entities,
     start the protocol servers it asks for (one that cannot start is logged and left out), and
     start stepping it.
@@ -105,7 +111,6 @@ async def edgewise_setup(runtime: Runtime, config: object) -> None:
     from .entities import SimulatorHub, create_entities  # noqa: PLC0415 - deferred import
     from .sim import ExposureError, Simulation, SimulationDriver  # noqa: PLC0415 - deferred
 
-    assert isinstance(config, SimConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
     core = runtime.core
     simulation = Simulation(
         config,

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING
 
 import voluptuous as vol
 
-from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, validators
+from core import (
+    Manifest,
+    Permission,
+    Runtime,
+    RuntimeKey,
+    add_entities,
+    hookimpl,
+    validators,
+)
 from core.const import SERVICE_RELOAD
 from core.entity import Entity
 from core.services import ServiceCall
@@ -101,6 +109,7 @@ async def edgewise_setup(runtime: Runtime, config: TemplateConfig | None) -> Non
         reload,
         vol.Schema({}),
         description="Reload the template entities of configuration.yaml.",
+        permission=Permission.ADMIN,
     )
 
 

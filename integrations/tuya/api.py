@@ -7,10 +7,8 @@
   removed this way;
 - REST ``GET /api/tuya/devices`` (any user) and ``POST /api/tuya/devices`` (admins) do the same.
 
-The WebSocket commands use today's process-wide ``core.http.ws_commands.register_command``
-(their handlers find the runtime through the connection); moving to the per-runtime
-``core.http.register_command(runtime, type, handler, permission)`` is a one-line change per
-command in ``register_api``.
+Routes and commands are registered per runtime (``core.http.register_route`` and
+``register_command``) and removed when the integration stops.
 """
 
 from __future__ import annotations
@@ -22,9 +20,8 @@ import voluptuous as vol
 from aiohttp import web
 
 from core.auth import Permission
-from core.http import register_route
+from core.http import register_command, register_route
 from core.http.view import json_message, json_response, read_json_object
-from core.http.ws_commands import register_command
 from core.http.ws_messages import ERR_INVALID_FORMAT, ERR_NOT_FOUND, error_message, result_message
 
 from .const import CONF_DEVICE_ID, DOMAIN
@@ -147,9 +144,11 @@ async def _ws_remove(connection: Connection, message: dict[str, Any]) -> None:
 
 def register_api(runtime: Runtime, tuya: TuyaRuntime) -> Callable[[], None]:
     """Serve the device API; returns the function that removes the routes."""
-    register_command(f"{DOMAIN}/devices", Permission.READ)(_ws_devices)
-    register_command(f"{DOMAIN}/devices/add", Permission.ADMIN)(_ws_add)
-    register_command(f"{DOMAIN}/devices/remove", Permission.ADMIN)(_ws_remove)
+    removers = [
+        register_command(runtime, f"{DOMAIN}/devices", _ws_devices, Permission.READ),
+        register_command(runtime, f"{DOMAIN}/devices/add", _ws_add, Permission.ADMIN),
+        register_command(runtime, f"{DOMAIN}/devices/remove", _ws_remove, Permission.ADMIN),
+    ]
 
     async def list_devices(_request: web.Request) -> web.StreamResponse:
         return json_response({"devices": describe(tuya)})
@@ -166,7 +165,7 @@ def register_api(runtime: Runtime, tuya: TuyaRuntime) -> Callable[[], None]:
             return json_message(str(err), 400)
         return json_response({"device": device}, status=201)
 
-    removers = [
+    removers += [
         register_route(runtime, "GET", ROUTE_DEVICES, list_devices, Permission.READ),
         register_route(runtime, "POST", ROUTE_DEVICES, add_device, Permission.ADMIN),
     ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from core import Runtime, ServiceCall, SupportsResponse, add_entities
+from core import Permission, Runtime, ServiceCall, SupportsResponse, add_entities
 
 from .const import (
     DISCOVERY_DEFAULT_DURATION,
@@ -76,11 +76,12 @@ class TuyaRuntime:
             DISCOVER_SCHEMA,
             supports_response=SupportsResponse.ONLY,
             description="Listen for Tuya devices broadcasting on the LAN and list them.",
+            # Listening on the LAN and adding devices is configuration: admins only.
+            permission=Permission.ADMIN,
         )
-        if self.runtime.http is not None:
-            from .api import register_api  # noqa: PLC0415 - with the HTTP server only
+        from .api import register_api  # noqa: PLC0415 - the API's imports only when configured
 
-            self._remove_api = register_api(self.runtime, self)
+        self._remove_api = register_api(self.runtime, self)
 
     async def add_device(self, device_config: TuyaDeviceConfig, *, source: str = "yaml") -> None:
         """Start a session for one device (its entities come with its profile).

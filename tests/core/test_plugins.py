@@ -7,19 +7,26 @@ small plugin objects in-process.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from core.condition import plugin_condition_platforms
+from core.config import load_site_config
+from core.const import CoreState
 from core.errors import IntegrationError
 from core.hookspecs import hookimpl
-from core.integration import Manifest
+from core.integration import IntegrationStatus, Manifest
 from core.plugins import IntegrationLoader, LoadedIntegration, setup_order
+from core.runtime import Runtime
+from core.trigger import plugin_trigger_platforms
 from tests.conftest import ConfigDirFactory, EdgewiseFactory
 
 EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "fixtures" / "edgewise_example_plugin"
@@ -402,3 +409,257 @@ def test_start_path_imports_no_module_the_default_config_does_not_use_at_start()
         "aiomqtt",
     }
     assert loaded & unwanted == set()
+
+
+# --- the hooks' contracts, one test named for each hook ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _MeterConfig:
+    meters: int
+
+
+class _Typed:
+    """A plugin with a typed manifest; records what each hook got."""
+
+    def __init__(self, domain: str = "typed", config_type: object = _MeterConfig) -> None:
+        self.domain = domain
+        self.config_type = config_type
+        self.calls: list[tuple[str, object]] = []
+
+    @hookimpl
+    def edgewise_manifest(self) -> Manifest[_MeterConfig]:
+        return Manifest(
+            domain=self.domain,
+            name="Typed",
+            config_schema=lambda value: _MeterConfig(**value),  # type: ignore[arg-type]
+            config_type=self.config_type,  # type: ignore[arg-type]  # the tests vary it
+        )
+
+    @hookimpl
+    def edgewise_setup(self, runtime: Runtime, config: _MeterConfig) -> None:
+        self.calls.append(("setup", config))
+        runtime.services.register(self.domain, "read", lambda call: None)
+
+    @hookimpl
+    def edgewise_started(self, runtime: Runtime) -> None:
+        self.calls.append(("started", runtime.state))
+
+    @hookimpl
+    async def edgewise_stop(self, runtime: Runtime) -> None:
+        self.calls.append(("stop", runtime.services.has(self.domain, "read")))
+
+
+async def _run(config_dir: ConfigDirFactory, yaml: str, *plugins: object) -> Runtime:
+    loader = IntegrationLoader()
+    for plugin in plugins:
+        loader.register(plugin, source="test")
+    runtime = Runtime(config_dir(yaml), loader=loader)
+    await runtime.start()
+    return runtime
+
+
+def test_edgewise_manifest_is_checked_when_the_plugin_registers() -> None:
+    class NotAClass(_Typed):
+        @hookimpl
+        def edgewise_manifest(self) -> Manifest[_MeterConfig]:
+            return Manifest(domain="bad", name="Bad", config_type="not a path")
+
+    loader = IntegrationLoader()
+
+    with pytest.raises(IntegrationError, match=r"failed to give its manifest.*config_type"):
+        loader.register(NotAClass(), source="bad_pkg")
+    with pytest.raises(ValueError, match="config_type without a config_schema"):
+        Manifest(domain="x", name="X", config_type=_MeterConfig)
+    with pytest.raises(ValueError, match="is not a class"):
+        Manifest(domain="x", name="X", config_schema=dict, config_type=42)  # type: ignore[arg-type]
+    assert loader.load_errors == []
+
+
+async def test_edgewise_setup_receives_the_manifests_typed_config(
+    config_dir: ConfigDirFactory,
+) -> None:
+    typed = _Typed()
+    lazily = _Typed("lazily", config_type=f"{__name__}:_MeterConfig")
+
+    runtime = await _run(config_dir, "typed: {meters: 3}\nlazily: {meters: 1}\n", typed, lazily)
+    try:
+        assert typed.calls[0] == ("setup", _MeterConfig(3))
+        assert lazily.calls[0] == ("setup", _MeterConfig(1))
+    finally:
+        await runtime.stop()
+
+
+async def test_edgewise_setup_is_not_called_with_a_config_of_another_type(
+    config_dir: ConfigDirFactory,
+) -> None:
+    wrong = _Typed(config_type=dict)
+
+    runtime = await _run(config_dir, "typed: {meters: 3}\n", wrong)
+    try:
+        loaded = runtime.loader.integrations["typed"]
+        assert loaded.status is IntegrationStatus.SETUP_ERROR
+        assert loaded.error is not None
+        assert "returned a _MeterConfig, not the dict the manifest declares" in loaded.error
+        assert wrong.calls == []
+    finally:
+        await runtime.stop()
+
+
+async def test_edgewise_check_config_reports_problems_and_isolates_a_failing_check(
+    config_dir: ConfigDirFactory,
+) -> None:
+    class Checks(Plugin):
+        @hookimpl
+        async def edgewise_check_config(self, runtime: Runtime, config: object) -> list[str]:
+            return [f"{self.manifest.domain}: line 3: not so"]
+
+    class Raises(Plugin):
+        @hookimpl
+        def edgewise_check_config(self, runtime: Runtime, config: object) -> list[str]:
+            raise RuntimeError("checker broke")
+
+    loader = IntegrationLoader()
+    loader.register(Checks("checks"), source="a")
+    loader.register(Raises("raises"), source="b")
+    site = config_dir("checks:\nraises:\n")
+    runtime = Runtime(site, loader=loader)
+    loaded = await runtime.run_in_executor(load_site_config, site, {"checks": None, "raises": None})
+
+    problems = await runtime.check_config(loaded)
+
+    assert "checks: line 3: not so" in problems
+    assert "raises: the configuration check failed: checker broke" in problems
+
+
+async def test_edgewise_started_runs_once_per_integration_and_a_failure_stays_there(
+    config_dir: ConfigDirFactory,
+) -> None:
+    class Broken(Plugin):
+        @hookimpl
+        def edgewise_started(self, runtime: Runtime) -> None:
+            raise RuntimeError("no")
+
+    typed = _Typed()
+    runtime = await _run(config_dir, "typed: {meters: 1}\nbroken:\n", Broken("broken"), typed)
+    try:
+        assert [c for c in typed.calls if c[0] == "started"] == [("started", CoreState.STARTING)]
+        assert runtime.state is CoreState.RUNNING
+    finally:
+        await runtime.stop()
+
+
+async def test_edgewise_trigger_platforms_are_asked_only_of_running_integrations(
+    config_dir: ConfigDirFactory,
+) -> None:
+    class Triggers(Plugin):
+        @hookimpl
+        def edgewise_trigger_platforms(self, runtime: Runtime) -> dict[str, str]:
+            return {self.manifest.domain: "platform"}
+
+    runtime = await _run(config_dir, "one:\n", Triggers("one"), Triggers("two"))
+    try:
+        assert plugin_trigger_platforms(runtime) == {"one": "platform"}
+        await runtime.stop_integration("one")
+        assert plugin_trigger_platforms(runtime) == {}
+    finally:
+        await runtime.stop()
+
+
+async def test_edgewise_condition_platforms_are_asked_only_of_running_integrations(
+    config_dir: ConfigDirFactory,
+) -> None:
+    class Conditions(Plugin):
+        @hookimpl
+        def edgewise_condition_platforms(self, runtime: Runtime) -> dict[str, str]:
+            return {self.manifest.domain: "platform"}
+
+    runtime = await _run(config_dir, "one:\n", Conditions("one"), Conditions("two"))
+    try:
+        assert plugin_condition_platforms(runtime) == {"one": "platform"}
+        await runtime.stop_integration("one")
+        assert plugin_condition_platforms(runtime) == {}
+    finally:
+        await runtime.stop()
+
+
+async def test_edgewise_stop_runs_before_the_integrations_registrations_are_removed(
+    config_dir: ConfigDirFactory,
+) -> None:
+    typed = _Typed()
+    runtime = await _run(config_dir, "typed: {meters: 1}\n", typed)
+
+    await runtime.stop()
+
+    assert typed.calls[-1] == ("stop", True)
+    assert not runtime.services.has("typed", "read")
+
+
+async def test_stop_integration_stops_its_dependents_first(config_dir: ConfigDirFactory) -> None:
+    order: list[str] = []
+
+    class Stops(Plugin):
+        @hookimpl
+        def edgewise_stop(self, runtime: Runtime) -> None:
+            order.append(self.manifest.domain)
+
+    runtime = await _run(
+        config_dir,
+        "base:\nuser:\nother:\n",
+        Stops("base"),
+        Stops("user", dependencies=("base",)),
+        Stops("other"),
+    )
+    try:
+        assert await runtime.stop_integration("base") == ["user", "base"]
+        assert order == ["user", "base"]
+        assert await runtime.stop_integration("base") == []  # already stopped
+    finally:
+        await runtime.stop()
+    assert order == ["user", "base", "other"]  # each stopped once
+
+
+# --- call_each: the one way to ask every integration ---------------------------------------------
+
+
+async def test_call_each_isolates_failures_and_bounds_awaitable_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Answers(Plugin):
+        def __init__(self, domain: str, answer: object) -> None:
+            super().__init__(domain)
+            self.answer = answer
+
+        @hookimpl
+        async def edgewise_stop(self, runtime: object) -> None:
+            if self.answer == "hang":
+                await asyncio.Event().wait()
+            if isinstance(self.answer, Exception):
+                raise self.answer
+
+    loader = IntegrationLoader()
+    for domain, answer in (("a", None), ("b", RuntimeError("bad")), ("c", "hang"), ("d", None)):
+        loader.register(Answers(domain, answer), source=domain).status = IntegrationStatus.RUNNING
+    loader.register(Answers("e", None), source="e")  # not running: not asked
+
+    found = await loader.call_each("edgewise_stop", time_limit=0.05, runtime=None)
+
+    assert set(found.failed) == {"b", "c"}
+    assert isinstance(found.failed["c"], TimeoutError)
+    assert "Integration b failed in edgewise_stop" in caplog.text
+    assert "Integration c: edgewise_stop still running after 0.05 s" in caplog.text
+
+
+def test_call_each_sync_refuses_an_awaitable_answer() -> None:
+    class Async(Plugin):
+        @hookimpl
+        async def edgewise_panels(self, runtime: object) -> list[object]:
+            return []
+
+    loader = IntegrationLoader()
+    loader.register(Async("a"), source="a").status = IntegrationStatus.RUNNING
+
+    found = loader.call_each_sync("edgewise_panels", runtime=None)
+
+    assert found.results == []
+    assert "must answer at once" in str(found.failed["a"])

@@ -331,7 +331,7 @@ async def test_stop_hook_hanging_past_its_stop_timeout_is_logged_and_shutdown_fi
 
     assert time.monotonic() - started < 5
     assert log[-2:] == ["stop hanging", "stop base"]
-    assert "Integration hanging still running after 0.2 s" in caplog.text
+    assert "Integration hanging: edgewise_stop still running after 0.2 s" in caplog.text
     assert runtime.state is CoreState.STOPPED
 
 
@@ -350,7 +350,7 @@ async def test_stop_hook_that_raises_is_logged_and_the_next_one_still_runs(
     await runtime.stop()
 
     assert log[-2:] == ["stop raising", "stop base"]
-    assert "Integration raising failed to stop" in caplog.text
+    assert "Integration raising failed in edgewise_stop" in caplog.text
 
 
 async def test_tasks_from_create_task_are_cancelled_at_stop(

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 import voluptuous as vol
 
-from core.auth import Role
+from core.auth import Permission, Role
 from core.auth.manager import hash_password
 from core.const import CoreState
 from core.hookspecs import hookimpl
@@ -61,6 +61,9 @@ class ApiTestIntegration:
         async def reload(call: ServiceCall) -> None:
             self.calls.append(call)
 
+        async def configure(call: ServiceCall) -> None:
+            self.calls.append(call)
+
         runtime.services.register(
             "light",
             "turn_on",
@@ -73,7 +76,9 @@ class ApiTestIntegration:
         runtime.services.register(
             "apitest", "maybe", answer, supports_response=SupportsResponse.OPTIONAL
         )
-        runtime.services.register("apitest", "reload", reload)
+        # The role a service needs is declared here, not guessed from its name.
+        runtime.services.register("apitest", "reload", reload, permission=Permission.ADMIN)
+        runtime.services.register("apitest", "configure", configure, permission=Permission.ADMIN)
         runtime.states.set("light.kitchen", "off", {"friendly_name": "Kitchen"})
         runtime.states.set("sensor.temperature", "21.5", {"unit_of_measurement": "°C"})
 

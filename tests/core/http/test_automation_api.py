@@ -206,6 +206,8 @@ async def test_scripts_triggers_validation_and_traces(api_factory: Callable[...,
         denied = await operator.command("subscribe_trigger", trigger=[])
         assert denied["error"]["code"] == "unauthorized"
     async with connect(api, Role.VIEWER) as viewer:
-        assert (await viewer.command("trace/list"))["success"] is True
+        # Traces carry what triggered a run (webhook ids, payloads): admins only, as in HA.
+        denied = await viewer.command("trace/list")
+        assert denied["error"]["code"] == "unauthorized"
         checked = await viewer.command("validate_config", condition=[])
         assert checked["result"] == {"condition": {"valid": True, "error": None}}

@@ -1,17 +1,25 @@
 """Role enforcement, route by route: no token → 401, a role below the route's → 403, else served.
 
-One runtime serves the whole table (module-scoped loop); each route is one test case that tries
-every role from none to admin, in that order, so an admin's write comes last.
+One runtime serves the whole table (module-scoped loop), with the recorder and the automation
+and script integrations set up, so that the routes they register are in the table; each route
+is one test case that tries every role from none to admin, in that order, so an admin's write
+comes last.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
+import pytest_asyncio
 
+import automations.integration
+import automations.script_integration
+import integrations.recorder
 from core.auth import Role
-from tests.core.http.conftest import Api
+from tests.core.http.conftest import HTTP_CONFIG, Api, ApiTestIntegration, start_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -33,22 +41,52 @@ ROUTES: list[tuple[str, str, Any, Role | None, int]] = [
     ("GET", "/api/services", None, Role.VIEWER, 200),
     ("POST", "/api/services/light/turn_on", {"entity_id": "light.kitchen"}, Role.OPERATOR, 200),
     ("POST", "/api/services/apitest/reload", {}, Role.ADMIN, 200),
+    ("POST", "/api/services/apitest/configure", {}, Role.ADMIN, 200),
+    ("POST", "/api/services/automation/reload", {}, Role.ADMIN, 200),
+    ("POST", "/api/services/script/reload", {}, Role.ADMIN, 200),
+    ("POST", "/api/services/recorder/purge", {"keep_days": 30}, Role.ADMIN, 200),
+    ("POST", "/api/services/automation/list_traces?return_response", {}, Role.ADMIN, 200),
+    ("POST", "/api/services/automation/trigger", {"entity_id": "automation.x"}, Role.OPERATOR, 200),
     ("GET", "/api/events", None, Role.VIEWER, 200),
     ("POST", "/api/events/test_event", {"a": 1}, Role.ADMIN, 200),
     ("POST", "/api/config/core/check_config", None, Role.ADMIN, 200),
     ("GET", "/api/error_log", None, Role.ADMIN, 200),
-    ("GET", "/api/history/period?filter_entity_id=light.kitchen", None, Role.VIEWER, 404),
-    ("GET", "/api/logbook", None, Role.VIEWER, 404),
+    ("GET", "/api/history/period?filter_entity_id=light.kitchen", None, Role.VIEWER, 200),
+    ("GET", "/api/history/period/2026-01-01?filter_entity_id=light.x", None, Role.VIEWER, 200),
+    ("GET", "/api/logbook", None, Role.VIEWER, 200),
+    ("GET", "/api/logbook/0001-01-01", None, Role.VIEWER, 400),
     ("GET", "/metrics", None, Role.VIEWER, 200),
-    ("POST", "/api/template", {"template": "{{ 1 + 1 }}"}, Role.VIEWER, 200),
+    ("POST", "/api/template", {"template": "{{ 1 + 1 }}"}, Role.ADMIN, 200),
     ("POST", "/api/webhook/unknown", {}, None, 200),
-    ("GET", "/api/config/automation/config/x", None, Role.VIEWER, 404),
-    ("POST", "/api/config/automation/config/x", {"triggers": []}, Role.ADMIN, 404),
+    # Automation and script configurations hold secrets (webhook ids): admins only, as in HA.
+    ("GET", "/api/config/automation/config/x", None, Role.ADMIN, 404),
+    ("POST", "/api/config/automation/config/x", {"triggers": []}, Role.ADMIN, 400),
     ("DELETE", "/api/config/automation/config/x", None, Role.ADMIN, 404),
-    ("GET", "/api/config/script/config/x", None, Role.VIEWER, 404),
-    ("POST", "/api/config/script/config/x", {"sequence": []}, Role.ADMIN, 404),
+    ("GET", "/api/config/script/config/x", None, Role.ADMIN, 404),
+    ("POST", "/api/config/script/config/x", {"sequence": "no"}, Role.ADMIN, 400),
     ("DELETE", "/api/config/script/config/x", None, Role.ADMIN, 404),
 ]
+
+SITE_CONFIG = HTTP_CONFIG + "automation: []\nscript: {}\nrecorder:\n"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
+    """One runtime with the recorder, automations and scripts, for the whole table."""
+    site = tmp_path_factory.mktemp("roles")
+    (site / "configuration.yaml").write_text(SITE_CONFIG)
+    integration = ApiTestIntegration()
+    runtime, tokens = await start_api(
+        site,
+        integration,
+        integrations.recorder,
+        automations.integration,
+        automations.script_integration,
+    )
+    session = aiohttp.ClientSession()
+    yield Api(runtime, f"http://127.0.0.1:{runtime.http.port}", session, integration, tokens)
+    await session.close()
+    await runtime.stop()
 
 
 @pytest.mark.parametrize(

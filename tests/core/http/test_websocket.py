@@ -258,7 +258,7 @@ WS_COMMANDS: list[tuple[str, dict[str, Any], Role]] = [
     ("call_service", {"domain": "light", "service": "turn_on"}, Role.OPERATOR),
     ("call_service", {"domain": "apitest", "service": "reload"}, Role.ADMIN),
     ("fire_event", {"event_type": "something"}, Role.ADMIN),
-    ("render_template", {"template": "{{ 1 }}"}, Role.VIEWER),
+    ("render_template", {"template": "{{ 1 }}"}, Role.ADMIN),
     ("config/entity_registry/list", {}, Role.VIEWER),
     ("config/device_registry/list", {}, Role.VIEWER),
     ("config/area_registry/list", {}, Role.VIEWER),

@@ -68,8 +68,22 @@ async def test_save_reports_yaml_and_schema_errors_at_their_line(with_automation
     assert (await admin.command(type="edgewise/automation/list"))["result"] == []
 
 
-async def test_without_the_automation_integration_the_commands_say_so(api: Api) -> None:
+async def test_without_the_automation_integration_its_commands_do_not_exist(api: Api) -> None:
     admin = await connect(api, Role.ADMIN)
-    answer = await admin.command(type="edgewise/automation/list")
-    assert answer["error"]["code"] == "not_found"
-    assert "not set up" in answer["error"]["message"]
+    for command in ("edgewise/automation/list", "trace/list", "execute_script"):
+        answer = await admin.command(type=command)
+        assert answer["error"]["code"] == "unknown_command", command
+
+
+async def test_the_editor_and_traces_are_admin_only(with_automations: Api) -> None:
+    api = with_automations
+    for role in (Role.VIEWER, Role.OPERATOR):
+        client = await connect(api, role)
+        for command, fields in (
+            ("edgewise/automation/list", {}),
+            ("edgewise/automation/get", {"automation_id": "a1"}),
+            ("trace/list", {}),
+            ("trace/get", {"domain": "automation", "item_id": "a1", "run_id": "x"}),
+        ):
+            answer = await client.command(type=command, **fields)
+            assert answer["error"]["code"] == "unauthorized", (role, command)

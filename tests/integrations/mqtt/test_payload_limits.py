@@ -9,10 +9,12 @@ import pytest
 
 from core import Context
 from core.limits import MAX_DEPTH, InputLimitError, loads_json
+from core.trigger import TriggerInfo
 from integrations.mqtt.setup import get_hub
 from integrations.mqtt.trigger import MqttTriggerPlatform
+from tests._helpers import wait_for
 from tests.integrations.mqtt.conftest import RuntimeFactory
-from tests.integrations.mqtt.peers import WAIT, device_client, wait_for
+from tests.integrations.mqtt.peers import WAIT, device_client
 
 
 def deep_json(depth: int) -> bytes:
@@ -41,7 +43,9 @@ async def test_a_trigger_on_a_payload_nested_too_deeply_fires_without_payload_js
         def fire(payload: dict[str, Any], context: Context | None) -> None:
             fired.append(payload)
 
-        await platform.attach(runtime, platform.schema({"topic": f"{prefix}/+/alarm"}), fire)
+        await platform.attach(
+            runtime, platform.schema({"topic": f"{prefix}/+/alarm"}), fire, TriggerInfo("test")
+        )
         async with device_client() as device:
             # Past the interpreter's recursion limit, then past core.limits, then fine.
             await device.publish(f"{prefix}/a/alarm", deep_json(50_000), qos=1)

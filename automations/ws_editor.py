@@ -4,8 +4,9 @@
 error), ``edgewise/automation/get`` (one entry as YAML text), ``edgewise/automation/save``
 (YAML text in; when it does not parse or validate, nothing is written and the answer lists the
 errors with the line of the text each is at), ``edgewise/automation/delete``, and Home
-Assistant's ``trace/list`` and ``trace/get``. The automation engine (``automations.api``) is
-imported when a command comes, so a site without it pays nothing.
+Assistant's ``trace/list`` and ``trace/get``. Registered by the automation integration's setup
+(``register_editor_commands``) and removed when it stops. All need an admin, as in Home
+Assistant: configurations and traces hold secrets (webhook ids, the data a trigger carried).
 """
 
 from __future__ import annotations
@@ -18,22 +19,33 @@ import yaml
 
 from core.auth import Permission
 from core.errors import ConfigError, EdgewiseError
+from core.http import register_command
+from core.http.ws_commands import field
+from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
 from core.yaml_loader import load_client_yaml_async
 
-from .ws_commands import field, register_command
-from .ws_messages import ERR_NOT_FOUND, error_message, result_message
+from .manager import AutomationManager
 
 if TYPE_CHECKING:
-    from .websocket import Connection
+    from core.http.websocket import Connection
+    from core.runtime import Runtime
 
 #: The name the editor's text is given in error messages.
 EDITOR_FILE = "automation.yaml"
 _LINE_RE = re.compile(r"line (\d+)")
-_NOT_SET_UP = "The automation integration is not set up"
 
 
-def _set_up(conn: Connection) -> bool:
-    return conn.runtime.services.has("automation", "reload")
+def register_editor_commands(runtime: Runtime) -> None:
+    """Add the automation editor's and the traces' commands (admins only)."""
+    for command, handler in (
+        ("edgewise/automation/list", automation_list),
+        ("edgewise/automation/get", automation_get),
+        ("edgewise/automation/save", automation_save),
+        ("edgewise/automation/delete", automation_delete),
+        ("trace/list", trace_list),
+        ("trace/get", trace_get),
+    ):
+        register_command(runtime, command, handler, Permission.ADMIN)
 
 
 def line_errors(message: str) -> list[dict[str, Any]]:
@@ -45,13 +57,9 @@ def line_errors(message: str) -> list[dict[str, Any]]:
     return errors
 
 
-@register_command("edgewise/automation/list", Permission.READ)
 async def automation_list(conn: Connection, msg: dict[str, Any]) -> None:
     """Every automation of ``automations.yaml``: id, alias, entity id and load error."""
-    if not _set_up(conn):
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, _NOT_SET_UP))
-        return
-    from automations import api  # noqa: PLC0415 - only where automations run
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
 
     configs = await api.list_automation_configs(conn.runtime)
     errors = api.automation_errors(conn.runtime)
@@ -69,15 +77,11 @@ async def automation_list(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], result))
 
 
-@register_command("edgewise/automation/get", Permission.READ)
 async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
     """One automation's configuration, as YAML text (``yaml``) and as data (``config``)."""
-    automation_id = field(msg, "automation_id", str)
-    if not _set_up(conn):
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, _NOT_SET_UP))
-        return
-    from automations import api  # noqa: PLC0415 - only where automations run
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
 
+    automation_id = field(msg, "automation_id", str)
     config = await api.get_automation_config(conn.runtime, automation_id)
     if config is None:
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, f"No automation {automation_id!r}"))
@@ -86,24 +90,19 @@ async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], {"config": config, "yaml": text}))
 
 
-@register_command("edgewise/automation/save", Permission.ADMIN)
 async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
     """Validate the YAML text ``yaml`` and save it as automation ``automation_id``, then reload.
 
     Answers ``{"saved": true, "created": bool, "entity_id": ...}``, or ``{"saved": false,
     "errors": [{"line", "message"}]}`` with the line in the text of each problem.
     """
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     automation_id = field(msg, "automation_id", str)
     text = field(msg, "yaml", str)
     if not automation_id.strip():
         conn.send(result_message(msg["id"], _unsaved("The automation needs an id", None)))
         return
-    if not _set_up(conn):
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, _NOT_SET_UP))
-        return
-    from automations import api  # noqa: PLC0415 - only where automations run
-    from automations.manager import AutomationManager  # noqa: PLC0415
-
     try:
         raw = await load_client_yaml_async(text, EDITOR_FILE)
     except ConfigError as err:
@@ -140,45 +139,34 @@ def _unsaved(message: str, line: int | None) -> dict[str, Any]:
     return {"saved": False, "errors": [{"line": line, "message": message}]}
 
 
-@register_command("edgewise/automation/delete", Permission.ADMIN)
 async def automation_delete(conn: Connection, msg: dict[str, Any]) -> None:
     """Remove an automation from ``automations.yaml`` and reload."""
-    automation_id = field(msg, "automation_id", str)
-    if not _set_up(conn):
-        conn.send(error_message(msg["id"], ERR_NOT_FOUND, _NOT_SET_UP))
-        return
-    from automations import api  # noqa: PLC0415 - only where automations run
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
 
+    automation_id = field(msg, "automation_id", str)
     if not await api.delete_automation_config(conn.runtime, automation_id):
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, f"No automation {automation_id!r}"))
         return
     conn.send(result_message(msg["id"]))
 
 
-@register_command("trace/list", Permission.READ)
 def trace_list(conn: Connection, msg: dict[str, Any]) -> None:
     """Home Assistant's ``trace/list``: short traces of one item (or all), oldest first."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     domain = field(msg, "domain", str, None)
     item_id = field(msg, "item_id", str, None)
-    if not _set_up(conn):
-        conn.send(result_message(msg["id"], []))
-        return
-    from automations import api  # noqa: PLC0415 - only where automations run
-
     conn.send(result_message(msg["id"], api.list_traces(conn.runtime, domain, item_id)))
 
 
-@register_command("trace/get", Permission.READ)
 def trace_get(conn: Connection, msg: dict[str, Any]) -> None:
     """Home Assistant's ``trace/get``: one run in full."""
+    from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
+
     domain = field(msg, "domain", str)
     item_id = field(msg, "item_id", str)
     run_id = field(msg, "run_id", str)
-    trace = None
-    if _set_up(conn):
-        from automations import api  # noqa: PLC0415 - only where automations run
-
-        trace = api.get_trace(conn.runtime, domain, item_id, run_id)
+    trace = api.get_trace(conn.runtime, domain, item_id, run_id)
     if trace is None:
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The trace could not be found"))
         return

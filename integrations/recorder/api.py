@@ -1,0 +1,300 @@
+"""The recorder's HTTP and WebSocket API: history, logbook and statistics.
+
+REST (Home Assistant's): ``GET /api/history/period[/{timestamp}]`` and
+``GET /api/logbook[/{timestamp}]``. WebSocket: ``history/downsampled`` (a chart's worth of
+history) and ``recorder/statistics_during_period`` (long-term statistics of meters). Registered
+by the recorder's setup through ``core.http`` like any plugin's, and removed when it stops.
+
+The logbook merges recorded state changes with the recorded events that some integration
+described (``runtime.logbook``): the kernel's start and stop, automation and script runs (the
+automation engine describes those), ``logbook_entry`` (described here). Times outside
+``QUERY_TIME_MIN``..``QUERY_TIME_MAX`` answer 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from core.auth import Permission
+from core.const import ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
+from core.http import register_command, register_route
+from core.http.view import RUNTIME, json_message, json_response
+from core.http.ws_commands import InvalidMessage, context_for, field
+from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
+from core.state import State, valid_entity_id
+
+from .const import DOMAIN, RecorderStatus
+
+if TYPE_CHECKING:
+    from core.http.websocket import Connection
+    from core.runtime import Runtime
+
+    from .core import Recorder
+
+#: Most points a downsampled history may ask for.
+MAX_POINTS = 2000
+#: The event the ``logbook.log`` action (and integrations) fire for a free-text line.
+EVENT_LOGBOOK_ENTRY = "logbook_entry"
+
+
+def register_api(runtime: Runtime, recorder: Recorder) -> None:
+    """Add the history, logbook and statistics routes and commands (from the recorder's setup)."""
+    history = _history_handler(recorder)
+    logbook = _logbook_handler(recorder)
+    for path in ("/api/history/period", "/api/history/period/{timestamp}"):
+        register_route(runtime, "GET", path, history, Permission.READ)
+    for path in ("/api/logbook", "/api/logbook/{timestamp}"):
+        register_route(runtime, "GET", path, logbook, Permission.READ)
+    register_command(runtime, "history/downsampled", _downsampled(recorder), Permission.READ)
+    register_command(
+        runtime, "recorder/statistics_during_period", statistics_during_period, Permission.READ
+    )
+    runtime.logbook.register(EVENT_LOGBOOK_ENTRY, _describe_entry)
+
+
+def _describe_entry(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {
+        "name": data.get("name"),
+        "message": data.get("message"),
+        "domain": data.get("domain"),
+        "entity_id": data.get("entity_id"),
+    }
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+
+def parse_time(value: str, runtime: Runtime, what: str) -> datetime | str:
+    """An ISO 8601 time from a URL, in UTC (naive times are in the site's time zone).
+
+    Returns:
+        The time, or why it cannot be used (it does not parse, or is out of range).
+    """
+    # A '+' in a query string arrives as a space.
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace(" ", "+"))
+    except ValueError:
+        return f"Invalid {what}"
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=runtime.core.tzinfo)
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC: before datetime's own first day
+        utc = None
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
+    problem = query_time_error(parsed if utc is None else utc, f"The {what}")
+    if utc is None or problem is not None:
+        return problem or f"The {what} {value} is out of range"
+    return utc
+
+
+def _period(request: web.Request) -> tuple[datetime, datetime] | web.Response:
+    runtime = request.app[RUNTIME]
+    if (stamp := request.match_info.get("timestamp")) is not None:
+        start = parse_time(stamp, runtime, "datetime")
+        if isinstance(start, str):
+            return json_message(start, 400)
+    else:
+        start = datetime.now(UTC) - timedelta(days=1)
+    end = start + timedelta(days=1)
+    if (end_text := request.query.get("end_time")) is not None:
+        parsed_end = parse_time(end_text, runtime, "end_time")
+        if isinstance(parsed_end, str):
+            return json_message(parsed_end, 400)
+        end = parsed_end
+    return start, end
+
+
+def _entity_ids(value: str | None) -> list[str] | web.Response | None:
+    if value is None:
+        return None
+    ids = [e.strip().lower() for e in value.split(",") if e.strip()]
+    if not ids or not all(valid_entity_id(e) for e in ids):
+        return json_message("Invalid filter_entity_id", 400)
+    return ids
+
+
+async def _database_unavailable(recorder: Recorder) -> web.Response | None:
+    """503 while the recorder's database is away (it opens once the runtime has started)."""
+    status = await recorder.wait_started()
+    if status in (RecorderStatus.DEGRADED, RecorderStatus.STOPPED):
+        return json_message(f"The recorder's database is not available ({status.value})", 503)
+    return None
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def _history_handler(
+    recorder: Recorder,
+) -> Callable[[web.Request], Any]:
+    async def history_period(request: web.Request) -> web.StreamResponse:
+        """``GET /api/history/period[/{timestamp}]``: one list of states per entity.
+
+        The JSON is built straight from the database rows (``get_significant_states_json``).
+        """
+        from .history import get_significant_states_json  # noqa: PLC0415 - SQLAlchemy
+
+        period = _period(request)
+        if isinstance(period, web.Response):
+            return period
+        start, end = period
+        if "filter_entity_id" not in request.query:
+            return json_message("filter_entity_id is missing", 400)
+        entity_ids = _entity_ids(request.query["filter_entity_id"])
+        if isinstance(entity_ids, web.Response):
+            return entity_ids
+        if start > datetime.now(UTC):
+            return json_response([])
+        if (unavailable := await _database_unavailable(recorder)) is not None:
+            return unavailable
+        await recorder.flush()
+        text = await get_significant_states_json(
+            recorder,
+            start,
+            end,
+            entity_ids,
+            include_start_time_state="skip_initial_state" not in request.query,
+            significant_changes_only=request.query.get("significant_changes_only", "1") != "0",
+            minimal_response="minimal_response" in request.query,
+            no_attributes="no_attributes" in request.query,
+        )
+        return web.Response(text=text, content_type="application/json")
+
+    return history_period
+
+
+# --- logbook -------------------------------------------------------------------------------------
+
+
+def _state_entry(state: State) -> dict[str, Any]:
+    return {
+        "when": state.last_changed.isoformat(),
+        "state": state.state,
+        "entity_id": state.entity_id,
+        "name": state.attributes.get(ATTR_FRIENDLY_NAME) or state.name,
+        "context_id": state.context.id,
+        "context_user_id": state.context.user_id,
+    }
+
+
+def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
+    async def logbook(request: web.Request) -> web.StreamResponse:
+        """``GET /api/logbook[/{timestamp}]``: state changes and notable events, oldest first."""
+        from .history import state_changes_during_period  # noqa: PLC0415 - SQLAlchemy
+        from .logbook import events_during_period  # noqa: PLC0415 - SQLAlchemy
+
+        period = _period(request)
+        if isinstance(period, web.Response):
+            return period
+        start, end = period
+        entity = request.query.get("entity")
+        if entity is not None and not valid_entity_id(entity.lower()):
+            return json_message("Invalid entity", 400)
+        if (unavailable := await _database_unavailable(recorder)) is not None:
+            return unavailable
+        await recorder.flush()
+        changes = await state_changes_during_period(
+            recorder,
+            start,
+            end,
+            None if entity is None else entity.lower(),
+            include_start_time_state=False,
+        )
+        entries: list[tuple[float, dict[str, Any]]] = []
+        for states in changes.values():
+            for state in states:
+                # Continuous sensors (with a unit) are charts, not logbook lines, as in HA.
+                if ATTR_UNIT_OF_MEASUREMENT in state.attributes:
+                    continue
+                entries.append((state.last_changed_timestamp, _state_entry(state)))
+        descriptions = request.app[RUNTIME].logbook
+        events = await events_during_period(recorder, start, end, descriptions.event_types)
+        for event in events:
+            described = descriptions.describe(event.event_type, event.data)
+            if described is None:
+                continue
+            entry: dict[str, Any] = {
+                "when": datetime.fromtimestamp(event.time_fired_ts, UTC).isoformat(),
+                "context_id": event.context_id,
+                **described,
+            }
+            if entity is None or entry.get("entity_id") == entity.lower():
+                entries.append((event.time_fired_ts, entry))
+        entries.sort(key=lambda item: item[0])
+        return json_response([entry for _, entry in entries])
+
+    return logbook
+
+
+# --- WebSocket -----------------------------------------------------------------------------------
+
+
+def _time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
+    text = field(msg, key, str, None)
+    if text is None:
+        return default
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidMessage(f"invalid datetime @ data['{key}']") from None
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    from .util import query_time_error  # noqa: PLC0415 - loads with the first query
+
+    if (problem := query_time_error(parsed, key)) is not None:
+        raise InvalidMessage(f"{problem} @ data['{key}']")
+    return parsed
+
+
+def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], Any]:
+    async def history_downsampled(conn: Connection, msg: dict[str, Any]) -> None:
+        """History of ``entity_ids`` from ``start_time`` to ``end_time`` in ``points`` items.
+
+        Numbers come as buckets (``t``, ``mean``, ``min``, ``max``, ``count``), other states as
+        changes (``t``, ``state``); see ``integrations.recorder.history.get_downsampled``.
+        """
+        entity_ids = [str(e).lower() for e in field(msg, "entity_ids", list)]
+        if not entity_ids or not all(valid_entity_id(e) for e in entity_ids):
+            raise InvalidMessage("expected a non-empty list of entity ids @ data['entity_ids']")
+        now = datetime.now(UTC)
+        end = _time(msg, "end_time", now)
+        start = _time(msg, "start_time", max(end - timedelta(days=1), _EPOCH))
+        points = field(msg, "points", int, 300)
+        if not 1 <= points <= MAX_POINTS or end <= start:
+            raise InvalidMessage(f"need 1 <= points <= {MAX_POINTS} and end_time after start_time")
+        from .history import get_downsampled  # noqa: PLC0415 - SQLAlchemy
+
+        await recorder.flush()
+        result = await get_downsampled(recorder, entity_ids, start, end, points)
+        conn.send(result_message(msg["id"], result))
+
+    return history_downsampled
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def statistics_during_period(conn: Connection, msg: dict[str, Any]) -> None:
+    """Long-term statistics, as Home Assistant's command (answered by ``recorder.get_statistics``).
+
+    Takes ``statistic_ids``, ``start_time``, optional ``end_time``, ``period`` and ``types``;
+    answers ``{statistic_id: [rows]}``.
+    """
+    if not conn.runtime.services.has(DOMAIN, "get_statistics"):
+        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The recorder's statistics are off"))
+        return
+    data: dict[str, Any] = {
+        key: msg[key]
+        for key in ("statistic_ids", "start_time", "end_time", "period", "types", "units")
+        if key in msg
+    }
+    response = await conn.runtime.services.call(
+        DOMAIN, "get_statistics", data, context=context_for(conn), return_response=True
+    )
+    statistics = response.get("statistics", {}) if isinstance(response, dict) else {}
+    conn.send(result_message(msg["id"], statistics))
