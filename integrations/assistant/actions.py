@@ -213,9 +213,10 @@ def check_call(
         ToolError: the service or an entity does not exist.
         Unauthorized: the role does not allow the service, or an entity is outside the user's areas.
     """
+    # The role first: a viewer learns nothing about which services exist.
+    check_service_allowed(user, runtime.services, domain, service)
     if not runtime.services.has(domain, service):
         raise ToolError(f"There is no service {domain}.{service}")
-    check_service_allowed(user, domain, service)
     areas = config.user_areas.get(user.username)
     for entity_id in entity_ids:
         if runtime.states.get(entity_id) is None:
@@ -366,7 +367,7 @@ def _domain_tool(domain: str) -> Any:
             )
         if not isinstance(data, dict):
             raise ToolError("data must be an object")
-        check_service_allowed(ctx.user, domain, service)
+        check_service_allowed(ctx.user, ctx.runtime.services, domain, service)
         response = await ctx.runtime.services.call(
             domain, service, data, context=ctx.context, return_response=True
         )

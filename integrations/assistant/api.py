@@ -14,8 +14,8 @@ WebSocket (the panel's chat drawer):
 REST: ``POST /api/assistant/chat`` ``{text, session_id?}`` answers the whole turn as JSON;
 ``GET /api/assistant/sessions``; ``POST /api/assistant/confirm`` ``{confirmation_id}``.
 
-Commands use today's process-wide ``register_command``; moving to the per-runtime
-``core.http.register_command(runtime, ...)`` is a one-line change per command.
+Commands and routes are registered per runtime (``core.http.register_command`` and
+``register_route``) and removed when the integration stops.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from aiohttp import web
 from core import RuntimeKey
 from core.auth import Permission, User
 from core.errors import Unauthorized
-from core.http import register_route
+from core.http import register_command, register_route
 from core.http.view import current_user, json_response, read_json_object
-from core.http.ws_commands import InvalidMessage, field, register_command
+from core.http.ws_commands import InvalidMessage, field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, event_message, result_message
 
 from .actions import confirm
@@ -258,16 +258,16 @@ async def _rest_confirm(request: web.Request) -> web.StreamResponse:
 def register_api(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
     """Register the commands and routes; returns the function that removes the routes."""
     runtime.data[ASSISTANT] = assistant
-    for command, (handler, permission) in _commands().items():
-        register_command(command, permission)(handler)
-    removers = []
-    if runtime.http is not None:
-        removers = [
-            register_route(runtime, "POST", ROUTE_CHAT, _rest_chat, Permission.READ),
-            register_route(runtime, "GET", ROUTE_SESSIONS, _rest_sessions, Permission.READ),
-            register_route(runtime, "POST", ROUTE_CONFIRM, _rest_confirm, Permission.READ),
-            register_mcp(runtime, assistant),
-        ]
+    removers = [
+        register_command(runtime, command, handler, permission)
+        for command, (handler, permission) in _commands().items()
+    ]
+    removers += [
+        register_route(runtime, "POST", ROUTE_CHAT, _rest_chat, Permission.READ),
+        register_route(runtime, "GET", ROUTE_SESSIONS, _rest_sessions, Permission.READ),
+        register_route(runtime, "POST", ROUTE_CONFIRM, _rest_confirm, Permission.READ),
+        register_mcp(runtime, assistant),
+    ]
 
     def remove() -> None:
         for remover in removers:
