@@ -23,7 +23,7 @@ from core.errors import Unauthorized
 from core.http.permissions import check_service_allowed
 from core.services import SupportsResponse
 
-from .const import CONFIRMATION_TTL, DEFAULT_PAGE, HELPER_DOMAINS, MAX_PAGE
+from .const import CONFIRMATION_TTL, DEFAULT_PAGE, HELPER_DOMAINS, MAX_PAGE, MAX_WAITING
 from .tools import Tool, ToolContext, ToolError, _int, _schema, _str, entity_area
 
 if TYPE_CHECKING:
@@ -164,7 +164,10 @@ async def draft_automation(ctx: ToolContext, args: dict[str, Any]) -> dict[str, 
     errors = await AutomationManager(ctx.runtime).check([config], current_platforms(ctx.runtime))
     if errors:
         return {"valid": False, "errors": errors}
-    ctx.assistant.drafts[draft_id] = (ctx.user.id, config)
+    drafts = ctx.assistant.drafts
+    drafts[draft_id] = (ctx.user.id, config)
+    while len(drafts) > MAX_WAITING:  # the oldest unsaved drafts go first
+        del drafts[next(iter(drafts))]
     ctx.notify(
         {"type": "draft", "draft_id": draft_id, "yaml": yaml.safe_dump(config, sort_keys=False)}
     )
@@ -271,7 +274,13 @@ async def call_service(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
             dict(data),
             time.monotonic(),
         )
-        assistant.pending[pending.id] = pending
+        waiting = assistant.pending
+        now = time.monotonic()
+        for old in [k for k, v in waiting.items() if now - v.created > CONFIRMATION_TTL]:
+            del waiting[old]
+        waiting[pending.id] = pending
+        while len(waiting) > MAX_WAITING:
+            del waiting[next(iter(waiting))]
         ctx.notify(
             {"type": "confirmation", "confirmation_id": pending.id, "summary": pending.summary()}
         )

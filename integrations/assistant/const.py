@@ -63,6 +63,10 @@ MAX_PAGE: Final = 50
 DEFAULT_PAGE: Final = 20
 #: Seconds a pending confirmation stays valid.
 CONFIRMATION_TTL: Final = 600.0
+#: Confirmations and drafts kept waiting (all users), the oldest dropped first.
+MAX_WAITING: Final = 200
+#: Sessions kept per user, the least recently used deleted first.
+MAX_SESSIONS_PER_USER: Final = 100
 
 #: Fired for every tool the assistant runs (user, tool, input, outcome), with the user's context.
 EVENT_TOOL_CALL: Final = "assistant_tool_call"

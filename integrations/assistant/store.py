@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .const import MAX_SESSION_MESSAGES
+from .const import MAX_SESSION_MESSAGES, MAX_SESSIONS_PER_USER
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -111,10 +111,18 @@ class ConversationStore:
         session_id = uuid.uuid4().hex
         now = time.time()
         with self._lock:
-            self._db().execute(
+            db = self._db()
+            db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
                 (session_id, user_id, title[:80], now, now),
             )
+            old = db.execute(
+                "SELECT id FROM sessions WHERE user_id = ? ORDER BY updated DESC LIMIT -1 OFFSET ?",
+                (user_id, MAX_SESSIONS_PER_USER),
+            ).fetchall()
+            for (old_id,) in old:
+                db.execute("DELETE FROM messages WHERE session_id = ?", (old_id,))
+                db.execute("DELETE FROM sessions WHERE id = ?", (old_id,))
         return session_id
 
     def list_sessions(self, user_id: str) -> list[dict[str, Any]]:
