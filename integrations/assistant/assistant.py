@@ -198,7 +198,7 @@ class Assistant:
                 message = await self._ask(client, system, definitions, _merged(history + new), emit)
                 usage += self._cost(message.usage)
                 stop_reason = message.stop_reason
-                content = [block.model_dump(exclude_none=True) for block in message.content]
+                content = [_block(block) for block in message.content]
                 new.append({"role": "assistant", "content": content})
                 answer.extend(b["text"] for b in content if b.get("type") == "text")
                 uses = [b for b in content if b.get("type") == "tool_use"]
@@ -256,6 +256,16 @@ class Assistant:
             raise AssistantUnavailable(
                 f"The Anthropic API answered {err.status_code}: {err.message}"
             ) from None
+
+
+def _block(block: Any) -> dict[str, Any]:
+    """A content block of the model's answer as it is sent back: only the API's own fields."""
+    if block.type == "text":
+        return {"type": "text", "text": block.text}
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    data: dict[str, Any] = block.model_dump(exclude_none=True)
+    return data
 
 
 def _complete(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
