@@ -45,7 +45,9 @@ from tests.integrations.assistant.messages_server import (
 async def site(folder: Path, server: MessagesServer, entities: int) -> Runtime:
     """A runtime with ``entities`` temperature sensors and the assistant."""
     (folder / "configuration.yaml").write_text(
-        f"assistant:\n  api_key: {API_KEY}\n  base_url: {server.url}\n", encoding="utf-8"
+        "http:\n  server_host: 127.0.0.1\n  server_port: 0\n"
+        f"assistant:\n  api_key: {API_KEY}\n  base_url: {server.url}\n",
+        encoding="utf-8",
     )
     loader = IntegrationLoader()
     loader.load_entry_points()
