@@ -125,6 +125,14 @@ function shell(ctx) {
     notifications.list,
     main,
     h("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" }));
+  // Drawers of integrations (a panel whose config says drawer: true exports drawer(api, parent)):
+  // on every page, inside the shell so that logging out removes them.
+  for (const panel of Object.values(ctx.panels)) {
+    if (!panel.config?.drawer || !panel.module_url) continue;
+    import(panel.module_url)
+      .then((module) => module.drawer?.({ conn, store: ctx.store, user, panel }, root))
+      .catch((err) => console.error(`The drawer of ${panel.url_path} failed to load`, err));
+  }
 
   let cleanup = null;
   let token = 0;

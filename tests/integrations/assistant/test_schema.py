@@ -1,0 +1,44 @@
+"""The ``assistant:`` section: defaults, and bad values named by their key."""
+
+from __future__ import annotations
+
+import pytest
+import voluptuous as vol
+
+from integrations.assistant.const import DEFAULT_HIGH_IMPACT, DEFAULT_MODEL
+from integrations.assistant.schema import CONFIG_SCHEMA, AssistantConfig
+
+
+def test_a_bare_section_takes_the_defaults_and_has_no_key() -> None:
+    """``assistant:`` alone: no API key (the chat says so), the default model."""
+    config = CONFIG_SCHEMA(None)
+    assert isinstance(config, AssistantConfig)
+    assert config.api_key is None
+    assert config.model == DEFAULT_MODEL
+    assert config.high_impact == frozenset(DEFAULT_HIGH_IMPACT)
+
+
+def test_areas_and_high_impact_services_are_read() -> None:
+    """user_areas per user; high-impact services added to the defaults."""
+    config = CONFIG_SCHEMA(
+        {"user_areas": {"alice": ["plant"]}, "high_impact_services": ["Switch.Turn_On"]}
+    )
+    assert config.user_areas == {"alice": frozenset({"plant"})}
+    assert "switch.turn_on" in config.high_impact
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"high_impact_services": ["unlock"]}, "high_impact_services"),
+        ({"base_url": "ftp://x"}, "base_url"),
+        ({"max_tool_calls_per_turn": 0}, "max_tool_calls_per_turn"),
+        ({"price_per_million_tokens": {"input": -1}}, "price_per_million_tokens"),
+        ({"no_such_key": 1}, "no_such_key"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(section: dict, key: str) -> None:
+    """Each bad value's error names its key."""
+    with pytest.raises(vol.Invalid) as caught:
+        CONFIG_SCHEMA(section)
+    assert key in str(caught.value)
