@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import os
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from .registry import LoadedModel, ModelRefused
 
 if TYPE_CHECKING:
     from core import Runtime
+    from core.http import Handler
 
     from . import NilmRunning
 
@@ -282,9 +283,23 @@ def register_api(runtime: Runtime, running: NilmRunning) -> list[Callable[[], No
     """Serve the routes; answer the functions that remove them."""
     api = NilmApi(runtime, running)
     api.store.load()
+
+    def plain(view: Callable[[web.Request], Awaitable[web.Response]]) -> Handler:
+        # The route table marks its handlers with their permission: a function, not a method.
+        async def handler(request: web.Request) -> web.Response:
+            return await view(request)
+
+        return handler
+
     return [
-        register_route(runtime, "GET", "/api/nilm/models", api.models_view, Permission.READ),
-        register_route(runtime, "POST", "/api/nilm/infer", api.infer_view, Permission.CONTROL),
-        register_route(runtime, "POST", "/api/nilm/models", api.upload_view, Permission.ADMIN),
-        register_route(runtime, "POST", "/api/nilm/reload", api.reload_view, Permission.ADMIN),
+        register_route(runtime, "GET", "/api/nilm/models", plain(api.models_view), Permission.READ),
+        register_route(
+            runtime, "POST", "/api/nilm/infer", plain(api.infer_view), Permission.CONTROL
+        ),
+        register_route(
+            runtime, "POST", "/api/nilm/models", plain(api.upload_view), Permission.ADMIN
+        ),
+        register_route(
+            runtime, "POST", "/api/nilm/reload", plain(api.reload_view), Permission.ADMIN
+        ),
     ]

@@ -27,7 +27,9 @@ MAX_IDEMPOTENCY_KEYS = 10_000
 #: Longest idempotency key accepted.
 MAX_IDEMPOTENCY_KEY_LEN = 128
 
-#: A reading older than this (s) is not held across a gap: the samples become missing.
-MAX_HOLD_S = 60.0
+#: How long a reading holds (s): a state stays true until it changes (the state machine writes
+#: no event for an unchanged value), so a reading holds until the next one; going unavailable
+#: or being removed ends it.
+MAX_HOLD_S = float("inf")
 #: The notification id of a refused model (one per model id).
 NOTIFICATION_PREFIX = "nilm_model_"

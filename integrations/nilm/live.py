@@ -153,8 +153,8 @@ class MeterDisaggregator:
         self._reading(new.state if new else None, new.attributes if new else {})
 
     @callback
-    def _tick(self) -> None:
-        self._samples(self.resampler.advance(self._now()))
+    def _tick(self, due: datetime) -> None:
+        self._samples(self.resampler.advance(due.timestamp()))
 
     def _reading(self, state: str | None, attributes: Any) -> None:
         value: float | None = None
