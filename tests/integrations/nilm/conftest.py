@@ -18,8 +18,7 @@ def write_tiny_model(folder: Path, model_id: str = "tiny") -> dict[str, Any]:
     """An untrained (random) model of the shipped layout with its manifest, in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    features = 2 * train.FINE + 2 * (train.WINDOW // train.POOL)
-    mlp = train._MLP([features, 8, 8, 2 * len(APPLIANCES)], rng)
+    mlp = train._MLP([train.N_FEATURES, 8, 8, 2 * len(APPLIANCES)], rng)
     path = folder / f"{model_id}.onnx"
     train.export_onnx(mlp, path)
     manifest = {
