@@ -78,8 +78,8 @@ def throughput_and_load(runs: int) -> None:
 
 async def live_cpu(seconds: float) -> None:
     """The process's CPU share with one meter disaggregated live."""
-    from core.runtime import Runtime  # noqa: PLC0415
-    from integrations.nilm import RUNNING  # noqa: PLC0415
+    from core.runtime import Runtime
+    from integrations.nilm import RUNNING
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp)

@@ -16,6 +16,7 @@ numpy and onnxruntime are imported only when ``nilm:`` is configured (from ``edg
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ class NilmRunning:
         self.config = config
         self.registry = registry
         self.meters: list[MeterDisaggregator] = []
-        self.removers: list[object] = []
+        self.removers: list[Callable[[], None]] = []
 
 
 #: The running integration, for the API and ``edgewise_stop``.
@@ -134,5 +135,5 @@ async def edgewise_stop(runtime: Runtime) -> None:
         return
     del runtime.data[RUNNING]
     for remove in running.removers:
-        remove()  # type: ignore[operator]
+        remove()
     await stop_meters(runtime, running)

@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 from aiohttp import web
+from ulid_transform import ulid_now
 
 from core.auth import Permission
 from core.http import register_route
 from core.http.view import current_user, json_response
-from ulid_transform import ulid_now
 
 from .const import (
     INFER_RATE_PER_MINUTE,
@@ -45,7 +45,6 @@ from .registry import LoadedModel, ModelRefused
 
 if TYPE_CHECKING:
     from core import Runtime
-    from core.http import Handler
 
     from . import NilmRunning
 
@@ -284,7 +283,9 @@ def register_api(runtime: Runtime, running: NilmRunning) -> list[Callable[[], No
     api = NilmApi(runtime, running)
     api.store.load()
 
-    def plain(view: Callable[[web.Request], Awaitable[web.Response]]) -> Handler:
+    def plain(
+        view: Callable[[web.Request], Awaitable[web.Response]],
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
         # The route table marks its handlers with their permission: a function, not a method.
         async def handler(request: web.Request) -> web.Response:
             return await view(request)

@@ -38,7 +38,10 @@ def add_commands(sub: Any) -> None:
     commands = nilm.add_subparsers(dest="nilm_command", required=True)
     models = argparse.ArgumentParser(add_help=False)
     models.add_argument(
-        "--models-dir", type=Path, action="append", default=[],
+        "--models-dir",
+        type=Path,
+        action="append",
+        default=[],
         help="a folder of models besides the shipped ones (repeatable)",
     )
     predict = commands.add_parser("predict", parents=[models], help="predict appliance power")

@@ -15,7 +15,7 @@ meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 from core import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
+    Entity,
     Event,
     Runtime,
     SensorDeviceClass,
@@ -46,7 +47,7 @@ UNIT_FACTORS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 _CHUNK = 1024
 
 
-class _ApplianceEntity:
+class _ApplianceEntity(Entity):
     """What the three sensors of one appliance share."""
 
     _attr_should_poll = False
@@ -56,8 +57,39 @@ class _ApplianceEntity:
         self._attr_unique_id = f"nilm_{meter.key}_{appliance}_{kind}"
         self._attr_name = f"{meter.name} {label} {kind}"
 
+    def set_value(
+        self, value: float | bool | None, attributes: Mapping[str, Any] | None = None
+    ) -> None:
+        """Show ``value`` (None: unavailable) with ``attributes``; write it once added."""
+        available = value is not None
+        if not available and not self._attr_available:
+            return
+        self._attr_available = available
+        if value is not None:
+            self._store(value)
+        if attributes is not None:
+            self._attr_extra_state_attributes = attributes
+        if self._runtime is not None:
+            self.write_state()
 
-class NilmPowerSensor(_ApplianceEntity, SensorEntity):
+    def _store(self, value: float | bool) -> None:
+        raise NotImplementedError
+
+    @property
+    def confidence(self) -> float | None:
+        """The confidence last shown."""
+        attrs = self._attr_extra_state_attributes
+        return None if attrs is None else attrs.get("confidence")
+
+
+class _ApplianceSensor(_ApplianceEntity, SensorEntity):
+    """A numeric sensor of an appliance."""
+
+    def _store(self, value: float | bool) -> None:
+        self._attr_native_value = float(value)
+
+
+class NilmPowerSensor(_ApplianceSensor):
     """An appliance's disaggregated power (W)."""
 
     _attr_native_unit_of_measurement = "W"
@@ -81,8 +113,11 @@ class NilmOnSensor(_ApplianceEntity, BinarySensorEntity):
         self._setup(meter, appliance, "running")
         self._attr_available = False
 
+    def _store(self, value: float | bool) -> None:
+        self._attr_is_on = bool(value)
 
-class NilmEnergySensor(_ApplianceEntity, SensorEntity):
+
+class NilmEnergySensor(_ApplianceSensor):
     """An appliance's disaggregated energy (kWh), the sum of its predicted power."""
 
     _attr_native_unit_of_measurement = "kWh"
@@ -216,40 +251,21 @@ class MeterDisaggregator:
         when = self._predicted_for()
         for i, name in enumerate(self.model.manifest.appliance_names):
             on = bool(prob[i] > 0.5)
-            confidence = round(float(prob[i] if on else 1 - prob[i]), 3)
-            attrs = {"confidence": confidence, "predicted_for": when,
-                     "model": self.model.manifest.id}
-            sensor = self.power[name]
-            sensor._attr_available = True
-            sensor._attr_native_value = round(float(power[i]), 1)
-            sensor._attr_extra_state_attributes = attrs
-            running = self.running[name]
-            running._attr_available = True
-            running._attr_is_on = on
-            running._attr_extra_state_attributes = attrs
-            if sensor._runtime is not None:
-                sensor.write_state()
-            if running._runtime is not None:
-                running.write_state()
+            attrs = {
+                "confidence": round(float(prob[i] if on else 1 - prob[i]), 3),
+                "predicted_for": when,
+                "model": self.model.manifest.id,
+            }
+            self.power[name].set_value(round(float(power[i]), 1), attrs)
+            self.running[name].set_value(on, attrs)
 
     def _publish_energy(self) -> None:
         for name, sensor in self.energy.items():
-            value = round(self.energy_kwh[name], 6)
-            if sensor._attr_native_value == value and sensor._attr_extra_state_attributes:
-                continue
-            sensor._attr_native_value = value
-            sensor._attr_extra_state_attributes = {
-                "confidence": self.power[name].extra_state_attributes.get("confidence")
-                if self.power[name].extra_state_attributes
-                else None,
-                "model": self.model.manifest.id,
-            }
-            if sensor._runtime is not None:
-                sensor.write_state()
+            sensor.set_value(
+                round(self.energy_kwh[name], 6),
+                {"confidence": self.power[name].confidence, "model": self.model.manifest.id},
+            )
 
     def _set_unavailable(self) -> None:
         for sensor in (*self.power.values(), *self.running.values()):
-            if sensor._attr_available:
-                sensor._attr_available = False
-                if sensor._runtime is not None:
-                    sensor.write_state()
+            sensor.set_value(None)

@@ -26,7 +26,9 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def appliance_metrics(y: np.ndarray, p: np.ndarray, threshold: float, period: int) -> dict[str, Any]:
+def appliance_metrics(
+    y: np.ndarray, p: np.ndarray, threshold: float, period: int
+) -> dict[str, Any]:
     """The figures of one appliance (``None`` where undefined, e.g. never on)."""
     y = y.astype(np.float64)
     p = p.astype(np.float64)
@@ -41,8 +43,10 @@ def appliance_metrics(y: np.ndarray, p: np.ndarray, threshold: float, period: in
     per_day = max(1, DAY // period)
     daily: list[float] = []
     for start in range(0, len(y) - per_day + 1, per_day):
-        ratio = _ratio(float(p[start : start + per_day].sum() - y[start : start + per_day].sum()),
-                       float(y[start : start + per_day].sum()))
+        ratio = _ratio(
+            float(p[start : start + per_day].sum() - y[start : start + per_day].sum()),
+            float(y[start : start + per_day].sum()),
+        )
         if ratio is not None:
             daily.append(ratio)
     return {
@@ -80,8 +84,17 @@ def evaluate(
             raise ValueError(f"{name}: truth has {y.shape[0]} samples, prediction {p.shape[0]}")
         per[name] = appliance_metrics(y, p, thresholds[name], period)
     macro: dict[str, float | None] = {}
-    for key in ("mae_w", "sae", "sae_abs", "sae_per_day", "sae_per_day_abs", "precision",
-                "recall", "f1", "nde"):
+    for key in (
+        "mae_w",
+        "sae",
+        "sae_abs",
+        "sae_per_day",
+        "sae_per_day_abs",
+        "precision",
+        "recall",
+        "f1",
+        "nde",
+    ):
         values = [per[n][key] for n in names if per[n][key] is not None]
         macro[key] = float(np.mean(values)) if values else None
     return {"appliances": per, "macro": macro}

@@ -15,6 +15,7 @@ sensors lag the meter by a quarter of the window, the price of seeing the progra
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -151,7 +152,7 @@ class _MLP:
 
     def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
         self.params: list[np.ndarray] = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             self.params.append(
                 (rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))).astype(np.float32)
             )
@@ -194,14 +195,12 @@ class _MLP:
                 grad = (grad @ self.params[2 * i].T) * (acts[i] > 0)
         self.step += 1
         b1, b2 = 0.9, 0.999
-        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * g * g
-            mh = m / (1 - b1**self.step)
-            vh = v / (1 - b2**self.step)
-            p -= (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+        for i, g in enumerate(grads):
+            self.m[i] = b1 * self.m[i] + (1 - b1) * g
+            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+            mh = self.m[i] / (1 - b1**self.step)
+            vh = self.v[i] / (1 - b2**self.step)
+            self.params[i] = self.params[i] - (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
         return loss
 
 
@@ -310,7 +309,9 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
             mlp.train_batch(x[b], power[b], on[b], lr, on_weight)
             for b in np.array_split(order, max(1, len(order) // options.batch))
         ]
-        _LOGGER.info("epoch %d loss %.4f (%.0f s)", epoch, np.mean(losses), time.monotonic() - started)
+        _LOGGER.info(
+            "epoch %d loss %.4f (%.0f s)", epoch, np.mean(losses), time.monotonic() - started
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{options.model_id}.onnx"
     export_onnx(mlp, onnx_path)

@@ -99,8 +99,9 @@ async def test_a_user_over_the_rate_limit_gets_429(tmp_path: Path, model_dir: Pa
     async with running(tmp_path, _yaml(model_dir), START) as runtime:
         url = _url(runtime, "/api/nilm/infer")
         async with aiohttp.ClientSession(headers=await _headers(runtime, Role.OPERATOR)) as http:
-            statuses = [(await http.post(url, data=b"{}")).status
-                        for _ in range(INFER_RATE_PER_MINUTE + 1)]
+            statuses = [
+                (await http.post(url, data=b"{}")).status for _ in range(INFER_RATE_PER_MINUTE + 1)
+            ]
         assert statuses[:-1] == [400] * INFER_RATE_PER_MINUTE
         assert statuses[-1] == 429
 

@@ -23,7 +23,10 @@ def house_files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_predict_writes_one_array_per_appliance_of_the_input_length_and_evaluate_scores_it(
-    tmp_path: Path, model_dir: Path, house_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    model_dir: Path,
+    house_files: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     source, truth = house_files
     out = tmp_path / "out.npz"
@@ -37,8 +40,17 @@ def test_predict_writes_one_array_per_appliance_of_the_input_length_and_evaluate
     report = json.loads(capsys.readouterr().out)
     assert set(report["appliances"]) == set(APPLIANCES)
     fridge = report["appliances"]["fridge"]
-    assert set(fridge) >= {"mae_w", "sae", "sae_abs", "sae_per_day", "sae_per_day_abs",
-                           "precision", "recall", "f1", "nde"}
+    assert set(fridge) >= {
+        "mae_w",
+        "sae",
+        "sae_abs",
+        "sae_per_day",
+        "sae_per_day_abs",
+        "precision",
+        "recall",
+        "f1",
+        "nde",
+    }
     assert fridge["mae_w"] > 0
     assert report["macro"]["mae_w"] > 0
 
@@ -52,8 +64,9 @@ def test_an_input_without_aggregate_or_at_the_wrong_period_is_refused_by_name(
     assert main(["nilm", "predict", *common, "--input", str(missing)]) == 2
     assert "missing array 'aggregate'" in capsys.readouterr().err
     wrong = tmp_path / "wrong.npz"
-    np.savez(wrong, timestamps=np.arange(0, 50, 5, dtype=np.int64),
-             aggregate=np.zeros(10, np.float32))
+    np.savez(
+        wrong, timestamps=np.arange(0, 50, 5, dtype=np.int64), aggregate=np.zeros(10, np.float32)
+    )
     assert main(["nilm", "predict", *common, "--input", str(wrong)]) == 2
     assert "must step by the model's 6 s" in capsys.readouterr().err
     pickled = tmp_path / "pickled.npz"

@@ -41,12 +41,21 @@ async def test_each_appliance_gets_power_running_and_energy_sensors_after_a_wind
         await _feed(runtime, ["400"] * (WINDOW + 5))
         meter = runtime.data[RUNNING].meters[0]
         assert meter.windows > 0
-        for name in ("fridge", "kettle", "washing_machine", "dishwasher", "microwave",
-                     "ev_charger", "heat_pump"):
+        for name in (
+            "fridge",
+            "kettle",
+            "washing_machine",
+            "dishwasher",
+            "microwave",
+            "ev_charger",
+            "heat_pump",
+        ):
             power = runtime.states.get(f"sensor.house_{name}_power")
             running_ = runtime.states.get(f"binary_sensor.house_{name}_running")
             energy = runtime.states.get(f"sensor.house_{name}_energy")
-            assert power is not None and running_ is not None and energy is not None
+            assert power is not None
+            assert running_ is not None
+            assert energy is not None
             assert float(power.state) >= 0
             assert running_.state in ("on", "off")
             assert 0.5 <= power.attributes["confidence"] <= 1
@@ -77,9 +86,7 @@ async def test_a_gap_makes_the_sensors_unavailable_until_the_window_is_whole(
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
 
 
-async def test_a_meter_sensor_that_disappears_leaves_a_gap(
-    tmp_path: Path, model_dir: Path
-) -> None:
+async def test_a_meter_sensor_that_disappears_leaves_a_gap(tmp_path: Path, model_dir: Path) -> None:
     async with running(tmp_path, _yaml(model_dir), START) as runtime:
         await _feed(runtime, ["300"] * (WINDOW + 2))
         runtime.states.remove(METER)

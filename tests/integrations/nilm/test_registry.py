@@ -33,7 +33,7 @@ def test_a_tampered_model_is_refused_naming_the_hash(model_dir: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelRefused, match="SHA-256 .* does not match"):
+    with pytest.raises(ModelRefused, match=r"SHA-256 .* does not match"):
         _registry(model_dir).load("tiny")
 
 

@@ -15,8 +15,14 @@ def test_a_tiny_training_run_exports_a_model_the_registry_verifies_and_loads(
     tmp_path: Path,
 ) -> None:
     options = TrainOptions(
-        seeds=(1, 2), days=1, windows_per_house=400, hidden=(16, 8), epochs=2,
-        eval_seed=3, eval_days=1, model_id="smoke",
+        seeds=(1, 2),
+        days=1,
+        windows_per_house=400,
+        hidden=(16, 8),
+        epochs=2,
+        eval_seed=3,
+        eval_days=1,
+        model_id="smoke",
     )
     manifest = train(options, tmp_path)
     assert manifest["training"]["seeds"] == [1, 2]
