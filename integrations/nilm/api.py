@@ -5,8 +5,9 @@
   each window ``window_length`` readings in W at the model's period. The prediction is
   appended to ``.storage/nilm_predictions.jsonl`` (and flushed to disk) before the response.
   With an ``Idempotency-Key`` header a repeated request answers the stored result; the same key
-  with a different body answers 409. Bodies over ``MAX_INFER_BODY`` answer 413, more than
-  ``INFER_RATE_PER_MINUTE`` calls a minute by one user answer 429.
+  with a different body answers 409 (keys are per user, and survive a restart). Bodies over
+  ``MAX_INFER_BODY`` answer 413, more than ``INFER_RATE_PER_MINUTE`` calls a minute by one
+  user answer 429.
 - ``POST /api/nilm/models`` (admin): ``{"manifest": {...}, "model_base64": "...", "sha256":
   HEX}``; the model is verified (hash, shapes, one inference) before it is written.
 - ``POST /api/nilm/reload`` (admin): rescan the models and restart the meters, no restart.
@@ -191,6 +192,8 @@ class NilmApi:
             raise _BadRequest(f"more than {INFER_RATE_PER_MINUTE} inferences a minute", 429)
         body = await _read_body(request, MAX_INFER_BODY)
         digest = hashlib.sha256(body).hexdigest()
+        if key is not None:
+            key = f"{user.id}:{key}"  # a key is the user's own: no answer to another user
         async with self.store.lock:
             if key is not None and key in self.store.keys:
                 stored_digest, result = self.store.keys[key]

@@ -29,10 +29,10 @@ def _yaml(models: Path) -> str:
     )
 
 
-async def _headers(runtime: Runtime, role: Role) -> dict[str, str]:
+async def _headers(runtime: Runtime, role: Role, name: str = "") -> dict[str, str]:
     assert runtime.http is not None
     auth = runtime.http.auth
-    user = auth.data.add_user(f"u-{role}", hash_password("pw-secret-1"), role=role)
+    user = auth.data.add_user(f"u-{role}{name}", hash_password("pw-secret-1"), role=role)
     _, token = await auth.create_long_lived_token(user, "tests")
     return {"Authorization": f"Bearer {token}"}
 
@@ -135,3 +135,25 @@ async def test_an_admin_uploads_a_model_that_is_verified_and_served_after_reload
                 _url(runtime, "/api/nilm/infer"), json={"model": "second", "windows": [WINDOW]}
             )
             assert (await infer.json())["model"] == "second"
+
+
+async def test_an_idempotency_key_is_remembered_across_a_restart_for_its_user_only(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    bodies = []
+    headers: dict[str, str] = {}
+    for _ in range(2):
+        async with running(tmp_path, _yaml(model_dir), START) as runtime:
+            if not headers:  # the token outlives the restart
+                headers = {**await _headers(runtime, Role.OPERATOR), "Idempotency-Key": "again"}
+            async with aiohttp.ClientSession(headers=headers) as http:
+                resp = await http.post(_url(runtime, "/api/nilm/infer"), json={"windows": [WINDOW]})
+                bodies.append(await resp.json())
+            other = {
+                **await _headers(runtime, Role.ADMIN, str(len(bodies))),
+                "Idempotency-Key": "again",
+            }
+            async with aiohttp.ClientSession(headers=other) as http:
+                resp = await http.post(_url(runtime, "/api/nilm/infer"), json={"windows": [WINDOW]})
+                assert (await resp.json())["id"] != bodies[0]["id"]
+    assert bodies[1] == bodies[0]
