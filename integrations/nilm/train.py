@@ -75,6 +75,8 @@ class TrainOptions:
     eval_days: int = 14
     model_id: str = "edgewise-nilm-home"
     version: str = "1.0.0"
+    #: Start from this model's weights (an ONNX file this module exported), to train on.
+    init_from: Path | None = None
 
 
 #: Steps between readings weigh this much more than levels (a fridge's 0.1 kW edge matters).
@@ -204,6 +206,23 @@ class _MLP:
         return loss
 
 
+def load_weights(mlp: _MLP, path: Path) -> None:
+    """Set ``mlp``'s weights from a model ``export_onnx`` wrote (same layer sizes).
+
+    Raises:
+        ValueError: the model's layers differ from ``mlp``'s.
+    """
+    import onnx  # noqa: PLC0415 - the training extra only
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    for i in range(len(mlp.params) // 2):
+        for j, name in ((2 * i, f"w{i}"), (2 * i + 1, f"b{i}")):
+            if name not in stored or stored[name].shape != mlp.params[j].shape:
+                raise ValueError(f"{path}: layer {name} differs from the perceptron's")
+            mlp.params[j] = stored[name].astype(np.float32)
+
+
 def export_onnx(mlp: _MLP, path: Path) -> None:
     """Write the graph: features from the raw window, the perceptron, gated power in W."""
     import onnx  # noqa: PLC0415 - the training extra only
@@ -301,6 +320,8 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
     del houses
     _LOGGER.info("%d training windows in %.0f s", len(x), time.monotonic() - started)
     mlp = _MLP([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
+    if options.init_from is not None:
+        load_weights(mlp, options.init_from)
     on_weight = np.ones(len(APPLIANCES), np.float32)
     for epoch in range(options.epochs):
         order = rng.permutation(len(x))
@@ -344,6 +365,7 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
             "learner": f"MLP {x.shape[1]}-{options.hidden[0]}-{options.hidden[1]}-"
             f"{2 * len(APPLIANCES)}, Adam, {options.epochs} epochs (numpy)",
             "seconds": round(time.monotonic() - started, 1),
+            "continued_from": None if options.init_from is None else options.init_from.name,
         },
         "metrics": {
             "house_seed": options.eval_seed,
