@@ -56,11 +56,15 @@ def add_commands(sub: Any) -> None:
     evaluate.set_defaults(run_command=_guard(_evaluate))
     train = commands.add_parser("train", help="train a model on simulated houses")
     train.add_argument("--output", type=Path, required=True)
-    train.add_argument("--houses", type=int, default=24, help="simulated houses (seeds 1...)")
+    train.add_argument("--houses", type=int, default=20, help="simulated houses (seeds 1...)")
     train.add_argument("--days", type=int, default=14)
-    train.add_argument("--epochs", type=int, default=12)
-    train.add_argument("--windows-per-house", type=int, default=12_000)
+    train.add_argument("--epochs", type=int, default=6)
+    train.add_argument("--windows-per-house", type=int, default=10_000)
     train.add_argument("--model-id", default=DEFAULT_MODEL)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--init-from", type=Path, default=None, help="continue from this model's weights (ONNX)"
+    )
     train.set_defaults(run_command=_guard(_train))
 
 
@@ -195,6 +199,8 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         windows_per_house=args.windows_per_house,
         model_id=args.model_id,
+        learning_rate=args.learning_rate,
+        init_from=args.init_from,
     )
     manifest = train(options, args.output)
     print(json.dumps(manifest["metrics"], indent=1))
