@@ -2,7 +2,7 @@
 
 - ``nilm_f1_<appliance>``, ``nilm_nde_<appliance>``, ``nilm_mae_w_<appliance>``: the shipped
   model on a simulated house whose seed was never used in training (``--seed``, default 2000;
-  training used seeds 1 to 24), 14 days at 6 s, every sample with a whole window scored.
+  training used seeds 1 to 20), 14 days at 6 s, every sample with a whole window scored.
 - ``nilm_windows_per_s``: batch inference throughput (4,096 windows a run, one thread).
 - ``nilm_model_load_ms``: verify (SHA-256, shapes, one inference) and load the shipped model.
 - ``nilm_live_cpu_pct``: a running Edgewise (``nilm:`` only, no recorder, no HTTP) with one
