@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import shutil
 import signal
@@ -23,6 +24,11 @@ from .plugins import IntegrationLoader
 from .runtime import Runtime, tune_gc
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Entry points adding subcommands: ``name = "module:function"``, the function called with the
+#: subparsers action; the subcommand it adds sets ``run_command`` (``args -> exit code``) as a
+#: default. Commands run without a configuration directory (offline tools of integrations).
+COMMANDS_GROUP = "edgewise.commands"
 
 #: The configuration shipped in the repository, copied for a user's first run.
 BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -132,15 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
             )
     add_auth_commands(sub, _add_common)
     add_ops_commands(sub, _add_common)
+    for entry_point in importlib.metadata.entry_points(group=COMMANDS_GROUP):
+        try:
+            entry_point.load()(sub)
+        except Exception:  # a broken plugin must not take the other commands down
+            _LOGGER.exception("Command plugin %s could not be loaded", entry_point.value)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edgewise`` console script."""
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    _setup_logging(getattr(args, "verbose", False))
     if args.command in OPS_COMMANDS:
         return run_ops_command(args)
+    run_command = getattr(args, "run_command", None)
+    if run_command is not None:
+        return int(run_command(args))
     config_dir = prepare_config_dir(args.config).resolve()
     if not config_dir.is_dir():
         print(f"Configuration directory {config_dir} does not exist", file=sys.stderr)

@@ -1,0 +1,378 @@
+"""Train a NILM model on simulated houses and export it as ONNX plus its manifest.
+
+Needs the ``[nilm-train]`` extra (``onnx``; numpy comes with it); never needed to run Edgewise.
+The learner is a small multilayer perceptron trained with Adam in numpy, on features the ONNX
+graph computes itself from the raw window, so the runtime feeds readings and nothing else:
+
+- the fine view: the 256 readings around the output sample;
+- the coarse view: the whole window (2 h at 6 s) as 1-minute means and 1-minute maxima, which
+  is what tells a washing machine's or a dishwasher's programme from a kettle or a hob.
+
+The model answers the sample at ``output_index`` (three quarters into the window): the live
+sensors lag the meter by a quarter of the window, the price of seeing the programme around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from integrations.simulator.household import APPLIANCES, House, generate_house
+
+from .metrics import evaluate
+
+_LOGGER = logging.getLogger(__name__)
+
+WINDOW = 1200
+OUTPUT_INDEX = 900
+FINE = 128
+POOL = 10
+PERIOD = 6
+OFFSET = 0.0
+SCALE = 1000.0
+#: On-thresholds (W) per appliance, for the on/off targets and the metrics.
+THRESHOLDS: dict[str, float] = {
+    "fridge": 50.0,
+    "kettle": 1000.0,
+    "washing_machine": 20.0,
+    "dishwasher": 20.0,
+    "microwave": 200.0,
+    "ev_charger": 1000.0,
+    "heat_pump": 100.0,
+}
+#: Output scale per appliance (W): the power head predicts W / scale.
+POWER_SCALE: dict[str, float] = {
+    "fridge": 300.0,
+    "kettle": 3000.0,
+    "washing_machine": 2500.0,
+    "dishwasher": 2500.0,
+    "microwave": 1500.0,
+    "ev_charger": 11000.0,
+    "heat_pump": 3000.0,
+}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What ``edgewise nilm train`` does."""
+
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    days: int = 14
+    windows_per_house: int = 10_000
+    hidden: tuple[int, int] = (256, 128)
+    epochs: int = 6
+    batch: int = 256
+    learning_rate: float = 1e-3
+    eval_seed: int = 1000
+    eval_days: int = 14
+    model_id: str = "edgewise-nilm-home"
+    version: str = "1.0.0"
+    #: Start from this model's weights (an ONNX file this module exported), to train on.
+    init_from: Path | None = None
+
+
+#: Steps between readings weigh this much more than levels (a fridge's 0.1 kW edge matters).
+DIFF_GAIN = 4.0
+#: Features per window: fine, its steps, coarse mean, max, min, and the mean's steps.
+N_FEATURES = 2 * FINE + (2 * FINE - 1) + 4 * (WINDOW // POOL) - 1
+
+
+def features(windows: np.ndarray) -> np.ndarray:
+    """The model's features of normalised windows ``[n, WINDOW]`` (as its graph computes them)."""
+    n = windows.shape[0]
+    fine = windows[:, OUTPUT_INDEX - FINE : OUTPUT_INDEX + FINE]
+    blocks = windows.reshape(n, WINDOW // POOL, POOL)
+    mean = blocks.mean(axis=2)
+    return np.concatenate(
+        [
+            fine,
+            (fine[:, 1:] - fine[:, :-1]) * DIFF_GAIN,
+            mean,
+            blocks.max(axis=2),
+            blocks.min(axis=2),
+            (mean[:, 1:] - mean[:, :-1]) * DIFF_GAIN,
+        ],
+        axis=1,
+    )
+
+
+def _windows(aggregate: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    starts = centres - OUTPUT_INDEX
+    idx = starts[:, None] + np.arange(WINDOW)[None, :]
+    return ((aggregate[idx] - OFFSET) / SCALE).astype(np.float32)
+
+
+def _targets(house: House, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    power = np.stack([house.appliances[a][centres] / POWER_SCALE[a] for a in APPLIANCES], axis=1)
+    on = np.stack([house.appliances[a][centres] >= THRESHOLDS[a] for a in APPLIANCES], axis=1)
+    return power.astype(np.float32), on.astype(np.float32)
+
+
+def build_dataset(
+    houses: list[House], per_house: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, power targets and on targets from windows of ``houses``.
+
+    Half the windows are drawn uniformly, half where a short-lived appliance (kettle,
+    microwave, washer, dishwasher) is on, so the rare events are learnt.
+    """
+    xs, ps, os_ = [], [], []
+    for house in houses:
+        n = len(house.aggregate)
+        valid = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
+        rare = valid[
+            np.any(
+                [
+                    house.appliances[a][valid] >= THRESHOLDS[a]
+                    for a in ("kettle", "microwave", "washing_machine", "dishwasher")
+                ],
+                axis=0,
+            )
+        ]
+        picks = [rng.choice(valid, per_house // 2)]
+        if len(rare):
+            picks.append(rng.choice(rare, per_house - per_house // 2))
+        centres = np.concatenate(picks)
+        for chunk in np.array_split(centres, max(1, len(centres) // 4000)):
+            xs.append(features(_windows(house.aggregate, chunk)))
+            p, o = _targets(house, chunk)
+            ps.append(p)
+            os_.append(o)
+    return np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
+
+
+class _MLP:
+    """The perceptron: two ReLU layers and a linear head (power and on-logit per appliance)."""
+
+    def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
+        self.params: list[np.ndarray] = []
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            self.params.append(
+                (rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))).astype(np.float32)
+            )
+            self.params.append(np.zeros(fan_out, dtype=np.float32))
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.step = 0
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        acts = [x]
+        h = x
+        layers = len(self.params) // 2
+        for i in range(layers):
+            h = h @ self.params[2 * i] + self.params[2 * i + 1]
+            if i < layers - 1:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        return h, acts
+
+    def train_batch(
+        self, x: np.ndarray, power: np.ndarray, on: np.ndarray, lr: float, on_weight: np.ndarray
+    ) -> float:
+        out, acts = self.forward(x)
+        k = power.shape[1]
+        pred_p, logit = out[:, :k], out[:, k:]
+        prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        n = x.shape[0]
+        grad = np.empty_like(out)
+        grad[:, :k] = 2 * (pred_p - power) / n
+        grad[:, k:] = (prob - on) * on_weight / n
+        loss = float(np.mean((pred_p - power) ** 2)) + float(
+            -np.mean(on * np.log(prob + 1e-7) + (1 - on) * np.log(1 - prob + 1e-7))
+        )
+        layers = len(self.params) // 2
+        grads: list[np.ndarray] = [np.empty(0)] * len(self.params)
+        for i in reversed(range(layers)):
+            grads[2 * i] = acts[i].T @ grad
+            grads[2 * i + 1] = grad.sum(axis=0)
+            if i > 0:
+                grad = (grad @ self.params[2 * i].T) * (acts[i] > 0)
+        self.step += 1
+        b1, b2 = 0.9, 0.999
+        for i, g in enumerate(grads):
+            self.m[i] = b1 * self.m[i] + (1 - b1) * g
+            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+            mh = self.m[i] / (1 - b1**self.step)
+            vh = self.v[i] / (1 - b2**self.step)
+            self.params[i] = self.params[i] - (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+        return loss
+
+
+def load_weights(mlp: _MLP, path: Path) -> None:
+    """Set ``mlp``'s weights from a model ``export_onnx`` wrote (same layer sizes).
+
+    Raises:
+        ValueError: the model's layers differ from ``mlp``'s.
+    """
+    import onnx  # noqa: PLC0415 - the training extra only
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    for i in range(len(mlp.params) // 2):
+        for j, name in ((2 * i, f"w{i}"), (2 * i + 1, f"b{i}")):
+            if name not in stored or stored[name].shape != mlp.params[j].shape:
+                raise ValueError(f"{path}: layer {name} differs from the perceptron's")
+            mlp.params[j] = stored[name].astype(np.float32)
+
+
+def export_onnx(mlp: _MLP, path: Path) -> None:
+    """Write the graph: features from the raw window, the perceptron, gated power in W."""
+    import onnx  # noqa: PLC0415 - the training extra only
+    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
+
+    k = len(APPLIANCES)
+    inits = [
+        numpy_helper.from_array(np.array([OUTPUT_INDEX - FINE], np.int64), "fine_start"),
+        numpy_helper.from_array(np.array([OUTPUT_INDEX + FINE], np.int64), "fine_end"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array([-1, WINDOW // POOL, POOL], np.int64), "block_shape"),
+        numpy_helper.from_array(np.array([k, k], np.int64), "split"),
+        numpy_helper.from_array(
+            np.array([POWER_SCALE[a] for a in APPLIANCES], np.float32), "power_scale"
+        ),
+        numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+        numpy_helper.from_array(np.array(DIFF_GAIN, np.float32), "diff_gain"),
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([-1], np.int64), "minus_one"),
+        numpy_helper.from_array(np.array([1 << 30], np.int64), "to_end"),
+    ]
+    nodes = [
+        helper.make_node("Slice", ["window", "fine_start", "fine_end", "axis1"], ["fine"]),
+        helper.make_node("Reshape", ["window", "block_shape"], ["blocks"]),
+        helper.make_node("ReduceMean", ["blocks"], ["coarse_mean"], axes=[2], keepdims=0),
+        helper.make_node("ReduceMax", ["blocks"], ["coarse_max"], axes=[2], keepdims=0),
+        helper.make_node("ReduceMin", ["blocks"], ["coarse_min"], axes=[2], keepdims=0),
+    ]
+    for source in ("fine", "coarse_mean"):
+        nodes += [
+            helper.make_node("Slice", [source, "axis1", "to_end", "axis1"], [f"{source}_next"]),
+            helper.make_node("Slice", [source, "zero", "minus_one", "axis1"], [f"{source}_prev"]),
+            helper.make_node("Sub", [f"{source}_next", f"{source}_prev"], [f"{source}_step"]),
+            helper.make_node("Mul", [f"{source}_step", "diff_gain"], [f"{source}_diff"]),
+        ]
+    nodes.append(
+        helper.make_node(
+            "Concat",
+            ["fine", "fine_diff", "coarse_mean", "coarse_max", "coarse_min", "coarse_mean_diff"],
+            ["h0"],
+            axis=1,
+        )
+    )
+    layers = len(mlp.params) // 2
+    for i in range(layers):
+        inits.append(numpy_helper.from_array(mlp.params[2 * i], f"w{i}"))
+        inits.append(numpy_helper.from_array(mlp.params[2 * i + 1], f"b{i}"))
+        out = f"z{i}" if i < layers - 1 else "head"
+        nodes.append(helper.make_node("Gemm", [f"h{i}", f"w{i}", f"b{i}"], [out]))
+        if i < layers - 1:
+            nodes.append(helper.make_node("Relu", [out], [f"h{i + 1}"]))
+    nodes += [
+        helper.make_node("Split", ["head", "split"], ["raw_power", "logit"], axis=1),
+        helper.make_node("Sigmoid", ["logit"], ["probability"]),
+        helper.make_node("Relu", ["raw_power"], ["pos_power"]),
+        helper.make_node("Mul", ["pos_power", "power_scale"], ["scaled_power"]),
+        helper.make_node("Greater", ["probability", "half"], ["is_on"]),
+        helper.make_node("Cast", ["is_on"], ["on_mask"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["scaled_power", "on_mask"], ["power"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "edgewise_nilm",
+        [helper.make_tensor_value_info("window", TensorProto.FLOAT, ["batch", WINDOW])],
+        [
+            helper.make_tensor_value_info("power", TensorProto.FLOAT, ["batch", k]),
+            helper.make_tensor_value_info("probability", TensorProto.FLOAT, ["batch", k]),
+        ],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+
+
+def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Predicted W per appliance for every sample of ``aggregate`` (zero where no window fits)."""
+    n = len(aggregate)
+    out = np.zeros((n, len(APPLIANCES)), np.float32)
+    centres = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
+    for chunk in np.array_split(centres, max(1, len(centres) // batch)):
+        out[chunk] = session.run(["power"], {"window": _windows(aggregate, chunk)})[0]
+    return out
+
+
+def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
+    """Train, export ``<id>.onnx`` and ``<id>.json`` into ``out_dir``; answer the manifest."""
+    import onnxruntime as ort  # noqa: PLC0415 - the nilm runtime dependency
+
+    rng = np.random.default_rng(0)
+    started = time.monotonic()
+    houses = [generate_house(seed, options.days, PERIOD) for seed in options.seeds]
+    x, power, on = build_dataset(houses, options.windows_per_house, rng)
+    del houses
+    _LOGGER.info("%d training windows in %.0f s", len(x), time.monotonic() - started)
+    mlp = _MLP([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
+    if options.init_from is not None:
+        load_weights(mlp, options.init_from)
+    on_weight = np.ones(len(APPLIANCES), np.float32)
+    for epoch in range(options.epochs):
+        order = rng.permutation(len(x))
+        lr = options.learning_rate * (0.5 ** (epoch // max(1, options.epochs // 3)))
+        losses = [
+            mlp.train_batch(x[b], power[b], on[b], lr, on_weight)
+            for b in np.array_split(order, max(1, len(order) // options.batch))
+        ]
+        _LOGGER.info(
+            "epoch %d loss %.4f (%.0f s)", epoch, np.mean(losses), time.monotonic() - started
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{options.model_id}.onnx"
+    export_onnx(mlp, onnx_path)
+    house = generate_house(options.eval_seed, options.eval_days, PERIOD)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    pred = predict_house(session, house.aggregate)
+    scored = slice(OUTPUT_INDEX, len(house.aggregate) - (WINDOW - OUTPUT_INDEX))
+    metrics = evaluate(
+        {a: house.appliances[a][scored] for a in APPLIANCES},
+        {a: pred[scored, i] for i, a in enumerate(APPLIANCES)},
+        THRESHOLDS,
+        PERIOD,
+    )
+    manifest = {
+        "id": options.model_id,
+        "version": options.version,
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "sample_period_s": PERIOD,
+        "window_length": WINDOW,
+        "output_index": OUTPUT_INDEX,
+        "input": {"name": "window", "normalisation": {"offset": OFFSET, "scale": SCALE}},
+        "outputs": {"power": "power", "probability": "probability"},
+        "appliances": [{"name": a, "on_threshold_w": THRESHOLDS[a]} for a in APPLIANCES],
+        "training": {
+            "data": "integrations.simulator.household.generate_house",
+            "seeds": list(options.seeds),
+            "days_per_house": options.days,
+            "windows": len(x),
+            "learner": f"MLP {x.shape[1]}-{options.hidden[0]}-{options.hidden[1]}-"
+            f"{2 * len(APPLIANCES)}, Adam, {options.epochs} epochs (numpy)",
+            "seconds": round(time.monotonic() - started, 1),
+            "continued_from": None if options.init_from is None else options.init_from.name,
+        },
+        "metrics": {
+            "house_seed": options.eval_seed,
+            "days": options.eval_days,
+            "per_appliance": metrics["appliances"],
+            "macro": metrics["macro"],
+        },
+    }
+    (out_dir / f"{options.model_id}.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
