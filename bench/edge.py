@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,34 +27,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from figures import emit  # bench/ is the script directory, so on sys.path
+from figures import (  # bench/ is the script directory, so on sys.path
+    config_copy,
+    edgewise_command,
+    emit,
+    free_port,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED_CONFIG = REPO / "config"
 ONE_CORE = ["taskset", "-c", "0"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _config_copy(target: Path, port: int) -> Path:
-    shutil.copytree(
-        BUNDLED_CONFIG, target, ignore=shutil.ignore_patterns(".storage", "*.db*", "*.log")
-    )
-    conf = target / "configuration.yaml"
-    text = re.sub(r"server_port:\s*\d+", f"server_port: {port}", conf.read_text())
-    if f"server_port: {port}" not in text:
-        text += f"\nhttp:\n  server_port: {port}\n"
-    conf.write_text(text)
-    return target
-
-
-def _edgewise() -> list[str]:
-    script = Path(sys.executable).with_name("edgewise")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "core.cli"]
 
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> float:
@@ -85,14 +64,14 @@ def run_site(
     prefix: list[str], idle_s: float, disk_window_s: float = 0.0
 ) -> tuple[float, float | None, float | None]:
     """Start the default site: (seconds to /ready, RSS MiB after ``idle_s``, bytes/hour)."""
-    port = _free_port()
+    port = free_port()
     # On the real disk, not a tmpfs /tmp: the write figure must reach a block device.
     with tempfile.TemporaryDirectory(prefix="edgewise-edge-", dir=REPO) as tmp:
-        config = _config_copy(Path(tmp) / "config", port)
+        config = config_copy(Path(tmp) / "config", port)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*prefix, *_edgewise(), "run", "-c", str(config)],
+            [*prefix, *edgewise_command(), "run", "-c", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -153,7 +132,7 @@ def build_database(path: Path, size_mib: int) -> int:
 def backup_figures(size_mib: int, runs: int) -> None:
     """Time ``edgewise backup`` of a site whose database is ``size_mib`` MiB."""
     with tempfile.TemporaryDirectory(prefix="edgewise-backup-bench-", dir=REPO) as tmp:
-        config = _config_copy(Path(tmp) / "config", _free_port())
+        config = config_copy(Path(tmp) / "config", free_port())
         rows = build_database(config / "edgewise.db", size_mib)
         db_mib = (config / "edgewise.db").stat().st_size / 2**20
         times, sizes = [], []
@@ -161,7 +140,7 @@ def backup_figures(size_mib: int, runs: int) -> None:
             archive = Path(tmp) / f"backup{run}.tar.gz"
             started = time.perf_counter()
             done = subprocess.run(
-                [*_edgewise(), "backup", "-c", str(config), "-o", str(archive)],
+                [*edgewise_command(), "backup", "-c", str(config), "-o", str(archive)],
                 capture_output=True,
                 text=True,
                 check=False,

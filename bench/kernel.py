@@ -9,11 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -22,7 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from figures import emit  # bench/ is the script directory, so on sys.path
+from figures import (  # bench/ is the script directory, so on sys.path
+    config_copy,
+    edgewise_command,
+    emit,
+    free_port,
+)
 
 from core.bus import Event, EventBus, callback
 from core.const import EVENT_STATE_CHANGED
@@ -30,7 +31,6 @@ from core.runtime import tune_gc
 from core.state import StateMachine
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED_CONFIG = REPO / "config"
 
 
 def _counting_listener(total: int, done: asyncio.Future[None]) -> Callable[[Event[Any]], None]:
@@ -80,29 +80,6 @@ async def state_writes_per_s(writes: int, entities: int = 10_000) -> float:
     return writes / (time.perf_counter() - started)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _config_copy(target: Path, port: int) -> Path:
-    shutil.copytree(
-        BUNDLED_CONFIG, target, ignore=shutil.ignore_patterns(".storage", "*.db*", "*.log")
-    )
-    conf = target / "configuration.yaml"
-    text = re.sub(r"server_port:\s*\d+", f"server_port: {port}", conf.read_text())
-    if f"server_port: {port}" not in text:
-        text += f"\nhttp:\n  server_port: {port}\n"
-    conf.write_text(text)
-    return target
-
-
-def _edgewise() -> list[str]:
-    script = Path(sys.executable).with_name("edgewise")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "core.cli"]
-
-
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> float:
     url = f"http://127.0.0.1:{port}/ready"
     while time.perf_counter() < deadline:
@@ -127,15 +104,15 @@ def _rss_mib(pid: int) -> float:
 
 def run_process(idle_s: float) -> tuple[float, float | None]:
     """Start ``edgewise run`` on a copy of the default config; time to /ready, RSS after idle."""
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="edgewise-bench-") as tmp:
-        config = _config_copy(Path(tmp) / "config", port)
+        config = config_copy(Path(tmp) / "config", port)
         # As an installed site starts: Python's bytecode cache is used (and written by the
         # warm-up start in main()), even where the shell says PYTHONDONTWRITEBYTECODE.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*_edgewise(), "run", "-c", str(config)],
+            [*edgewise_command(), "run", "-c", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,
