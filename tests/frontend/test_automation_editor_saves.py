@@ -71,6 +71,19 @@ async def test_editor_refuses_a_used_id_keeps_errors_on_the_page_and_confirms_sa
     )
     assert asked == ["Leave the editor? Your changes are not saved."]
     assert page.url.endswith("#/automations/new")
+
+    # Closing the tab (or reloading) with unsaved changes is held up by the beforeunload
+    # handler (the browser then asks its own question); once saved, nothing holds it up.
+    unload = """() => {
+        const event = new Event("beforeunload", { cancelable: true });
+        window.dispatchEvent(event);
+        return event.defaultPrevented;
+    }"""
+    assert await page.evaluate(unload) is True
+    await page.get_by_label("Id").fill("pump_two")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#save-status")).to_contain_text("Saved as")
+    assert await page.evaluate(unload) is False
     assert not errors, errors
 
 
