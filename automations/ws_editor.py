@@ -149,8 +149,11 @@ async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
 async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
     """Validate the YAML text ``yaml`` and save it as automation ``automation_id``, then reload.
 
-    Answers ``{"saved": true, "created": bool, "entity_id": ...}``, or ``{"saved": false,
-    "errors": [{"line", "message"}]}`` with the line in the text of each problem.
+    With ``create: true`` (the editor's "New automation") an id already in use is refused
+    (``"field": "id"``) instead of replacing that automation; without it, the id is edited.
+    Answers ``{"saved": true, "created": bool, "entity_id": ..., "warnings": [...]}`` (entity
+    ids that do not exist are named in a warning), or ``{"saved": false, "errors": [{"line",
+    "message"}]}`` with the line in the text of each problem.
     """
     from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
 
