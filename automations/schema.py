@@ -165,7 +165,11 @@ def number_or_entity(value: object) -> float | str:
         try:
             return float(value)
         except ValueError:
+            pass
+        try:
             return cv.entity_id(value)
+        except vol.Invalid:
+            raise vol.Invalid("expected a number or an entity id (like sensor.outdoor)") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise vol.Invalid(f"expected a number or an entity id, got {value!r}")
     return float(value)

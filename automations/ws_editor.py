@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,17 +23,22 @@ from core.errors import ConfigError, EdgewiseError
 from core.http import register_command
 from core.http.ws_commands import field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
-from core.yaml_loader import load_client_yaml_async
+from core.yaml_loader import load_client_yaml_async, source_of, source_of_key
 
+from .const import AUTOMATIONS_FILE, DOMAIN_AUTOMATION
 from .manager import AutomationManager
+from .validation import describe
 
 if TYPE_CHECKING:
     from core.http.websocket import Connection
     from core.runtime import Runtime
 
-#: The name the editor's text is given in error messages.
-EDITOR_FILE = "automation.yaml"
-_LINE_RE = re.compile(r"line (\d+)")
+#: The name the editor's text is given in error messages: the file it is saved in.
+EDITOR_FILE = AUTOMATIONS_FILE
+_LINE_RE = re.compile(rf"{re.escape(EDITOR_FILE)}, line (\d+)")
+_UNKNOWN_ACTIONS_RE = re.compile(r"unknown action\(s\) (.+)$")
+#: Keys whose values name entities, looked for in the editor's text to warn of unknown ones.
+_ENTITY_KEYS = frozenset({"entity_id"})
 
 
 def register_editor_commands(runtime: Runtime) -> None:
@@ -48,13 +54,63 @@ def register_editor_commands(runtime: Runtime) -> None:
         register_command(runtime, command, handler, Permission.ADMIN)
 
 
-def line_errors(message: str) -> list[dict[str, Any]]:
-    """One error per ``; ``-separated problem of ``message``, with the line it names (or None)."""
+def line_errors(message: str, raw: object = None, label: str = "") -> list[dict[str, Any]]:
+    """One error per ``; ``-separated problem of ``message``, with the line it names (or None).
+
+    The item's own name (``label``, "Automation id 'x' ... is not loaded: ") is left out: the
+    editor shows that automation. An unknown action is given the line of the action naming it
+    in ``raw`` (the text as loaded).
+    """
+    prefix = f"{label} is not loaded: " if label else ""
     errors = []
-    for part in message.split("; "):
+    for problem in message.split("; "):
+        part = problem[len(prefix) :] if prefix and problem.startswith(prefix) else problem
         match = _LINE_RE.search(part)
-        errors.append({"line": int(match.group(1)) if match else None, "message": part})
+        line = int(match.group(1)) if match else None
+        unknown = _UNKNOWN_ACTIONS_RE.search(part)
+        if line is None and unknown is not None:
+            names = unknown.group(1).split(", ")
+            line = next((n for n in (_action_line(raw, name) for name in names) if n), None)
+        errors.append({"line": line, "message": part})
     return errors
+
+
+def _action_line(node: object, name: str) -> int | None:
+    """The line of the first ``action:`` (or ``service:``) calling ``name`` in ``node``."""
+    if isinstance(node, Mapping):
+        for key in ("action", "service"):
+            if node.get(key) == name:
+                source = source_of_key(node, key) or source_of(node)
+                return None if source is None else source.line
+        children: Iterable[object] = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        line = _action_line(child, name)
+        if line is not None:
+            return line
+    return None
+
+
+def entity_ids_in(node: object) -> set[str]:
+    """Every literal entity id under an ``entity_id:`` key of ``node`` (templates left out)."""
+    found: set[str] = set()
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _ENTITY_KEYS:
+                values = value if isinstance(value, list) else str(value).split(",")
+                for item in values:
+                    text = str(item).strip()
+                    if text and "{" not in text and "." in text:
+                        found.add(text)
+            else:
+                found |= entity_ids_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= entity_ids_in(item)
+    return found
 
 
 async def automation_list(conn: Connection, msg: dict[str, Any]) -> None:
@@ -93,15 +149,26 @@ async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
 async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
     """Validate the YAML text ``yaml`` and save it as automation ``automation_id``, then reload.
 
-    Answers ``{"saved": true, "created": bool, "entity_id": ...}``, or ``{"saved": false,
-    "errors": [{"line", "message"}]}`` with the line in the text of each problem.
+    With ``create: true`` (the editor's "New automation") an id already in use is refused
+    (``"field": "id"``) instead of replacing that automation; without it, the id is edited.
+    Answers ``{"saved": true, "created": bool, "entity_id": ..., "warnings": [...]}`` (entity
+    ids that do not exist are named in a warning), or ``{"saved": false, "errors": [{"line",
+    "message"}]}`` with the line in the text of each problem.
     """
     from . import api  # noqa: PLC0415 - ruamel.yaml loads with the first request
 
     automation_id = field(msg, "automation_id", str)
     text = field(msg, "yaml", str)
+    create = field(msg, "create", bool, False)
     if not automation_id.strip():
         conn.send(result_message(msg["id"], _unsaved("The automation needs an id", None)))
+        return
+    if create and await api.get_automation_config(conn.runtime, automation_id) is not None:
+        message = (
+            f"The id {automation_id!r} is already used by another automation: "
+            "choose another id, or edit that automation"
+        )
+        conn.send(result_message(msg["id"], {**_unsaved(message, None), "field": "id"}))
         return
     try:
         raw = await load_client_yaml_async(text, EDITOR_FILE)
@@ -112,17 +179,24 @@ async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
         conn.send(result_message(msg["id"], _unsaved("An automation is a mapping of keys", 1)))
         return
     raw.pop("id", None)
+    plain = json.loads(json.dumps(raw))
+    # The loaded mapping itself (not a copy) keeps the line of each key for the messages.
+    raw["id"] = automation_id
+    label = describe(DOMAIN_AUTOMATION, raw, automation_id)
     runtime = conn.runtime
     manager = runtime.data.get(AutomationManager.KEY)
     try:
-        # Validate the loaded form first: its errors carry the lines of the text.
+        # Check the loaded form first (validated and compiled as loading would): its errors
+        # carry the lines of the text.
         if manager is not None:
-            await manager.validate_item({**raw, "id": automation_id}, automation_id)
-        plain = json.loads(json.dumps(raw))
+            await manager.check_item(raw, automation_id)
         created = await api.save_automation_config(runtime, automation_id, plain)
     except EdgewiseError as err:
-        conn.send(result_message(msg["id"], {"saved": False, "errors": line_errors(str(err))}))
+        errors = line_errors(str(err), raw, label)
+        conn.send(result_message(msg["id"], {"saved": False, "errors": errors}))
         return
+    unknown = sorted(e for e in entity_ids_in(plain) if runtime.states.get(e) is None)
+    warnings = [f"Unknown entity id(s): {', '.join(unknown)}"] if unknown else []
     conn.send(
         result_message(
             msg["id"],
@@ -130,6 +204,7 @@ async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:
                 "saved": True,
                 "created": created,
                 "entity_id": api.automation_entity_id(runtime, automation_id),
+                "warnings": warnings,
             },
         )
     )

@@ -53,7 +53,7 @@ async def start_runtime(directory: Path) -> tuple[Runtime, str, str]:
     await runtime.start()
     tune_gc()
     assert runtime.http is not None
-    user = await runtime.http.auth.create_user("bench", "bench", role=Role.ADMIN)
+    user = await runtime.http.auth.create_user("bench", "bench-password", role=Role.ADMIN)
     _, token = await runtime.http.auth.create_long_lived_token(user, "bench")
     return runtime, f"127.0.0.1:{runtime.http.port}", token
 

@@ -77,7 +77,7 @@ def add_entities(runtime: Runtime, count: int) -> list[str]:
 async def login_script(runtime: Runtime) -> str:
     """A script that puts an admin's token where the panel keeps its session."""
     assert runtime.http is not None
-    user = await runtime.http.auth.create_user("bench", "bench", role=Role.ADMIN)
+    user = await runtime.http.auth.create_user("bench", "bench-password", role=Role.ADMIN)
     _, token = await runtime.http.auth.create_long_lived_token(user, "bench")
     session = {"access_token": token, "refresh_token": "unused", "expires": 4102444800000}
     return f"localStorage.setItem('edgewise.auth', {json.dumps(json.dumps(session))});"

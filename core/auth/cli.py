@@ -21,6 +21,7 @@ from .manager import (
     LONG_LIVED_DAYS,
     STORAGE_KEY,
     AuthError,
+    check_password_policy,
     hash_password,
     read_auth_file,
     write_auth_file,
@@ -106,8 +107,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
         return 0
     if command == "user add":
         password = _password(args.password_stdin)
-        if not password:
-            raise AuthError("A password cannot be empty")
+        check_password_policy(args.username, password)
         user = data.add_user(
             args.username,
             hash_password(password),
@@ -136,8 +136,7 @@ def _run(args: argparse.Namespace, path: Path) -> int:
     if command == "user passwd":
         user = data.find_user(args.username)
         password = _password(args.password_stdin)
-        if not password:
-            raise AuthError("A password cannot be empty")
+        check_password_policy(user.username, password)
         user.password_hash = hash_password(password)
         write_auth_file(path, data)
         print(f"Changed the password of {user.username}")

@@ -10,6 +10,9 @@ ONBOARDING_KEY = "onboarding"
 #: The key that signs short-lived access tokens (``.storage/auth_token_key``); kept apart from
 #: ``.storage/auth`` so that a copy of the users and grants still lets nobody in.
 TOKEN_KEY_FILE = "auth_token_key"  # noqa: S105 - a file name, not a secret
+#: A password's least length (NIST SP 800-63B's eight characters) and its most (bounded input).
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
 #: Seconds an access token issued at login or refresh lasts (Home Assistant's 30 minutes).
 ACCESS_TOKEN_EXPIRATION = 1800.0
 #: Seconds an authorisation code may wait before it is exchanged.

@@ -42,6 +42,8 @@ from .const import (
     AUTH_CODE_EXPIRATION,
     LONG_LIVED_DAYS,
     MAX_LONG_LIVED_PER_USER,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
     RECOVERY_COMMAND,
     RELOAD_CHECK_INTERVAL,
     STORAGE_KEY,
@@ -67,6 +69,7 @@ __all__ = [
     "AuthData",
     "AuthError",
     "AuthManager",
+    "check_password_policy",
     "hash_password",
     "read_auth_file",
     "verify_password",
@@ -90,6 +93,22 @@ def _dummy_hash() -> str:
     costs as long as a wrong password and does not tell names apart. Made on first use: hashing
     takes a fifth of a second on purpose, which start-up must not pay."""
     return _HASHER.hash("edgewise-no-such-user")
+
+
+def check_password_policy(username: str, password: str) -> None:
+    """Refuse a password that is too short or long, only blanks, or the user name itself.
+
+    Raises:
+        AuthError: naming the rule broken.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AuthError(f"A password may have at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise AuthError("A password cannot be only spaces")
+    if password.strip().casefold() == username.strip().casefold():
+        raise AuthError("A password cannot be the user name")
 
 
 def hash_password(password: str) -> str:
@@ -286,11 +305,11 @@ class AuthManager:
         """Create and store a user.
 
         Raises:
-            AuthError: the user name is empty or taken, or the password is empty.
+            AuthError: the user name is empty or taken, or the password breaks the policy
+                (:func:`check_password_policy`).
         """
         self.reload_if_changed(force=True)
-        if not password:
-            raise AuthError("A password cannot be empty")
+        check_password_policy(username, password)
         password_hash = await self._executor(hash_password, password)
         user = self.data.add_user(username, password_hash, name=name, role=role, is_owner=is_owner)
         await self.save()
@@ -316,6 +335,34 @@ class AuthManager:
         if not ok or user is None or not user.is_active:
             return None
         return user
+
+    async def set_password(self, user: User, password: str) -> None:
+        """Give ``user`` a new password (an admin's reset, or after ``change_password``).
+
+        Raises:
+            AuthError: the password breaks the policy.
+        """
+        check_password_policy(user.username, password)
+        password_hash = await self._executor(hash_password, password)
+        self.reload_if_changed(force=True)
+        current = self.data.users.get(user.id)
+        if current is None:
+            raise AuthError("User not found")
+        current.password_hash = password_hash
+        await self.save()
+        _LOGGER.info("Password of %s changed", current.username)
+
+    async def change_password(self, user: User, current: str, new: str) -> bool:
+        """Change ``user``'s own password; False (nothing changed) when ``current`` is wrong.
+
+        Raises:
+            AuthError: the new password breaks the policy.
+        """
+        check_password_policy(user.username, new)
+        if not await self._executor(verify_password, user.password_hash, current):
+            return False
+        await self.set_password(user, new)
+        return True
 
     # --- codes and tokens ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from core.auth import Permission
+from core.auth import AuthError, Permission
 from core.auth.areas import (
     area_aware,
     check_call_in_areas,
@@ -58,6 +58,8 @@ from .ws_messages import (
 )
 
 if TYPE_CHECKING:
+    from core.auth.models import User
+
     from .websocket import Connection
 
 _LOGGER = logging.getLogger(__name__)
@@ -392,24 +394,86 @@ def current_user(conn: Connection, msg: dict[str, Any]) -> None:
     )
 
 
+def _user_for(conn: Connection, msg: dict[str, Any]) -> User | None:
+    """The user named by ``user_id`` (an admin may name anyone), the connection's own by default.
+
+    Raises:
+        Unauthorized: someone who is not an admin named another user.
+    """
+    user_id = field(msg, "user_id", str, None)
+    if user_id is None or user_id == conn.user.id:
+        return conn.user
+    if not conn.user.is_admin:
+        raise Unauthorized("Only an admin may act for another user")
+    return conn.auth.get_user(user_id)
+
+
 @register_command("auth/long_lived_access_token", Permission.READ)
 async def long_lived_access_token(conn: Connection, msg: dict[str, Any]) -> None:
-    """Create a long-lived access token for the connection's own user; answer the token."""
+    """Create a long-lived access token; answer the token.
+
+    For the connection's own user, or (admins only) for ``user_id``: a viewer's read-only token
+    for a wall dashboard, say.
+    """
     client_name = field(msg, "client_name", str)
     lifespan = field(msg, "lifespan", int, 3650)
-    _, token = await conn.auth.create_long_lived_token(conn.user, client_name, lifespan)
+    user = _user_for(conn, msg)
+    if user is None:
+        conn.send(error_message(msg["id"], ERR_NOT_FOUND, "User not found"))
+        return
+    _, token = await conn.auth.create_long_lived_token(user, client_name, lifespan)
     conn.send(result_message(msg["id"], token))
 
 
 @register_command("auth/refresh_tokens", Permission.READ)
 def refresh_tokens(conn: Connection, msg: dict[str, Any]) -> None:
-    """The user's own grants (sessions and long-lived tokens)."""
+    """The user's own grants (sessions and long-lived tokens); an admin may ask for ``user_id``'s
+    or, with ``all_users``, everyone's (each with ``user_id``)."""
+    if field(msg, "all_users", bool, False):
+        if not conn.user.is_admin:
+            raise Unauthorized("Only an admin may list everyone's tokens")
+        wanted = None
+    else:
+        user = _user_for(conn, msg)
+        if user is None:
+            conn.send(error_message(msg["id"], ERR_NOT_FOUND, "User not found"))
+            return
+        wanted = user.id
     grants = [
         {**t.as_dict(), "is_current": t.id == conn.grant.id}
         for t in conn.auth.data.tokens.values()
-        if t.user_id == conn.user.id
+        if wanted is None or t.user_id == wanted
     ]
     conn.send(result_message(msg["id"], grants))
+
+
+@register_command("auth/change_password", Permission.READ)
+async def change_password(conn: Connection, msg: dict[str, Any]) -> None:
+    """Home Assistant's ``auth/change_password``: one's own, given the current one."""
+    current = field(msg, "current_password", str)
+    new = field(msg, "new_password", str)
+    try:
+        changed = await conn.auth.change_password(conn.user, current, new)
+    except AuthError as err:
+        raise InvalidMessage(str(err)) from None
+    if not changed:
+        conn.send(error_message(msg["id"], "invalid_current_password", "Invalid current password"))
+        return
+    conn.send(result_message(msg["id"]))
+
+
+@register_command("config/auth_provider/homeassistant/admin_change_password", Permission.ADMIN)
+async def admin_change_password(conn: Connection, msg: dict[str, Any]) -> None:
+    """Home Assistant's admin reset of another user's password (no current password needed)."""
+    user = conn.auth.get_user(field(msg, "user_id", str))
+    if user is None:
+        conn.send(error_message(msg["id"], "user_not_found", "User not found"))
+        return
+    try:
+        await conn.auth.set_password(user, field(msg, "password", str))
+    except AuthError as err:
+        raise InvalidMessage(str(err)) from None
+    conn.send(result_message(msg["id"]))
 
 
 @register_command("auth/delete_refresh_token", Permission.READ)

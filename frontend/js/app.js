@@ -159,8 +159,19 @@ function shell(ctx) {
     cleanup = (await render(ctx, main, params)) || null;
   }
   // One shell at a time: assigning replaces the listener of a shell left by logging out.
-  window.onhashchange = () => { route().then(() => main.focus({ preventScroll: true })); };
-  leave = () => { window.onhashchange = null; if (cleanup) cleanup(); cleanup = null; token++; };
+  // A page with unsaved changes sets ctx.leaveGuard (true: leaving is fine); a refused
+  // navigation puts the address back without rendering again.
+  let shown = location.hash;
+  window.onhashchange = () => {
+    if (ctx.leaveGuard && location.hash !== shown && !ctx.leaveGuard()) {
+      history.replaceState(null, "", shown || "#/");
+      return;
+    }
+    ctx.leaveGuard = null;
+    shown = location.hash;
+    route().then(() => main.focus({ preventScroll: true }));
+  };
+  leave = () => { window.onhashchange = null; ctx.leaveGuard = null; if (cleanup) cleanup(); cleanup = null; token++; };
   route();
 }
 

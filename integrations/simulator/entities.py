@@ -10,8 +10,9 @@ here), and the audit log records each write like any other device's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from core.entities.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from core.entities.climate import ClimateEntity, HVACAction, HVACMode
@@ -19,6 +20,7 @@ from core.entities.number import NumberEntity, NumberMode
 from core.entities.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from core.entities.switch import SwitchDeviceClass, SwitchEntity
 from core.entity import DeviceInfo, Entity, StateType
+from core.restore_state import RestoreEntity
 
 from .building import Building, Chiller, Zone, ZoneAction, ZoneMode
 from .const import DOMAIN, MANUFACTURER, ApplianceKind
@@ -312,13 +314,43 @@ def _power(
     )  # fmt: skip
 
 
+class _Metered(Protocol):
+    """A model object that counts energy: a meter or an appliance."""
+
+    energy_kwh: float
+
+
+class SimEnergySensor(SimSensor, RestoreEntity):
+    """A meter's energy total: restored after a restart, so it keeps counting from where it was
+    (a total that fell back to 0 would read as a meter replaced, and chart as a sawtooth)."""
+
+    def __init__(
+        self, hub: SimulatorHub, key: str, name: str, device: DeviceInfo, owner: _Metered
+    ) -> None:
+        super().__init__(
+            hub, key, name, device, lambda: owner.energy_kwh, device_class=SensorDeviceClass.ENERGY,
+            state_class=SensorStateClass.TOTAL_INCREASING, unit="kWh", precision=3,
+        )  # fmt: skip
+        self._owner = owner
+
+    async def added_to_runtime(self) -> None:
+        """Put the model's total back to the last one saved (when that is a larger number)."""
+        await super().added_to_runtime()
+        last = await self.last_state()
+        if last is None:
+            return
+        try:
+            total = float(last.state)
+        except ValueError:
+            return  # "unknown" or "unavailable": nothing to carry on from
+        if math.isfinite(total) and total > self._owner.energy_kwh:
+            self._owner.energy_kwh = total
+
+
 def _energy(
-    hub: SimulatorHub, key: str, name: str, device: DeviceInfo, value: Callable[[], float]
+    hub: SimulatorHub, key: str, name: str, device: DeviceInfo, owner: _Metered
 ) -> SimSensor:
-    return SimSensor(
-        hub, key, name, device, value, device_class=SensorDeviceClass.ENERGY,
-        state_class=SensorStateClass.TOTAL_INCREASING, unit="kWh", precision=3,
-    )  # fmt: skip
+    return SimEnergySensor(hub, key, name, device, owner)
 
 
 def _zone_entities(hub: SimulatorHub, n: int, zone: Zone) -> list[Entity]:
@@ -396,7 +428,7 @@ def building_entities(hub: SimulatorHub, building: Building) -> list[Entity]:
     device = _device("main_meter", "Main meter", "Electricity meter", "Plant room")
     entities += [
         _power(hub, "main_meter_power", "Power", device, lambda: meter.power_kw, unit="kW"),
-        _energy(hub, "main_meter_energy", "Energy", device, lambda: meter.energy_kwh),
+        _energy(hub, "main_meter_energy", "Energy", device, meter),
     ]
     return entities
 
@@ -411,7 +443,7 @@ def _appliance_entities(hub: SimulatorHub, appliance: Appliance) -> list[Entity]
             put=appliance.set_plug, device_class=SwitchDeviceClass.OUTLET,
         ),
         _power(hub, f"{key}_power", "Power", device, lambda: appliance.power_w, unit="W"),
-        _energy(hub, f"{key}_energy", "Energy", device, lambda: appliance.energy_kwh),
+        _energy(hub, f"{key}_energy", "Energy", device, appliance),
         SimSensor(
             hub, f"{key}_status", "Status", device, lambda: appliance.status,
             device_class=SensorDeviceClass.ENUM, state_class=None, options=_STATUS_OPTIONS[kind],
@@ -440,7 +472,7 @@ def home_entities(hub: SimulatorHub, home: Home) -> list[Entity]:
     device = _device("house_meter", "House meter", "Electricity meter", "Hallway")
     entities += [
         _power(hub, "house_meter_power", "Power", device, lambda: meter.power_w, unit="W"),
-        _energy(hub, "house_meter_energy", "Energy", device, lambda: meter.energy_kwh),
+        _energy(hub, "house_meter_energy", "Energy", device, meter),
     ]
     return entities
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from automations.blueprint import BUNDLED_DIR, load_blueprint
 
 from .conftest import site
+from .test_config_store import SHIPPED
 
 
 def test_bundled_blueprints_load_with_their_headers(tmp_path: Path) -> None:
@@ -249,3 +251,31 @@ async def test_list_blueprints_for_the_api(cfg: Path) -> None:
         assert motion["name"] == "Motion-activated light"
         assert motion["input"]["no_motion_wait"]["default"] == 120
         assert "error" in listed["mine/broken.yaml"]
+
+
+def shipped_comfort_band() -> str:
+    """The sample comfort alarm of ``config/automations.yaml``, notifying through test.record."""
+    entries = yaml.safe_load((SHIPPED / "automations.yaml").read_text(encoding="utf-8"))
+    [entry] = [e for e in entries if e["id"] == "zone_1_comfort_band"]
+    text = yaml.safe_dump({"automation": [entry]}, sort_keys=False, allow_unicode=True)
+    return text.replace("notify.persistent_notification", "test.record")
+
+
+async def test_the_sample_comfort_alarm_ignores_the_night_setback(cfg: Path) -> None:
+    async with site(cfg, shipped_comfort_band()) as s:
+        s.set("input_boolean.vacation_mode", "off")
+        s.set("schedule.office_hours", "off")
+        s.set("sensor.zone_1_temperature", "21")
+        await s.settle()
+        # The night: the zone falls to the sample setback (17 °C), below the band, for hours.
+        s.set("sensor.zone_1_temperature", "17")
+        await s.advance(minutes=30)
+        assert s.calls == []
+        # Office hours: a zone out of its band is told.
+        s.set("schedule.office_hours", "on")
+        s.set("sensor.zone_1_temperature", "21")
+        await s.settle()
+        s.set("sensor.zone_1_temperature", "27")
+        await s.advance(minutes=11)
+        await s.wait_for(lambda: len(s.calls) == 1)
+        assert "above" in s.calls[0].data["message"]

@@ -230,6 +230,8 @@ async def test_automation_editor_shows_errors_at_their_line_then_saves_runs_and_
 
     await editor.fill(BROKEN.replace("    bogus_key: 1\n", ""))
     await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#save-status")).to_contain_text("Saved as automation.pump_on")
+    await page.get_by_role("link", name="← Automations").click()
     row = page.locator("tr[data-automation='pump_on']")
     await expect(row).to_contain_text("Pump on")
     await expect(row).to_contain_text("never")

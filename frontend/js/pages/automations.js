@@ -76,6 +76,11 @@ async function list(ctx, main) {
 
 async function editor(ctx, main, automationId) {
   const { conn } = ctx;
+  if (!ctx.isAdmin) {
+    mount(main, h("p", null, h("a", { href: "#/automations" }, "← Automations")),
+      h("p", { class: "muted", id: "editor-admins-only" }, "Only an administrator can create or edit automations."));
+    return null;
+  }
   let text = NEW_AUTOMATION;
   if (automationId) {
     const found = await attempt(() => conn.command({ type: "edgewise/automation/get", automation_id: automationId }));
@@ -106,28 +111,53 @@ async function editor(ctx, main, automationId) {
   area.addEventListener("input", drawGutter);
   area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
 
-  async function save(event) {
-    event.preventDefault();
-    const answer = await attempt(() => conn.command({ type: "edgewise/automation/save", automation_id: idInput.value.trim(), yaml: area.value }));
-    if (!answer) return;
-    if (answer.saved) {
-      errorLines = new Set();
-      mount(errors);
-      drawGutter();
-      location.hash = "#/automations";
-      return;
-    }
-    errorLines = new Set(answer.errors.filter((e) => e.line).map((e) => e.line));
+  let saved = area.value;
+  const status = h("p", { id: "save-status", class: "save-status", role: "status", "aria-live": "polite" });
+  const dirty = () => area.value !== saved;
+  const onUnload = (event) => { if (dirty()) { event.preventDefault(); event.returnValue = ""; } };
+  window.addEventListener("beforeunload", onUnload);
+  ctx.leaveGuard = () => !dirty() || confirm("Leave the editor? Your changes are not saved.");
+  area.addEventListener("input", () => { if (dirty()) mount(status); });
+
+  function showErrors(list) {
+    errorLines = new Set(list.filter((e) => e.line).map((e) => e.line));
     drawGutter();
-    mount(errors, answer.errors.map((e) => h("li", { class: "error", "data-line": e.line ?? "" },
+    mount(errors, list.map((e) => h("li", { class: "error", "data-line": e.line ?? "" },
       e.line ? h("button", { type: "button", class: "link", onclick: () => goTo(e.line) }, `Line ${e.line}`) : null,
       e.line ? ": " : "", e.message)));
-    if (answer.errors[0]?.line) goTo(answer.errors[0].line);
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    const itemId = idInput.value.trim();
+    const answer = await attempt(() => conn.command({
+      type: "edgewise/automation/save", automation_id: itemId, yaml: area.value, create: !automationId,
+    }));
+    if (!answer) return;
+    if (!answer.saved) {
+      showErrors(answer.errors);
+      mount(status);
+      if (answer.field === "id") idInput.focus();
+      else if (answer.errors[0]?.line) goTo(answer.errors[0].line);
+      return;
+    }
+    saved = area.value;
+    showErrors([]);
+    if (!automationId) {
+      // Saved once: from now on this page edits that automation (its id is fixed).
+      automationId = itemId;
+      idInput.disabled = true;
+      history.replaceState(null, "", `#/automations/edit/${encodeURIComponent(itemId)}`);
+    }
+    const warnings = answer.warnings || [];
+    mount(status, h("strong", { class: "ok" }, `Saved${answer.entity_id ? ` as ${answer.entity_id}` : ""}.`),
+      warnings.map((w) => h("span", { class: "warning" }, ` Warning: ${w}`)));
   }
 
   async function remove() {
     if (!confirm(`Delete the automation ${automationId}?`)) return;
     if (await attempt(() => conn.command({ type: "edgewise/automation/delete", automation_id: automationId }), "Automation deleted") !== undefined) {
+      saved = area.value;
       location.hash = "#/automations";
     }
   }
@@ -140,12 +170,13 @@ async function editor(ctx, main, automationId) {
       h("label", { for: "yaml" }, "Configuration (YAML)"),
       h("div", { class: "code" }, gutter, area),
       errors,
+      status,
       h("div", { class: "buttons" },
         h("button", { type: "submit", class: "primary" }, "Save"),
         automationId ? h("button", { type: "button", class: "danger", onclick: remove }, "Delete") : null)),
     ctx.canControl ? backtestSection(ctx, { getYaml: () => area.value, automationId, renderTrace }) : null);
   drawGutter();
-  return null;
+  return () => { window.removeEventListener("beforeunload", onUnload); ctx.leaveGuard = null; };
 }
 
 function json(value) {

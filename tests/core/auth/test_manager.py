@@ -39,7 +39,7 @@ def seconds(value: float) -> timedelta:
 async def test_access_tokens_expire_and_die_with_their_grant(
     auth: AuthManager, clock: FakeClock
 ) -> None:
-    user = await auth.create_user("ada", "pw", role=Role.OPERATOR)
+    user = await auth.create_user("ada", "pw-long-enough", role=Role.OPERATOR)
     grant, refresh = await auth.create_refresh_token(user, "client")
     access = auth.create_access_token(grant)
     assert auth.validate_access_token(access) == (user, grant)
@@ -55,7 +55,7 @@ async def test_access_tokens_expire_and_die_with_their_grant(
 
 
 async def test_long_lived_tokens_and_codes(auth: AuthManager, clock: FakeClock) -> None:
-    user = await auth.create_user("bob", "pw", role=Role.VIEWER)
+    user = await auth.create_user("bob", "pw-long-enough", role=Role.VIEWER)
     grant, token = await auth.create_long_lived_token(user, "script", lifespan_days=1)
     assert grant.token_type is TokenType.LONG_LIVED
     assert auth.validate_access_token(token) == (user, grant)
@@ -71,18 +71,40 @@ async def test_long_lived_tokens_and_codes(auth: AuthManager, clock: FakeClock) 
 
 
 async def test_passwords_and_bad_users(auth: AuthManager) -> None:
-    await auth.create_user("carol", "right", role=Role.ADMIN)
-    assert await auth.check_password("CAROL", "right") is not None
+    await auth.create_user("carol", "right-password", role=Role.ADMIN)
+    assert await auth.check_password("CAROL", "right-password") is not None
     assert await auth.check_password("carol", "wrong") is None
-    assert await auth.check_password("nobody", "right") is None
+    assert await auth.check_password("nobody", "right-password") is None
     with pytest.raises(AuthError, match="taken"):
-        await auth.create_user("Carol", "x")
-    with pytest.raises(AuthError, match="empty"):
+        await auth.create_user("Carol", "x-long-enough")
+    with pytest.raises(AuthError, match="at least 8 characters"):
         await auth.create_user("dave", "")
+    with pytest.raises(AuthError, match="at least 8 characters"):
+        await auth.create_user("dave", "x")
+    with pytest.raises(AuthError, match="at most 256"):
+        await auth.create_user("dave", "x" * 257)
+    with pytest.raises(AuthError, match="only spaces"):
+        await auth.create_user("dave", " " * 9)
+    with pytest.raises(AuthError, match="the user name"):
+        await auth.create_user("davidsons", "DavidSons")
+    assert "dave" not in {u.username for u in auth.data.users.values()}
+
+
+async def test_a_password_is_changed_with_the_current_one_or_reset(auth: AuthManager) -> None:
+    user = await auth.create_user("erin", "first-password")
+    assert not await auth.change_password(user, "wrong-password", "second-password")
+    assert await auth.check_password("erin", "first-password") is not None
+    with pytest.raises(AuthError, match="at least 8"):
+        await auth.change_password(user, "first-password", "short")
+    assert await auth.change_password(user, "first-password", "second-password")
+    assert await auth.check_password("erin", "first-password") is None
+    assert await auth.check_password("erin", "second-password") is not None
+    await auth.set_password(user, "third-password")
+    assert await auth.check_password("erin", "third-password") is not None
 
 
 async def test_changes_on_disk_are_picked_up(auth: AuthManager, clock: FakeClock) -> None:
-    user = await auth.create_user("erin", "pw")
+    user = await auth.create_user("erin", "pw-long-enough")
     grant, token = await auth.create_long_lived_token(user, "x")
     data = read_auth_file(auth.path)
     data.revoke(grant.id)
@@ -95,7 +117,7 @@ async def test_changes_on_disk_are_picked_up(auth: AuthManager, clock: FakeClock
 async def test_a_restarted_manager_accepts_the_tokens_it_issued(
     auth: AuthManager, clock: FakeClock, tmp_path: Path
 ) -> None:
-    user = await auth.create_user("fay", "pw")
+    user = await auth.create_user("fay", "pw-long-enough")
     grant, refresh = await auth.create_refresh_token(user, "client")
     access = auth.create_access_token(grant)
     restarted = AuthManager(executor, auth.path, clock=clock)
@@ -117,7 +139,7 @@ async def test_a_restarted_manager_accepts_the_tokens_it_issued(
 async def test_stale_tokens_are_known_as_issued_and_guesses_are_not(
     auth: AuthManager, clock: FakeClock
 ) -> None:
-    user = await auth.create_user("gus", "pw")
+    user = await auth.create_user("gus", "pw-long-enough")
     grant, refresh = await auth.create_refresh_token(user, "client")
     access = auth.create_access_token(grant)
     _, long_lived = await auth.create_long_lived_token(user, "dashboard", lifespan_days=1)
@@ -140,8 +162,8 @@ async def test_every_loss_of_rights_is_told_to_the_hooks(auth: AuthManager) -> N
     revoked: list[str] = []
     auth.on_user_change.append(changed.append)
     auth.on_revoke.append(revoked.append)
-    ann = await auth.create_user("ann", "pw", role=Role.ADMIN)
-    bob = await auth.create_user("bob", "pw", role=Role.VIEWER)
+    ann = await auth.create_user("ann", "pw-long-enough", role=Role.ADMIN)
+    bob = await auth.create_user("bob", "pw-long-enough", role=Role.VIEWER)
     grant, _ = await auth.create_refresh_token(bob, None)
     ann.role = Role.OPERATOR  # demoted in place (as config/auth/update does)
     await auth.save()
@@ -161,7 +183,7 @@ async def test_every_loss_of_rights_is_told_to_the_hooks(auth: AuthManager) -> N
 async def test_long_lived_tokens_are_limited_per_user(auth: AuthManager) -> None:
     from core.auth.const import MAX_LONG_LIVED_PER_USER
 
-    user = await auth.create_user("hal", "pw", role=Role.VIEWER)
+    user = await auth.create_user("hal", "pw-long-enough", role=Role.VIEWER)
     for i in range(MAX_LONG_LIVED_PER_USER):
         await auth.create_long_lived_token(user, f"t{i}", lifespan_days=1)
     with pytest.raises(AuthError, match="revoke one first"):
@@ -175,7 +197,7 @@ async def test_onboarding_stays_closed_once_done(tmp_path: Path, clock: FakeCloc
     first = AuthManager(executor, path, clock=clock)
     await first.load()
     assert not first.onboarded
-    await first.create_user("owner", "pw", is_owner=True)
+    await first.create_user("owner", "pw-long-enough", is_owner=True)
     assert first.onboarded
     path.unlink()
     lost = AuthManager(executor, path, clock=clock)

@@ -91,7 +91,7 @@ async def test_onboarding_creates_the_owner_once_then_logs_in(fresh_site: Any) -
     async with session.get(f"{url}/auth/providers") as response:
         assert response.status == 400
         assert (await response.json())["code"] == "onboarding_required"
-    owner = {"client_id": CLIENT_ID, "name": "Ada", "username": "ada", "password": "s3cret"}
+    owner = {"client_id": CLIENT_ID, "name": "Ada", "username": "ada", "password": "s3cret-pass"}
     async with session.post(f"{url}/api/onboarding/users", json=owner) as response:
         assert response.status == 200
         code = (await response.json())["auth_code"]
@@ -215,7 +215,7 @@ async def test_cli_manages_users_and_tokens_while_the_server_runs(api: Api) -> N
             "-c",
             str(site),
         ],
-        input="pa55\n",
+        input="pa55-word\n",
         capture_output=True,
         text=True,
         check=False,
@@ -236,8 +236,10 @@ async def test_cli_manages_users_and_tokens_while_the_server_runs(api: Api) -> N
         "GET", "/api/", role=None, headers={"Authorization": f"Bearer {token}"}
     )
     assert status == 200, body
-    assert await auth.check_password("cli-op", "pa55") is not None
-    code, _, err = cli("user", "passwd", "cli-op", "--password-stdin", "-c", site, stdin="new\n")
+    assert await auth.check_password("cli-op", "pa55-word") is not None
+    code, _, err = cli(
+        "user", "passwd", "cli-op", "--password-stdin", "-c", site, stdin="new-password\n"
+    )
     assert code == 0, err
     data = read_auth_file(site / ".storage" / "auth")
     grant = next(t for t in data.tokens.values() if t.client_name == "script")
@@ -248,7 +250,7 @@ async def test_cli_manages_users_and_tokens_while_the_server_runs(api: Api) -> N
         "GET", "/api/", role=None, headers={"Authorization": f"Bearer {token}"}
     )
     assert status == 401
-    assert await auth.check_password("cli-op", "new") is not None
+    assert await auth.check_password("cli-op", "new-password") is not None
     code, _, _ = cli("user", "remove", "cli-op", "-c", site)
     assert code == 0
     code, _, err = cli("user", "remove", "cli-op", "-c", site)

@@ -78,7 +78,7 @@ async def test_demoting_a_user_closes_its_open_socket_and_it_cannot_create_an_ad
         # Back with its token: a viewer now, whatever it held when it authenticated.
         mallory = await ws_connect(api, token)
         denied = await mallory.command(
-            "config/auth/create", username="backdoor", password="x", role="admin"
+            "config/auth/create", username="backdoor", password="x-long-enough", role="admin"
         )
         assert denied["error"]["code"] == "unauthorized"
         deactivated = await admin.command("config/auth/update", user_id=user_id, is_active=False)
@@ -118,7 +118,9 @@ async def test_changes_made_by_the_cli_close_idle_sockets_and_stop_the_next_comm
     api.runtime.http.auth.reload_if_changed(force=True)
     assert await closed(mallory)
     mallory = await ws_connect(api, token)
-    denied = await mallory.command("config/auth/create", username="backdoor", password="x")
+    denied = await mallory.command(
+        "config/auth/create", username="backdoor", password="x-long-enough"
+    )
     assert denied["error"]["code"] == "unauthorized"
     # Its token revoked by `edgewise token revoke` while the socket is idle: closed all the same.
     grant = next(t for t in data.tokens.values() if t.user_id == user_id)
@@ -134,7 +136,7 @@ async def test_a_corrupt_or_missing_auth_store_never_reopens_onboarding(
     fresh_site: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     runtime, url, session = await fresh_site()
-    owner = {"client_id": CLIENT_ID, "name": "Ada", "username": "ada", "password": "s3cret"}
+    owner = {"client_id": CLIENT_ID, "name": "Ada", "username": "ada", "password": "s3cret-pass"}
     async with session.post(f"{url}/api/onboarding/users", json=owner) as response:
         assert response.status == 200
     site = runtime.config_dir
@@ -158,7 +160,7 @@ async def test_a_corrupt_or_missing_auth_store_never_reopens_onboarding(
             await again.stop()
     # The recovery command gives the site an admin again.
     code, _, err = await asyncio.to_thread(
-        cli, "user", "add", "rescue", "--password-stdin", "-c", str(site), stdin="pw\n"
+        cli, "user", "add", "rescue", "--password-stdin", "-c", str(site), stdin="pw-long-enough\n"
     )
     assert code == 0, err
     assert read_auth_file(site / ".storage" / "auth").find_user("rescue").is_owner
@@ -352,8 +354,8 @@ async def test_a_viewer_cannot_mint_unlimited_long_lived_tokens(api: Api) -> Non
 async def test_sessions_survive_a_restart_and_stale_tokens_never_ban(fresh_site: Any) -> None:
     runtime, url, session = await fresh_site()
     assert runtime.http is not None
-    await runtime.http.auth.create_user("ada", "s3cret")
-    result = await login(session, url, "ada", "s3cret")
+    await runtime.http.auth.create_user("ada", "s3cret-pass")
+    result = await login(session, url, "ada", "s3cret-pass")
     status, tokens = await exchange(
         session, url, grant_type="authorization_code", code=result["result"]
     )

@@ -23,7 +23,7 @@ from tests.conftest import ConfigDirFactory, EdgewiseFactory
 def make_token(site: Path) -> str:
     """Add an admin with ``edgewise user add`` and a token with ``edgewise token create``."""
     saved = sys.stdin
-    sys.stdin = io.StringIO("secret\n")
+    sys.stdin = io.StringIO("secret-password\n")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["user", "add", "owner", "--password-stdin", "-c", str(site)]) == 0

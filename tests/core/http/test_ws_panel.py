@@ -74,7 +74,11 @@ async def test_users_are_managed_by_admins_only(api: Api) -> None:
 
     admin = await connect(api, Role.ADMIN)
     created = await admin.command(
-        type="config/auth/create", username="olga", password="pw", name="Olga", role="operator"
+        type="config/auth/create",
+        username="olga",
+        password="pw-long-enough",
+        name="Olga",
+        role="operator",
     )
     user = created["result"]["user"]
     assert user["role"] == "operator"

@@ -188,3 +188,18 @@ async def test_stop_cancels_the_step_job_and_removes_the_entities(tmp_path: Path
         await runtime.loader.call("simulator", "edgewise_stop", runtime=runtime)
         assert "simulator.step" not in {job.name for job in scheduler.jobs()}
         assert runtime.states.get("sensor.house_meter_power") is None
+
+
+async def test_meter_totals_carry_on_after_a_restart(tmp_path: Path) -> None:
+    totals = ("sensor.main_meter_energy", "sensor.house_meter_energy", "sensor.fridge_energy")
+    async with running(tmp_path) as runtime:
+        for _ in range(3):
+            await clock_of(runtime).advance_and_settle(timedelta(minutes=10))
+        before = {entity_id: float(state(runtime, entity_id).state) for entity_id in totals}
+    assert all(value > 0 for value in before.values()), before
+    async with running(tmp_path) as runtime:
+        after = {entity_id: float(state(runtime, entity_id).state) for entity_id in totals}
+        assert after == pytest.approx(before, abs=1e-3)
+        await clock_of(runtime).advance_and_settle(timedelta(minutes=10))
+        for entity_id in totals[:2]:  # the meters count on (a fridge may be cycled off)
+            assert float(state(runtime, entity_id).state) > before[entity_id], entity_id
