@@ -78,8 +78,8 @@ async def test_caller_role_is_checked_against_each_target_domains_service(
         s.set("vault.door", "off")
         s.set("light.desk", "off")
         auth = runtime.http.auth
-        operator = await auth.create_user("op", "pw", role=Role.OPERATOR)
-        admin = await auth.create_user("boss", "pw", role=Role.ADMIN)
+        operator = await auth.create_user("op", "operator-pw", role=Role.OPERATOR)
+        admin = await auth.create_user("boss", "admin-pw-1", role=Role.ADMIN)
         target = {"entity_id": ["vault.door", "light.desk"]}
         with pytest.raises(Unauthorized, match=r"vault\.turn_on"):
             await runtime.services.call(
