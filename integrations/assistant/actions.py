@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from core.auth import Permission, User
+from core.auth.areas import entity_area
 from core.context import Context
 from core.errors import Unauthorized
 from core.http.permissions import check_service_allowed
 from core.services import SupportsResponse
 
 from .const import CONFIRMATION_TTL, DEFAULT_PAGE, HELPER_DOMAINS, MAX_PAGE, MAX_WAITING
-from .tools import Tool, ToolContext, ToolError, _int, _schema, _str, entity_area
+from .tools import Tool, ToolContext, ToolError, _int, _schema, _str
 
 if TYPE_CHECKING:
     from core.runtime import Runtime

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission, User
+from core.auth.areas import entity_area
 from core.context import Context
 from core.errors import EdgewiseError, Unauthorized
 
@@ -101,20 +102,6 @@ def _int(args: Mapping[str, Any], key: str, default: int, low: int, high: int) -
 
 
 # --- entities ------------------------------------------------------------------------------------
-
-
-def entity_area(runtime: Runtime, entity_id: str) -> str | None:
-    """The area of an entity: its own, else its device's."""
-    entry = runtime.entity_registry.get(entity_id)
-    if entry is None:
-        return None
-    if entry.area_id is not None:
-        return entry.area_id
-    if entry.device_id is not None:
-        device = runtime.device_registry.get(entry.device_id)
-        if device is not None:
-            return device.area_id
-    return None
 
 
 def _area_id(runtime: Runtime, area: str) -> str | None:
