@@ -1,10 +1,11 @@
 """The tools that look at automations and the control log, and those that act.
 
 ``call_service`` enforces, in code: the service exists; the user's role may call it (the same
-rule as the REST and WebSocket APIs); every entity exists and, when ``user_areas`` names the
-user, lies in one of the user's areas. Writes to equipment and high-impact services are never
-run by the tool: it answers ``needs_confirmation`` and the user confirms or cancels in the chat
-(``assistant/confirm``), where the checks run again.
+rule as the REST and WebSocket APIs); every entity exists and, for a user limited to areas
+(core's ``User.areas``), the call aims only at those areas (``core.auth.areas``). Writes to
+equipment and high-impact services are never run by the tool: it answers
+``needs_confirmation`` and the user confirms or cancels in the chat (``assistant/confirm``),
+where the checks run again; the outcome joins the conversation as the tool's result.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from core.auth import Permission, User
-from core.auth.areas import entity_area
+from core.auth.areas import check_call_in_areas
 from core.context import Context
-from core.errors import Unauthorized
 from core.http.permissions import check_service_allowed
 from core.services import SupportsResponse
 
@@ -210,6 +210,7 @@ def check_call(
     domain: str,
     service: str,
     entity_ids: list[str],
+    data: dict[str, Any],
 ) -> None:
     """Raise when ``user`` may not call ``domain.service`` on ``entity_ids``.
 
@@ -221,16 +222,11 @@ def check_call(
     check_service_allowed(user, runtime.services, domain, service)
     if not runtime.services.has(domain, service):
         raise ToolError(f"There is no service {domain}.{service}")
-    areas = config.user_areas.get(user.username)
+    # The areas before existence: a user limited to areas learns nothing of the others.
+    check_call_in_areas(runtime, user, domain, service, data=data, target={"entity_id": entity_ids})
     for entity_id in entity_ids:
         if runtime.states.get(entity_id) is None:
             raise ToolError(f"No entity {entity_id!r}")
-        if areas is not None and not user.is_admin and entity_area(runtime, entity_id) not in areas:
-            raise Unauthorized(
-                f"{entity_id} is outside the areas of user {user.username} "
-                f"({', '.join(sorted(areas))})",
-                user_id=user.id,
-            )
 
 
 def needs_confirmation(
@@ -264,6 +260,7 @@ async def call_service(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
         domain=domain,
         service=service,
         entity_ids=entity_ids,
+        data=data,
     )
     if needs_confirmation(assistant.config, domain, service, entity_ids):
         pending = PendingAction(
@@ -337,7 +334,13 @@ async def confirm(
         raise ToolError("The confirmation expired; ask again")
     entity_ids = list(action.entity_ids)
     check_call(
-        runtime, config, user, domain=action.domain, service=action.service, entity_ids=entity_ids
+        runtime,
+        config,
+        user,
+        domain=action.domain,
+        service=action.service,
+        entity_ids=entity_ids,
+        data=action.data,
     )
     await run_call(
         runtime,
@@ -402,6 +405,7 @@ ACTION_TOOLS: tuple[Tool, ...] = (
             }
         ),
         list_automations,
+        area_aware=False,
     ),
     Tool(
         "explain_automation",
@@ -409,6 +413,7 @@ ACTION_TOOLS: tuple[Tool, ...] = (
         "runs from its traces (trigger, outcome, condition results, errors).",
         _schema({"entity_id": {"type": "string"}}, ("entity_id",)),
         explain_automation,
+        area_aware=False,
     ),
     Tool(
         "read_control_log",
@@ -417,6 +422,7 @@ ACTION_TOOLS: tuple[Tool, ...] = (
         _schema({"appliance": {"type": "string"}, "limit": {"type": "integer"}}),
         read_control_log,
         available=_has_control_log,
+        area_aware=False,
     ),
     Tool(
         "draft_automation",
@@ -425,6 +431,7 @@ ACTION_TOOLS: tuple[Tool, ...] = (
         "this tool never saves.",
         _schema({"yaml": {"type": "string"}}, ("yaml",)),
         draft_automation,
+        area_aware=False,
     ),
     Tool(
         "call_service",
@@ -450,6 +457,7 @@ ACTION_TOOLS: tuple[Tool, ...] = (
         _schema({"service": {"type": "string"}, "data": {"type": "object"}}, ("service",)),
         _domain_tool("optimizer"),
         available=_has_domain("optimizer"),
+        area_aware=False,
     ),
     Tool(
         "preview_tariff",
@@ -457,5 +465,6 @@ ACTION_TOOLS: tuple[Tool, ...] = (
         _schema({"service": {"type": "string"}, "data": {"type": "object"}}, ("service",)),
         _domain_tool("tariff"),
         available=_has_domain("tariff"),
+        area_aware=False,
     ),
 )

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from core import RuntimeKey
 from core.auth import Permission, User
+from core.auth.areas import area_aware
 from core.errors import Unauthorized
 from core.http import register_command, register_route
 from core.http.view import current_user, json_response, read_json_object
@@ -60,6 +61,7 @@ def _assistant(runtime: Runtime) -> Assistant:
     return assistant
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_chat(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     text = field(msg, "text", str)
@@ -91,12 +93,14 @@ async def _ws_chat(conn: Connection, msg: dict[str, Any]) -> None:
             )
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_sessions(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     sessions = await conn.runtime.run_in_executor(assistant.store.list_sessions, conn.user.id)
     conn.send(result_message(msg["id"], {"sessions": sessions}))
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_session(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     session_id = field(msg, "session_id", str)
@@ -110,6 +114,7 @@ async def _ws_session(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], {"session_id": session_id, "messages": messages}))
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_delete(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     session_id = field(msg, "session_id", str)
@@ -121,6 +126,7 @@ async def _ws_delete(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"]))
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_confirm(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     result = await confirm(
@@ -133,6 +139,7 @@ async def _ws_confirm(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], result))
 
 
+@area_aware  # the tools keep to the user's areas
 def _ws_cancel(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     confirmation_id = field(msg, "confirmation_id", str)
@@ -143,6 +150,7 @@ def _ws_cancel(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], {"status": "cancelled", "summary": action.summary()}))
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_save_draft(conn: Connection, msg: dict[str, Any]) -> None:
     from automations.api import save_automation_config  # noqa: PLC0415 - only when saving
 
@@ -158,6 +166,7 @@ async def _ws_save_draft(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"], {"automation_id": automation_id}))
 
 
+@area_aware  # the tools keep to the user's areas
 async def _ws_usage(conn: Connection, msg: dict[str, Any]) -> None:
     assistant = _assistant(conn.runtime)
     usage, turns = await conn.runtime.run_in_executor(
@@ -189,6 +198,7 @@ def _commands() -> dict[str, tuple[Callable[..., Any], Permission]]:
 # --- REST ----------------------------------------------------------------------------------------
 
 
+@area_aware  # the tools keep to the user's areas
 async def _rest_chat(request: web.Request) -> web.StreamResponse:
     from core.http.view import RUNTIME  # noqa: PLC0415 - app key
 
@@ -222,6 +232,7 @@ async def _rest_chat(request: web.Request) -> web.StreamResponse:
     )
 
 
+@area_aware  # the tools keep to the user's areas
 async def _rest_sessions(request: web.Request) -> web.StreamResponse:
     from core.http.view import RUNTIME  # noqa: PLC0415 - app key
 
@@ -233,6 +244,7 @@ async def _rest_sessions(request: web.Request) -> web.StreamResponse:
     return json_response({"sessions": sessions})
 
 
+@area_aware  # the tools keep to the user's areas
 async def _rest_confirm(request: web.Request) -> web.StreamResponse:
     from core.http.view import RUNTIME  # noqa: PLC0415 - app key
 

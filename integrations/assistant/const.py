@@ -14,6 +14,7 @@ CONF_MAX_TOKENS: Final = "max_tokens"
 CONF_MAX_TOOL_CALLS: Final = "max_tool_calls_per_turn"
 CONF_TOKENS_PER_DAY: Final = "max_tokens_per_user_per_day"
 CONF_TIMEOUT: Final = "timeout"
+#: No longer read: core's ``User.areas`` serves (``edgewise user areas``); refused when given.
 CONF_USER_AREAS: Final = "user_areas"
 CONF_HIGH_IMPACT: Final = "high_impact_services"
 CONF_PRICE: Final = "price_per_million_tokens"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.auth import Permission
+from core.auth.areas import area_aware
 from core.http import register_route
 from core.http.view import current_user, json_response, read_json_object
 
@@ -63,6 +64,7 @@ def mcp_tool(definition: dict[str, Any]) -> dict[str, Any]:
 def register_mcp(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
     """Serve ``/api/mcp``; returns the function that removes it."""
 
+    @area_aware
     async def post(request: web.Request) -> web.StreamResponse:
         body = await read_json_object(
             request, invalid="Invalid JSON", not_object="Expected one JSON-RPC message"
@@ -105,9 +107,11 @@ def register_mcp(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
             )
         return _error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method}")
 
+    @area_aware
     async def get(_request: web.Request) -> web.StreamResponse:
         return web.Response(status=405, headers={"Allow": "POST, DELETE"})
 
+    @area_aware
     async def delete(_request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
 

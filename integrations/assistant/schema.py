@@ -7,10 +7,12 @@ assistant:
   max_tokens: 1024                     # per model answer
   max_tool_calls_per_turn: 8
   max_tokens_per_user_per_day: 200000
-  user_areas:                          # optional: operators may act only in these areas
-    alice: [plant_room, floor_1]
   high_impact_services: [lock.unlock]  # always confirmed by the user (added to the defaults)
 ```
+
+A user limited to areas (``edgewise user areas USERNAME AREA_ID...``, core's ``User.areas``)
+sees and acts on only the entities there, in the chat and over MCP alike. The assistant's own
+``user_areas`` key of earlier versions is refused with an error that says so.
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ class AssistantConfig:
     max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS
     tokens_per_day: int = DEFAULT_TOKENS_PER_DAY
     timeout: float = DEFAULT_TIMEOUT
-    user_areas: Mapping[str, frozenset[str]] = field(default_factory=dict)
     high_impact: frozenset[str] = frozenset(DEFAULT_HIGH_IMPACT)
     price: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICE))
 
@@ -86,7 +87,6 @@ _SCHEMA = vol.Schema(
         vol.Optional(CONF_TIMEOUT, default=DEFAULT_TIMEOUT): vol.All(
             vol.Coerce(float), vol.Range(1, 600)
         ),
-        vol.Optional(CONF_USER_AREAS, default=dict): {vol.Coerce(str): [vol.Coerce(str)]},
         vol.Optional(CONF_HIGH_IMPACT, default=list): [_service_name],
         vol.Optional(CONF_PRICE, default=dict): _PRICE,
     }
@@ -102,10 +102,22 @@ def _to_config(data: dict[str, Any]) -> AssistantConfig:
         max_tool_calls=data[CONF_MAX_TOOL_CALLS],
         tokens_per_day=data[CONF_TOKENS_PER_DAY],
         timeout=data[CONF_TIMEOUT],
-        user_areas={user: frozenset(areas) for user, areas in data[CONF_USER_AREAS].items()},
         high_impact=frozenset(DEFAULT_HIGH_IMPACT) | frozenset(data[CONF_HIGH_IMPACT]),
         price={**DEFAULT_PRICE, **data[CONF_PRICE]},
     )
 
 
-CONFIG_SCHEMA = vol.All(lambda value: {} if value is None else value, _SCHEMA, _to_config)
+def _no_user_areas(value: Any) -> Any:
+    """Refuse the assistant's own ``user_areas`` of earlier versions: core's areas serve."""
+    if isinstance(value, dict) and CONF_USER_AREAS in value:
+        raise vol.Invalid(
+            f"{CONF_USER_AREAS} is no longer read: limit a user to areas for the whole site "
+            "(the assistant and MCP included) with `edgewise user areas USERNAME AREA_ID...`",
+            path=[CONF_USER_AREAS],
+        )
+    return value
+
+
+CONFIG_SCHEMA = vol.All(
+    lambda value: {} if value is None else value, _no_user_areas, _SCHEMA, _to_config
+)

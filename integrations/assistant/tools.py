@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission, User
-from core.auth.areas import entity_area
+from core.auth.areas import entity_area, may_see
 from core.context import Context
 from core.errors import EdgewiseError, Unauthorized
 
@@ -64,6 +64,9 @@ class Tool:
     permission: Permission = Permission.READ
     #: Whether the tool exists on this site (e.g. only when the optimizer is configured).
     available: Callable[[Runtime], bool] = field(default=lambda _runtime: True)
+    #: Whether the tool keeps to the user's areas (core's ``User.areas``): one that cannot
+    #: (automations, the control log, planning) is refused to a user limited to areas.
+    area_aware: bool = True
 
     def definition(self) -> dict[str, Any]:
         """The Messages API (and MCP) form."""
@@ -148,6 +151,8 @@ async def find_entities(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any
     matches: list[str] = []
     for state in runtime.states.all(domain):
         entity_id = state.entity_id
+        if not may_see(runtime, ctx.user, entity_id):
+            continue
         if query and query not in entity_id and query not in state.name.lower():
             continue
         if device_class is not None and state.attributes.get("device_class") != device_class:
@@ -170,6 +175,7 @@ async def find_entities(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any
 async def get_state(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
     """One entity's state and attributes."""
     entity_id = _str(args, "entity_id") or ""
+    _check_areas(ctx, [entity_id])
     state = ctx.runtime.states.get(entity_id)
     if state is None:
         raise ToolError(f"No entity {entity_id!r}")
@@ -181,6 +187,16 @@ async def get_state(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]:
         "area": entity_area(ctx.runtime, entity_id),
         "attributes": attributes,
     }
+
+
+def _check_areas(ctx: ToolContext, entity_ids: list[str]) -> None:
+    """Refuse entities outside the areas of a user limited to areas."""
+    outside = [e for e in entity_ids if not may_see(ctx.runtime, ctx.user, e)]
+    if outside:
+        raise Unauthorized(
+            f"User {ctx.user.username} may not see outside their areas: {', '.join(outside)}",
+            user_id=ctx.user.id,
+        )
 
 
 def _bounded(value: Any) -> Any:
@@ -229,6 +245,7 @@ async def summarize_history(ctx: ToolContext, args: dict[str, Any]) -> dict[str,
         or not all(isinstance(e, str) for e in entity_ids)
     ):
         raise ToolError("entity_ids must be a list of 1 to 20 entity ids")
+    _check_areas(ctx, entity_ids)
     if not runtime.services.has("recorder", "get_statistics"):
         raise ToolError("History is not available: the recorder is not configured")
     start, end = _period(ctx, args)
@@ -289,6 +306,10 @@ async def run_tool(ctx: ToolContext, tool: Tool, args: Any) -> tuple[str, bool]:
             raise ToolError("the input must be an object")
         if not ctx.user.can(tool.permission):
             raise Unauthorized(f"User {ctx.user.username} may not use {tool.name}")
+        if ctx.user.areas is not None and not tool.area_aware:
+            raise Unauthorized(
+                f"User {ctx.user.username} is limited to areas and may not use {tool.name}"
+            )
         result = await tool.handler(ctx, args)
         text = json.dumps(result, default=str, ensure_ascii=False)
     except Unauthorized as err:

@@ -233,8 +233,6 @@ assistant:
   base_url: {url}
   model: claude-test
   max_tool_calls_per_turn: 6
-  user_areas:
-    operator-user: [{area}]
 """
 
 
@@ -244,13 +242,15 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     server = MessagesServer()
     await server.start()
     runtime, site = await start_site(
-        tmp_path, server, ASSISTANT_YAML.format(key=API_KEY, url=server.url, area="zone_north")
+        tmp_path, server, ASSISTANT_YAML.format(key=API_KEY, url=server.url)
     )
     assert runtime.http is not None
     auth = runtime.http.auth
     tokens: dict[Role, str] = {}
     for role in Role:
         user = auth.data.add_user(f"{role.value}-user", password_hash(role), role=role)
+        if role is Role.OPERATOR:  # core's areas (``edgewise user areas``): zone north only
+            user.areas = frozenset({"zone_north"})
         _, tokens[role] = await auth.create_long_lived_token(user, "tests")
     session = aiohttp.ClientSession()
     try:

@@ -133,7 +133,7 @@ async def test_viewer_asking_for_a_write_is_refused(env: Env) -> None:
 
 
 async def test_operator_outside_their_area_is_refused(env: Env) -> None:
-    """user_areas puts the operator in zone north: the south switch is out of reach."""
+    """Core's User.areas puts the operator in zone north: the south switch is out of reach."""
     env.server.script(
         [
             tool_use(
@@ -146,7 +146,10 @@ async def test_operator_outside_their_area_is_refused(env: Env) -> None:
     chat = await Chat.open(env, Role.OPERATOR)
     _, events = await chat.ask("Turn on the south heating")
     await chat.close()
-    assert "switch.south_heating is outside the areas of user operator-user" in events[-1]["text"]
+    assert (
+        "User operator-user may not act outside their areas: switch.south_heating"
+        in events[-1]["text"]
+    )
     assert env.site.calls == []
 
 
@@ -219,7 +222,8 @@ async def test_prompt_injection_in_an_entity_name_grants_nothing(env: Env, role:
 
     def obey(request: dict[str, Any]) -> list[dict[str, Any]]:
         names = [e["name"] for e in tool_results(request)[0]["content"]["entities"]]
-        assert INJECTION in names  # the name reaches the model as data
+        # The name reaches the model as data; the operator's zone (north) has no lock at all.
+        assert names == ([] if role is Role.OPERATOR else [INJECTION])
         return [
             tool_use(
                 "call_service",

@@ -18,13 +18,19 @@ def test_a_bare_section_takes_the_defaults_and_has_no_key() -> None:
     assert config.high_impact == frozenset(DEFAULT_HIGH_IMPACT)
 
 
-def test_areas_and_high_impact_services_are_read() -> None:
-    """user_areas per user; high-impact services added to the defaults."""
-    config = CONFIG_SCHEMA(
-        {"user_areas": {"alice": ["plant"]}, "high_impact_services": ["Switch.Turn_On"]}
-    )
-    assert config.user_areas == {"alice": frozenset({"plant"})}
+def test_high_impact_services_are_read() -> None:
+    """High-impact services are added to the defaults."""
+    config = CONFIG_SCHEMA({"high_impact_services": ["Switch.Turn_On"]})
     assert "switch.turn_on" in config.high_impact
+
+
+def test_the_old_user_areas_key_is_refused_pointing_at_core_areas() -> None:
+    """Areas are core's (User.areas): the assistant's own key is named and the command given."""
+    with pytest.raises(vol.Invalid) as err:
+        CONFIG_SCHEMA({"user_areas": {"alice": ["plant"]}})
+    assert err.value.path == ["user_areas"]
+    assert "user_areas is no longer read" in str(err.value)
+    assert "edgewise user areas USERNAME AREA_ID" in str(err.value)
 
 
 @pytest.mark.parametrize(
