@@ -278,7 +278,7 @@ def register_api(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:
         register_route(runtime, "POST", ROUTE_CHAT, _rest_chat, Permission.READ),
         register_route(runtime, "GET", ROUTE_SESSIONS, _rest_sessions, Permission.READ),
         register_route(runtime, "POST", ROUTE_CONFIRM, _rest_confirm, Permission.READ),
-        register_mcp(runtime, assistant),
+        register_mcp(runtime, assistant.mcp),
     ]
 
     def remove() -> None:

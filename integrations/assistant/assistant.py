@@ -27,6 +27,7 @@ from core.errors import EdgewiseError
 
 from .actions import ACTION_TOOLS, PendingAction
 from .const import MAX_PROMPT_CHARS
+from .mcp_server import McpEndpoint
 from .store import ConversationStore, Usage
 from .tools import READ_TOOLS, Tool, ToolContext, run_tool
 
@@ -84,6 +85,8 @@ class Assistant:
         #: Valid automation drafts waiting for their user to save them: id → (user id, config).
         self.drafts: dict[str, tuple[str, dict[str, Any]]] = {}
         self._client: Any = None
+        #: ``/api/mcp`` (the ``mcp`` package is imported at its first request).
+        self.mcp = McpEndpoint(self)
 
     # --- tools ---------------------------------------------------------------------------------
 
@@ -126,7 +129,8 @@ class Assistant:
         return self._client
 
     async def close(self) -> None:
-        """Close the HTTP client and the store."""
+        """End the MCP sessions; close the HTTP client and the store."""
+        await self.mcp.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
