@@ -194,6 +194,10 @@ class PendingAction:
     entity_ids: tuple[str, ...]
     data: dict[str, Any]
     created: float
+    #: The chat session and the model's ``tool_use`` that asked for it (None over MCP): the
+    #: outcome goes back to the model as that tool's result.
+    session_id: str | None = None
+    tool_use_id: str | None = None
 
     def summary(self) -> str:
         """What will happen, in a line."""
@@ -271,6 +275,8 @@ async def call_service(ctx: ToolContext, args: dict[str, Any]) -> dict[str, Any]
             tuple(entity_ids),
             dict(data),
             time.monotonic(),
+            ctx.session_id,
+            ctx.tool_use_id,
         )
         waiting = assistant.pending
         now = time.monotonic()

@@ -5,14 +5,19 @@ WebSocket (the panel's chat drawer):
 - ``assistant/chat`` ``{text, session_id?}``: answers ``result`` ``{session_id}`` at once, then
   events as the answer is generated: ``delta`` (text), ``tool`` (a tool being run),
   ``confirmation`` (an action the user must confirm), ``draft`` (an automation to save),
-  ``done`` (text, tool_calls, usage) or ``error`` (message).
+  ``done`` (text, tool_calls, usage, today's tokens and the daily limit,
+  waiting_for_confirmation) or ``error`` (message).
 - ``assistant/sessions``, ``assistant/session`` ``{session_id}``, ``assistant/session/delete``.
-- ``assistant/confirm`` / ``assistant/cancel`` ``{confirmation_id}``.
+- ``assistant/confirm`` / ``assistant/cancel`` ``{confirmation_id}``: ``result`` (status,
+  summary, ``continues``); when the action came from the chat its outcome becomes the
+  ``tool_result`` of the model's ``tool_use`` and, ``continues`` being true, the model's next
+  answer follows as events, as for ``assistant/chat``.
 - ``assistant/save_draft`` ``{draft_id}`` (admins: it writes ``automations.yaml``).
 - ``assistant/usage``: the user's tokens and cost today.
 
 REST: ``POST /api/assistant/chat`` ``{text, session_id?}`` answers the whole turn as JSON;
-``GET /api/assistant/sessions``; ``POST /api/assistant/confirm`` ``{confirmation_id}``.
+``GET /api/assistant/sessions``; ``POST /api/assistant/confirm`` ``{confirmation_id,
+confirmed?}`` (false cancels) answers the outcome and the model's next answer.
 
 Commands and routes are registered per runtime (``core.http.register_command`` and
 ``register_route``) and removed when the integration stops.
@@ -35,7 +40,6 @@ from core.http.view import current_user, json_response, read_json_object
 from core.http.ws_commands import InvalidMessage, field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, event_message, result_message
 
-from .actions import confirm
 from .assistant import Assistant, AssistantUnavailable
 from .mcp_server import register_mcp
 from .store import SessionNotFound
@@ -126,28 +130,35 @@ async def _ws_delete(conn: Connection, msg: dict[str, Any]) -> None:
     conn.send(result_message(msg["id"]))
 
 
+async def _ws_settle(conn: Connection, msg: dict[str, Any], *, confirmed: bool) -> None:
+    """Confirm or cancel; the outcome, then the model's next answer streamed as events."""
+    assistant = _assistant(conn.runtime)
+    msg_id = msg["id"]
+    outcome, session_id = await assistant.settle(
+        conn.user, field(msg, "confirmation_id", str), confirmed=confirmed
+    )
+    conn.send(result_message(msg_id, {**outcome, "continues": session_id is not None}))
+    if session_id is None:
+        return
+
+    def emit(event: dict[str, Any]) -> None:
+        if event["type"] != "session":
+            conn.send(event_message(msg_id, event))
+
+    try:
+        await assistant.continue_turn(conn.user, session_id, emit)
+    except (AssistantUnavailable, SessionNotFound, ToolError) as err:
+        conn.send(event_message(msg_id, {"type": "error", "message": str(err)}))
+
+
 @area_aware  # the tools keep to the user's areas
 async def _ws_confirm(conn: Connection, msg: dict[str, Any]) -> None:
-    assistant = _assistant(conn.runtime)
-    result = await confirm(
-        conn.runtime,
-        assistant.config,
-        assistant.pending,
-        conn.user,
-        field(msg, "confirmation_id", str),
-    )
-    conn.send(result_message(msg["id"], result))
+    await _ws_settle(conn, msg, confirmed=True)
 
 
 @area_aware  # the tools keep to the user's areas
-def _ws_cancel(conn: Connection, msg: dict[str, Any]) -> None:
-    assistant = _assistant(conn.runtime)
-    confirmation_id = field(msg, "confirmation_id", str)
-    action = assistant.pending.get(confirmation_id)
-    if action is None or action.user_id != conn.user.id:
-        raise ToolError("No such action waiting for confirmation")
-    del assistant.pending[confirmation_id]
-    conn.send(result_message(msg["id"], {"status": "cancelled", "summary": action.summary()}))
+async def _ws_cancel(conn: Connection, msg: dict[str, Any]) -> None:
+    await _ws_settle(conn, msg, confirmed=False)
 
 
 @area_aware  # the tools keep to the user's areas
@@ -253,18 +264,25 @@ async def _rest_confirm(request: web.Request) -> web.StreamResponse:
     body = await read_json_object(request, invalid="Invalid JSON", not_object="Expected an object")
     if isinstance(body, web.Response):
         return body
-    confirmation_id = body.get("confirmation_id")
-    if not isinstance(confirmation_id, str):
-        return json_response({"message": "confirmation_id (string) is required"}, 400)
-    try:
-        result = await confirm(
-            runtime, assistant.config, assistant.pending, current_user(request), confirmation_id
+    confirmation_id, confirmed = body.get("confirmation_id"), body.get("confirmed", True)
+    if not isinstance(confirmation_id, str) or not isinstance(confirmed, bool):
+        return json_response(
+            {"message": "confirmation_id (string) is required; confirmed is true or false"}, 400
         )
+    user = current_user(request)
+    try:
+        outcome, session_id = await assistant.settle(user, confirmation_id, confirmed=confirmed)
     except Unauthorized as err:
         return json_response({"message": str(err)}, 403)
     except ToolError as err:
         return json_response({"message": str(err)}, 404)
-    return json_response(result)
+    if session_id is not None:  # the conversation goes on: the model's next answer
+        try:
+            turn = await assistant.continue_turn(user, session_id)
+            outcome = {**outcome, "session_id": session_id, "answer": turn.text}
+        except (AssistantUnavailable, SessionNotFound, ToolError) as err:
+            outcome = {**outcome, "session_id": session_id, "answer_error": str(err)}
+    return json_response(outcome)
 
 
 def register_api(runtime: Runtime, assistant: Assistant) -> Callable[[], None]:

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.context import Context
-from core.errors import EdgewiseError
+from core.errors import EdgewiseError, Unauthorized
 
-from .actions import ACTION_TOOLS, PendingAction
+from .actions import ACTION_TOOLS, PendingAction, confirm
 from .const import MAX_PROMPT_CHARS
 from .mcp_server import McpEndpoint
 from .store import ConversationStore, Usage
-from .tools import READ_TOOLS, Tool, ToolContext, run_tool
+from .tools import READ_TOOLS, Tool, ToolContext, ToolError, run_tool
 
 if TYPE_CHECKING:
     from core.auth import User
@@ -62,6 +62,17 @@ class AssistantUnavailable(EdgewiseError):
     """The model cannot be asked: no key, API unreachable or refusing, or the day's tokens used."""
 
 
+@dataclass(slots=True)
+class HeldResults:
+    """A model message's tool results waiting for the user to settle the actions it asked for."""
+
+    user_id: str
+    #: The ``tool_result`` blocks, in the order of the ``tool_use`` blocks.
+    results: list[dict[str, Any]]
+    #: The ``tool_use`` ids whose actions wait for the user's confirmation.
+    waiting: set[str]
+
+
 @dataclass(frozen=True, slots=True)
 class TurnResult:
     """What one turn gave."""
@@ -82,6 +93,8 @@ class Assistant:
         self.store = store
         #: Service calls waiting for their user's confirmation, by id.
         self.pending: dict[str, PendingAction] = {}
+        #: Tool results held until the user settles the actions they wait for, by session.
+        self.held: dict[str, HeldResults] = {}
         #: Valid automation drafts waiting for their user to save them: id → (user id, config).
         self.drafts: dict[str, tuple[str, dict[str, Any]]] = {}
         self._client: Any = None
@@ -176,27 +189,154 @@ class Assistant:
         text = text.strip()
         if not text or len(text) > MAX_PROMPT_CHARS:
             raise ValueError(f"The message must have 1 to {MAX_PROMPT_CHARS} characters")
+        client = await self._client_within_limit(user)
+        run = self.runtime.run_in_executor
+        if session_id is None:
+            session_id = await run(self.store.create_session, user.id, text)
+            history: list[dict[str, Any]] = []
+        else:
+            history = await run(self.store.messages, user.id, session_id)
+        emit({"type": "session", "session_id": session_id})
+        # An action still waiting for its confirmation when the user writes again is not done:
+        # the model is told so, as that tool's result, before the user's new words.
+        content = [*self._unanswered(session_id, history), {"type": "text", "text": text}]
+        return await self._turn(
+            client, user, session_id, history, [{"role": "user", "content": content}], emit
+        )
+
+    async def settle(
+        self,
+        user: User,
+        confirmation_id: str,
+        *,
+        confirmed: bool,
+    ) -> tuple[dict[str, Any], str | None]:
+        """Run (``confirmed``) or cancel a pending action of ``user``; the outcome, and the chat
+        session that can go on now (``continue_turn``), if any.
+
+        The outcome becomes the ``tool_result`` of the ``tool_use`` that asked for the
+        confirmation; once every action the model asked for in that message is settled, the
+        model can be asked again (``continue_turn``).
+
+        Raises:
+            ToolError: no such pending action of this user, or it expired.
+            Unauthorized: the user may not (any more).
+        """
+        action = self.pending.get(confirmation_id)
+        if action is None or action.user_id != user.id:
+            raise ToolError("No such action waiting for confirmation")
+        refused: Unauthorized | None = None
+        if confirmed:
+            try:
+                outcome = await confirm(
+                    self.runtime, self.config, self.pending, user, confirmation_id
+                )
+                result: dict[str, Any] = {**outcome, "note": "the user confirmed it; it was done"}
+            except Unauthorized as err:
+                refused = err
+                result = {"status": "refused", "summary": action.summary(), "reason": str(err)}
+        else:
+            del self.pending[confirmation_id]
+            outcome = {"status": "cancelled", "summary": action.summary()}
+            result = {**outcome, "note": "the user pressed Cancel: nothing was done"}
+        goes_on = self._answer(action, result, is_error=refused is not None)
+        if refused is not None:
+            raise refused
+        return outcome, action.session_id if goes_on else None
+
+    def _answer(self, action: PendingAction, result: dict[str, Any], *, is_error: bool) -> bool:
+        """Put a settled action's result in its place; whether the turn can go on now."""
+        held = self.held.get(action.session_id or "")
+        if held is None or action.tool_use_id not in held.waiting:
+            return False  # not from the chat, or the conversation went on without it
+        held.waiting.discard(action.tool_use_id)
+        for block in held.results:
+            if block["tool_use_id"] == action.tool_use_id:
+                block["content"] = json.dumps(result, default=str)
+                block["is_error"] = is_error
+        return not held.waiting
+
+    async def continue_turn(
+        self, user: User, session_id: str, on_event: EventCallback | None = None
+    ) -> TurnResult:
+        """Send the settled results of ``session_id`` and stream the model's next answer.
+
+        Raises:
+            AssistantUnavailable: no key, the API unreachable or refusing, or the day's limit.
+            SessionNotFound: ``session_id`` is not one of the user's sessions.
+        """
+        emit = on_event or (lambda _event: None)
+        held = self.held.get(session_id)
+        if held is None or held.user_id != user.id or held.waiting:
+            raise ToolError("Nothing to continue in this conversation")
+        del self.held[session_id]
+        history = await self.runtime.run_in_executor(self.store.messages, user.id, session_id)
+        emit({"type": "session", "session_id": session_id})
+        new = [{"role": "user", "content": held.results}]
+        try:
+            client = await self._client_within_limit(user)
+        except AssistantUnavailable:
+            # The results are kept: the next question sends them.
+            await self.runtime.run_in_executor(self.store.append, user.id, session_id, new)
+            raise
+        return await self._turn(client, user, session_id, history, new, emit)
+
+    def _unanswered(self, session_id: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Results for the tool calls the session's last message left waiting (if any)."""
+        held = self.held.pop(session_id, None)
+        last = history[-1] if history else None
+        if last is None or last["role"] != "assistant":
+            return []
+        uses = [b for b in last["content"] if b.get("type") == "tool_use"]
+        if not uses:
+            return []
+        by_id = {b["tool_use_id"]: b for b in held.results} if held is not None else {}
+        not_done = json.dumps(
+            {"status": "not_done", "note": "the user wrote again without confirming it"}
+        )
+        results = []
+        for use in uses:
+            block = by_id.get(use["id"])
+            if block is None or (held is not None and use["id"] in held.waiting):
+                block = {"type": "tool_result", "tool_use_id": use["id"], "content": not_done}
+            results.append(block)
+        if held is not None:  # the actions still waiting can no longer be confirmed
+            for key in [k for k, a in self.pending.items() if a.tool_use_id in held.waiting]:
+                del self.pending[key]
+        return results
+
+    async def _client_within_limit(self, user: User) -> Any:
         client = self._client_or_raise()
-        store, run = self.store, self.runtime.run_in_executor
-        day = self._day()
-        used, _turns = await run(store.usage, user.id, day)
+        used, _turns = await self.runtime.run_in_executor(self.store.usage, user.id, self._day())
         if used.total >= self.config.tokens_per_day:
             raise AssistantUnavailable(
                 f"You have used your {self.config.tokens_per_day} assistant tokens for today"
             )
-        if session_id is None:
-            session_id = await run(store.create_session, user.id, text)
-            history: list[dict[str, Any]] = []
-        else:
-            history = await run(store.messages, user.id, session_id)
-        emit({"type": "session", "session_id": session_id})
-        new: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "text", "text": text}]}]
+        return client
+
+    async def _turn(  # noqa: PLR0917 - one private caller shape
+        self,
+        client: Any,
+        user: User,
+        session_id: str,
+        history: list[dict[str, Any]],
+        new: list[dict[str, Any]],
+        emit: EventCallback,
+    ) -> TurnResult:
+        """Ask the model with ``history + new`` until it answers; tools run as ``user``.
+
+        When a tool call needs the user's confirmation the turn stops after the model's
+        message: its results wait in ``held`` until the user settles it (``settle``).
+        """
+        store, run = self.store, self.runtime.run_in_executor
+        day = self._day()
         ctx = self.tool_context(user, session_id, emit)
         tools = {tool.name: tool for tool in self.tools()}
         definitions = self.tool_definitions()
         system = [{"type": "text", "text": SYSTEM_PROMPT, "cache_control": {"type": "ephemeral"}}]
         usage, calls, stop_reason = Usage(), 0, None
         answer: list[str] = []
+        waiting = False
         try:
             for _round in range(self.config.max_tool_calls + 2):
                 message = await self._ask(client, system, definitions, _merged(history + new), emit)
@@ -208,7 +348,7 @@ class Assistant:
                 uses = [b for b in content if b.get("type") == "tool_use"]
                 if stop_reason != "tool_use" or not uses:
                     break
-                results = []
+                results, held = [], set()
                 for block in uses:
                     if calls >= self.config.max_tool_calls:
                         result = json.dumps(
@@ -221,18 +361,36 @@ class Assistant:
                     else:
                         calls += 1
                         emit({"type": "tool", "name": tool.name, "input": block.get("input")})
+                        ctx.tool_use_id = block["id"]
                         result, is_error = await run_tool(ctx, tool, block.get("input"))
+                        if not is_error and _asks_confirmation(result):
+                            held.add(block["id"])
                     results.append(
                         {"type": "tool_result", "tool_use_id": block["id"], "content": result,
                          "is_error": is_error}
                     )  # fmt: skip
+                if held:
+                    self.held[session_id] = HeldResults(user.id, results, held)
+                    waiting = True
+                    break
                 new.append({"role": "user", "content": results})
         finally:
+            ctx.tool_use_id = None
             if usage.total:
                 await run(store.add_usage, user.id, day, usage)
-            await run(store.append, user.id, session_id, _complete(new))
+            await run(store.append, user.id, session_id, new if waiting else _complete(new))
         turn = TurnResult(session_id, "".join(answer), calls, usage, stop_reason)
-        emit({"type": "done", "text": turn.text, "tool_calls": calls, "usage": usage.as_dict()})
+        used, _turns = await run(store.usage, user.id, day)
+        emit(
+            {
+                "type": "done",
+                "text": turn.text,
+                "tool_calls": calls,
+                "usage": usage.as_dict(),
+                "today": {**used.as_dict(), "limit": self.config.tokens_per_day},
+                "waiting_for_confirmation": waiting,
+            }
+        )
         return turn
 
     async def _ask(
@@ -260,6 +418,11 @@ class Assistant:
             raise AssistantUnavailable(
                 f"The Anthropic API answered {err.status_code}: {err.message}"
             ) from None
+
+
+def _asks_confirmation(result: str) -> bool:
+    """Whether a tool's JSON result says the action waits for the user's confirmation."""
+    return result.startswith('{"status": "needs_confirmation"')
 
 
 def _block(block: Any) -> dict[str, Any]:

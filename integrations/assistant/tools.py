@@ -46,6 +46,8 @@ class ToolContext:
     assistant: Assistant
     context: Context
     session_id: str | None = None
+    #: The model's ``tool_use`` id of the call being run (None over MCP).
+    tool_use_id: str | None = None
     #: Called with events the chat shows (a confirmation to ask for, a draft to save).
     notify: Callable[[dict[str, Any]], None] = field(default=lambda _event: None)
 

@@ -63,6 +63,28 @@ class Chat:
             if answer["event"]["type"] in ("done", "error"):
                 return result, events
 
+    async def settle(
+        self, command: str, confirmation_id: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """``assistant/confirm`` or ``assistant/cancel``: the result and the events of the
+        model's next answer (none when the result says the conversation does not go on)."""
+        msg_id = next(self._ids)
+        await self.ws.send_json({"id": msg_id, "type": command, "confirmation_id": confirmation_id})
+        result: dict[str, Any] = {}
+        events: list[dict[str, Any]] = []
+        while True:
+            answer = await self.ws.receive_json(timeout=30)
+            if answer["id"] != msg_id:
+                continue
+            if answer["type"] == "result":
+                result = answer
+                if not answer["success"] or not answer["result"]["continues"]:
+                    return result, events
+                continue
+            events.append(answer["event"])
+            if answer["event"]["type"] in ("done", "error"):
+                return result, events
+
     async def close(self) -> None:
         """Disconnect."""
         await self.ws.close()

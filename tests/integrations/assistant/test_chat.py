@@ -154,45 +154,96 @@ async def test_operator_outside_their_area_is_refused(env: Env) -> None:
 
 
 async def test_equipment_write_waits_for_the_users_confirmation(env: Env) -> None:
-    """needs_confirmation → the panel shows it; confirm runs it as the user; cancel drops it."""
+    """needs_confirmation → the panel shows it; another user cannot confirm; confirm runs it as
+    the user, and the outcome goes back to the model as that tool_use's result."""
     call = {"domain": "switch", "service": "turn_on", "entity_ids": ["switch.north_heating"]}
-    env.server.script([tool_use("call_service", call)], [text("Press confirm to turn it on.")])
+    asked = tool_use("call_service", call)
+    env.server.script(
+        [text("I will turn it on once you confirm."), asked],
+        lambda req: [text(f"It is {tool_results(req)[0]['content']['status']}.")],
+    )
     chat = await Chat.open(env, Role.OPERATOR)
-    _, events = await chat.ask("Turn on the north heating")
+    result, events = await chat.ask("Turn on the north heating")
+    session_id = result["result"]["session_id"]
     confirmation = next(e for e in events if e["type"] == "confirmation")
     assert confirmation["summary"] == "switch.turn_on on switch.north_heating"
+    assert events[-1]["type"] == "done"
+    assert events[-1]["waiting_for_confirmation"] is True
+    assert len(env.server.requests) == 1  # the turn waits for the user
     assert env.site.calls == []
     assert env.runtime.states.get("switch.north_heating").state == "off"
     # Another user cannot confirm it.
     admin = await Chat.open(env, Role.ADMIN)
-    refused = await admin.command(
-        type="assistant/confirm", confirmation_id=confirmation["confirmation_id"]
-    )
+    refused, _ = await admin.settle("assistant/confirm", confirmation["confirmation_id"])
     assert not refused["success"]
     await admin.close()
-    done = await chat.command(
-        type="assistant/confirm", confirmation_id=confirmation["confirmation_id"]
-    )
+    done, events = await chat.settle("assistant/confirm", confirmation["confirmation_id"])
     assert done["success"]
     assert done["result"]["status"] == "done"
+    assert done["result"]["continues"] is True
     assert env.runtime.states.get("switch.north_heating").state == "on"
     assert env.site.calls[0].context.user_id == env.user(Role.OPERATOR).id
-    again = await chat.command(
-        type="assistant/confirm", confirmation_id=confirmation["confirmation_id"]
+    # The model is asked again: the outcome is the tool_result right after its tool_use.
+    sent = env.server.requests[1]["messages"]
+    assert sent[-2]["role"] == "assistant"
+    assert sent[-2]["content"][-1]["id"] == asked["id"]
+    (fed_back,) = tool_results(env.server.requests[1])
+    assert fed_back["tool_use_id"] == asked["id"]
+    assert fed_back["content"]["status"] == "done"
+    assert fed_back["content"]["summary"] == "switch.turn_on on switch.north_heating"
+    assert "".join(e["text"] for e in events if e["type"] == "delta") == "It is done."
+    assert events[-1]["type"] == "done"
+    # It is kept in the session: the next question sends it all again.
+    stored = await env.runtime.run_in_executor(
+        env.assistant.store.messages, env.user(Role.OPERATOR).id, session_id
     )
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    again, _ = await chat.settle("assistant/confirm", confirmation["confirmation_id"])
     assert not again["success"]
-    # Cancelled: never run.
-    env.server.script(
-        [tool_use("call_service", {**call, "service": "turn_off"})], [text("Press confirm.")]
-    )
-    _, events = await chat.ask("Turn it off again")
-    pending = next(e for e in events if e["type"] == "confirmation")
-    cancelled = await chat.command(
-        type="assistant/cancel", confirmation_id=pending["confirmation_id"]
-    )
-    assert cancelled["result"]["status"] == "cancelled"
-    assert env.runtime.states.get("switch.north_heating").state == "on"
     await chat.close()
+
+
+async def test_a_cancelled_action_is_told_to_the_model_and_never_run(env: Env) -> None:
+    """Cancel: nothing runs; the model hears "cancelled" as the tool's result and answers."""
+    call = {"domain": "switch", "service": "turn_on", "entity_ids": ["switch.north_heating"]}
+    asked = tool_use("call_service", call)
+    env.server.script(
+        [asked], lambda req: [text(f"Understood: {tool_results(req)[0]['content']['status']}.")]
+    )
+    chat = await Chat.open(env, Role.OPERATOR)
+    _, events = await chat.ask("Turn on the north heating")
+    pending = next(e for e in events if e["type"] == "confirmation")
+    cancelled, events = await chat.settle("assistant/cancel", pending["confirmation_id"])
+    await chat.close()
+    assert cancelled["result"]["status"] == "cancelled"
+    assert env.site.calls == []
+    assert env.runtime.states.get("switch.north_heating").state == "off"
+    (fed_back,) = tool_results(env.server.requests[1])
+    assert fed_back["tool_use_id"] == asked["id"]
+    assert fed_back["content"]["status"] == "cancelled"
+    assert events[-1]["text"] == "Understood: cancelled."
+
+
+async def test_writing_again_without_confirming_tells_the_model_it_was_not_done(env: Env) -> None:
+    """A new question while an action waits: the tool_result says not done, then the text;
+    the old confirmation can no longer run."""
+    call = {"domain": "switch", "service": "turn_on", "entity_ids": ["switch.north_heating"]}
+    asked = tool_use("call_service", call)
+    env.server.script([asked], [text("Fine, I left it.")])
+    chat = await Chat.open(env, Role.OPERATOR)
+    result, events = await chat.ask("Turn on the north heating")
+    pending = next(e for e in events if e["type"] == "confirmation")
+    await chat.ask("Never mind", result["result"]["session_id"])
+    last = env.server.requests[1]["messages"][-1]
+    assert last["role"] == "user"
+    assert [b["type"] for b in last["content"]] == ["tool_result", "text"]
+    assert last["content"][0]["tool_use_id"] == asked["id"]
+    assert json.loads(last["content"][0]["content"])["status"] == "not_done"
+    assert last["content"][1]["text"] == "Never mind"
+    late, _ = await chat.settle("assistant/confirm", pending["confirmation_id"])
+    await chat.close()
+    assert not late["success"]
+    assert env.site.calls == []
 
 
 async def test_helper_in_the_users_area_runs_without_confirmation(env: Env) -> None:
@@ -243,11 +294,12 @@ async def test_prompt_injection_in_an_entity_name_grants_nothing(env: Env, role:
     assert env.server.requests[0]["system"][0]["text"] == SYSTEM_PROMPT
     assert env.runtime.states.get("lock.front_door").state == "locked"
     assert env.site.calls == []
-    outcome = json.loads(events[-1]["text"])
-    if role is Role.ADMIN:
-        assert outcome["status"] == "needs_confirmation"
+    if role is Role.ADMIN:  # held for the admin's own confirmation, never run by the text
+        held = next(e for e in events if e["type"] == "confirmation")
+        assert held["summary"] == "lock.unlock on lock.front_door"
+        assert events[-1]["waiting_for_confirmation"] is True
     else:
-        assert outcome["error"] == "refused"
+        assert json.loads(events[-1]["text"])["error"] == "refused"
 
 
 async def test_sessions_are_kept_per_user_continued_listed_and_deleted(env: Env) -> None:
