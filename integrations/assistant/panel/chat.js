@@ -1,7 +1,9 @@
 // The assistant's chat: a drawer on every page (export `drawer`, mounted by the panel's shell for
 // panels whose config says drawer: true) and a full page (the default export). Answers stream in
 // as they are generated; actions that need the user's confirmation get Confirm / Cancel buttons;
-// a valid automation draft gets a Save button (admins). Every text from the server is inserted
+// a confirmed or cancelled action goes back to the model, whose next answer streams in; a valid
+// automation draft gets a Save button (admins); the tokens of the last turn, today's against the
+// daily limit and their cost show under the form. Every text from the server is inserted
 // as text, never as HTML.
 
 const STYLE = `
@@ -23,6 +25,7 @@ const STYLE = `
 .assistant-form { display: flex; gap: .5rem; }
 .assistant-form textarea { flex: 1; resize: vertical; min-height: 2.5rem; }
 .assistant-error { color: var(--bad, #b00); }
+.assistant-usage { font-size: .8em; opacity: .8; }
 `;
 
 function el(tag, attrs = {}, ...children) {
@@ -40,8 +43,10 @@ function addStyle() {
   document.head.append(el("style", { id: "assistant-style" }, STYLE));
 }
 
-/** Send assistant/chat; events go to onEvent until done or error. Resolves with the session id. */
-function ask(conn, message, onEvent) {
+/** Send a command that streams events (assistant/chat, assistant/confirm, assistant/cancel);
+ *  events go to onEvent until done or error. Resolves with the command's result; a result whose
+ *  `continues` is false (an action not from this conversation) has no events after it. */
+function stream(conn, message, onEvent) {
   return new Promise((resolve, reject) => {
     const id = conn.send(message);
     const handle = { message, callback: (event) => {
@@ -52,11 +57,17 @@ function ask(conn, message, onEvent) {
     conn.addEventListener("disconnected", () => conn.subscriptions.delete(id), { once: true });
     conn.subscriptions.set(id, handle);
     conn.pending.set(id, {
-      resolve: (result) => resolve(result.session_id),
+      resolve: (result) => {
+        if (result && result.continues === false) conn.subscriptions.delete(id);
+        resolve(result);
+      },
       reject: (err) => { conn.subscriptions.delete(id); reject(err); },
     });
   });
 }
+
+const number = (n) => Number(n || 0).toLocaleString("en-US");
+const dollars = (n) => `$${Number(n || 0).toFixed(4)}`;
 
 /** The chat itself, in `root`. */
 export function chatView(root, api) {
@@ -68,6 +79,41 @@ export function chatView(root, api) {
   const send = el("button", { type: "submit" }, "Send");
   const sessions = el("select", { "aria-label": "Conversations" });
   const remove = el("button", { type: "button", class: "link", title: "Delete this conversation" }, "Delete");
+  const usage = el("div", { class: "assistant-usage", role: "status", "aria-label": "Token use" });
+  let lastTurn = null;
+
+  /** Tokens of the last turn, today's against the daily limit, and today's cost. */
+  function showUsage(today, turn = lastTurn) {
+    lastTurn = turn;
+    const parts = [];
+    if (turn) parts.push(`This turn: ${number(turn.total_tokens)} tokens (${dollars(turn.cost)})`);
+    parts.push(`Today: ${number(today.total_tokens)} of ${number(today.limit)} tokens`);
+    parts.push(`${dollars(today.cost)} today`);
+    usage.textContent = parts.join(" · ");
+    usage.classList.toggle("assistant-error", today.total_tokens >= today.limit);
+  }
+
+  async function loadUsage() {
+    try { showUsage(await conn.command({ type: "assistant/usage" })); } catch { /* offline */ }
+  }
+
+  /** A handler for the events of one streamed answer (a question, or a confirmation's outcome). */
+  function turnHandler() {
+    let current = null;
+    send.disabled = true;
+    return (event) => {
+      if (event.type === "delta") { current ??= line("assistant", ""); current.textContent += event.text; log.scrollTop = log.scrollHeight; }
+      else if (event.type === "tool") { current = null; note(`Looking up: ${event.name}…`); }
+      else if (event.type === "confirmation") confirmation(event);
+      else if (event.type === "draft") draft(event);
+      else if (event.type === "error") { note(event.message, "assistant-error"); send.disabled = false; }
+      else if (event.type === "done") {
+        send.disabled = false;
+        if (event.today) showUsage(event.today, event.usage);
+        loadSessions();
+      }
+    };
+  }
 
   function line(cls, text) {
     const node = el("div", { class: `assistant-msg ${cls}` }, text);
@@ -87,15 +133,16 @@ export function chatView(root, api) {
       el("strong", {}, "Needs your confirmation"), el("span", {}, event.summary));
     const buttons = el("div", { class: "assistant-bar" });
     const done = (text) => { buttons.replaceWith(el("span", { class: "assistant-note" }, text)); };
+    // The outcome goes back to the model, whose next answer streams in below.
+    const settle = async (type, said) => {
+      for (const button of buttons.querySelectorAll("button")) button.disabled = true;
+      const onEvent = turnHandler();
+      try { const r = await stream(conn, { type, confirmation_id: event.confirmation_id }, onEvent); done(said(r)); }
+      catch (err) { done(type === "assistant/confirm" ? `Not done: ${err.message}` : err.message); send.disabled = false; }
+    };
     buttons.append(
-      el("button", { type: "button", onclick: async () => {
-        try { const r = await conn.command({ type: "assistant/confirm", confirmation_id: event.confirmation_id }); done(`Done: ${r.summary}`); }
-        catch (err) { done(`Not done: ${err.message}`); }
-      } }, "Confirm"),
-      el("button", { type: "button", class: "link", onclick: async () => {
-        try { await conn.command({ type: "assistant/cancel", confirmation_id: event.confirmation_id }); done("Cancelled"); }
-        catch (err) { done(err.message); }
-      } }, "Cancel"));
+      el("button", { type: "button", onclick: () => settle("assistant/confirm", (r) => `Done: ${r.summary}`) }, "Confirm"),
+      el("button", { type: "button", class: "link", onclick: () => settle("assistant/cancel", () => "Cancelled") }, "Cancel"));
     box.append(buttons);
     log.append(box);
   }
@@ -151,18 +198,10 @@ export function chatView(root, api) {
     input.value = "";
     send.disabled = true;
     line("user", text);
-    let current = null;
     try {
       const message = { type: "assistant/chat", text };
       if (sessionId) message.session_id = sessionId;
-      sessionId = await ask(conn, message, (event) => {
-        if (event.type === "delta") { current ??= line("assistant", ""); current.textContent += event.text; log.scrollTop = log.scrollHeight; }
-        else if (event.type === "tool") { current = null; note(`Looking up: ${event.name}…`); }
-        else if (event.type === "confirmation") confirmation(event);
-        else if (event.type === "draft") draft(event);
-        else if (event.type === "error") note(event.message, "assistant-error");
-        else if (event.type === "done") { send.disabled = false; loadSessions(); }
-      });
+      sessionId = (await stream(conn, message, turnHandler())).session_id;
     } catch (err) {
       note(err.message, "assistant-error");
       send.disabled = false;
@@ -170,8 +209,9 @@ export function chatView(root, api) {
   } }, input, send);
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); } });
 
-  root.append(el("div", { class: "assistant-chat" }, el("div", { class: "assistant-bar" }, sessions, remove), log, form));
+  root.append(el("div", { class: "assistant-chat" }, el("div", { class: "assistant-bar" }, sessions, remove), log, form, usage));
   loadSessions();
+  loadUsage();
   return () => {};
 }
 

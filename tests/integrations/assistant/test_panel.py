@@ -18,7 +18,8 @@ async def test_drawer_streams_the_answer_and_confirms_a_write(
     env: Env,
     browser: Browser,  # noqa: F811 - the fixture imported above
 ) -> None:
-    """From the overview: ask, see the tool's data in the answer, Confirm: the switch is on."""
+    """From the overview: ask, see the tool's data in the answer, Confirm: the switch is on,
+    and the model answers after it."""
     env.server.script(
         [tool_use("get_state", {"entity_id": "sensor.zone_south_temperature"})],
         lambda req: [
@@ -28,7 +29,9 @@ async def test_drawer_streams_the_answer_and_confirms_a_write(
                 {"domain": "switch", "service": "turn_on", "entity_ids": ["switch.north_heating"]},
             ),
         ],
-        [text("Press Confirm to turn the north heating on.")],
+        lambda req: [
+            text(f"Confirmed: the heating is {tool_results(req)[0]['content']['status']}.")
+        ],
     )
     page, errors = await owner_page(env, browser, "/#/overview")  # type: ignore[arg-type]
     await page.get_by_role("button", name="Ask").click()
@@ -42,6 +45,12 @@ async def test_drawer_streams_the_answer_and_confirms_a_write(
     await action.get_by_role("button", name="Confirm").click()
     await expect(action).to_contain_text("Done: switch.turn_on on switch.north_heating")
     assert env.runtime.states.get("switch.north_heating").state == "on"
+    # The outcome went back to the model, whose next answer streams in; token use is shown.
+    await expect(drawer.get_by_role("log")).to_contain_text("Confirmed: the heating is done.")
+    await expect(drawer.get_by_role("status", name="Token use")).to_contain_text("This turn:")
+    await expect(drawer.get_by_role("status", name="Token use")).to_contain_text(
+        "of 200,000 tokens"
+    )
     # The drawer stays open on another page, the conversation listed; it closes and opens again.
     await page.goto(env.url + "/#/logbook")
     await expect(page.get_by_role("heading", name="Logbook")).to_be_visible()
