@@ -21,7 +21,7 @@ from tests.frontend.test_panel_browser import TIMEOUT, log_in
 from tests.integrations.assistant.conftest import (
     Env,
     add_hourly_statistics,
-    env,
+    env,  # noqa: F401 - the fixture, used by name
 )
 from tests.integrations.assistant.messages_server import text, tool_results, tool_use
 
@@ -77,7 +77,7 @@ def _script_the_model(site: Env) -> None:
         result = tool_results(request)[0]["content"]
         return [text(f"I cannot do that: {result['error']} ({result['reason']}).")]
 
-    env.server.script(
+    site.server.script(
         [
             text("Let me look at the data."),
             tool_use("find_entities", {"device_class": "temperature"}),
@@ -96,7 +96,7 @@ def _script_the_model(site: Env) -> None:
 
 
 async def test_a_viewer_asks_the_done_means_question_and_cannot_change_anything(
-    env: Env,
+    env: Env,  # noqa: F811 - the fixture imported above
     browser: Browser,
     shots: Callable[[Page, str], Any],
 ) -> None:
