@@ -15,13 +15,11 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
-from automations.api import list_traces
-from tests._helpers import wait_for
 from tests.frontend.test_panel_browser import TIMEOUT, log_in
 from tests.integrations.assistant.conftest import (
     Env,
-    add_hourly_statistics,
     env,  # noqa: F401 - the fixture, used by name
+    record_yesterday,
 )
 from tests.integrations.assistant.messages_server import text, tool_results, tool_use
 
@@ -101,15 +99,7 @@ async def test_a_viewer_asks_the_done_means_question_and_cannot_change_anything(
     shots: Callable[[Page, str], Any],
 ) -> None:
     runtime = env.runtime
-    await add_hourly_statistics(
-        runtime, "sensor.zone_north_temperature", [18.0 + h % 3 for h in range(24)]
-    )
-    await add_hourly_statistics(
-        runtime, "sensor.zone_south_temperature", [21.0 + (h == 14) * 3 for h in range(24)]
-    )
-    await wait_for(lambda: runtime.states.get("automation.night_setback"), "the automation")
-    runtime.bus.fire("night_time", {})
-    await wait_for(lambda: list_traces(runtime, "automation", "night_setback"), "the run")
+    await record_yesterday(runtime)
     _script_the_model(env)
 
     page = await browser.new_page(viewport={"width": 1280, "height": 900})

@@ -48,20 +48,7 @@ class Chat:
         if session_id is not None:
             msg["session_id"] = session_id
         await self.ws.send_json(msg)
-        result: dict[str, Any] = {}
-        events: list[dict[str, Any]] = []
-        while True:
-            answer = await self.ws.receive_json(timeout=30)
-            if answer["id"] != msg_id:
-                continue
-            if answer["type"] == "result":
-                result = answer
-                if not answer["success"]:
-                    return result, events
-                continue
-            events.append(answer["event"])
-            if answer["event"]["type"] in ("done", "error"):
-                return result, events
+        return await self._stream(msg_id)
 
     async def settle(
         self, command: str, confirmation_id: str
@@ -70,6 +57,11 @@ class Chat:
         model's next answer (none when the result says the conversation does not go on)."""
         msg_id = next(self._ids)
         await self.ws.send_json({"id": msg_id, "type": command, "confirmation_id": confirmation_id})
+        return await self._stream(msg_id)
+
+    async def _stream(self, msg_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The result of ``msg_id`` and its events up to ``done`` or ``error`` (none after a
+        failed result, or one whose ``continues`` is false)."""
         result: dict[str, Any] = {}
         events: list[dict[str, Any]] = []
         while True:
@@ -78,7 +70,7 @@ class Chat:
                 continue
             if answer["type"] == "result":
                 result = answer
-                if not answer["success"] or not answer["result"]["continues"]:
+                if not answer["success"] or answer["result"].get("continues") is False:
                     return result, events
                 continue
             events.append(answer["event"])

@@ -29,6 +29,7 @@ from integrations.assistant.api import ASSISTANT
 from integrations.assistant.assistant import Assistant
 from integrations.recorder.core import RECORDER
 from integrations.recorder.models import Statistics, StatisticsMeta
+from tests._helpers import wait_for
 from tests.core.http.conftest import password_hash
 
 from .messages_server import API_KEY, MessagesServer
@@ -225,6 +226,22 @@ async def add_hourly_statistics(runtime: Runtime, entity_id: str, day_means: lis
                 }
             )
         await conn.execute(insert(Statistics), rows)
+
+
+async def record_yesterday(runtime: Runtime) -> None:
+    """Yesterday's hourly statistics of both zones (south warmest, 24.5 °C at 14:00) and a
+    night-setback run whose condition failed (night mode off)."""
+    from automations.api import list_traces
+
+    await add_hourly_statistics(
+        runtime, "sensor.zone_north_temperature", [18.0 + h % 3 for h in range(24)]
+    )
+    await add_hourly_statistics(
+        runtime, "sensor.zone_south_temperature", [21.0 + (h == 14) * 3 for h in range(24)]
+    )
+    await wait_for(lambda: runtime.states.get("automation.night_setback"), "the automation")
+    runtime.bus.fire("night_time", {})
+    await wait_for(lambda: list_traces(runtime, "automation", "night_setback"), "the run")
 
 
 ASSISTANT_YAML = """\

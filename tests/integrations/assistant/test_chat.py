@@ -7,14 +7,12 @@ from typing import Any
 
 import pytest
 
-from automations.api import list_traces
 from core.auth import Role
 from integrations.assistant.assistant import SYSTEM_PROMPT
 from integrations.assistant.const import EVENT_TOOL_CALL
-from tests._helpers import wait_for
 
 from .chat import Chat
-from .conftest import INJECTION, Env, add_hourly_statistics
+from .conftest import INJECTION, Env, record_yesterday
 from .messages_server import text, tool_results, tool_use
 
 
@@ -31,15 +29,7 @@ def audit_events(env: Env) -> list[dict[str, Any]]:
 async def test_warmest_zone_and_why_night_setback_did_not_run(env: Env) -> None:
     """The done-means question, answered from entities, statistics and the automation's trace."""
     runtime = env.runtime
-    await add_hourly_statistics(
-        runtime, "sensor.zone_north_temperature", [18.0 + h % 3 for h in range(24)]
-    )
-    await add_hourly_statistics(
-        runtime, "sensor.zone_south_temperature", [21.0 + (h == 14) * 3 for h in range(24)]
-    )
-    await wait_for(lambda: runtime.states.get("automation.night_setback"), "the automation")
-    runtime.bus.fire("night_time", {})
-    await wait_for(lambda: list_traces(runtime, "automation", "night_setback"), "the run")
+    await record_yesterday(runtime)
     audit = audit_events(env)
     seen: dict[str, Any] = {}
 
