@@ -177,9 +177,10 @@ class McpEndpoint:
         if request.method == "POST":
             if (request.content_length or 0) > MAX_MCP_BODY:
                 return _rpc_error(413, PARSE_ERROR, f"The body is over {MAX_MCP_BODY} bytes")
-            body = await request.content.read(MAX_MCP_BODY + 1)
-            if len(body) > MAX_MCP_BODY:
+            read = await _read_body(request, MAX_MCP_BODY)
+            if read is None:
                 return _rpc_error(413, PARSE_ERROR, f"The body is over {MAX_MCP_BODY} bytes")
+            body = read
             try:
                 json_loads(body, "MCP message")
             except ValueError as err:
@@ -195,6 +196,18 @@ class McpEndpoint:
             body,
             scope_extra={SCOPE_USER: (user := current_user(request)), "user": _principal(user)},
         )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None once it passes ``limit`` bytes (chunked bodies included)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _principal(user: User) -> Any:
