@@ -149,11 +149,11 @@ class McpEndpoint:
                     ready.set()
                     await self._stop.wait()
 
-            self._task = asyncio.create_task(run(), name="assistant-mcp")
-            done, _ = await asyncio.wait(
-                {self._task, asyncio.ensure_future(ready.wait())},
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            # A runtime task: cancelled at shutdown, its failure logged with its name.
+            self._task = self.assistant.runtime.create_task(run(), "assistant-mcp")
+            waiter = asyncio.ensure_future(ready.wait())
+            done, _ = await asyncio.wait({self._task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
             if self._task in done:
                 self._task.result()  # raises what stopped it
             self._manager = manager
