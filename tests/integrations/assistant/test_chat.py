@@ -384,6 +384,39 @@ async def test_rest_chat_answers_the_whole_turn(env: Env) -> None:
         assert response.status == 401
 
 
+async def test_rest_confirm_feeds_the_outcome_back_and_answers_on(env: Env) -> None:
+    """Over REST: the turn offers the confirmation; POST /api/assistant/confirm with confirmed
+    false cancels it, and the answer carries the model's words about the cancellation."""
+    call = {"domain": "switch", "service": "turn_on", "entity_ids": ["switch.north_heating"]}
+    env.server.script(
+        [tool_use("call_service", call)],
+        lambda req: [text(f"Left as it was ({tool_results(req)[0]['content']['status']}).")],
+    )
+    headers = env.headers(Role.OPERATOR)
+    async with env.session.post(
+        env.url + "/api/assistant/chat", json={"text": "Heat the north"}, headers=headers
+    ) as response:
+        body = await response.json()
+    (offered,) = body["confirmations"]
+    async with env.session.post(
+        env.url + "/api/assistant/confirm",
+        json={"confirmation_id": offered["confirmation_id"], "confirmed": "no"},
+        headers=headers,
+    ) as response:
+        assert response.status == 400
+    async with env.session.post(
+        env.url + "/api/assistant/confirm",
+        json={"confirmation_id": offered["confirmation_id"], "confirmed": False},
+        headers=headers,
+    ) as response:
+        assert response.status == 200
+        settled = await response.json()
+    assert settled["status"] == "cancelled"
+    assert settled["session_id"] == body["session_id"]
+    assert settled["answer"] == "Left as it was (cancelled)."
+    assert env.site.calls == []
+
+
 async def test_draft_automation_is_validated_and_saved_only_when_asked(env: Env) -> None:
     """Invalid YAML gets check-config's errors; a valid draft is offered and saved by the admin."""
     bad = "alias: Bad\ntriggers:\n  - trigger: no_such_trigger\nactions: []\n"
