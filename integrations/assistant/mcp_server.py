@@ -21,7 +21,6 @@ JSON's depth and size by ``core.json.json_loads``) before the library sees it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
@@ -164,9 +163,8 @@ class McpEndpoint:
         """End every session and the manager."""
         self._stop.set()
         if self._task is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(10):
-                    await self._task
+            # asyncio.wait raises nothing: the task may have been cancelled at shutdown already.
+            await asyncio.wait({self._task}, timeout=10)
             self._task = None
 
     # --- the route -----------------------------------------------------------------------------
