@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import voluptuous as vol
 
+from core.cli import _check_config
 from integrations.assistant.const import DEFAULT_HIGH_IMPACT, DEFAULT_MODEL
 from integrations.assistant.schema import CONFIG_SCHEMA, AssistantConfig
+from tests.integrations._runtime import write_config
 
 
 def test_a_bare_section_takes_the_defaults_and_has_no_key() -> None:
@@ -48,3 +52,16 @@ def test_bad_values_are_refused_naming_the_key(section: dict, key: str) -> None:
     with pytest.raises(vol.Invalid) as caught:
         CONFIG_SCHEMA(section)
     assert key in str(caught.value)
+
+
+def test_check_config_names_the_file_line_and_key_of_the_old_user_areas(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site that still has the assistant's user_areas is told where, and what to run."""
+    write_config(
+        tmp_path, "assistant:\n  model: claude-x\n  user_areas:\n    alice: [plant_room]\n"
+    )
+    assert _check_config(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "configuration.yaml, line 3: assistant.user_areas: user_areas is no longer read" in err
+    assert "`edgewise user areas USERNAME AREA_ID...`" in err
