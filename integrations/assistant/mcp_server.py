@@ -80,7 +80,7 @@ class McpEndpoint:
     # --- the mcp server ------------------------------------------------------------------------
 
     def _server(self) -> Any:
-        import mcp_types as types  # noqa: PLC0415 - heavy: only once /api/mcp is used
+        from mcp import types  # noqa: PLC0415 - heavy: only once /api/mcp is used
         from mcp.server.lowlevel import Server  # noqa: PLC0415 - likewise
 
         assistant = self.assistant
