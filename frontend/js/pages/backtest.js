@@ -58,7 +58,7 @@ function energySection(energy) {
           h("thead", null, h("tr", null, ["From", "Until", "Action", "Appliance", "kWh", "Cost", "Drawn from"].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", null, energy.actions.map((a) => h("tr", null,
             h("td", null, fmtTime(a.time)), h("td", null, fmtTime(a.until)), h("td", null, `${a.service} → ${a.to}`),
-            h("td", null, a.appliance), h("td", null, signed(a.kwh, 3)), h("td", null, money(a.cost)), h("td", null, a.drawn_from))))))),
+            h("td", null, a.appliance), h("td", null, signed(a.kwh, 3)), h("td", null, money(a.cost)), h("td", null, a.drawn_from)))))),
     ] : null,
     h("p", { class: "muted" }, energy.method),
     energy.notes.length ? h("ul", null, energy.notes.map((n) => h("li", null, n))) : null);
