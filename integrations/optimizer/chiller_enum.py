@@ -109,10 +109,19 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     row_lo = lo_table[np.arange(n)[None, :], choices]  # (rows, n)
     owned = np.zeros((len(segments), n))
     owned[np.arange(len(segments)), owner] = 1.0
-    # Rows grouped by their set of running chillers (a stable order keeps the first row of
-    # equal cost, as before).
+    # Rows grouped by their set of running chillers, in a stable order: within a set the first
+    # row of least cost is taken, as when the rows are looked at one by one.
     by_set = np.argsort(mask_bits, kind="stable")
     set_of = mask_bits[by_set]
+    starts = np.flatnonzero(np.r_[True, set_of[1:] != set_of[:-1]])
+    sizes = np.diff(np.r_[starts, rows])
+    group_sets = set_of[starts]
+    base_load, base_power = base_load[by_set], base_power[by_set]
+    width_rows, cumulative = width_rows[by_set], cumulative[by_set]
+    capacity, row_lo = capacity[by_set], row_lo[by_set]
+    off = choices[by_set] == 0
+    below = cumulative - width_rows
+    position = np.arange(rows)
     power = np.full((hours, size), np.inf)
     loads = np.zeros((hours, size, n))
     done: dict[tuple[float, bytes], int] = {}  # hours of the same demand and availability
@@ -124,20 +133,20 @@ def set_costs(request: ChillerRequest) -> SetCosts:
             loads[h] = loads[done[key]]
             continue
         done[key] = h
-        ok = np.all(available[h][None, :] | (choices == 0), axis=1) & (capacity >= demand - 1e-9)
+        ok = capacity >= demand - 1e-9
+        if not available[h].all():
+            ok &= np.all(available[h][None, :] | off, axis=1)
         rest = np.maximum(demand - base_load, 0.0)
-        taken = np.clip(rest[:, None] - (cumulative - width_rows), 0.0, width_rows)
+        taken = np.clip(rest[:, None] - below, 0.0, width_rows)
         cost = np.where(ok, base_power + taken @ slopes, np.inf)
-        # The least cost per set of running chillers: the cheapest row of each group.
-        order = np.lexsort((cost[by_set], set_of))
-        first = np.ones(rows, dtype=bool)
-        first[1:] = set_of[order][1:] != set_of[order][:-1]
-        best_rows = by_set[order[first]]
-        sets = mask_bits[best_rows]
-        finite = np.isfinite(cost[best_rows])
-        best_rows, sets = best_rows[finite], sets[finite]
-        power[h, sets] = cost[best_rows]
-        loads[h, sets] = taken[best_rows] @ owned + row_lo[best_rows]
+        # The least cost per set, and the first row reaching it.
+        least = np.minimum.reduceat(cost, starts)
+        at_least = np.where(cost == np.repeat(least, sizes), position, rows)
+        first = np.minimum.reduceat(at_least, starts)
+        finite = np.isfinite(least)
+        chosen, sets = first[finite], group_sets[finite]
+        power[h, sets] = least[finite]
+        loads[h, sets] = taken[chosen] @ owned + row_lo[chosen]
     return SetCosts(power, loads, rows)
 
 
