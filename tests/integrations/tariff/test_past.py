@@ -4,14 +4,19 @@ states and forecasts; a power profile priced across boundaries, with holes count
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.errors import ServiceValidationError
 from integrations.tariff.past import RecordedState, plan_prices, recorded_prices
 from integrations.tariff.schema import CONFIG_SCHEMA
+from tests.integrations._runtime import running
 
+from .conftest import tariff_yaml
 from .test_dynamic import nordpool
+from .test_prices import MIDNIGHT
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SLOTS = [
@@ -84,3 +89,42 @@ def test_states_alone_price_from_each_change_and_holes_count_apart() -> None:
     assert cost.cost == pytest.approx(2 * 0.30 + 4 * 0.05)
     # Before the first recorded state nothing is known.
     assert prices.cost([(t0 - timedelta(hours=1), t0, 1000)]).kwh_unpriced == pytest.approx(1.0)
+
+
+async def test_past_price_service_prices_an_instant_and_a_draw_and_refuses_bad_periods(
+    tmp_path: Path,
+) -> None:
+    # Kolkata plan: 18:00-22:00 local at 10.0, 22:00-24:00 at 6.0; MIDNIGHT is local 00:00.
+    now = MIDNIGHT + timedelta(days=3)
+    async with running(tmp_path, tariff_yaml("Asia/Kolkata"), now) as runtime:
+
+        async def past(data: dict[str, object]) -> dict[str, object]:
+            response = await runtime.services.call(
+                "tariff", "past_price", data, return_response=True
+            )
+            assert response is not None
+            return response
+
+        evening = MIDNIGHT + timedelta(hours=21)  # two days before "now"
+        instant = await past({"at": evening.isoformat()})
+        draw = await past(
+            {"at": evening.isoformat(), "until": (evening + timedelta(hours=2)).isoformat(),
+             "power": 1500}
+        )  # fmt: skip
+        with pytest.raises(ServiceValidationError, match="until must follow at"):
+            await past({"at": evening.isoformat(), "until": evening.isoformat(), "power": 1})
+        with pytest.raises(ServiceValidationError, match="longer than 31 days"):
+            await past(
+                {"at": (now - timedelta(days=40)).isoformat(), "until": now.isoformat(),
+                 "power": 1}
+            )  # fmt: skip
+        with pytest.raises(ServiceValidationError, match="needs a UTC offset"):
+            await past({"at": "2026-01-14T21:00:00"})  # no UTC offset
+
+    assert instant["price"] == 10.0
+    assert instant["source"] == "the TOU plan 'Kolkata TOU'"
+    assert instant["currency"] == "INR"
+    # 1.5 kW for an hour at 10.0 and an hour at 6.0.
+    assert draw["kwh"] == pytest.approx(3.0)
+    assert draw["cost"] == pytest.approx(1.5 * 10.0 + 1.5 * 6.0)
+    assert draw["kwh_unpriced"] == 0
