@@ -79,6 +79,10 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     choices = np.stack(grids, axis=-1).reshape(-1, n).astype(np.int64)  # itertools.product order
     rows = len(choices)
     mask_bits = (choices > 0).astype(np.int64) @ (1 << np.arange(n, dtype=np.int64))
+    # Rows grouped by their set of running chillers, in a stable order: within a set the first
+    # row of least cost is taken, as when the rows are looked at one by one.
+    by_set = np.argsort(mask_bits, kind="stable")
+    choices, set_of = choices[by_set], mask_bits[by_set]
     base_load = np.zeros(rows)
     base_power = np.zeros(rows)
     segments: list[tuple[float, float, int, int]] = []  # slope, width, chiller, mode
@@ -95,7 +99,8 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     seg_mode = np.array([s[3] for s in segments], dtype=np.int64)
     active = choices[:, owner] == seg_mode[None, :]  # (rows, segments)
     width_rows = active * widths[None, :]
-    cumulative = np.cumsum(width_rows, axis=1)
+    # Accumulated along the segments with the rows side by side (one long add per segment).
+    cumulative = np.ascontiguousarray(np.cumsum(width_rows.T, axis=0).T)
     capacity = base_load + cumulative[:, -1]
     available = np.array([[c.available[h] for c in chillers] for h in range(request.hours)])
     hours = request.hours
@@ -109,17 +114,10 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     row_lo = lo_table[np.arange(n)[None, :], choices]  # (rows, n)
     owned = np.zeros((len(segments), n))
     owned[np.arange(len(segments)), owner] = 1.0
-    # Rows grouped by their set of running chillers, in a stable order: within a set the first
-    # row of least cost is taken, as when the rows are looked at one by one.
-    by_set = np.argsort(mask_bits, kind="stable")
-    set_of = mask_bits[by_set]
     starts = np.flatnonzero(np.r_[True, set_of[1:] != set_of[:-1]])
     sizes = np.diff(np.r_[starts, rows])
     group_sets = set_of[starts]
-    base_load, base_power = base_load[by_set], base_power[by_set]
-    width_rows, cumulative = width_rows[by_set], cumulative[by_set]
-    capacity, row_lo = capacity[by_set], row_lo[by_set]
-    off = choices[by_set] == 0
+    off = choices == 0
     below = cumulative - width_rows
     position = np.arange(rows)
     power = np.full((hours, size), np.inf)
@@ -137,7 +135,9 @@ def set_costs(request: ChillerRequest) -> SetCosts:
         if not available[h].all():
             ok &= np.all(available[h][None, :] | off, axis=1)
         rest = np.maximum(demand - base_load, 0.0)
-        taken = np.clip(rest[:, None] - below, 0.0, width_rows)
+        taken = np.subtract(rest[:, None], below)
+        np.maximum(taken, 0.0, out=taken)
+        np.minimum(taken, width_rows, out=taken)
         cost = np.where(ok, base_power + taken @ slopes, np.inf)
         # The least cost per set, and the first row reaching it.
         least = np.minimum.reduceat(cost, starts)
