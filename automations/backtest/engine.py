@@ -13,10 +13,12 @@ import asyncio
 import bisect
 import copy
 import logging
+import operator
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress, count, repeat
 from typing import TYPE_CHECKING, Any, cast
 
 from automations.automation import Automation
@@ -40,13 +42,17 @@ from .const import (
     STATUS_LIMIT_TIME,
     UNREPLAYED_EVENTS,
 )
-from .history import RecordedHistory
+from .history import ROW_META, ROW_STATE, ROW_TS, RecordedHistory
 from .sandbox import RecordedCall, Sandbox
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 _LOGGER = logging.getLogger(__name__)
+#: Readers of a raw state row's time, entity (recorder id) and state.
+_ROW_TS = operator.itemgetter(ROW_TS)
+_ROW_META = operator.itemgetter(ROW_META)
+_ROW_STATE = operator.itemgetter(ROW_STATE)
 
 #: Called with ``{"fraction", "items", "time"}`` as the replay proceeds.
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -187,6 +193,10 @@ class Replay:
         self._watch_all = False
         self._watched_ids: frozenset[str] = frozenset()
         self._watched_meta: set[int] = set()
+        #: The rows of one chunk that must be dispatched, for one watched set (``_marks``).
+        self._marks_of: list[Any] | None = None
+        self._marks_watched: set[int] | None = None
+        self._marks_list: list[int] = []
         self._known_meta = 0
 
     async def run(
@@ -336,41 +346,60 @@ class Replay:
         """Replay state rows from ``buf[si]`` up to the next event, due job or check.
 
         A state change recorded at the same instant as an event goes first. A change of an
-        entity nothing listens to is only deferred (``ReplayStates.defer``). Returns the index
-        of the first row not replayed.
+        entity nothing listens to is only deferred (``ReplayStates.defer``): the rows between
+        two that must be dispatched are deferred in bulk (the latest row of each entity wins,
+        as one by one). Returns the index of the first row not replayed.
         """
         deferred = self._sandbox.states.deferred
         end_i = len(buf)
-        limit = min(self._next_due, event_ts)
-        budget = next_check - self._items
-        stop = min(end_i, si + budget)
-        first = si
-        watched = self._watched_meta
-        watch_all = self._watch_all
+        stop = min(end_i, si + (next_check - self._items))
         while si < stop:
-            row = buf[si]
-            ts = row[0]
-            if ts >= limit and (ts > event_ts or ts >= self._next_due):
-                break
-            si += 1
-            meta = row[2]
-            if watch_all or meta in watched or row[3] is None:
-                self._items += si - first
-                first = si
-                self._reached = ts
-                await self._state(row)
-                limit = min(self._next_due, event_ts)
-                watched = self._watched_meta
-                watch_all = self._watch_all
+            cut = self._cut(buf, si, stop, event_ts)
+            if self._watch_all:
+                upto = si  # every row is dispatched
             else:
-                deferred[meta] = row
-        if si > first:
-            self._items += si - first
-            self._reached = buf[si - 1][0]
+                marks = self._marks(buf)
+                k = bisect.bisect_left(marks, si)
+                upto = min(cut, marks[k] if k < len(marks) else end_i)
+            if upto > si:
+                part = buf[si:upto]
+                deferred.update(zip(map(_ROW_META, part), part, strict=True))
+                self._items += upto - si
+                self._reached = part[-1][0]
+                si = upto
+            if si >= cut:
+                break
+            row = buf[si]
+            si += 1
+            self._items += 1
+            self._reached = row[0]
+            await self._state(row)
         self._state_changes = self._items - self._events
         if si < end_i and self._next_due <= buf[si][0] <= event_ts:
             await self._advance_to(buf[si][0])
         return si
+
+    def _cut(self, buf: list[Any], si: int, stop: int, event_ts: float) -> int:
+        """The first row of ``buf[si:stop]`` that must wait: one at or after the next due job,
+        or after the next event (a change at the event's instant goes first)."""
+        due = self._next_due
+        if due <= event_ts:
+            return bisect.bisect_left(buf, due, si, stop, key=_ROW_TS)
+        return bisect.bisect_right(buf, event_ts, si, stop, key=_ROW_TS)
+
+    def _marks(self, buf: list[Any]) -> list[int]:
+        """Indices of ``buf``'s rows that are dispatched: watched entities and removals."""
+        watched = self._watched_meta
+        if self._marks_of is not buf or self._marks_watched is not watched:
+            flags = map(
+                operator.or_,
+                map(watched.__contains__, map(_ROW_META, buf)),
+                map(operator.is_, map(_ROW_STATE, buf), repeat(None)),
+            )
+            self._marks_list = list(compress(count(), flags))
+            self._marks_of = buf
+            self._marks_watched = watched
+        return self._marks_list
 
     async def _state(self, row: Any) -> None:
         ts, entity_id, state, attrs, _changed = self._history.item(row)

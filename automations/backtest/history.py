@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +41,8 @@ ROW_META = 2
 ROW_STATE = 3
 ROW_ATTRS = 4
 ROW_CHANGED = 5
+_META_OF = itemgetter(ROW_META)
+_ATTRS_OF = itemgetter(ROW_ATTRS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +140,13 @@ class RecordedHistory:
         )
         async with self._engine.connect() as conn:
             rows = list(await fetch_rows(conn, stmt))
-            metas = {r[ROW_META] for r in rows}
+            metas = set(map(_META_OF, rows))
             self.seen_meta |= metas
             if metas - self._entity_ids.keys():
                 self._learn(await lookup_metadata_ids(conn, None))
-            await self._load_attributes(conn, {r[ROW_ATTRS] for r in rows} - {None})
+            attributes = set(map(_ATTRS_OF, rows))
+            attributes.discard(None)
+            await self._load_attributes(conn, attributes)
         return rows
 
     async def _event_chunk(self, after: tuple[float, int]) -> list[Sequence[Any]]:

@@ -152,6 +152,11 @@ async def _backtest(
             options=options,
         ).run(cancel=cancel)
     report = build_report(result, candidate, current)
+    from .energy import energy_effect  # noqa: PLC0415 - reads the recorder and the tariff
+
+    energy = await energy_effect(runtime, result)
+    if energy is not None:
+        report["energy"] = energy
     report["automation"] = {"id": new_id, "domain": DOMAIN_AUTOMATION}
     if extent.oldest is not None and extent.oldest > start.timestamp():
         report["not_reproduced"]["notes"].insert(

@@ -13,7 +13,6 @@ over (hour, set of running chillers), found exactly by dynamic programming.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import product
 
 import numpy as np
 
@@ -76,9 +75,14 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     n = len(chillers)
     per_chiller = [modes(c) for c in chillers]
     # Rows: every assignment; column i holds 0 for off or 1 + the mode's index.
-    choices = np.array(list(product(*[range(1 + len(m)) for m in per_chiller])), dtype=np.int64)
+    grids = np.meshgrid(*[np.arange(1 + len(m)) for m in per_chiller], indexing="ij")
+    choices = np.stack(grids, axis=-1).reshape(-1, n).astype(np.int64)  # itertools.product order
     rows = len(choices)
     mask_bits = (choices > 0).astype(np.int64) @ (1 << np.arange(n, dtype=np.int64))
+    # Rows grouped by their set of running chillers, in a stable order: within a set the first
+    # row of least cost is taken, as when the rows are looked at one by one.
+    by_set = np.argsort(mask_bits, kind="stable")
+    choices, set_of = choices[by_set], mask_bits[by_set]
     base_load = np.zeros(rows)
     base_power = np.zeros(rows)
     segments: list[tuple[float, float, int, int]] = []  # slope, width, chiller, mode
@@ -95,37 +99,54 @@ def set_costs(request: ChillerRequest) -> SetCosts:
     seg_mode = np.array([s[3] for s in segments], dtype=np.int64)
     active = choices[:, owner] == seg_mode[None, :]  # (rows, segments)
     width_rows = active * widths[None, :]
-    cumulative = np.cumsum(width_rows, axis=1)
+    # Accumulated along the segments with the rows side by side (one long add per segment).
+    cumulative = np.ascontiguousarray(np.cumsum(width_rows.T, axis=0).T)
     capacity = base_load + cumulative[:, -1]
     available = np.array([[c.available[h] for c in chillers] for h in range(request.hours)])
     hours = request.hours
     size = 1 << n
+    # What each row's chillers carry at their modes' lower ends, and which chiller owns each
+    # segment, so a row's loads per chiller are one product.
+    lo_table = np.zeros((n, 1 + max((len(m) for m in per_chiller), default=0)))
+    for i, ms in enumerate(per_chiller):
+        for k, mode in enumerate(ms):
+            lo_table[i, k + 1] = mode.lo
+    row_lo = lo_table[np.arange(n)[None, :], choices]  # (rows, n)
+    owned = np.zeros((len(segments), n))
+    owned[np.arange(len(segments)), owner] = 1.0
+    starts = np.flatnonzero(np.r_[True, set_of[1:] != set_of[:-1]])
+    sizes = np.diff(np.r_[starts, rows])
+    group_sets = set_of[starts]
+    off = choices == 0
+    below = cumulative - width_rows
+    position = np.arange(rows)
     power = np.full((hours, size), np.inf)
     loads = np.zeros((hours, size, n))
+    done: dict[tuple[float, bytes], int] = {}  # hours of the same demand and availability
     for h in range(hours):
         demand = request.demand[h]
-        ok = np.all(available[h][None, :] | (choices == 0), axis=1) & (capacity >= demand - 1e-9)
+        key = (demand, available[h].tobytes())
+        if key in done:
+            power[h] = power[done[key]]
+            loads[h] = loads[done[key]]
+            continue
+        done[key] = h
+        ok = capacity >= demand - 1e-9
+        if not available[h].all():
+            ok &= np.all(available[h][None, :] | off, axis=1)
         rest = np.maximum(demand - base_load, 0.0)
-        taken = np.clip(rest[:, None] - (cumulative - width_rows), 0.0, width_rows)
+        taken = np.subtract(rest[:, None], below)
+        np.maximum(taken, 0.0, out=taken)
+        np.minimum(taken, width_rows, out=taken)
         cost = np.where(ok, base_power + taken @ slopes, np.inf)
-        # The least cost per set of running chillers.
-        order = np.lexsort((cost, mask_bits))
-        first = np.ones(rows, dtype=bool)
-        first[1:] = mask_bits[order][1:] != mask_bits[order][:-1]
-        best_rows = order[first]
-        sets = mask_bits[best_rows]
-        better = cost[best_rows] < power[h, sets]
-        power[h, sets[better]] = cost[best_rows][better]
-        for row, s in zip(best_rows[better], sets[better], strict=True):
-            if not np.isfinite(cost[row]):
-                continue
-            each = np.zeros(n)
-            np.add.at(each, owner, taken[row])
-            for i in range(n):
-                k = choices[row, i]
-                if k:
-                    each[i] += per_chiller[i][k - 1].lo
-            loads[h, s] = each
+        # The least cost per set, and the first row reaching it.
+        least = np.minimum.reduceat(cost, starts)
+        at_least = np.where(cost == np.repeat(least, sizes), position, rows)
+        first = np.minimum.reduceat(at_least, starts)
+        finite = np.isfinite(least)
+        chosen, sets = first[finite], group_sets[finite]
+        power[h, sets] = least[finite]
+        loads[h, sets] = taken[chosen] @ owned + row_lo[chosen]
     return SetCosts(power, loads, rows)
 
 
@@ -146,10 +167,12 @@ def shortest_sequence(request: ChillerRequest, costs: SetCosts) -> list[int] | N
     price = np.asarray(request.price)
     value = transition[initial] + price[0] * costs.power[0]
     back = []
+    # [next set, previous set]: each next set's options in one contiguous row.
+    into = np.ascontiguousarray(transition.T)
     for h in range(1, request.hours):
-        total = value[:, None] + transition
-        choice = np.argmin(total, axis=0)
-        value = total[choice, sets] + price[h] * costs.power[h]
+        total = value[None, :] + into
+        choice = np.argmin(total, axis=1)
+        value = total[sets, choice] + price[h] * costs.power[h]
         back.append(choice)
     if not np.isfinite(value).any():
         return None

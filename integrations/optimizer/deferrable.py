@@ -3,7 +3,9 @@
 The plan is the optimum of a mixed-integer programme solved by HiGHS through SciPy's ``milp``
 with a relative gap of 0. Among plans of equal cost the earliest is chosen: a second solve keeps
 the cost at the optimum (within 1e-9 of it, relative) and minimises each load's slot-weighted
-energy. Imports NumPy and SciPy (through ``milp``): import this module only to solve.
+energy. On/off loads without a battery or demand charge are first tried on a tighter model
+(``deferrable_slots``) whose linear relaxations usually prove both optima at once, without
+branching. Imports NumPy and SciPy (through ``milp``): import this module only to solve.
 
 Formulation (per slot ``t`` of ``dt`` hours): grid import ``g``, export ``x``, curtailed PV
 ``k``, battery charge ``c`` and discharge ``d``, state of charge ``e``, each load's power ``p``:
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import deferrable_slots
 from .const import EPS, Status
 from .deferrable_checks import Problem, check, requirement_text
 from .deferrable_input import DeferrableRequest, Load
@@ -28,6 +31,9 @@ from .milp import INF, Model, Solution
 
 #: Relative slack on the optimal cost while the earliest plan is searched for.
 TIE_TOLERANCE = 1e-9
+#: How a plan was proven optimal (the result's ``method``).
+METHOD_SETS = "per-slot set model: both linear relaxations integral, so exact without branching"
+METHOD_MILP = "milp (HiGHS, gap 0), then a second solve for the earliest of equal-cost plans"
 
 
 @dataclass(slots=True)
@@ -191,12 +197,31 @@ def _add_load(m: Model, v: _Vars, load: Load, request: DeferrableRequest) -> Non
         m.row(start_terms, 0.0, 1.0, group_c)
 
 
-def solve(request: DeferrableRequest, time_limit: float) -> dict[str, Any]:
-    """The plan of ``request``, or why there is none. See README.md for the output."""
+def solve(request: DeferrableRequest, time_limit: float, *, sets: bool = True) -> dict[str, Any]:
+    """The plan of ``request``, or why there is none. See README.md for the output.
+
+    ``sets=False`` always solves the general model (the set model's results are compared with
+    it in the tests).
+    """
     started = time.perf_counter()
     problems = check(request)
     if problems:
         return _infeasible(request, problems, time.perf_counter() - started)
+    if sets and deferrable_slots.eligible(request):
+        set_model = deferrable_slots.build(request)
+        exact = (
+            None
+            if set_model is None
+            else deferrable_slots.solve_by_relaxation(set_model, TIE_TOLERANCE)
+        )
+        if set_model is not None and exact is not None:
+            model, v = build(request)
+            x = _from_sets(request, model, v, set_model, exact.x)
+            sol = Solution(Status.OPTIMAL, x, exact.cost, exact.seconds, "")
+            return _result(
+                request, v, sol, "earliest of the equal-cost plans",
+                time.perf_counter() - started, method=METHOD_SETS,
+            )  # fmt: skip
     model, v = build(request)
     first = model.solve(time_limit=time_limit)
     if first.status is Status.INFEASIBLE:
@@ -214,7 +239,32 @@ def solve(request: DeferrableRequest, time_limit: float) -> dict[str, Any]:
     if first.status is Status.OPTIMAL and request.loads:
         remaining = time_limit - (time.perf_counter() - started)
         best, tie_break = _earliest(model, v, request, first, remaining)
-    return _result(request, v, best, tie_break, time.perf_counter() - started)
+    return _result(request, v, best, tie_break, time.perf_counter() - started, method=METHOD_MILP)
+
+
+def _from_sets(
+    request: DeferrableRequest,
+    model: Model,
+    v: _Vars,
+    sets: deferrable_slots.SlotModel,
+    chosen: Any,
+) -> Any:
+    """The general model's variables for the plan of the set model's 0/1 ``chosen``."""
+    import numpy as np  # noqa: PLC0415 - NumPy only when solving
+
+    x = np.zeros(model.size)
+    for j in np.flatnonzero(chosen[: len(sets.choice)] > 0.5):
+        t, running = sets.choice[j]
+        x[v.g[t]], x[v.x[t]], x[v.k[t]] = sets.flows[j]
+        for i in running:
+            x[v.p[i][t]] = request.loads[i].power
+            if not request.loads[i].contiguous:
+                x[v.on[i][t]] = 1.0
+    for i, first in sets.starts.items():
+        for s, index in first.items():
+            if chosen[index] > 0.5:
+                x[v.on[i][s]] = 1.0
+    return x
 
 
 def _earliest(
@@ -317,7 +367,13 @@ def _infeasible(
 
 
 def _result(
-    request: DeferrableRequest, v: _Vars, sol: Solution, tie_break: str, seconds: float
+    request: DeferrableRequest,
+    v: _Vars,
+    sol: Solution,
+    tie_break: str,
+    seconds: float,
+    *,
+    method: str,
 ) -> dict[str, Any]:
     assert sol.x is not None  # noqa: S101 - called with a plan
     x = sol.x
@@ -397,6 +453,7 @@ def _result(
             "optional_value": round(value, 6),
         },
         "tie_break": tie_break,
+        "method": method,
         "solve_time_s": seconds,
         "slot_minutes": request.slot_minutes,
         "start": None if request.start is None else request.start.isoformat(),

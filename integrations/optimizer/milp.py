@@ -67,6 +67,26 @@ class Model:
         """A new 0/1 variable."""
         return self.var(0.0, 1.0, integer=True)
 
+    @property
+    def lower(self) -> list[float]:
+        """The variables' lower bounds."""
+        return self._lb
+
+    @property
+    def upper(self) -> list[float]:
+        """The variables' upper bounds."""
+        return self._ub
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The rows as coordinates (row, column, value) and their bounds (lo, hi)."""
+        return (
+            np.asarray(self._rows, dtype=np.int64),
+            np.asarray(self._cols, dtype=np.int64),
+            np.asarray(self._vals, dtype=float),
+            np.asarray(self._lo, dtype=float),
+            np.asarray(self._hi, dtype=float),
+        )
+
     def fix(self, index: int, value: float) -> None:
         """Fix a variable's value through its bounds."""
         self._lb[index] = value

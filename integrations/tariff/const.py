@@ -20,6 +20,9 @@ CONF_NOTIFY: Final = "notifications"
 
 SERVICE_CHEAPEST_WINDOW: Final = "cheapest_window"
 SERVICE_COST_PREVIEW: Final = "cost_preview"
+SERVICE_PAST_PRICE: Final = "past_price"
+#: The longest period ``tariff.past_price`` prices in one call.
+MAX_PAST_PERIOD: Final = timedelta(days=31)
 
 #: The grid of TOU plans (a slot boundary must fall on it), and of every window search.
 DEFAULT_RESOLUTION: Final = timedelta(minutes=15)

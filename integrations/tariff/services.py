@@ -8,6 +8,10 @@
 ``minutes`` and ``watts``), a ``duration`` for an appliance, and ``deadline``; answers the cost
 of starting ``now``, in the ``cheapest`` slots before the deadline, and at the ``next_cheaper``
 slot, each with its saving against now.
+
+``past_price``: the price at a past instant ``at`` (the TOU plan, or the price entity's
+recorded forecasts and states, ``past.py``); with ``until`` and ``power`` (W), the energy and
+cost of that draw over ``[at, until)`` (at most ``MAX_PAST_PERIOD``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import voluptuous as vol
 from core import ServiceCall, SupportsResponse, validators
 from core.errors import ServiceValidationError
 
-from .const import DOMAIN, MAX_BLOCKS, MAX_HORIZON, SERVICE_CHEAPEST_WINDOW, SERVICE_COST_PREVIEW
+from .const import (
+    DOMAIN,
+    MAX_BLOCKS,
+    MAX_HORIZON,
+    MAX_PAST_PERIOD,
+    SERVICE_CHEAPEST_WINDOW,
+    SERVICE_COST_PREVIEW,
+    SERVICE_PAST_PRICE,
+)
 from .window import WindowError, cheapest
 
 if TYPE_CHECKING:
@@ -63,6 +75,13 @@ _STEP = vol.Schema(
     {
         vol.Required("minutes"): vol.All(vol.Coerce(float), vol.Range(min=1, max=24 * 60)),
         vol.Required("watts"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100_000)),
+    }
+)
+PAST_SCHEMA = vol.Schema(
+    {
+        vol.Required("at"): aware,
+        vol.Inclusive("until", "period"): aware,
+        vol.Inclusive("power", "period"): vol.All(vol.Coerce(float), vol.Range(min=0, max=100_000)),
     }
 )
 PREVIEW_SCHEMA = vol.Schema(
@@ -205,6 +224,44 @@ def register_services(runtime: Runtime, prices: Prices) -> list[str]:
         except ValueError as err:
             raise fail(SERVICE_COST_PREVIEW, err) from err
 
+    async def past_price(call: ServiceCall) -> dict[str, Any]:
+        from .past import past_prices  # noqa: PLC0415 - reads the recorder when used
+
+        data = call.data
+        start: datetime = data["at"]
+        end: datetime = data.get("until") or start + timedelta(seconds=1)
+        if end <= start:
+            raise fail(SERVICE_PAST_PRICE, ValueError("until must follow at"))
+        if end - start > MAX_PAST_PERIOD:
+            raise fail(
+                SERVICE_PAST_PRICE,
+                ValueError(f"the period is longer than {MAX_PAST_PERIOD.days} days"),
+            )
+        found = await past_prices(runtime, start, end)
+        if found is None:  # the tariff stopped meanwhile
+            raise fail(SERVICE_PAST_PRICE, ValueError("no tariff is running"))
+        response: dict[str, Any] = {
+            "at": start.isoformat(),
+            "price": found.price_at(start),
+            "currency": found.currency,
+            "source": found.source,
+        }
+        if "until" in data:
+            cost = found.cost([(start, end, data["power"])])
+            response["until"] = end.isoformat()
+            response["kwh"] = round(cost.kwh, 6)
+            response["cost"] = round(cost.cost, 6)
+            response["kwh_unpriced"] = round(cost.kwh_unpriced, 6)
+        return response
+
+    runtime.services.register(
+        DOMAIN,
+        SERVICE_PAST_PRICE,
+        past_price,
+        PAST_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+        description="The price at a past instant, and the cost of a draw over a past period.",
+    )
     runtime.services.register(
         DOMAIN,
         SERVICE_CHEAPEST_WINDOW,
@@ -221,4 +278,4 @@ def register_services(runtime: Runtime, prices: Prices) -> list[str]:
         supports_response=SupportsResponse.ONLY,
         description="What a run costs now, in the cheapest slots, and at the next cheaper slot.",
     )
-    return [SERVICE_CHEAPEST_WINDOW, SERVICE_COST_PREVIEW]
+    return [SERVICE_CHEAPEST_WINDOW, SERVICE_COST_PREVIEW, SERVICE_PAST_PRICE]

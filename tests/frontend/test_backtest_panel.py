@@ -136,3 +136,112 @@ async def test_editing_night_setback_and_testing_it_shows_what_it_would_have_don
     # Nothing was switched for real: the live climate service saw no new call.
     assert len(building.integration.calls) == live_calls
     assert not errors, errors
+
+
+# --- the tariff's estimate of the energy and cost moved -------------------------------------
+
+SHEDDING = """\
+- id: shed_heater
+  alias: Shed the heater when the grid is busy
+  triggers:
+    - trigger: state
+      entity_id: binary_sensor.grid_busy
+      to: "on"
+  actions:
+    - action: switch.turn_off
+      target:
+        entity_id: switch.heater
+"""
+ENERGY_CONFIG = """\
+appliance:
+  appliances:
+    - name: Heater
+      tier: shiftable
+      power: 2000
+      switch: switch.heater
+tariff:
+  currency: EUR
+  plan:
+    name: Flat
+    day_sets:
+      all_days:
+        days: [mon, tue, wed, thu, fri, sat, sun, holiday]
+        slots:
+          - {start: "00:00", end: "24:00", price: 0.30, type: standard}
+"""
+
+
+class Plugs:
+    """A switch service that records calls (the live automation's, not the backtest's)."""
+
+    def __init__(self) -> None:
+        self.calls: list[ServiceCall] = []
+
+    @hookimpl
+    def edgewise_manifest(self) -> Manifest:
+        return Manifest(domain="plugs", name="Plugs", config_schema=None, default=True)
+
+    @hookimpl
+    def edgewise_setup(self, runtime: Runtime, config: object) -> None:
+        async def turn_off(call: ServiceCall) -> None:
+            self.calls.append(call)
+
+        runtime.services.register("switch", "turn_off", turn_off)
+
+
+@pytest_asyncio.fixture
+async def home(config_dir: ConfigDirFactory) -> AsyncIterator[Site]:
+    """Edgewise with the recorder, an appliance, a flat tariff and a load-shedding rule; the
+    heater ran from 5 h ago until 1 h ago, and the grid was busy 3 h ago."""
+    import integrations.appliance
+    import integrations.tariff
+
+    loader = IntegrationLoader()
+    plugs = Plugs()
+    loader.register(plugs, source="test plugs")
+    loader.register(integrations.recorder, source="test recorder")
+    loader.register(automations.integration, source="test automation")
+    loader.register(integrations.persistent_notification, source="test notifications")
+    loader.register(integrations.appliance, source="test appliance")
+    loader.register(integrations.tariff, source="test tariff")
+    runtime = Runtime(
+        config_dir(SITE_CONFIG + ENERGY_CONFIG, **{"automations.yaml": SHEDDING}), loader=loader
+    )
+    await runtime.start()
+    assert runtime.http is not None
+    await get_recorder(runtime).wait_started()
+    now = time.time()
+    states = runtime.states
+    states.set("binary_sensor.grid_busy", "off", timestamp=now - 6 * 3600)
+    states.set("switch.heater", "on", timestamp=now - 5 * 3600)
+    states.set("binary_sensor.grid_busy", "on", timestamp=now - 3 * 3600)
+    states.set("switch.heater", "off", timestamp=now - 3600)
+    await get_recorder(runtime).flush()
+    yield Site(runtime, f"http://127.0.0.1:{runtime.http.port}", plugs)  # type: ignore[arg-type]
+    if runtime.state is not CoreState.NOT_RUNNING:
+        await runtime.stop()
+
+
+async def test_the_report_shows_the_energy_and_cost_a_shedding_rule_would_have_moved(
+    home: Site, browser: Browser, shots: Callable[[Page, str], Any]
+) -> None:
+    page, errors = await owner_page(home, browser, "/#/automations/edit/shed_heater")
+    await expect(page.get_by_label("Configuration (YAML)")).to_have_value(
+        re.compile("switch.heater")
+    )
+    await page.get_by_label("Period").select_option("1")
+    await page.get_by_role("button", name="Test against history").click()
+
+    await expect(page.locator("#backtest-status")).to_have_text("Done.")
+    energy = page.locator("#backtest-energy")
+    await expect(energy).to_contain_text("the TOU plan 'Flat'")
+    # Off 3 h ago until its recorded switch-off 1 h ago: 2 h x 2 kW less, at 0.30 EUR/kWh.
+    await expect(energy.locator("#backtest-energy-appliances tbody tr")).to_contain_text("Heater")
+    await expect(page.locator("#backtest-energy-kwh")).to_have_text("\u22124.000")
+    await expect(page.locator("#backtest-energy-cost")).to_have_text("\u22121.20 EUR")
+    await energy.locator("summary").click()
+    await expect(energy.locator("#backtest-energy-actions")).to_contain_text(
+        "nominal 2000 W while switch.heater was recorded on"
+    )
+    await shots(page, "automation-backtest-energy")
+    assert not errors, errors

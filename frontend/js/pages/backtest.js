@@ -35,6 +35,35 @@ function targetText(target) {
   return Object.values(target || {}).flat().join(", ");
 }
 
+function signed(value, digits) {
+  const text = Math.abs(value).toFixed(digits);
+  return value > 0 ? `+${text}` : value < 0 ? `−${text}` : text;
+}
+
+/** The tariff's estimate of the kWh and cost the actions on appliances would have moved. */
+function energySection(energy) {
+  const money = (v) => `${signed(v, 2)}${energy.currency ? ` ${energy.currency}` : ""}`;
+  const apps = Object.values(energy.appliances);
+  return h("section", { class: "card", id: "backtest-energy" }, h("h3", null, "Energy and cost moved"),
+    h("p", { class: "muted" }, `Priced with ${energy.prices}. Positive: more drawn or paid than in the recorded history; negative: less.`),
+    apps.length ? [
+      h("table", { id: "backtest-energy-appliances" },
+        h("thead", null, h("tr", null, ["Appliance", "Actions", "kWh", "Cost"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", null, apps.map((a) => h("tr", null,
+          h("td", null, a.name), h("td", null, String(a.actions)), h("td", null, signed(a.kwh, 3)), h("td", null, money(a.cost))))),
+        h("tfoot", null, h("tr", null, h("th", { scope: "row" }, "Total"), h("td", null, ""),
+          h("td", { id: "backtest-energy-kwh" }, signed(energy.total.kwh, 3)), h("td", { id: "backtest-energy-cost" }, money(energy.total.cost))))),
+      h("details", null, h("summary", null, "Each action"),
+        h("table", { id: "backtest-energy-actions" },
+          h("thead", null, h("tr", null, ["From", "Until", "Action", "Appliance", "kWh", "Cost", "Drawn from"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", null, energy.actions.map((a) => h("tr", null,
+            h("td", null, fmtTime(a.time)), h("td", null, fmtTime(a.until)), h("td", null, `${a.service} → ${a.to}`),
+            h("td", null, a.appliance), h("td", null, signed(a.kwh, 3)), h("td", null, money(a.cost)), h("td", null, a.drawn_from)))))),
+    ] : null,
+    h("p", { class: "muted" }, energy.method),
+    energy.notes.length ? h("ul", null, energy.notes.map((n) => h("li", null, n))) : null);
+}
+
 /** The section to add under the editor; `getYaml()` reads the editor's text. */
 export function backtestSection(ctx, { getYaml, automationId, renderTrace }) {
   const { conn } = ctx;
@@ -108,6 +137,7 @@ export function backtestSection(ctx, { getYaml, automationId, renderTrace }) {
             h("td", null, h("code", null, JSON.stringify(a.data))),
             h("td", null, a.simulated.map((c) => `${c.entity_id}: ${c.from} → ${c.to}`).join("; ")))))) :
           h("p", { class: "muted" }, "It would not have called any action.")),
+      result.energy ? energySection(result.energy) : null,
       diff ? h("section", { class: "card", id: "backtest-difference" }, h("h3", null, "Against the current version"),
         diff.same ? h("p", null, "The same runs and actions as the current version.") : [
           h("p", null, `Edited: ${diff.runs.edited} runs, ${diff.actions.edited} actions; current: ${diff.runs.current} runs, ${diff.actions.current} actions.`),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,12 @@ def recorder_of(site: Site) -> Recorder:
 
 @asynccontextmanager
 async def backtest_site(
-    config_dir: Path, yaml: str, *, start: datetime = START
+    config_dir: Path, yaml: str, *, start: datetime = START, integrations: Sequence[str] = ()
 ) -> AsyncIterator[Site]:
-    """A site with ``yaml`` and a recorder writing each change at once to a SQLite file."""
+    """A site with ``yaml`` and a recorder writing each change at once to a SQLite file.
+
+    ``integrations``: more built-in integrations to load (module names), e.g. the tariff.
+    """
     db = config_dir.parent / "recorder.db"
     recorder_yaml = (
         f"recorder:\n  db_url: sqlite+aiosqlite:///{db}\n  commit_interval: 0\n"
@@ -37,6 +41,8 @@ async def backtest_site(
     plugin = TestPlugin()
     loader = make_loader(plugin)
     loader.register(recorder_integration, source="integrations.recorder")
+    for name in integrations:
+        loader.register(importlib.import_module(name), source=name)
     runtime = Runtime(config_dir, loader=loader, clock=FakeClock(start))
     try:
         await runtime.start()

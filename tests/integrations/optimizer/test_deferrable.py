@@ -381,3 +381,55 @@ def test_large_instances_match_their_known_optima(seed: int) -> None:
                         "contiguous": contiguous}]}
         )  # fmt: skip
         assert result["objective"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_set_model_gives_the_general_models_optimum_and_earliest_plan(seed: int) -> None:
+    # On/off loads without a battery take the set model (relaxations proven integral); the
+    # general MILP with its tie-breaking second solve must agree on cost and lateness.
+    rnd = random.Random(100 + seed)  # noqa: S311 - seeded test data
+    n = 48
+    data: dict[str, Any] = {
+        "slot_minutes": 30,
+        "import_price": [rnd.choice([0.12, 0.18, 0.25, 0.3]) for _ in range(n)],
+        "export_price": [rnd.choice([0.0, 0.05, 0.1]) for _ in range(n)],
+        "pv_forecast": [round(max(0.0, 5 * math.sin(math.pi * (t - 14) / 22)), 2)
+                        if 14 <= t <= 36 else 0.0 for t in range(n)],
+        "base_load": [round(rnd.uniform(0.2, 0.8), 2) for _ in range(n)],
+        "import_limit": 9.0,
+        "export_limit": 3.0 if seed % 2 else None,
+        "loads": [
+            {"name": "dishwasher", "power": 2.0, "hours": 2, "contiguous": seed % 3 != 0},
+            {"name": "washer", "power": 1.5, "hours": 1.5, "start_slot": 12, "end_slot": 44,
+             "contiguous": seed % 2 == 0},
+            {"name": "ev", "power": 7.4, "hours": 4, "end_slot": 40, "contiguous": seed < 3},
+            {"name": "pool", "power": 1.0, "hours": 3, "pv_only": True, "contiguous": False},
+        ],
+    }  # fmt: skip
+    request = parse_deferrable(data, UTC)
+    fast = solve(request, 30.0)
+    general = solve(request, 30.0, sets=False)
+
+    assert fast["method"].startswith("per-slot set model")
+    assert general["method"].startswith("milp")
+    assert fast["status"] == general["status"] == "optimal"
+    assert fast["objective"] == pytest.approx(general["objective"], abs=1e-6)
+    # The MILP's values are within HiGHS's integrality tolerance (1e-6) of whole; the set
+    # model's plans are whole.
+    assert lateness_of(fast, 0.5) == pytest.approx(lateness_of(general, 0.5), abs=1e-4)
+    for slot in fast["slots"]:
+        assert slot["grid_import"] <= 9.0 + 1e-9
+        assert slot["loads"]["pool"] <= max(slot["pv"] - slot["base_load"], 0.0) + 1e-9
+
+
+def test_battery_or_variable_loads_use_the_general_model() -> None:
+    data = {
+        "slot_minutes": 60, "import_price": [0.3, 0.1, 0.2, 0.1],
+        "loads": [{"name": "ev", "power": 7.4, "min_power": 4.1, "energy": 9,
+                   "contiguous": False}],
+    }  # fmt: skip
+    result = plan(data)
+
+    assert result["status"] == "optimal"
+    assert result["method"].startswith("milp")
+    assert result["loads"][0]["slots"] == [1, 3]
