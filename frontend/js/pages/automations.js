@@ -180,7 +180,8 @@ async function editor(ctx, main, automationId) {
 }
 
 function json(value) {
-  return h("pre", { class: "json" }, JSON.stringify(value, null, 2));
+  // Focusable: a reader may need to scroll it with the keyboard.
+  return h("pre", { class: "json", tabindex: "0" }, JSON.stringify(value, null, 2));
 }
 
 async function traces(ctx, main, itemId) {
