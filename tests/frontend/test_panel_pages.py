@@ -327,3 +327,61 @@ async def test_the_header_menus_and_skip_link_work_with_the_keyboard(
         page.get_by_role("link", name="Alarms: 1 critical, 1 warning, 1 info")
     ).to_be_visible()
     assert not errors, errors
+
+
+async def test_the_action_form_writes_into_the_yaml_and_reads_it_back_and_traces_read_as_steps(
+    full_site: Runtime, browser: Browser
+) -> None:
+    assert full_site.http is not None
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    await page.goto(f"http://127.0.0.1:{full_site.http.port}/#/automations/edit/pump_alarm")
+    await log_in(page, "ada", "correct horse")
+    await expect(page.get_by_role("heading", name="Edit Pump running alarm")).to_be_visible()
+    yaml_box = page.get_by_label("Configuration (YAML)")
+    form = page.locator("section.action-form")
+
+    # The YAML's action comes back into the form: the service, its text and its choice.
+    await form.get_by_role("button", name="Read from the YAML").click()
+    existing = form.get_by_label("Action", exact=True)
+    await expect(existing.locator("option")).to_have_count(2)
+    await existing.select_option(index=1)
+    await expect(form.get_by_label("Service")).to_have_value("persistent_notification.create")
+    await expect(form.get_by_label("Message (required)")).to_have_value(
+        "The plant room pump was switched on."
+    )
+    severity = form.get_by_label("Severity")
+    await expect(severity).to_have_value("warning")
+    await severity.select_option("critical")
+    await form.get_by_role("button", name="Replace action 1").click()
+    await expect(yaml_box).to_have_value(re.compile(r"severity: critical"))
+
+    # A new action from a service's description: a number field, written into the YAML.
+    await existing.select_option("")
+    await form.get_by_label("Service").select_option("number.set_value")
+    value = form.get_by_label(re.compile("^Value"))
+    await expect(value).to_have_attribute("type", "number")
+    await value.fill("21.5")
+    await form.get_by_role("button", name="Add to the YAML").click()
+    await expect(yaml_box).to_have_value(
+        re.compile(r"action: number\.set_value\n\s+data:\n\s+value: 21\.5")
+    )
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#save-status")).to_contain_text("Saved")
+
+    # The trace of the run is a timeline in words, with friendly names; raw JSON one click away.
+    await page.goto(f"http://127.0.0.1:{full_site.http.port}/#/automations/trace/pump_alarm")
+    await expect(page.get_by_role("heading", name="Traces of Pump running alarm")).to_be_visible()
+    steps = page.locator("ol.timeline li.step")
+    await expect(steps.first).to_contain_text("State trigger: Pump to on")
+    action = page.locator("ol.timeline li.step[data-path='action/0']")
+    await expect(action).to_contain_text("Call persistent_notification.create")
+    await expect(action.locator(".step-result")).to_have_text(
+        "called persistent_notification.create"
+    )
+    await expect(action.locator("details.raw pre")).to_be_hidden()
+    await action.locator("details.raw summary").click()
+    await expect(action.locator("details.raw pre")).to_contain_text('"service_data"')
+    assert not errors, errors
