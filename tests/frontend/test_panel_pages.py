@@ -385,3 +385,31 @@ async def test_the_action_form_writes_into_the_yaml_and_reads_it_back_and_traces
     await action.locator("details.raw summary").click()
     await expect(action.locator("details.raw pre")).to_contain_text('"service_data"')
     assert not errors, errors
+
+
+async def test_the_logbook_shows_set_points_by_name_and_hides_chatty_entities_per_user(
+    full_site: Runtime, browser: Browser
+) -> None:
+    assert full_site.http is not None
+    page = await browser.new_page(viewport=VIEWS["phone"])
+    page.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    await page.goto(f"http://127.0.0.1:{full_site.http.port}/#/logbook")
+    await log_in(page, "ada", "correct horse")
+    entries = page.locator("ol.entries li")
+    setpoint = entries.filter(has_text="changed its target temperature to 21.0 °C (was 17.0)")
+    await expect(setpoint.get_by_role("link", name="Zone 1")).to_be_visible()
+    # Described events name entities by their friendly names too.
+    await expect(entries.filter(has_text="triggered by state of Pump").first).to_be_visible()
+
+    # Hide the thermostat: its lines go, and stay gone after a reload (kept on the server).
+    await setpoint.get_by_role("button", name="Hide Zone 1 from the logbook").click()
+    await expect(entries.filter(has_text="Zone 1")).to_have_count(0)
+    await page.reload()
+    await expect(entries.first).to_be_visible()
+    await expect(entries.filter(has_text="Zone 1")).to_have_count(0)
+    await page.get_by_text("Hidden entities (1)").click()
+    await page.get_by_role("button", name="Show Zone 1 again").click()
+    await expect(setpoint).to_be_visible()
+    assert not errors, errors

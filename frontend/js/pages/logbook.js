@@ -15,6 +15,8 @@ export default async function logbook(ctx, main) {
   ]);
   let hidden = new Set(Array.isArray(saved.value) ? saved.value : []);
   const nameOf = (id) => entityName(store.get(id)) || id;
+  // Entity ids in a described event ("triggered by state of switch.pump") by their names.
+  const friendly = (text) => text.replace(/\b[a-z_]+\.[a-z0-9_]+\b/g, (id) => (store.get(id) ? nameOf(id) : id));
   // A timestamp sensor's state is a time: shown in local time like the others.
   const stateText = (e) => (store.get(e.entity_id)?.attributes.device_class === "timestamp" ? fmtTime(e.state) : e.state);
   const entity = h("input", { type: "text", list: "entity-ids", placeholder: "All entities", autocomplete: "off" });
@@ -36,7 +38,8 @@ export default async function logbook(ctx, main) {
   let entries = [];
   async function saveHidden(next) {
     const value = [...next].sort();
-    if (await attempt(() => conn.command({ type: "frontend/set_user_data", key: HIDDEN_KEY, value }))) {
+    // attempt() answers undefined when the command failed (and says why).
+    if (await attempt(() => conn.command({ type: "frontend/set_user_data", key: HIDDEN_KEY, value }).then(() => true))) {
       hidden = new Set(value);
       render();
     }
@@ -64,7 +67,7 @@ export default async function logbook(ctx, main) {
         h("time", { datetime: e.when }, fmtTime(e.when)),
         h("span", { class: "what" },
           e.entity_id ? h("a", { href: `#/entity/${encodeURIComponent(e.entity_id)}` }, name) : h("strong", null, name),
-          " ", e.message || (e.state !== undefined ? `changed to ${stateText(e)}` : ""), by(e)),
+          " ", e.message ? friendly(e.message) : e.state !== undefined ? `changed to ${stateText(e)}` : "", by(e)),
         e.entity_id ? h("button", {
           type: "button", class: "small hide-entity", "aria-label": `Hide ${name} from the logbook`, title: "Hide from the logbook",
           onclick: () => saveHidden(new Set([...hidden, e.entity_id])),
