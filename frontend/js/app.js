@@ -173,11 +173,15 @@ function shell(ctx) {
     header.close();
     route().then(() => main.focus({ preventScroll: true }));
   };
-  // A table or code block that scrolls sideways (a phone) is focusable, so keyboards can scroll it.
+  // A table wider than its place (a phone) scrolls inside itself, never the page; it and a code
+  // block that scrolls sideways are focusable, so keyboards can scroll them.
   let marking = 0;
   const markScrollable = () => {
     marking = 0;
-    for (const el of main.querySelectorAll("table, pre")) {
+    for (const el of main.querySelectorAll("table:not(.scroll-x)")) {
+      if (el.parentElement && el.offsetWidth > el.parentElement.clientWidth + 1) el.classList.add("scroll-x");
+    }
+    for (const el of main.querySelectorAll("table.scroll-x, pre")) {
       if (el.scrollWidth > el.clientWidth + 1 && !el.hasAttribute("tabindex")) el.tabIndex = 0;
     }
   };
