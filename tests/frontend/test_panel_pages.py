@@ -287,6 +287,7 @@ async def test_the_header_menus_and_skip_link_work_with_the_keyboard(
     listed = page.locator("#nav-more a")
     assert await listed.count() >= 1
     await expect(listed.first).to_be_focused()
+    await page.screenshot(path=str(SCREENSHOTS.parent / "desktop-1200-more-open.png"))
     await page.keyboard.press("Escape")
     await expect(more).to_have_attribute("aria-expanded", "false")
     await expect(more).to_be_focused()
