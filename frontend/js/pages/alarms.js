@@ -16,7 +16,8 @@ export default async function alarmsPage(ctx, main, params) {
   const { conn, alarms } = ctx;
   const view = VIEWS.find((v) => v.path === (params[0] || "")) || VIEWS[0];
   const registries = await ctx.loadRegistries();
-  const who = (userId) => (userId ? registries.userNames[userId] || "a user" : "Edgewise");
+  // No user: an automation, or Edgewise itself (a problem that went away).
+  const who = (userId) => (userId ? registries.userNames[userId] || "a user" : "an automation or Edgewise");
   const severity = h("select", { id: "alarm-severity" },
     h("option", { value: "" }, "All severities"),
     SEVERITIES.map((s) => h("option", { value: s }, s[0].toUpperCase() + s.slice(1))));
