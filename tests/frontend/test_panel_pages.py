@@ -28,6 +28,7 @@ from playwright.async_api import Browser, Page, expect
 
 import automations.integration
 import integrations.appliance
+import integrations.assistant
 import integrations.optimizer
 import integrations.persistent_notification
 import integrations.recorder
@@ -50,6 +51,7 @@ appliance:
   appliances:
     - {name: Water heater, area: Utility room, tier: deferrable, power: 2000}
 optimizer:
+assistant:
 tariff:
   currency: EUR
   plan:
@@ -105,7 +107,8 @@ SCREENSHOTS = (
 @pytest_asyncio.fixture
 async def full_site(config_dir: ConfigDirFactory) -> AsyncIterator[Runtime]:
     """The test entities, a thermostat, alarms, an automation with a run, and three integrations
-    that add pages (appliances, energy, optimizer); an owner called Ada."""
+    that add pages (appliances, energy, optimizer, the assistant's page and drawer, with no model
+    configured); an owner called Ada."""
     loader = IntegrationLoader()
     loader.register(PanelTestIntegration(), source="test paneltest")
     for module in (
@@ -115,6 +118,7 @@ async def full_site(config_dir: ConfigDirFactory) -> AsyncIterator[Runtime]:
         integrations.appliance,
         integrations.tariff,
         integrations.optimizer,
+        integrations.assistant,
     ):
         loader.register(module, source="test")
     runtime = Runtime(config_dir(CONFIG, **{"automations.yaml": AUTOMATIONS}), loader=loader)
@@ -246,6 +250,7 @@ async def test_every_page_is_accessible_fits_and_is_photographed(
     )
     assert "#/panel/appliances" in hrefs, hrefs
     assert "#/panel/energy" in hrefs, hrefs
+    assert "#/panel/assistant" in hrefs, hrefs
     pages = list(dict.fromkeys([*hrefs, *INNER_PAGES]))
     for view, size in VIEWS.items():
         await page.set_viewport_size(size)
