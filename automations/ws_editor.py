@@ -3,9 +3,11 @@
 ``edgewise/automation/list`` (every entry of ``automations.yaml`` with its entity and load
 error), ``edgewise/automation/get`` (one entry as YAML text), ``edgewise/automation/save``
 (YAML text in; when it does not parse or validate, nothing is written and the answer lists the
-errors with the line of the text each is at), ``edgewise/automation/delete``, and Home
-Assistant's ``trace/list`` and ``trace/get``. Registered by the automation integration's setup
-(``register_editor_commands``) and removed when it stops. All need an admin, as in Home
+errors with the line of the text each is at), ``edgewise/automation/delete``,
+``edgewise/automation/actions`` (the editor's form: the actions of YAML text as data, and the
+text again with one action added or replaced), and Home Assistant's ``trace/list`` and
+``trace/get``. Registered by the automation integration's setup (``register_editor_commands``)
+and removed when it stops. All need an admin, as in Home
 Assistant: configurations and traces hold secrets (webhook ids, the data a trigger carried).
 """
 
@@ -23,6 +25,7 @@ from core.errors import ConfigError, EdgewiseError
 from core.http import register_command
 from core.http.ws_commands import field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
+from core.limits import check_data
 from core.yaml_loader import load_client_yaml_async, source_of, source_of_key
 
 from .const import AUTOMATIONS_FILE, DOMAIN_AUTOMATION
@@ -48,6 +51,7 @@ def register_editor_commands(runtime: Runtime) -> None:
         ("edgewise/automation/get", automation_get),
         ("edgewise/automation/save", automation_save),
         ("edgewise/automation/delete", automation_delete),
+        ("edgewise/automation/actions", automation_actions),
         ("trace/list", trace_list),
         ("trace/get", trace_get),
     ):
@@ -144,6 +148,51 @@ async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
         return
     text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     conn.send(result_message(msg["id"], {"config": config, "yaml": text}))
+
+
+async def automation_actions(conn: Connection, msg: dict[str, Any]) -> None:
+    """The top-level actions of the YAML text ``yaml``; with ``action``, the text with it added.
+
+    ``action`` (a mapping) replaces the action at ``index``, or is appended without one; the
+    answer is then ``{"yaml": new text, "actions": [...]}`` (the text is written again, so its
+    comments are not kept); without it, ``{"actions": [...]}``. Text that does not parse, or is
+    not an automation, answers ``{"error": message, "line": n}``.
+    """
+    text = field(msg, "yaml", str)
+    action = field(msg, "action", dict, None)
+    index = field(msg, "index", int, None)
+    try:
+        raw = await load_client_yaml_async(text, EDITOR_FILE)
+    except ConfigError as err:
+        conn.send(result_message(msg["id"], {"error": str(err), "line": err.line}))
+        return
+    if not isinstance(raw, dict):
+        conn.send(result_message(msg["id"], {"error": "An automation is a mapping of keys"}))
+        return
+    config: dict[str, Any] = json.loads(json.dumps(raw))
+    key = "actions" if "actions" in config or "action" not in config else "action"
+    actions = config.get(key)
+    if actions is None:
+        actions = []
+    elif isinstance(actions, dict):
+        actions = [actions]
+    elif not isinstance(actions, list):
+        conn.send(result_message(msg["id"], {"error": f"'{key}' is not a list of actions"}))
+        return
+    if action is None:
+        conn.send(result_message(msg["id"], {"actions": actions}))
+        return
+    check_data(action, "action")
+    if index is None:
+        actions.append(action)
+    elif 0 <= index < len(actions):
+        actions[index] = action
+    else:
+        conn.send(result_message(msg["id"], {"error": f"There is no action {index}"}))
+        return
+    config[key] = actions
+    new_text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    conn.send(result_message(msg["id"], {"yaml": new_text, "actions": actions}))
 
 
 async def automation_save(conn: Connection, msg: dict[str, Any]) -> None:

@@ -41,12 +41,15 @@ from .http.ws_commands import KERNEL_COMMANDS
 from .integration import IntegrationStatus
 from .logbook import LogbookDescriptions
 from .metrics import Metrics
+from .notifications import STORAGE_KEY as NOTIFICATIONS_STORAGE_KEY
+from .notifications import STORAGE_VERSION as NOTIFICATIONS_VERSION
 from .notifications import Notifications
 from .plugins import IntegrationLoader, setup_order
 from .registrations import Registrations
 from .schedules import ScheduledJob, ScheduleStore
 from .services import ServiceRegistry
 from .state import StateMachine
+from .storage import JsonStore
 from .timers import Scheduler
 
 _LOGGER = logging.getLogger(__name__)
@@ -424,6 +427,9 @@ class Runtime:
         )
         storage = self.config_dir / ".storage"
         await self.run_in_executor(lambda: storage.mkdir(parents=True, exist_ok=True))
+        await self.notifications.load(
+            JsonStore.for_runtime(self, NOTIFICATIONS_STORAGE_KEY, version=NOTIFICATIONS_VERSION)
+        )
         await self.area_registry.load()
         await self.floor_registry.load()
         await self.label_registry.load()
@@ -645,6 +651,7 @@ class Runtime:
         await self._fire_and_drain(EVENT_EDGEWISE_FINAL_WRITE)
         if self._schedules is not None:
             await self._schedules.flush()
+        await self.notifications.flush()
         await self.entity_registry.flush()
         await self.device_registry.flush()
         await self.area_registry.flush()

@@ -12,7 +12,8 @@ automation editor and traces from the automation engine, through the same two ca
 
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
 (Home Assistant's REST API), ``registry`` (routes and commands added at run time),
-``websocket`` and ``ws_commands`` (Home Assistant's WebSocket API), ``ws_panel`` (the kernel
+``websocket`` and ``ws_commands`` (Home Assistant's WebSocket API), ``ws_user_data`` (per-user panel
+settings), ``ws_panel`` (the kernel
 commands the web panel needs), ``frontend`` (the panel's static files at ``/``), ``panels``
 (pages integrations add), ``ban``, ``permissions``, ``error_log``.
 """
@@ -44,6 +45,7 @@ from . import (
     ws_panel,
     ws_registries,
     ws_registry_writes,
+    ws_user_data,
 )
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
@@ -73,6 +75,7 @@ _COMMAND_MODULES = (
     ws_panel,
     ws_registries,
     ws_registry_writes,
+    ws_user_data,
 )
 
 __all__ = [

@@ -292,6 +292,12 @@ def subscribe_notifications(conn: Connection, msg: dict[str, Any]) -> None:
     conn.subscriptions[msg_id] = conn.runtime.notifications.subscribe(forward)
 
 
+@register_command("persistent_notification/history", Permission.READ)
+def notification_history(conn: Connection, msg: dict[str, Any]) -> None:
+    """The cleared notifications, the most recently cleared first (Edgewise)."""
+    conn.send(result_message(msg["id"], conn.runtime.notifications.history()))
+
+
 @register_command("fire_event", Permission.ADMIN)
 def fire_event(conn: Connection, msg: dict[str, Any]) -> None:
     """Fire an event."""

@@ -46,11 +46,14 @@ export function field(text, input) {
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-/** A time (ISO text, seconds since 1970, or Date) for people. */
+const todayFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+/** A time (ISO text, seconds since 1970, or Date) for people, in the browser's local time:
+ * the time alone when it is today, with the date otherwise. */
 export function fmtTime(value) {
   if (value === null || value === undefined) return "";
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : timeFormat.format(date);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return (date.toDateString() === new Date().toDateString() ? todayFormat : timeFormat).format(date);
 }
 
 /** "5 s ago", "3 min ago"… from seconds since 1970. */
@@ -70,6 +73,7 @@ export function entityName(state) {
 /** A state with its unit, for people. */
 export function fmtState(state) {
   if (!state) return "";
+  if (state.attributes?.device_class === "timestamp" && !isUnavailable(state)) return fmtTime(state.state);
   const unit = state.attributes?.unit_of_measurement;
   return unit && !isUnavailable(state) ? `${state.state} ${unit}` : state.state;
 }

@@ -1,50 +1,49 @@
-// The header's notifications: a button with the count, and the list it opens (persistent
-// notifications, streamed by persistent_notification/subscribe; Home Assistant's format).
+// Alarms (persistent notifications with a severity), kept live for the whole panel: the header's
+// link with the active counts by severity, and the store the Alarms page reads.
+// Streamed by persistent_notification/subscribe (Home Assistant's format, Edgewise's fields).
 
-import { attempt, fmtTime, h, mount } from "./dom.js";
+import { h, mount } from "./dom.js";
 
-/** Answers the header button and the panel it opens; subscribes on ctx.conn. */
-export function notificationsArea(ctx) {
+export const SEVERITIES = ["critical", "warning", "info"];
+
+/** The live alarms: `items` by id, `listen(fn)` for changes; starts the subscription on ctx.conn. */
+export function alarmStore(conn) {
   const items = new Map();
-  const count = h("span", { class: "count" }, "0");
-  const list = h("section", { class: "notifications card", id: "notifications", hidden: true, "aria-label": "Notifications" });
-  const button = h("button", {
-    type: "button", class: "small bell", "aria-controls": "notifications", "aria-expanded": "false",
-    onclick: () => {
-      list.hidden = !list.hidden;
-      button.setAttribute("aria-expanded", String(!list.hidden));
-      if (!list.hidden) list.focus();
-    },
-  }, "Notifications ", count);
-  list.tabIndex = -1;
-
-  const dismiss = (id) => attempt(() => ctx.conn.callService("persistent_notification", "dismiss", { notification_id: id }));
-  const dismissAll = () => attempt(() => ctx.conn.callService("persistent_notification", "dismiss_all"));
-
-  function render() {
-    count.textContent = String(items.size);
-    button.classList.toggle("unread", items.size > 0);
-    const newest = [...items.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
-    mount(list,
-      h("div", { class: "page-head" },
-        h("h2", null, "Notifications"),
-        ctx.canControl && items.size > 1 ? h("button", { type: "button", class: "small", onclick: dismissAll }, "Dismiss all") : null),
-      newest.length === 0 ? h("p", { class: "muted" }, "Nothing to report.") : null,
-      h("ul", { class: "plain" }, newest.map((n) => h("li", { class: "notification", "data-id": n.notification_id },
-        n.title ? h("strong", null, n.title) : null,
-        h("p", { class: "message" }, n.message),
-        h("small", { class: "muted" }, fmtTime(n.created_at)),
-        ctx.canControl ? h("button", { type: "button", class: "small", onclick: () => dismiss(n.notification_id) }, "Dismiss") : null))));
-  }
-
-  ctx.conn.subscribe({ type: "persistent_notification/subscribe" }, (event) => {
+  const listeners = new Set();
+  conn.subscribe({ type: "persistent_notification/subscribe" }, (event) => {
     if (event.type === "current") items.clear();
     for (const [id, n] of Object.entries(event.notifications)) {
       if (event.type === "removed") items.delete(id);
       else items.set(id, n);
     }
-    render();
+    for (const listener of listeners) listener();
   });
+  return {
+    items,
+    listen(listener) { listeners.add(listener); return () => listeners.delete(listener); },
+    /** Active (not yet acknowledged) alarms by severity. */
+    counts() {
+      const counts = { critical: 0, warning: 0, info: 0 };
+      for (const n of items.values()) if (!n.acknowledged_at) counts[n.severity || "info"] += 1;
+      return counts;
+    },
+  };
+}
+
+/** The header's link to the Alarms page: a badge per severity with unacknowledged alarms. */
+export function alarmsLink(alarms) {
+  const link = h("a", { href: "#/alarms", class: "alarms-link", "data-path": "alarms" });
+  function render() {
+    const counts = alarms.counts();
+    const total = counts.critical + counts.warning + counts.info;
+    const words = SEVERITIES.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`);
+    link.setAttribute("aria-label", total ? `Alarms: ${words.join(", ")}` : "Alarms: none active");
+    link.classList.toggle("active", total > 0);
+    mount(link, h("span", { class: "label" }, "Alarms"),
+      total === 0 ? h("span", { class: "count", "aria-hidden": "true" }, "0") : null,
+      SEVERITIES.filter((s) => counts[s]).map((s) => h("span", { class: `count sev-${s}`, "aria-hidden": "true", title: `${counts[s]} ${s}` }, String(counts[s]))));
+  }
+  alarms.listen(render);
   render();
-  return { button, list };
+  return link;
 }

@@ -1,8 +1,9 @@
 """The ``notify`` integration: the ``notify.*`` services automations send messages with.
 
 Always set up; it takes no options. ``notify.persistent_notification`` (``message``, ``title``,
-``data.notification_id``), as in Home Assistant, shows the message in the panel. Integrations
-that can reach people (MQTT, a mail relay) add their own ``notify.<name>`` services.
+``data.notification_id``, and Edgewise's ``data.severity``), as in Home Assistant, shows the
+message in the panel (see ``persistent_notification`` for ids, severities and stacking).
+Integrations that can reach people (MQTT, a mail relay) add their own ``notify.<name>`` services.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import voluptuous as vol
 
 from core import Manifest, Runtime, callback, hookimpl
 from core import validators as cv
+from core.notifications import Severity
 from core.services import ServiceCall
 
 DOMAIN = "notify"
@@ -19,7 +21,12 @@ PERSISTENT_NOTIFICATION_SCHEMA = vol.Schema(
     {
         vol.Required("message"): cv.string,
         vol.Optional("title"): cv.string,
-        vol.Optional("data"): vol.Schema({vol.Optional("notification_id"): cv.string}),
+        vol.Optional("data"): vol.Schema(
+            {
+                vol.Optional("notification_id"): cv.string,
+                vol.Optional("severity"): vol.In([level.value for level in Severity]),
+            }
+        ),
     }
 )
 
@@ -44,7 +51,10 @@ def edgewise_setup(runtime: Runtime, config: object) -> None:
     def persistent_notification(call: ServiceCall) -> None:
         data = call.data.get("data") or {}
         runtime.notifications.create(
-            call.data["message"], call.data.get("title"), data.get("notification_id")
+            call.data["message"],
+            call.data.get("title"),
+            data.get("notification_id"),
+            data.get("severity"),
         )
 
     runtime.services.register(

@@ -13,6 +13,7 @@ automation engine describes those), ``logbook_entry`` (described here). Times ou
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from core.auth import Permission
 from core.auth.areas import area_aware, may_see
+from core.config import UnitSystem
 from core.const import ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from core.http import register_command, register_route
 from core.http.view import RUNTIME, current_user, json_message, json_response
@@ -192,11 +194,47 @@ def _state_entry(state: State) -> dict[str, Any]:
     }
 
 
+#: The attributes of a thermostat whose changes the logbook shows (its set points).
+SETPOINT_ATTRIBUTES = {
+    "temperature": "target temperature",
+    "target_temp_low": "low target temperature",
+    "target_temp_high": "high target temperature",
+}
+
+
+def setpoint_entries(states: list[Any], unit: str) -> list[tuple[float, dict[str, Any]]]:
+    """Logbook lines for the set point changes in one thermostat's ``states`` (oldest first).
+
+    The first state is the one before the period (compared with, never shown itself); ``unit``
+    is the site's temperature unit (a thermostat's state does not carry one).
+    """
+    entries: list[tuple[float, dict[str, Any]]] = []
+    for before, after in itertools.pairwise(states):
+        if not isinstance(before, State) or not isinstance(after, State):
+            continue
+        for key, label in SETPOINT_ATTRIBUTES.items():
+            old, new = before.attributes.get(key), after.attributes.get(key)
+            if new is None or old == new:
+                continue
+            message = f"changed its {label} to {new} {unit}"
+            if old is not None:
+                message += f" (was {old})"
+            entry = _state_entry(after)
+            entry["when"] = after.last_updated.isoformat()
+            del entry["state"]
+            entry["message"] = message
+            entries.append((after.last_updated.timestamp(), entry))
+    return entries
+
+
 def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
     @area_aware
     async def logbook(request: web.Request) -> web.StreamResponse:
         """``GET /api/logbook[/{timestamp}]``: state changes and notable events, oldest first."""
-        from .history import state_changes_during_period  # noqa: PLC0415 - SQLAlchemy
+        from .history import (  # noqa: PLC0415 - SQLAlchemy
+            get_significant_states,
+            state_changes_during_period,
+        )
         from .logbook import events_during_period  # noqa: PLC0415 - SQLAlchemy
 
         period = _period(request)
@@ -223,6 +261,22 @@ def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
                 if ATTR_UNIT_OF_MEASUREMENT in state.attributes:
                     continue
                 entries.append((state.last_changed_timestamp, _state_entry(state)))
+        # A thermostat's set point is an attribute: its changes are lines of their own.
+        runtime = request.app[RUNTIME]
+        thermostats = (
+            [entity.lower()]
+            if entity is not None and entity.lower().startswith("climate.")
+            else []
+            if entity is not None
+            else runtime.states.entity_ids("climate")
+        )
+        unit = "°F" if runtime.core.unit_system is UnitSystem.US_CUSTOMARY else "°C"
+        if thermostats:
+            histories = await get_significant_states(
+                recorder, start, end, thermostats, significant_changes_only=False
+            )
+            for items in histories.values():
+                entries.extend(setpoint_entries(items, unit))
         descriptions = request.app[RUNTIME].logbook
         events = await events_during_period(recorder, start, end, descriptions.event_types)
         for event in events:
@@ -239,7 +293,6 @@ def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
         user = current_user(request)
         if user.areas is not None:
             # An area-limited user sees the lines of their areas' entities, nothing else.
-            runtime = request.app[RUNTIME]
             entries = [
                 item
                 for item in entries

@@ -22,11 +22,17 @@ def test_create_replace_dismiss_and_what_listeners_are_told() -> None:
 
     generated = store.create("No title")
     assert len(generated) == 26  # a ULID
+    created_at = store.all()[generated]["created_at"]
     assert store.get(generated) == {
         "notification_id": generated,
         "title": None,
         "message": "No title",
-        "created_at": store.all()[generated]["created_at"],
+        "created_at": created_at,
+        "severity": "info",
+        "count": 1,
+        "updated_at": created_at,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
     }
     store.create("Filter overdue", title="AHU", notification_id="ahu")
     assert store.dismiss("ahu") is True

@@ -4,7 +4,9 @@
 
 import { control } from "../controls.js";
 import { ago, attempt, entityName, field, fmtTime, h, mount } from "../dom.js";
+import { actionForm } from "./action_form.js";
 import { backtestSection } from "./backtest.js";
+import { renderTrace } from "./trace_view.js";
 
 const NEW_AUTOMATION = `alias: New automation
 description: ""
@@ -162,10 +164,18 @@ async function editor(ctx, main, automationId) {
     }
   }
 
+  // The form beside the YAML writes into it: the text changes as if typed (gutter, unsaved state).
+  const setYaml = (value) => { area.value = value; area.dispatchEvent(new Event("input")); };
+  const insert = (value) => {
+    const { selectionStart: at, selectionEnd: end } = area;
+    area.setRangeText(value, at, end, "end");
+    area.dispatchEvent(new Event("input"));
+    area.focus();
+  };
   mount(main,
     h("p", null, h("a", { href: "#/automations" }, "← Automations")),
-    h("h1", null, automationId ? "Edit automation" : "New automation"),
-    h("form", { class: "card", onsubmit: save },
+    h("h1", null, automationId ? `Edit ${automationName(ctx, automationId)}` : "New automation"),
+    h("div", { class: "editor-layout" }, h("form", { class: "card", onsubmit: save },
       field("Id", idInput),
       h("label", { for: "yaml" }, "Configuration (YAML)"),
       h("div", { class: "code" }, gutter, area),
@@ -174,13 +184,18 @@ async function editor(ctx, main, automationId) {
       h("div", { class: "buttons" },
         h("button", { type: "submit", class: "primary" }, "Save"),
         automationId ? h("button", { type: "button", class: "danger", onclick: remove }, "Delete") : null)),
-    ctx.canControl ? backtestSection(ctx, { getYaml: () => area.value, automationId, renderTrace }) : null);
+      actionForm(ctx, { getYaml: () => area.value, setYaml, insert })),
+    ctx.canControl ? backtestSection(ctx, { getYaml: () => area.value, automationId, renderTrace: (box, trace) => renderTrace(box, trace, ctx.store) }) : null);
   drawGutter();
   return () => { window.removeEventListener("beforeunload", onUnload); ctx.leaveGuard = null; };
 }
 
-function json(value) {
-  return h("pre", { class: "json" }, JSON.stringify(value, null, 2));
+/** An automation's name for people: its entity's friendly name (its alias), else its id. */
+function automationName(ctx, itemId) {
+  for (const state of ctx.store.states.values()) {
+    if (state.entity_id.startsWith("automation.") && state.attributes.id === itemId) return entityName(state);
+  }
+  return itemId;
 }
 
 async function traces(ctx, main, itemId) {
@@ -191,37 +206,15 @@ async function traces(ctx, main, itemId) {
     `${fmtTime(r.timestamp.start)} — ${r.script_execution || r.state}${r.error ? " (error)" : ""}`)));
   mount(main,
     h("p", null, h("a", { href: "#/automations" }, "← Automations")),
-    h("h1", null, `Traces of ${itemId}`),
+    h("h1", null, `Traces of ${automationName(ctx, itemId)}`),
     runs.length ? h("div", { class: "card" }, field("Run", picker)) : h("p", { class: "muted" }, "No runs yet."),
     detail);
 
   async function show(runId) {
     const trace = await attempt(() => conn.command({ type: "trace/get", domain: "automation", item_id: itemId, run_id: runId }));
-    if (trace) renderTrace(detail, trace);
+    if (trace) renderTrace(detail, trace, ctx.store);
   }
   picker.addEventListener("change", () => show(picker.value));
   if (runs.length) show(runs[0].run_id);
   return null;
-}
-
-/** The trace viewer: one run's trigger, steps with their results, and configuration. */
-export function renderTrace(detail, trace) {
-  const start = Date.parse(trace.timestamp.start);
-  const finish = trace.timestamp.finish ? Date.parse(trace.timestamp.finish) : null;
-  const steps = Object.entries(trace.trace || {});
-  mount(detail,
-    h("section", { class: "card" }, h("h2", null, "Run"),
-      h("dl", { class: "facts" },
-        h("dt", null, "Triggered by"), h("dd", { id: "trace-trigger" }, trace.trigger || ""),
-        h("dt", null, "Started"), h("dd", null, fmtTime(trace.timestamp.start)),
-        h("dt", null, "Took"), h("dd", null, finish ? `${(finish - start).toFixed(1)} ms` : "still running"),
-        h("dt", null, "Result"), h("dd", { id: "trace-result" }, trace.script_execution || trace.state),
-        trace.error ? [h("dt", null, "Error"), h("dd", { class: "error" }, trace.error)] : null)),
-    h("section", { class: "card" }, h("h2", null, "Steps"),
-      h("ol", { class: "steps" }, steps.map(([path, elements]) => elements.map((el) => h("li", { "data-path": path },
-        h("strong", null, path), " ", h("time", { class: "muted" }, `+${(Date.parse(el.timestamp) - start).toFixed(1)} ms`),
-        el.error ? h("p", { class: "error" }, el.error) : null,
-        el.result !== undefined ? [h("h3", null, "Result"), json(el.result)] : null,
-        el.changed_variables ? [h("h3", null, "Variables"), json(el.changed_variables)] : null))))),
-    h("section", { class: "card" }, h("h2", null, "Configuration"), json(trace.config)));
 }

@@ -110,7 +110,7 @@ export default async function entityPage(ctx, main, [entityId]) {
   const facts = h("dl", { class: "facts" });
   const attrs = h("tbody");
   const controlSlot = h("div", { class: "control" });
-  const chartBox = h("div", { class: "chart", role: "img" });
+  const chartBox = h("div", { class: "chart", role: "img", "aria-label": `History chart of ${entityId}` });
   const statsBox = h("div", { class: "stats" });
   const period = h("select", { id: "period" }, PERIODS.map(([label, hours]) => h("option", { value: hours, selected: hours === 24 }, label)));
   let made = null;
@@ -134,6 +134,7 @@ export default async function entityPage(ctx, main, [entityId]) {
       return;
     }
     title.textContent = entityName(state);
+    chartBox.setAttribute("aria-label", `History chart of ${entityName(state)}`);
     stateEl.textContent = fmtState(state);
     stateEl.classList.toggle("unavailable", state.state === "unavailable");
     if (ctx.canControl && !made) {

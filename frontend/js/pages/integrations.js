@@ -22,16 +22,18 @@ export default async function integrations(ctx, main) {
     entitiesOf.get(entry.device_id).push(entry.entity_id);
   }
   const shown = list.filter((i) => i.status !== "not_configured" && i.status !== "loaded");
+  // The Error column only when an integration has one (a phone has no room for an empty one).
+  const anyError = shown.some((i) => i.error);
   mount(main,
     h("h1", null, "Integrations"),
     h("section", { class: "card" },
       h("h2", null, "Configured integrations"),
       h("table", { class: "integrations" },
-        h("thead", null, h("tr", null, ["Integration", "Status", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", null, h("tr", null, ["Integration", "Status", anyError ? "Error" : null].filter(Boolean).map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", null, shown.map((i) => h("tr", { "data-domain": i.domain },
-          h("td", null, i.name, " ", h("code", null, i.domain)),
+          h("td", null, i.name, " ", h("code", { class: "id" }, i.domain)),
           h("td", null, h("span", { class: `badge ${i.status === "running" ? "ok" : i.error ? "bad" : ""}` }, STATUS_TEXT[i.status] || i.status)),
-          h("td", null, i.error || "")))))),
+          anyError ? h("td", null, i.error || "") : null))))),
     h("section", { class: "card" },
       h("h2", null, "Connections"),
       connectivity.length

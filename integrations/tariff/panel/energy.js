@@ -4,7 +4,8 @@
 // Served by the tariff integration through the edgewise_panels hook; render(element, api).
 
 const TYPES = { off_peak: "Off-peak", standard: "Standard", peak: "Peak" };
-const COLORS = { off_peak: "#2e7d32", standard: "#f9a825", peak: "#c62828" };
+// Dark enough for the white price text on them (WCAG AA contrast, checked by axe in the tests).
+const COLORS = { off_peak: "#1b5e20", standard: "#7a4f00", peak: "#b71c1c" };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -43,12 +44,12 @@ function timeline(prices) {
       continue;
     }
     const pct = (t) => `${(((t - start) / span) * 100).toFixed(3)}%`;
-    const bar = el("div", { class: "tariff-bar", role: "img", "aria-label": "prices", style: "position:relative;display:flex;height:2.5em;border-radius:4px;overflow:hidden" },
+    const bar = el("div", { class: "tariff-bar", role: "img", "aria-label": `Prices on ${day.date}: ${segments.map((s) => `${time(s.start)} ${TYPES[s.type]} ${s.price}`).join(", ")}`, style: "position:relative;display:flex;height:2.5em;border-radius:4px;overflow:hidden" },
       ...segments.map((s) => el("div", {
         class: `tariff-slot slot-${s.type}`,
         "data-type": s.type,
         title: `${time(s.start)}–${time(s.end)} · ${TYPES[s.type]} · ${s.price} ${prices.currency}/kWh`,
-        style: `flex:${Date.parse(s.end) - Date.parse(s.start)};background:${COLORS[s.type]};opacity:0.85;color:#fff;font-size:0.75em;overflow:hidden;white-space:nowrap;padding:2px`,
+        style: `flex:${Date.parse(s.end) - Date.parse(s.start)};background:${COLORS[s.type]};color:#fff;font-size:0.75em;overflow:hidden;white-space:nowrap;padding:2px`,
       }, `${time(s.start)} ${s.price}`)));
     for (const window of prices.windows) {
       for (const block of window.blocks) {

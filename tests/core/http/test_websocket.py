@@ -215,11 +215,18 @@ async def test_persistent_notifications_stream_in_home_assistants_format(api: Ap
         current = await client.receive()
         assert current["id"] == sub["id"]
         assert current["event"]["type"] == "current"
+        created_at = notifications.all()["ahu"]["created_at"]
         assert current["event"]["notifications"]["ahu"] == {
             "notification_id": "ahu",
             "title": "AHU",
             "message": "Filter due",
-            "created_at": notifications.all()["ahu"]["created_at"],
+            "created_at": created_at,
+            # Edgewise's alarm fields, which Home Assistant's clients ignore:
+            "severity": "info",
+            "count": 1,
+            "updated_at": created_at,
+            "acknowledged_at": None,
+            "acknowledged_by": None,
         }
         notifications.create("Zone 1 too warm", notification_id="zone_1")
         notifications.create("Zone 1 much too warm", notification_id="zone_1")

@@ -89,6 +89,49 @@ async def test_create_dismiss_all_and_bad_calls(tmp_path: Path) -> None:
         assert len(runtime.notifications) == 0
 
 
+async def test_automations_raise_alarms_by_id_with_a_severity_and_repeats_stack(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path, "http:\n  server_port: 0\n", START) as runtime:
+        call = runtime.services.call
+        raise_power = {
+            "message": "9.6 kW",
+            "title": "House power high",
+            "notification_id": "house_power_high",
+            "severity": "warning",
+        }
+        await call("persistent_notification", "create", raise_power)
+        await call("persistent_notification", "create", {**raise_power, "message": "9.8 kW"})
+        await call(
+            "notify",
+            "persistent_notification",
+            {
+                "message": "9.9 kW",
+                "title": "House power high",
+                "data": {"notification_id": "house_power_high", "severity": "critical"},
+            },
+        )
+        alarm = runtime.notifications.get("house_power_high")
+        assert alarm is not None
+        assert (alarm["count"], alarm["severity"], alarm["message"]) == (3, "critical", "9.9 kW")
+        await call(
+            "persistent_notification", "acknowledge", {"notification_id": "house_power_high"}
+        )
+        acked = runtime.notifications.get("house_power_high")
+        assert acked is not None
+        assert acked["acknowledged_at"] is not None
+        await call("persistent_notification", "dismiss", {"notification_id": "house_power_high"})
+        assert [n["notification_id"] for n in runtime.notifications.history()] == [
+            "house_power_high"
+        ]
+        for bad in ({"severity": "loud"}, {"data": {"severity": "loud"}}):
+            service = "create" if "severity" in bad else "persistent_notification"
+            domain = "persistent_notification" if service == "create" else "notify"
+            with pytest.raises(ServiceValidationError) as err:
+                await call(domain, service, {"message": "x", **bad})
+            assert "severity" in str(err.value)
+
+
 BROKEN_AUTOMATION = """\
 - id: fine
   alias: Fine

@@ -122,3 +122,27 @@ async def test_history_routes_go_when_the_recorder_stops(recorded: Api) -> None:
     client = await connect(recorded, Role.VIEWER)
     answer = await client.command(type="history/downsampled", entity_ids=["light.kitchen"])
     assert answer["error"]["code"] == "unknown_command"
+
+
+async def test_logbook_shows_a_thermostats_set_point_changes_with_its_name(recorded: Api) -> None:
+    runtime = recorded.runtime
+    attributes = {"friendly_name": "Zone 1", "temperature": 17.0, "current_temperature": 19.2}
+    runtime.states.set("climate.zone_1", "heat", attributes)
+    runtime.states.set("climate.zone_1", "heat", {**attributes, "current_temperature": 19.3})
+    runtime.states.set("climate.zone_1", "heat", {**attributes, "temperature": 21.5})
+
+    def setpoints(entries: list[dict[str, object]]) -> list[object]:
+        return [e["message"] for e in entries if "target temperature" in str(e.get("message"))]
+
+    for path in ("/api/logbook", "/api/logbook?entity=climate.zone_1"):
+        status, entries = await recorded.request("GET", path, role=Role.VIEWER)
+        assert status == 200
+        assert setpoints(entries) == ["changed its target temperature to 21.5 °C (was 17.0)"]
+        [line] = [e for e in entries if "target temperature" in str(e.get("message"))]
+        assert line["name"] == "Zone 1"
+        assert line["entity_id"] == "climate.zone_1"
+    status, entries = await recorded.request(
+        "GET", "/api/logbook?entity=light.kitchen", role=Role.VIEWER
+    )
+    assert status == 200
+    assert setpoints(entries) == []
