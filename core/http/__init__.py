@@ -38,6 +38,7 @@ from . import (
     frontend,
     rest,
     templates,
+    user_data,
     websocket,
     ws_compat,
     ws_floor_label,
@@ -238,6 +239,8 @@ class HttpServer:
         self.websocket = websocket.add_routes(self.app, config)
         #: The web panel's files (``frontend/``) at ``/``.
         self.frontend = frontend.add_routes(self.app)
+        #: Each user's panel settings (``frontend/get_user_data`` and ``set_user_data``).
+        self.user_data = user_data.UserDataStore(runtime)
 
         # Last: anything under /api/ that no route above matched.
         @requires(Permission.READ)
@@ -305,6 +308,7 @@ class HttpServer:
     async def stop(self) -> None:
         """Close WebSocket clients, stop listening and close open connections."""
         await self.websocket.close_all("server stopping")
+        await self.user_data.flush()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
