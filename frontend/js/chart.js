@@ -31,6 +31,31 @@ function theme() {
 const unitLabel = (unit) => unit || "value";
 
 /**
+ * Keep `plot` fitting its container (a phone turned, a window resized) and in the page's
+ * colours when light and dark switch; stops when the container leaves the page.
+ */
+function follow(plot, container, height) {
+  const dark = matchMedia("(prefers-color-scheme: dark)");
+  const recolour = () => {
+    const { faint, grid } = theme();
+    for (const axis of plot.axes) {
+      axis.stroke = () => faint;
+      if (axis.grid) axis.grid.stroke = () => grid;
+      if (axis.ticks) axis.ticks.stroke = () => grid;
+    }
+    plot.redraw(false, true);
+  };
+  let width = container.clientWidth;
+  const resized = new ResizeObserver(() => {
+    if (!container.isConnected) { resized.disconnect(); dark.removeEventListener("change", recolour); return; }
+    const next = Math.max(280, container.clientWidth);
+    if (Math.abs(next - width) > 4) { width = next; plot.setSize({ width: next, height }); }
+  });
+  resized.observe(container);
+  dark.addEventListener("change", recolour);
+}
+
+/**
  * A line chart of `lines` = [{label, unit, xs (s), ys, dash?, step?, color?}] over [start, end]
  * (seconds), with one y axis per unit (left, right, then alternating). Answers the uPlot.
  */
@@ -66,9 +91,11 @@ export async function lineChart(container, lines, start, end, { height = 280, ti
       width: l.dash ? 1.5 : 2,
       dash: l.dash ? [6, 4] : undefined,
       spanGaps: true,
+      points: l.dash ? { show: false } : undefined,
       paths: l.step ? uPlot.paths.stepped({ align: 1 }) : undefined,
     }))],
   }, data, container);
+  follow(plot, container, height);
   container.dataset.units = units.join(",");
   container.dataset.series = lines.map((l) => (l.dash ? `${l.label}:dashed` : l.label)).join("|");
   return plot;
@@ -97,7 +124,11 @@ export async function barChart(container, bars, start, end, step, { height = 240
   const width = Math.max(280, container.clientWidth || 600);
   const plot = new uPlot({
     width, height,
-    scales: { x: { time: true, range: () => [start, end] }, y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] } },
+    // The last period's bar is whole even when the period is still running.
+    scales: {
+      x: { time: true, range: () => [Math.min(start, starts[0] ?? start), Math.max(end, (starts[starts.length - 1] ?? 0) + step)] },
+      y: { range: (u, min, max) => [0, Math.max(max, 0.001) * 1.1] },
+    },
     axes: [
       { stroke: faint, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
       { stroke: faint, label: unit, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, labelSize: 18 },
@@ -110,6 +141,7 @@ export async function barChart(container, bars, start, end, step, { height = 240
       points: { show: false },
     }))],
   }, data, container);
+  follow(plot, container, height);
   container.dataset.bars = String(starts.length);
   return plot;
 }

@@ -31,8 +31,8 @@ export function thermostatCard(conn, state, { unit = "°C", canControl = false, 
   const mode = h("select", { class: "mode", "aria-label": `Mode of ${entityName(state)}` });
   const modeText = h("span", { class: "mode-text" });
   const reason = h("p", { class: "reason error", role: "alert", hidden: true });
-  const el = h("div", { class: "thermostat", "data-entity-id": id, role: "group", "aria-label": `Thermostat ${entityName(state)}` },
-    h("div", { class: "thermo-head" }, name, action),
+  const el = h("div", { class: link ? "thermostat" : "thermostat card", "data-entity-id": id, role: "group", "aria-label": `Thermostat ${entityName(state)}` },
+    h("div", { class: "thermo-head" }, link ? name : h("span", { class: "muted" }, "Thermostat"), action),
     h("div", { class: "thermo-body" },
       h("div", { class: "thermo-now" }, h("span", { class: "muted small" }, "Now"), current),
       h("div", { class: "thermo-target" },
@@ -113,7 +113,7 @@ export function thermostatCard(conn, state, { unit = "°C", canControl = false, 
 
   function update(s) {
     latest = s;
-    name.textContent = entityName(s);
+    if (link) name.textContent = entityName(s);
     const cur = s.attributes.current_temperature;
     current.textContent = cur === null || cur === undefined ? "—" : `${Number(cur).toFixed(1)} ${unit}`;
     const act = s.attributes.hvac_action || (s.state === "off" ? "off" : null);

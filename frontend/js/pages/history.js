@@ -232,7 +232,7 @@ export default async function historyPage(ctx, main) {
     const ids = pickedMeters.length ? pickedMeters : defaults.energy;
     const bucket = sel.per === "auto" ? (end - start > 2 * 86400 ? "day" : "hour") : sel.per;
     energyNote.textContent = !ids.length ? "No energy meter on this site." :
-      `${pickedMeters.length ? "The chosen meters" : "The site's meters"} (${ids.map((id) => entityName(store.get(id)) || id).join(", ")}), kWh per ${bucket}, from the recorder's statistics; the last 5-minute statistics fill in the current hour.`;
+      `${pickedMeters.length ? "The chosen meters" : "The site's meters"} (${ids.map((id) => entityName(store.get(id)) || id).join(", ")}), kWh per ${bucket}, from the recorder's statistics${end > Date.now() / 1000 - 600 ? "; the 5-minute statistics fill in the current hour" : ""}.`;
     if (!ids.length) { mount(energyChart); return; }
     const bars = await energyBars(conn, store, ids, start, end, bucket);
     if (!bars.some((b) => b.xs.length)) {
