@@ -72,6 +72,13 @@ modbus:
       - {{name: Building energy, unique_id: bms_building_energy, slave: 1, address: 2,
          input_type: input, data_type: float32, unit_of_measurement: kWh, device_class: energy,
          state_class: total_increasing, scan_interval: 5}}
+      # A second device: its electric power and a cooling load (3 times the house meter's
+      # power, in kW), so that its page derives COP and kW/ton from values read over Modbus.
+      - {{name: Power, unique_id: bms_unit_power, slave: 2, address: 0, input_type: input,
+         data_type: float32, unit_of_measurement: W, device_class: power, scan_interval: 5}}
+      - {{name: Cooling load, unique_id: bms_unit_load, slave: 2, address: 0, input_type: input,
+         data_type: float32, scale: 0.003, precision: 3, unit_of_measurement: kW,
+         device_class: power, scan_interval: 5}}
 """
 METERS = ("sensor.main_meter_energy", "sensor.house_meter_energy")
 ENERGY_ATTRS = {
@@ -444,6 +451,27 @@ async def test_a_modbus_device_gets_its_equipment_page_from_the_device_registry(
     energy = page.locator("section[data-role='energy'] li[data-entity-id='sensor.building_energy']")
     await expect(energy).to_contain_text("kWh")
     await shoot(page, "equipment-modbus")
+    # No load on this one: nothing is derived.
+    assert await page.locator(".kv.derived").count() == 0
+
+    # The second device has a cooling load and an electric power: COP and kW/ton are derived,
+    # with their units and inputs named.
+    unit = runtime.entity_registry.get("sensor.cooling_load")
+    assert unit is not None
+    await page.goto(f"{sim_site.url}/#/device/{unit.device_id}")
+    await expect(page.get_by_role("heading", name="BMS gateway device 2", level=1)).to_be_visible()
+    derived = page.locator(".kv.derived")
+    await expect(derived).to_have_count(2)
+    power_w = float(state_of(sim_site, "sensor.power"))
+    load_kw = float(state_of(sim_site, "sensor.cooling_load"))
+    await expect(derived.nth(0)).to_contain_text(
+        f"COP (derived){number(load_kw / (power_w / 1000), 2)}"
+    )
+    await expect(derived.nth(1)).to_contain_text(
+        f"{number((power_w / 1000) / (load_kw / 3.51685), 3)} kW/ton"
+    )
+    await expect(derived.nth(1)).to_contain_text("from Cooling load and Power")
+    await shoot(page, "equipment-derived")
     assert not errors, errors
 
 
@@ -555,6 +583,17 @@ async def test_history_of_yesterday_with_two_entities_a_setpoint_line_and_energy
     await expect(again.get_by_role("button", name="Yesterday")).to_have_attribute(
         "aria-pressed", "true"
     )
+
+    # A custom period is in the address too.
+    await page.get_by_role("button", name="Custom").click()
+    start = local_midnight(1) + timedelta(hours=6)
+    await page.locator("#history-from").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    await page.locator("#history-to").fill((start + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_role("button", name="Show", exact=True).click()
+    await expect(page.locator(".period-text")).to_contain_text("6:00:00 AM")
+    await expect(energy).to_have_attribute("data-bars", "12")
+    assert "from=" in page.url
+    assert "range=custom" in page.url
 
     # Per day over the last 7 days.
     await page.get_by_role("button", name="Last 7 days").click()
