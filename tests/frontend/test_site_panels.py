@@ -425,9 +425,23 @@ async def test_the_ahu_page_shows_supply_air_against_its_setpoint_controls_and_t
     await expect(page.locator("section[data-role='performance']")).to_contain_text("kW/ton")
     assert await page.locator(".kv.derived").count() == 0
     await shoot(page, "equipment-chiller")
+    chiller = page.url.split("/", 3)[3]
+
+    # A zone: its thermostat, and its trend with the setpoint as a dashed line.
+    zone = sim_site.runtime.entity_registry.get("climate.zone_1")
+    assert zone is not None
+    await page.goto(f"{sim_site.url}/#/device/{zone.device_id}")
+    await expect(page.get_by_role("heading", name="Zone 1", level=1)).to_be_visible()
+    await expect(page.locator("section[data-role='climate'] .thermostat")).to_be_visible()
+    await expect(page.locator(".kv[data-entity-id='climate.zone_1']")).to_contain_text("setpoint")
+    await expect(page.locator(".chart .uplot")).to_be_visible()
+    assert "Zone 1 setpoint:dashed" in (
+        await page.locator(".chart").get_attribute("data-series") or ""
+    )
+    await shoot(page, "equipment-zone")
 
     # A viewer sees the values and no control.
-    viewer, viewer_errors = await open_as(browser, sim_site, "vic", page.url.split("/", 3)[3])
+    viewer, viewer_errors = await open_as(browser, sim_site, "vic", chiller)
     await expect(viewer.get_by_role("heading", name="Chiller 1", level=1)).to_be_visible()
     assert await viewer.locator("main input, main select, main button").count() == 0
     assert not errors, errors

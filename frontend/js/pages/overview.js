@@ -71,9 +71,13 @@ export default async function overview(ctx, main) {
 
   // --- summary ----------------------------------------------------------------------------------
 
+  // The default entities of the summary change only when entities come or go (see build()).
+  let defaults = null;
   const chosen = (kind) => {
     const picked = layout.summary[kind];
-    return Array.isArray(picked) && picked.length ? picked : summaryCandidates(store.states, registries).defaults[kind];
+    if (Array.isArray(picked) && picked.length) return picked;
+    defaults ??= summaryCandidates(store.states, registries).defaults;
+    return defaults[kind];
   };
   let alarms = 0;
   let energy = null;
@@ -161,6 +165,7 @@ export default async function overview(ctx, main) {
   }
 
   function build() {
+    defaults = null;
     const needle = search.value.trim().toLowerCase();
     const groups = new Map(); // area → domain → [state]
     const devices = new Map(); // area → Set(device id)
