@@ -6,7 +6,7 @@ own), and the recorder on SQLite. Yesterday's and today's history is written int
 database and compiled into statistics by the recorder's own compile, as if the site had been
 running since yesterday.
 
-Each test saves desktop (1280 by 800, light) and phone (390 by 844, dark) screenshots into
+Each test saves desktop (1280 by 800, light and dark) and phone (390 by 844, dark) screenshots into
 ``tests/frontend/screenshots/`` (git-ignored) and prints the folder.
 """
 
@@ -232,7 +232,7 @@ async def open_as(
 
 
 async def shoot(page: Page, name: str) -> None:
-    """Desktop (light) and phone (dark) screenshots of the page as it is now."""
+    """Desktop (light, full page; dark, the first screen) and phone (dark) screenshots."""
     SHOTS.mkdir(exist_ok=True)
     # Rows off screen are not painted (content-visibility); a full-page picture wants them all.
     await page.add_style_tag(content="li.entity { content-visibility: visible !important; }")
@@ -241,6 +241,9 @@ async def shoot(page: Page, name: str) -> None:
     await page.emulate_media(color_scheme="light")
     await page.wait_for_timeout(300)
     await page.screenshot(path=str(SHOTS / f"{name}-desktop.png"), full_page=True)
+    await page.emulate_media(color_scheme="dark")
+    await page.wait_for_timeout(300)
+    await page.screenshot(path=str(SHOTS / f"{name}-desktop-dark.png"))
     await page.set_viewport_size(PHONE)
     await page.emulate_media(color_scheme="dark")
     await page.wait_for_timeout(300)
