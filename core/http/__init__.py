@@ -12,7 +12,7 @@ automation editor and traces from the automation engine, through the same two ca
 
 Modules: ``view`` (keys and helpers), ``middleware``, ``auth_views`` (login), ``rest``
 (Home Assistant's REST API), ``registry`` (routes and commands added at run time),
-``websocket`` and ``ws_commands`` (Home Assistant's WebSocket API), ``ws_user_data`` (per-user panel
+``websocket`` and ``ws_commands`` (Home Assistant's WebSocket API), ``user_data`` (per-user panel
 settings), ``ws_panel`` (the kernel
 commands the web panel needs), ``frontend`` (the panel's static files at ``/``), ``panels``
 (pages integrations add), ``ban``, ``permissions``, ``error_log``.
@@ -39,13 +39,13 @@ from . import (
     frontend,
     rest,
     templates,
+    user_data,
     websocket,
     ws_compat,
     ws_floor_label,
     ws_panel,
     ws_registries,
     ws_registry_writes,
-    ws_user_data,
 )
 from .ban import LoginGuard
 from .error_log import ERROR_LOG
@@ -75,7 +75,6 @@ _COMMAND_MODULES = (
     ws_panel,
     ws_registries,
     ws_registry_writes,
-    ws_user_data,
 )
 
 __all__ = [
@@ -241,6 +240,8 @@ class HttpServer:
         self.websocket = websocket.add_routes(self.app, config)
         #: The web panel's files (``frontend/``) at ``/``.
         self.frontend = frontend.add_routes(self.app)
+        #: Each user's panel settings (``frontend/get_user_data`` and ``set_user_data``).
+        self.user_data = user_data.UserDataStore(runtime)
 
         # Last: anything under /api/ that no route above matched.
         @requires(Permission.READ)
@@ -308,6 +309,7 @@ class HttpServer:
     async def stop(self) -> None:
         """Close WebSocket clients, stop listening and close open connections."""
         await self.websocket.close_all("server stopping")
+        await self.user_data.flush()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

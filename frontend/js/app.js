@@ -9,6 +9,7 @@ const root = document.getElementById("app");
 
 const PAGES = [
   { path: "overview", title: "Overview", load: () => import("./pages/overview.js") },
+  { path: "history", title: "History", load: () => import("./pages/history.js") },
   { path: "automations", title: "Automations", load: () => import("./pages/automations.js") },
   { path: "logbook", title: "Logbook", load: () => import("./pages/logbook.js") },
   { path: "alarms", title: "Alarms", load: () => import("./pages/alarms.js") },
@@ -17,6 +18,7 @@ const PAGES = [
 ];
 const HIDDEN_PAGES = {
   entity: () => import("./pages/entity.js"),
+  device: () => import("./pages/equipment.js"),
   panel: () => import("./pages/custom.js"),
 };
 
@@ -50,9 +52,10 @@ async function start() {
   }
   const store = new EntityStore(conn);
   store.start();
-  const [user, panels] = await Promise.all([
+  const [user, panels, config] = await Promise.all([
     conn.command({ type: "auth/current_user" }),
     conn.command({ type: "get_panels" }),
+    conn.command({ type: "get_config" }),
   ]);
   const ctx = {
     conn,
@@ -60,6 +63,8 @@ async function start() {
     user,
     panels,
     alarms: alarmStore(conn),
+    config,
+    temperatureUnit: config?.unit_system?.temperature || "°C",
     canControl: user.role === "operator" || user.role === "admin",
     isAdmin: user.role === "admin",
     registries: null,

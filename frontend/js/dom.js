@@ -75,6 +75,11 @@ export function fmtState(state) {
   if (!state) return "";
   if (state.attributes?.device_class === "timestamp" && !isUnavailable(state)) return fmtTime(state.state);
   const unit = state.attributes?.unit_of_measurement;
+  // A raw float (a Modbus float32, say) is shown to 6 significant digits, not 42154.19921875.
+  if (/^-?\d+\.\d{4,}$/.test(state.state)) {
+    const value = Number(Number(state.state).toPrecision(6));
+    return unit ? `${value} ${unit}` : String(value);
+  }
   return unit && !isUnavailable(state) ? `${state.state} ${unit}` : state.state;
 }
 

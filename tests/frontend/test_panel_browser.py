@@ -82,7 +82,7 @@ async def test_onboarding_login_live_states_controls_and_every_page(
     await expect(pump).to_be_visible()
     plant = page.locator("section.area", has=page.get_by_role("heading", name="Plant room"))
     await expect(plant.locator("li[data-entity-id='number.setpoint']")).to_be_visible()
-    await expect(plant.locator("h3", has_text="switch")).to_be_visible()
+    await expect(plant.locator("h3", has_text="Switches")).to_be_visible()
     boiler = page.locator("li[data-entity-id='sensor.boiler']")
     await expect(boiler).to_have_class("entity unavailable")
     await expect(boiler.locator(".state")).to_have_text("unavailable")

@@ -1,27 +1,13 @@
 // One entity: state, control, attributes, who changed it last, history chart, statistics.
 
+import { loadUplot } from "../chart.js";
 import { control } from "../controls.js";
 import { attempt, entityName, fmtState, fmtTime, h, mount } from "../dom.js";
+import { deviceName } from "../site.js";
+import { thermostatCard } from "../thermostat.js";
 import { settingsCard } from "./entity_settings.js";
 
 const PERIODS = [["1 hour", 1], ["6 hours", 6], ["24 hours", 24], ["7 days", 168], ["30 days", 720]];
-let uplotLoading = null;
-
-/** Load uPlot (script and style) once, when a chart is first shown. */
-function loadUplot() {
-  if (!uplotLoading) {
-    const base = new URL("../../vendor/uplot/", import.meta.url);
-    uplotLoading = new Promise((resolve, reject) => {
-      document.head.append(h("link", { rel: "stylesheet", href: new URL("uPlot.min.css", base) }));
-      const script = h("script", { src: new URL("uPlot.iife.min.js", base) });
-      script.onload = () => resolve(window.uPlot);
-      script.onerror = () => reject(new Error("Could not load the chart library"));
-      document.head.append(script);
-    });
-  }
-  return uplotLoading;
-}
-
 export function changedBy(state, userNames) {
   const context = state.context || {};
   if (context.user_id) return `${userNames[context.user_id] || "a user"} (user)`;
@@ -76,30 +62,40 @@ async function chart(container, conn, entityId, hours) {
   return plot;
 }
 
+/**
+ * Daily statistics of the last 7 days, and the 5-minute statistics of the last hour: those are
+ * compiled every 5 minutes, so a new sensor shows its first row within 5 minutes.
+ */
 async function statistics(container, conn, entityId) {
-  const start = new Date(Date.now() - 7 * 86400_000);
-  let stats;
+  const now = Date.now();
+  const ask = (period, since) => conn.command({
+    type: "recorder/statistics_during_period", statistic_ids: [entityId],
+    start_time: new Date(since).toISOString(), period, types: ["change", "mean", "min", "max", "sum"],
+  });
+  let daily;
+  let recent;
   try {
-    stats = await conn.command({
-      type: "recorder/statistics_during_period", statistic_ids: [entityId],
-      start_time: start.toISOString(), period: "day", types: ["change", "mean", "min", "max", "sum"],
-    });
+    [daily, recent] = await Promise.all([ask("day", now - 7 * 86400_000), ask("5minute", now - 3600_000)]);
   } catch (err) {
     mount(container, h("p", { class: "muted" }, `No statistics: ${err.message}`));
     return;
   }
-  const rows = stats[entityId] || [];
-  if (!rows.length) {
-    mount(container, h("p", { class: "muted" }, "No long-term statistics yet (they are compiled every 5 minutes)."));
+  const days = daily[entityId] || [];
+  const short = recent[entityId] || [];
+  if (!days.length && !short.length) {
+    mount(container, h("p", { class: "muted" }, "No statistics yet: the first are compiled within 5 minutes (every 5 minutes, then hourly and daily)."));
     return;
   }
   const num = (v) => (v === null || v === undefined ? "" : Number(v).toFixed(2));
-  mount(container, h("table", null,
-    h("caption", null, "Daily statistics, last 7 days"),
-    h("thead", null, h("tr", null, ["Day", "Change", "Mean", "Min", "Max"].map((c) => h("th", { scope: "col" }, c)))),
+  const table = (caption, rows, id) => h("table", { id },
+    h("caption", null, caption),
+    h("thead", null, h("tr", null, ["From", "Change", "Mean", "Min", "Max"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", null, rows.map((r) => h("tr", null,
       h("td", null, fmtTime(r.start)), h("td", null, num(r.change)), h("td", null, num(r.mean)),
-      h("td", null, num(r.min)), h("td", null, num(r.max)))))));
+      h("td", null, num(r.min)), h("td", null, num(r.max))))));
+  mount(container,
+    short.length ? table("Every 5 minutes, last hour (compiled every 5 minutes)", short.slice().reverse(), "stats-5minute") : null,
+    days.length ? table("Daily, last 7 days", days, "stats-daily") : h("p", { class: "muted" }, "Daily statistics follow once the first hour is compiled."));
 }
 
 export default async function entityPage(ctx, main, [entityId]) {
@@ -120,7 +116,8 @@ export default async function entityPage(ctx, main, [entityId]) {
     h("section", { class: "card" }, h("h2", null, "Details"), facts),
     h("section", { class: "card" },
       h("div", { class: "page-head" }, h("h2", null, "History"),
-        h("div", { class: "field inline" }, h("label", { for: "period" }, "Period"), period)),
+        h("div", { class: "field inline" }, h("label", { for: "period" }, "Period"), period),
+        h("a", { href: `#/history/${new URLSearchParams({ range: "7d", entities: entityId })}` }, "Compare in History")),
       chartBox),
     h("section", { class: "card", id: "statistics" }, h("h2", null, "Statistics"), statsBox),
     h("section", { class: "card" }, h("h2", null, "Attributes"),
@@ -137,7 +134,10 @@ export default async function entityPage(ctx, main, [entityId]) {
     chartBox.setAttribute("aria-label", `History chart of ${entityName(state)}`);
     stateEl.textContent = fmtState(state);
     stateEl.classList.toggle("unavailable", state.state === "unavailable");
-    if (ctx.canControl && !made) {
+    if (!made && state.entity_id.startsWith("climate.")) {
+      made = thermostatCard(conn, state, { unit: ctx.temperatureUnit, canControl: ctx.canControl, link: false });
+      controlSlot.append(made.el);
+    } else if (ctx.canControl && !made) {
       made = control(conn, state);
       if (made) controlSlot.append(made.el);
     }
@@ -149,7 +149,7 @@ export default async function entityPage(ctx, main, [entityId]) {
       h("dt", null, "Last changed"), h("dd", null, fmtTime(state.last_changed)),
       h("dt", null, "Last updated"), h("dd", null, fmtTime(state.last_updated)),
       h("dt", null, "Last changed by"), h("dd", { id: "changed-by" }, changedBy(state, registries.userNames)),
-      device ? [h("dt", null, "Device"), h("dd", null, device.name_by_user || device.name || device.id)] : null,
+      device ? [h("dt", null, "Device"), h("dd", null, h("a", { href: `#/device/${encodeURIComponent(device.id)}`, id: "device-link" }, deviceName(device)))] : null,
       entry ? [h("dt", null, "Integration"), h("dd", null, entry.platform)] : null);
     mount(attrs, Object.entries(state.attributes).map(([k, v]) => h("tr", null,
       h("th", { scope: "row" }, k), h("td", null, typeof v === "object" ? JSON.stringify(v) : String(v)))));
@@ -167,7 +167,7 @@ export default async function entityPage(ctx, main, [entityId]) {
   period.addEventListener("change", drawChart);
   drawChart();
   const state = store.get(entityId);
-  if (state?.attributes?.state_class) statistics(statsBox, conn, entityId);
+  if (state?.attributes?.state_class) attempt(() => statistics(statsBox, conn, entityId));
   else mount(statsBox, h("p", { class: "muted" }, "Long-term statistics are kept for sensors with a state class (meters, measurements)."));
   return stop;
 }
