@@ -183,16 +183,12 @@ export function summaryCandidates(states, registries) {
  * the unsubscribe function. For now an alarm is a persistent notification (the one place to
  * change when alarms get severities).
  */
-export function watchActiveAlarms(conn, callback) {
-  const ids = new Set();
-  return conn.subscribe({ type: "persistent_notification/subscribe" }, (event) => {
-    if (event.type === "current") ids.clear();
-    for (const id of Object.keys(event.notifications)) {
-      if (event.type === "removed") ids.delete(id);
-      else ids.add(id);
-    }
-    callback(ids.size);
-  });
+export function watchActiveAlarms(alarms, callback) {
+  // `alarms` is the shell's alarm store (notifications.js): unacknowledged alarms by severity.
+  const report = () => callback(alarms.counts());
+  const stop = alarms.listen(report);
+  report();
+  return stop;
 }
 
 // --- the user's settings (frontend/get_user_data, kept on the server per user) -------------------

@@ -79,7 +79,7 @@ export default async function overview(ctx, main) {
     defaults ??= summaryCandidates(store.states, registries).defaults;
     return defaults[kind];
   };
-  let alarms = 0;
+  let alarms = { critical: 0, warning: 0, info: 0 };
   let energy = null;
   let energyIds = null; // the meters `energy` was asked for
 
@@ -98,9 +98,12 @@ export default async function overview(ctx, main) {
       metrics.outdoor.value.textContent = outdoor && !isUnavailable(outdoor) ? fmtState(outdoor) : "—";
     }
     metrics.outdoor.sub.textContent = outdoor ? entityName(outdoor) : "no outdoor sensor";
-    metrics.alarms.value.textContent = String(alarms);
-    metrics.alarms.el.classList.toggle("bad", alarms > 0);
-    metrics.alarms.sub.textContent = alarms ? "in notifications" : "all clear";
+    const activeAlarms = alarms.critical + alarms.warning + alarms.info;
+    metrics.alarms.value.textContent = String(activeAlarms);
+    metrics.alarms.el.classList.toggle("bad", activeAlarms > 0);
+    metrics.alarms.sub.textContent = activeAlarms
+      ? ["critical", "warning", "info"].filter((s) => alarms[s]).map((s) => `${alarms[s]} ${s}`).join(", ")
+      : "all clear";
     const plant = chosen("plant").map((id) => store.get(id)).filter(Boolean);
     const running = plant.filter((s) => s.state === "on").length;
     const down = plant.filter((s) => isUnavailable(s)).length;
@@ -116,7 +119,7 @@ export default async function overview(ctx, main) {
       .catch(() => { energy = null; })
       .finally(() => { if (energyIds === ids.join(",")) renderSummary(); });
   }
-  const stopAlarms = watchActiveAlarms(conn, (n) => { alarms = n; renderSummary(); });
+  const stopAlarms = watchActiveAlarms(ctx.alarms, (counts) => { alarms = counts; renderSummary(); });
 
   // --- area tiles -------------------------------------------------------------------------------
 
