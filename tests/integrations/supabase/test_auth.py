@@ -293,7 +293,7 @@ supabase:
                 double.jwt_secret,
             )
             headers = {"Authorization": f"Bearer {token}"}
-            async with session.get(url + "/api/events", headers=headers) as response:
+            async with session.get(url + "/metrics", headers=headers) as response:
                 assert response.status == 403
     finally:
         await runtime.stop()
