@@ -5,6 +5,10 @@ and controls only the entities in those areas: an entity's own area, else its de
 and WebSocket commands are refused to such a user unless marked ``area_aware`` (they filter
 what they return and check what they act on); everything else fails closed with 403, so a new
 route cannot leak another building's data by forgetting the filter.
+
+Filtering: states and registries with ``may_see``/``visible_states``/``may_see_device``,
+events with ``event_visible``, templates through ``core.auth.area_view``; acting on entities
+with ``check_call_in_areas``. Which route does what: ``tests/core/http/test_roles_areas.py``.
 """
 
 from __future__ import annotations

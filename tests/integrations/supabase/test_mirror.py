@@ -23,6 +23,8 @@ START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 def _yaml(double: SupabaseDouble) -> str:
     return f"""
+http:
+  server_port: 0
 appliance:
   price: 0.30
   appliances:
