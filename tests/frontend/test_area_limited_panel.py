@@ -81,4 +81,17 @@ async def test_an_area_limited_operator_uses_the_panel_within_their_area(
     )
     await shots(page, "area-limited-outside")
     assert runtime.states.is_state("select.mode", "eco")
+    # A change in the Kitchen meanwhile: in the site's logbook, not in theirs.
+    kitchen_mode = runtime.states.get("select.mode")
+    assert kitchen_mode is not None
+    runtime.states.set("select.mode", "comfort", dict(kitchen_mode.attributes))
+
+    # Every other page opens for them without an error (what it lists is theirs or refused).
+    for name in ("Automations", "Logbook", "Integrations", "Settings", "Plant"):
+        await page.get_by_role("navigation", name="Pages").get_by_role("link", name=name).click()
+        await expect(page.locator("main h1").first).to_be_visible()
+    await page.get_by_role("navigation", name="Pages").get_by_role("link", name="Logbook").click()
+    await expect(page.locator("main")).to_contain_text("Pump")
+    await expect(page.locator("main")).not_to_contain_text("Mode")
+    await shots(page, "area-limited-logbook")
     assert errors == []
