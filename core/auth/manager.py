@@ -83,6 +83,8 @@ _LOGGER = logging.getLogger(__name__)
 #: every request that carries a token this server did not issue, so it must be quick (cache
 #: keys; fetch only what is missing).
 TokenVerifier = Callable[[str], Awaitable[User | None]]
+#: Whether a token (valid or not any more: expired, say) was issued by a verifier's issuer.
+TokenIssuedCheck = Callable[[str], Awaitable[bool]]
 
 _HASHER = PasswordHasher()
 
@@ -171,6 +173,7 @@ class AuthManager:
         #: areas.
         self.on_user_change: list[Callable[[str], None]] = []
         self._verifiers: list[TokenVerifier] = []
+        self._issued_checks: list[TokenIssuedCheck] = []
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
@@ -478,18 +481,26 @@ class AuthManager:
             return None
         return user, grant
 
-    def add_token_verifier(self, verifier: TokenVerifier) -> Callable[[], None]:
+    def add_token_verifier(
+        self, verifier: TokenVerifier, *, issued: TokenIssuedCheck | None = None
+    ) -> Callable[[], None]:
         """Also accept bearer tokens that ``verifier`` vouches for; answer its remover.
 
         ``authenticate`` asks the verifiers, in the order added, about a token this server did
         not issue; the first user one returns (if active) is served, with the role (and any
-        other rights) of that ``User``.
+        other rights) of that ``User``. ``issued`` tells a token its issuer really signed but
+        that is no longer valid (expired) from a forgery, so that a client retrying an expired
+        token is not banned (``issued_anywhere``).
         """
         self._verifiers.append(verifier)
+        if issued is not None:
+            self._issued_checks.append(issued)
 
         def remove() -> None:
             if verifier in self._verifiers:
                 self._verifiers.remove(verifier)
+            if issued is not None and issued in self._issued_checks:
+                self._issued_checks.remove(issued)
 
         return remove
 
@@ -521,6 +532,18 @@ class AuthManager:
         not be banned for it; any other token is a guess.
         """
         return self._verify(token) is not None or self.data.was_granted(token)
+
+    async def issued_anywhere(self, token: str) -> bool:
+        """``was_issued``, or an added verifier's issuer signed ``token`` (an expired one).
+
+        Only a token nobody issued is a guess and counts towards a ban.
+        """
+        if self.was_issued(token):
+            return True
+        for issued in list(self._issued_checks):
+            if await issued(token):
+                return True
+        return False
 
     async def revoke(self, token_id: str) -> None:
         """Revoke a grant and every access token issued from it.

@@ -102,7 +102,9 @@ def register_route(
     and must come with a bearer token; the user's role must allow ``permission`` (any but
     ``PUBLIC``). ``path`` is exact or has whole-segment placeholders
     (``/api/my_meter/readings/{meter}``), read with ``request.match_info["meter"]``. The route
-    is removed when the integration that registered it stops.
+    is removed when the integration that registered it stops. A user limited to areas is
+    refused the route (403) unless ``handler`` is marked ``core.auth.areas.area_aware``: it then
+    answers only what lies in ``current_user(request).areas`` (``may_see``, ``visible_states``).
 
     Returns:
         A function that removes the route (harmless to call twice).
@@ -125,7 +127,8 @@ def register_command(
     ``core.http.ws_messages``); when it is a coroutine function it runs as a task tied to the
     connection, and ``core.errors`` exceptions it raises become error answers. The user's role
     must allow ``permission`` (any but ``PUBLIC``). The command is removed when the integration
-    that registered it stops.
+    that registered it stops. A user limited to areas is refused it (``unauthorized``) unless
+    ``handler`` is marked ``core.auth.areas.area_aware`` and keeps to ``conn.user.areas``.
 
     Returns:
         A function that removes the command (harmless to call twice).

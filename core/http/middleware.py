@@ -14,10 +14,11 @@
    token is served even from a banned address (tokens cannot be guessed; the ban is against
    password guessing); without one, a banned address gets 429. Only a token the server never
    issued counts towards a ban: a stale one (an open tab after a restart) gets 401 and nothing
-   else. A token of another issuer counts when a verifier an integration added vouches for it
-   (``AuthManager.add_token_verifier``). A user limited to areas is refused every route not
-   marked ``area_aware`` (``core.auth.areas``). Public routes (health checks, the panel's
-   files) are never banned; the login routes consult the ban themselves.
+   else. A token of another issuer does not count when that issuer signed it (an expired
+   Supabase token: ``AuthManager.add_token_verifier``'s ``issued``); a forgery does. A user
+   limited to areas is refused every route not marked ``area_aware`` (``core.auth.areas``).
+   Public routes (health checks, the panel's files) are never banned; the login routes consult
+   the ban themselves.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         guard = request.app[GUARD]
         if (left := guard.banned_for(address)) > 0:
             return banned_response(left)
-        if token is not None and not auth.was_issued(token):
+        if token is not None and not await auth.issued_anywhere(token):
             guard.failed(address, "authentication with an invalid token")
         return web.Response(status=401, text=UNAUTHORIZED_TEXT)
     user, grant = found

@@ -145,6 +145,15 @@ class ApiRegistry:
         """The handler for ``method path`` and the values of its ``{name}`` segments, or None."""
         return self._match(method.upper(), path)
 
+    def routes(self) -> list[tuple[str, str, Handler]]:
+        """Every route: method, path (placeholders as ``{name}``) and handler."""
+        found = [(m, p, h) for (m, p), h in self._routes.items()]
+        for pattern in self._patterns:
+            names = iter(pattern.names)
+            path = "/".join(s if s is not None else f"{{{next(names)}}}" for s in pattern.segments)
+            found.append((pattern.method, path, pattern.handler))
+        return found
+
     def allowed_methods(self, path: str) -> set[str]:
         """The methods some route serves at ``path`` (for a 405's ``Allow``)."""
         methods = {m for (m, p) in self._routes if p == path}

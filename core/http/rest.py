@@ -130,6 +130,7 @@ async def api_config(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Permission.READ)
+@area_aware  # what is installed, not what it sees
 async def api_components(request: web.Request) -> web.StreamResponse:
     """``GET /api/components``."""
     return json_response(components(request.app))
@@ -281,6 +282,7 @@ async def api_call_service(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Permission.READ)
+@area_aware  # event types and listener counts: nothing of any area
 async def api_events(request: web.Request) -> web.StreamResponse:
     """``GET /api/events``: event types and their listener counts, the kernel's always listed."""
     counts = dict.fromkeys(KERNEL_EVENTS, 0)

@@ -7,7 +7,10 @@ event each time the result changes (``core.template.track_template``'s rules: on
 read changed; ``now()`` at most once a minute).
 
 Both are for admins, as in Home Assistant: a template reads every state and runs on the event
-loop. Each render over the API has a short time budget (``API_RENDER_TIME``) so that even an admin's
+loop. An area-limited admin's template reads the site limited to their areas
+(``core.auth.area_view``): other buildings' entities, devices and areas do not exist for it.
+
+Each render over the API has a short time budget (``API_RENDER_TIME``) so that even an admin's
 runaway template cannot hold the loop; a subscription whose render runs past it gets an error event
 and ends. One connection holds at most ``MAX_TEMPLATE_SUBSCRIPTIONS`` templates, and their renders
 together take at most ``API_RENDER_SHARE`` of every second (the rest wait for the next second).
@@ -22,10 +25,12 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 
 from core.auth import Permission
+from core.auth.area_view import area_view
+from core.auth.areas import area_aware
 from core.template import Template, TemplateError, TemplateTimeoutError
 from core.template.tracking import RenderPacer, TemplateTracker
 
-from .view import RUNTIME, InvalidJson, json_message, read_json, requires
+from .view import RUNTIME, InvalidJson, current_user, json_message, read_json, requires
 from .ws_commands import field, register_command
 from .ws_messages import ERR_TEMPLATE_ERROR, error_message, event_message, result_message
 
@@ -52,6 +57,7 @@ _BY_CONNECTION: WeakKeyDictionary[Connection, _ConnectionTemplates] = WeakKeyDic
 
 
 @requires(Permission.ADMIN)
+@area_aware
 async def api_template(request: web.Request) -> web.StreamResponse:
     """``POST /api/template``: render ``template`` with ``variables``; the text, or 400."""
     try:
@@ -64,7 +70,8 @@ async def api_template(request: web.Request) -> web.StreamResponse:
     if variables is not None and not isinstance(variables, dict):
         return json_message("Error rendering template: variables must be an object", 400)
     try:
-        template = Template(data["template"], request.app[RUNTIME], name="POST /api/template")
+        runtime = area_view(request.app[RUNTIME], current_user(request))
+        template = Template(data["template"], runtime, name="POST /api/template")
         # Compiling is not interruptible, and a long source takes long: off the loop.
         await asyncio.to_thread(template.ensure_valid)
         result = template.render(variables, parse_result=False, time_budget=API_RENDER_TIME)
@@ -84,6 +91,7 @@ def _listeners(tracker: TemplateTracker) -> dict[str, Any]:
 
 
 @register_command("render_template", Permission.ADMIN)
+@area_aware
 async def render_template(conn: Connection, msg: dict[str, Any]) -> None:
     """Render a template and send its result again whenever it changes."""
     source = field(msg, "template", str)
@@ -103,7 +111,7 @@ async def render_template(conn: Connection, msg: dict[str, Any]) -> None:
             )
         )
         return
-    template = Template(source, conn.runtime, name="render_template")
+    template = Template(source, area_view(conn.runtime, conn.user), name="render_template")
     mine.ids.add(msg_id)  # held while compiling, so that concurrent commands count it
     try:
         # Compiling is not interruptible, and a long source takes long: off the loop.

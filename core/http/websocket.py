@@ -392,9 +392,9 @@ class WebSocketHub:
         except (TimeoutError, ValueError):
             found = None
         if found is None:
-            # A token this server issued (stale after a restart, expired, revoked) is a client
-            # retrying, not a guess; a banned address is not counted again.
-            issued = isinstance(token, str) and auth.was_issued(token)
+            # A token this server (or a verifier's issuer) issued, stale after a restart, expired
+            # or revoked, is a client retrying, not a guess; a banned address is not counted again.
+            issued = isinstance(token, str) and await auth.issued_anywhere(token)
             if not issued and guard.banned_for(address) <= 0:
                 guard.failed(address, "WebSocket authentication")
             if not ws.closed:

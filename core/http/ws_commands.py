@@ -18,6 +18,7 @@ from core.auth import AuthError, Permission
 from core.auth.areas import (
     area_aware,
     check_call_in_areas,
+    event_visible,
     may_see,
     refused_outside_areas,
     visible_states,
@@ -212,6 +213,7 @@ def get_services(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("get_panels", Permission.READ)
+@area_aware  # the pages, not their data: each page's commands apply the areas themselves
 async def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
     """The panel's pages: the overview, then what integrations add (``edgewise_panels``).
 
@@ -247,27 +249,39 @@ async def get_panels(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("subscribe_events", Permission.READ)
+@area_aware
 def subscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
     """Forward events of one type (all when none is given) until unsubscribed.
 
-    Users who are not admins may subscribe only to the types of ``SUBSCRIBE_ALLOWLIST``.
+    Users who are not admins may subscribe only to the types of ``SUBSCRIBE_ALLOWLIST``. An
+    area-limited user gets only the events ``core.auth.areas.event_visible`` lets through:
+    ``state_changed`` of their entities, other events that name nothing outside their areas.
     """
     event_type = field(msg, "event_type", str, MATCH_ALL)
-    if event_type not in SUBSCRIBE_ALLOWLIST and not conn.user.is_admin:
+    user = conn.user
+    if event_type not in SUBSCRIBE_ALLOWLIST and not user.is_admin:
         raise Unauthorized(f"Only admins may subscribe to {event_type!r} events")
     msg_id: int = msg["id"]
     send = conn.send
     cache = EVENT_JSON
+    runtime = conn.runtime
 
     @callback
     def forward(event: Event[Any]) -> None:
         send(raw_event_message(msg_id, cache.get(event)))
 
-    conn.subscriptions[msg_id] = conn.runtime.bus.listen(event_type, forward)
+    @callback
+    def forward_in_areas(event: Event[Any]) -> None:
+        if event_visible(runtime, user, event):
+            send(raw_event_message(msg_id, cache.get(event)))
+
+    listener = forward if user.areas is None else forward_in_areas
+    conn.subscriptions[msg_id] = runtime.bus.listen(event_type, listener)
     send(result_message(msg_id))
 
 
 @register_command("unsubscribe_events", Permission.READ)
+@area_aware  # ends the user's own subscription
 def unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
     """End a subscription (any kind, as in Home Assistant)."""
     subscription = field(msg, "subscription", int)
@@ -280,10 +294,20 @@ def unsubscribe_events(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("persistent_notification/subscribe", Permission.READ)
+@area_aware
 def subscribe_notifications(conn: Connection, msg: dict[str, Any]) -> None:
-    """Send the persistent notifications (``current``), then each change, until unsubscribed."""
+    """Send the persistent notifications (``current``), then each change, until unsubscribed.
+
+    Notifications belong to the whole site, not to an area: an area-limited user gets none
+    (an empty ``current`` and no changes), since any of them may tell of another building.
+    """
     msg_id: int = msg["id"]
     send = conn.send
+    if conn.user.areas is not None:
+        send(result_message(msg_id))
+        send(event_message(msg_id, {"type": UpdateType.CURRENT.value, "notifications": {}}))
+        conn.subscriptions[msg_id] = lambda: None
+        return
 
     def forward(update: UpdateType, notifications: dict[str, Notification]) -> None:
         send(event_message(msg_id, {"type": update.value, "notifications": notifications}))
@@ -381,7 +405,7 @@ async def call_service(conn: Connection, msg: dict[str, Any]) -> None:
 @register_command("auth/current_user", Permission.READ)
 @area_aware
 def current_user(conn: Connection, msg: dict[str, Any]) -> None:
-    """Who the connection is authenticated as."""
+    """Who the connection is authenticated as (with the areas they are limited to)."""
     user = conn.user
     conn.send(
         result_message(
@@ -393,6 +417,8 @@ def current_user(conn: Connection, msg: dict[str, Any]) -> None:
                 "role": user.role.value,
                 "is_owner": user.is_owner,
                 "is_admin": user.is_admin,
+                # Edgewise's own: the areas the user is limited to (None: every area).
+                "areas": None if user.areas is None else sorted(user.areas),
                 "credentials": [{"auth_provider_type": "homeassistant", "auth_provider_id": None}],
                 "mfa_modules": [],
             },
@@ -409,12 +435,13 @@ def _user_for(conn: Connection, msg: dict[str, Any]) -> User | None:
     user_id = field(msg, "user_id", str, None)
     if user_id is None or user_id == conn.user.id:
         return conn.user
-    if not conn.user.is_admin:
-        raise Unauthorized("Only an admin may act for another user")
+    if not conn.user.is_admin or conn.user.areas is not None:
+        raise Unauthorized("Only an admin not limited to areas may act for another user")
     return conn.auth.get_user(user_id)
 
 
 @register_command("auth/long_lived_access_token", Permission.READ)
+@area_aware  # an area-limited user acts only for themselves (``_user_for``)
 async def long_lived_access_token(conn: Connection, msg: dict[str, Any]) -> None:
     """Create a long-lived access token; answer the token.
 
@@ -432,12 +459,13 @@ async def long_lived_access_token(conn: Connection, msg: dict[str, Any]) -> None
 
 
 @register_command("auth/refresh_tokens", Permission.READ)
+@area_aware  # an area-limited user sees only their own
 def refresh_tokens(conn: Connection, msg: dict[str, Any]) -> None:
     """The user's own grants (sessions and long-lived tokens); an admin may ask for ``user_id``'s
     or, with ``all_users``, everyone's (each with ``user_id``)."""
     if field(msg, "all_users", bool, False):
-        if not conn.user.is_admin:
-            raise Unauthorized("Only an admin may list everyone's tokens")
+        if not conn.user.is_admin or conn.user.areas is not None:
+            raise Unauthorized("Only an admin not limited to areas may list everyone's tokens")
         wanted = None
     else:
         user = _user_for(conn, msg)
@@ -454,6 +482,7 @@ def refresh_tokens(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("auth/change_password", Permission.READ)
+@area_aware  # one's own
 async def change_password(conn: Connection, msg: dict[str, Any]) -> None:
     """Home Assistant's ``auth/change_password``: one's own, given the current one."""
     current = field(msg, "current_password", str)
@@ -483,11 +512,13 @@ async def admin_change_password(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("auth/delete_refresh_token", Permission.READ)
+@area_aware  # an area-limited user revokes only their own
 async def delete_refresh_token(conn: Connection, msg: dict[str, Any]) -> None:
-    """Revoke one of the user's own grants (an admin may revoke anyone's)."""
+    """Revoke one of the user's own grants (an admin not limited to areas may revoke anyone's)."""
     token_id = field(msg, "refresh_token_id", str)
     grant = conn.auth.data.tokens.get(token_id)
-    if grant is None or (grant.user_id != conn.user.id and not conn.user.is_admin):
+    anyone = conn.user.is_admin and conn.user.areas is None
+    if grant is None or (grant.user_id != conn.user.id and not anyone):
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, "Refresh token not found."))
         return
     # Answer first: revoking the connection's own grant closes this connection.

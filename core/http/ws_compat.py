@@ -15,6 +15,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.area_view import area_view
+from core.auth.areas import area_aware
 from core.const import __version__
 from core.integration import IntegrationStatus
 
@@ -102,6 +104,7 @@ def config_entries_subentries_list(conn: Connection, msg: dict[str, Any]) -> Non
 
 
 @register_command("manifest/list", Permission.READ)
+@area_aware  # what is installed, not what it sees
 def manifest_list(conn: Connection, msg: dict[str, Any]) -> None:
     """The manifests of the installed integrations (``integrations`` filters by domain)."""
     wanted = field(msg, "integrations", list, None)
@@ -129,12 +132,14 @@ def manifest_list(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("entity/source", Permission.READ)
+@area_aware
 def entity_source(conn: Connection, msg: dict[str, Any]) -> None:
-    """Which integration provides each registered entity (``entity_id`` filters)."""
+    """Which integration provides each registered entity (in the user's areas; ``entity_id``
+    filters)."""
     wanted = field(msg, "entity_id", list, None)
     result = {
         entry.entity_id: {"domain": entry.platform, "custom_component": False}
-        for entry in conn.runtime.entity_registry.values()
+        for entry in area_view(conn.runtime, conn.user).entity_registry.values()
         if wanted is None or entry.entity_id in wanted
     }
     conn.send(result_message(msg["id"], result))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.areas import area_aware
 from core.entity_registry import UNDEFINED
 
 from .ws_commands import InvalidMessage, field, register_command
@@ -79,9 +80,13 @@ def _delete(
 
 
 @register_command("config/floor_registry/list", Permission.READ)
+@area_aware
 def floor_registry_list(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every floor."""
+    """Every floor (for an area-limited user, the floors of their areas)."""
     floors = conn.runtime.floor_registry.values()
+    if (areas := conn.user.areas) is not None:
+        theirs = {a.floor_id for a in conn.runtime.area_registry.values() if a.id in areas}
+        floors = [f for f in floors if f.floor_id in theirs]
     conn.send(result_message(msg["id"], [f.as_dict() for f in floors]))
 
 
@@ -106,6 +111,7 @@ def floor_registry_delete(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("config/label_registry/list", Permission.READ)
+@area_aware  # names and colours, shared by every area; no entity in them
 def label_registry_list(conn: Connection, msg: dict[str, Any]) -> None:
     """Every label."""
     labels = conn.runtime.label_registry.values()

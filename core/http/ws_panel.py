@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.auth import AuthError, Permission, Role
+from core.auth.areas import area_aware
 
 from .ws_commands import InvalidMessage, field, register_command
 from .ws_messages import ERR_NOT_FOUND, error_message, result_message
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 
 @register_command("edgewise/integrations", Permission.READ)
+@area_aware  # what is installed and whether it runs, not what it sees
 def integrations(conn: Connection, msg: dict[str, Any]) -> None:
     """Every installed integration: its status and, when it failed, why."""
     result = [
@@ -41,6 +43,7 @@ def integrations(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("edgewise/user_names", Permission.READ)
+@area_aware  # names only, to say who changed one of the user's entities
 def user_names(conn: Connection, msg: dict[str, Any]) -> None:
     """``{user_id: name}`` of every user, to say who changed something."""
     names = {user.id: user.name for user in conn.auth.data.users.values()}

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.area_view import area_view
+from core.auth.areas import area_aware
 from core.device_registry import AreaEntry, DeviceEntry
 from core.entity_registry import RegistryEntry
 
@@ -84,16 +86,18 @@ def area_entry(entry: AreaEntry) -> dict[str, Any]:
 
 
 @register_command("config/entity_registry/list", Permission.READ)
+@area_aware
 def entity_registry_list(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every entity registry entry."""
-    entries = conn.runtime.entity_registry.values()
+    """Every entity registry entry (in the user's areas)."""
+    entries = area_view(conn.runtime, conn.user).entity_registry.values()
     conn.send(result_message(msg["id"], [entity_entry(e) for e in entries]))
 
 
 @register_command("config/entity_registry/get", Permission.READ)
+@area_aware
 def entity_registry_get(conn: Connection, msg: dict[str, Any]) -> None:
-    """One entry, with its device class and unit."""
-    entry = conn.runtime.entity_registry.get(field(msg, "entity_id", str))
+    """One entry, with its device class and unit (not found outside the user's areas)."""
+    entry = area_view(conn.runtime, conn.user).entity_registry.get(field(msg, "entity_id", str))
     if entry is None:
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, "Entity not found"))
         return
@@ -109,14 +113,16 @@ def entity_registry_get(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("config/device_registry/list", Permission.READ)
+@area_aware
 def device_registry_list(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every device."""
-    devices = conn.runtime.device_registry.values()
+    """Every device (in the user's areas, or with an entity there)."""
+    devices = area_view(conn.runtime, conn.user).device_registry.values()
     conn.send(result_message(msg["id"], [device_entry(d) for d in devices]))
 
 
 @register_command("config/area_registry/list", Permission.READ)
+@area_aware
 def area_registry_list(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every area."""
-    areas = conn.runtime.area_registry.values()
+    """Every area (the user's own)."""
+    areas = area_view(conn.runtime, conn.user).area_registry.values()
     conn.send(result_message(msg["id"], [area_entry(a) for a in areas]))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.area_view import area_view
+from core.auth.areas import area_aware
 from core.entity import EntityCategory
 from core.entity_registry import UNDEFINED, UndefinedType
 
@@ -100,10 +102,11 @@ def entity_registry_remove(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("config/entity_registry/list_for_display", Permission.READ)
+@area_aware
 def entity_registry_list_for_display(conn: Connection, msg: dict[str, Any]) -> None:
-    """Every enabled entity in Home Assistant's compact form (keys of two letters)."""
+    """Every enabled entity (in the user's areas) in Home Assistant's compact form."""
     entities = []
-    for entry in conn.runtime.entity_registry.values():
+    for entry in area_view(conn.runtime, conn.user).entity_registry.values():
         if entry.disabled:
             continue
         item: dict[str, Any] = {"ei": entry.entity_id, "pl": entry.platform}

@@ -2,7 +2,8 @@
 
 ``GET /api/appliance/control_log?appliance=appliance.kettle&source=user&start=...&end=...&limit=50``
 and the WebSocket command ``{"type": "appliance/control_log", ...same keys}`` answer
-``{"entries": [...]}``, newest first. Any signed-in user may read it (``Permission.READ``).
+``{"entries": [...]}``, newest first. Any signed-in user may read it (``Permission.READ``); an
+area-limited user reads the entries of the appliances in their areas only (``core.auth.areas``).
 
 Both are registered per runtime (``core.http.register_route`` and ``register_command``) and
 removed when the integration stops.
@@ -10,6 +11,7 @@ removed when the integration stops.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,17 +19,20 @@ from aiohttp import web
 
 from core import RuntimeKey
 from core.auth import Permission
+from core.auth.areas import area_aware, may_see, visible_entity_ids
 from core.http import register_command, register_route
-from core.http.view import json_response
+from core.http.view import current_user, json_response
 from core.http.ws_messages import ERR_INVALID_FORMAT, ERR_NOT_FOUND, error_message, result_message
 
+from .const import DOMAIN as APPLIANCE_DOMAIN
 from .const import MAX_QUERY_LIMIT, Source
-from .control_log import ControlLog, LogQuery
+from .control_log import ControlLog, ControlLogEntry, LogQuery
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core import Runtime
+    from core.auth.models import User
     from core.http.websocket import Connection
 
 #: The runtime's control log, for the API handlers.
@@ -82,6 +87,24 @@ def parse_query(args: dict[str, Any]) -> LogQuery:
     )
 
 
+async def query_for(
+    runtime: Runtime, user: User, log: ControlLog, query: LogQuery
+) -> list[ControlLogEntry]:
+    """The entries of ``query`` that ``user`` may see: for an area-limited user, those of the
+    appliances in their areas (each asked for on its own, so ``limit`` still counts)."""
+    if user.areas is None:
+        return await log.query(query)
+    if query.appliance is not None:
+        return await log.query(query) if may_see(runtime, user, query.appliance) else []
+    theirs = visible_entity_ids(runtime, user, runtime.states.entity_ids(APPLIANCE_DOMAIN))
+    found: list[ControlLogEntry] = []
+    for appliance in theirs:
+        found += await log.query(dataclasses.replace(query, appliance=appliance))
+    found.sort(key=lambda entry: entry.time, reverse=True)
+    return found[: query.limit]
+
+
+@area_aware
 async def _ws_control_log(connection: Connection, message: dict[str, Any]) -> None:
     msg_id = message["id"]
     log = connection.runtime.data.get(CONTROL_LOG)
@@ -93,7 +116,7 @@ async def _ws_control_log(connection: Connection, message: dict[str, Any]) -> No
     except ValueError as err:
         connection.send(error_message(msg_id, ERR_INVALID_FORMAT, str(err)))
         return
-    entries = await log.query(query)
+    entries = await query_for(connection.runtime, connection.user, log, query)
     connection.send(result_message(msg_id, {"entries": [entry.as_dict() for entry in entries]}))
 
 
@@ -101,12 +124,13 @@ def register_api(runtime: Runtime, log: ControlLog) -> Callable[[], None]:
     """Serve the control log; returns the function that removes the route."""
     runtime.data[CONTROL_LOG] = log
 
+    @area_aware
     async def rest(request: web.Request) -> web.StreamResponse:
         try:
             query = parse_query(dict(request.query))
         except ValueError as err:
             return json_response({"message": str(err)}, status=400)
-        entries = await log.query(query)
+        entries = await query_for(runtime, current_user(request), log, query)
         return json_response({"entries": [entry.as_dict() for entry in entries]})
 
     remove_command = register_command(

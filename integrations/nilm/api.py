@@ -31,6 +31,7 @@ from aiohttp import web
 from ulid_transform import ulid_now
 
 from core.auth import Permission
+from core.auth.areas import area_aware
 from core.http import register_route
 from core.http.view import current_user, json_response
 
@@ -287,18 +288,30 @@ def register_api(runtime: Runtime, running: NilmRunning) -> list[Callable[[], No
     api.store.load()
 
     def plain(
-        view: Callable[[web.Request], Awaitable[web.Response]],
+        view: Callable[[web.Request], Awaitable[web.Response]], *, of_no_area: bool = False
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         # The route table marks its handlers with their permission: a function, not a method.
         async def handler(request: web.Request) -> web.Response:
             return await view(request)
 
-        return handler
+        # The models, and inference on the windows the caller posts, read nothing of any area:
+        # an area-limited user is served them (``core.auth.areas``); the admin routes are not.
+        return area_aware(handler) if of_no_area else handler
 
     return [
-        register_route(runtime, "GET", "/api/nilm/models", plain(api.models_view), Permission.READ),
         register_route(
-            runtime, "POST", "/api/nilm/infer", plain(api.infer_view), Permission.CONTROL
+            runtime,
+            "GET",
+            "/api/nilm/models",
+            plain(api.models_view, of_no_area=True),
+            Permission.READ,
+        ),
+        register_route(
+            runtime,
+            "POST",
+            "/api/nilm/infer",
+            plain(api.infer_view, of_no_area=True),
+            Permission.CONTROL,
         ),
         register_route(
             runtime, "POST", "/api/nilm/models", plain(api.upload_view), Permission.ADMIN

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.auth import Permission
-from core.auth.areas import area_aware, may_see
+from core.auth.areas import area_aware, may_see, visible_entity_ids
 from core.config import UnitSystem
 from core.const import ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT
 from core.http import register_command, register_route
@@ -329,15 +329,18 @@ def parse_ws_time(msg: dict[str, Any], key: str, default: datetime) -> datetime:
 
 
 def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], Any]:
+    @area_aware
     async def history_downsampled(conn: Connection, msg: dict[str, Any]) -> None:
         """History of ``entity_ids`` from ``start_time`` to ``end_time`` in ``points`` items.
 
         Numbers come as buckets (``t``, ``mean``, ``min``, ``max``, ``count``), other states as
         changes (``t``, ``state``); see ``integrations.recorder.history.get_downsampled``.
+        Entities outside an area-limited user's areas are left out, as if never recorded.
         """
         entity_ids = [str(e).lower() for e in field(msg, "entity_ids", list)]
         if not entity_ids or not all(valid_entity_id(e) for e in entity_ids):
             raise InvalidMessage("expected a non-empty list of entity ids @ data['entity_ids']")
+        entity_ids = visible_entity_ids(conn.runtime, conn.user, entity_ids)
         now = datetime.now(UTC)
         end = parse_ws_time(msg, "end_time", now)
         start = parse_ws_time(msg, "start_time", max(end - timedelta(days=1), _EPOCH))
@@ -346,6 +349,9 @@ def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], A
             raise InvalidMessage(f"need 1 <= points <= {MAX_POINTS} and end_time after start_time")
         from .history import get_downsampled  # noqa: PLC0415 - SQLAlchemy
 
+        if not entity_ids:
+            conn.send(result_message(msg["id"], {}))
+            return
         await recorder.flush()
         result = await get_downsampled(recorder, entity_ids, start, end, points)
         conn.send(result_message(msg["id"], result))
@@ -356,11 +362,13 @@ def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], A
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@area_aware
 async def statistics_during_period(conn: Connection, msg: dict[str, Any]) -> None:
     """Long-term statistics, as Home Assistant's command (answered by ``recorder.get_statistics``).
 
     Takes ``statistic_ids``, ``start_time``, optional ``end_time``, ``period`` and ``types``;
-    answers ``{statistic_id: [rows]}``.
+    answers ``{statistic_id: [rows]}``. An area-limited user gets the statistics of their
+    areas' entities only (external statistics, ``source:name``, belong to no area: none).
     """
     if not conn.runtime.services.has(DOMAIN, "get_statistics"):
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, "The recorder's statistics are off"))
@@ -374,4 +382,10 @@ async def statistics_during_period(conn: Connection, msg: dict[str, Any]) -> Non
         DOMAIN, "get_statistics", data, context=context_for(conn), return_response=True
     )
     statistics = response.get("statistics", {}) if isinstance(response, dict) else {}
+    if conn.user.areas is not None:
+        statistics = {
+            key: rows
+            for key, rows in statistics.items()
+            if valid_entity_id(key) and may_see(conn.runtime, conn.user, key)
+        }
     conn.send(result_message(msg["id"], statistics))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.auth import Permission
+from core.auth.areas import area_aware, may_see, visible_entity_ids
 from core.bus import Event, callback
 from core.const import ATTR_FRIENDLY_NAME, ATTR_UNIT_OF_MEASUREMENT, EVENT_STATE_CHANGED
 from core.http import register_command
@@ -83,20 +84,24 @@ def _period(msg: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def _history_during_period(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], Any]:
+    @area_aware
     async def history_during_period(conn: Connection, msg: dict[str, Any]) -> None:
-        """The states of ``entity_ids`` from ``start_time`` to ``end_time``."""
-        entity_ids = _entity_ids(msg)
+        """The states of ``entity_ids`` (of the user's areas) from ``start_time`` to
+        ``end_time``."""
+        entity_ids = visible_entity_ids(conn.runtime, conn.user, _entity_ids(msg))
         start, end = _period(msg)
-        result = await _history(recorder, msg, entity_ids, start, end)
+        result = await _history(recorder, msg, entity_ids, start, end) if entity_ids else {}
         conn.send(result_message(msg["id"], result))
 
     return history_during_period
 
 
 def _history_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], Any]:
+    @area_aware
     async def history_stream(conn: Connection, msg: dict[str, Any]) -> None:
-        """The history since ``start_time`` as one event, then each new state as it comes."""
-        entity_ids = _entity_ids(msg)
+        """The history since ``start_time`` as one event, then each new state as it comes
+        (of the entities in the user's areas)."""
+        entity_ids = visible_entity_ids(conn.runtime, conn.user, _entity_ids(msg))
         start, _ = _period(msg)
         no_attributes = bool(field(msg, "no_attributes", bool, False))
         msg_id = msg["id"]
@@ -122,7 +127,7 @@ def _history_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]]
         conn.subscriptions[msg_id] = conn.runtime.bus.listen(EVENT_STATE_CHANGED, forward)
         conn.send(result_message(msg_id))
         now = datetime.now(UTC)
-        history = await _history(recorder, msg, entity_ids, start, now)
+        history = await _history(recorder, msg, entity_ids, start, now) if entity_ids else {}
         for state in pending:
             if state.last_updated_timestamp >= now.timestamp():
                 history.setdefault(state.entity_id, []).append(compressed(state, no_attributes))
@@ -149,12 +154,18 @@ def _logbook_line(state: State) -> dict[str, Any]:
 
 
 def _event_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], Any]:
+    @area_aware
     async def logbook_event_stream(conn: Connection, msg: dict[str, Any]) -> None:
-        """The logbook's state lines since ``start_time``, then new ones as they happen."""
+        """The logbook's state lines since ``start_time``, then new ones as they happen (of the
+        entities in the user's areas)."""
         from .history import state_changes_during_period  # noqa: PLC0415 - SQLAlchemy
 
         entity_ids = field(msg, "entity_ids", list, None)
+        runtime, user = conn.runtime, conn.user
         wanted = None if entity_ids is None else frozenset(str(e).lower() for e in entity_ids)
+        if wanted is not None:
+            wanted = frozenset(visible_entity_ids(runtime, user, wanted))
+        limited = user.areas is not None
         start, _ = _period(msg)
         msg_id = msg["id"]
 
@@ -165,6 +176,8 @@ def _event_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], 
                 return
             if ATTR_UNIT_OF_MEASUREMENT in new.attributes:
                 return  # continuous sensors are charts, not logbook lines
+            if limited and not may_see(runtime, user, new.entity_id):
+                return
             if isinstance(old, State) and old.state == new.state:
                 return
             conn.send(event_message(msg_id, {"events": [_logbook_line(new)]}))
@@ -180,7 +193,10 @@ def _event_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], 
             )
             for states in changes.values():
                 lines.extend(
-                    _logbook_line(s) for s in states if ATTR_UNIT_OF_MEASUREMENT not in s.attributes
+                    _logbook_line(s)
+                    for s in states
+                    if ATTR_UNIT_OF_MEASUREMENT not in s.attributes
+                    and (not limited or may_see(runtime, user, s.entity_id))
                 )
         lines.sort(key=lambda line: line["when"])
         conn.send(
@@ -199,6 +215,7 @@ def _event_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], 
 
 
 def _info(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], None]:
+    @area_aware  # the recorder's own health: nothing of any area
     def recorder_info(conn: Connection, msg: dict[str, Any]) -> None:
         """How the recorder is doing, in the keys of Home Assistant's ``recorder/info``."""
         status = recorder.status

@@ -75,6 +75,9 @@ class SupabaseTokenVerifier:
         #: Seconds between two fetches of the key set (a flood of made-up kids costs one).
         self.min_refetch = JWKS_MIN_REFETCH
         self._decoder = jwt.PyJWT(options={"require": ["exp", "sub", "iss", "aud"]})
+        self._signature_only = jwt.PyJWT(
+            options={"verify_exp": False, "verify_nbf": False, "verify_aud": False}
+        )
 
     async def __call__(self, token: str) -> User | None:
         """The user ``token`` stands for, or None when it is not a valid token of the project."""
@@ -145,6 +148,33 @@ class SupabaseTokenVerifier:
             _LOGGER.debug("Supabase token refused: %s", err)
             return None
         return claims
+
+    async def issued_by_project(self, token: str) -> bool:
+        """Whether the project signed ``token``, valid or not (expired, not yet valid, for
+        another audience): a client retrying such a token is not guessing and is never banned
+        for it; a token the project's keys do not verify (a forgery) is a guess."""
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return False
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return False
+        alg = header.get("alg")
+        key: Any
+        if alg == "HS256" and self.config.jwt_secret is not None:
+            key = self.config.jwt_secret
+        elif alg in _ASYMMETRIC and self.config.jwks_url is not None:
+            found = await self._key(str(header.get("kid")))
+            if found is None or found.algorithm_name != alg:
+                return False
+            key = found.key
+        else:
+            return False
+        try:
+            self._signature_only.decode(token, key, algorithms=[alg], issuer=self.config.issuer)
+        except jwt.PyJWTError:
+            return False
+        return True
 
     async def _key(self, kid: str) -> jwt.PyJWK | None:
         key = self._keys.get(kid)

@@ -40,6 +40,7 @@ CONF_CONTROL_LOG_TABLE: Final = "control_log_table"
 CONF_NOTIFICATIONS_TABLE: Final = "notifications_table"
 CONF_RECEIPTS_TABLE: Final = "receipts_table"
 CONF_SCHEDULE_LOG_TABLE: Final = "schedule_log_table"
+CONF_SCHEDULES_TABLE: Final = "schedules_table"
 
 #: Realtime's own heartbeat interval (its clients send one every 25 s).
 DEFAULT_HEARTBEAT_INTERVAL: Final = 25.0

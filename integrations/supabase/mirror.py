@@ -7,7 +7,11 @@ with the service key, which stays in the server (secrets, never a browser). Mirr
 - the states of the configured entities (``appliance.*`` by default): key = entity id;
 - control-log entries of the ``appliance`` integration: key = time, appliance and context;
 - persistent notifications: key = notification id (``dismissed`` when removed);
-- receipts of metered appliance runs and the schedule log of the ``tariff`` integration.
+- receipts of metered appliance runs and the schedule log of the ``tariff`` integration;
+- the ``tariff`` integration's appliance schedules (their definitions): key = schedule id, the
+  data the schedule with ``change`` (``created``, ``updated``: re-planned or advanced to its
+  next run, ``deleted``: removed or a one-shot that has run); all of them once at start-up
+  (``updated``).
 
 Items wait in an in-order outbox. The sender takes the oldest run of items for one table (the
 latest item per key within a batch), upserts it, and only then drops it; while Supabase cannot
@@ -29,7 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from core import Event, Runtime
 from core.const import EVENT_STATE_CHANGED
@@ -46,6 +50,8 @@ MAX_BATCH: Final = 500
 RETRY_MIN: Final = 0.5
 RETRY_MAX: Final = 60.0
 OUTBOX_FILE: Final = "supabase_mirror.json"
+
+_Listener = TypeVar("_Listener")
 
 #: One queued upsert: (table, row).
 Item = tuple[str, dict[str, Any]]
@@ -82,9 +88,7 @@ def _read_file(path: Path) -> list[Item]:
     return [(str(t), r) for t, r in raw if isinstance(r, dict)]
 
 
-def _listen(
-    listeners: list[Callable[[dict[str, Any]], None]], listener: Callable[[dict[str, Any]], None]
-) -> Callable[[], None]:
+def _listen(listeners: list[_Listener], listener: _Listener) -> Callable[[], None]:
     """Add ``listener`` to a peer's listener list; answer its remover."""
     listeners.append(listener)
 
@@ -133,7 +137,11 @@ class Mirror:
             self._removers.append(self.runtime.notifications.subscribe(self._notification))
         if self.config.control_log_table is not None:
             self._subscribe_control_log()
-        if self.config.receipts_table is not None or self.config.schedule_log_table is not None:
+        if (
+            self.config.receipts_table is not None
+            or self.config.schedule_log_table is not None
+            or self.config.schedules_table is not None
+        ):
             self._subscribe_tariff()
         self._task = self.runtime.create_task(self._send_loop(), name="supabase.mirror")
 
@@ -157,7 +165,8 @@ class Mirror:
         self._removers.append(log.subscribe(entry))
 
     def _subscribe_tariff(self) -> None:
-        """Receipts of metered runs and the schedule log, from the ``tariff`` integration."""
+        """Receipts of metered runs, the schedule log and the schedules, from the ``tariff``
+        integration."""
         try:
             from integrations.tariff import SCHEDULES  # noqa: PLC0415 - optional peer
         except ImportError:
@@ -183,6 +192,14 @@ class Mirror:
                 self._queue(log, key, item)
 
             self._removers.append(_listen(schedules.listeners, entry))
+        if (definitions := self.config.schedules_table) is not None:
+
+            def definition(change: str, spec: dict[str, Any]) -> None:
+                self._queue(definitions, str(spec["id"]), {**spec, "change": change})
+
+            for spec in schedules.list():
+                definition("updated", spec)  # brought up to date, made before or not
+            self._removers.append(_listen(schedules.definition_listeners, definition))
 
     def _watched(self, entity_id: str) -> bool:
         return any(fnmatch.fnmatchcase(entity_id, p) for p in self.config.entities)

@@ -29,6 +29,7 @@ Example::
         notifications_table: notifications
         receipts_table: receipts             # the tariff integration's run receipts
         schedule_log_table: schedule_log     # and its schedule log
+        schedules_table: schedules           # and its appliance schedules (definitions)
 
 Errors name the file, line and key: a filter that is not ``column=op.value``, an unknown
 operator, a Realtime filter with an operator Realtime lacks, a URL that is not http(s).
@@ -68,6 +69,7 @@ from .const import (
     CONF_RECEIPTS_TABLE,
     CONF_ROLE_CLAIM,
     CONF_SCHEDULE_LOG_TABLE,
+    CONF_SCHEDULES_TABLE,
     CONF_SERVICE_KEY,
     CONF_SOURCES,
     CONF_STATES_TABLE,
@@ -132,6 +134,7 @@ class MirrorConfig:
     notifications_table: str | None
     receipts_table: str | None = None
     schedule_log_table: str | None = None
+    schedules_table: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +238,7 @@ def _mirror(d: dict[str, Any] | None) -> MirrorConfig | None:
         notifications_table=d.get(CONF_NOTIFICATIONS_TABLE),
         receipts_table=d.get(CONF_RECEIPTS_TABLE),
         schedule_log_table=d.get(CONF_SCHEDULE_LOG_TABLE),
+        schedules_table=d.get(CONF_SCHEDULES_TABLE),
     )
 
 
@@ -286,6 +290,7 @@ _MIRROR_SCHEMA = vol.Schema(
         vol.Optional(CONF_NOTIFICATIONS_TABLE): _IDENT,
         vol.Optional(CONF_RECEIPTS_TABLE): _IDENT,
         vol.Optional(CONF_SCHEDULE_LOG_TABLE): _IDENT,
+        vol.Optional(CONF_SCHEDULES_TABLE): _IDENT,
     }
 )
 

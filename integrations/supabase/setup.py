@@ -51,7 +51,9 @@ class SupabaseRuntime:
                 self.verifier = SupabaseTokenVerifier(
                     self.runtime.http.auth, self.config.auth, self.session
                 )
-                self._remove_verifier = self.runtime.http.auth.add_token_verifier(self.verifier)
+                self._remove_verifier = self.runtime.http.auth.add_token_verifier(
+                    self.verifier, issued=self.verifier.issued_by_project
+                )
         rest = PostgrestClient(self.session, self.config.url, self.config.anon_key)
         if self.config.mirror is not None and self.config.service_key is not None:
             writer = PostgrestClient(self.session, self.config.url, self.config.service_key)

@@ -9,6 +9,10 @@ REST (bearer token; reads need any user, writes an operator):
 * ``POST /api/tariff/preview``: ``tariff.cost_preview``'s answer for the picker, READ.
 * ``GET /api/tariff/receipts``: receipts and day aggregates.
 
+An area-limited user (``core.auth.areas``) sees the prices (they belong to no area) and the
+schedules, log entries, receipts and day aggregates of the appliances in their areas; creating,
+deleting or previewing for an appliance outside them is refused as if it did not exist.
+
 WebSocket: the same as ``tariff/prices``, ``tariff/schedules``, ``tariff/schedule_create``,
 ``tariff/schedule_delete``, ``tariff/preview``, ``tariff/receipts``. Routes and commands are
 registered per runtime and removed when the integration stops.
@@ -27,6 +31,7 @@ from aiohttp import web
 
 from core import RuntimeKey
 from core.auth import Permission
+from core.auth.areas import area_aware, may_see
 from core.http import register_command, register_route
 from core.http.view import current_user, json_response
 from core.http.ws_messages import ERR_INVALID_FORMAT, ERR_NOT_FOUND, error_message, result_message
@@ -37,6 +42,7 @@ from .window import WindowError, cheapest
 
 if TYPE_CHECKING:
     from core import Runtime
+    from core.auth.models import User
     from core.http.websocket import Connection
 
     from .prices import Prices
@@ -96,16 +102,31 @@ class TariffApi:
             "problem": prices.error,
         }
 
-    def schedules_view(self) -> dict[str, Any]:
-        """The schedules and the newest 100 log entries."""
-        return {"schedules": self.schedules.list(), "log": list(self.store.log)[-100:][::-1]}
+    def _theirs(self, user: User | None, items: Any) -> list[dict[str, Any]]:
+        """The items (each with an ``appliance``) of appliances ``user`` may see."""
+        if user is None or user.areas is None:
+            return list(items)
+        runtime = self.prices.runtime
+        return [i for i in items if may_see(runtime, user, str(i.get("appliance")))]
 
-    def receipts_view(self) -> dict[str, Any]:
+    def _check_appliance(self, user: User | None, appliance: Any) -> None:
+        if user is not None and not may_see(self.prices.runtime, user, str(appliance)):
+            raise ValueError(f"{appliance} does not exist")
+
+    def schedules_view(self, user: User | None = None) -> dict[str, Any]:
+        """The schedules and the newest 100 log entries (of the user's appliances)."""
+        return {
+            "schedules": self._theirs(user, self.schedules.list()),
+            "log": self._theirs(user, self.store.log)[-100:][::-1],
+        }
+
+    def receipts_view(self, user: User | None = None) -> dict[str, Any]:
         """The newest 100 receipts, today so far per appliance (its day meter, costed at the
-        tariff's prices), and the day aggregates of the last 62 days."""
+        tariff's prices), and the day aggregates of the last 62 days (of the user's
+        appliances)."""
         today = []
         for key, run in self.store.open_runs.items():
-            if key.startswith("day:"):
+            if key.startswith("day:") and self._theirs(user, [run]):
                 today.append(
                     {
                         "appliance": run["appliance"],
@@ -116,29 +137,41 @@ class TariffApi:
                     }
                 )
         return {
-            "receipts": list(self.store.receipts)[-100:][::-1],
+            "receipts": self._theirs(user, self.store.receipts)[-100:][::-1],
             "today": today,
-            "days": list(self.store.days)[-62 * 8 :],
+            "days": self._theirs(user, self.store.days)[-62 * 8 :],
             "currency": self.prices.config.currency,
         }
 
-    def create(self, body: dict[str, Any], user: str | None) -> dict[str, Any]:
-        """Create a schedule; raises ScheduleError."""
+    def create(
+        self, body: dict[str, Any], user: str | None, viewer: User | None = None
+    ) -> dict[str, Any]:
+        """Create a schedule for ``user`` (an id); raises ScheduleError (also for an appliance
+        outside the areas of ``viewer``, the user asking)."""
+        if viewer is not None and viewer.areas is not None:
+            appliance = body.get("appliance")
+            if isinstance(appliance, str) and not may_see(self.prices.runtime, viewer, appliance):
+                raise ScheduleError(f"appliance: {appliance} does not exist")
         return self.schedules.create(body, user)
 
-    def delete(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Delete a schedule; raises KeyError."""
+    def delete(self, body: dict[str, Any], user: User | None = None) -> dict[str, Any]:
+        """Delete a schedule; raises KeyError (also for one of an appliance the user may not
+        see)."""
         schedule_id = str(body.get("schedule_id", ""))
+        spec = self.store.schedules.get(schedule_id)
+        if spec is not None and user is not None and not self._theirs(user, [spec]):
+            raise KeyError(schedule_id)
         self.schedules.delete(schedule_id)
         return {"id": schedule_id}
 
-    def preview(self, body: dict[str, Any]) -> dict[str, Any]:
+    def preview(self, body: dict[str, Any], user: User | None = None) -> dict[str, Any]:
         """Cost options for the picker; raises ValueError."""
         try:
             data = PREVIEW_SCHEMA(body)
         except vol.Invalid as err:
             raise ValueError(str(err)) from None
         if "appliance" in data:
+            self._check_appliance(user, data["appliance"])
             state = self.prices.runtime.states.get(data["appliance"])
             if state is None:
                 raise ValueError(f"{data['appliance']} does not exist")
@@ -166,44 +199,46 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _user_id(request: web.Request) -> str | None:
-    return getattr(current_user(request), "id", None)
-
-
 # name -> (method, path, permission, handler(api, body, user) -> response)
-Action = Callable[[TariffApi, dict[str, Any], str | None], dict[str, Any]]
+Action = Callable[[TariffApi, dict[str, Any], "User | None"], dict[str, Any]]
 ACTIONS: dict[str, tuple[str, str, Permission, Action]] = {
     "prices": ("GET", "/api/tariff/prices", Permission.READ, lambda a, b, u: a.prices_view()),
     "schedules": (
         "GET",
         "/api/tariff/schedules",
         Permission.READ,
-        lambda a, b, u: a.schedules_view(),
+        lambda a, b, u: a.schedules_view(u),
     ),
     "schedule_create": (
         "POST",
         "/api/tariff/schedules",
         Permission.CONTROL,
-        lambda a, b, u: a.create(b, u),
+        lambda a, b, u: a.create(b, None if u is None else u.id, u),
     ),
     "schedule_delete": (
         "POST",
         "/api/tariff/schedules/delete",
         Permission.CONTROL,
-        lambda a, b, u: a.delete(b),
+        lambda a, b, u: a.delete(b, u),
     ),
-    "preview": ("POST", "/api/tariff/preview", Permission.READ, lambda a, b, u: a.preview(b)),
-    "receipts": ("GET", "/api/tariff/receipts", Permission.READ, lambda a, b, u: a.receipts_view()),
+    "preview": ("POST", "/api/tariff/preview", Permission.READ, lambda a, b, u: a.preview(b, u)),
+    "receipts": (
+        "GET",
+        "/api/tariff/receipts",
+        Permission.READ,
+        lambda a, b, u: a.receipts_view(u),
+    ),
 }
 
 
 def _rest(
     api: TariffApi, method: str, action: Action
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @area_aware
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
             body = await _body(request) if method == "POST" else dict(request.query)
-            return json_response(action(api, body, _user_id(request)))
+            return json_response(action(api, body, current_user(request)))
         except _ERRORS as err:
             message = f"no schedule {err}" if isinstance(err, KeyError) else str(err)
             return json_response({"message": message}, status=400)
@@ -212,6 +247,7 @@ def _rest(
 
 
 def _ws(action: Action) -> Callable[[Connection, dict[str, Any]], Coroutine[Any, Any, None]]:
+    @area_aware
     async def handler(connection: Connection, message: dict[str, Any]) -> None:
         msg_id = message["id"]
         api = connection.runtime.data.get(API)
@@ -219,9 +255,8 @@ def _ws(action: Action) -> Callable[[Connection, dict[str, Any]], Coroutine[Any,
             connection.send(error_message(msg_id, ERR_NOT_FOUND, "The tariff is not configured."))
             return
         body = {k: v for k, v in message.items() if k not in ("id", "type")}
-        user = getattr(getattr(connection, "user", None), "id", None)
         try:
-            connection.send(result_message(msg_id, action(api, body, user)))
+            connection.send(result_message(msg_id, action(api, body, connection.user)))
         except _ERRORS as err:
             text = f"no schedule {err}" if isinstance(err, KeyError) else str(err)
             connection.send(error_message(msg_id, ERR_INVALID_FORMAT, text))

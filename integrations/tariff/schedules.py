@@ -77,6 +77,10 @@ class ApplianceSchedules:
         self._remove_prices: Any = None
         #: Called with each new schedule log entry.
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        #: Called with ``("created" | "updated" | "deleted", schedule)`` whenever a schedule's
+        #: definition changes: made, re-planned, advanced to its next run, or gone (deleted,
+        #: or a one-shot that has run).
+        self.definition_listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -122,6 +126,7 @@ class ApplianceSchedules:
         self.store.schedules[spec["id"]] = spec
         self._arm(spec)
         self.store.save()
+        self._definition_changed("created", spec)
         self._show_next(spec["appliance"])
         return spec
 
@@ -136,6 +141,7 @@ class ApplianceSchedules:
         # A run in progress is left as it is (the appliance is not switched), its receipt closed.
         self.runs.close_all(schedule_id)
         self.store.save()
+        self._definition_changed("deleted", spec)
         self._show_next(spec["appliance"])
 
     def list(self) -> list[dict[str, Any]]:
@@ -183,6 +189,7 @@ class ApplianceSchedules:
                 self._disarm(spec["id"])
                 self._arm(spec)
                 self.store.save()
+                self._definition_changed("updated", spec)
                 self._show_next(spec["appliance"])
 
     # -- jobs --------------------------------------------------------------------------------
@@ -315,6 +322,8 @@ class ApplianceSchedules:
             if spec["kind"] in ("once", "finish_by"):
                 self.store.schedules.pop(spec["id"], None)
         self.log_entry(spec, when, now, service, error=error)
+        gone = spec["id"] not in self.store.schedules
+        self._definition_changed("deleted" if gone else "updated", spec)
         self._show_next(appliance)
 
     def _planned_end(self, spec: dict[str, Any], when: datetime) -> datetime:
@@ -360,6 +369,10 @@ class ApplianceSchedules:
                 notification_id=f"tariff_schedule_{spec['id']}",
             )
 
+    def _definition_changed(self, change: str, spec: dict[str, Any]) -> None:
+        for listener in list(self.definition_listeners):
+            listener(change, spec)
+
     def _log_missed(self, spec: dict[str, Any], now: datetime) -> None:
         """Log each start missed beyond grace while down; advance ``next_run``."""
         next_run = spec.get("next_run")
@@ -388,6 +401,7 @@ class ApplianceSchedules:
             # A one-shot whose start is gone: its end job still switches it off if it ran.
             self.store.schedules.pop(spec["id"], None)
             self.store.save()
+            self._definition_changed("deleted", spec)
 
     def _show_next(self, appliance: str) -> None:
         starts = [

@@ -1,6 +1,7 @@
 """Tuya devices over the API: list them, add one (from discovery, with its local key), remove one.
 
-- WebSocket ``tuya/devices`` (any user): the devices, never their keys;
+- WebSocket ``tuya/devices`` (any user): the devices, never their keys; an area-limited user
+  (``core.auth.areas``) gets the devices whose registry device they may see;
 - WebSocket ``tuya/devices/add`` and ``tuya/devices/remove`` (admins): a device with the keys of
   a YAML device (``device_id``, ``local_key``, ``host``, optional ``port``, ``version``, ``name``,
   ``area``, ``dps``...), kept in ``.storage/tuya.devices``; only devices added this way can be
@@ -20,8 +21,9 @@ import voluptuous as vol
 from aiohttp import web
 
 from core.auth import Permission
+from core.auth.areas import area_aware, may_see_device
 from core.http import register_command, register_route
-from core.http.view import json_message, json_response, read_json_object
+from core.http.view import current_user, json_message, json_response, read_json_object
 from core.http.ws_messages import ERR_INVALID_FORMAT, ERR_NOT_FOUND, error_message, result_message
 
 from .const import CONF_DEVICE_ID, DOMAIN
@@ -29,6 +31,7 @@ from .schema import device_config
 
 if TYPE_CHECKING:
     from core import Runtime
+    from core.auth.models import User
     from core.http.websocket import Connection
 
     from .setup import TuyaRuntime
@@ -42,12 +45,21 @@ def _tuya(runtime: Runtime) -> TuyaRuntime | None:
     return runtime.data.get(TUYA)
 
 
-def describe(tuya: TuyaRuntime) -> list[dict[str, Any]]:
-    """The devices as the API shows them: no local keys."""
+def _sees(runtime: Runtime, user: User | None, device_id: str) -> bool:
+    if user is None or user.areas is None:
+        return True
+    found = runtime.device_registry.get_device(identifiers=[(DOMAIN, device_id)])
+    return found is not None and may_see_device(runtime, user, found.id)
+
+
+def describe(tuya: TuyaRuntime, user: User | None = None) -> list[dict[str, Any]]:
+    """The devices as the API shows them (those ``user`` may see): no local keys."""
     result = []
     for device in tuya.devices.values():
         session = device.session
         config = device.config
+        if not _sees(tuya.runtime, user, config.device_id):
+            continue
         result.append(
             {
                 "device_id": config.device_id,
@@ -108,12 +120,14 @@ def _fields(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k not in ("id", "type")}
 
 
+@area_aware
 async def _ws_devices(connection: Connection, message: dict[str, Any]) -> None:
     tuya = _tuya(connection.runtime)
     if tuya is None:
         connection.send(error_message(message["id"], ERR_NOT_FOUND, "Tuya is not configured."))
         return
-    connection.send(result_message(message["id"], {"devices": describe(tuya)}))
+    devices = describe(tuya, connection.user)
+    connection.send(result_message(message["id"], {"devices": devices}))
 
 
 async def _ws_add(connection: Connection, message: dict[str, Any]) -> None:
@@ -150,8 +164,9 @@ def register_api(runtime: Runtime, tuya: TuyaRuntime) -> Callable[[], None]:
         register_command(runtime, f"{DOMAIN}/devices/remove", _ws_remove, Permission.ADMIN),
     ]
 
-    async def list_devices(_request: web.Request) -> web.StreamResponse:
-        return json_response({"devices": describe(tuya)})
+    @area_aware
+    async def list_devices(request: web.Request) -> web.StreamResponse:
+        return json_response({"devices": describe(tuya, current_user(request))})
 
     async def add_device(request: web.Request) -> web.StreamResponse:
         data = await read_json_object(

@@ -110,9 +110,7 @@ export default async function entityPage(ctx, main, [entityId]) {
   const statsBox = h("div", { class: "stats" });
   const period = h("select", { id: "period" }, PERIODS.map(([label, hours]) => h("option", { value: hours, selected: hours === 24 }, label)));
   let made = null;
-  mount(main,
-    h("p", null, h("a", { href: "#/overview" }, "← Overview")),
-    title, stateEl, controlSlot,
+  const cards = [
     h("section", { class: "card" }, h("h2", null, "Details"), facts),
     h("section", { class: "card" },
       h("div", { class: "page-head" }, h("h2", null, "History"),
@@ -121,13 +119,25 @@ export default async function entityPage(ctx, main, [entityId]) {
       chartBox),
     h("section", { class: "card", id: "statistics" }, h("h2", null, "Statistics"), statsBox),
     h("section", { class: "card" }, h("h2", null, "Attributes"),
-      h("table", { class: "attributes" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Attribute"), h("th", { scope: "col" }, "Value"))), attrs)));
+      h("table", { class: "attributes" }, h("thead", null, h("tr", null, h("th", { scope: "col" }, "Attribute"), h("th", { scope: "col" }, "Value"))), attrs)),
+  ];
+  mount(main,
+    h("p", null, h("a", { href: "#/overview" }, "← Overview")),
+    title, stateEl, controlSlot, ...cards);
 
   function render() {
     const state = store.get(entityId);
+    // An area-limited user is sent only their areas' entities: another's is not theirs to see.
+    const notTheirs = !state && Boolean(ctx.user.areas) && store.ready;
+    for (const card of cards) card.hidden = notTheirs;
+    stateEl.className = notTheirs ? "muted" : "big-state";
+    if (notTheirs) stateEl.setAttribute("role", "alert");
+    else stateEl.removeAttribute("role");
     if (!state) {
       title.textContent = entityId;
-      stateEl.textContent = "This entity has no state (it does not exist or was removed).";
+      stateEl.textContent = notTheirs
+        ? "This entity is not available to you: it is outside your areas, or does not exist."
+        : "This entity has no state (it does not exist or was removed).";
       return;
     }
     title.textContent = entityName(state);

@@ -36,7 +36,7 @@ async def test_cli_limits_a_user_to_areas_and_their_open_session_is_closed(api: 
     await wait_for(lambda: _areas(auth) == frozenset({"nowhere"}))
     status, states = await api.request("GET", "/api/states", role=Role.OPERATOR)
     assert (status, states) == (200, [])
-    status, _ = await api.request("GET", "/api/events", role=Role.OPERATOR)
+    status, _ = await api.request("GET", "/metrics", role=Role.OPERATOR)
     assert status == 403
     assert main(["user", "areas", "operator-user", "--all", "-c", site]) == 0
     # Asked directly: the manager notices the file within a second of a request.

@@ -3,7 +3,7 @@
 One runtime serves the whole table (module-scoped loop), with the recorder and the automation
 and script integrations set up, so that the routes they register are in the table; each route
 is one test case that tries every role from none to admin, in that order, so an admin's write
-comes last.
+comes last. How area-limited users are treated on each route: ``test_roles_areas``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ ROUTES: list[tuple[str, str, Any, Role | None, int]] = [
     ("GET", "/api/config/script/config/x", None, Role.ADMIN, 404),
     ("POST", "/api/config/script/config/x", {"sequence": "no"}, Role.ADMIN, 400),
     ("DELETE", "/api/config/script/config/x", None, Role.ADMIN, 404),
+    ("POST", "/api/config/automation/backtest", {}, Role.OPERATOR, 400),
 ]
 
 SITE_CONFIG = HTTP_CONFIG + "automation: []\nscript: {}\nrecorder:\n"
@@ -125,118 +126,3 @@ async def test_wrong_token_is_401_and_counts_towards_a_ban(shared_api: Api) -> N
         "GET", "/api/", role=None, headers={"Authorization": "Basic abc"}
     )
     assert status == 401
-
-
-# Routes an area-limited user is served (they filter to the user's areas); every other route
-# is refused to such a user, whatever their role. Service calls are served only when aimed at
-# the user's areas (``light.kitchen`` is; ``automation.x`` is not).
-AREA_AWARE_ROUTES = {
-    ("GET", "/api/"),
-    ("GET", "/api/config"),
-    ("GET", "/api/states"),
-    ("GET", "/api/states/light.kitchen"),
-    ("GET", "/api/services"),
-    ("POST", "/api/services/light/turn_on"),
-}
-AREA_AWARE_PREFIXES = ("/api/history/period", "/api/logbook")
-OUTSIDE_THE_AREAS = {("POST", "/api/services/automation/trigger")}
-
-
-#: The area-limited operator's token, per module runtime (made once, by the first case).
-_AREA_TOKENS: dict[int, str] = {}
-
-
-async def _area_operator(shared_api: Api) -> str:
-    """An operator limited to the Kitchen area (where ``light.kitchen`` is); their token."""
-    runtime = shared_api.runtime
-    if (known := _AREA_TOKENS.get(id(runtime))) is not None:
-        return known
-    assert runtime.http is not None
-    auth = runtime.http.auth
-    area = runtime.area_registry.get_by_name("Kitchen") or runtime.area_registry.create("Kitchen")
-    # Registered under its own id: the registry hands out a free id, so the state steps aside.
-    kitchen = runtime.states.get("light.kitchen")
-    assert kitchen is not None
-    runtime.states.remove("light.kitchen")
-    entry = runtime.entity_registry.get_or_create(
-        "light", "apitest", "kitchen", suggested_object_id="kitchen"
-    )
-    runtime.states.set("light.kitchen", kitchen.state, dict(kitchen.attributes))
-    runtime.entity_registry.update(entry.entity_id, area_id=area.id)
-    assert entry.entity_id == "light.kitchen"
-    user = auth.data.add_user("kitchen-operator", "!", role=Role.OPERATOR)
-    user.areas = frozenset({area.id})
-    _, token = await auth.create_long_lived_token(user, "tests")
-    _AREA_TOKENS[id(runtime)] = token
-    return token
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body", "least", "allowed_status"),
-    [r for r in ROUTES if r[3] is not None],
-    ids=[f"{m} {p.split('?')[0]}" for m, p, _, least, _ in ROUTES if least is not None],
-)
-async def test_area_limited_user_is_served_only_area_aware_routes(
-    shared_api: Api, *, method: str, path: str, body: Any, least: Role, allowed_status: int
-) -> None:
-    token = await _area_operator(shared_api)
-    kwargs = {} if body is None else {"json": body}
-    status, answer = await shared_api.request(
-        method, path, role=None, headers={"Authorization": f"Bearer {token}"}, **kwargs
-    )
-    if RANK[least] > RANK[Role.OPERATOR]:
-        assert status == 403, answer
-    elif (method, path) in AREA_AWARE_ROUTES or path.startswith(AREA_AWARE_PREFIXES):
-        assert status == allowed_status, answer
-    elif (method, path) in OUTSIDE_THE_AREAS:
-        assert status == 403, answer
-        assert "outside their areas" in answer["message"]
-    else:
-        assert status == 403, answer
-        assert "limited to areas" in answer["message"]
-
-
-async def test_area_limited_user_sees_and_acts_only_in_their_areas(shared_api: Api) -> None:
-    token = await _area_operator(shared_api)
-    headers = {"Authorization": f"Bearer {token}"}
-    status, states = await shared_api.request("GET", "/api/states", role=None, headers=headers)
-    assert status == 200
-    assert [s["entity_id"] for s in states] == ["light.kitchen"]
-    status, _ = await shared_api.request(
-        "GET", "/api/states/sensor.temperature", role=None, headers=headers
-    )
-    assert status == 404
-    for body in ({"entity_id": "sensor.temperature"}, {}, {"entity_id": "all"}):
-        status, answer = await shared_api.request(
-            "POST", "/api/services/light/turn_on", role=None, headers=headers, json=body
-        )
-        assert status == 403, (body, answer)
-    async with shared_api.session.ws_connect(shared_api.ws_url) as ws:
-        await ws.receive_json()
-        await ws.send_json({"type": "auth", "access_token": token})
-        assert (await ws.receive_json())["type"] == "auth_ok"
-        await ws.send_json({"id": 1, "type": "get_states"})
-        result = await ws.receive_json()
-        assert [s["entity_id"] for s in result["result"]] == ["light.kitchen"]
-        await ws.send_json({"id": 2, "type": "subscribe_events"})
-        assert (await ws.receive_json())["error"]["code"] == "unauthorized"
-        await ws.send_json(
-            {
-                "id": 3,
-                "type": "call_service",
-                "domain": "light",
-                "service": "turn_on",
-                "target": {"entity_id": "sensor.temperature"},
-            }
-        )
-        assert (await ws.receive_json())["success"] is False
-        await ws.send_json(
-            {
-                "id": 4,
-                "type": "call_service",
-                "domain": "light",
-                "service": "turn_on",
-                "target": {"area_id": "kitchen"},
-            }
-        )
-        assert (await ws.receive_json())["success"] is True

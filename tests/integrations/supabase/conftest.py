@@ -41,6 +41,7 @@ CREATE TABLE control_logs (key text PRIMARY KEY, data jsonb NOT NULL, updated_at
 CREATE TABLE notifications (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 CREATE TABLE receipts (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 CREATE TABLE schedule_log (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
+CREATE TABLE schedules (key text PRIMARY KEY, data jsonb NOT NULL, updated_at timestamptz);
 """
 
 

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import integrations.supabase as supabase_integration
 from core.auth import Role
+from core.http.ban import LoginGuard
+from core.http.view import GUARD
 from core.runtime import Runtime
 from integrations.supabase import SUPABASE
 from integrations.supabase.double import SupabaseDouble
@@ -291,7 +293,52 @@ supabase:
                 double.jwt_secret,
             )
             headers = {"Authorization": f"Bearer {token}"}
-            async with session.get(url + "/api/events", headers=headers) as response:
+            async with session.get(url + "/metrics", headers=headers) as response:
                 assert response.status == 403
     finally:
         await runtime.stop()
+
+
+def _guard(project: Project) -> LoginGuard:
+    assert project.runtime.http is not None
+    return project.runtime.http.app[GUARD]
+
+
+async def test_a_client_retrying_an_expired_project_token_is_never_banned(
+    project: Project,
+) -> None:
+    """Like an open tab retrying Edgewise's own expired token: 401, and no ban however often."""
+    expired = project.claims(exp=int(time.time()) - 60)
+    hs256 = jwt.encode(expired, project.double.jwt_secret)
+    es256 = jwt.encode(expired, project.ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+    wrong_audience = jwt.encode(project.claims(aud="anon"), project.double.jwt_secret)
+    threshold = project.runtime.http_config.login_attempts_threshold
+    for _ in range(threshold + 2):
+        for token in (hs256, es256, wrong_audience):
+            assert await project.get("/api/states", token) == 401
+    url = project.url.replace("http://", "ws://") + "/api/websocket"
+    for _ in range(threshold + 2):
+        async with project.session.ws_connect(url) as ws:
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": hs256})
+            assert (await ws.receive_json())["type"] == "auth_invalid"
+    assert _guard(project).banned_for("127.0.0.1") == 0
+    valid = jwt.encode(project.claims(), project.double.jwt_secret)
+    assert await project.get("/api/states", valid) == 200
+
+
+@pytest.mark.parametrize("forgery", ["other-secret", "unknown-kid", "not-a-jwt"])
+async def test_forged_tokens_still_count_towards_the_ban(project: Project, forgery: str) -> None:
+    claims = project.claims(exp=int(time.time()) - 60)
+    if forgery == "other-secret":
+        token = jwt.encode(claims, "another-project-secret-0123456789")
+    elif forgery == "unknown-kid":
+        stranger = ec.generate_private_key(ec.SECP256R1())
+        token = jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "ec-1"})
+    else:
+        token = "header.payload.signature"
+    threshold = project.runtime.http_config.login_attempts_threshold
+    statuses = [await project.get("/api/states", token) for _ in range(threshold + 1)]
+    assert statuses[:threshold] == [401] * threshold
+    assert statuses[threshold] == 429
+    assert _guard(project).banned_for("127.0.0.1") > 0

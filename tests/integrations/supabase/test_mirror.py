@@ -23,6 +23,8 @@ START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 def _yaml(double: SupabaseDouble) -> str:
     return f"""
+http:
+  server_port: 0
 appliance:
   price: 0.30
   appliances:
@@ -166,3 +168,70 @@ supabase:
     (receipt,) = receipts.values()
     assert receipt["appliance"] == "appliance.dishwasher"
     assert receipt["energy_kwh"] == pytest.approx(4.0)
+
+
+async def test_schedule_definitions_are_mirrored_when_made_re_run_and_deleted(
+    tmp_path: Path, double: SupabaseDouble
+) -> None:
+    appliances = "  appliances:\n    - {name: Dishwasher, tier: shiftable, power: 2000}\n"
+    yaml = tariff_yaml("Asia/Kolkata", appliances=appliances)
+    yaml += f"""
+supabase:
+  url: {double.url}
+  anon_key: {double.anon_key}
+  service_key: {double.service_key}
+  mirror:
+    schedules_table: schedules
+"""
+    # 19:00 in Kolkata.
+    start = datetime(2026, 1, 14, 18, 30, tzinfo=UTC) + timedelta(hours=19)
+    async with running(tmp_path, yaml, start) as runtime:
+        clock = clock_of(runtime)
+        api = runtime.data[TARIFF_API]
+        daily = api.create(
+            {
+                "appliance": "appliance.dishwasher",
+                "kind": "daily",
+                "start": "22:00",
+                "duration": "01:00:00",
+                "name": "Evening wash",
+            },
+            "user-1",
+        )
+        once = api.create(
+            {
+                "appliance": "appliance.dishwasher",
+                "kind": "once",
+                "start": "2026-01-16T01:00:00",
+                "duration": "00:30:00",
+            },
+            "user-1",
+        )
+        rows = await _until(double, "schedules", lambda r: len(r) == 2, "both schedules")
+        assert rows[daily["id"]]["change"] == "created"
+        assert rows[daily["id"]]["name"] == "Evening wash"
+        assert rows[daily["id"]]["next_run"] == daily["next_run"]
+        first_run = daily["next_run"]
+        # The daily one runs at 22:00 and moves on to tomorrow's 22:00: an update.
+        await clock.advance_and_settle(timedelta(hours=3, minutes=1))
+        rows = await _until(
+            double,
+            "schedules",
+            lambda r: r[daily["id"]]["next_run"] != first_run,
+            "the daily schedule's next run",
+        )
+        assert rows[daily["id"]]["change"] == "updated"
+        api.delete({"schedule_id": daily["id"]})
+        rows = await _until(
+            double, "schedules", lambda r: r[daily["id"]]["change"] == "deleted", "the deletion"
+        )
+        # The one-shot runs at 01:00 and ends at 01:30; then it is gone.
+        await clock.advance_and_settle(timedelta(hours=4))
+        rows = await _until(
+            double, "schedules", lambda r: r[once["id"]]["change"] == "deleted", "the one-shot"
+        )
+    assert rows[daily["id"]]["id"] == daily["id"]
+    # What Supabase holds survives a restart, which sends every schedule there is again.
+    async with running(tmp_path, yaml, start + timedelta(hours=8)) as runtime:
+        assert runtime.data[TARIFF_API].schedules.list() == []
+    assert set(await _rows(double, "schedules")) == {daily["id"], once["id"]}

@@ -90,3 +90,44 @@ async def test_an_admin_adds_a_device_that_connects_and_survives_a_restart(
     assert removed["success"] is True
     assert gone is None
     assert DEVICE_ID not in stored
+
+
+async def test_an_area_limited_user_lists_only_the_devices_of_their_areas(
+    tmp_path: Path, make_double: Any
+) -> None:
+    double = await make_double(3.4)
+    device = {
+        "device_id": DEVICE_ID,
+        "local_key": KEY,
+        "host": "127.0.0.1",
+        "port": double.port,
+        "name": "Lamp plug",
+        "area": "Kitchen",
+    }
+    async with running(tmp_path, SITE, START) as runtime:
+        tokens = await _tokens(runtime)
+        assert runtime.http is not None
+        auth = runtime.http.auth
+        limited = {}
+        for area in ("kitchen", "garage"):
+            user = auth.data.add_user(f"{area}-u", hash_password("pw"), role=Role.VIEWER)
+            user.areas = frozenset({area})
+            _, limited[area] = await auth.create_long_lived_token(user, "tests")
+        url = _url(runtime, "/api/tuya/devices")
+        listed: dict[str, list[str]] = {}
+        async with aiohttp.ClientSession() as http:
+            admin = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
+            async with http.post(url, json=device, headers=admin) as response:
+                assert response.status == 201
+            await state_becomes(runtime, "switch.lamp_plug", "off")
+            for area, token in limited.items():
+                async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+                    listed[area] = [d["device_id"] for d in (await response.json())["devices"]]
+            async with http.ws_connect(_url(runtime, "/api/websocket")) as ws:
+                await ws.receive_json()
+                await ws.send_json({"type": "auth", "access_token": limited["garage"]})
+                await ws.receive_json()
+                await ws.send_json({"id": 1, "type": "tuya/devices"})
+                over_ws = (await ws.receive_json())["result"]["devices"]
+    assert listed == {"kitchen": [DEVICE_ID], "garage": []}
+    assert over_ws == []
