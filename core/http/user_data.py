@@ -2,7 +2,8 @@
 
 Each user has a small JSON object of their own (the overview's layout, the history page's
 last selection…), stored in ``.storage/frontend.user_data_<user id>`` as Home Assistant does.
-A user reads and writes only their own data, whatever their role:
+A user reads and writes only their own data, whatever their role and areas (it holds no
+entity of the site, so an area-limited user has theirs too):
 
 - ``frontend/get_user_data`` with ``key``: ``{"value": <value or null>}``; without ``key``:
   ``{"value": {every key: value}}``.
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from core.auth import Permission
+from core.auth.areas import area_aware
 from core.json import json_bytes
 from core.storage import JsonStore
 
@@ -130,6 +132,7 @@ def _store_of(conn: Connection) -> UserDataStore:
 
 
 @register_command("frontend/get_user_data", Permission.READ)
+@area_aware
 async def get_user_data(conn: Connection, msg: dict[str, Any]) -> None:
     """The connection's user's value of ``key``, or all of their data without ``key``."""
     key = field(msg, "key", str, None)
@@ -138,6 +141,7 @@ async def get_user_data(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("frontend/set_user_data", Permission.READ)
+@area_aware
 async def set_user_data(conn: Connection, msg: dict[str, Any]) -> None:
     """Store ``value`` under ``key`` for the connection's user (null removes it)."""
     key = field(msg, "key", str)
@@ -148,6 +152,7 @@ async def set_user_data(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("frontend/subscribe_user_data", Permission.READ)
+@area_aware
 async def subscribe_user_data(conn: Connection, msg: dict[str, Any]) -> None:
     """The user's value of ``key`` (or all their data) now, then after each change."""
     msg_id: int = msg["id"]

@@ -317,9 +317,14 @@ def subscribe_notifications(conn: Connection, msg: dict[str, Any]) -> None:
 
 
 @register_command("persistent_notification/history", Permission.READ)
+@area_aware
 def notification_history(conn: Connection, msg: dict[str, Any]) -> None:
-    """The cleared notifications, the most recently cleared first (Edgewise)."""
-    conn.send(result_message(msg["id"], conn.runtime.notifications.history()))
+    """The cleared notifications, the most recently cleared first (Edgewise).
+
+    Empty for an area-limited user, as ``persistent_notification/subscribe`` is.
+    """
+    history = [] if conn.user.areas is not None else conn.runtime.notifications.history()
+    conn.send(result_message(msg["id"], history))
 
 
 @register_command("fire_event", Permission.ADMIN)

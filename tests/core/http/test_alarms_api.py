@@ -5,13 +5,11 @@ Roles: viewers read the alarms and their history; operators raise, acknowledge a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import integrations.persistent_notification
 from core.auth import Role
-from core.storage import storage_path
 from tests.core.http.conftest import Api
 from tests.core.http.test_websocket import connect
 
@@ -74,45 +72,3 @@ async def test_operators_raise_ack_and_clear_viewers_only_read(
         assert cleared["notification_id"] == "house_power_high"
         assert cleared["acknowledged_by"] == operator_id
         assert cleared["cleared_by"] == operator_id
-
-
-async def test_user_data_is_per_user_bounded_and_kept(api: Api) -> None:
-    async with connect(api, Role.VIEWER) as viewer, connect(api, Role.OPERATOR) as operator:
-        hidden = ["sensor.house_meter_power", "sensor.outside"]
-        ok = await viewer.command("frontend/set_user_data", key="logbook_hidden", value=hidden)
-        assert ok["success"] is True
-        mine = await viewer.command("frontend/get_user_data", key="logbook_hidden")
-        assert mine["result"] == {"value": hidden}
-        theirs = await operator.command("frontend/get_user_data", key="logbook_hidden")
-        assert theirs["result"] == {"value": None}
-        everything = await viewer.command("frontend/get_user_data")
-        assert everything["result"] == {"value": {"logbook_hidden": hidden}}
-
-        await operator.send("frontend/subscribe_user_data", key="layout")
-        assert (await operator.receive())["success"] is True
-        assert (await operator.receive())["event"] == {"value": None}
-        await operator.send("frontend/set_user_data", key="layout", value={"cols": 3})
-        answers = [await operator.receive(), await operator.receive()]
-        assert {"value": {"cols": 3}} in [msg.get("event") for msg in answers]
-        assert any(msg["type"] == "result" and msg["success"] for msg in answers)
-
-        too_big = await viewer.command("frontend/set_user_data", key="x", value="a" * 70_000)
-        assert too_big["success"] is False
-        assert "KiB" in too_big["error"]["message"]
-        long_key = await viewer.command("frontend/set_user_data", key="k" * 101, value=1)
-        assert long_key["success"] is False
-        assert "key" in long_key["error"]["message"]
-        for n in range(49):
-            await viewer.command("frontend/set_user_data", key=f"k{n}", value=n)
-        full = await viewer.command("frontend/set_user_data", key="one_more", value=1)
-        assert full["success"] is False
-        assert "at most 50 keys" in full["error"]["message"]
-        no_value = await viewer.command("frontend/set_user_data", key="x")
-        assert no_value["success"] is False
-
-    viewer_id = next(
-        user.id for user in api.runtime.http.auth.data.users.values() if user.role is Role.VIEWER
-    )
-    await api.runtime.stop()  # the final write flushes the pending save
-    stored = json.loads(storage_path(api.runtime.config_dir, "frontend.user_data").read_text())
-    assert stored["data"]["users"][viewer_id]["logbook_hidden"] == hidden

@@ -91,6 +91,10 @@ WS_AREA_COMMANDS: list[tuple[str, dict[str, Any], Role, bool]] = [
     ("subscribe_events", {}, Role.ADMIN, True),
     ("unsubscribe_events", {"subscription": 1}, Role.VIEWER, True),
     ("persistent_notification/subscribe", {}, Role.VIEWER, True),
+    ("persistent_notification/history", {}, Role.VIEWER, True),
+    ("frontend/get_user_data", {"key": "layout"}, Role.VIEWER, True),
+    ("frontend/set_user_data", {"key": "layout", "value": {"cards": []}}, Role.VIEWER, True),
+    ("frontend/subscribe_user_data", {"key": "layout"}, Role.VIEWER, True),
     ("fire_event", {"event_type": "something"}, Role.ADMIN, False),
     ("subscribe_entities", {}, Role.VIEWER, True),
     (
@@ -166,6 +170,7 @@ WS_AREA_COMMANDS: list[tuple[str, dict[str, Any], Role, bool]] = [
     # The automation editor and traces hold every automation of the site (and its secrets).
     ("edgewise/automation/list", {}, Role.ADMIN, False),
     ("edgewise/automation/get", {"automation_id": "x"}, Role.ADMIN, False),
+    ("edgewise/automation/actions", {"yaml": "action: []"}, Role.ADMIN, False),
     ("edgewise/automation/save", {"yaml": "x"}, Role.ADMIN, False),
     ("edgewise/automation/delete", {"automation_id": "x"}, Role.ADMIN, False),
     ("trace/list", {"domain": "automation"}, Role.ADMIN, False),
@@ -525,6 +530,10 @@ async def test_notifications_are_withheld_from_area_limited_users(site: Site) ->
         assert sub["success"] is True
         current = (await ws.event())["event"]
         site.runtime.notifications.create("Garage flooded", notification_id="flood")
+        site.runtime.notifications.create("Garage light left on", notification_id="garage_light")
+        site.runtime.notifications.dismiss("garage_light")
+        history = await ws.command("persistent_notification/history")
+        assert (history["success"], history["result"]) == (True, [])
         assert (await ws.command("unsubscribe_events", subscription=sub["id"]))["success"]
     assert current == {"type": "current", "notifications": {}}
     assert ws.events == []
