@@ -142,21 +142,13 @@ class Central:
         if conn is not None:
             conn.terminate()
 
-    def records(self, batch: Sequence[tuple[int, Row]]) -> list[tuple[Any, ...]]:
-        """The COPY records of ``batch`` (blocking but pure: run it off the loop)."""
+    def records(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+        """The COPY records of buffered ``rows`` (blocking but pure: run it off the loop)."""
         site = self.config.site_id
+        at = datetime.fromtimestamp
         return [
-            (
-                datetime.fromtimestamp(when, UTC),
-                site,
-                entity_id,
-                value,
-                text_value,
-                quality,
-                unit,
-                attributes,
-            )
-            for _, (when, entity_id, value, text_value, quality, unit, attributes) in batch
+            (at(when, UTC), site, entity_id, value, text_value, quality, unit, attributes)
+            for when, entity_id, value, text_value, quality, unit, attributes in rows
         ]
 
     async def send(self, records: Sequence[tuple[Any, ...]]) -> int:

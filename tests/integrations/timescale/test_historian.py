@@ -132,7 +132,7 @@ async def test_full_buffer_drops_oldest_counts_and_notifies(make_runtime: MakeRu
     await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
     assert historian.buffer.count == 10
     kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
-    assert [row[2] for _, row in kept] == [float(v) for v in range(15, 25)]
+    assert [row[2] for row in kept.rows] == [float(v) for v in range(15, 25)]
     notification = runtime.notifications.get("timescale_rows_dropped")
     assert notification is not None
     assert "15 row(s) dropped" in notification["message"]
@@ -146,7 +146,7 @@ async def test_full_buffer_stop_accepting_keeps_the_oldest(make_runtime: MakeRun
         runtime.states.set("sensor.x", str(value))
     await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
     kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
-    assert [row[2] for _, row in kept] == [float(v) for v in range(10)]
+    assert [row[2] for row in kept.rows] == [float(v) for v in range(10)]
 
 
 async def test_corrupt_buffer_is_moved_aside_and_replaced(
@@ -205,8 +205,8 @@ async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: s
     try:
         assert central.timescale is False
         now = time.time()
-        old = (1, (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None))
-        new = (2, (now, "sensor.new", 2.0, None, "good", None, None))
+        old = (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None)
+        new = (now, "sensor.new", 2.0, None, "good", None, None)
         assert await central.send(central.records([old, new])) == 2
         assert await central.purge() == 1
     finally:

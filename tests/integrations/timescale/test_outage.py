@@ -82,12 +82,12 @@ async def test_a_batch_whose_commit_was_in_doubt_is_not_written_twice(
     await central.connect()
     try:
         batch = buffer.oldest(100)
-        assert await central.send(central.records(batch)) == 100
+        assert await central.send(central.records(batch.rows)) == 100
         # The site died before removing the batch: the replay sends it again, and a larger
         # batch that holds it too.
-        assert await central.send(central.records(batch)) == 0
+        assert await central.send(central.records(batch.rows)) == 0
         buffer.append([(now + 100, "sensor.a", 100.0, None, "good", "W", None)])
-        assert await central.send(central.records(buffer.oldest(200))) == 1
+        assert await central.send(central.records(buffer.oldest(200).rows)) == 1
         buffer.remove_delivered(batch, replayed=True)
     finally:
         await central.close()
