@@ -385,13 +385,11 @@ class Historian:
                     else asyncio.ensure_future(self._io_call(self._read_batch, central, batch.last))
                 )
                 try:
-                    await central.send(records)
+                    moved = await self._send(central, records, moving)
                 except BaseException:
                     if following is not None:
                         following.cancel()
-                    await asyncio.shield(moving)
                     raise
-                moved = await moving
                 if removing is not None:
                     await removing
                 removing = asyncio.ensure_future(
@@ -409,6 +407,29 @@ class Historian:
         finally:
             if removing is not None:
                 await removing
+
+    async def _send(
+        self, central: Central, records: list[Any], moving: asyncio.Future[_Ready | None]
+    ) -> _Ready | None:
+        """Send ``records`` and answer what ``moving`` moved to the buffer meanwhile.
+
+        While the central database takes longer than ``flush_interval`` (a lock, a slow disk,
+        a slow link), the rows arriving meanwhile are moved to the buffer every
+        ``flush_interval`` as they would be in an outage: a slow central database puts no more
+        rows at risk of a crash than one that is down.
+        """
+        sending = asyncio.ensure_future(central.send(records))
+        try:
+            moved = await asyncio.shield(moving)
+            while not sending.done():
+                await asyncio.wait({sending}, timeout=self.config.flush_interval)
+                if not sending.done():
+                    await self._move_to_buffer()
+            await sending  # its error, if any
+        except BaseException:
+            sending.cancel()
+            raise
+        return moved
 
     async def _maybe_purge(self, central: Central) -> None:
         now = time.monotonic()

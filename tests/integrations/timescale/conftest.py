@@ -19,6 +19,7 @@ import pytest
 
 from core.runtime import Runtime
 from integrations.timescale.historian import HISTORIAN, Historian
+from tests._helpers import settle, wait_for
 from tests.integrations.bacnet.conftest import client_port, device  # noqa: F401 - fixtures
 from tests.integrations.recorder.conftest import _ensure_postgres, pg_admin, pg_dsn
 
@@ -108,3 +109,19 @@ async def central_rows(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
+
+
+async def drained(runtime: Runtime) -> None:
+    """Wait until everything set so far is in the central database."""
+    historian = historian_of(runtime)
+    await settle(runtime)
+    await wait_for(
+        lambda: (
+            historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
+            and historian.buffer.count == 0
+        ),
+        lambda: (
+            f"a drained historian (accepted {historian.rows_accepted}, sent "
+            f"{historian.rows_sent}, buffered {historian.buffer.count})"
+        ),
+    )

@@ -9,28 +9,11 @@ from pathlib import Path
 import pytest
 import voluptuous as vol
 
-from core.runtime import Runtime
 from integrations.timescale.central import Central
 from integrations.timescale.schema import CONFIG_SCHEMA
-from tests._helpers import free_port, settle, wait_for
+from tests._helpers import free_port, wait_for
 
-from .conftest import MakeRuntime, central_rows, historian_of
-
-
-async def drained(runtime: Runtime) -> None:
-    """Wait until everything set so far is in the central database."""
-    historian = historian_of(runtime)
-    await settle(runtime)
-    await wait_for(
-        lambda: (
-            historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
-            and historian.buffer.count == 0
-        ),
-        lambda: (
-            f"a drained historian (accepted {historian.rows_accepted}, sent "
-            f"{historian.rows_sent}, buffered {historian.buffer.count})"
-        ),
-    )
+from .conftest import MakeRuntime, central_rows, drained, historian_of
 
 
 async def test_states_become_narrow_rows_with_quality_and_unit(
