@@ -13,7 +13,8 @@ import pytest
 import integrations.timescale.central as central_module
 from core.runtime import Runtime
 from tests._helpers import wait_for
-from tests.integrations.recorder.peers import fill_up, private_postgres, tmpfs
+from tests._postgres import private_postgres
+from tests.integrations.recorder.peers import fill_up, tmpfs
 
 from .conftest import MakeRuntime, central_rows, drained, historian_of
 

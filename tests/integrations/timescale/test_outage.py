@@ -13,8 +13,9 @@ from integrations.timescale.central import Central
 from integrations.timescale.const import FullPolicy
 from integrations.timescale.schema import CONFIG_SCHEMA
 from tests._helpers import free_port, settle, wait_for
+from tests._postgres import private_postgres
 from tests.conftest import EdgewiseFactory
-from tests.integrations.recorder.peers import fill_up, private_postgres, tmpfs
+from tests.integrations.recorder.peers import fill_up, tmpfs
 
 from .conftest import MakeRuntime, central_rows, historian_of
 
