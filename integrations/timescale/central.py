@@ -31,6 +31,9 @@ _LOGGER = logging.getLogger(__name__)
 
 _COLUMNS = ("time", "site_id", "entity_id", "value", "text_value", "quality", "unit", "attributes")
 
+#: PostgreSQL's epoch (2000-01-01 UTC) in Unix microseconds.
+_PG_EPOCH_US = 946_684_800_000_000
+
 #: Errors that mean "the central database is away or failing": retried later.
 CENTRAL_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -63,6 +66,12 @@ class Central:
             server_settings={"application_name": f"edgewise-historian[{self.config.site_id}]"},
         )
         try:
+            # timestamptz as PostgreSQL's own (microseconds since 2000,): a row's time costs one
+            # subtraction instead of a datetime built and taken apart again (most of COPY's
+            # encoding time). This connection reads no timestamps.
+            await conn.set_type_codec(
+                "timestamptz", schema="pg_catalog", encoder=tuple, decoder=tuple, format="tuple"
+            )
             await self._ensure_schema(conn)
         except BaseException:
             conn.terminate()
@@ -145,9 +154,18 @@ class Central:
     def records(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
         """The COPY records of buffered ``rows`` (blocking but pure: run it off the loop)."""
         site = self.config.site_id
-        at = datetime.fromtimestamp
+        epoch = _PG_EPOCH_US
         return [
-            (at(when, UTC), site, entity_id, value, text_value, quality, unit, attributes)
+            (
+                (round(when * 1_000_000) - epoch,),
+                site,
+                entity_id,
+                value,
+                text_value,
+                quality,
+                unit,
+                attributes,
+            )
             for when, entity_id, value, text_value, quality, unit, attributes in rows
         ]
 
@@ -184,7 +202,7 @@ class Central:
         status = await self._conn.execute(
             f"DELETE FROM {self.table} WHERE site_id = $1 AND time < $2",  # noqa: S608
             self.config.site_id,
-            cutoff,
+            (round(cutoff.timestamp() * 1_000_000) - _PG_EPOCH_US,),
         )
         return int(status.rsplit(" ", 1)[-1])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,17 @@ async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: s
         central_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'edgewise_points'"
     )
     assert any("USING brin" in r["indexdef"] for r in indexes)
+
+
+async def test_row_times_are_the_states_own_to_the_microsecond(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(central_db)
+    # Now-ish, one microsecond after PostgreSQL's epoch, before it (1999) and far ahead.
+    stamps = (1_733_551_234.567891, 946_684_800.000001, 946_684_799.999999, 4_102_444_800.5)
+    for n, when in enumerate(stamps):
+        runtime.states.set(f"sensor.t{n}", str(n), timestamp=when)
+    await drained(runtime)
+    rows = await central_rows(central_db, "SELECT entity_id, time FROM edgewise_points")
+    got = {r["entity_id"]: r["time"] for r in rows}
+    assert got == {f"sensor.t{n}": datetime.fromtimestamp(w, UTC) for n, w in enumerate(stamps)}
