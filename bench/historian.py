@@ -139,12 +139,12 @@ async def sustained(root: Path, dsn: str, rounds: int) -> tuple[float, float]:
         await runtime.stop()
 
 
-async def outage(root: Path, database: str) -> dict[str, float]:
+async def outage(root: Path, database: str, site: str) -> dict[str, float]:
     """A 10-minute outage at 1,000 entities x 1 Hz: buffered, then replayed through the relay."""
     relay = Relay()
     await relay.open()
     dsn = f"postgresql://postgres@127.0.0.1:{relay.port}/{database}"
-    runtime, historian = await _start(root / "outage", dsn, "outage")
+    runtime, historian = await _start(root / site, dsn, site)
     try:
         await _wait(historian.drained.is_set, 30)
         await relay.cut()
@@ -163,7 +163,8 @@ async def outage(root: Path, database: str) -> dict[str, float]:
     try:
         row = await conn.fetchrow(
             "SELECT count(*) AS n, count(DISTINCT (entity_id, time)) AS d "
-            "FROM edgewise_points WHERE site_id = 'outage'"
+            "FROM edgewise_points WHERE site_id = $1",
+            site,
         )
     finally:
         await conn.close()
@@ -197,14 +198,15 @@ async def main() -> None:
                 f"{args.rounds * ENTITIES} rows from state writes to central commit, median; "
                 f"the state writes themselves took {shares[len(shares) // 2]:.0%} of the time",
             )
-            result = await outage(root, database)
+            results = [await outage(root, database, f"outage{n}") for n in range(args.runs)]
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    note = f"{OUTAGE_SECONDS} s outage x {ENTITIES} entities at 1 Hz (one run)"
-    emit("historian_replay_rows_per_s", [result["replay"]], "1/s", note)
-    emit("historian_rows_lost", [result["lost"]], "count", note)
-    emit("historian_rows_duplicated", [result["duplicated"]], "count", note)
-    emit("historian_buffer_bytes_per_row", [result["bytes_per_row"]], "bytes", note)
+    note = f"{OUTAGE_SECONDS} s outage x {ENTITIES} entities at 1 Hz, median of runs"
+    emit("historian_replay_rows_per_s", [r["replay"] for r in results], "1/s", note)
+    worst = f"{OUTAGE_SECONDS} s outage x {ENTITIES} entities at 1 Hz, the worst run"
+    emit("historian_rows_lost", [max(r["lost"] for r in results)], "count", worst)
+    emit("historian_rows_duplicated", [max(r["duplicated"] for r in results)], "count", worst)
+    emit("historian_buffer_bytes_per_row", [r["bytes_per_row"] for r in results], "bytes", note)
 
 
 if __name__ == "__main__":
