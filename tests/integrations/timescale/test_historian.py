@@ -201,6 +201,15 @@ async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: s
         central_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'edgewise_points'"
     )
     assert any("USING brin" in r["indexdef"] for r in indexes)
+    collations = await central_rows(
+        central_db,
+        "SELECT column_name, collation_name FROM information_schema.columns "
+        "WHERE table_name = 'edgewise_points' AND column_name IN ('site_id', 'entity_id')",
+    )
+    assert {r["column_name"]: r["collation_name"] for r in collations} == {
+        "site_id": "C",
+        "entity_id": "C",
+    }
 
 
 async def test_row_times_are_the_states_own_to_the_microsecond(
