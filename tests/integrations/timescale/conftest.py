@@ -96,3 +96,24 @@ async def drained(runtime: Runtime) -> None:
             f"{historian.rows_sent}, buffered {historian.buffer.count})"
         ),
     )
+
+
+async def exactly_once(dsn: str, runtime: Runtime) -> dict[str, int]:
+    """Every accepted row is in the central table once, and the report misses none.
+
+    Returns the report's totals.
+    """
+    historian = historian_of(runtime)
+    rows = await central_rows(
+        dsn,
+        "SELECT count(*) AS n, count(DISTINCT (entity_id, time)) AS d FROM edgewise_points",
+    )
+    assert (rows[0]["n"], rows[0]["d"]) == (historian.rows_accepted, historian.rows_accepted)
+    report = await runtime.services.call(
+        "timescale", "completeness", {}, blocking=True, return_response=True
+    )
+    assert report is not None
+    totals = report["totals"]
+    assert totals["accepted"] == totals["delivered"] == historian.rows_accepted
+    assert totals["missing"] == 0
+    return dict(totals)

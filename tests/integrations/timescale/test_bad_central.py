@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -16,24 +18,7 @@ from tests._helpers import wait_for
 from tests._postgres import private_postgres
 from tests.integrations.recorder.peers import fill_up, tmpfs
 
-from .conftest import MakeRuntime, central_rows, drained, historian_of
-
-
-async def exactly_once(dsn: str, runtime: Runtime) -> None:
-    """Every accepted row is in the central table once, and the report misses none."""
-    historian = historian_of(runtime)
-    rows = await central_rows(
-        dsn,
-        "SELECT count(*) AS n, count(DISTINCT (entity_id, time)) AS d FROM edgewise_points",
-    )
-    assert (rows[0]["n"], rows[0]["d"]) == (historian.rows_accepted, historian.rows_accepted)
-    report = await runtime.services.call(
-        "timescale", "completeness", {}, blocking=True, return_response=True
-    )
-    assert report is not None
-    totals = report["totals"]
-    assert totals["accepted"] == totals["delivered"] == historian.rows_accepted
-    assert totals["missing"] == 0
+from .conftest import MakeRuntime, central_rows, drained, exactly_once, historian_of
 
 
 async def write(runtime: Runtime, count: int, start: int = 0) -> None:
@@ -42,6 +27,18 @@ async def write(runtime: Runtime, count: int, start: int = 0) -> None:
         runtime.states.set(f"sensor.p{value % 5}", str(value))
         if value % 5 == 4:
             await asyncio.sleep(0.002)
+
+
+@asynccontextmanager
+async def table_locked(dsn: str) -> AsyncIterator[None]:
+    """Another client holds the central table (ACCESS EXCLUSIVE) until the block ends."""
+    blocker = await asyncpg.connect(dsn)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE edgewise_points IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await blocker.close()
 
 
 async def historian_waits_on_a_lock(dsn: str) -> bool:
@@ -64,11 +61,7 @@ async def test_a_slow_central_database_has_every_new_row_buffered_then_delivered
     sent_before = historian.rows_sent
 
     # Another client holds the table: the historian's next COPY waits behind it.
-    blocker = await asyncpg.connect(central_db)
-    try:
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute("LOCK TABLE edgewise_points IN ACCESS EXCLUSIVE MODE")
+    async with table_locked(central_db):
         await write(runtime, 300, start=100)
         waiting = False
         deadline = time.monotonic() + 20
@@ -87,9 +80,6 @@ async def test_a_slow_central_database_has_every_new_row_buffered_then_delivered
         assert historian.rows_sent == sent_before
         assert historian.buffer.count == 500
         assert historian.writer_running
-        await transaction.rollback()
-    finally:
-        await blocker.close()
 
     await drained(runtime)
     await exactly_once(central_db, runtime)
@@ -104,18 +94,11 @@ async def test_a_send_past_its_timeout_is_abandoned_and_its_batch_sent_again_onc
     await write(runtime, 40)
     await drained(runtime)
 
-    blocker = await asyncpg.connect(central_db)
-    try:
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute("LOCK TABLE edgewise_points IN ACCESS EXCLUSIVE MODE")
+    async with table_locked(central_db):
         await write(runtime, 200, start=40)
         await wait_for(lambda: historian.send_failures >= 2, "sends timing out")
         await wait_for(lambda: historian.buffer.count == 200, "200 rows in the buffer")
         assert historian.rows_sent == 40
-        await transaction.rollback()
-    finally:
-        await blocker.close()
 
     await drained(runtime)
     await exactly_once(central_db, runtime)
@@ -173,19 +156,12 @@ async def test_a_clock_jumping_during_an_outage_loses_and_doubles_no_row(
     now = time.time()
     # The clock stepped back an hour, forward a day, and twice within one microsecond.
     steps = (now, now - 3600, now - 3600, now + 86400, now + 86400, now + 86400 + 1e-7)
-    blocker = await asyncpg.connect(central_db)
-    try:
-        transaction = blocker.transaction()
-        await transaction.start()
-        await blocker.execute("LOCK TABLE edgewise_points IN ACCESS EXCLUSIVE MODE")
+    async with table_locked(central_db):
         for value, when in enumerate(steps, start=100):
             runtime.states.set("sensor.jumpy", str(value), timestamp=when)
         await wait_for(lambda: historian.send_failures > 0, "the send timing out")
         await wait_for(lambda: historian.buffer.count == len(steps), "the jumps buffered")
         assert historian.lag >= 0
-        await transaction.rollback()
-    finally:
-        await blocker.close()
 
     await drained(runtime)
     await exactly_once(central_db, runtime)
