@@ -8,6 +8,9 @@ import signal
 import time
 from pathlib import Path
 
+import asyncpg
+import pytest
+
 from integrations.timescale.buffer import Buffer
 from integrations.timescale.central import Central
 from integrations.timescale.const import FullPolicy
@@ -178,3 +181,32 @@ async def test_a_full_local_disk_keeps_rows_in_memory_until_there_is_room(
         )
         assert historian.rows_dropped == 0
         await runtime.stop()
+
+
+async def test_a_batch_whose_second_part_failed_is_completed_once_when_sent_again(
+    central_db: str,
+) -> None:
+    # A batch goes out in two parts on two connections, each its own transaction: one may
+    # commit while the other fails. Sending the whole batch again completes it, once.
+    config = CONFIG_SCHEMA({"db_url": central_db, "site_id": "halves"})
+    central = Central(config)
+    await central.connect()
+    now = time.time()
+    rows = [(now + i, "sensor.a", float(i), None, "good", None, None) for i in range(99)]
+    rows.append((now + 99, "sensor.a", None, "poison", "good", None, None))
+    records = central.records(rows)
+    try:
+        refuse = "ALTER TABLE edgewise_points ADD CONSTRAINT no_poison "
+        await central_rows(central_db, refuse + "CHECK (text_value IS DISTINCT FROM 'poison')")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await central.send(records)
+        landed = await central_rows(central_db, "SELECT count(*) AS n FROM edgewise_points")
+        assert landed[0]["n"] == 50  # the first part committed, the second rolled back
+        await central_rows(central_db, "ALTER TABLE edgewise_points DROP CONSTRAINT no_poison")
+        assert await central.send(records) == 50
+    finally:
+        await central.close()
+    rows_now = await central_rows(
+        central_db, "SELECT count(*) AS n, count(DISTINCT time) AS d FROM edgewise_points"
+    )
+    assert (rows_now[0]["n"], rows_now[0]["d"]) == (100, 100)
