@@ -8,9 +8,11 @@ segment-by site and entity, with a compression policy and (with ``retain_days``)
 policy. Where it is not, it stays a plain table with a (BRIN) time index, and :meth:`purge` deletes
 what is older than ``retain_days``.
 
-A batch is written with COPY in one transaction. A batch whose commit was in doubt, sent again,
-fails that COPY on the unique key (site_id, entity_id, time) and is then merged: COPY into a
-temporary table, ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Nothing is written twice.
+A batch is split between ``SEND_CONNECTIONS`` connections and each part written with COPY in a
+transaction of its own, at the same time. A part whose commit was in doubt (or that committed
+while the other failed), sent again, fails that COPY on the unique key (site_id, entity_id, time)
+and is then merged: COPY into a temporary table, ``INSERT ... SELECT ... ON CONFLICT DO
+NOTHING``. Nothing is written twice.
 """
 
 from __future__ import annotations
