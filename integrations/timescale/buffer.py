@@ -6,14 +6,17 @@ calls them, one at a time. Rows are kept in arrival order (``seq``); a batch is 
 after the central commit, so a crash at any point re-sends at most the batch in flight, which
 the central unique key turns into a no-op.
 
-Alongside the rows, ``completeness`` counts per entity and hour how many rows were accepted,
-delivered (committed centrally and removed here), replayed (delivered after waiting out an
-outage) and dropped (by the size cap); it is updated in the same transactions as the rows, so
-the counts survive a SIGKILL exactly as the rows do.
+Alongside the rows, ``completeness`` counts per entity and hour how many rows were delivered
+(committed centrally and removed here), replayed (delivered after waiting out an outage) and
+dropped (by the size cap); it is updated in the same transactions as the rows, so the counts
+survive a SIGKILL exactly as the rows do. A row accepted is delivered, dropped or still held, so
+``accepted`` is their sum (files written before kept an ``accepted`` column; it is not read).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import sqlite3
 import time
@@ -28,6 +31,9 @@ _LOGGER = logging.getLogger(__name__)
 
 #: A row as buffered: (time, entity_id, value, text_value, quality, unit, attributes JSON).
 Row = tuple[float, str, float | None, str | None, str, str | None, str | None]
+
+#: Rows per INSERT statement (7 parameters each, well under SQLite's 32,766).
+INSERT_CHUNK_ROWS = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rows (
@@ -51,18 +57,74 @@ CREATE TABLE IF NOT EXISTS completeness (
 ) WITHOUT ROWID;
 """
 
+#: The hour (epoch seconds) of a row's ``time``, as SQL; ``_hour_counts`` in Python.
+_HOUR = "CAST(time / 3600 AS INTEGER) * 3600"
+
 #: Adds to one counter of ``completeness`` (the column names are the fixed ones below).
 _BUMP = {
     column: (
         f"INSERT INTO completeness (entity_id, hour, {column}) VALUES (?, ?, ?) "  # noqa: S608
         f"ON CONFLICT (entity_id, hour) DO UPDATE SET {column} = {column} + excluded.{column}"
     )
-    for column in ("accepted", "delivered", "replayed", "dropped")
+    for column in ("dropped",)
 }
+
+
+def _bump_range(*columns: str) -> str:
+    """SQL adding the rows of one ``seq`` range (``BETWEEN ? AND ?``) to ``columns``' counts.
+
+    SQLite counts them itself: no Python work per row. A column named ``replayed`` is counted
+    only when the third parameter is true.
+    """
+    counts = ", ".join("sum(?3 <> 0)" if column == "replayed" else "count(*)" for column in columns)
+    updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in columns)
+    return (
+        f"INSERT INTO completeness (entity_id, hour, {', '.join(columns)}) "  # noqa: S608
+        f"SELECT entity_id, {_HOUR}, {counts} FROM rows WHERE seq BETWEEN ?1 AND ?2 "
+        f"GROUP BY 1, 2 ON CONFLICT (entity_id, hour) DO UPDATE SET {updates}"
+    )
+
+
+_BUMP_DROPPED = _bump_range("dropped")
+_BUMP_DELIVERED = _bump_range("delivered", "replayed")
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(rows: int) -> str:
+    """One INSERT of ``rows`` rows: multi-row rather than ``executemany``.
+
+    ``executemany`` steps into SQLite once per row, and each step gives up the GIL and has to
+    win it back from the loop's thread, which is busy at high rates (the recorder measured
+    16.6 µs a row against 9 with one statement per 1,000 rows).
+    """
+    values = ",".join(["(?,?,?,?,?,?,?)"] * rows)
+    return (
+        "INSERT INTO rows (time, entity_id, value, text_value, quality, unit, attributes) "  # noqa: S608 - placeholders only
+        f"VALUES {values}"
+    )
 
 
 class BufferCorruptError(Exception):
     """The buffer file is not a usable SQLite database."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Rows held in the buffer with sequence numbers ``first`` to ``last``, oldest first."""
+
+    first: int
+    last: int
+    rows: Sequence[Row]
+    #: Whether ``last`` was the newest row held when the batch was read or appended.
+    to_end: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What :meth:`Buffer.append` kept: ``batch`` (None if nothing) and how many it dropped."""
+
+    batch: Batch | None
+    dropped: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,72 +214,85 @@ class Buffer:
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def append(self, rows: Sequence[Row]) -> int:
-        """Keep ``rows`` (one transaction), applying the size cap; answer how many were dropped."""
+    def append(self, rows: Sequence[Row]) -> Appended:
+        """Keep ``rows`` (one transaction), applying the size cap.
+
+        Returns the rows kept as a :class:`Batch` when they are all still held (none dropped
+        by the cap), and how many rows were dropped.
+        """
         if not rows:
-            return 0
+            return Appended(None, 0)
         conn = self.conn
-        dropped_rows: list[tuple[float, str]] = []
         accepted = rows
         room = self.max_rows - self.count
         if len(rows) > room and self.policy is FullPolicy.STOP_ACCEPTING:
             accepted = rows[: max(room, 0)]
-            dropped_rows = [(r[0], r[1]) for r in rows[len(accepted) :]]
+        refused = rows[len(accepted) :]
+        dropped = len(refused)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if accepted:
-                conn.executemany(
-                    "INSERT INTO rows (time, entity_id, value, text_value, quality, unit, "
-                    "attributes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    accepted,
+            last = 0
+            for start in range(0, len(accepted), INSERT_CHUNK_ROWS):
+                chunk = accepted[start : start + INSERT_CHUNK_ROWS]
+                cursor = conn.execute(
+                    _insert_sql(len(chunk)), tuple(itertools.chain.from_iterable(chunk))
                 )
-            conn.executemany(_BUMP["accepted"], _hour_counts((r[0], r[1]) for r in rows))
+                last = cursor.lastrowid or 0
+            if refused:
+                conn.executemany(_BUMP["dropped"], _hour_counts((r[0], r[1]) for r in refused))
             excess = self.count + len(accepted) - self.max_rows
             if excess > 0:  # drop_oldest
-                oldest = conn.execute(
-                    "SELECT seq, time, entity_id FROM rows ORDER BY seq LIMIT ?", (excess,)
-                ).fetchall()
-                conn.execute("DELETE FROM rows WHERE seq <= ?", (oldest[-1][0],))
-                dropped_rows.extend((when, entity_id) for _, when, entity_id in oldest)
-            if dropped_rows:
-                conn.executemany(_BUMP["dropped"], _hour_counts(dropped_rows))
+                first, cut = conn.execute(
+                    "SELECT min(seq), max(seq) FROM (SELECT seq FROM rows ORDER BY seq LIMIT ?)",
+                    (excess,),
+                ).fetchone()
+                conn.execute(_BUMP_DROPPED, (first, cut))
+                dropped += conn.execute("DELETE FROM rows WHERE seq <= ?", (cut,)).rowcount
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
                 conn.execute("ROLLBACK")
             raise
         self.count = min(self.count + len(accepted), self.max_rows)
-        return len(dropped_rows)
+        if not accepted or dropped:
+            return Appended(None, dropped)
+        # One transaction, one writer: the new rows got consecutive numbers.
+        return Appended(Batch(last - len(accepted) + 1, last, accepted), 0)
 
-    def oldest(self, limit: int, after: int = 0) -> list[tuple[int, Row]]:
-        """The ``limit`` oldest rows after sequence number ``after``, with their numbers."""
-        cursor = self.conn.execute(
-            "SELECT seq, time, entity_id, value, text_value, quality, unit, attributes "
-            "FROM rows WHERE seq > ? ORDER BY seq LIMIT ?",
+    def oldest(self, limit: int, after: int = 0) -> Batch:
+        """The ``limit`` oldest rows after sequence number ``after`` (none: an empty batch)."""
+        conn = self.conn
+        first, last = conn.execute(
+            "SELECT min(seq), max(seq) FROM (SELECT seq FROM rows WHERE seq > ? ORDER BY seq "
+            "LIMIT ?)",
             (after, limit),
-        )
-        return [(r[0], r[1:]) for r in cursor.fetchall()]
+        ).fetchone()
+        if first is None:
+            return Batch(after + 1, after, [])
+        rows = conn.execute(
+            "SELECT time, entity_id, value, text_value, quality, unit, attributes "
+            "FROM rows WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (first, last),
+        ).fetchall()
+        newest = conn.execute("SELECT max(seq) FROM rows").fetchone()[0]
+        return Batch(first, last, rows, to_end=newest == last)
 
     def oldest_time(self) -> float | None:
         """The time of the oldest row held, or None when empty."""
         row = self.conn.execute("SELECT time FROM rows ORDER BY seq LIMIT 1").fetchone()
         return None if row is None else float(row[0])
 
-    def remove_delivered(self, batch: Sequence[tuple[int, Row]], replayed: bool) -> None:
+    def remove_delivered(self, batch: Batch, replayed: bool) -> None:
         """Remove ``batch`` (committed centrally) and count it as delivered (and replayed)."""
-        if not batch:
+        if not batch.rows:
             return
         conn = self.conn
-        counts = _hour_counts((row[0], row[1]) for _, row in batch)
+        span = (batch.first, batch.last)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Fewer than the batch when the cap dropped some of it meanwhile.
-            removed = conn.execute(
-                "DELETE FROM rows WHERE seq BETWEEN ? AND ?", (batch[0][0], batch[-1][0])
-            ).rowcount
-            conn.executemany(_BUMP["delivered"], counts)
-            if replayed:
-                conn.executemany(_BUMP["replayed"], counts)
+            # Counted from what is still held: rows the cap dropped meanwhile count as dropped.
+            conn.execute(_BUMP_DELIVERED, (*span, replayed))
+            removed = conn.execute("DELETE FROM rows WHERE seq BETWEEN ? AND ?", span).rowcount
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may have rolled back already (a full disk)
@@ -243,21 +318,22 @@ class Buffer:
             where.append("hour < ?")
             params.append(end)
         clause = " AND ".join(where)
-        pending = {
-            (entity_id, hour): n
-            for entity_id, hour, n in self.conn.execute(
-                "SELECT entity_id, CAST(time / 3600 AS INTEGER) * 3600 AS hour, count(*) "  # noqa: S608
-                f"FROM rows WHERE {clause} GROUP BY entity_id, hour",
-                params,
-            )
-        }
+        counts: dict[tuple[str, int], list[int]] = {}
+        for entity_id, hour, delivered, replayed, dropped in self.conn.execute(
+            "SELECT entity_id, hour, delivered, replayed, dropped "  # noqa: S608
+            f"FROM completeness WHERE {clause}",
+            params,
+        ):
+            counts[entity_id, hour] = [delivered, replayed, dropped, 0]
+        for entity_id, hour, pending in self.conn.execute(
+            f"SELECT entity_id, {_HOUR} AS hour, count(*) "  # noqa: S608
+            f"FROM rows WHERE {clause} GROUP BY entity_id, hour",
+            params,
+        ):
+            counts.setdefault((entity_id, hour), [0, 0, 0, 0])[3] = pending
         return [
-            SeriesHour(e, float(h), a, d, r, x, pending.get((e, h), 0))
-            for e, h, a, d, r, x in self.conn.execute(
-                "SELECT entity_id, hour, accepted, delivered, replayed, dropped "  # noqa: S608
-                f"FROM completeness WHERE {clause} ORDER BY entity_id, hour",
-                params,
-            )
+            SeriesHour(e, float(h), d + x + p, d, r, x, p)
+            for (e, h), (d, r, x, p) in sorted(counts.items())
         ]
 
     def file_bytes(self) -> int:

@@ -41,6 +41,8 @@ COMMAND_CONTEXT_PREFIX: Final = "central"
 
 #: Seconds one central transaction (COPY and INSERT of a batch) may take before it is abandoned.
 SEND_TIMEOUT: Final = 60.0
+#: Connections a batch is split between, each part written at the same time.
+SEND_CONNECTIONS: Final = 2
 #: Seconds to connect to the central database.
 CONNECT_TIMEOUT: Final = 10.0
 #: Seconds ``Historian.stop`` spends moving what is in memory to the buffer and sending.

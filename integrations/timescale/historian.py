@@ -29,7 +29,7 @@ from core.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
 from core.runtime import Runtime, RuntimeKey
 from integrations.recorder.filters import RecordFilter
 
-from .buffer import Buffer, Row, SeriesHour
+from .buffer import Appended, Batch, Buffer, Row, SeriesHour
 from .const import (
     DEFAULT_BUFFER_FILE,
     DOMAIN,
@@ -51,23 +51,27 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
+#: A batch ready to send: the buffer's rows and their COPY records.
+_Ready = tuple[Batch, list[Any]]
+
 #: The running historian of a runtime.
 HISTORIAN: RuntimeKey[Historian] = RuntimeKey("timescale.historian")
 
 
-def state_row(state: State, with_attributes: bool) -> Row:
-    """The narrow row of one state: numeric value or text, quality from availability, unit."""
+_GOOD = Quality.GOOD.value
+_QUALITY = {STATE_UNAVAILABLE: Quality.BAD.value, STATE_UNKNOWN: Quality.UNCERTAIN.value}
+
+
+def state_row(state: State, with_attributes: bool, when: float | None = None) -> Row:
+    """The narrow row of one state: numeric value or text, quality from availability, unit.
+
+    ``when`` replaces the state's own time (the historian's collision-free time).
+    """
     raw = state.state
-    quality = (
-        Quality.BAD
-        if raw == STATE_UNAVAILABLE
-        else Quality.UNCERTAIN
-        if raw == STATE_UNKNOWN
-        else Quality.GOOD
-    )
+    quality = _QUALITY.get(raw, _GOOD)
     value: float | None = None
     text: str | None = None
-    if quality is Quality.GOOD:
+    if quality == _GOOD:
         try:
             value = float(raw)
         except ValueError:
@@ -83,11 +87,11 @@ def state_row(state: State, with_attributes: bool) -> Row:
 
         attrs_json = attributes_json(dict(attributes))
     return (
-        state.last_updated_timestamp,
+        state.last_updated_timestamp if when is None else when,
         state.entity_id,
         value,
         text,
-        quality.value,
+        quality,
         None if unit is None else str(unit),
         attrs_json,
     )
@@ -196,18 +200,18 @@ class Historian:
         new_state = event.data.get("new_state")
         if new_state is None or not self._filter.entity_recorded(new_state.entity_id):
             return
-        row = state_row(new_state, self.config.attributes)
         # The central key is (site, entity, time) at microsecond resolution: two changes of one
         # entity within one microsecond must not collide, so the second moves 1 µs on. A clock
         # stepped back keeps its own (earlier) times: rows are replayed in arrival order anyway.
-        when_us = round(row[0] * 1_000_000)
-        last_us = self._last_us.get(row[1])
+        entity_id = new_state.entity_id
+        when_us = round(new_state.last_updated_timestamp * 1_000_000)
+        last_us = self._last_us.get(entity_id)
         if last_us is not None and last_us >= when_us > last_us - 1000:
             when_us = last_us + 1
-        self._last_us[row[1]] = when_us
-        self._pending.append((when_us / 1_000_000, *row[1:]))
+        self._last_us[entity_id] = when_us
+        self._pending.append(state_row(new_state, self.config.attributes, when_us / 1_000_000))
         self.rows_accepted += 1
-        if len(self._pending) >= self.config.batch_size:
+        if len(self._pending) == self.config.batch_size:
             self._wake.set()
 
     # --- the writer ----------------------------------------------------------------------------
@@ -231,21 +235,34 @@ class Historian:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.flush_interval)
             self._wake.clear()
-            await self._move_to_buffer()
             if time.monotonic() >= next_attempt or self._stopping:
+                # The central database is (probably) there: buffer one batch and send it; the
+                # replay buffers the next ones while sending (``_replay``).
+                await self._move_to_buffer(self.config.batch_size)
                 if await self._send_backlog():
                     next_attempt = 0.0
                 else:
                     next_attempt = time.monotonic() + self.config.retry_wait
+            await self._move_to_buffer()
             if self._stopping:
                 return
 
-    async def _move_to_buffer(self) -> None:
+    async def _move_to_buffer(
+        self, limit: int | None = None, central: Central | None = None
+    ) -> _Ready | None:
+        """Move the oldest ``limit`` rows in memory (all by default) to the buffer.
+
+        With ``central``, answers the rows moved as a batch ready to send (with its COPY
+        records, built in the buffer's thread), when they are all still held; else None.
+        """
         if not self._pending:
-            return
-        rows, self._pending = self._pending, []
+            return None
+        if limit is None or len(self._pending) <= limit:
+            rows, self._pending = self._pending, []
+        else:
+            rows, self._pending = self._pending[:limit], self._pending[limit:]
         try:
-            dropped = await self._io_call(self.buffer.append, rows)
+            appended, records = await self._io_call(self._append, rows, central)
         except sqlite3.Error as err:
             # The local disk is full or failing: keep the rows in memory (bounded like the
             # buffer) and try again on the next pass.
@@ -260,13 +277,25 @@ class Historian:
             if (excess := len(self._pending) - self.config.buffer_max_rows) > 0:
                 del self._pending[:excess]
                 self._report_dropped(excess)
-            return
+            return None
         if self._buffer_failing:
             _LOGGER.info("The historian's buffer is writable again")
             self._buffer_failing = False
-        self.rows_written += len(rows) - dropped
-        if dropped:
-            self._report_dropped(dropped)
+        self.rows_written += len(rows) - appended.dropped
+        if appended.dropped:
+            self._report_dropped(appended.dropped)
+        if appended.batch is None or records is None:
+            return None
+        return appended.batch, records
+
+    def _append(
+        self, rows: list[Row], central: Central | None
+    ) -> tuple[Appended, list[Any] | None]:
+        """In the buffer's thread: keep ``rows``; with ``central``, their COPY records too."""
+        appended = self.buffer.append(rows)
+        if central is None or appended.batch is None:
+            return appended, None
+        return appended, central.records(appended.batch.rows)
 
     def _report_dropped(self, dropped: int) -> None:
         """Count dropped rows; log them and say so in a persistent notification."""
@@ -322,49 +351,85 @@ class Historian:
             self.lag = 0.0 if oldest is None else max(0.0, time.time() - oldest)
             return False
 
-    def _read_batch(self, central: Central, after: int) -> tuple[list[tuple[int, Row]], list[Any]]:
+    def _read_batch(self, central: Central, after: int) -> _Ready:
         """In the buffer's thread: the next batch after ``after`` and its COPY records."""
         batch = self.buffer.oldest(self.config.batch_size, after)
-        return batch, central.records(batch)
+        return batch, central.records(batch.rows)
 
     async def _replay(self, central: Central) -> None:
         """Send the buffer oldest first until it is empty.
 
-        The next batch is read from the buffer and new rows are buffered while one is being
-        sent, and a sent batch is removed while the next one is sent: the buffer's thread and
-        the central database work at the same time. Removal follows the order of the commits
-        (one buffer thread), and a crash before a removal only means that batch is sent again.
+        While one batch is sent, the next rows in memory are buffered and the batch before is
+        removed: the buffer's thread and the central database work at the same time. Removal
+        follows the order of the commits (one buffer thread), and a crash before a removal only
+        means that batch is sent again.
+
+        Once a batch read reaches the newest row held, the rows moved from memory meanwhile are
+        the next batch as they are, with no read back from the file, for as long as they follow
+        on directly; before that (a backlog) the next batch is read from the file meanwhile.
         """
+        limit = self.config.batch_size
         batch, records = await self._io_call(self._read_batch, central, 0)
+        at_end = batch.to_end
         removing: asyncio.Future[None] | None = None
         try:
-            while batch:
-                self.lag = max(0.0, time.time() - batch[0][1][0])
-                following = asyncio.ensure_future(
-                    self._io_call(self._read_batch, central, batch[-1][0])
+            while batch.rows:
+                self.lag = max(0.0, time.time() - batch.rows[0][0])
+                # Tasks start in order: the rows are buffered before the next batch is read.
+                moving = asyncio.ensure_future(
+                    self._move_to_buffer(limit, central if at_end else None)
                 )
-                # New rows keep arriving during a replay: buffer them while the batch is sent.
-                moving = asyncio.ensure_future(self._move_to_buffer())
+                following = (
+                    None
+                    if at_end
+                    else asyncio.ensure_future(self._io_call(self._read_batch, central, batch.last))
+                )
                 try:
-                    await central.send(records)
+                    moved = await self._send(central, records, moving)
                 except BaseException:
-                    following.cancel()
-                    await asyncio.shield(moving)
+                    if following is not None:
+                        following.cancel()
                     raise
-                await moving
                 if removing is not None:
                     await removing
                 removing = asyncio.ensure_future(
                     self._io_call(self.buffer.remove_delivered, batch, self._outage)
                 )
-                self.rows_sent += len(batch)
-                last_seq = batch[-1][0]
-                batch, records = await following
-                if not batch:  # read before the new rows were buffered: look again
-                    batch, records = await self._io_call(self._read_batch, central, last_seq)
+                self.rows_sent += len(batch.rows)
+                if following is not None:
+                    batch, records = await following
+                    at_end = batch.to_end
+                elif moved is not None and moved[0].first == batch.last + 1:
+                    batch, records = moved
+                else:  # nothing moved, or not straight after: read what the file holds
+                    batch, records = await self._io_call(self._read_batch, central, batch.last)
+                    at_end = batch.to_end
         finally:
             if removing is not None:
                 await removing
+
+    async def _send(
+        self, central: Central, records: list[Any], moving: asyncio.Future[_Ready | None]
+    ) -> _Ready | None:
+        """Send ``records`` and answer what ``moving`` moved to the buffer meanwhile.
+
+        While the central database takes longer than ``flush_interval`` (a lock, a slow disk,
+        a slow link), the rows arriving meanwhile are moved to the buffer every
+        ``flush_interval`` as they would be in an outage: a slow central database puts no more
+        rows at risk of a crash than one that is down.
+        """
+        sending = asyncio.ensure_future(central.send(records))
+        try:
+            moved = await asyncio.shield(moving)
+            while not sending.done():
+                await asyncio.wait({sending}, timeout=self.config.flush_interval)
+                if not sending.done():
+                    await self._move_to_buffer()
+            await sending  # its error, if any
+        except BaseException:
+            sending.cancel()
+            raise
+        return moved
 
     async def _maybe_purge(self, central: Central) -> None:
         now = time.monotonic()

@@ -26,8 +26,9 @@ from core.runtime import Runtime
 from core.services import ServiceCall
 from integrations.recorder.core import Recorder, RecorderStatus, get_recorder
 from tests._helpers import wait_for
+from tests._postgres import PrivatePostgres, private_postgres
 from tests.conftest import ConfigDirFactory, EdgewiseFactory, EdgewiseProcess
-from tests.integrations.recorder.peers import PrivatePostgres, fill_up, private_postgres, tmpfs
+from tests.integrations.recorder.peers import fill_up, tmpfs
 
 RECORDER_LOGGER = "integrations.recorder"
 #: The writer's logger: the outage is reported there (statistics jobs report their own failures).

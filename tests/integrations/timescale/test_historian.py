@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import voluptuous as vol
 
-from core.runtime import Runtime
 from integrations.timescale.central import Central
 from integrations.timescale.schema import CONFIG_SCHEMA
-from tests._helpers import free_port, settle, wait_for
+from tests._helpers import free_port, wait_for
 
-from .conftest import MakeRuntime, central_rows, historian_of
-
-
-async def drained(runtime: Runtime) -> None:
-    """Wait until everything set so far is in the central database."""
-    historian = historian_of(runtime)
-    await settle(runtime)
-    await wait_for(
-        lambda: (
-            historian.rows_sent + historian.rows_dropped >= historian.rows_accepted
-            and historian.buffer.count == 0
-        ),
-        lambda: (
-            f"a drained historian (accepted {historian.rows_accepted}, sent "
-            f"{historian.rows_sent}, buffered {historian.buffer.count})"
-        ),
-    )
+from .conftest import MakeRuntime, central_rows, drained, historian_of
 
 
 async def test_states_become_narrow_rows_with_quality_and_unit(
@@ -132,7 +116,7 @@ async def test_full_buffer_drops_oldest_counts_and_notifies(make_runtime: MakeRu
     await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
     assert historian.buffer.count == 10
     kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
-    assert [row[2] for _, row in kept] == [float(v) for v in range(15, 25)]
+    assert [row[2] for row in kept.rows] == [float(v) for v in range(15, 25)]
     notification = runtime.notifications.get("timescale_rows_dropped")
     assert notification is not None
     assert "15 row(s) dropped" in notification["message"]
@@ -146,7 +130,7 @@ async def test_full_buffer_stop_accepting_keeps_the_oldest(make_runtime: MakeRun
         runtime.states.set("sensor.x", str(value))
     await wait_for(lambda: historian.rows_dropped == 15, "15 rows dropped")
     kept = await runtime.run_in_executor(historian.buffer.oldest, 100)
-    assert [row[2] for _, row in kept] == [float(v) for v in range(10)]
+    assert [row[2] for row in kept.rows] == [float(v) for v in range(10)]
 
 
 async def test_corrupt_buffer_is_moved_aside_and_replaced(
@@ -205,8 +189,8 @@ async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: s
     try:
         assert central.timescale is False
         now = time.time()
-        old = (1, (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None))
-        new = (2, (now, "sensor.new", 2.0, None, "good", None, None))
+        old = (now - 3 * 86400, "sensor.old", 1.0, None, "good", None, None)
+        new = (now, "sensor.new", 2.0, None, "good", None, None)
         assert await central.send(central.records([old, new])) == 2
         assert await central.purge() == 1
     finally:
@@ -217,3 +201,26 @@ async def test_plain_postgresql_gets_a_brin_time_index_and_a_purge(central_db: s
         central_db, "SELECT indexdef FROM pg_indexes WHERE tablename = 'edgewise_points'"
     )
     assert any("USING brin" in r["indexdef"] for r in indexes)
+    collations = await central_rows(
+        central_db,
+        "SELECT column_name, collation_name FROM information_schema.columns "
+        "WHERE table_name = 'edgewise_points' AND column_name IN ('site_id', 'entity_id')",
+    )
+    assert {r["column_name"]: r["collation_name"] for r in collations} == {
+        "site_id": "C",
+        "entity_id": "C",
+    }
+
+
+async def test_row_times_are_the_states_own_to_the_microsecond(
+    central_db: str, make_runtime: MakeRuntime
+) -> None:
+    runtime = await make_runtime(central_db)
+    # Now-ish, one microsecond after PostgreSQL's epoch, before it (1999) and far ahead.
+    stamps = (1_733_551_234.567891, 946_684_800.000001, 946_684_799.999999, 4_102_444_800.5)
+    for n, when in enumerate(stamps):
+        runtime.states.set(f"sensor.t{n}", str(n), timestamp=when)
+    await drained(runtime)
+    rows = await central_rows(central_db, "SELECT entity_id, time FROM edgewise_points")
+    got = {r["entity_id"]: r["time"] for r in rows}
+    assert got == {f"sensor.t{n}": datetime.fromtimestamp(w, UTC) for n, w in enumerate(stamps)}

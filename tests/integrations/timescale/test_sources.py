@@ -15,8 +15,9 @@ from core.runtime import Runtime
 from integrations.timescale.errors import SourceWriteError
 from integrations.timescale.sources import ReadOnlySource
 from tests._helpers import settle, wait_for
+from tests.integrations._runtime import SITE_YAML
 
-from .conftest import BASE_YAML, MakeRuntime, historian_of
+from .conftest import MakeRuntime, historian_of
 
 
 @pytest.fixture
@@ -133,7 +134,7 @@ SQL_YAML = textwrap.dedent(
 async def test_sql_sensors_from_home_assistant_yaml(plant_db: str, tmp_path: Path) -> None:
     config_dir = tmp_path / "site"
     config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(BASE_YAML + SQL_YAML.replace("DB_URL", plant_db))
+    (config_dir / "configuration.yaml").write_text(SITE_YAML + SQL_YAML.replace("DB_URL", plant_db))
     runtime = Runtime(config_dir)
     await runtime.start()
     try:
