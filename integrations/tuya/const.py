@@ -82,3 +82,7 @@ SERVICE_DISCOVER: Final = "discover"
 #: LAN devices never use them. ``requests`` brings urllib3, charset_normalizer, idna and
 #: certifi, about 4.6 MiB resident; ``deferred.py`` keeps them out until a cloud call.
 CLOUD_ONLY_MODULES: Final = ("requests",)
+#: tinytuya's module that picks its AES backend on import, and the backend it would pick first,
+#: hidden from it so it takes PyCryptodomex (about 5 MiB less resident; see ``deferred.py``).
+CIPHER_MODULE: Final = "tinytuya.core.crypto_helper"
+CIPHER_HIDDEN_MODULE: Final = "cryptography"

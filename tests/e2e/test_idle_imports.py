@@ -20,7 +20,8 @@ from core.cli import BUNDLED_CONFIG
 #: Modules the default site has no use for while it idles, and what loads them when they are
 #: used: a regular expression in a template (``regex``), the first password checked
 #: (``argon2``), the first optimizer solve (``multiprocessing``), the Tuya cloud
-#: (``requests``, see integrations/tuya/deferred.py), or an integration that is configured.
+#: (``requests``, see integrations/tuya/deferred.py), a backup's encryption (``cryptography``:
+#: tinytuya encrypts with PyCryptodomex), or an integration that is configured.
 NOT_AT_IDLE = (
     "regex",
     "argon2",
@@ -28,6 +29,7 @@ NOT_AT_IDLE = (
     "concurrent.futures.process",
     "requests",
     "urllib3",
+    "cryptography",
     "scipy",
     "numpy",
     "onnxruntime",
