@@ -30,6 +30,8 @@ NOT_AT_IDLE = (
     "requests",
     "urllib3",
     "cryptography",
+    "pycparser",
+    "colorama",
     "scipy",
     "numpy",
     "onnxruntime",

@@ -40,12 +40,15 @@ async def main(config_dir, site):
             "urllib3": "urllib3" in sys.modules,
             "cipher": sys.modules["tinytuya.core.crypto_helper"].AESCipher.CRYPTOLIB,
             "cryptography": "cryptography" in sys.modules,
+            "cffi": "cffi" in sys.modules,
+            "colorama": "colorama" in sys.modules,
         }
     cloud = sys.modules["tinytuya.Cloud"]
     report["session"] = cloud.requests.Session.__module__
     report["loaded_after_use"] = type(sys.modules["requests"]).__name__
-    import cryptography.fernet  # what else uses cryptography still can
+    import cffi, cryptography.fernet  # what else uses them still can
     report["fernet"] = cryptography.fernet.__name__
+    report["ffi"] = type(cffi.FFI()).__name__
     print(json.dumps(report))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -102,4 +105,7 @@ def test_tinytuya_encrypts_with_pycryptodomex_and_cryptography_stays_unloaded(
 
     assert report["cipher"] == "PyCryptodomex"
     assert report["cryptography"] is False
+    assert report["cffi"] is False  # PyCryptodomex calls its C code through ctypes
+    assert report["colorama"] is False
     assert report["fernet"] == "cryptography.fernet"
+    assert report["ffi"] == "FFI"
