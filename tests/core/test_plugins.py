@@ -458,7 +458,8 @@ async def _run(config_dir: ConfigDirFactory, yaml: str, *plugins: object) -> Run
     loader = IntegrationLoader()
     for plugin in plugins:
         loader.register(plugin, source="test")
-    runtime = Runtime(config_dir(yaml), loader=loader)
+    # Port 0: a fixed port (8123) fails when anything else on the machine listens there.
+    runtime = Runtime(config_dir("http: {server_port: 0}\n" + yaml), loader=loader)
     await runtime.start()
     return runtime
 
