@@ -32,6 +32,8 @@ from figures import (  # bench/ is the script directory, so on sys.path
     edgewise_command,
     emit,
     free_port,
+    rss_mib,
+    rss_tree_mib,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,8 +64,9 @@ def _proc_field(pid: int, name: str, key: str) -> int:
 
 def run_site(
     prefix: list[str], idle_s: float, disk_window_s: float = 0.0
-) -> tuple[float, float | None, float | None]:
-    """Start the default site: (seconds to /ready, RSS MiB after ``idle_s``, bytes/hour)."""
+) -> tuple[float, tuple[float, float] | None, float | None]:
+    """Start the default site: seconds to /ready; after ``idle_s``, the RSS of the process and
+    of it with its child processes (MiB); bytes written per hour."""
     port = free_port()
     # On the real disk, not a tmpfs /tmp: the write figure must reach a block device.
     with tempfile.TemporaryDirectory(prefix="edgewise-edge-", dir=REPO) as tmp:
@@ -81,7 +84,7 @@ def run_site(
             rss = per_hour = None
             if idle_s > 0:
                 time.sleep(idle_s)
-                rss = _proc_field(proc.pid, "status", "VmRSS:") / 1024
+                rss = rss_mib(proc.pid), rss_tree_mib(proc.pid)
             if disk_window_s > 0:
                 before = _proc_field(proc.pid, "io", "write_bytes:")
                 time.sleep(disk_window_s)
@@ -184,12 +187,19 @@ def main() -> None:
             "s",
             f"edgewise run on the default config until /ready{where}; median of {args.runs}",
         )
-        rss = [run_site(prefix, args.idle)[1] or 0.0 for _ in range(args.runs)]
+        rss = [run_site(prefix, args.idle)[1] or (0.0, 0.0) for _ in range(args.runs)]
         emit(
             f"idle_rss_mib{label}",
-            rss,
+            [own for own, _tree in rss],
             "MiB",
             f"VmRSS after {args.idle:g} s idle on the default config{where}; median of {args.runs}",
+        )
+        emit(
+            f"idle_rss_tree_mib{label}",
+            [tree for _own, tree in rss],
+            "MiB",
+            f"VmRSS of the process and its child processes added up, in the same runs{where}; "
+            f"median of {args.runs}",
         )
 
     if args.disk_window > 0:

@@ -39,6 +39,48 @@ def emit(metric: str, values: list[float] | list[int], unit: str, note: str) -> 
     )
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory (``VmRSS``) of process ``pid`` in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs, now (read from every ``/proc/<n>/stat``)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may hold spaces and parentheses: the fields follow the last ")".
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, ()))
+    return found
+
+
+def rss_tree_mib(pid: int) -> float:
+    """``VmRSS`` of ``pid`` and of every process below it, added up, in MiB.
+
+    Pages the processes share (the interpreter's libraries) count once per process, so this is
+    an upper bound of what the tree holds; a process that ended while this ran counts 0.
+    """
+    total = rss_mib(pid)
+    for child in descendants(pid):
+        try:
+            total += rss_mib(child)
+        except (OSError, RuntimeError):
+            continue  # ended, or a zombie without memory
+    return total
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

@@ -36,7 +36,11 @@ from figures import emit  # bench/ is the script directory, so on sys.path
 import integrations.tuya
 from core.plugins import IntegrationLoader
 from core.runtime import Runtime
-from integrations.tuya.device_double import TuyaDeviceDouble
+from integrations.tuya.deferred import prepare_tinytuya
+
+# tinytuya as a site imports it (PyCryptodomex for AES, requests deferred): before its import.
+prepare_tinytuya()
+from integrations.tuya.device_double import TuyaDeviceDouble  # noqa: E402 - after the above
 
 KEY = "0123456789abcdef"
 

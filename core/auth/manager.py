@@ -30,9 +30,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from core.clock import Clock, SystemClock
 from core.storage import ExecutorJob
@@ -86,7 +84,16 @@ TokenVerifier = Callable[[str], Awaitable[User | None]]
 #: Whether a token (valid or not any more: expired, say) was issued by a verifier's issuer.
 TokenIssuedCheck = Callable[[str], Awaitable[bool]]
 
-_HASHER = PasswordHasher()
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2's hasher, imported with the first password hashed or checked (not at start-up)."""
+    from argon2 import PasswordHasher  # noqa: PLC0415 - see above
+
+    return PasswordHasher()
 
 
 @functools.cache
@@ -94,7 +101,7 @@ def _dummy_hash() -> str:
     """A hash of nothing, verified against when the user does not exist, so a wrong user name
     costs as long as a wrong password and does not tell names apart. Made on first use: hashing
     takes a fifth of a second on purpose, which start-up must not pay."""
-    return _HASHER.hash("edgewise-no-such-user")
+    return _hasher().hash("edgewise-no-such-user")
 
 
 def check_password_policy(username: str, password: str) -> None:
@@ -115,13 +122,15 @@ def check_password_policy(username: str, password: str) -> None:
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` (blocking: tens of milliseconds on purpose)."""
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` matches ``password_hash`` (blocking, like ``hash_password``)."""
+    from argon2.exceptions import InvalidHashError, VerificationError  # noqa: PLC0415 - see _hasher
+
     try:
-        return _HASHER.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.runtime import Runtime
 
 from . import entry
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ class SolverRunner:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        # multiprocessing loads with the first solve, not with the site (about 0.6 MiB).
+        import multiprocessing  # noqa: PLC0415 - see above
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
+        from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - see above
+
         if self._pool is None:
             # Spawned, not forked: the runtime's threads and sockets stay out of the child.
             context = multiprocessing.get_context("spawn")

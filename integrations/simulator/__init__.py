@@ -140,9 +140,9 @@ async def edgewise_setup(runtime: Runtime, config: SimConfig) -> None:
 
         wanted.append(SimBacnetDevice(simulation, config.bacnet, hub.after_write))
     if config.tuya is not None:
-        from integrations.tuya.deferred import defer_cloud_imports  # noqa: PLC0415 - see below
+        from integrations.tuya.deferred import prepare_tinytuya  # noqa: PLC0415 - see below
 
-        defer_cloud_imports()  # tinytuya's cloud client's requests: not for the LAN plugs
+        prepare_tinytuya()  # requests (cloud only) deferred, AES from PyCryptodomex
         from .tuya_server import SimTuyaServer  # noqa: PLC0415 - tinytuya only when asked
 
         wanted.append(SimTuyaServer(simulation, config.tuya, hub.after_write))

@@ -46,10 +46,10 @@ def edgewise_manifest() -> Manifest:
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
     """Start a session per device and register ``tuya.discover``."""
     # tinytuya (and the crypto library under it) only for sites that configure Tuya.
-    from .deferred import defer_cloud_imports  # noqa: PLC0415 - deferred import, see above
+    from .deferred import prepare_tinytuya  # noqa: PLC0415 - deferred import, see above
     from .schema import TuyaConfig  # noqa: PLC0415 - deferred import, see above
 
-    defer_cloud_imports()  # tinytuya's cloud client's requests: not for LAN devices
+    prepare_tinytuya()  # requests (cloud only) deferred, AES from PyCryptodomex
     from .setup import TuyaRuntime  # noqa: PLC0415 - deferred import
 
     assert isinstance(config, TuyaConfig)  # noqa: S101 - CONFIG_SCHEMA returns one

@@ -82,3 +82,10 @@ SERVICE_DISCOVER: Final = "discover"
 #: LAN devices never use them. ``requests`` brings urllib3, charset_normalizer, idna and
 #: certifi, about 4.6 MiB resident; ``deferred.py`` keeps them out until a cloud call.
 CLOUD_ONLY_MODULES: Final = ("requests",)
+#: tinytuya's module that picks its AES backend on import, and what is hidden from tinytuya's
+#: import (see ``deferred.py``): the backend it would pick first, so it takes PyCryptodomex
+#: (about 5 MiB less resident); cffi, so PyCryptodomex calls its C code through ctypes (as fast
+#: here, and without cffi's C-declaration parser, pycparser: about 1 MiB less); colorama, which
+#: tinytuya's core imports for coloured terminal output on Windows only (0.4 MiB).
+CIPHER_MODULE: Final = "tinytuya.core.crypto_helper"
+TINYTUYA_HIDDEN_MODULES: Final = ("cryptography", "cffi", "colorama")

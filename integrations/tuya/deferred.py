@@ -1,4 +1,4 @@
-"""tinytuya without its cloud client's HTTP stack: ``requests`` loads on first use, not at import.
+"""tinytuya, lighter: its cloud client's HTTP stack loads on first use, its AES from PyCryptodomex.
 
 ``tinytuya/__init__`` imports ``tinytuya.Cloud``, which runs ``import requests`` at module level
 although only the Tuya cloud API calls use it; this integration talks to devices on the LAN and
@@ -14,8 +14,20 @@ Why not ``importlib.util.LazyLoader``: on Python 3.11 an ``import`` statement re
 attribute read, so tinytuya's own ``import requests`` would load it at once. The stand-in here
 answers ``__spec__`` (the real module's spec) from its own namespace.
 
-Called by this integration's setup and by the simulator's Tuya server before they import
-tinytuya; a process that imported tinytuya (or the module) before is left as it is.
+The AES backend (``import_tinytuya``): tinytuya's ``crypto_helper`` takes the first of
+cryptography, PyCryptodomex, PyCrypto and pyaes that imports. cryptography's Rust module adds
+about 7 MiB resident to the process, PyCryptodomex's AES about 2, and both do ECB (protocol
+3.1-3.4) and GCM (3.5). PyCryptodomex is slower per message (measured here: ECB about 2.4 times,
+GCM about 10 times: some 0.2 ms a 3.5 frame), which a plug's few messages a second do not feel.
+So while tinytuya picks its backend, ``cryptography`` is hidden (a ``None`` in ``sys.modules``
+makes its import fail) and then put back: everything else imports cryptography as usual. ``cffi``
+is hidden likewise, so PyCryptodomex binds its C code with ctypes rather than cffi, whose
+C-declaration parser (pycparser) would stay resident (about 1 MiB) for no speed gained; and
+``colorama``, which tinytuya's core imports only to colour a Windows terminal.
+
+``prepare_tinytuya`` does both, and so imports tinytuya. Called by this integration's setup and
+by the simulator's Tuya server before they use tinytuya; a process that imported tinytuya (or
+cryptography) before is left as it is.
 """
 
 from __future__ import annotations
@@ -27,7 +39,7 @@ import threading
 from types import ModuleType
 from typing import Any
 
-from .const import CLOUD_ONLY_MODULES
+from .const import CIPHER_MODULE, CLOUD_ONLY_MODULES, TINYTUYA_HIDDEN_MODULES
 
 _LOAD_LOCK = threading.Lock()
 
@@ -63,3 +75,34 @@ def defer_cloud_imports() -> None:
         module.__loader__ = spec.loader
         module.__package__ = spec.parent
         sys.modules[name] = module
+
+
+def import_tinytuya() -> None:
+    """Import tinytuya with PyCryptodomex (through ctypes) as its AES backend, without colorama.
+
+    See the module's documentation for why.
+
+    Nothing changes when PyCryptodomex is not installed, when tinytuya chose already, or when
+    cryptography is imported already (its memory is spent; tinytuya may as well use it). A
+    module hidden is one not imported yet, so nothing that holds it is affected. Call it on the
+    thread that imports tinytuya, before anything else imports cryptography.
+    """
+    if CIPHER_MODULE in sys.modules or "cryptography" in sys.modules:
+        return
+    if importlib.util.find_spec("Cryptodome") is None:
+        return
+    hidden = [name for name in TINYTUYA_HIDDEN_MODULES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment] # makes its import fail
+    try:
+        importlib.import_module(CIPHER_MODULE)
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+def prepare_tinytuya() -> None:
+    """Import tinytuya, lighter: its cloud modules deferred, its AES from PyCryptodomex."""
+    defer_cloud_imports()
+    import_tinytuya()

@@ -375,7 +375,8 @@ def test_setup_order_does_not_pull_in_after_dependencies_that_are_not_configured
 def test_start_path_imports_no_module_the_default_config_does_not_use_at_start() -> None:
     # What ``edgewise run`` imports before it reads the configuration: the command and every
     # installed integration's hookimpls. Jinja2 (first template compile), croniter (first cron
-    # schedule), SQLAlchemy (the recorder's writer, after start-up) and the schemas and clients
+    # schedule), SQLAlchemy (the recorder's writer, after start-up), argon2, regex and
+    # multiprocessing (see tests/e2e/test_idle_imports.py) and the schemas and clients
     # of integrations a site does not configure come later, or never.
     code = textwrap.dedent(
         """\
@@ -407,6 +408,9 @@ def test_start_path_imports_no_module_the_default_config_does_not_use_at_start()
         "pymodbus",
         "bacpypes3",
         "aiomqtt",
+        "argon2",  # the first password hashed or checked
+        "regex",  # the first regular expression in a template
+        "multiprocessing",  # the optimizer's first solve
     }
     assert loaded & unwanted == set()
 
@@ -454,7 +458,8 @@ async def _run(config_dir: ConfigDirFactory, yaml: str, *plugins: object) -> Run
     loader = IntegrationLoader()
     for plugin in plugins:
         loader.register(plugin, source="test")
-    runtime = Runtime(config_dir(yaml), loader=loader)
+    # Port 0: a fixed port (8123) fails when anything else on the machine listens there.
+    runtime = Runtime(config_dir("http: {server_port: 0}\n" + yaml), loader=loader)
     await runtime.start()
     return runtime
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from ulid_transform import ulid_now
 
 from core.context import Context
@@ -608,3 +608,18 @@ async def test_purge_and_reads_called_at_once_wait_for_the_database(
     async with recorder.session() as session:
         total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
     assert total >= 1
+
+
+async def test_sqlite_connections_keep_a_bounded_page_cache(
+    make_runtime: MakeRuntime, sqlite_url: str
+) -> None:
+    # Each pooled connection may hold this many KiB of pages for good, so it is kept small
+    # (a Pi's idle memory); reads and writes both go through connections set up the same way.
+    recorder = await settled_recorder(make_runtime, sqlite_url)
+    async with recorder.session() as session:
+        cache_size = (await session.execute(text("PRAGMA cache_size"))).scalar_one()
+    async with recorder.write_transaction() as conn:
+        writer_cache_size = (await conn.execute(text("PRAGMA cache_size"))).scalar_one()
+
+    assert cache_size == writer_cache_size == -recorder_database.SQLITE_CACHE_KIB
+    assert recorder_database.SQLITE_CACHE_KIB <= 4096
