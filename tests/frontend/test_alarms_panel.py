@@ -64,7 +64,11 @@ async def test_an_operator_sees_acknowledges_and_clears_alarms_and_a_viewer_only
     # Clear: into the history, with who cleared it.
     await acked.get_by_role("button", name="Clear House power high").click()
     await expect(page.get_by_text("Nothing to report.")).to_be_visible()
-    await page.get_by_role("link", name="History").click()
+    await (
+        page.get_by_role("navigation", name="Alarm lists")
+        .get_by_role("link", name="History")
+        .click()
+    )
     cleared = page.locator("li.alarm", has_text="House power high")
     await expect(cleared).to_contain_text("Cleared by Ada Owner")
     await expect(cleared.get_by_role("button")).to_have_count(0)

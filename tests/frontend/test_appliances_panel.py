@@ -26,7 +26,7 @@ from core.runtime import Runtime
 from integrations.tuya.device_double import TuyaDeviceDouble
 from integrations.tuya.discovery import announcement
 from tests.conftest import ConfigDirFactory
-from tests.frontend.test_panel_browser import TIMEOUT, log_in
+from tests.frontend.test_panel_browser import TIMEOUT, log_in, open_page
 
 DEVICE_ID = "bf0123456789abcdefgh"
 KEY = "0123456789abcdef"
@@ -92,7 +92,7 @@ async def test_a_newcomer_turns_a_tuya_plug_on_and_sees_who_asked_and_how_long_i
 
     await page.goto(f"http://127.0.0.1:{runtime.http.port}/#/panel/appliances")
     await log_in(page, "ada", "correct horse")
-    await page.get_by_role("link", name="Appliances").click()
+    await open_page(page, "Appliances")
 
     kitchen = page.locator(
         "section.appliance-area", has=page.get_by_role("heading", name="Kitchen")

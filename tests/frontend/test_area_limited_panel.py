@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from core.auth import Role
 from tests.frontend.conftest import Site
-from tests.frontend.test_panel_browser import TIMEOUT, log_in, wait_until
+from tests.frontend.test_panel_browser import TIMEOUT, log_in, open_page, wait_until
 
 
 async def test_an_area_limited_operator_uses_the_panel_within_their_area(
@@ -88,9 +88,9 @@ async def test_an_area_limited_operator_uses_the_panel_within_their_area(
 
     # Every other page opens for them without an error (what it lists is theirs or refused).
     for name in ("Automations", "Logbook", "Integrations", "Settings", "Plant"):
-        await page.get_by_role("navigation", name="Pages").get_by_role("link", name=name).click()
+        await open_page(page, name)
         await expect(page.locator("main h1").first).to_be_visible()
-    await page.get_by_role("navigation", name="Pages").get_by_role("link", name="Logbook").click()
+    await open_page(page, "Logbook")
     await expect(page.locator("main")).to_contain_text("Pump")
     await expect(page.locator("main")).not_to_contain_text("Mode")
     await shots(page, "area-limited-logbook")

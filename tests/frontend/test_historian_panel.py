@@ -13,7 +13,7 @@ from core.runtime import Runtime
 from integrations.timescale.historian import HISTORIAN
 from tests._helpers import free_port, wait_for
 from tests.conftest import ConfigDirFactory
-from tests.frontend.test_panel_browser import TIMEOUT, log_in
+from tests.frontend.test_panel_browser import TIMEOUT, log_in, open_page
 
 
 @pytest_asyncio.fixture
@@ -49,7 +49,7 @@ async def test_the_owner_sees_rows_the_central_database_is_missing(
 
     await page.goto(f"http://127.0.0.1:{site.http.port}/#/panel/historian")
     await log_in(page, "ada", "correct horse")
-    await page.get_by_role("link", name="Historian").click()
+    await open_page(page, "Historian")
 
     summary = page.locator(".historian-summary")
     await expect(summary).to_contain_text("Site plant-7: 3 rows accepted, 0 delivered")

@@ -103,7 +103,7 @@ export default async function equipmentPage(ctx, main, [deviceId]) {
   const statusEl = h("span", { class: "badge" });
   const keyValues = h("div", { class: "key-values" });
   const groups = h("div", { class: "equipment-groups" });
-  const trend = h("div", { class: "chart", role: "img" });
+  const trend = h("div", { class: "chart", role: "img", "aria-label": `Trends of ${deviceName(device)}` });
   const historyLink = h("a", { class: "button" }, "Open in History");
   mount(main,
     h("p", null, h("a", { href: "#/overview" }, "← Overview"), area ? [" · ", h("span", { class: "muted" }, area.name)] : null),

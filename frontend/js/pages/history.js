@@ -131,13 +131,13 @@ export default async function historyPage(ctx, main) {
   const pickError = h("span", { class: "error", role: "alert" });
   const chips = h("ul", { class: "chips", "aria-label": "Entities on the chart" });
   const periodText = h("p", { class: "muted period-text", "aria-live": "polite" });
-  const chart = h("div", { class: "chart", id: "history-chart", role: "img" });
+  const chart = h("div", { class: "chart", id: "history-chart", role: "img", "aria-label": "History of the chosen entities over the period" });
   const timelines = h("div", { class: "timelines" });
   const per = h("select", { id: "energy-per" },
     h("option", { value: "auto" }, "Automatic"), h("option", { value: "hour" }, "Per hour"), h("option", { value: "day" }, "Per day"));
   per.value = sel.per;
   const energyNote = h("p", { class: "muted" });
-  const energyChart = h("div", { class: "chart", id: "energy-chart", role: "img" });
+  const energyChart = h("div", { class: "chart", id: "energy-chart", role: "img", "aria-label": "Energy used in each hour or day of the period" });
 
   function addEntity() {
     const text = picker.value.trim();
