@@ -17,17 +17,24 @@ solver and by NILM's inference.
   :class:`WorkerUnavailable` (the owner bounds the size of each call's arguments).
 - **Ends with the runtime**: :meth:`stop` ends the child; a child whose parent is gone (even
   killed with SIGKILL) notices within a second and exits.
+- **Lean**: the child does not run the parent's main script again (what ``spawn`` does by
+  default): it imports only the modules of the functions it is given, so it neither pays for
+  the CLI's imports nor depends on how the parent was started (a benchmark script, pytest).
+  Functions defined in a ``__main__`` script cannot be called in it for the same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ParamSpec, TypeVar
@@ -66,6 +73,18 @@ def _child_start(
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
+
+
+@contextlib.contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """While children are spawned: a ``__main__`` with no file and no spec, so theirs is empty."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _pid() -> int:
@@ -138,7 +157,8 @@ class IsolatedProcess:
         pool = self._pool
         self._running += 1
         try:
-            future = pool.submit(fn, *args, **kwargs)
+            with _main_not_imported():  # a new pool spawns its child in submit
+                future = pool.submit(fn, *args, **kwargs)
             result = await asyncio.wrap_future(future)
         except BrokenProcessPool as err:
             self._died(pool, loop)
