@@ -7,8 +7,10 @@
 - ``nilm_model_load_ms``: verify (SHA-256, shapes, one inference) and load the shipped model.
 - ``nilm_live_cpu_pct``: a running Edgewise (``nilm:`` only, no recorder, no HTTP) with one
   meter whose power sensor changes once a second, its window already full so every 6 s sample
-  is disaggregated; the process's CPU time over ``--live-seconds`` as a share of one core
-  (everything the process does, so an upper bound of the NILM share).
+  is disaggregated; the CPU time over ``--live-seconds`` as a share of one core, of the runtime
+  process (everything it does, feeding included) plus the inference process.
+- ``nilm_worker_rss_mib``: the inference process's resident memory after that run (numpy,
+  onnxruntime, the session); the runtime's own idle figure is ``bench/edge.py``'s.
 
 Run: ``.venv/bin/python bench/nilm.py`` (about two minutes). One JSON object per figure.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -111,21 +114,40 @@ async def live_cpu(seconds: float) -> None:
             # house's past two hours, as if Edgewise had been running.
             await feed(m.sample_period_s + 1)
             history = house.aggregate[: m.window_length * m.sample_period_s]
-            meter.buffer[:] = history.reshape(-1, m.sample_period_s).mean(axis=1)
+            past = history.reshape(-1, m.sample_period_s).mean(axis=1)
+            meter.fill([float(v) for v in past], meter.buffer_end)
+            worker = await meter.client.process.pid()
             before = meter.windows
-            cpu0, wall0 = time.process_time(), time.monotonic()
+            cpu0, wall0 = time.process_time() + _cpu_s(worker), time.monotonic()
             await feed(seconds)
-            cpu = time.process_time() - cpu0
+            await meter.drained()
+            cpu = time.process_time() + _cpu_s(worker) - cpu0
             wall = time.monotonic() - wall0
             windows = meter.windows - before
+            rss = _rss_mib(worker)
         finally:
             await runtime.stop()
     emit(
         "nilm_live_cpu_pct",
         [100 * cpu / wall],
         "%",
-        f"whole process, {wall:.0f} s, readings at 1 Hz, {windows} windows disaggregated",
+        f"runtime + inference process, {wall:.0f} s, readings at 1 Hz, "
+        f"{windows} windows disaggregated",
     )
+    emit("nilm_worker_rss_mib", [rss], "MiB", "VmRSS of the inference process after the run")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:

@@ -10,7 +10,9 @@ the configuration's ``models_dir``; each is verified against its manifest before
 a refused model is a persistent notification naming the reason. ``api.py`` serves the models,
 inference with persisted predictions, and the admin upload and reload.
 
-numpy and onnxruntime are imported only when ``nilm:`` is configured (from ``edgewise_setup``).
+The models load and run in a separate inference process (``worker.py``, supervised by
+``core.isolated``): numpy and onnxruntime are imported there and never in the runtime process.
+If that process keeps dying, a persistent notification says so until it runs again.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import TYPE_CHECKING
 
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities, validators
 
-from .const import BUNDLED_MODELS, DOMAIN, NAME, NOTIFICATION_PREFIX
+from .const import BUNDLED_MODELS, DOMAIN, NAME, NOTIFICATION_PREFIX, WORKER_NOTIFICATION
 
 if TYPE_CHECKING:
     from .live import MeterDisaggregator
     from .registry import ModelRegistry
     from .schema import NilmConfig
+    from .worker import InferenceClient
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,9 +38,12 @@ _LOGGER = logging.getLogger(__name__)
 class NilmRunning:
     """What the integration keeps while it runs."""
 
-    def __init__(self, config: NilmConfig, registry: ModelRegistry) -> None:
+    def __init__(
+        self, config: NilmConfig, registry: ModelRegistry, client: InferenceClient
+    ) -> None:
         self.config = config
         self.registry = registry
+        self.client = client
         self.meters: list[MeterDisaggregator] = []
         self.removers: list[Callable[[], None]] = []
 
@@ -80,9 +86,15 @@ def report_refused(runtime: Runtime, key: str, reason: str | None) -> None:
 
 
 async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
-    """Load each meter's model and start its sensors; a refused model leaves its meter out."""
-    from .live import MeterDisaggregator  # noqa: PLC0415 - deferred import (numpy)
-    from .registry import ModelRefused  # noqa: PLC0415 - deferred import (onnxruntime)
+    """Load each meter's model and start its sensors; a refused model leaves its meter out.
+
+    A model that cannot be verified now because the inference process does not run is kept:
+    the process loads (and verifies) it with the first window, and refuses it then.
+    """
+    from core.isolated import WorkerDied, WorkerUnavailable  # noqa: PLC0415 - deferred import
+
+    from .live import MeterDisaggregator  # noqa: PLC0415 - deferred import
+    from .registry import ModelRefused  # noqa: PLC0415 - deferred import
 
     registry = running.registry
     await runtime.run_in_executor(registry.scan)
@@ -92,13 +104,19 @@ async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
     for meter in running.config.meters:
         if meter.model not in loaded:
             try:
-                loaded[meter.model] = await runtime.run_in_executor(registry.load, meter.model)
+                entry = registry.entry(meter.model)
+                await running.client.load(entry)
             except ModelRefused as err:
                 _LOGGER.error("NILM meter %s has no model: %s", meter.name, err)
                 report_refused(runtime, meter.model, str(err))
                 continue
+            except (WorkerUnavailable, WorkerDied) as err:
+                _LOGGER.error("NILM model %s not verified yet: %s", meter.model, err)
             report_refused(runtime, meter.model, None)
-        running.meters.append(MeterDisaggregator(runtime, meter, loaded[meter.model]))
+            loaded[meter.model] = entry
+        running.meters.append(
+            MeterDisaggregator(runtime, meter, loaded[meter.model], running.client)
+        )
     await add_entities(runtime, DOMAIN, [e for m in running.meters for e in m.entities])
     for disaggregator in running.meters:
         disaggregator.start()
@@ -112,15 +130,31 @@ async def stop_meters(runtime: Runtime, running: NilmRunning) -> None:
     await remove_entities(runtime, DOMAIN)
 
 
+def report_worker(runtime: Runtime, healthy: bool, reason: str) -> None:
+    """Keep (or dismiss) the notification about an inference process that cannot run."""
+    if healthy:
+        _LOGGER.info("NILM: %s", reason)
+        runtime.notifications.dismiss(WORKER_NOTIFICATION)
+        return
+    runtime.notifications.create(
+        f"NILM cannot disaggregate: {reason}. It is restarted with a growing delay; the "
+        "appliance sensors are unavailable meanwhile.",
+        title="NILM inference stopped",
+        notification_id=WORKER_NOTIFICATION,
+    )
+
+
 @hookimpl
 async def edgewise_setup(runtime: Runtime, config: object) -> None:
     """Scan the models, start a disaggregator per meter, register the API."""
     from .api import register_api  # noqa: PLC0415 - deferred import
-    from .registry import ModelRegistry  # noqa: PLC0415 - deferred import (onnxruntime)
+    from .registry import ModelRegistry  # noqa: PLC0415 - deferred import
     from .schema import NilmConfig  # noqa: PLC0415 - deferred import
+    from .worker import InferenceClient  # noqa: PLC0415 - deferred import
 
     assert isinstance(config, NilmConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
-    running = NilmRunning(config, ModelRegistry(models_folders(runtime, config)))
+    client = InferenceClient(lambda healthy, reason: report_worker(runtime, healthy, reason))
+    running = NilmRunning(config, ModelRegistry(models_folders(runtime, config)), client)
     runtime.data[RUNNING] = running
     await start_meters(runtime, running)
     if runtime.http is not None:
@@ -137,3 +171,4 @@ async def edgewise_stop(runtime: Runtime) -> None:
     for remove in running.removers:
         remove()
     await stop_meters(runtime, running)
+    running.client.stop()

@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
+import math
 import os
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 from aiohttp import web
 from ulid_transform import ulid_now
@@ -34,6 +36,7 @@ from core.auth import Permission
 from core.auth.areas import area_aware
 from core.http import register_route
 from core.http.view import current_user, json_response
+from core.isolated import WorkerDied, WorkerUnavailable
 
 from .const import (
     INFER_RATE_PER_MINUTE,
@@ -43,7 +46,8 @@ from .const import (
     MAX_INFER_WINDOWS,
     MAX_MODEL_BYTES,
 )
-from .registry import LoadedModel, ModelRefused
+from .manifest import ModelRefused
+from .registry import ModelEntry
 
 if TYPE_CHECKING:
     from core import Runtime
@@ -128,23 +132,27 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return body
 
 
-def _parse_windows(doc: dict[str, Any], model: LoadedModel) -> np.ndarray:
+def _parse_windows(doc: dict[str, Any], model: ModelEntry) -> list[array[float]]:
     windows = doc.get("windows")
     length = model.manifest.window_length
     if not isinstance(windows, list) or not windows:
         raise _BadRequest("windows: expected a non-empty list of windows")
     if len(windows) > MAX_INFER_WINDOWS:
         raise _BadRequest(f"windows: at most {MAX_INFER_WINDOWS} per request")
+    parsed = []
     for index, window in enumerate(windows):
         if not isinstance(window, list) or len(window) != length:
             raise _BadRequest(f"windows[{index}]: expected {length} readings (W)")
-    try:
-        array = np.array(windows, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _BadRequest("windows: every reading must be a number (W)") from None
-    if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise _BadRequest("windows: readings must be finite and not negative")
-    return array.astype(np.float32)
+        if not all(type(v) in (int, float) for v in window):
+            raise _BadRequest("windows: every reading must be a number (W)")
+        try:
+            values = array("f", window)
+        except OverflowError:
+            raise _BadRequest("windows: readings must be finite and not negative") from None
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise _BadRequest("windows: readings must be finite and not negative")
+        parsed.append(values)
+    return parsed
 
 
 class NilmApi:
@@ -155,27 +163,17 @@ class NilmApi:
         self.running = running
         self.store = PredictionStore(runtime.config_dir / ".storage" / PREDICTIONS_FILE)
         self.limiter = RateLimiter(INFER_RATE_PER_MINUTE, 60.0, runtime.clock.monotonic)
-        self.models: dict[str, LoadedModel] = {}
 
     async def models_view(self, request: web.Request) -> web.Response:
         """Every model and every refused one."""
         registry = self.running.registry
         return json_response({"models": registry.describe(), "refused": registry.problems})
 
-    async def _model(self, model_id: str) -> LoadedModel:
-        if model_id not in self.models:
-            for meter in self.running.meters:
-                if meter.model.manifest.id == model_id:
-                    self.models[model_id] = meter.model
-                    break
-            else:
-                try:
-                    self.models[model_id] = await self.runtime.run_in_executor(
-                        self.running.registry.load, model_id
-                    )
-                except ModelRefused as err:
-                    raise _BadRequest(str(err), 404) from err
-        return self.models[model_id]
+    def _model(self, model_id: str) -> ModelEntry:
+        try:
+            return self.running.registry.entry(model_id)
+        except ModelRefused as err:
+            raise _BadRequest(str(err), 404) from err
 
     async def infer_view(self, request: web.Request) -> web.Response:
         """Disaggregate the posted windows; persist the prediction before answering."""
@@ -210,10 +208,16 @@ class NilmApi:
             model_id = doc.get("model", self.running.config.model)
             if not isinstance(model_id, str):
                 raise _BadRequest("model: expected a model id")
-            model = await self._model(model_id)
+            model = self._model(model_id)
             windows = _parse_windows(doc, model)
-            power, prob = await self.runtime.run_in_executor(model.predict, windows)
+            try:
+                power, prob = await self.running.client.predict(model, windows)
+            except ModelRefused as err:
+                raise _BadRequest(str(err), 422) from err
+            except (WorkerUnavailable, WorkerDied) as err:
+                raise _BadRequest(f"inference unavailable: {err}", 503) from err
             names = model.manifest.appliance_names
+            gates = model.manifest.on_probabilities()
             result = {
                 "id": ulid_now(),
                 "model": model.manifest.id,
@@ -222,9 +226,12 @@ class NilmApi:
                 "predictions": [
                     {
                         name: {
-                            "power": round(float(power[row, i]), 1),
-                            "on": bool(prob[row, i] > 0.5),
-                            "confidence": round(float(max(prob[row, i], 1 - prob[row, i])), 3),
+                            "power": round(power[row][i], 1),
+                            "on": prob[row][i] > gates[name],
+                            "confidence": round(
+                                prob[row][i] if prob[row][i] > gates[name] else 1 - prob[row][i],
+                                3,
+                            ),
                         }
                         for i, name in enumerate(names)
                     }
@@ -260,14 +267,15 @@ class NilmApi:
             except (binascii.Error, ValueError):
                 raise _BadRequest("model_base64: not valid base64") from None
             try:
-                manifest = await self.runtime.run_in_executor(
-                    self.running.registry.add, doc.get("manifest"), data, sha
-                )
+                manifest = self.running.registry.check_upload(doc.get("manifest"), data, sha)
+                await self.running.client.verify(manifest.as_dict(), data)
             except ModelRefused as err:
                 raise _BadRequest(str(err), 422) from err
+            except (WorkerUnavailable, WorkerDied) as err:
+                raise _BadRequest(f"cannot verify the model now: {err}", 503) from err
+            await self.runtime.run_in_executor(self.running.registry.write, manifest, data)
         except _BadRequest as err:
             return json_response({"message": str(err)}, err.status)
-        self.models.pop(manifest.id, None)
         return json_response({"model": manifest.as_dict()}, 201)
 
     async def reload_view(self, request: web.Request) -> web.Response:
@@ -275,7 +283,8 @@ class NilmApi:
         from . import start_meters, stop_meters  # noqa: PLC0415 - the package imports this module
 
         await stop_meters(self.runtime, self.running)
-        self.models.clear()
+        with contextlib.suppress(WorkerUnavailable, WorkerDied):
+            await self.running.client.forget()  # else a new process loads them afresh anyway
         await start_meters(self.runtime, self.running)
         return json_response(
             {"models": sorted(self.running.registry.entries), "meters": len(self.running.meters)}

@@ -62,6 +62,7 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--windows-per-house", type=int, default=10_000)
     train.add_argument("--model-id", default=DEFAULT_MODEL)
     train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--fridge-epochs", type=int, default=20, help="the fridge head (0: none)")
     train.add_argument(
         "--init-from", type=Path, default=None, help="continue from this model's weights (ONNX)"
     )
@@ -201,6 +202,7 @@ def _train(args: argparse.Namespace) -> int:
         model_id=args.model_id,
         learning_rate=args.learning_rate,
         init_from=args.init_from,
+        fridge_epochs=args.fridge_epochs,
     )
     manifest = train(options, args.output)
     print(json.dumps(manifest["metrics"], indent=1))

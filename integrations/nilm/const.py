@@ -33,3 +33,5 @@ MAX_IDEMPOTENCY_KEY_LEN = 128
 MAX_HOLD_S = float("inf")
 #: The notification id of a refused model (one per model id).
 NOTIFICATION_PREFIX = "nilm_model_"
+#: The notification id of an inference process that keeps dying.
+WORKER_NOTIFICATION = "nilm_inference"

@@ -14,12 +14,14 @@ meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+from array import array
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import numpy as np
 
 from core import (
     BinarySensorDeviceClass,
@@ -33,18 +35,19 @@ from core import (
     callback,
 )
 from core.const import EVENT_STATE_CHANGED
+from core.isolated import WorkerDied, WorkerUnavailable
 
 from .const import MAX_HOLD_S
-from .registry import LoadedModel
+from .manifest import ModelRefused
+from .registry import ModelEntry
 from .resample import Resampler
 from .schema import MeterConfig
+from .worker import MAX_WINDOWS_PER_CALL, InferenceClient
 
 _LOGGER = logging.getLogger(__name__)
 
 #: Factors from a power sensor's unit to W.
 UNIT_FACTORS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
-#: Most windows in one inference.
-_CHUNK = 1024
 
 
 class _ApplianceEntity(Entity):
@@ -132,24 +135,39 @@ class NilmEnergySensor(_ApplianceSensor):
 
 
 class MeterDisaggregator:
-    """Feeds one meter's readings through a model and keeps its appliance sensors current."""
+    """Feeds one meter's readings through a model and keeps its appliance sensors current.
 
-    def __init__(self, runtime: Runtime, meter: MeterConfig, model: LoadedModel) -> None:
+    Runs in the runtime process without numpy: the window is a ring of float32 samples, and the
+    inference runs in the inference process (``worker.py``), one call per batch of samples,
+    answered in order. While that process is down (restarting after a crash) the windows are
+    skipped and the power and running sensors are unavailable; the energy keeps its total.
+    """
+
+    def __init__(
+        self, runtime: Runtime, meter: MeterConfig, model: ModelEntry, client: InferenceClient
+    ) -> None:
         self.runtime = runtime
         self.meter = meter
         self.model = model
+        self.client = client
         manifest = model.manifest
         self.period = manifest.sample_period_s
+        self.length = manifest.window_length
         self.resampler = Resampler(self.period, MAX_HOLD_S)
-        self.buffer = np.full(manifest.window_length, np.nan, np.float32)
+        self.buffer: deque[float] = deque([math.nan] * self.length, maxlen=self.length)
+        self._whole_run = 0  # finite samples at the end of the buffer, in a row
         self.buffer_end = 0  # epoch s of the end of the last sample in the buffer
+        self.gates = manifest.on_probabilities()
         self.power = {a: NilmPowerSensor(meter, a) for a in manifest.appliance_names}
         self.running = {a: NilmOnSensor(meter, a) for a in manifest.appliance_names}
         self.energy = {a: NilmEnergySensor(meter, a) for a in manifest.appliance_names}
         self.energy_kwh = dict.fromkeys(manifest.appliance_names, 0.0)
         self.windows = 0  # windows disaggregated, for the benchmark and the tests
+        self.skipped = 0  # whole windows not disaggregated (the inference process was down)
         self._unit_warned: str | None = None
         self._removers: list[Callable[[], None]] = []
+        self._order = asyncio.Lock()  # batches are answered in the order they were taken
+        self._pending: set[asyncio.Task[None]] = set()
 
     @property
     def entities(self) -> list[SensorEntity | BinarySensorEntity]:
@@ -159,10 +177,9 @@ class MeterDisaggregator:
     def start(self) -> None:
         """Listen to the power sensor, read its current state, and tick every period."""
         self._removers.append(self.runtime.bus.listen(EVENT_STATE_CHANGED, self._changed))
-        scheduler = self.runtime.scheduler
-        if scheduler is not None:
+        if self.runtime.has_scheduler:
             self._removers.append(
-                scheduler.every(
+                self.runtime.scheduler.every(
                     timedelta(seconds=self.period),
                     self._tick,
                     name=f"nilm.tick[{self.meter.key}]",
@@ -172,10 +189,23 @@ class MeterDisaggregator:
         self._reading(state.state if state else None, state.attributes if state else {})
 
     def stop(self) -> None:
-        """Stop listening and ticking."""
+        """Stop listening and ticking; inferences under way are dropped."""
         for remove in self._removers:
             remove()
         self._removers.clear()
+        for task in self._pending:
+            task.cancel()
+
+    async def drained(self) -> None:
+        """Wait until every batch taken so far is answered (tests, benchmarks)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    def fill(self, samples: list[float], end: int) -> None:
+        """Replace the window's content by ``samples`` ending at epoch ``end`` (benchmarks)."""
+        for value in samples[-self.length :]:
+            self._push(value)
+        self.buffer_end = end
 
     def _now(self) -> float:
         return self.runtime.clock.now().timestamp()
@@ -211,35 +241,54 @@ class MeterDisaggregator:
                 value = None  # unavailable, unknown
         self._samples(self.resampler.add(self._now(), value))
 
+    def _push(self, value: float) -> None:
+        # float32, as the model reads it (and as the child receives it).
+        value = array("f", (value,))[0]
+        self.buffer.append(value)
+        self._whole_run = self._whole_run + 1 if math.isfinite(value) else 0
+
     def _samples(self, samples: list[tuple[int, float]]) -> None:
         if not samples:
             return
         self.buffer_end = samples[-1][0] + self.period
-        values = np.array([v for _, v in samples], np.float32)
-        for start in range(0, len(values), _CHUNK):
-            self._window_batch(values[start : start + _CHUNK])
-
-    def _window_batch(self, values: np.ndarray) -> None:
-        """Disaggregate the windows that end at each of ``values`` (one inference)."""
-        length = len(self.buffer)
-        extended = np.concatenate([self.buffer, values])
-        self.buffer = extended[-length:].copy()
-        # Window k (1 ... len(values)) ends at the k-th new value.
-        windows = np.lib.stride_tricks.sliding_window_view(extended, length)[1:]
-        finite = np.isfinite(extended)
-        # A window is whole when no missing sample lies in it: count them with a cumulative sum.
-        missing = np.concatenate([[0], np.cumsum(~finite)])
-        whole = (missing[length + 1 :] - missing[1 : len(values) + 1]) == 0
-        if not whole[-1]:
+        windows: list[array[float]] = []
+        for _, value in samples:
+            self._push(value)
+            if self._whole_run >= self.length:
+                windows.append(array("f", self.buffer))
+        whole_last = self._whole_run >= self.length
+        if not whole_last:
             self._set_unavailable()
-        if not whole.any():
+        if not windows:
             return
-        power, prob = self.model.predict(np.ascontiguousarray(windows[whole]))
-        self.windows += int(whole.sum())
-        for index, name in enumerate(self.model.manifest.appliance_names):
-            self.energy_kwh[name] += float(power[:, index].sum()) * self.period / 3.6e6
-        if whole[-1]:
-            self._publish(power[-1], prob[-1])
+        for start in range(0, len(windows), MAX_WINDOWS_PER_CALL):
+            batch = windows[start : start + MAX_WINDOWS_PER_CALL]
+            last = whole_last and start + len(batch) == len(windows)
+            task = self.runtime.create_task(
+                self._infer(batch, last, self._predicted_for()), f"nilm.infer[{self.meter.key}]"
+            )
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _infer(self, windows: list[array[float]], publish: bool, when: str) -> None:
+        """Disaggregate ``windows`` (one call); publish the last one's answer if ``publish``."""
+        async with self._order:
+            try:
+                power, prob = await self.client.predict(self.model, windows)
+            except (WorkerUnavailable, WorkerDied, ModelRefused) as err:
+                self.skipped += len(windows)
+                _LOGGER.warning(
+                    "NILM %s: %d windows skipped: %s", self.meter.name, len(windows), err
+                )
+                self._set_unavailable()
+                return
+        self.windows += len(windows)
+        names = self.model.manifest.appliance_names
+        for row in power:
+            for index, name in enumerate(names):
+                self.energy_kwh[name] += row[index] * self.period / 3.6e6
+        if publish:
+            self._publish(power[-1], prob[-1], when)
         self._publish_energy()
 
     def _predicted_for(self) -> str:
@@ -247,16 +296,15 @@ class MeterDisaggregator:
         lag = (m.window_length - m.output_index) * m.sample_period_s
         return datetime.fromtimestamp(self.buffer_end - lag, UTC).isoformat()
 
-    def _publish(self, power: np.ndarray, prob: np.ndarray) -> None:
-        when = self._predicted_for()
+    def _publish(self, power: list[float], prob: list[float], when: str) -> None:
         for i, name in enumerate(self.model.manifest.appliance_names):
-            on = bool(prob[i] > 0.5)
+            on = prob[i] > self.gates[name]
             attrs = {
-                "confidence": round(float(prob[i] if on else 1 - prob[i]), 3),
+                "confidence": round(prob[i] if on else 1 - prob[i], 3),
                 "predicted_for": when,
                 "model": self.model.manifest.id,
             }
-            self.power[name].set_value(round(float(power[i]), 1), attrs)
+            self.power[name].set_value(round(power[i], 1), attrs)
             self.running[name].set_value(on, attrs)
 
     def _publish_energy(self) -> None:

@@ -7,12 +7,15 @@ One JSON file next to each model (``<id>.json``)::
      "output_index": 900,
      "input": {"name": "window", "normalisation": {"offset": 0.0, "scale": 1000.0}},
      "outputs": {"power": "power", "probability": "probability"},
-     "appliances": [{"name": "fridge", "on_threshold_w": 50.0}, ...],
+     "appliances": [{"name": "fridge", "on_threshold_w": 50.0, "on_probability": 0.4}, ...],
      "training": {...free-form provenance...}, "metrics": {...measured figures...}}
 
 The model takes ``[batch, window_length]`` float32 normalised readings (``(W - offset) /
 scale``) and answers ``power`` (W) and ``probability`` (of being on), ``[batch, appliances]``
-each, for the sample at ``output_index`` of the window.
+each, for the sample at ``output_index`` of the window. An appliance is on when its
+probability exceeds its ``on_probability`` (0.5 unless the manifest says otherwise; the graph
+answers 0 W otherwise), which training tunes on a house of its own (post-processing is part of
+the model, so the live sensors, the API and the offline commands agree).
 """
 
 from __future__ import annotations
@@ -34,12 +37,17 @@ class ManifestError(ValueError):
     """A manifest is malformed; the message names the file and the key."""
 
 
+class ModelRefused(Exception):
+    """A model cannot be used: tampered, corrupt, or not what its manifest says."""
+
+
 @dataclass(frozen=True)
 class ApplianceSpec:
     """One appliance a model disaggregates."""
 
     name: str
     on_threshold_w: float
+    on_probability: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class ModelManifest:
         """Each appliance's on-threshold (W)."""
         return {a.name: a.on_threshold_w for a in self.appliances}
 
+    def on_probabilities(self) -> dict[str, float]:
+        """Each appliance's probability above which it is on."""
+        return {a.name: a.on_probability for a in self.appliances}
+
     def as_dict(self) -> dict[str, Any]:
         """The manifest as its JSON document."""
         return {
@@ -87,7 +99,12 @@ class ModelManifest:
             },
             "outputs": {"power": self.power_output, "probability": self.probability_output},
             "appliances": [
-                {"name": a.name, "on_threshold_w": a.on_threshold_w} for a in self.appliances
+                {
+                    "name": a.name,
+                    "on_threshold_w": a.on_threshold_w,
+                    "on_probability": a.on_probability,
+                }
+                for a in self.appliances
             ],
             "training": self.training,
             "metrics": self.metrics,
@@ -144,7 +161,14 @@ def parse_manifest(doc: object, where: str) -> ModelManifest:
         if not _NAME.match(name):
             raise ManifestError(f"{at}: 'name' must be a lower-case identifier")
         threshold = float(_get(item, "on_threshold_w", (int, float), at))
-        appliances.append(ApplianceSpec(name, threshold))
+        gate = (
+            float(_get(item, "on_probability", (int, float), at))
+            if "on_probability" in item
+            else 0.5
+        )
+        if not 0 < gate < 1:
+            raise ManifestError(f"{at}: 'on_probability' must be between 0 and 1")
+        appliances.append(ApplianceSpec(name, threshold, gate))
     if not appliances:
         raise ManifestError(f"{where}: 'appliances' is empty")
     if len({a.name for a in appliances}) != len(appliances):

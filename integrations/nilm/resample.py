@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 
 class Resampler:
     """Turns timestamped readings into samples at a fixed period, aligned to epoch multiples."""
@@ -65,8 +63,3 @@ class Resampler:
                 self._energy = 0.0
                 self._covered = 0.0
         return done
-
-
-def samples_to_array(samples: list[tuple[int, float]]) -> np.ndarray:
-    """The values of ``samples`` as float32."""
-    return np.array([value for _, value in samples], np.float32)

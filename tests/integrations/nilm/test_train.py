@@ -23,9 +23,14 @@ def test_a_tiny_training_run_exports_a_model_the_registry_verifies_and_loads(
         eval_seed=3,
         eval_days=1,
         model_id="smoke",
+        fridge_epochs=1,
+        fridge_windows_per_house=300,
+        tune_seeds=(4,),
     )
     manifest = train(options, tmp_path)
     assert manifest["training"]["seeds"] == [1, 2]
+    assert "fridge head" in manifest["training"]["learner"]
+    assert all(0 < a["on_probability"] < 1 for a in manifest["appliances"])
     assert set(manifest["metrics"]["per_appliance"]) == set(APPLIANCES)
     registry = ModelRegistry([tmp_path])
     registry.scan()
@@ -54,3 +59,14 @@ def test_a_fridge_starts_with_an_inrush_and_a_kettle_follows_the_voltage() -> No
     kettle = house.appliances["kettle"]
     on = kettle[kettle > 0]
     assert on.std() > 0  # mains voltage variation reaches a resistive load
+
+
+def test_the_fridge_cycles_like_a_real_one() -> None:
+    for seed in (1, 2000):
+        fridge = generate_house(seed, days=3, period=1).appliances["fridge"]
+        on = fridge > 50
+        assert 0.3 <= on.mean() <= 0.47, seed  # compressor duty, defrost and pull-downs included
+        running = np.median(fridge[on])
+        assert 70 <= running <= 160, seed
+        assert fridge.max() > 4 * running  # the inrush
+        assert np.sum(fridge > 1.4 * running) > 1800  # a defrost heater, 15 min or more
