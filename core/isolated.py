@@ -28,16 +28,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 import time
 import types
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, ParamSpec, TypeVar
+from concurrent.futures import BrokenExecutor  # asyncio has loaded concurrent.futures
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -147,6 +148,10 @@ class IsolatedProcess:
                 raise WorkerUnavailable(
                     f"{self.name}: the process died; a new one starts in {wait:.0f} s"
                 )
+            # multiprocessing loads with the first child, not with the site (about 0.6 MiB).
+            import multiprocessing  # noqa: PLC0415 - see above
+            from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - see above
+
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -160,7 +165,7 @@ class IsolatedProcess:
             with _main_not_imported():  # a new pool spawns its child in submit
                 future = pool.submit(fn, *args, **kwargs)
             result = await asyncio.wrap_future(future)
-        except BrokenProcessPool as err:
+        except BrokenExecutor as err:  # the pool's BrokenProcessPool
             self._died(pool, loop)
             raise WorkerDied(f"{self.name}: the process died") from err
         finally:

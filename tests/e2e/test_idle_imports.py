@@ -19,14 +19,14 @@ from core.cli import BUNDLED_CONFIG
 
 #: Modules the default site has no use for while it idles, and what loads them when they are
 #: used: a regular expression in a template (``regex``), the first password checked
-#: (``argon2``), the first optimizer solve (``multiprocessing``), the Tuya cloud
-#: (``requests``, see integrations/tuya/deferred.py), a backup's encryption (``cryptography``:
-#: tinytuya encrypts with PyCryptodomex), or an integration that is configured.
+#: (``argon2``), the Tuya cloud (``requests``, see integrations/tuya/deferred.py), a backup's
+#: encryption (``cryptography``: tinytuya encrypts with PyCryptodomex), or an integration that is
+#: configured. ``multiprocessing`` is in use: the shipped ``nilm:`` runs its model in a child
+#: process (core/isolated.py; tests/core/test_plugins.py checks that a site without one does
+#: not load it).
 NOT_AT_IDLE = (
     "regex",
     "argon2",
-    "multiprocessing",
-    "concurrent.futures.process",
     "requests",
     "urllib3",
     "cryptography",
