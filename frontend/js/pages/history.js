@@ -219,7 +219,7 @@ export default async function historyPage(ctx, main) {
       const width = Math.max(0.2, ((t1 - t0) / span) * 100);
       return h("span", { class: `segment s-${String(item.state).replace(/[^a-z0-9_]/gi, "_")}`, style: `left:${left}%;width:${width}%`, title: `${item.state} from ${fmtTime(t0)}` });
     });
-    return h("div", { class: "timeline", "data-entity-id": id },
+    return h("div", { class: "state-timeline", "data-entity-id": id },
       h("span", { class: "timeline-name" }, name), h("div", { class: "timeline-bar", role: "img", "aria-label": `${name}: ${items.map((i) => i.state).join(", ") || "no changes"}` }, segments));
   }
 

@@ -2,22 +2,19 @@
 
 PostgreSQL runs at 127.0.0.1:5432 (trust auth, user ``postgres``). Each test gets a database of
 its own with the seed systems' tables (``latest_data`` as Alto reads it; mirror tables as
-VoltWise keeps them), dropped afterwards. When the server cannot be reached the tests skip, or
-fail with ``CI=true``.
+VoltWise keeps them), dropped afterwards. When the server cannot be reached, the local cluster
+is started; failing that, the tests fail under ``CI=true`` and skip elsewhere (tests/_postgres.py).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from integrations.supabase.double import SupabaseDouble
-
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests._postgres import Databases, pg_dsn
 
 SCHEMA = """
 CREATE TABLE latest_data (
@@ -45,32 +42,19 @@ CREATE TABLE schedules (key text PRIMARY KEY, data jsonb NOT NULL, updated_at ti
 """
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
     """A fresh database with the seed tables; its DSN."""
-    name = f"edgewise_supabase_{uuid.uuid4().hex[:10]}"
-    try:
-        await _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError) as err:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed: {err}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unavailable: {err}")
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    databases = Databases()
+    name = await databases.create("edgewise_supabase")
+    dsn = pg_dsn(name)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(SCHEMA)
     finally:
         await conn.close()
     yield dsn
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await databases.drop_all()
 
 
 @pytest.fixture
