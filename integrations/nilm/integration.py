@@ -1,18 +1,8 @@
-"""The built-in ``nilm`` integration: appliance-level power and energy from one meter.
+"""The ``nilm`` integration's hooks: the meters' disaggregators, their sensors and the API.
 
-Non-intrusive load monitoring: a model (ONNX, run by onnxruntime) reads a window of a meter's
-power and answers, per appliance, its power and whether it runs. Per configured meter and per
-appliance of its model there are three sensors: power (W), running (on/off) and energy (kWh,
-``total_increasing``), each with a ``confidence`` attribute (see ``live.py``).
-
-Models come from the registry (``registry.py``): the one shipped in the package and those in
-the configuration's ``models_dir``; each is verified against its manifest before it loads, and
-a refused model is a persistent notification naming the reason. ``api.py`` serves the models,
-inference with persisted predictions, and the admin upload and reload.
-
-The models load and run in a separate inference process (``worker.py``, supervised by
-``core.isolated``): numpy and onnxruntime are imported there and never in the runtime process.
-If that process keeps dying, a persistent notification says so until it runs again.
+The package's docstring (``integrations/nilm/__init__.py``) describes the integration; this
+module is what the ``edgewise.integrations`` entry point names, so that importing the package
+(as the inference process does) does not import the kernel.
 """
 
 from __future__ import annotations
