@@ -82,7 +82,7 @@ def throughput_and_load(runs: int) -> None:
 async def live_cpu(seconds: float) -> None:
     """The process's CPU share with one meter disaggregated live."""
     from core.runtime import Runtime
-    from integrations.nilm import RUNNING
+    from integrations.nilm.integration import RUNNING
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp)

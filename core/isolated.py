@@ -25,7 +25,6 @@ solver and by NILM's inference.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -38,6 +37,7 @@ from concurrent.futures import BrokenExecutor  # asyncio has loaded concurrent.f
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
+    import asyncio
     from concurrent.futures import ProcessPoolExecutor
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ def _pid() -> int:
     return os.getpid()
 
 
+def _modules() -> list[str]:
+    return sorted(sys.modules)
+
+
 class IsolatedProcess:
     """A supervised child process that runs functions for the runtime. Use on the event loop."""
 
@@ -136,6 +140,10 @@ class IsolatedProcess:
             WorkerUnavailable: backing off after a crash, or ``max_pending`` calls waiting.
             WorkerDied: the child died during the call.
         """
+        # The child imports this module too, for _child_start: asyncio (and ssl with it, about
+        # 6 MiB) is the runtime's only.
+        import asyncio  # noqa: PLC0415 - see above
+
         loop = asyncio.get_running_loop()
         if self._running >= self._max_pending:
             raise WorkerUnavailable(f"{self.name}: {self._running} calls already waiting")
@@ -178,6 +186,10 @@ class IsolatedProcess:
     async def pid(self) -> int:
         """The child's process id (starting it if need be)."""
         return await self.call(_pid)
+
+    async def modules(self) -> list[str]:
+        """The names of the modules the child has imported (starting it if need be)."""
+        return await self.call(_modules)
 
     def _died(self, pool: ProcessPoolExecutor, loop: asyncio.AbstractEventLoop) -> None:
         if self._pool is not pool:

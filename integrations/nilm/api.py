@@ -52,7 +52,7 @@ from .registry import ModelEntry
 if TYPE_CHECKING:
     from core import Runtime
 
-    from . import NilmRunning
+    from .integration import NilmRunning
 
 PREDICTIONS_FILE = "nilm_predictions.jsonl"
 
@@ -280,7 +280,7 @@ class NilmApi:
 
     async def reload_view(self, request: web.Request) -> web.Response:
         """Rescan the models and restart the meters (admins)."""
-        from . import start_meters, stop_meters  # noqa: PLC0415 - the package imports this module
+        from .integration import start_meters, stop_meters  # noqa: PLC0415 - imports this module
 
         await stop_meters(self.runtime, self.running)
         with contextlib.suppress(WorkerUnavailable, WorkerDied):

@@ -113,3 +113,16 @@ def test_the_child_ends_when_its_parent_is_killed() -> None:
             pytest.fail(f"child {child} still runs after its parent was killed")
     finally:
         parent.kill()
+
+
+async def test_the_child_imports_neither_the_kernel_nor_asyncio() -> None:
+    # It unpickles core.isolated's functions (and with them core/__init__.py): core's names
+    # load on first use, so only core.isolated and what multiprocessing needs are loaded. (A
+    # function of this test module would import the module, and pytest and asyncio with it.)
+    process = IsolatedProcess("test")
+    try:
+        loaded = set(await process.modules())
+    finally:
+        process.stop()
+    assert {"core", "core.isolated"} <= loaded
+    assert not loaded & {"asyncio", "ssl", "aiohttp", "core.runtime", "core.http", "core.bus"}

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from core import Runtime
-from integrations.nilm import RUNNING
+from integrations.nilm.integration import RUNNING
 from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
@@ -125,7 +125,7 @@ def test_the_runtime_process_never_imports_numpy_or_onnxruntime(tmp_path: Path) 
         from datetime import datetime, timedelta, UTC
         from pathlib import Path
         from tests.integrations._runtime import running
-        from integrations.nilm import RUNNING
+        from integrations.nilm.integration import RUNNING
 
         async def main():
             site, now = Path({str(tmp_path)!r}), datetime.now(UTC)

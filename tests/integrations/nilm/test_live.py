@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core import Runtime
-from integrations.nilm import RUNNING
+from integrations.nilm.integration import RUNNING
 from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 

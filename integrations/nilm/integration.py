@@ -1,0 +1,164 @@
+"""The ``nilm`` integration's hooks: the meters' disaggregators, their sensors and the API.
+
+The package's docstring (``integrations/nilm/__init__.py``) describes the integration; this
+module is what the ``edgewise.integrations`` entry point names, so that importing the package
+(as the inference process does) does not import the kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities, validators
+
+from .const import BUNDLED_MODELS, DOMAIN, NAME, NOTIFICATION_PREFIX, WORKER_NOTIFICATION
+
+if TYPE_CHECKING:
+    from .live import MeterDisaggregator
+    from .registry import ModelRegistry
+    from .schema import NilmConfig
+    from .worker import InferenceClient
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class NilmRunning:
+    """What the integration keeps while it runs."""
+
+    def __init__(
+        self, config: NilmConfig, registry: ModelRegistry, client: InferenceClient
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.client = client
+        self.meters: list[MeterDisaggregator] = []
+        self.removers: list[Callable[[], None]] = []
+
+
+#: The running integration, for the API and ``edgewise_stop``.
+RUNNING: RuntimeKey[NilmRunning] = RuntimeKey("nilm.running")
+
+
+@hookimpl
+def edgewise_manifest() -> Manifest:
+    """Who the integration is; set up after the sources its meters may come from."""
+    return Manifest(
+        domain=DOMAIN,
+        name=NAME,
+        config_schema=validators.deferred("integrations.nilm.schema"),
+        after_dependencies=("recorder", "simulator", "modbus", "mqtt", "template", "tuya"),
+        version="0.1.0",
+    )
+
+
+def models_folders(runtime: Runtime, config: NilmConfig) -> list[Path]:
+    """The registry's folders: the site's own (uploads go there), then the shipped models."""
+    own = Path(config.models_dir)
+    if not own.is_absolute():
+        own = runtime.config_dir / own
+    return [own, BUNDLED_MODELS]
+
+
+def report_refused(runtime: Runtime, key: str, reason: str | None) -> None:
+    """Keep (or, with no reason, dismiss) the notification about a refused model."""
+    notification_id = f"{NOTIFICATION_PREFIX}{key}"
+    if reason is None:
+        runtime.notifications.dismiss(notification_id)
+        return
+    runtime.notifications.create(
+        f"The NILM model was refused and is not used: {reason}",
+        title="NILM model refused",
+        notification_id=notification_id,
+    )
+
+
+async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
+    """Load each meter's model and start its sensors; a refused model leaves its meter out.
+
+    A model that cannot be verified now because the inference process does not run is kept:
+    the process loads (and verifies) it with the first window, and refuses it then.
+    """
+    from core.isolated import WorkerDied, WorkerUnavailable  # noqa: PLC0415 - deferred import
+
+    from .live import MeterDisaggregator  # noqa: PLC0415 - deferred import
+    from .registry import ModelRefused  # noqa: PLC0415 - deferred import
+
+    registry = running.registry
+    await runtime.run_in_executor(registry.scan)
+    for key, problem in registry.problems.items():
+        report_refused(runtime, key, problem)
+    loaded = {}
+    for meter in running.config.meters:
+        if meter.model not in loaded:
+            try:
+                entry = registry.entry(meter.model)
+                await running.client.load(entry)
+            except ModelRefused as err:
+                _LOGGER.error("NILM meter %s has no model: %s", meter.name, err)
+                report_refused(runtime, meter.model, str(err))
+                continue
+            except (WorkerUnavailable, WorkerDied) as err:
+                _LOGGER.error("NILM model %s not verified yet: %s", meter.model, err)
+            report_refused(runtime, meter.model, None)
+            loaded[meter.model] = entry
+        running.meters.append(
+            MeterDisaggregator(runtime, meter, loaded[meter.model], running.client)
+        )
+    await add_entities(runtime, DOMAIN, [e for m in running.meters for e in m.entities])
+    for disaggregator in running.meters:
+        disaggregator.start()
+
+
+async def stop_meters(runtime: Runtime, running: NilmRunning) -> None:
+    """Stop the meters and remove their sensors."""
+    for disaggregator in running.meters:
+        disaggregator.stop()
+    running.meters.clear()
+    await remove_entities(runtime, DOMAIN)
+
+
+def report_worker(runtime: Runtime, healthy: bool, reason: str) -> None:
+    """Keep (or dismiss) the notification about an inference process that cannot run."""
+    if healthy:
+        _LOGGER.info("NILM: %s", reason)
+        runtime.notifications.dismiss(WORKER_NOTIFICATION)
+        return
+    runtime.notifications.create(
+        f"NILM cannot disaggregate: {reason}. It is restarted with a growing delay; the "
+        "appliance sensors are unavailable meanwhile.",
+        title="NILM inference stopped",
+        notification_id=WORKER_NOTIFICATION,
+    )
+
+
+@hookimpl
+async def edgewise_setup(runtime: Runtime, config: object) -> None:
+    """Scan the models, start a disaggregator per meter, register the API."""
+    from .api import register_api  # noqa: PLC0415 - deferred import
+    from .registry import ModelRegistry  # noqa: PLC0415 - deferred import
+    from .schema import NilmConfig  # noqa: PLC0415 - deferred import
+    from .worker import InferenceClient  # noqa: PLC0415 - deferred import
+
+    assert isinstance(config, NilmConfig)  # noqa: S101 - CONFIG_SCHEMA returns one
+    client = InferenceClient(lambda healthy, reason: report_worker(runtime, healthy, reason))
+    running = NilmRunning(config, ModelRegistry(models_folders(runtime, config)), client)
+    runtime.data[RUNNING] = running
+    await start_meters(runtime, running)
+    if runtime.http is not None:
+        running.removers.extend(register_api(runtime, running))
+
+
+@hookimpl
+async def edgewise_stop(runtime: Runtime) -> None:
+    """Stop the meters, remove the API and the sensors."""
+    running = runtime.data.get(RUNNING)
+    if running is None:
+        return
+    del runtime.data[RUNNING]
+    for remove in running.removers:
+        remove()
+    await stop_meters(runtime, running)
+    running.client.stop()
