@@ -7,6 +7,7 @@ module is what the ``edgewise.integrations`` entry point names, so that importin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from .const import BUNDLED_MODELS, DOMAIN, NAME, NOTIFICATION_PREFIX, WORKER_NOT
 
 if TYPE_CHECKING:
     from .live import MeterDisaggregator
-    from .registry import ModelRegistry
+    from .registry import ModelEntry, ModelRegistry
     from .schema import NilmConfig
     from .worker import InferenceClient
 
@@ -36,6 +37,8 @@ class NilmRunning:
         self.client = client
         self.meters: list[MeterDisaggregator] = []
         self.removers: list[Callable[[], None]] = []
+        #: The task verifying the models in the inference process after the meters start.
+        self.verifying: asyncio.Task[None] | None = None
 
 
 #: The running integration, for the API and ``edgewise_stop``.
@@ -76,13 +79,14 @@ def report_refused(runtime: Runtime, key: str, reason: str | None) -> None:
 
 
 async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
-    """Load each meter's model and start its sensors; a refused model leaves its meter out.
+    """Start a disaggregator per meter whose model is known and whole; verify models meanwhile.
 
-    A model that cannot be verified now because the inference process does not run is kept:
-    the process loads (and verifies) it with the first window, and refuses it then.
+    A model file whose SHA-256 is not its manifest's leaves its meters out at once. The rest of
+    the verification (the graph loads, its shapes agree with the manifest) needs the inference
+    process, whose start (numpy, onnxruntime) takes about a second here and longer on a Pi: it
+    runs in a task after the meters start, so the site is ready without waiting for it. A model
+    refused then stops its meters, whose sensors go unavailable, with the same notification.
     """
-    from core.isolated import WorkerDied, WorkerUnavailable  # noqa: PLC0415 - deferred import
-
     from .live import MeterDisaggregator  # noqa: PLC0415 - deferred import
     from .registry import ModelRefused  # noqa: PLC0415 - deferred import
 
@@ -95,13 +99,11 @@ async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
         if meter.model not in loaded:
             try:
                 entry = registry.entry(meter.model)
-                await running.client.load(entry)
+                await runtime.run_in_executor(registry.check_file, entry)
             except ModelRefused as err:
                 _LOGGER.error("NILM meter %s has no model: %s", meter.name, err)
                 report_refused(runtime, meter.model, str(err))
                 continue
-            except (WorkerUnavailable, WorkerDied) as err:
-                _LOGGER.error("NILM model %s not verified yet: %s", meter.model, err)
             report_refused(runtime, meter.model, None)
             loaded[meter.model] = entry
         running.meters.append(
@@ -110,10 +112,38 @@ async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
     await add_entities(runtime, DOMAIN, [e for m in running.meters for e in m.entities])
     for disaggregator in running.meters:
         disaggregator.start()
+    running.verifying = runtime.create_task(
+        verify_models(runtime, running, loaded), name="nilm: verify models"
+    )
+
+
+async def verify_models(
+    runtime: Runtime, running: NilmRunning, entries: dict[str, ModelEntry]
+) -> None:
+    """Load each model in the inference process; a refused one stops the meters that use it."""
+    from core.isolated import WorkerDied, WorkerUnavailable  # noqa: PLC0415 - deferred import
+
+    from .registry import ModelRefused  # noqa: PLC0415 - deferred import
+
+    for model_id, entry in entries.items():
+        try:
+            await running.client.load(entry)
+        except ModelRefused as err:
+            _LOGGER.error("NILM model %s refused: %s", model_id, err)
+            report_refused(runtime, model_id, str(err))
+            for disaggregator in running.meters:
+                if disaggregator.model is entry:
+                    disaggregator.refuse()
+        except (WorkerUnavailable, WorkerDied) as err:
+            # The process loads (and verifies) it with the first window, and refuses it then.
+            _LOGGER.error("NILM model %s not verified yet: %s", model_id, err)
 
 
 async def stop_meters(runtime: Runtime, running: NilmRunning) -> None:
-    """Stop the meters and remove their sensors."""
+    """Stop the meters (and their models' verification) and remove their sensors."""
+    if running.verifying is not None:
+        running.verifying.cancel()
+        running.verifying = None
     for disaggregator in running.meters:
         disaggregator.stop()
     running.meters.clear()

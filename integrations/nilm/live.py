@@ -196,6 +196,11 @@ class MeterDisaggregator:
         for task in self._pending:
             task.cancel()
 
+    def refuse(self) -> None:
+        """Stop for good: the model was refused. The power and running sensors go unavailable."""
+        self.stop()
+        self._set_unavailable()
+
     async def drained(self) -> None:
         """Wait until every batch taken so far is answered (tests, benchmarks)."""
         while self._pending:

@@ -9,12 +9,11 @@ the declared shapes and by running two windows.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import onnxruntime as ort
 
 from .manifest import ModelManifest, ModelRefused
+from .registry import check_digest
 
 
 class LoadedModel:
@@ -63,11 +62,7 @@ def verify_and_load(manifest: ModelManifest, data: bytes, where: str) -> LoadedM
     Raises:
         ModelRefused: hash mismatch, not ONNX, or input/outputs that disagree with the manifest.
     """
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != manifest.sha256:
-        raise ModelRefused(
-            f"{where}: SHA-256 {digest} does not match the manifest's {manifest.sha256}"
-        )
+    check_digest(manifest, data, where)
     try:
         session = _session(data)
     except Exception as err:  # onnxruntime raises its own several types for a bad graph

@@ -12,6 +12,7 @@ the registry while the models load and run in the inference process (``worker.py
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -53,6 +54,19 @@ def read_model_file(path: Path) -> bytes:
     if len(data) > MAX_MODEL_BYTES:
         raise ModelRefused(f"{path}: larger than {MAX_MODEL_BYTES} bytes")
     return data
+
+
+def check_digest(manifest: ModelManifest, data: bytes, where: str) -> None:
+    """Refuse ``data`` unless its SHA-256 is the manifest's (no numpy or onnxruntime needed).
+
+    Raises:
+        ModelRefused: the digests differ.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != manifest.sha256:
+        raise ModelRefused(
+            f"{where}: SHA-256 {digest} does not match the manifest's {manifest.sha256}"
+        )
 
 
 class ModelRegistry:
@@ -105,6 +119,18 @@ class ModelRegistry:
 
         entry = self.entry(model_id)
         return verify_and_load(entry.manifest, read_model_file(entry.path), str(entry.path))
+
+    @staticmethod
+    def check_file(entry: ModelEntry) -> None:
+        """Read ``entry``'s file and check its SHA-256 in this process (blocking I/O).
+
+        The inference process checks the bytes it loads again; this early check lets the
+        runtime leave a tampered model's meters out at start without waiting for that process.
+
+        Raises:
+            ModelRefused: unreadable, oversized, or a digest other than the manifest's.
+        """
+        check_digest(entry.manifest, read_model_file(entry.path), str(entry.path))
 
     @staticmethod
     def check_upload(manifest_doc: object, data: bytes, sha256: str) -> ModelManifest:

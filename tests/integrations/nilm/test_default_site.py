@@ -50,7 +50,7 @@ def _shipped_site() -> str:
         "meters": [{"name": "House", "power_sensor": "sensor.house_meter_power"}]
     }, "the shipped configuration disaggregates the simulated house meter"
     simulator = {k: v for k, v in doc["simulator"].items() if k not in ("tuya", "modbus")}
-    return yaml.safe_dump({"simulator": simulator, "nilm": doc["nilm"]})
+    return yaml.safe_dump({"http": {"server_port": 0}, "simulator": simulator, "nilm": doc["nilm"]})
 
 
 async def _advance(runtime: Runtime, seconds: int, step: int = 6) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ METER = "sensor.house_meter"
 
 def _yaml(models: Path, model: str = "tiny") -> str:
     return (
+        "http:\n  server_port: 0\n"
         f"nilm:\n  models_dir: {models}\n  model: {model}\n"
         f"  meters:\n    - {{name: House, power_sensor: {METER}}}\n"
     )
@@ -111,3 +113,27 @@ async def test_a_tampered_model_is_refused_with_a_notification(
         assert "SHA-256" in notification["message"]
         assert runtime.states.get("sensor.house_fridge_power") is None
         assert runtime.data[RUNNING].meters == []
+
+
+async def test_a_model_refused_by_the_inference_process_stops_its_meter_after_the_start(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    # The file's hash is the manifest's, so the meter starts at once; the inference process
+    # then finds the graph's window (300) is not the manifest's, and the meter stops.
+    doc = json.loads((model_dir / "tiny.json").read_text())
+    doc["window_length"] = 600
+    doc["output_index"] = 300
+    (model_dir / "tiny.json").write_text(json.dumps(doc))
+    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+        nilm = runtime.data[RUNNING]
+        assert len(nilm.meters) == 1
+        assert nilm.verifying is not None
+        await nilm.verifying
+        notification = runtime.notifications.get("nilm_model_tiny")
+        assert notification is not None
+        assert "input shape" in notification["message"]
+        state = runtime.states.get("sensor.house_fridge_power")
+        assert state is not None
+        assert state.state == "unavailable"
+        await _feed(runtime, ["100"] * 3)
+        assert nilm.meters[0].windows == 0
