@@ -16,6 +16,7 @@ import voluptuous as vol
 from core import ServiceCall, validators
 from core.entity_platform import entities_for_call, for_each_entity
 from core.errors import ServiceValidationError
+from core.service_description import entity_target
 
 from .const import (
     ATTR_DURATION,
@@ -147,5 +148,5 @@ def register_services(runtime: Runtime) -> list[str]:
         SERVICE_CANCEL_SCHEDULE: (cancel_schedule, vol.Schema({})),
     }
     for service, (handler, schema) in registered.items():
-        runtime.services.register(DOMAIN, service, handler, schema)
+        runtime.services.register(DOMAIN, service, handler, schema, target=entity_target(DOMAIN))
     return list(registered)

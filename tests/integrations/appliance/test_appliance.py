@@ -255,3 +255,14 @@ automation:
         (Source.AUTOMATION, "Night heating"),
     ]
     assert [e.action for e in by_source] == ["turn_on"]
+
+
+async def test_every_appliance_service_describes_its_appliance_target(tmp_path: Path) -> None:
+    # The panel's service form and HA clients offer an entity picker from the description.
+    async with site(tmp_path, site_yaml(VIRTUAL)) as runtime:
+        described = {
+            name: runtime.services.get("appliance", name).describe()
+            for name in ("turn_on", "turn_off", "toggle", "run_for", "set_eco_mode")
+        }
+    for name, description in described.items():
+        assert description["target"] == {"entity": [{"domain": ["appliance"]}]}, name
