@@ -116,8 +116,9 @@ class SupabaseTokenVerifier:
             )
         return claims
 
-    async def verify_uncached(self, token: str) -> dict[str, Any] | None:
-        """``verify`` without the memory of tokens verified before."""
+    async def _signing_key(self, token: str) -> tuple[str, Any] | None:
+        """The algorithm and the project's key that would verify ``token``; None if none would
+        (malformed, oversized, an algorithm or key id the project does not use)."""
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             return None
         try:
@@ -125,16 +126,21 @@ class SupabaseTokenVerifier:
         except jwt.PyJWTError:
             return None
         alg = header.get("alg")
-        key: Any
         if alg == "HS256" and self.config.jwt_secret is not None:
-            key = self.config.jwt_secret
-        elif alg in _ASYMMETRIC and self.config.jwks_url is not None:
+            return alg, self.config.jwt_secret
+        if alg in _ASYMMETRIC and self.config.jwks_url is not None:
             found = await self._key(str(header.get("kid")))
             if found is None or found.algorithm_name != alg:
                 return None
-            key = found.key
-        else:
+            return alg, found.key
+        return None
+
+    async def verify_uncached(self, token: str) -> dict[str, Any] | None:
+        """``verify`` without the memory of tokens verified before."""
+        signing = await self._signing_key(token)
+        if signing is None:
             return None
+        alg, key = signing
         try:
             claims: dict[str, Any] = self._decoder.decode(
                 token,
@@ -153,23 +159,10 @@ class SupabaseTokenVerifier:
         """Whether the project signed ``token``, valid or not (expired, not yet valid, for
         another audience): a client retrying such a token is not guessing and is never banned
         for it; a token the project's keys do not verify (a forgery) is a guess."""
-        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        signing = await self._signing_key(token)
+        if signing is None:
             return False
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            return False
-        alg = header.get("alg")
-        key: Any
-        if alg == "HS256" and self.config.jwt_secret is not None:
-            key = self.config.jwt_secret
-        elif alg in _ASYMMETRIC and self.config.jwks_url is not None:
-            found = await self._key(str(header.get("kid")))
-            if found is None or found.algorithm_name != alg:
-                return False
-            key = found.key
-        else:
-            return False
+        alg, key = signing
         try:
             self._signature_only.decode(token, key, algorithms=[alg], issuer=self.config.issuer)
         except jwt.PyJWTError:
