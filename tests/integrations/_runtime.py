@@ -70,11 +70,12 @@ class RuntimeFactory:
 def write_config(config_dir: Path, yaml: str) -> None:
     """Write ``yaml`` as the site's ``configuration.yaml``.
 
-    A configuration without an ``http:`` section listens on a free port, not on 8123: a test
-    must not fail because something else on the machine holds Edgewise's default port.
+    A configuration without an ``http:`` section gets one at its end that listens on a free
+    port, not on 8123: a test must not fail because something else holds Edgewise's default port.
     """
     if not any(line.startswith("http:") for line in yaml.splitlines()):
-        yaml = "http:\n  server_port: 0\n" + yaml
+        # At the end, so that the lines a test's errors name stay where the test wrote them.
+        yaml = yaml.rstrip("\n") + "\nhttp:\n  server_port: 0\n"
     (config_dir / "configuration.yaml").write_text(yaml, encoding="utf-8")
 
 
