@@ -4,12 +4,11 @@ On by default (SQLite in the configuration directory); ``configuration.yaml`` ma
 PostgreSQL, tune batching and purging, and filter what is kept (``schema.py``).
 
 Setup is light: it registers the bus listener, the queue, the services (``core.py``,
-``services.py``, ``statistics.py``) and the history, logbook and statistics APIs (``api.py``),
-and starts the writer task. The writer imports SQLAlchemy
-(``database.py``), opens and migrates the database once the runtime is ready, so ``/ready``
-never waits for it; what is fired meanwhile is queued. A database the recorder cannot use is
-reported as the integration's failure (``Runtime.integration_failed``).
-"""
+``services.py``, ``statistics.py``) and the history, logbook and statistics APIs (``api.py``), and
+starts the writer task. The writer imports the drivers (``database.py``, ``sql.py``: aiosqlite for
+SQLite, SQLAlchemy for a database server), opens and migrates the database once the runtime is
+ready, so ``/ready`` never waits for it; what is fired meanwhile is queued. A database the recorder
+cannot use is reported as the integration's failure (``Runtime.integration_failed``)."""
 
 from __future__ import annotations
 
@@ -55,7 +54,8 @@ def edgewise_backup_databases(
 async def edgewise_setup(runtime: Runtime, config: RecorderConfig | None) -> None:
     """Start the recorder's listener and writer task, register its services and its APIs.
 
-    Nothing here imports SQLAlchemy or opens the database (the writer does, after start-up).
+    Nothing here imports a database driver or opens the database (the writer does, after
+    start-up).
     """
     from .api import register_api  # noqa: PLC0415 - deferred import, see above
     from .core import RECORDER, Recorder  # noqa: PLC0415 - deferred import, see above

@@ -7,8 +7,8 @@ at once when the interval is 0).
 
 This module is light on purpose: the integration's setup imports it, registers the listener and
 starts the writer task, and returns, so ``/ready`` never waits for the database. The writer
-waits until the runtime has started, imports ``database.py`` (SQLAlchemy and the drivers) in the
-executor, opens the engine, migrates the schema and opens the run; everything fired meanwhile is
+waits until the runtime has started, imports ``database.py`` (the drivers, ``sql.py``) in the
+executor, opens the database, migrates the schema and opens the run; everything fired meanwhile is
 queued (status STARTING) and written once the database is open. ``Recorder.wait_started()``
 returns once that first attempt is over.
 
@@ -61,11 +61,12 @@ from .filters import EntityFilter, RecordFilter
 from .schema import RecorderConfig
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from core.runtime import Runtime
 
     from .database import RecorderDatabase
+    from .sql import Connection
 
 __all__ = [
     "RECORDER",
@@ -104,10 +105,10 @@ def default_db_url(config_dir: Path) -> str:
 
 
 class Recorder:
-    """Owns the queue, the writer task and (through ``RecorderDatabase``) the engine.
+    """Owns the queue, the writer task and (through ``RecorderDatabase``) the database.
 
-    Use it from the event loop. Creating one imports nothing heavy; the engine is made by the
-    writer, or on first use of ``engine``/``session()`` (which then import SQLAlchemy).
+    Use it from the event loop. Creating one imports nothing heavy; the database is opened by
+    the writer (``connect()`` and ``write_transaction()`` wait for it).
     """
 
     def __init__(self, runtime: Runtime, config: RecorderConfig) -> None:
@@ -236,7 +237,7 @@ class Recorder:
         _LOGGER.info("Recorder stopped")
 
     async def _close_database(self) -> None:
-        """Release waiters, close the recorder run and dispose of the engine."""
+        """Release waiters, close the recorder run and the database's connections."""
         for waiter in self._waiters:
             if not waiter[1].done():
                 waiter[1].cancel()
@@ -261,16 +262,24 @@ class Recorder:
         return self._database is not None and self._database.ready
 
     def database(self) -> RecorderDatabase:
-        """The SQL side, made (importing SQLAlchemy, on the loop) on first use if need be."""
+        """The SQL side, made (importing the drivers, on the loop) on first use if need be."""
         if self._database is None:
             module = importlib.import_module(_DATABASE_MODULE)
             self._database = module.RecorderDatabase(self.db_url, self._lock)
         return self._database
 
     @property
-    def engine(self) -> AsyncEngine:
-        """The database engine (see ``database()``)."""
-        return self.database().engine
+    def dialect(self) -> str:
+        """``"sqlite"`` or the database server's dialect name (``"postgresql"``)."""
+        return self.database().db.dialect
+
+    async def sqlalchemy_engine(self) -> AsyncEngine:
+        """A SQLAlchemy engine on the recorder's database, once it is open (see ``ready()``).
+
+        For the few readers written with SQLAlchemy (the automation backtest's replay). On a
+        SQLite site this loads SQLAlchemy; everything else uses ``connect()``.
+        """
+        return await (await self.ready()).db.sqlalchemy_engine()
 
     async def ready(self) -> RecorderDatabase:
         """The open database, once the writer's first attempt to open it is over.
@@ -285,31 +294,25 @@ class Recorder:
         return self.database()
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for READ queries: ``async with recorder.session() as session: ...``.
+    async def connect(self) -> AsyncIterator[Connection]:
+        """A connection for READ queries, once the database is open (see ``ready()``).
 
-        Waits for the database to be open (see ``ready()``); reads see what is committed.
+        Statements are SQL text with ``:name`` parameters (``sql.py``); reads see what is
+        committed.
         """
         database = await self.ready()
-        async with database.session() as session:
-            yield session
-
-    @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for READ queries, once the database is open (see ``ready()``)."""
-        database = await self.ready()
-        async with database.engine.connect() as conn:
+        async with database.db.connect() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def write_transaction(self) -> AsyncIterator[Connection]:
         """A transaction that takes turns with the writer's batches; commits on exit.
 
         Use it for every write outside the writer (purge, statistics), so that SQLite never has
         two writers and a batch never waits for more than one such transaction.
         """
-        engine = (await self.ready()).engine
-        async with self._lock, engine.begin() as conn:
+        database = await self.ready()
+        async with self._lock, database.db.begin() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
@@ -352,12 +355,12 @@ class Recorder:
 
     async def purge(self, keep_days: int | None = None, *, repack: bool = False) -> None:
         """Delete states and events older than ``keep_days`` (default ``purge_keep_days``)."""
-        from .purge import purge_old_data, repack_database  # noqa: PLC0415 - SQLAlchemy, on use
+        from .purge import purge_old_data, repack_database  # noqa: PLC0415 - on use
 
         days = self.config.purge_keep_days if keep_days is None else keep_days
         task = asyncio.current_task()
         if task is not None:
-            # stop() cancels a purge in progress and waits for it before closing the engine.
+            # stop() cancels a purge in progress and waits for it before closing the database.
             self._purges.add(task)
             task.add_done_callback(self._purges.discard)
         await purge_old_data(self, days)
@@ -493,7 +496,7 @@ class Recorder:
     async def _open(self) -> RecorderDatabase | None:
         """One attempt to open the database: ready, away (DEGRADED), or None: failed for good."""
         try:
-            # SQLAlchemy takes a noticeable part of a second to import: off the loop.
+            # The drivers take a noticeable part of a second to import: off the loop.
             await self.runtime.run_in_executor(importlib.import_module, _DATABASE_MODULE)
             database = self.database()
             if not database.ready:
@@ -516,9 +519,7 @@ class Recorder:
 
     def _database_error(self, err: BaseException) -> bool:
         """Whether ``err`` says the database is away (retry) rather than unusable (give up)."""
-        from .database import is_connection_error  # noqa: PLC0415 - loaded by _open already
-
-        return is_connection_error(err)
+        return self.database().db.is_connection_error(err)
 
     async def _fail(self, err: BaseException) -> None:
         """Give up for this run: stop listening, drop the queue, report the integration failed."""
@@ -544,7 +545,7 @@ class Recorder:
             except Exception:  # isolation boundary: the clean-up of one part
                 _LOGGER.exception("Error cleaning up after the recorder failed")
         if self._database is not None:
-            # Closes the run when it was opened (a writer that stopped), then the engine.
+            # Closes the run when it was opened (a writer that stopped), then the connections.
             await self._database.close()
 
     async def _commit_batch(self, database: RecorderDatabase) -> bool:

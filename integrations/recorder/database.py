@@ -1,9 +1,10 @@
-"""The recorder's SQL side: engine, schema and run, batched writes, and the id caches.
+"""The recorder's SQL side: connections, schema and run, batched writes, and the id caches.
 
-Imported by the writer task once the runtime is ready (``core.Recorder._run_writer``), never by
-the integration's setup: this is where SQLAlchemy and the database drivers load. One
-``RecorderDatabase`` belongs to one ``Recorder``; every write runs under the recorder's
-``asyncio.Lock`` (``Recorder.write_transaction``), so SQLite never sees two writers.
+Imported by the writer task once the runtime is ready (``core.Recorder._run_writer``), never by the
+integration's setup: this is where the database drivers load (``sql.py``: aiosqlite for SQLite,
+SQLAlchemy for a database server). One ``RecorderDatabase`` belongs to one ``Recorder``; every write
+runs under the recorder's ``asyncio.Lock`` (``Recorder.write_transaction``), so SQLite never sees
+two writers.
 
 Entity ids, event types, attribute sets and event payloads are looked up once and their ids kept
 in memory, so a steady-state write is one INSERT per state. Ids created in a transaction that
@@ -22,8 +23,6 @@ Assistant, whose state machine also starts without old states; no history query 
 from __future__ import annotations
 
 import asyncio
-import functools
-import itertools
 import logging
 import time
 from collections import OrderedDict
@@ -31,64 +30,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event as sa_event
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import InstrumentedAttribute
-
 from core.bus import Event, EventOrigin
 from core.const import EVENT_STATE_CHANGED
 from core.state import State
 
-from .const import ATTRIBUTES_CACHE_SIZE, STOP_FLUSH_TIMEOUT
-from .migration import migrate
-from .models import (
-    EventData,
-    Events,
-    EventTypes,
-    RecorderRun,
-    StateAttributes,
-    States,
-    StatesMeta,
-)
+from .const import ATTRIBUTES_CACHE_SIZE, SCHEMA_VERSION, STOP_FLUSH_TIMEOUT
+from .errors import SchemaTooNewError
+from .sql import Connection, Database, open_database
 from .util import attrs_hash, context_id_to_bytes, json_dumps
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Kibibytes of database pages each SQLite connection keeps in memory (``PRAGMA cache_size``).
-SQLITE_CACHE_KIB = 4096
-#: The SQLite settings of every connection (WAL, which is kept in the file, is switched on by
-#: ``migration.migrate`` once the schema version is known to be ours). foreign_keys stays OFF:
-#: the writer inserts referenced rows first and the purge deletes children first, and checking
-#: every insert costs a lookup per row on an SD card. (PostgreSQL enforces the keys.)
-SQLITE_PRAGMAS = (
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA temp_store=MEMORY",
-    # Each connection keeps up to 4 MiB of pages (SQLite's default is 2): the pages a batch
-    # writes (the tables' last pages, one index leaf per busy entity) fit many times over, and
-    # what a purge, a statistics compile or a history query reads once does not stay resident
-    # for hours (with 16 MiB, each pooled connection could grow the process by that much). The
-    # operating system's file cache keeps the rest of the file warm.
-    f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}",
-    # Checkpoint the write-ahead log every 10,000 pages (about 40 MB) rather than SQLite's 1,000:
-    # a busy site's batches rewrite the same index pages, and a checkpoint writes (and syncs)
-    # each page once however often the log holds it, so the SD card sees fewer writes and the
-    # writer stops for a checkpoint a tenth as often.
-    "PRAGMA wal_autocheckpoint=10000",
-    # Shorter than STOP_FLUSH_TIMEOUT: a database locked by another process must not hold
-    # the writer (and so shutdown) longer than the stop budget; the writer retries instead.
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=OFF",
-)
-#: Seconds a connection attempt to a database server may take.
-CONNECT_TIMEOUT = 10.0
 #: Seconds the reachability check after a failed batch may take.
 PING_TIMEOUT = 10.0
 #: Most rows in one INSERT statement: 10 columns each stays within SQLite's 32,766 parameters
@@ -96,16 +48,6 @@ PING_TIMEOUT = 10.0
 INSERT_CHUNK_ROWS = 1_000
 #: Home Assistant's order of event origins, stored as ``events.origin_idx``.
 ORIGIN_IDX = {EventOrigin.local: 0, EventOrigin.remote: 1}
-
-#: The errors that opening or writing the database may raise, for the writer to sort.
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
-
-
-def is_connection_error(err: BaseException) -> bool:
-    """Whether ``err`` says the database could not be reached (as opposed to bad data)."""
-    if isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError):
-        return True
-    return isinstance(err, DBAPIError) and err.connection_invalidated
 
 
 @dataclass(slots=True)
@@ -131,19 +73,20 @@ class _InDoubt:
 
 
 class RecorderDatabase:
-    """The engine, the recorder run and the id caches of one recorder. Use it from the loop.
+    """The database, the recorder run and the id caches of one recorder. Use it from the loop.
 
     Args:
-        db_url: a SQLAlchemy async URL.
+        db_url: a SQLAlchemy-style URL (``sqlite+aiosqlite:///...``, ``postgresql+asyncpg://...``).
         lock: the recorder's write lock, held around every transaction that writes.
     """
 
     def __init__(self, db_url: str, lock: asyncio.Lock) -> None:
-        self.engine: AsyncEngine = _create_engine(db_url)
+        self.db_url = db_url
+        #: The connections (``sql.py``): SQLite without SQLAlchemy, a server through it.
+        self.db: Database = open_database(db_url)
         #: Whether the schema is in place and this run is open (``open`` succeeded).
         self.ready = False
         self._lock = lock
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._run_id: int | None = None
         self._meta: dict[str, int] = {}
         self._attributes: OrderedDict[str, int] = OrderedDict()
@@ -155,65 +98,88 @@ class RecorderDatabase:
         self._last_attrs: dict[str, tuple[object, str]] = {}
         self._in_doubt: _InDoubt | None = None
 
-    def session(self) -> AsyncSession:
-        """A session for READ queries."""
-        return self._sessions()
-
     async def open(self) -> None:
         """Create or migrate the schema and open this run (closing one left open as killed).
 
         Raises:
             SchemaTooNewError: the database is newer than this code; nothing was touched.
-            SQLAlchemyError, OSError, TimeoutError: the database failed (``is_connection_error``
+            Exception: one of ``db.errors()``: the database failed (``is_connection_error``
                 tells an outage from a database that cannot be used).
         """
         async with self._lock:
-            async with self.engine.connect() as conn:
-                await conn.run_sync(migrate)
+            await self._migrate()
             now = time.time()
-            async with self.engine.begin() as conn:
+            async with self.db.begin() as conn:
                 # A run without an end is one that did not stop cleanly.
                 await conn.execute(
-                    update(RecorderRun)
-                    .where(RecorderRun.end_ts.is_(None))
-                    .values(end_ts=now, closed_incorrect=True)
+                    "UPDATE recorder_runs SET end_ts = :now, closed_incorrect = :true "
+                    "WHERE end_ts IS NULL",
+                    {"now": now, "true": True},
                 )
-                result = await conn.execute(
-                    insert(RecorderRun)
-                    .values(start_ts=now, closed_incorrect=False)
-                    .returning(RecorderRun.run_id)
+                self._run_id = await conn.scalar(
+                    "INSERT INTO recorder_runs (start_ts, closed_incorrect) "
+                    "VALUES (:now, :false) RETURNING run_id",
+                    {"now": now, "false": False},
                 )
-                self._run_id = result.scalar_one()
             self.ready = True
-        _LOGGER.info("Recorder writing to %s", self.engine.url.render_as_string())
+        _LOGGER.info("Recorder writing to %s", self.db.display_url)
+
+    async def _migrate(self) -> None:
+        """Bring the schema to ``SCHEMA_VERSION`` (see ``migration.py``).
+
+        SQLite: the version is read with plain SQL, and only a file that needs creating or
+        upgrading loads SQLAlchemy, in a child process (``migration.migrate_in_child``), so the
+        site never holds it. A server: in this process, on the engine's connection.
+        """
+        if self.db.dialect != "sqlite":
+            from .migration import migrate  # noqa: PLC0415 - SQLAlchemy, loaded with the engine
+
+            engine = await self.db.sqlalchemy_engine()
+            async with engine.connect() as conn:
+                await conn.run_sync(migrate)
+            return
+        async with self.db.connect() as conn:
+            found = None
+            if await conn.scalar(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_changes'"
+            ):
+                found = await conn.scalar(
+                    "SELECT schema_version FROM schema_changes ORDER BY change_id DESC LIMIT 1"
+                )
+        if found == SCHEMA_VERSION:
+            return
+        if found is not None and found > SCHEMA_VERSION:
+            raise SchemaTooNewError(found, SCHEMA_VERSION)
+        from .migration import migrate_in_child  # noqa: PLC0415 - light: SQLAlchemy is the child's
+
+        await migrate_in_child(self.db_url)
 
     async def close(self) -> None:
-        """Close the recorder run (when it was opened) and dispose of the engine."""
+        """Close the recorder run (when it was opened) and every connection."""
         if self.ready and self._run_id is not None:
             try:
                 async with (
                     asyncio.timeout(STOP_FLUSH_TIMEOUT),
                     self._lock,
-                    self.engine.begin() as conn,
+                    self.db.begin() as conn,
                 ):
                     await conn.execute(
-                        update(RecorderRun)
-                        .where(RecorderRun.run_id == self._run_id)
-                        .values(end_ts=time.time())
+                        "UPDATE recorder_runs SET end_ts = :now WHERE run_id = :run_id",
+                        {"now": time.time(), "run_id": self._run_id},
                     )
-            except DATABASE_ERRORS as err:
+            except self.db.errors() as err:
                 _LOGGER.warning("Could not close the recorder run: %s", err)
-        await self.engine.dispose()
+        await self.db.dispose()
 
     async def is_outage(self, err: BaseException) -> bool:
         """Whether a failed write failed because the database is away (so retry it later)."""
-        if is_connection_error(err):
+        if self.db.is_connection_error(err):
             return True
-        if not isinstance(err, SQLAlchemyError):
+        if not isinstance(err, self.db.errors()) or isinstance(err, OSError | TimeoutError):
             return False
         try:
-            async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(PING_TIMEOUT), self.db.connect() as conn:
+                await conn.execute("SELECT 1")
         except Exception:  # any failure to ping is an outage
             return True
         return False
@@ -267,13 +233,13 @@ class RecorderDatabase:
         if self._in_doubt is not None and (committed := await self._settle_in_doubt()):
             return min(committed, len(batch))
         ids = _BatchIds()
-        states = _RowSender(States, _STATE_COLUMNS)
-        events = _RowSender(Events, _EVENT_COLUMNS)
+        states = _RowSender("states", _STATE_COLUMNS)
+        events = _RowSender("events", _EVENT_COLUMNS)
         async with self._lock:
             try:
-                async with self.engine.begin() as conn:
-                    next_state_id = await _next_id(conn, States.state_id)
-                    next_event_id = await _next_id(conn, Events.event_id)
+                async with self.db.begin() as conn:
+                    next_state_id = await _next_id(conn, "states", "state_id")
+                    next_event_id = await _next_id(conn, "events", "event_id")
                     for item in batch:
                         if item.event_type == EVENT_STATE_CHANGED:
                             row = self._state_row(item, ids, next_state_id)
@@ -293,7 +259,7 @@ class RecorderDatabase:
                     await states.finish(conn)
                     await events.finish(conn)
             except BaseException as err:
-                if (states.last_id or events.last_id) and is_connection_error(err):
+                if (states.last_id or events.last_id) and self.db.is_connection_error(err):
                     # The connection failed with the rows sent: perhaps during the COMMIT, which
                     # the database may have carried out. The next write looks them up first.
                     self._in_doubt = _InDoubt(len(batch), states.last_id, events.last_id, ids)
@@ -310,16 +276,17 @@ class RecorderDatabase:
         doubt = self._in_doubt
         if doubt is None:
             return 0
-        async with self.engine.connect() as conn:
+        async with self.db.connect() as conn:
             if doubt.last_state_id is not None:
                 found = await conn.scalar(
-                    select(States.state_id).where(States.state_id == doubt.last_state_id)
+                    "SELECT state_id FROM states WHERE state_id = :id",
+                    {"id": doubt.last_state_id},
                 )
             else:
                 found = await conn.scalar(
-                    select(Events.event_id).where(Events.event_id == doubt.last_event_id)
+                    "SELECT event_id FROM events WHERE event_id = :id",
+                    {"id": doubt.last_event_id},
                 )
-            await conn.rollback()
         self._in_doubt = None
         if found is None:
             return 0
@@ -405,28 +372,24 @@ class RecorderDatabase:
                 self._attributes.move_to_end(shared)
         return found
 
-    async def _look_up_ids(self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds) -> None:
+    async def _look_up_ids(self, conn: Connection, item: Event[Any], ids: _BatchIds) -> None:
         """Find or create the ids a ``state_changed`` row needs, into ``ids``."""
         entity_id: str = item.data["entity_id"]
         if entity_id not in ids.meta and entity_id not in self._meta:
-            ids.meta[entity_id] = await _name_id(
-                conn, StatesMeta, StatesMeta.metadata_id, StatesMeta.entity_id, entity_id
-            )
+            ids.meta[entity_id] = await _name_id(conn, _STATES_META, entity_id)
         new: State | None = item.data["new_state"]
         if new is not None and self._cached_attributes_id(entity_id, new, ids) is None:
             shared = self._last_attrs[entity_id][1]
             await _shared_id(conn, _ATTRIBUTES_TABLE, shared, self._attributes, ids.attributes)
 
     async def _event_row(
-        self, conn: AsyncConnection, item: Event[Any], ids: _BatchIds, event_id: int
+        self, conn: Connection, item: Event[Any], ids: _BatchIds, event_id: int
     ) -> tuple[Any, ...]:
         """The ``events`` row (``_EVENT_COLUMNS``) of an event other than ``state_changed``."""
         event_type = item.event_type
         type_id = ids.event_types.get(event_type) or self._event_types.get(event_type)
         if type_id is None:
-            type_id = await _name_id(
-                conn, EventTypes, EventTypes.event_type_id, EventTypes.event_type, event_type
-            )
+            type_id = await _name_id(conn, _EVENT_TYPES, event_type)
             ids.event_types[event_type] = type_id
         data_id = None
         if item.data:
@@ -448,44 +411,49 @@ class RecorderDatabase:
 
 
 @dataclass(frozen=True, slots=True)
+class _NameTable:
+    """A table of names stored once: entity ids or event types."""
+
+    table: str
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class _SharedTable:
     """A table of deduplicated JSON rows: attribute sets or event payloads."""
 
-    model: type[StateAttributes] | type[EventData]
-    id: InstrumentedAttribute[int]
-    hash: InstrumentedAttribute[int]
-    text: InstrumentedAttribute[str]
+    table: str
+    id: str
+    text: str
 
 
-_ATTRIBUTES_TABLE = _SharedTable(
-    StateAttributes,
-    StateAttributes.attributes_id,
-    StateAttributes.hash,
-    StateAttributes.shared_attrs,
-)
-_EVENT_DATA_TABLE = _SharedTable(
-    EventData, EventData.data_id, EventData.hash, EventData.shared_data
-)
+_STATES_META = _NameTable("states_meta", "metadata_id", "entity_id")
+_EVENT_TYPES = _NameTable("event_types", "event_type_id", "event_type")
+_ATTRIBUTES_TABLE = _SharedTable("state_attributes", "attributes_id", "shared_attrs")
+_EVENT_DATA_TABLE = _SharedTable("event_data", "data_id", "shared_data")
 
 
-async def _name_id(
-    conn: AsyncConnection,
-    model: type[StatesMeta] | type[EventTypes],
-    id_column: InstrumentedAttribute[int],
-    name_column: InstrumentedAttribute[str],
-    name: str,
-) -> int:
+# The table and column names in the statements below are this module's constants, never input.
+
+
+async def _name_id(conn: Connection, table: _NameTable, name: str) -> int:
     """The id of a name stored once (an entity id, an event type), inserted if new."""
-    found = (await conn.execute(select(id_column).where(name_column == name))).scalar()
+    found = await conn.scalar(
+        f"SELECT {table.id} FROM {table.table} WHERE {table.name} = :name",  # noqa: S608
+        {"name": name},
+    )
     if found is None:
-        found = (
-            await conn.execute(insert(model).values({name_column.key: name}).returning(id_column))
-        ).scalar_one()
+        found = await conn.scalar(
+            f"INSERT INTO {table.table} ({table.name}) VALUES (:name) "  # noqa: S608
+            f"RETURNING {table.id}",
+            {"name": name},
+        )
     return int(found)
 
 
 async def _shared_id(
-    conn: AsyncConnection,
+    conn: Connection,
     table: _SharedTable,
     shared: str,
     cache: OrderedDict[str, int],
@@ -500,34 +468,37 @@ async def _shared_id(
         cache.move_to_end(shared)
         return found
     digest = attrs_hash(shared)
-    rows = await conn.execute(select(table.id, table.text).where(table.hash == digest))
+    rows = await conn.execute(
+        f"SELECT {table.id}, {table.text} FROM {table.table} WHERE hash = :hash",  # noqa: S608
+        {"hash": digest},
+    )
     for row_id, text_value in rows:
         if text_value == shared:
             found = int(row_id)
             break
     else:
-        found = (
-            await conn.execute(
-                insert(table.model)
-                .values({table.hash.key: digest, table.text.key: shared})
-                .returning(table.id)
+        found = int(
+            await conn.scalar(
+                f"INSERT INTO {table.table} (hash, {table.text}) "  # noqa: S608
+                f"VALUES (:hash, :text) RETURNING {table.id}",
+                {"hash": digest, "text": shared},
             )
-        ).scalar_one()
+        )
     batch[shared] = found
     return found
 
 
-async def _next_id(conn: AsyncConnection, column: InstrumentedAttribute[int]) -> int:
+async def _next_id(conn: Connection, table: str, column: str) -> int:
     """One more than the highest id in ``column`` (1 for an empty table)."""
-    highest = (await conn.execute(select(func.coalesce(func.max(column), 0)))).scalar_one()
+    highest = await conn.scalar(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")  # noqa: S608
     return int(highest) + 1
 
 
-async def _advance_sequence(conn: AsyncConnection, table: str, column: str, last: int) -> None:
+async def _advance_sequence(conn: Connection, table: str, column: str, last: int) -> None:
     """On PostgreSQL, keep the column's sequence ahead of the ids the writer gave."""
-    if conn.dialect.name == "postgresql":
+    if conn.dialect == "postgresql":
         await conn.execute(
-            text("SELECT setval(pg_get_serial_sequence(:table, :column), :last)"),
+            "SELECT setval(pg_get_serial_sequence(:table, :column), :last)",
             {"table": table, "column": column, "last": last},
         )
 
@@ -543,25 +514,6 @@ def _lru_update(cache: OrderedDict[str, int], new: dict[str, int]) -> None:
 def _forget_values(cache: dict[Any, int], values: set[int]) -> None:
     for key in [k for k, v in cache.items() if v in values]:
         del cache[key]
-
-
-def _create_engine(url: str) -> AsyncEngine:
-    """An async engine with the recorder's settings for SQLite or a database server."""
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url)
-
-        @sa_event.listens_for(engine.sync_engine, "connect")
-        def _set_pragmas(dbapi_connection: Any, _record: object) -> None:
-            cursor = dbapi_connection.cursor()
-            for pragma in SQLITE_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
-
-        return engine
-    connect_args: dict[str, Any] = {}
-    if url.startswith("postgresql+asyncpg"):
-        connect_args["timeout"] = CONNECT_TIMEOUT
-    return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 #: The columns of a ``states`` row as ``_state_row`` builds it.
@@ -588,14 +540,13 @@ _EVENT_COLUMNS = (
     "context_user_id",
     "context_parent_id_bin",
 )
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}
 
 
 class _RowSender:
     """The rows of one table (its id first), sent in INSERTs of ``INSERT_CHUNK_ROWS``."""
 
-    def __init__(self, model: type[States | Events], columns: tuple[str, ...]) -> None:
-        self.model = model
+    def __init__(self, table: str, columns: tuple[str, ...]) -> None:
+        self.table = table
         self.columns = columns
         self.rows: list[tuple[Any, ...]] = []
         #: The id of the last row sent to the database, or None.
@@ -606,51 +557,21 @@ class _RowSender:
         self.rows.append(row)
         return len(self.rows) >= INSERT_CHUNK_ROWS
 
-    async def send(self, conn: AsyncConnection) -> None:
-        """Insert the rows kept so far."""
+    async def send(self, conn: Connection) -> None:
+        """Insert the rows kept so far, in one multi-row INSERT (``Connection.insert_rows``).
+
+        One statement rather than ``executemany``: the driver steps into the database once for
+        the lot rather than once per row. With SQLite that matters: each step gives up Python's
+        GIL and must win it back from the loop's thread, which at high rates is busy with the
+        site's own work (measured: 16.6 µs a row instead of 9 with the loop a third busy).
+        """
         if self.rows:
             self.last_id = self.rows[-1][0]
-            await _insert_rows(conn, self.model, self.columns, self.rows)
+            await conn.insert_rows(self.table, self.columns, self.rows)
             self.rows = []
 
-    async def finish(self, conn: AsyncConnection) -> None:
+    async def finish(self, conn: Connection) -> None:
         """Send the last rows; on PostgreSQL, keep the id sequence ahead of the ids given."""
         await self.send(conn)
         if self.last_id is not None:
-            await _advance_sequence(conn, self.model.__tablename__, self.columns[0], self.last_id)
-
-
-async def _insert_rows(
-    conn: AsyncConnection,
-    model: type[States | Events],
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order, at most ``INSERT_CHUNK_ROWS``) at once.
-
-    One multi-row INSERT rather than ``executemany``: the driver steps into the database once
-    for the lot rather than once per row. With SQLite that matters: each step gives up Python's
-    GIL and must win it back from the loop's thread, which at high rates is busy with the
-    site's own work (measured: 16.6 µs a row instead of 9 with the loop a third busy).
-    """
-    sql = _insert_sql(conn.dialect.paramstyle, model.__tablename__, columns, len(rows))
-    await conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(rows)))
-
-
-@functools.lru_cache(maxsize=32)
-def _insert_sql(style: str, table: str, columns: tuple[str, ...], rows: int) -> str:
-    """A plain INSERT of ``rows`` rows in the driver's own parameter style.
-
-    Handing the values straight to the driver skips SQLAlchemy's per-row parameter
-    processing, which was most of the writer's time at tens of thousands of rows per second.
-    """
-    if style not in _PLACEHOLDERS:
-        raise RuntimeError(f"Unsupported parameter style {style!r}")
-    marker = _PLACEHOLDERS[style]
-    width = len(columns)
-    values = ", ".join(
-        "(" + ", ".join(marker.format(row * width + i) for i in range(1, width + 1)) + ")"
-        for row in range(rows)
-    )
-    # Table and column names are this module's constants, never input: no injection here.
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608
+            await _advance_sequence(conn, self.table, self.columns[0], self.last_id)

@@ -10,24 +10,32 @@ Schema history:
 * v2: context ids are bytes (``context_id_bin``, ``context_parent_id_bin``; see
   ``util.context_id_to_bytes``); the text columns are gone.
 
-Every function here runs on a synchronous SQLAlchemy connection, through
-``AsyncConnection.run_sync``.
+Every function here runs on a synchronous SQLAlchemy connection: through
+``AsyncConnection.run_sync`` on a database server, and in a child process for SQLite
+(``migrate_in_child``, which runs ``python -m integrations.recorder.migration URL``), so that a
+SQLite site never holds SQLAlchemy in its own memory. The child runs only when the file's
+version is not the current one: a new database or an upgrade.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import sqlite3
+import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, insert, inspect, select, text
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 from .const import SCHEMA_VERSION
 from .errors import SchemaTooNewError
-from .models import Base, SchemaChange, States
 from .util import context_id_to_bytes
 
-__all__ = ["SchemaTooNewError", "current_version", "migrate"]
+__all__ = ["SchemaTooNewError", "current_version", "migrate", "migrate_in_child"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +45,10 @@ _MIGRATION_CHUNK = 10_000
 
 def current_version(conn: Connection) -> int | None:
     """The schema version of the database, or None when it has no recorder schema."""
+    from sqlalchemy import inspect, select  # noqa: PLC0415 - see the module's docstring
+
+    from .models import SchemaChange  # noqa: PLC0415
+
     if not inspect(conn).has_table(SchemaChange.__tablename__):
         return None
     return conn.execute(
@@ -53,6 +65,8 @@ def migrate(conn: Connection) -> int:
     Raises:
         SchemaTooNewError: the database is newer than ``SCHEMA_VERSION``; nothing was changed.
     """
+    from .models import Base  # noqa: PLC0415 - see the module's docstring
+
     found = current_version(conn)
     conn.commit()
     if found is not None and found > SCHEMA_VERSION:
@@ -79,6 +93,10 @@ def migrate(conn: Connection) -> int:
 
 
 def _record_version(conn: Connection, version: int) -> None:
+    from sqlalchemy import insert  # noqa: PLC0415 - see the module's docstring
+
+    from .models import SchemaChange  # noqa: PLC0415
+
     conn.execute(insert(SchemaChange).values(schema_version=version, changed_ts=time.time()))
 
 
@@ -88,6 +106,8 @@ def _binary_type(conn: Connection) -> str:
 
 def _to_v2(conn: Connection) -> None:
     """Context ids from text to bytes, in ``states`` and ``events``."""
+    from sqlalchemy import inspect, text  # noqa: PLC0415 - see the module's docstring
+
     binary = _binary_type(conn)
     for table, key in (("states", "state_id"), ("events", "event_id")):
         columns = {c["name"] for c in inspect(conn).get_columns(table)}
@@ -129,6 +149,10 @@ def _to_v2(conn: Connection) -> None:
 
 def _to_v3(conn: Connection) -> None:
     """The states index on ``(metadata_id, last_updated_ts)`` gains ``state_id`` and ``state``."""
+    from sqlalchemy import text  # noqa: PLC0415 - see the module's docstring
+
+    from .models import Base, States  # noqa: PLC0415
+
     (index,) = (
         i for i in Base.metadata.tables[States.__tablename__].indexes if i.name == _V3_INDEX
     )
@@ -141,3 +165,83 @@ _V3_INDEX = "ix_states_metadata_id_last_updated_ts_state"
 
 #: The step that brings a database from version ``n - 1`` to ``n``.
 _STEPS: dict[int, Callable[[Connection], None]] = {2: _to_v2, 3: _to_v3}
+
+
+#: The child's exit status when the database is newer than this code (its stdout says which).
+_EXIT_TOO_NEW = 3
+#: Seconds a migration in the child may take before the recorder gives up on it (a v1 file of
+#: millions of rows converts its context ids in minutes on an SD card).
+CHILD_TIMEOUT = 3600.0
+
+
+async def migrate_in_child(db_url: str) -> None:
+    """Create or upgrade a SQLite database's schema in a child process (see the docstring).
+
+    Raises:
+        SchemaTooNewError: the database is newer than this code; nothing was changed.
+        sqlite3.DatabaseError: the migration failed; the message is the child's error.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        __name__,
+        db_url,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(CHILD_TIMEOUT):
+            out, err = await proc.communicate()
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    if proc.returncode == 0:
+        return
+    if proc.returncode == _EXIT_TOO_NEW:
+        found = json.loads(out)
+        raise SchemaTooNewError(found["found"], found["supported"])
+    lines = err.decode(errors="replace").strip().splitlines()
+    message = f"The recorder's schema migration failed: {lines[-1] if lines else proc.returncode}"
+    # A locked, unreadable or full database is an outage the recorder retries, as in-process.
+    if lines and "OperationalError" in lines[-1]:
+        raise sqlite3.OperationalError(message)
+    raise sqlite3.DatabaseError(message)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m integrations.recorder.migration URL``: migrate a SQLite database."""
+    from sqlalchemy import create_engine, event  # noqa: PLC0415 - the child's own import
+
+    from .sql import SQLITE_PRAGMAS, sqlite_path  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    (url,) = argv
+    path = sqlite_path(url)
+    if path is None:
+        print(f"not a SQLite URL: {url}", file=sys.stderr)
+        return 2
+    engine = create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _set_pragmas(dbapi_connection: object, _record: object) -> None:
+        cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    try:
+        with engine.connect() as conn:
+            migrate(conn)
+    except SchemaTooNewError as err:
+        print(json.dumps({"found": err.found, "supported": err.supported}))
+        return _EXIT_TOO_NEW
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
