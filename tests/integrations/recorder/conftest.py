@@ -9,9 +9,10 @@ a database of its own, dropped afterwards; when it cannot be had the test fails 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,7 +21,17 @@ from integrations.recorder.core import RECORDER, Recorder
 from tests._postgres import Databases, pg_admin, pg_dsn, pg_sqlalchemy_url
 from tests.integrations._runtime import RuntimeFactory, section_yaml
 
-__all__ = ["MakeRuntime", "pg_admin", "pg_dsn", "pg_sqlalchemy_url", "recorder_of"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+__all__ = [
+    "MakeRuntime",
+    "orm_session",
+    "pg_admin",
+    "pg_dsn",
+    "pg_sqlalchemy_url",
+    "recorder_of",
+]
 
 #: Starts a Runtime with the recorder on ``db_url`` and the given ``recorder:`` options.
 MakeRuntime = Callable[..., Awaitable[Runtime]]
@@ -99,3 +110,21 @@ def recorder_of(runtime: Runtime) -> Recorder:
     recorder = runtime.data.get(RECORDER)
     assert recorder is not None, "the recorder is not set up"
     return recorder
+
+
+@contextlib.asynccontextmanager
+async def orm_session(recorder: Recorder) -> AsyncIterator[AsyncSession]:
+    """A SQLAlchemy ORM session on the recorder's database, for tests to check its rows with
+    the schema's models (``models.py``), independently of the recorder's own SQL.
+
+    Its engine is the test's own, disposed afterwards: the recorder itself never loads
+    SQLAlchemy on SQLite. Reads see what the recorder committed.
+    """
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: PLC0415
+
+    engine = create_async_engine(recorder.db_url)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        await engine.dispose()

@@ -17,7 +17,7 @@ from integrations.recorder.errors import RecorderUnavailableError
 from integrations.recorder.models import EventData, Events, EventTypes
 from integrations.recorder.util import json_loads
 
-from .conftest import MakeRuntime
+from .conftest import MakeRuntime, orm_session
 from .test_writer import settled_recorder, states_of
 
 
@@ -38,7 +38,7 @@ def depth_of(value: object) -> int:
 
 
 async def event_data_of(recorder: Recorder, event_type: str) -> list[object]:
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         rows = await session.execute(
             select(EventData.shared_data)
             .select_from(Events)

@@ -18,7 +18,7 @@ from integrations.recorder.history import get_downsampled, get_significant_state
 from integrations.recorder.models import SchemaChange, States
 from integrations.recorder.util import bytes_to_context_id
 
-from .conftest import MakeRuntime, recorder_of
+from .conftest import MakeRuntime, orm_session, recorder_of
 
 #: The version 1 schema of the tables the v1→v2 step changes (context ids as text).
 V1_DDL = (
@@ -59,7 +59,7 @@ async def _execute(url: str, statements: list[str], params: dict[str, str]) -> N
 async def test_new_database_gets_the_current_schema(make_runtime: MakeRuntime, db_url: str) -> None:
     runtime = await make_runtime(db_url)
     recorder = recorder_of(runtime)
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         versions = (await session.execute(select(SchemaChange.schema_version))).scalars().all()
     assert versions == [SCHEMA_VERSION]
 
@@ -82,7 +82,7 @@ async def test_version_1_database_is_upgraded_and_its_context_ids_converted(
 
     runtime = await make_runtime(db_url, commit_interval=0)
     recorder = recorder_of(runtime)
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         versions = (
             (
                 await session.execute(
@@ -121,7 +121,7 @@ async def test_version_1_database_is_upgraded_and_its_context_ids_converted(
     runtime.states.set("sensor.old", "c")
     await runtime.bus.drain()
     await recorder.flush()
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         latest = (
             await session.execute(select(States).order_by(States.state_id.desc()).limit(1))
         ).scalar_one()
@@ -169,7 +169,8 @@ async def test_version_2_database_gets_the_covering_states_index(
 
     runtime = await make_runtime(db_url)
     recorder = recorder_of(runtime)
-    async with recorder.connect() as conn:
+    engine = await recorder.sqlalchemy_engine()
+    async with engine.connect() as conn:
         versions = (
             await conn.scalars(select(SchemaChange.schema_version).order_by(SchemaChange.change_id))
         ).all()

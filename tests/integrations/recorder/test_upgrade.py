@@ -27,7 +27,7 @@ from integrations.recorder.core import RECORDER
 from integrations.recorder.history import get_significant_states
 from integrations.recorder.models import SchemaChange, States, StatesMeta
 
-from .conftest import pg_dsn
+from .conftest import orm_session, pg_dsn
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "upgrade"
 RELEASED = sorted(int(p.name[1:]) for p in FIXTURES.glob("v*") if p.is_dir())
@@ -92,7 +92,7 @@ async def test_a_site_recorded_by_a_released_version_runs_on_this_one(
         recorder = runtime.data[RECORDER]
         async with asyncio.timeout(60):
             await recorder.wait_started()
-        async with recorder.session() as session:
+        async with orm_session(recorder) as session:
             versions = (
                 await session.scalars(
                     select(SchemaChange.schema_version).order_by(SchemaChange.change_id)
@@ -131,7 +131,7 @@ async def test_a_site_recorded_by_a_released_version_runs_on_this_one(
         # And this version goes on recording into it.
         runtime.states.set(entity_id, "after-upgrade")
         await recorder.flush()
-        async with recorder.session() as session:
+        async with orm_session(recorder) as session:
             total = await session.scalar(
                 select(func.count())
                 .select_from(States)

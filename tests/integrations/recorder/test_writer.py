@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
+import aiosqlite
 import asyncpg
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from ulid_transform import ulid_now
 
 from core.context import Context
 from integrations.recorder import core as recorder_core
 from integrations.recorder import database as recorder_database
+from integrations.recorder import sql as sql_module
 from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import Recorder, get_recorder
 from integrations.recorder.models import (
@@ -30,7 +33,7 @@ from integrations.recorder.models import (
 from integrations.recorder.util import bytes_to_context_id, json_loads
 from tests._helpers import wait_for
 
-from .conftest import MakeRuntime, pg_admin, pg_sqlalchemy_url, recorder_of
+from .conftest import MakeRuntime, orm_session, pg_admin, pg_sqlalchemy_url, recorder_of
 
 
 def _recorder_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -49,7 +52,7 @@ async def settled_recorder(make_runtime: MakeRuntime, db_url: str, **options: An
 
 
 async def count(recorder: Recorder, model: Any, *where: Any) -> int:
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         return int(
             (
                 await session.execute(select(func.count()).select_from(model).where(*where))
@@ -58,7 +61,7 @@ async def count(recorder: Recorder, model: Any, *where: Any) -> int:
 
 
 async def states_of(recorder: Recorder, entity_id: str) -> list[States]:
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         rows = await session.execute(
             select(States)
             .join(StatesMeta, States.metadata_id == StatesMeta.metadata_id)
@@ -81,7 +84,7 @@ async def test_states_and_events_are_recorded(make_runtime: MakeRuntime, db_url:
     assert row.state == "21.5"
     assert row.last_changed_ts is None  # equal to last_updated_ts
     assert row.last_updated_ts == runtime.states.get("sensor.temp").last_updated_timestamp  # type: ignore[union-attr]
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         attrs = (
             await session.execute(
                 select(StateAttributes.shared_attrs).where(
@@ -199,7 +202,7 @@ async def test_context_ids_round_trip(
     assert bytes_to_context_id(row.context_id_bin) == context.id
     assert bytes_to_context_id(row.context_parent_id_bin) == context.parent_id
     assert row.context_user_id == context.user_id
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         event = (
             await session.execute(
                 select(Events)
@@ -211,31 +214,28 @@ async def test_context_ids_round_trip(
     assert bytes_to_context_id(event.context_parent_id_bin) == context.parent_id
 
 
-def count_commits(recorder: Recorder) -> list[int]:
-    """Count the transactions that wrote states (statistics compiles commit on the engine too)."""
+def count_commits(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the writer's transactions that wrote states (statistics compiles write too)."""
     commits: list[int] = []
-    writing: set[int] = set()
+    database = recorder.database()
+    write = database.write
 
-    def executed(conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith("INSERT INTO states "):
-            writing.add(id(conn))
-
-    def committed(conn: object) -> None:
-        if id(conn) in writing:
-            writing.discard(id(conn))
+    async def counted(batch: list[Any]) -> int:
+        written = await write(batch)
+        if any(item.event_type == "state_changed" for item in batch[:written]):
             commits.append(1)
+        return written
 
-    sa_event.listen(recorder.engine.sync_engine, "after_cursor_execute", executed)
-    sa_event.listen(recorder.engine.sync_engine, "commit", committed)
+    monkeypatch.setattr(database, "write", counted)
     return commits
 
 
 async def test_commit_interval_batches_writes_into_few_transactions(
-    make_runtime: MakeRuntime, db_url: str
+    make_runtime: MakeRuntime, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = await make_runtime(db_url, commit_interval=0.2)
     recorder = recorder_of(runtime)
-    commits = count_commits(recorder)
+    commits = count_commits(recorder, monkeypatch)
     for value in range(200):
         runtime.states.set("sensor.batch", str(value))
         if value % 20 == 0:
@@ -281,7 +281,7 @@ async def test_batches_larger_than_one_insert_keep_order_links_and_events(
         assert [r.state for r in rows] == [str(v) for v in range(entity, 60, 3)]
         assert rows[0].old_state_id is None
         assert [r.old_state_id for r in rows[1:]] == [r.state_id for r in rows[:-1]]
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         payloads = (
             await session.execute(
                 select(EventData.shared_data)
@@ -305,11 +305,14 @@ class _Unprintable:
 
 
 async def test_a_bad_item_is_skipped_and_logged_and_the_rest_of_its_batch_written(
-    make_runtime: MakeRuntime, db_url: str, caplog: pytest.LogCaptureFixture
+    make_runtime: MakeRuntime,
+    db_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     recorder = await settled_recorder(make_runtime, db_url, commit_interval=0.2)
     runtime = recorder.runtime
-    transactions = count_commits(recorder)
+    transactions = count_commits(recorder, monkeypatch)
     with caplog.at_level(logging.WARNING, logger="integrations.recorder"):
         for value in range(200):
             runtime.states.set("sensor.good", str(value))
@@ -335,7 +338,7 @@ async def test_a_bad_item_is_skipped_and_logged_and_the_rest_of_its_batch_writte
 
 
 async def test_commit_interval_zero_commits_each_item(
-    make_runtime: MakeRuntime, db_url: str
+    make_runtime: MakeRuntime, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime = await make_runtime(
         db_url, commit_interval=0, exclude={"event_types": ["call_service"]}
@@ -343,7 +346,7 @@ async def test_commit_interval_zero_commits_each_item(
     recorder = recorder_of(runtime)
     await runtime.bus.drain()  # edgewise_started and friends are still on their way
     await recorder.flush()
-    commits = count_commits(recorder)
+    commits = count_commits(recorder, monkeypatch)
     for value in range(5):
         runtime.states.set("sensor.each", str(value))
         await runtime.bus.drain()
@@ -379,7 +382,7 @@ async def test_include_and_exclude_filters(make_runtime: MakeRuntime, db_url: st
     runtime.bus.fire("wanted", {"a": 1})
     await runtime.bus.drain()
     await recorder.flush()
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         recorded = set((await session.execute(select(StatesMeta.entity_id))).scalars())
         types = set((await session.execute(select(EventTypes.event_type))).scalars())
     assert recorded == {"sensor.temp", "light.desk", "switch.kept"}
@@ -397,12 +400,9 @@ async def test_stop_flushes_everything_queued(make_runtime: MakeRuntime, db_url:
     await runtime.stop()
     assert recorder.status is RecorderStatus.STOPPED
     reopened = Recorder(runtime, recorder.config)
-    try:
-        async with reopened.database().session() as session:
-            total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
-            runs = (await session.execute(select(RecorderRun))).scalars().all()
-    finally:
-        await reopened.engine.dispose()
+    async with orm_session(reopened) as session:
+        total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
+        runs = (await session.execute(select(RecorderRun))).scalars().all()
     assert total == 300
     assert all(run.end_ts is not None and not run.closed_incorrect for run in runs)
 
@@ -554,24 +554,8 @@ async def test_batch_committed_despite_a_failed_commit_is_not_written_twice(
     recorder = recorder_of(runtime)
     await runtime.bus.drain()
     await recorder.flush()
-    engine = recorder.engine
-    original_commit = engine.dialect.do_commit
-    writing: set[int] = set()
     failed: list[int] = []
-
-    def executed(conn: Any, _cursor: object, statement: str, *_args: object) -> None:
-        if statement.startswith(("INSERT INTO states ", "INSERT INTO events ")):
-            writing.add(id(conn.connection))  # the pooled connection do_commit is given
-
-    def commit_then_lose_the_connection(dbapi_connection: Any) -> None:
-        # The database carries out the COMMIT; its answer never reaches the recorder.
-        original_commit(dbapi_connection)
-        if id(dbapi_connection) in writing and not failed:
-            failed.append(1)
-            raise engine.dialect.loaded_dbapi.OperationalError("connection lost after COMMIT")
-
-    sa_event.listen(engine.sync_engine, "after_cursor_execute", executed)
-    monkeypatch.setattr(engine.dialect, "do_commit", commit_then_lose_the_connection)
+    lose_commit_after_writing(recorder, monkeypatch, failed)
     with caplog.at_level(logging.WARNING, logger="integrations.recorder"):
         runtime.states.set("sensor.doubt", "1")
         runtime.bus.fire("doubt_event", {"n": 1})
@@ -595,6 +579,51 @@ async def test_batch_committed_despite_a_failed_commit_is_not_written_twice(
     assert [(r.state, r.old_state_id) for r in rows] == [("1", None), ("2", first.state_id)]
 
 
+def lose_commit_after_writing(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch, failed: list[int]
+) -> None:
+    """Make the first COMMIT of a transaction that wrote states or events reach the database
+    and then fail on the connection, as when the network drops before the answer arrives.
+
+    SQLite runs on aiosqlite, a server on SQLAlchemy: each is hooked at its driver's commit.
+    """
+    writing: set[int] = set()
+    if recorder.dialect == "sqlite":
+        original_insert = sql_module._SqliteConnection.insert_rows
+        original_commit = aiosqlite.Connection.commit
+
+        async def insert_rows(self: Any, table: str, *args: Any) -> None:
+            await original_insert(self, table, *args)
+            if table in ("states", "events"):
+                writing.add(id(self.raw))
+
+        async def commit(self: aiosqlite.Connection) -> None:
+            await original_commit(self)
+            if id(self) in writing and not failed:
+                failed.append(1)
+                raise sqlite3.OperationalError("connection lost after COMMIT")
+
+        monkeypatch.setattr(sql_module._SqliteConnection, "insert_rows", insert_rows)
+        monkeypatch.setattr(aiosqlite.Connection, "commit", commit)
+        return
+    engine = recorder.database().db.engine  # type: ignore[attr-defined]
+    original_do_commit = engine.dialect.do_commit
+
+    def executed(conn: Any, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith(("INSERT INTO states ", "INSERT INTO events ")):
+            writing.add(id(conn.connection))  # the pooled connection do_commit is given
+
+    def commit_then_lose_the_connection(dbapi_connection: Any) -> None:
+        # The database carries out the COMMIT; its answer never reaches the recorder.
+        original_do_commit(dbapi_connection)
+        if id(dbapi_connection) in writing and not failed:
+            failed.append(1)
+            raise engine.dialect.loaded_dbapi.OperationalError("connection lost after COMMIT")
+
+    sa_event.listen(engine.sync_engine, "after_cursor_execute", executed)
+    monkeypatch.setattr(engine.dialect, "do_commit", commit_then_lose_the_connection)
+
+
 async def test_purge_and_reads_called_at_once_wait_for_the_database(
     make_runtime: MakeRuntime, db_url: str
 ) -> None:
@@ -605,7 +634,7 @@ async def test_purge_and_reads_called_at_once_wait_for_the_database(
     runtime.states.set("sensor.early", "1")
     await runtime.services.call("recorder", "purge", {"keep_days": 30}, blocking=True)
     await recorder.flush()
-    async with recorder.session() as session:
+    async with orm_session(recorder) as session:
         total = (await session.execute(select(func.count()).select_from(States))).scalar_one()
     assert total >= 1
 
@@ -616,10 +645,10 @@ async def test_sqlite_connections_keep_a_bounded_page_cache(
     # Each pooled connection may hold this many KiB of pages for good, so it is kept small
     # (a Pi's idle memory); reads and writes both go through connections set up the same way.
     recorder = await settled_recorder(make_runtime, sqlite_url)
-    async with recorder.session() as session:
-        cache_size = (await session.execute(text("PRAGMA cache_size"))).scalar_one()
+    async with recorder.connect() as conn:
+        cache_size = await conn.scalar("PRAGMA cache_size")
     async with recorder.write_transaction() as conn:
-        writer_cache_size = (await conn.execute(text("PRAGMA cache_size"))).scalar_one()
+        writer_cache_size = await conn.scalar("PRAGMA cache_size")
 
-    assert cache_size == writer_cache_size == -recorder_database.SQLITE_CACHE_KIB
-    assert recorder_database.SQLITE_CACHE_KIB <= 4096
+    assert cache_size == writer_cache_size == -sql_module.SQLITE_CACHE_KIB
+    assert sql_module.SQLITE_CACHE_KIB <= 4096
