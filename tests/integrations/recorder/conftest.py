@@ -120,7 +120,7 @@ async def orm_session(recorder: Recorder) -> AsyncIterator[AsyncSession]:
     Its engine is the test's own, disposed afterwards: the recorder itself never loads
     SQLAlchemy on SQLite. Reads see what the recorder committed.
     """
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine  # noqa: PLC0415
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     engine = create_async_engine(recorder.db_url)
     try:
