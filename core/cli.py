@@ -20,6 +20,7 @@ from .config_check import check_site_config
 from .const import EVENT_EDGEWISE_STARTED, __version__
 from .ops.cli import OPS_COMMANDS, add_ops_commands, run_ops_command
 from .ops.running import attach as attach_operations
+from .ops.running import limit_malloc_arenas
 from .plugins import IntegrationLoader
 from .runtime import Runtime, tune_gc
 
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(config_dir)
     if args.command in ("user", "token"):
         return run_auth_command(args, config_dir)
+    limit_malloc_arenas()
     return asyncio.run(_run(config_dir, args.port))
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -96,3 +99,23 @@ async def test_the_watchdog_is_pinged_only_while_the_loop_turns(
         (round(at - blocked_from, 3), data) for at, data in arrivals
     ]
     assert len([at for at in pings if at > blocked_until]) >= 2
+
+
+def test_malloc_arenas_are_limited_in_a_fresh_process_unless_the_environment_says() -> None:
+    """``edgewise run`` sets glibc's arena limit itself, unless MALLOC_ARENA_MAX is set (then
+    glibc has read it already, and the operator's choice stands)."""
+    script = "from core.ops.running import limit_malloc_arenas as f; print(f())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    plain = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    chosen = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "MALLOC_ARENA_MAX": "4"},
+        check=True,
+    )
+    # This machine's libc is glibc (the Pi's too): the limit is taken.
+    assert plain.stdout.strip() == "True"
+    assert chosen.stdout.strip() == "False"
