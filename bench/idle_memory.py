@@ -71,29 +71,18 @@ load([n for n in names if n in group]); gc.collect()
 print(json.dumps({"mib": rss() - before, "all_mib": rss()}))
 """
 
-_RECORDER_SQL = (
-    "integrations.recorder.database",
-    "integrations.recorder.models",
-    "integrations.recorder.migration",
-    "integrations.recorder.queries",
-    "integrations.recorder.statistics_compile",
-    "integrations.recorder.statistics_query",
-    "integrations.recorder.history",
-    "integrations.recorder.downsample",
-    "integrations.recorder.logbook",
-    "integrations.recorder.purge",
-    "integrations.appliance.store",
-)
-
-
 def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
 #: group -> whether a module belongs to it.
 GROUPS = {
-    "sqlalchemy": lambda n: (
-        _top(n) in ("sqlalchemy", "aiosqlite", "greenlet") or n in _RECORDER_SQL
+    # Loaded only for a database server: SQLite runs on aiosqlite (integrations/recorder/sql.py).
+    "sqlalchemy": lambda n: _top(n) in ("sqlalchemy", "greenlet"),
+    "sqlite": lambda n: (
+        _top(n) in ("aiosqlite", "sqlite3", "_sqlite3")
+        or n.startswith("integrations.recorder.")
+        or n == "integrations.appliance.store"
     ),
     "tinytuya": lambda n: (
         _top(n) in ("tinytuya", "Cryptodome")
