@@ -7,8 +7,12 @@ is, and make a new one the same.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,6 +59,7 @@ OLD_TABLE = Table(
 )
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[3]
 
 
 def entry(minutes: float, appliance: str = "appliance.fan", **changes: Any) -> ControlLogEntry:
@@ -146,3 +151,51 @@ async def test_a_new_table_is_the_one_earlier_versions_made(
         await conn.run_sync(OLD_TABLE.drop)
         await conn.run_sync(OLD_METADATA.create_all)
         assert made == await conn.run_sync(describe)
+
+
+def test_the_control_log_loads_no_sqlalchemy_on_sqlite(tmp_path: Path) -> None:
+    """In a fresh process on a SQLite site: an action logged and read back from the table, and
+    SQLAlchemy (about 20 MiB of a Pi's memory) never imported."""
+    script = textwrap.dedent(
+        """
+        import asyncio, sys
+        from pathlib import Path
+        from core.runtime import Runtime
+        from integrations.appliance.api import CONTROL_LOG
+        from integrations.appliance.control_log import LogQuery
+        from integrations.recorder.core import get_recorder
+
+        async def main():
+            config = Path(sys.argv[1])
+            (config / "configuration.yaml").write_text(
+                "http:\\n  server_host: 127.0.0.1\\n  server_port: 0\\n"
+                "recorder:\\n  commit_interval: 0\\n"
+                "appliance:\\n  appliances:\\n    - {name: Fan, area: Office, power: 50}\\n"
+            )
+            runtime = Runtime(config)
+            await runtime.start()
+            await get_recorder(runtime).wait_started()
+            await runtime.services.call(
+                "appliance", "turn_on", target={"entity_id": "appliance.fan"}
+            )
+            entries = await runtime.data[CONTROL_LOG].query(LogQuery())
+            print("logged", [entry.action for entry in entries])
+            async with get_recorder(runtime).connect() as conn:
+                print("rows", await conn.scalar("SELECT COUNT(*) FROM appliance_control_log"))
+            print("sqlalchemy", "sqlalchemy" in sys.modules)
+            await runtime.stop()
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines == {"logged": "['turn_on']", "rows": "1", "sqlalchemy": "False"}

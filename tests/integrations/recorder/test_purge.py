@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 from core.bus import Event
@@ -14,6 +18,7 @@ from tests._helpers import settle
 from .conftest import MakeRuntime, recorder_of
 
 DAY = 86400.0
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def count(recorder: Recorder, table: str, where: str = "1 = 1", **params: Any) -> int:
@@ -174,3 +179,56 @@ async def test_repack_gives_the_space_of_purged_rows_back_and_writing_goes_on(
     runtime.states.set("sensor.new", "2")
     await settle_and_flush(runtime, recorder)
     assert await column(recorder, "SELECT state FROM states ORDER BY state") == ["1", "2"]
+
+
+def test_the_compile_and_the_purge_load_no_sqlalchemy_on_sqlite(tmp_path: Path) -> None:
+    """In a fresh process on a SQLite site: statistics compiled, the purge with its repack and
+    purge_entities, and SQLAlchemy (about 20 MiB of a Pi's memory) never imported."""
+    script = textwrap.dedent(
+        """
+        import asyncio, sys, time
+        from pathlib import Path
+        from core.runtime import Runtime
+        from integrations.recorder.core import get_recorder
+        from integrations.recorder.purge import purge_entities
+        from integrations.recorder.statistics_compile import compile_missing_statistics
+
+        async def main():
+            config = Path(sys.argv[1])
+            (config / "configuration.yaml").write_text(
+                "http:\\n  server_host: 127.0.0.1\\n  server_port: 0\\n"
+                "recorder:\\n  commit_interval: 0\\n"
+            )
+            runtime = Runtime(config)
+            await runtime.start()
+            recorder = get_recorder(runtime)
+            await recorder.wait_started()
+            attributes = {"state_class": "measurement", "unit_of_measurement": "W"}
+            for minute in range(30):
+                at = time.time() - 3600 + 60 * minute
+                runtime.states.set("sensor.power", str(minute), attributes, timestamp=at)
+            await recorder.flush()
+            await compile_missing_statistics(recorder, runtime.clock.now())
+            async with recorder.connect() as conn:
+                rows = await conn.scalar("SELECT COUNT(*) FROM statistics_short_term")
+            print("statistics", rows > 0)
+            # A task of its own: stop() cancels the tasks that purged (Recorder.purge).
+            await asyncio.create_task(recorder.purge(0, repack=True))
+            await purge_entities(recorder, entity_ids=["sensor.power"])
+            print("sqlalchemy", "sqlalchemy" in sys.modules)
+            await runtime.stop()
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines == {"statistics": "True", "sqlalchemy": "False"}
