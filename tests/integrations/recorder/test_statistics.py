@@ -3,8 +3,9 @@
 The databases come from conftest's ``db_url``. Most tests write ``states`` rows straight into a
 fresh database (``add_states``) and compile through ``StatsDatabase``, a stand-in for the
 recorder with just what statistics use: a real (not started) ``Runtime`` for the clock, time
-zone, services and scheduler, the recorder's connections (``sql.py``), and a no-op ``flush``. The last test goes end to end
-through a started Runtime whose real ``Recorder`` writes states from the state machine.
+zone, services and scheduler, the recorder's connections (``sql.py``), and a no-op ``flush``.
+The last test goes end to end through a started Runtime whose real ``Recorder`` writes states
+from the state machine.
 """
 
 from __future__ import annotations
