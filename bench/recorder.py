@@ -1,4 +1,4 @@
-"""Recorder benchmarks: sustained writes, bytes per state, history queries, statistics compiling.
+"""Recorder benchmarks: sustained writes, bytes per state, history queries, statistics, purge.
 
 Run: ``python bench/recorder.py`` (from the repository, with Edgewise installed). Every figure
 comes from a real Runtime with the ``recorder`` integration on SQLite in a temporary directory;
@@ -28,14 +28,14 @@ from figures import emit  # bench/ is the script directory, so on sys.path
 from ulid_transform import ulid_at_time
 
 from core.runtime import Runtime, tune_gc
-from integrations.recorder.const import MAX_BATCH_SIZE
+from integrations.recorder.const import MAX_BATCH_SIZE, PURGE_CHUNK_SIZE
 from integrations.recorder.core import Recorder, get_recorder
 from integrations.recorder.history import (
     get_downsampled,
     get_significant_states,
     get_significant_states_json,
 )
-from integrations.recorder.purge import repack_database
+from integrations.recorder.purge import purge_old_data, repack_database
 from integrations.recorder.statistics_compile import compile_statistics
 from integrations.recorder.util import attrs_hash, context_id_to_bytes, json_dumps
 
@@ -322,6 +322,29 @@ async def statistics_compile(root: Path, entities: int = 1_000) -> float:
         return time.perf_counter() - started
 
 
+async def purge(root: Path, entities: int = 100, days: int = 2) -> tuple[float, int]:
+    """Seconds for ``purge_old_data`` to delete the older half of ``days`` days of states.
+
+    ``entities`` sensors with a state a minute, ending now (inserted directly), of which those
+    older than ``days - 1`` days are deleted in the recorder's chunks; the attribute sets and
+    entity ids still in use stay.
+
+    Returns:
+        the seconds, and how many states were deleted.
+    """
+    async with running(root, "  auto_purge: false\n") as recorder:
+        now = time.time()
+        minutes = days * 1_440
+        series = {
+            f"sensor.p_{i}": [(now - (minutes - m) * 60 + i / 100, str(m)) for m in range(minutes)]
+            for i in range(entities)
+        }
+        await _bulk_states(recorder, series, ATTRIBUTES)
+        started = time.perf_counter()
+        deleted = await purge_old_data(recorder, days - 1)
+        return time.perf_counter() - started, deleted
+
+
 #: Fresh processes the history figures are taken in: on a small VM, how fast the same query
 #: runs differs more from one process to the next than between runs inside one.
 HISTORY_PROCESSES = 3
@@ -351,7 +374,7 @@ async def _history_worker(runs: int) -> None:
     print(json.dumps(found | {"full_n": full_n, "downsampled_n": down_n}))
 
 
-GROUPS = ("sustained", "bytes", "history", "statistics")
+GROUPS = ("sustained", "bytes", "history", "statistics", "purge")
 
 
 async def main(runs: int, sustained_s: float, only: set[str]) -> None:
@@ -430,6 +453,16 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
                 compile_s,
                 "s",
                 "1,000 measurement sensors, a state per minute for an hour: 12 periods + the hour",
+            )
+        if "purge" in only:
+            purged = [await purge(next(sites)) for _ in range(runs)]
+            emit(
+                "recorder_purge_s",
+                [seconds for seconds, _ in purged],
+                "s",
+                f"purge_old_data of the older day of 2 days of 100 sensors at a state a minute: "
+                f"{purged[0][1]:,} states deleted in chunks of {PURGE_CHUNK_SIZE:,}, then the "
+                f"rows nothing refers to",
             )
 
 
