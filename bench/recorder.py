@@ -1,4 +1,4 @@
-"""Recorder benchmarks: sustained writes, bytes per state, history queries, statistics compiling.
+"""Recorder benchmarks: sustained writes, bytes per state, history queries, statistics, purge.
 
 Run: ``python bench/recorder.py`` (from the repository, with Edgewise installed). Every figure
 comes from a real Runtime with the ``recorder`` integration on SQLite in a temporary directory;
@@ -25,18 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from figures import emit  # bench/ is the script directory, so on sys.path
-from sqlalchemy import func, insert, select, text
 from ulid_transform import ulid_at_time
 
 from core.runtime import Runtime, tune_gc
-from integrations.recorder.const import MAX_BATCH_SIZE
+from integrations.recorder.const import MAX_BATCH_SIZE, PURGE_CHUNK_SIZE
 from integrations.recorder.core import Recorder, get_recorder
 from integrations.recorder.history import (
     get_downsampled,
     get_significant_states,
     get_significant_states_json,
 )
-from integrations.recorder.models import StateAttributes, States, StatesMeta
+from integrations.recorder.purge import purge_old_data, repack_database
 from integrations.recorder.statistics_compile import compile_statistics
 from integrations.recorder.util import attrs_hash, context_id_to_bytes, json_dumps
 
@@ -82,23 +81,12 @@ async def running(config_dir: Path, recorder_yaml: str = "") -> AsyncIterator[Re
         await runtime.stop()
 
 
-async def _state_rows(recorder: Recorder) -> int:
-    async with recorder.session() as session:
-        return int(await session.scalar(select(func.count()).select_from(States)) or 0)
-
-
 async def _db_bytes(recorder: Recorder, db_file: Path) -> int:
     """The database's size on disk after a checkpoint that empties the write-ahead log."""
-    async with recorder.writes_paused(), recorder.engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    # The recorder's SQLite connections are in autocommit mode: the checkpoint runs at once.
+    async with recorder.writes_paused(), recorder.connect() as conn:
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return _file_bytes(db_file)
-
-
-async def _vacuum(recorder: Recorder) -> None:
-    async with recorder.writes_paused(), recorder.engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text("VACUUM"))
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -205,7 +193,7 @@ async def recorder_bytes_per_state(
         for entity_id in ids:
             states.set(entity_id, "0", ATTRIBUTES)
         await recorder.flush()
-        await _vacuum(recorder)
+        await repack_database(recorder)
         db_file = root / "edgewise.db"
         size_before = await _db_bytes(recorder, db_file)
         t0 = DAY_START.timestamp()
@@ -220,41 +208,45 @@ async def recorder_bytes_per_state(
         return (size_after - size_before) / states_n
 
 
+#: Rows per INSERT in ``_bulk_states``: 6 columns each stays within SQLite's 32,766 parameters.
+BULK_CHUNK_ROWS = 5_000
+_STATE_COLUMNS = (
+    "metadata_id", "state", "attributes_id", "last_updated_ts", "last_changed_ts",
+    "context_id_bin",
+)  # fmt: skip
+
+
 async def _bulk_states(
     recorder: Recorder, series: dict[str, list[tuple[float, str]]], attributes: dict[str, Any]
 ) -> None:
     """Insert ``entity_id → [(timestamp, state)]`` rows directly, as the writer would lay them out.
 
     The history and statistics figures time the queries, not the writer: their hour or day of
-    data goes in with one multi-row INSERT rather than through the queue.
+    data goes in with multi-row INSERTs (``BULK_CHUNK_ROWS`` each) rather than through the queue.
     """
     shared = json_dumps(attributes)
     async with recorder.write_transaction() as conn:
-        attributes_id = (
-            await conn.execute(
-                insert(StateAttributes)
-                .values(hash=attrs_hash(shared), shared_attrs=shared)
-                .returning(StateAttributes.attributes_id)
-            )
-        ).scalar_one()
+        attributes_id = await conn.scalar(
+            "INSERT INTO state_attributes (hash, shared_attrs) VALUES (:hash, :shared) "
+            "RETURNING attributes_id",
+            {"hash": attrs_hash(shared), "shared": shared},
+        )
         for entity_id, points in series.items():
-            metadata_id = (
-                await conn.execute(
-                    insert(StatesMeta).values(entity_id=entity_id).returning(StatesMeta.metadata_id)
-                )
-            ).scalar_one()
+            metadata_id = await conn.scalar(
+                "INSERT INTO states_meta (entity_id) VALUES (:entity_id) RETURNING metadata_id",
+                {"entity_id": entity_id},
+            )
             rows = [
-                {
-                    "metadata_id": metadata_id,
-                    "state": state,
-                    "attributes_id": attributes_id,
-                    "last_updated_ts": ts,
-                    "last_changed_ts": None,
-                    "context_id_bin": context_id_to_bytes(ulid_at_time(ts)),
-                }
+                (
+                    metadata_id, state, attributes_id, ts, None,
+                    context_id_to_bytes(ulid_at_time(ts)),
+                )
                 for ts, state in points
-            ]
-            await conn.execute(insert(States), rows)
+            ]  # fmt: skip
+            for first in range(0, len(rows), BULK_CHUNK_ROWS):
+                await conn.insert_rows(
+                    "states", _STATE_COLUMNS, rows[first : first + BULK_CHUNK_ROWS]
+                )
 
 
 async def _one_day_at_1_hz(recorder: Recorder, entity_id: str) -> None:
@@ -330,6 +322,29 @@ async def statistics_compile(root: Path, entities: int = 1_000) -> float:
         return time.perf_counter() - started
 
 
+async def purge(root: Path, entities: int = 100, days: int = 2) -> tuple[float, int]:
+    """Seconds for ``purge_old_data`` to delete the older half of ``days`` days of states.
+
+    ``entities`` sensors with a state a minute, ending now (inserted directly), of which those
+    older than ``days - 1`` days are deleted in the recorder's chunks; the attribute sets and
+    entity ids still in use stay.
+
+    Returns:
+        the seconds, and how many states were deleted.
+    """
+    async with running(root, "  auto_purge: false\n") as recorder:
+        now = time.time()
+        minutes = days * 1_440
+        series = {
+            f"sensor.p_{i}": [(now - (minutes - m) * 60 + i / 100, str(m)) for m in range(minutes)]
+            for i in range(entities)
+        }
+        await _bulk_states(recorder, series, ATTRIBUTES)
+        started = time.perf_counter()
+        deleted = await purge_old_data(recorder, days - 1)
+        return time.perf_counter() - started, deleted
+
+
 #: Fresh processes the history figures are taken in: on a small VM, how fast the same query
 #: runs differs more from one process to the next than between runs inside one.
 HISTORY_PROCESSES = 3
@@ -359,7 +374,7 @@ async def _history_worker(runs: int) -> None:
     print(json.dumps(found | {"full_n": full_n, "downsampled_n": down_n}))
 
 
-GROUPS = ("sustained", "bytes", "history", "statistics")
+GROUPS = ("sustained", "bytes", "history", "statistics", "purge")
 
 
 async def main(runs: int, sustained_s: float, only: set[str]) -> None:
@@ -438,6 +453,16 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
                 compile_s,
                 "s",
                 "1,000 measurement sensors, a state per minute for an hour: 12 periods + the hour",
+            )
+        if "purge" in only:
+            purged = [await purge(next(sites)) for _ in range(runs)]
+            emit(
+                "recorder_purge_s",
+                [seconds for seconds, _ in purged],
+                "s",
+                f"purge_old_data of the older day of 2 days of 100 sensors at a state a minute: "
+                f"{purged[0][1]:,} states deleted in chunks of {PURGE_CHUNK_SIZE:,}, then the "
+                f"rows nothing refers to",
             )
 
 

@@ -237,11 +237,10 @@ class ControlLog:
                 return None
             try:
                 async with asyncio.timeout(STORE_OPEN_TIMEOUT):
-                    # Not before the recorder's first attempt to open its database: its
-                    # writer imports SQLAlchemy off the loop after start-up, whereas importing
-                    # the store (SQLAlchemy) now would hold the loop, and start-up, meanwhile.
+                    # The table is created in the recorder's database, which its writer opens
+                    # after start-up: wait for that first attempt.
                     await recorder.wait_started()
-                    from .store import ControlLogStore  # noqa: PLC0415 - SQLAlchemy, see above
+                    from .store import ControlLogStore  # noqa: PLC0415 - with a recorder only
 
                     store = ControlLogStore(recorder)
                     await store.create()

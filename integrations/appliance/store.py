@@ -1,30 +1,23 @@
 """The control log's table in the recorder's database, owned by the appliance integration.
 
-The table lives in its own SQLAlchemy ``MetaData`` (not the recorder's schema, whose
-migrations it must not disturb) and is created with ``CREATE TABLE IF NOT EXISTS`` through the
-recorder's engine. Writes go through ``Recorder.write_transaction`` so they take turns with the
-recorder's batches; reads use ``Recorder.connect``. Imported after start-up only (SQLAlchemy).
+The table is not part of the recorder's schema (whose migrations it must not disturb): it is
+created here with ``CREATE TABLE IF NOT EXISTS``, in the types SQLAlchemy gave it when earlier
+versions created it from a ``Table`` definition, so a table made by those versions is the same
+table. Statements are SQL text for SQLite and PostgreSQL alike (``integrations.recorder.sql``).
+Writes go through ``Recorder.write_transaction`` so they take turns with the recorder's batches;
+reads use ``Recorder.connect``.
+
+Times are stored in UTC: on PostgreSQL as ``TIMESTAMP WITH TIME ZONE``, on SQLite as text in
+SQLAlchemy's layout for a ``DateTime`` column (``2026-01-15 12:00:00.000000``), which sorts and
+compares as text in time order.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-)
 
 from .const import TABLE_CONTROL_LOG, Result, Source
 from .control_log import ControlLogEntry, LogQuery
@@ -32,32 +25,59 @@ from .control_log import ControlLogEntry, LogQuery
 if TYPE_CHECKING:
     from integrations.recorder.core import Recorder
 
-METADATA = MetaData()
+#: The columns of an entry, in the order ``_entry`` reads them (``id`` comes first in the table).
+_COLUMNS: Final = (
+    "time", "appliance", "action", "source", "source_detail", "user_id", "context_id",
+    "parent_context_id", "state_before", "result", "confirmation_ms", "error", "params",
+)  # fmt: skip
 
-CONTROL_LOG = Table(
-    TABLE_CONTROL_LOG,
-    METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("time", DateTime(timezone=True), nullable=False),
-    Column("appliance", String(255), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("source", String(32), nullable=False),
-    Column("source_detail", String(255)),
-    Column("user_id", String(64)),
-    Column("context_id", String(36), nullable=False),
-    Column("parent_context_id", String(36)),
-    Column("state_before", String(32), nullable=False),
-    Column("result", String(16), nullable=False),
-    Column("confirmation_ms", Float),
-    Column("error", Text),
-    Column("params", Text),
-    Index("ix_appliance_control_log_appliance_time", "appliance", "time"),
-    Index("ix_appliance_control_log_time", "time"),
+# The table and index names below are this module's constants.
+_INSERT_SQL: Final = (
+    f"INSERT INTO {TABLE_CONTROL_LOG} ({', '.join(_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join(f':{column}' for column in _COLUMNS)})"
+)
+_INDEXES_SQL: Final = (
+    f"CREATE INDEX IF NOT EXISTS ix_{TABLE_CONTROL_LOG}_appliance_time "
+    f"ON {TABLE_CONTROL_LOG} (appliance, time)",
+    f"CREATE INDEX IF NOT EXISTS ix_{TABLE_CONTROL_LOG}_time ON {TABLE_CONTROL_LOG} (time)",
 )
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite gives naive datetimes back: they were written in UTC.
+def _create_table_sql(dialect: str) -> str:
+    """The table, as SQLAlchemy made it for ``Integer`` and ``DateTime(timezone=True)``."""
+    sqlite = dialect == "sqlite"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {TABLE_CONTROL_LOG} ("
+        f"id {'INTEGER' if sqlite else 'SERIAL'} NOT NULL, "
+        f"time {'DATETIME' if sqlite else 'TIMESTAMP WITH TIME ZONE'} NOT NULL, "
+        "appliance VARCHAR(255) NOT NULL, "
+        "action VARCHAR(64) NOT NULL, "
+        "source VARCHAR(32) NOT NULL, "
+        "source_detail VARCHAR(255), "
+        "user_id VARCHAR(64), "
+        "context_id VARCHAR(36) NOT NULL, "
+        "parent_context_id VARCHAR(36), "
+        "state_before VARCHAR(32) NOT NULL, "
+        "result VARCHAR(16) NOT NULL, "
+        "confirmation_ms FLOAT, "
+        "error TEXT, "
+        "params TEXT, "
+        "PRIMARY KEY (id))"
+    )
+
+
+def _time_value(dialect: str, when: datetime) -> datetime | str:
+    """``when`` as the table stores it (see the module's docstring)."""
+    utc = when.astimezone(UTC)
+    if dialect == "sqlite":
+        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return utc
+
+
+def _utc(value: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite gives back the text it keeps)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -70,64 +90,80 @@ class ControlLogStore:
     async def create(self) -> None:
         """Create the table and its indexes unless they exist."""
         async with self.recorder.write_transaction() as conn:
-            await conn.run_sync(METADATA.create_all, checkfirst=True)
+            await conn.execute(_create_table_sql(conn.dialect))
+            for statement in _INDEXES_SQL:
+                await conn.execute(statement)
 
     async def write(self, entries: list[ControlLogEntry]) -> None:
         """Insert ``entries`` in one transaction."""
-        rows = [
-            {
-                "time": entry.time.astimezone(UTC),
-                "appliance": entry.appliance[:255],
-                "action": entry.action[:64],
-                "source": entry.source.value,
-                "source_detail": entry.source_detail[:255] if entry.source_detail else None,
-                "user_id": entry.user_id,
-                "context_id": entry.context_id,
-                "parent_context_id": entry.parent_context_id,
-                "state_before": entry.state_before[:32],
-                "result": entry.result.value,
-                "confirmation_ms": entry.confirmation_ms,
-                "error": entry.error,
-                "params": orjson.dumps(entry.params).decode() if entry.params else None,
-            }
-            for entry in entries
-        ]
         async with self.recorder.write_transaction() as conn:
-            await conn.execute(insert(CONTROL_LOG), rows)
+            await conn.executemany(
+                _INSERT_SQL,
+                [
+                    {
+                        "time": _time_value(conn.dialect, entry.time),
+                        "appliance": entry.appliance[:255],
+                        "action": entry.action[:64],
+                        "source": entry.source.value,
+                        "source_detail": entry.source_detail[:255] if entry.source_detail else None,
+                        "user_id": entry.user_id,
+                        "context_id": entry.context_id,
+                        "parent_context_id": entry.parent_context_id,
+                        "state_before": entry.state_before[:32],
+                        "result": entry.result.value,
+                        "confirmation_ms": entry.confirmation_ms,
+                        "error": entry.error,
+                        "params": orjson.dumps(entry.params).decode() if entry.params else None,
+                    }
+                    for entry in entries
+                ],
+            )
 
     async def query(self, query: LogQuery) -> list[ControlLogEntry]:
         """The entries asked for, newest first."""
-        table = CONTROL_LOG
-        statement = (
-            select(table).order_by(table.c.time.desc(), table.c.id.desc()).limit(query.limit)
-        )
-        if query.appliance is not None:
-            statement = statement.where(table.c.appliance == query.appliance)
-        if query.source is not None:
-            statement = statement.where(table.c.source == query.source.value)
-        if query.start is not None:
-            statement = statement.where(table.c.time >= query.start.astimezone(UTC))
-        if query.end is not None:
-            statement = statement.where(table.c.time < query.end.astimezone(UTC))
         async with self.recorder.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
+            where: list[str] = []
+            params: dict[str, Any] = {"limit": query.limit}
+            if query.appliance is not None:
+                where.append("appliance = :appliance")
+                params["appliance"] = query.appliance
+            if query.source is not None:
+                where.append("source = :source")
+                params["source"] = query.source.value
+            if query.start is not None:
+                where.append("time >= :start")
+                params["start"] = _time_value(conn.dialect, query.start)
+            if query.end is not None:
+                where.append("time < :end")
+                params["end"] = _time_value(conn.dialect, query.end)
+            rows = await conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM {TABLE_CONTROL_LOG} "  # noqa: S608 - constants
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+                "ORDER BY time DESC, id DESC LIMIT :limit",
+                params,
+            )
         return [_entry(row) for row in rows]
 
 
-def _entry(row: Any) -> ControlLogEntry:
-    params = orjson.loads(row["params"]) if row["params"] else {}
+def _entry(row: tuple[Any, ...]) -> ControlLogEntry:
+    """An entry from a row of ``_COLUMNS``."""
+    (
+        time, appliance, action, source, source_detail, user_id, context_id, parent_context_id,
+        state_before, result, confirmation_ms, error, params_text,
+    ) = row  # fmt: skip
+    params = orjson.loads(params_text) if params_text else {}
     return ControlLogEntry(
-        time=_utc(row["time"]),
-        appliance=row["appliance"],
-        action=row["action"],
-        source=Source(row["source"]),
-        source_detail=row["source_detail"],
-        user_id=row["user_id"],
-        context_id=row["context_id"],
-        parent_context_id=row["parent_context_id"],
-        state_before=row["state_before"],
-        result=Result(row["result"]),
-        confirmation_ms=row["confirmation_ms"],
-        error=row["error"],
+        time=_utc(time),
+        appliance=appliance,
+        action=action,
+        source=Source(source),
+        source_detail=source_detail,
+        user_id=user_id,
+        context_id=context_id,
+        parent_context_id=parent_context_id,
+        state_before=state_before,
+        result=Result(result),
+        confirmation_ms=confirmation_ms,
+        error=error,
         params=params if isinstance(params, dict) else {},
     )

@@ -13,33 +13,27 @@ import asyncio
 import fnmatch
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import InstrumentedAttribute
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from .const import PURGE_CHUNK_SIZE
-from .models import (
-    Base,
-    EventData,
-    Events,
-    EventTypes,
-    RecorderRun,
-    StateAttributes,
-    States,
-    StatesMeta,
-    StatisticsShortTerm,
-)
+from .sql import in_list
 
 if TYPE_CHECKING:
     from .core import Recorder
+    from .sql import Connection
 
 _LOGGER = logging.getLogger(__name__)
 
 #: Awaited after each committed chunk (tests use it to write in the middle of a purge).
 ChunkHook = Callable[[], Awaitable[None]]
+
+#: The events of one chunk: the oldest ``:limit`` fired before ``:cutoff``.
+_DELETE_EVENTS_SQL: Final = (
+    "DELETE FROM events WHERE event_id IN "
+    "(SELECT event_id FROM events WHERE time_fired_ts < :cutoff LIMIT :limit) "
+    "RETURNING event_id"
+)
 
 
 async def purge_old_data(
@@ -56,24 +50,23 @@ async def purge_old_data(
     """
     cutoff = time.time() - keep_days * 86400
     started = time.perf_counter()
-    deleted = await _delete_states(recorder, States.last_updated_ts < cutoff, chunk_size, on_chunk)
+    deleted = await _delete_states(
+        recorder, "last_updated_ts < :cutoff", {"cutoff": cutoff}, chunk_size, on_chunk
+    )
     while True:
         async with recorder.write_transaction() as conn:
-            chunk = select(Events.event_id).where(Events.time_fired_ts < cutoff).limit(chunk_size)
             count = len(
-                (
-                    await conn.execute(
-                        delete(Events).where(Events.event_id.in_(chunk)).returning(Events.event_id)
-                    )
-                ).all()
+                await conn.execute(_DELETE_EVENTS_SQL, {"cutoff": cutoff, "limit": chunk_size})
             )
         deleted += count
         if count < chunk_size:
             break
         await _between_chunks(on_chunk)
     async with recorder.write_transaction() as conn:
-        await conn.execute(delete(StatisticsShortTerm).where(StatisticsShortTerm.start_ts < cutoff))
-        await conn.execute(delete(RecorderRun).where(RecorderRun.end_ts < cutoff))
+        await conn.execute(
+            "DELETE FROM statistics_short_term WHERE start_ts < :cutoff", {"cutoff": cutoff}
+        )
+        await conn.execute("DELETE FROM recorder_runs WHERE end_ts < :cutoff", {"cutoff": cutoff})
     await _purge_orphans(recorder)
     _LOGGER.info(
         "Recorder purge: %d row(s) older than %g day(s) deleted in %.1f s",
@@ -99,8 +92,8 @@ async def purge_entities(
         The number of states deleted.
     """
     wanted, wanted_domains, globs = set(entity_ids), set(domains), tuple(entity_globs)
-    async with recorder.session() as session:
-        rows = (await session.execute(select(StatesMeta.metadata_id, StatesMeta.entity_id))).all()
+    async with recorder.connect() as conn:
+        rows = await conn.execute("SELECT metadata_id, entity_id FROM states_meta")
     metadata_ids = [
         metadata_id
         for metadata_id, entity_id in rows
@@ -111,9 +104,11 @@ async def purge_entities(
     if not metadata_ids:
         return 0
     cutoff = time.time() - keep_days * 86400
+    ids_sql, params = in_list("metadata_id", metadata_ids)
     deleted = await _delete_states(
         recorder,
-        States.metadata_id.in_(metadata_ids) & (States.last_updated_ts < cutoff),
+        f"metadata_id IN ({ids_sql}) AND last_updated_ts < :cutoff",
+        params | {"cutoff": cutoff},
         chunk_size,
         None,
     )
@@ -124,33 +119,32 @@ async def purge_entities(
 
 async def repack_database(recorder: Recorder) -> None:
     """Give the space of deleted rows back to the file system (SQLite) or the server."""
-    statement = "VACUUM" if recorder.engine.dialect.name == "sqlite" else "VACUUM ANALYZE"
+    database = await recorder.ready()
+    statement = "VACUUM" if database.db.dialect == "sqlite" else "VACUUM ANALYZE"
     # VACUUM cannot run inside a transaction: a connection of its own, in autocommit.
-    async with recorder.writes_paused(), recorder.engine.connect() as conn:
-        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await auto.exec_driver_sql(statement)
+    async with recorder.writes_paused(), database.db.autocommit() as conn:
+        await conn.execute(statement)
     _LOGGER.info("Recorder database repacked")
 
 
 async def _delete_states(
     recorder: Recorder,
-    condition: ColumnElement[bool],
+    condition: str,
+    params: Mapping[str, Any],
     chunk_size: int,
     on_chunk: ChunkHook | None,
 ) -> int:
+    """Delete the states matching ``condition`` (SQL on ``states``, with ``params``) in chunks."""
+    # ``condition`` is this module's text, its values parameters: nothing from input.
+    statement = (
+        "DELETE FROM states WHERE state_id IN "  # noqa: S608 - see above
+        f"(SELECT state_id FROM states WHERE {condition} LIMIT :limit) RETURNING state_id"
+    )
     deleted = 0
     while True:
         async with recorder.write_transaction() as conn:
-            chunk = select(States.state_id).where(condition).limit(chunk_size)
-            state_ids = (
-                (
-                    await conn.execute(
-                        delete(States).where(States.state_id.in_(chunk)).returning(States.state_id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            rows = await conn.execute(statement, {**params, "limit": chunk_size})
+            state_ids = [row[0] for row in rows]
             recorder.forget_ids(state_ids=state_ids)
         deleted += len(state_ids)
         if len(state_ids) < chunk_size:
@@ -170,24 +164,26 @@ async def _purge_orphans(recorder: Recorder) -> None:
     async with recorder.write_transaction() as conn:
         recorder.forget_ids(
             attributes_ids=await _delete_unreferenced(
-                conn, StateAttributes, StateAttributes.attributes_id, States.attributes_id
+                conn, "state_attributes", "attributes_id", "states", "attributes_id"
             ),
             metadata_ids=await _delete_unreferenced(
-                conn, StatesMeta, StatesMeta.metadata_id, States.metadata_id
+                conn, "states_meta", "metadata_id", "states", "metadata_id"
             ),
-            data_ids=await _delete_unreferenced(conn, EventData, EventData.data_id, Events.data_id),
+            data_ids=await _delete_unreferenced(conn, "event_data", "data_id", "events", "data_id"),
             event_type_ids=await _delete_unreferenced(
-                conn, EventTypes, EventTypes.event_type_id, Events.event_type_id
+                conn, "event_types", "event_type_id", "events", "event_type_id"
             ),
         )
 
 
 async def _delete_unreferenced(
-    conn: AsyncConnection,
-    model: type[Base],
-    key: InstrumentedAttribute[int],
-    reference: InstrumentedAttribute[Any],
+    conn: Connection, table: str, key: str, referrer: str, reference: str
 ) -> list[int]:
-    referenced = select(reference).where(reference.is_not(None)).distinct()
-    result = await conn.execute(delete(model).where(key.not_in(referenced)).returning(key))
-    return list(result.scalars().all())
+    """Delete the rows of ``table`` whose ``key`` no ``referrer.reference`` names; their keys."""
+    # The names are this module's constants, never input.
+    rows = await conn.execute(
+        f"DELETE FROM {table} WHERE {key} NOT IN "  # noqa: S608 - see above
+        f"(SELECT DISTINCT {reference} FROM {referrer} WHERE {reference} IS NOT NULL) "
+        f"RETURNING {key}"
+    )
+    return [row[0] for row in rows]

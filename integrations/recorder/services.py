@@ -28,7 +28,7 @@ def register_services(runtime: Runtime, recorder: Recorder) -> None:
 
     async def handle_purge_entities(call: ServiceCall) -> None:
         """Delete the history of the targeted entities, domains and globs."""
-        from .purge import purge_entities  # noqa: PLC0415 - SQLAlchemy loads on first use
+        from .purge import purge_entities  # noqa: PLC0415 - loaded on first use
 
         await purge_entities(
             recorder,

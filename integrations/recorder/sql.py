@@ -162,6 +162,11 @@ class Database:
         """A transaction, committed when the block ends, rolled back when it raises."""
         raise NotImplementedError
 
+    def autocommit(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        """A connection outside any transaction, each statement committed on its own: for the
+        statements that cannot run inside one (``VACUUM``)."""
+        raise NotImplementedError
+
     async def dispose(self) -> None:
         """Close every connection; the database can be used again afterwards."""
         raise NotImplementedError
@@ -311,6 +316,10 @@ class SqliteDatabase(Database):
             if conn.in_transaction:
                 await conn.commit()
 
+    def autocommit(self) -> contextlib.AbstractAsyncContextManager[Connection]:
+        # Every connection is in autocommit mode already (``isolation_level=None``).
+        return self.connect()
+
     async def dispose(self) -> None:
         self._generation += 1
         idle, self._idle = self._idle, []
@@ -413,6 +422,11 @@ class ServerDatabase(Database):
     async def begin(self) -> AsyncIterator[Connection]:
         async with self.engine.begin() as conn:
             yield _ServerConnection(conn)
+
+    @contextlib.asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self.engine.connect() as conn:
+            yield _ServerConnection(await conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

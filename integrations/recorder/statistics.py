@@ -46,9 +46,9 @@ from .const import DOMAIN
 from .units import units_schema
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
     from core.runtime import Runtime
+
+    from .sql import Connection
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,9 +84,8 @@ class StatisticsRecorder(Protocol):
     def runtime(self) -> Runtime:
         """The runtime the recorder belongs to (clock, time zone, scheduler, services)."""
 
-    @property
-    def engine(self) -> AsyncEngine:
-        """The database engine."""
+    def connect(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads (``sql.py``), once the database is open."""
 
     @property
     def database_ready(self) -> bool:
@@ -95,7 +94,7 @@ class StatisticsRecorder(Protocol):
     async def flush(self) -> None:
         """Commit everything queued so far."""
 
-    def write_transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+    def write_transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A transaction that takes turns with the recorder's own writes; commits on exit."""
 
 
@@ -222,7 +221,7 @@ class _StatisticsJob:
                 if not self._recorder.database_ready:
                     _LOGGER.debug("Statistics not compiled: the recorder database is not open")
                     return
-                # SQLAlchemy is loaded by now (the database is open): a cheap import.
+                # Loaded with the first run: nothing a site that never compiles needs.
                 from .statistics_compile import compile_missing_statistics  # noqa: PLC0415
 
                 await compile_missing_statistics(self._recorder, self._recorder.runtime.clock.now())
@@ -242,7 +241,7 @@ class _StatisticsJob:
     async def stop(self) -> None:
         """Cancel the runs in progress and wait until they have let go of the database.
 
-        The recorder disposes of its engine next: a run cancelled in the middle of a query must
+        The recorder closes its connections next: a run cancelled in the middle of a query must
         have finished unwinding (returning or closing its connection) before that.
         """
         running = [task for task in self._running if not task.done()]
@@ -274,7 +273,7 @@ class _StatisticsJob:
                 "the recorder database is not open yet", domain=DOMAIN,
                 service=SERVICE_GET_STATISTICS,
             )  # fmt: skip
-        from .statistics_query import statistics_during_period  # noqa: PLC0415 - SQLAlchemy
+        from .statistics_query import statistics_during_period  # noqa: PLC0415 - on first use
 
         stats = await statistics_during_period(
             self._recorder, start, end, data["statistic_ids"], cast(Period, data["period"]),

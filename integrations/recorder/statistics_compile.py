@@ -1,36 +1,27 @@
 """Compiling long-term statistics from the ``states`` table (the rules: ``statistics.py``).
 
-Reads run on their own connection; the writes of a period (its 5-minute rows, the hour it
-completes, its ``statistics_runs`` row) go in one transaction through the recorder's
-``write_transaction``, so a compile takes turns with the writer's batches instead of being a
-second writer on SQLite.
+Reads run on their own connection (``StatisticsRecorder.connect``); the writes of a period (its
+5-minute rows, the hour it completes, its ``statistics_runs`` row) go in one transaction through
+the recorder's ``write_transaction``, so a compile takes turns with the writer's batches instead
+of being a second writer on SQLite. Every statement is SQL text that SQLite and PostgreSQL both
+run (``sql.py``); this module loads no SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sqlite3
+import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, Final
-
-from sqlalchemy import Select, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from core.entities.sensor import SensorStateClass
 from core.runtime import RuntimeKey
 
-from .models import (
-    StateAttributes,
-    States,
-    StatesMeta,
-    Statistics,
-    StatisticsMeta,
-    StatisticsRuns,
-    StatisticsShortTerm,
-)
+from .sql import in_list
 from .statistics import (
     ATTR_FRIENDLY_NAME,
     ATTR_LAST_RESET,
@@ -51,13 +42,23 @@ from .util import json_loads
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
+    from .sql import Connection
+
 _LOGGER = logging.getLogger(__name__)
 
 _STATE_CLASSES: Final = frozenset(SensorStateClass)
 #: Entities already warned about (unstable unit, dips, negative values), per runtime.
 _WARNED: RuntimeKey[set[tuple[str, str]]] = RuntimeKey("recorder.statistics.warned")
 
-StatisticsTable = type[Statistics] | type[StatisticsShortTerm]
+#: The hourly and the 5-minute statistics tables (``models.Statistics``, ``StatisticsShortTerm``).
+StatisticsTable = Literal["statistics", "statistics_short_term"]
+#: The columns of a compiled row, in the order ``_compile_once`` and ``_compile_hour`` build it.
+_STATISTICS_COLUMNS: Final = (
+    "metadata_id", "start_ts", "created_ts", "mean", "min", "max", "state", "sum", "last_reset_ts",
+)  # fmt: skip
+#: Most rows in one INSERT: 9 columns each stays within SQLite's and PostgreSQL's 32,766
+#: parameters.
+_INSERT_CHUNK_ROWS: Final = 1_000
 
 
 @dataclass(slots=True)
@@ -96,56 +97,50 @@ def _warn_once(runtime: Runtime, entity_id: str, kind: str, message: str, *args:
 # --- reading the states of a period -----------------------------------------------------------
 
 
-def _states_columns() -> Select[str, int, float, str | None, str]:
-    return (
-        select(
-            StatesMeta.entity_id,
-            States.state_id,
-            States.last_updated_ts,
-            States.state,
-            StateAttributes.shared_attrs,
-        )
-        .join(StatesMeta, StatesMeta.metadata_id == States.metadata_id)
-        .join(StateAttributes, StateAttributes.attributes_id == States.attributes_id)
-        .where(StateAttributes.shared_attrs.like(f'%"{ATTR_STATE_CLASS}"%'))
-    )
+#: Each entity's last state before ``:start`` whose attributes mention a state class, found
+#: per entity through the (metadata_id, last_updated_ts, ...) index, never by scanning history.
+_CARRIED_IN_SQL: Final = (
+    "SELECT m.entity_id, s.state_id, s.last_updated_ts, s.state, a.shared_attrs FROM states s "
+    "JOIN states_meta m ON m.metadata_id = s.metadata_id "
+    "JOIN state_attributes a ON a.attributes_id = s.attributes_id "
+    "JOIN (SELECT c.metadata_id AS metadata_id, "
+    "(SELECT MAX(b.last_updated_ts) FROM states b "
+    "WHERE b.metadata_id = c.metadata_id AND b.last_updated_ts < :start) AS ts "
+    "FROM states_meta c) carried "
+    "ON s.metadata_id = carried.metadata_id AND s.last_updated_ts = carried.ts "
+    "WHERE a.shared_attrs LIKE :state_class"
+)
+#: The states of ``[:start, :end)`` whose attributes mention a state class, oldest first.
+_PERIOD_SQL: Final = (
+    "SELECT m.entity_id, s.state_id, s.last_updated_ts, s.state, a.shared_attrs FROM states s "
+    "JOIN states_meta m ON m.metadata_id = s.metadata_id "
+    "JOIN state_attributes a ON a.attributes_id = s.attributes_id "
+    "WHERE a.shared_attrs LIKE :state_class "
+    "AND s.last_updated_ts >= :start AND s.last_updated_ts < :end "
+    "ORDER BY s.last_updated_ts, s.state_id"
+)
 
 
 async def _load_states(
-    conn: AsyncConnection, start_ts: float, end_ts: float
+    conn: Connection, start_ts: float, end_ts: float
 ) -> dict[str, list[tuple[float, str | None, str]]]:
     """Each candidate entity's states in ``[start, end)``, led by the one carried in before.
 
     Only states whose attributes mention ``state_class`` are read. The carried-in state is found
     per entity through the (metadata_id, last_updated_ts, ...) index, never by scanning history.
     """
-    last_before = (
-        select(func.max(States.last_updated_ts))
-        .where(States.metadata_id == StatesMeta.metadata_id, States.last_updated_ts < start_ts)
-        .correlate(StatesMeta)
-        .scalar_subquery()
-    )
-    carried = select(
-        StatesMeta.metadata_id.label("metadata_id"), last_before.label("ts")
-    ).subquery()
-    carry_stmt = _states_columns().join(
-        carried,
-        and_(States.metadata_id == carried.c.metadata_id, States.last_updated_ts == carried.c.ts),
-    )
-    period_stmt = _states_columns().where(
-        States.last_updated_ts >= start_ts, States.last_updated_ts < end_ts
-    )
+    like = f'%"{ATTR_STATE_CLASS}"%'
     result: dict[str, list[tuple[float, str | None, str]]] = {}
     carried_in: dict[str, tuple[int, float, str | None, str]] = {}
-    for entity_id, state_id, ts, state, attrs in await conn.execute(carry_stmt):
+    for entity_id, state_id, ts, state, attrs in await conn.execute(
+        _CARRIED_IN_SQL, {"start": start_ts, "state_class": like}
+    ):
         # Two rows of one entity may share a timestamp: the later row wins.
         if entity_id not in carried_in or state_id > carried_in[entity_id][0]:
             carried_in[entity_id] = (state_id, ts, state, attrs)
     for entity_id, (_, ts, state, attrs) in carried_in.items():
         result[entity_id] = [(ts, state, attrs)]
-    rows = await conn.execute(
-        period_stmt.order_by(States.last_updated_ts, States.state_id),
-    )
+    rows = await conn.execute(_PERIOD_SQL, {"start": start_ts, "end": end_ts, "state_class": like})
     for entity_id, _, ts, state, attrs in rows:
         result.setdefault(entity_id, []).append((ts, state, attrs))
     return result
@@ -290,36 +285,47 @@ def _compile_sum(
 # --- compiling ------------------------------------------------------------------------------------
 
 
-async def _period_done(conn: AsyncConnection, start_ts: float) -> bool:
+async def _period_done(conn: Connection, start_ts: float) -> bool:
     found = await conn.scalar(
-        select(StatisticsRuns.run_id).where(StatisticsRuns.start_ts == start_ts).limit(1)
+        "SELECT run_id FROM statistics_runs WHERE start_ts = :start LIMIT 1", {"start": start_ts}
     )
     return found is not None
 
 
+def _is_duplicate(err: BaseException) -> bool:
+    """Whether ``err`` is a unique-constraint violation, from SQLite or (through SQLAlchemy) a
+    database server."""
+    if isinstance(err, sqlite3.IntegrityError):
+        return True
+    # A server's connection raises SQLAlchemy's errors, so SQLAlchemy is loaded when they occur.
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(err, exc.IntegrityError)
+
+
 async def last_stats(
-    conn: AsyncConnection, table: StatisticsTable, metadata_ids: Collection[int], before_ts: float
+    conn: Connection, table: StatisticsTable, metadata_ids: Collection[int], before_ts: float
 ) -> dict[int, LastStat]:
-    """The latest row before ``before_ts`` of each statistic, found through the unique index."""
+    """The latest row before ``before_ts`` of each statistic, found through the unique index.
+
+    Args:
+        table: ``"statistics"`` (hourly) or ``"statistics_short_term"`` (5-minute).
+    """
     if not metadata_ids:
         return {}
-    latest = (
-        select(func.max(table.start_ts))
-        .where(table.metadata_id == StatisticsMeta.id, table.start_ts < before_ts)
-        .correlate(StatisticsMeta)
-        .scalar_subquery()
-    )
-    wanted = (
-        select(StatisticsMeta.id.label("metadata_id"), latest.label("ts"))
-        .where(StatisticsMeta.id.in_(metadata_ids))
-        .subquery()
-    )
-    stmt = select(table.metadata_id, table.state, table.sum, table.last_reset_ts).join(
-        wanted, and_(table.metadata_id == wanted.c.metadata_id, table.start_ts == wanted.c.ts)
+    ids_sql, params = in_list("id", metadata_ids)
+    # ``table`` is one of two constants (StatisticsTable), never input.
+    rows = await conn.execute(
+        f"SELECT t.metadata_id, t.state, t.sum, t.last_reset_ts FROM {table} t "  # noqa: S608 - a StatisticsTable
+        "JOIN (SELECT m.id AS metadata_id, "
+        f"(SELECT MAX(b.start_ts) FROM {table} b "
+        "WHERE b.metadata_id = m.id AND b.start_ts < :before) AS ts "
+        f"FROM statistics_meta m WHERE m.id IN ({ids_sql})) wanted "
+        "ON t.metadata_id = wanted.metadata_id AND t.start_ts = wanted.ts",
+        params | {"before": before_ts},
     )
     return {
         metadata_id: LastStat(state, total, last_reset)
-        for metadata_id, state, total, last_reset in await conn.execute(stmt)
+        for metadata_id, state, total, last_reset in rows
     }
 
 
@@ -341,9 +347,11 @@ async def compile_statistics(recorder: StatisticsRecorder, period_start: datetim
     for attempt in range(2):
         try:
             return await _compile_once(recorder, start)
-        except IntegrityError:
+        except Exception as err:
+            if not _is_duplicate(err):
+                raise
             # Another compile of the same period (or a new statistic) committed first.
-            async with recorder.engine.connect() as conn:
+            async with recorder.connect() as conn:
                 if await _period_done(conn, start.timestamp()):
                     return False
             if attempt:
@@ -351,29 +359,30 @@ async def compile_statistics(recorder: StatisticsRecorder, period_start: datetim
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: A statistic's metadata: (id, unit, has_mean, has_sum, name).
+_Meta = tuple[int, str | None, bool, bool, str | None]
+
+
 async def _compile_once(recorder: StatisticsRecorder, start: datetime) -> bool:
     runtime = recorder.runtime
     start_ts = start.timestamp()
     end_ts = (start + SHORT_TERM_PERIOD).timestamp()
-    async with recorder.engine.connect() as conn:
+    async with recorder.connect() as conn:
         if await _period_done(conn, start_ts):
             return False
         per_entity = await _load_states(conn, start_ts, end_ts)
         candidates = _candidates(runtime, per_entity)
-        metas: dict[str, tuple[int, str | None, bool, bool, str | None]] = {}
+        metas: dict[str, _Meta] = {}
         if candidates:
+            ids_sql, params = in_list("sid", candidates)
             rows = await conn.execute(
-                select(
-                    StatisticsMeta.statistic_id,
-                    StatisticsMeta.id,
-                    StatisticsMeta.unit_of_measurement,
-                    StatisticsMeta.has_mean,
-                    StatisticsMeta.has_sum,
-                    StatisticsMeta.name,
-                ).where(StatisticsMeta.statistic_id.in_(list(candidates)))
+                "SELECT statistic_id, id, unit_of_measurement, has_mean, has_sum, name "  # noqa: S608 - placeholders only
+                f"FROM statistics_meta WHERE statistic_id IN ({ids_sql})",
+                params,
             )
+            # SQLite gives booleans back as 0 and 1.
             metas = {
-                sid: (mid, unit, mean, has_sum, name)
+                sid: (mid, unit, bool(mean), bool(has_sum), name)
                 for sid, mid, unit, mean, has_sum, name in rows
             }
         sum_ids = [
@@ -381,16 +390,15 @@ async def _compile_once(recorder: StatisticsRecorder, start: datetime) -> bool:
             for entity_id, (state_class, _) in candidates.items()
             if entity_id in metas and state_class is not SensorStateClass.MEASUREMENT
         ]
-        previous = await last_stats(conn, StatisticsShortTerm, sum_ids, start_ts)
+        previous = await last_stats(conn, "statistics_short_term", sum_ids, start_ts)
         if missing := [mid for mid in sum_ids if mid not in previous]:
             # Short-term rows older than purge_keep_days are gone; the hourly ones never are.
-            previous |= await last_stats(conn, Statistics, missing, start_ts)
-        await conn.rollback()
+            previous |= await last_stats(conn, "statistics", missing, start_ts)
 
     created_ts = runtime.clock.now().timestamp()
     # The writes take turns with the recorder's batches (one writer on SQLite).
     async with recorder.write_transaction() as conn:
-        new_rows: list[dict[str, Any]] = []
+        new_rows: list[tuple[Any, ...]] = []
         for entity_id, (state_class, samples) in candidates.items():
             unit = samples[-1].attrs.get(ATTR_UNIT_OF_MEASUREMENT)
             units = {sample.attrs.get(ATTR_UNIT_OF_MEASUREMENT) for sample in samples}
@@ -406,52 +414,59 @@ async def _compile_once(recorder: StatisticsRecorder, start: datetime) -> bool:
             has_mean = state_class is SensorStateClass.MEASUREMENT
             name = samples[-1].attrs.get(ATTR_FRIENDLY_NAME)
             name = str(name) if name is not None else None
-            row: dict[str, Any] = dict.fromkeys(("mean", "min", "max", "state", "sum"))
-            row.update(start_ts=start_ts, created_ts=created_ts, last_reset_ts=None)
+            # (mean, min, max, state, sum, last_reset_ts)
+            figures: tuple[float | None, ...]
             if has_mean:
                 values = [sample.value for sample in samples]
-                row["mean"] = time_weighted_mean(
+                mean = time_weighted_mean(
                     [(sample.ts, sample.value) for sample in samples], start_ts, end_ts
                 )
-                row["min"], row["max"] = min(values), max(values)
+                figures = (mean, min(values), max(values), None, None, None)
             else:
                 last = previous.get(meta[0]) if meta is not None else None
                 compiled = _compile_sum(runtime, entity_id, state_class, samples, last)
                 if compiled is None:
                     continue
-                row["state"], row["sum"], row["last_reset_ts"] = compiled
+                figures = (None, None, None, *compiled)
             if meta is None:
-                result = await conn.execute(
-                    insert(StatisticsMeta).values(
-                        statistic_id=entity_id,
-                        source=SOURCE,
-                        unit_of_measurement=unit,
-                        has_mean=has_mean,
-                        has_sum=not has_mean,
-                        name=name,
-                    )
-                )
-                inserted = result.inserted_primary_key
-                if inserted is None:
+                metadata_id = await conn.scalar(
+                    "INSERT INTO statistics_meta "
+                    "(statistic_id, source, unit_of_measurement, has_mean, has_sum, name) "
+                    "VALUES (:statistic_id, :source, :unit, :has_mean, :has_sum, :name) "
+                    "RETURNING id",
+                    {
+                        "statistic_id": entity_id, "source": SOURCE, "unit": unit,
+                        "has_mean": has_mean, "has_sum": not has_mean, "name": name,
+                    },
+                )  # fmt: skip
+                if metadata_id is None:
                     raise RuntimeError(f"No id for the new statistic {entity_id}")
-                metadata_id = int(inserted[0])
             else:
                 metadata_id = meta[0]
                 if (meta[2], meta[3], meta[4]) != (has_mean, not has_mean, name):
                     await conn.execute(
-                        update(StatisticsMeta)
-                        .where(StatisticsMeta.id == metadata_id)
-                        .values(has_mean=has_mean, has_sum=not has_mean, name=name)
-                    )
-            row["metadata_id"] = metadata_id
-            new_rows.append(row)
-        if new_rows:
-            await conn.execute(insert(StatisticsShortTerm), new_rows)
+                        "UPDATE statistics_meta SET has_mean = :has_mean, has_sum = :has_sum, "
+                        "name = :name WHERE id = :id",
+                        {"has_mean": has_mean, "has_sum": not has_mean, "name": name,
+                         "id": metadata_id},
+                    )  # fmt: skip
+            new_rows.append((int(metadata_id), start_ts, created_ts, *figures))
+        await _insert_statistics(conn, "statistics_short_term", new_rows)
         if start.minute == 55:
             await _compile_hour(conn, start + SHORT_TERM_PERIOD - HOUR, created_ts)
-        await conn.execute(insert(StatisticsRuns).values(start_ts=start_ts))
+        await conn.execute(
+            "INSERT INTO statistics_runs (start_ts) VALUES (:start)", {"start": start_ts}
+        )
     _LOGGER.debug("Compiled statistics of %s for %d statistic(s)", start, len(new_rows))
     return True
+
+
+async def _insert_statistics(
+    conn: Connection, table: StatisticsTable, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert rows (``_STATISTICS_COLUMNS``) in multi-row INSERTs of ``_INSERT_CHUNK_ROWS``."""
+    for first in range(0, len(rows), _INSERT_CHUNK_ROWS):
+        await conn.insert_rows(table, _STATISTICS_COLUMNS, rows[first : first + _INSERT_CHUNK_ROWS])
 
 
 def _candidates(
@@ -482,55 +497,36 @@ def _candidates(
     return result
 
 
-async def _compile_hour(conn: AsyncConnection, hour_start: datetime, created_ts: float) -> None:
+async def _compile_hour(conn: Connection, hour_start: datetime, created_ts: float) -> None:
     """Make the hourly rows of ``[hour_start, +1 h)`` from its 5-minute rows (once each)."""
-    sst = StatisticsShortTerm
-    start_ts = hour_start.timestamp()
-    end_ts = (hour_start + HOUR).timestamp()
-    in_hour = and_(sst.start_ts >= start_ts, sst.start_ts < end_ts)
-    done = set(
-        (
-            await conn.scalars(
-                select(Statistics.metadata_id).where(Statistics.start_ts == start_ts)
-            )
-        ).all()
-    )
+    bounds = {"start": hour_start.timestamp(), "end": (hour_start + HOUR).timestamp()}
+    done = {
+        metadata_id
+        for (metadata_id,) in await conn.execute(
+            "SELECT metadata_id FROM statistics WHERE start_ts = :start", bounds
+        )
+    }
     summary = await conn.execute(
-        select(sst.metadata_id, func.avg(sst.mean), func.min(sst.min), func.max(sst.max))
-        .where(in_hour)
-        .group_by(sst.metadata_id)
+        "SELECT metadata_id, AVG(mean), MIN(min), MAX(max) FROM statistics_short_term "
+        "WHERE start_ts >= :start AND start_ts < :end GROUP BY metadata_id",
+        bounds,
     )
-    rows: dict[int, dict[str, Any]] = {
-        metadata_id: {
-            "metadata_id": metadata_id,
-            "start_ts": start_ts,
-            "created_ts": created_ts,
-            "mean": mean,
-            "min": low,
-            "max": high,
-            "state": None,
-            "sum": None,
-            "last_reset_ts": None,
-        }
+    rows: dict[int, list[Any]] = {
+        metadata_id: [metadata_id, bounds["start"], created_ts, mean, low, high, None, None, None]
         for metadata_id, mean, low, high in summary
         if metadata_id not in done
     }
-    latest = (
-        select(sst.metadata_id.label("metadata_id"), func.max(sst.start_ts).label("ts"))
-        .where(in_hour)
-        .group_by(sst.metadata_id)
-        .subquery()
-    )
     last_rows = await conn.execute(
-        select(sst.metadata_id, sst.state, sst.sum, sst.last_reset_ts).join(
-            latest, and_(sst.metadata_id == latest.c.metadata_id, sst.start_ts == latest.c.ts)
-        )
+        "SELECT t.metadata_id, t.state, t.sum, t.last_reset_ts FROM statistics_short_term t "
+        "JOIN (SELECT metadata_id, MAX(start_ts) AS ts FROM statistics_short_term "
+        "WHERE start_ts >= :start AND start_ts < :end GROUP BY metadata_id) latest "
+        "ON t.metadata_id = latest.metadata_id AND t.start_ts = latest.ts",
+        bounds,
     )
     for metadata_id, state, total, last_reset in last_rows:
         if metadata_id in rows:
-            rows[metadata_id].update(state=state, sum=total, last_reset_ts=last_reset)
-    if rows:
-        await conn.execute(insert(Statistics), list(rows.values()))
+            rows[metadata_id][6:] = [state, total, last_reset]
+    await _insert_statistics(conn, "statistics", [tuple(row) for row in rows.values()])
 
 
 async def compile_missing_statistics(
@@ -549,18 +545,17 @@ async def compile_missing_statistics(
     """
     now = aware_utc(now, "now")
     last_complete = short_term_period_start(now - SHORT_TERM_PERIOD)
-    async with recorder.engine.connect() as conn:
-        last_run = await conn.scalar(select(func.max(StatisticsRuns.start_ts)))
+    async with recorder.connect() as conn:
+        last_run = await conn.scalar("SELECT MAX(start_ts) FROM statistics_runs")
         if last_run is not None:
             start = utc_from_timestamp(last_run) + SHORT_TERM_PERIOD
         else:
-            first_state = await conn.scalar(select(func.min(States.last_updated_ts)))
+            first_state = await conn.scalar("SELECT MIN(last_updated_ts) FROM states")
             start = (
                 short_term_period_start(utc_from_timestamp(first_state))
                 if first_state
                 else last_complete
             )
-        await conn.rollback()
     start = max(start, short_term_period_start(now - max_catch_up))
     compiled = 0
     while start <= last_complete:

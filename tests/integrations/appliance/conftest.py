@@ -10,6 +10,16 @@ from typing import Any
 
 from core import Runtime
 from tests.integrations._runtime import running
+
+# The recorder's databases, on SQLite and PostgreSQL, for the control log's table.
+from tests.integrations.recorder.conftest import (  # noqa: F401 - fixtures
+    _pg_drops,
+    db_url,
+    make_runtime,
+    pg_database,
+    pg_url,
+    sqlite_url,
+)
 from tests.integrations.tuya.conftest import DEVICE_ID, KEY, make_double  # noqa: F401 - fixture
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 import voluptuous as vol
-from sqlalchemy import insert
 
 from core.auth import Role
 from core.hookspecs import hookimpl
@@ -28,7 +27,6 @@ from core.services import ServiceCall
 from integrations.assistant.api import ASSISTANT
 from integrations.assistant.assistant import Assistant
 from integrations.recorder.core import RECORDER
-from integrations.recorder.models import Statistics, StatisticsMeta
 from tests._helpers import wait_for
 from tests.core.http.conftest import password_hash
 
@@ -200,32 +198,27 @@ async def add_hourly_statistics(runtime: Runtime, entity_id: str, day_means: lis
     tz = runtime.core.tzinfo
     midnight = runtime.clock.now().astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - timedelta(days=1)
-    async with recorder.engine.begin() as conn:
-        result = await conn.execute(
-            insert(StatisticsMeta).values(
-                statistic_id=entity_id,
-                source="recorder",
-                unit_of_measurement="°C",
-                has_mean=True,
-                has_sum=False,
-                name=None,
-            )
+    async with recorder.write_transaction() as conn:
+        metadata_id = await conn.scalar(
+            "INSERT INTO statistics_meta "
+            "(statistic_id, source, unit_of_measurement, has_mean, has_sum, name) "
+            "VALUES (:statistic_id, 'recorder', '°C', :true, :false, NULL) RETURNING id",
+            {"statistic_id": entity_id, "true": True, "false": False},
         )
-        metadata_id = result.inserted_primary_key[0]
-        rows = []
-        for hour, mean in enumerate(day_means):
-            ts = (start + timedelta(hours=hour)).timestamp()
-            rows.append(
+        await conn.executemany(
+            "INSERT INTO statistics (metadata_id, start_ts, created_ts, mean, min, max) "
+            "VALUES (:metadata_id, :ts, :ts, :mean, :min, :max)",
+            [
                 {
                     "metadata_id": metadata_id,
-                    "start_ts": ts,
-                    "created_ts": ts,
+                    "ts": (start + timedelta(hours=hour)).timestamp(),
                     "mean": mean,
                     "min": mean - 0.5,
                     "max": mean + 0.5,
                 }
-            )
-        await conn.execute(insert(Statistics), rows)
+                for hour, mean in enumerate(day_means)
+            ],
+        )
 
 
 async def record_yesterday(runtime: Runtime) -> None:

@@ -9,14 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from core.notifications import Notification, UpdateType
 from core.ops.disk import disk_space, pause_level
 from core.runtime import Runtime
 from integrations.recorder.core import Recorder
 from integrations.recorder.disk_guard import NOTIFICATION_ID, sqlite_directory
-from integrations.recorder.models import States
 
 from .conftest import MakeRuntime, recorder_of
 
@@ -45,8 +43,8 @@ class NotificationWatch:
 
 
 async def _recorded(recorder: Recorder) -> int:
-    async with recorder.session() as session:
-        return int((await session.execute(select(func.count()).select_from(States))).scalar_one())
+    async with recorder.connect() as conn:
+        return int(await conn.scalar("SELECT COUNT(*) FROM states"))
 
 
 def _quick(recorder: Recorder) -> None:

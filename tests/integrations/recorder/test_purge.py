@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
-
-from sqlalchemy import func, insert, select
+from pathlib import Path
+from typing import Any
 
 from core.bus import Event
 from core.runtime import Runtime
 from integrations.recorder.core import Recorder
-from integrations.recorder.models import (
-    EventData,
-    EventTypes,
-    StateAttributes,
-    States,
-    StatesMeta,
-    Statistics,
-    StatisticsMeta,
-)
-from integrations.recorder.purge import purge_old_data
+from integrations.recorder.purge import purge_old_data, repack_database
 from tests._helpers import settle
 
 from .conftest import MakeRuntime, recorder_of
 
 DAY = 86400.0
+REPO = Path(__file__).resolve().parents[3]
 
 
-async def count(recorder: Recorder, model: object, *where: object) -> int:
-    async with recorder.session() as session:
-        statement = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
-        return int((await session.execute(statement)).scalar_one())
+async def count(recorder: Recorder, table: str, where: str = "1 = 1", **params: Any) -> int:
+    """The rows of ``table`` that match ``where`` (SQL, with ``params``)."""
+    async with recorder.connect() as conn:
+        sql = f"SELECT COUNT(*) FROM {table} WHERE {where}"  # noqa: S608 - the test's own SQL
+        return int(await conn.scalar(sql, params))
+
+
+async def column(recorder: Recorder, sql: str) -> list[Any]:
+    """The first column of the rows of ``sql``."""
+    async with recorder.connect() as conn:
+        return [row[0] for row in await conn.execute(sql)]
 
 
 async def settle_and_flush(runtime: Runtime, recorder: Recorder) -> None:
@@ -51,45 +53,42 @@ async def test_purge_deletes_old_rows_and_orphans_and_keeps_statistics(
     runtime.bus.fire("new_event", {"y": 2})
     await settle_and_flush(runtime, recorder)
     async with recorder.write_transaction() as conn:
-        meta_id = (
-            await conn.execute(
-                insert(StatisticsMeta)
-                .values(statistic_id="sensor.kept")
-                .returning(StatisticsMeta.id)
-            )
-        ).scalar_one()
+        meta_id = await conn.scalar(
+            "INSERT INTO statistics_meta (statistic_id, source, has_mean, has_sum) "
+            "VALUES ('sensor.kept', 'recorder', :false, :false) RETURNING id",
+            {"false": False},
+        )
         await conn.execute(
-            insert(Statistics).values(metadata_id=meta_id, start_ts=old, created_ts=old, mean=1.0)
+            "INSERT INTO statistics (metadata_id, start_ts, created_ts, mean) "
+            "VALUES (:meta_id, :old, :old, 1.0)",
+            {"meta_id": meta_id, "old": old},
         )
 
     await runtime.services.call("recorder", "purge", {"keep_days": 10})
 
-    async with recorder.session() as session:
-        entities = set((await session.execute(select(StatesMeta.entity_id))).scalars())
-        states = (await session.execute(select(States.state))).scalars().all()
-        types = set((await session.execute(select(EventTypes.event_type))).scalars())
-        data = (await session.execute(select(EventData.shared_data))).scalars().all()
+    entities = set(await column(recorder, "SELECT entity_id FROM states_meta"))
+    states = await column(recorder, "SELECT state FROM states")
+    types = set(await column(recorder, "SELECT event_type FROM event_types"))
+    data = await column(recorder, "SELECT shared_data FROM event_data")
     assert "sensor.gone" not in entities
     assert "sensor.kept" in entities
     assert states.count("2") == 1
     assert "1" not in states
-    assert await count(recorder, StateAttributes) == 1  # {"only": "old"} went with its state
+    assert await count(recorder, "state_attributes") == 1  # {"only": "old"} went with its state
     assert "old_event" not in types
     assert "new_event" in types
     assert '{"x":1}' not in data
-    assert await count(recorder, Statistics) == 1
+    assert await count(recorder, "statistics") == 1
     # The writer's caches forgot the deleted ids: the entity comes back with a new row.
     runtime.states.set("sensor.gone", "back", {"only": "old"})
     await settle_and_flush(runtime, recorder)
-    async with recorder.session() as session:
-        row = (
-            await session.execute(
-                select(States.state, StateAttributes.shared_attrs)
-                .join(StatesMeta, States.metadata_id == StatesMeta.metadata_id)
-                .join(StateAttributes, States.attributes_id == StateAttributes.attributes_id)
-                .where(StatesMeta.entity_id == "sensor.gone")
-            )
-        ).one()
+    async with recorder.connect() as conn:
+        [row] = await conn.execute(
+            "SELECT s.state, a.shared_attrs FROM states s "
+            "JOIN states_meta m ON s.metadata_id = m.metadata_id "
+            "JOIN state_attributes a ON s.attributes_id = a.attributes_id "
+            "WHERE m.entity_id = 'sensor.gone'"
+        )
     assert tuple(row) == ("back", '{"only":"old"}')
 
 
@@ -108,10 +107,8 @@ async def test_purge_entities_removes_only_their_history(
         {"domains": ["light"], "entity_globs": ["*_rssi"]},
         target={"entity_id": "sensor.a"},
     )
-    async with recorder.session() as session:
-        entities = set((await session.execute(select(StatesMeta.entity_id))).scalars())
-    assert entities == {"sensor.b"}
-    assert await count(recorder, States) == 2
+    assert set(await column(recorder, "SELECT entity_id FROM states_meta")) == {"sensor.b"}
+    assert await count(recorder, "states") == 2
 
 
 async def test_writes_are_committed_while_a_large_purge_runs(
@@ -123,17 +120,12 @@ async def test_writes_are_committed_while_a_large_purge_runs(
     runtime.states.set("sensor.seed", "0")
     await settle_and_flush(runtime, recorder)
     async with recorder.write_transaction() as conn:
-        meta_id = (
-            await conn.execute(
-                select(StatesMeta.metadata_id).where(StatesMeta.entity_id == "sensor.seed")
-            )
-        ).scalar_one()
-        await conn.execute(
-            insert(States),
-            [
-                {"metadata_id": meta_id, "state": str(i), "last_updated_ts": old + i}
-                for i in range(100_000)
-            ],
+        meta_id = await conn.scalar(
+            "SELECT metadata_id FROM states_meta WHERE entity_id = 'sensor.seed'"
+        )
+        await conn.executemany(
+            "INSERT INTO states (metadata_id, state, last_updated_ts) VALUES (:m, :state, :ts)",
+            [{"m": meta_id, "state": str(i), "ts": old + i} for i in range(100_000)],
         )
     seen_during_purge: list[int] = []
     chunks = 0
@@ -147,10 +139,9 @@ async def test_writes_are_committed_while_a_large_purge_runs(
         seen_during_purge.append(
             await count(
                 recorder,
-                States,
-                States.metadata_id.in_(
-                    select(StatesMeta.metadata_id).where(StatesMeta.entity_id == "sensor.live")
-                ),
+                "states",
+                "metadata_id IN "
+                "(SELECT metadata_id FROM states_meta WHERE entity_id = 'sensor.live')",
             )
         )
 
@@ -160,4 +151,84 @@ async def test_writes_are_committed_while_a_large_purge_runs(
     assert chunks >= 19
     # Each write made between two chunks was committed before the purge went on.
     assert seen_during_purge == list(range(1, chunks + 1))
-    assert await count(recorder, States, States.last_updated_ts < old + DAY) == 0
+    assert await count(recorder, "states", "last_updated_ts < :day", day=old + DAY) == 0
+
+
+async def test_repack_gives_the_space_of_purged_rows_back_and_writing_goes_on(
+    make_runtime: MakeRuntime, db_url: str
+) -> None:
+    runtime = await make_runtime(db_url, commit_interval=0)
+    recorder = recorder_of(runtime)
+    old = time.time() - 20 * DAY
+    for i in range(2_000):
+        runtime.states.set("sensor.old", str(i), {"i": i}, timestamp=old + i)
+    runtime.states.set("sensor.new", "1")
+    await settle_and_flush(runtime, recorder)
+    await purge_old_data(recorder, 10)
+    sqlite = recorder.dialect == "sqlite"
+    if sqlite:
+        async with recorder.connect() as conn:
+            assert await conn.scalar("PRAGMA freelist_count") > 0
+
+    # VACUUM runs outside a transaction (PostgreSQL refuses it inside one).
+    await repack_database(recorder)
+
+    if sqlite:
+        async with recorder.connect() as conn:
+            assert await conn.scalar("PRAGMA freelist_count") == 0
+    runtime.states.set("sensor.new", "2")
+    await settle_and_flush(runtime, recorder)
+    assert await column(recorder, "SELECT state FROM states ORDER BY state") == ["1", "2"]
+
+
+def test_the_compile_and_the_purge_load_no_sqlalchemy_on_sqlite(tmp_path: Path) -> None:
+    """In a fresh process on a SQLite site: statistics compiled, the purge with its repack and
+    purge_entities, and SQLAlchemy (about 20 MiB of a Pi's memory) never imported."""
+    script = textwrap.dedent(
+        """
+        import asyncio, sys, time
+        from pathlib import Path
+        from core.runtime import Runtime
+        from integrations.recorder.core import get_recorder
+        from integrations.recorder.purge import purge_entities
+        from integrations.recorder.statistics_compile import compile_missing_statistics
+
+        async def main():
+            config = Path(sys.argv[1])
+            (config / "configuration.yaml").write_text(
+                "http:\\n  server_host: 127.0.0.1\\n  server_port: 0\\n"
+                "recorder:\\n  commit_interval: 0\\n"
+            )
+            runtime = Runtime(config)
+            await runtime.start()
+            recorder = get_recorder(runtime)
+            await recorder.wait_started()
+            attributes = {"state_class": "measurement", "unit_of_measurement": "W"}
+            for minute in range(30):
+                at = time.time() - 3600 + 60 * minute
+                runtime.states.set("sensor.power", str(minute), attributes, timestamp=at)
+            await recorder.flush()
+            await compile_missing_statistics(recorder, runtime.clock.now())
+            async with recorder.connect() as conn:
+                rows = await conn.scalar("SELECT COUNT(*) FROM statistics_short_term")
+            print("statistics", rows > 0)
+            # A task of its own: stop() cancels the tasks that purged (Recorder.purge).
+            await asyncio.create_task(recorder.purge(0, repack=True))
+            await purge_entities(recorder, entity_ids=["sensor.power"])
+            print("sqlalchemy", "sqlalchemy" in sys.modules)
+            await runtime.stop()
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines == {"statistics": "True", "sqlalchemy": "False"}

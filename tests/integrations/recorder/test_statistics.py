@@ -3,8 +3,9 @@
 The databases come from conftest's ``db_url``. Most tests write ``states`` rows straight into a
 fresh database (``add_states``) and compile through ``StatsDatabase``, a stand-in for the
 recorder with just what statistics use: a real (not started) ``Runtime`` for the clock, time
-zone, services and scheduler, the engine, and a no-op ``flush``. The last test goes end to end
-through a started Runtime whose real ``Recorder`` writes states from the state machine.
+zone, services and scheduler, the recorder's connections (``sql.py``), and a no-op ``flush``.
+The last test goes end to end through a started Runtime whose real ``Recorder`` writes states
+from the state machine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.clock import FakeClock
 from core.config import CoreConfig
@@ -36,6 +37,7 @@ from integrations.recorder.models import (
     StatisticsRuns,
     StatisticsShortTerm,
 )
+from integrations.recorder.sql import Connection, Database, open_database
 from integrations.recorder.statistics import setup_statistics, short_term_period_start
 from integrations.recorder.statistics_compile import (
     compile_missing_statistics,
@@ -56,22 +58,33 @@ ENERGY = {"state_class": "total_increasing", "unit_of_measurement": "kWh"}
 
 
 class StatsDatabase:
-    """What statistics need of a recorder (``runtime``, ``engine``, ``flush``, a write lock)."""
+    """What statistics need of a recorder (``runtime``, ``connect``, ``flush``, a write lock).
+
+    ``sa_engine`` is the test's own SQLAlchemy engine, which writes and checks the rows; the
+    code under test sees only the recorder's connections (``sql.py``).
+    """
 
     database_ready = True
 
-    def __init__(self, runtime: Runtime, engine: AsyncEngine) -> None:
+    def __init__(self, runtime: Runtime, database: Database, sa_engine: AsyncEngine) -> None:
         self.runtime = runtime
-        self.engine = engine
+        self.database = database
+        self.sa_engine = sa_engine
         self.lock = asyncio.Lock()
 
     async def flush(self) -> None:
         """Nothing is queued: rows are written straight to the database."""
 
     @asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def connect(self) -> AsyncIterator[Connection]:
+        """A connection for reads, as the recorder's."""
+        async with self.database.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[Connection]:
         """A transaction under the stand-in's write lock, as the recorder's."""
-        async with self.lock, self.engine.begin() as conn:
+        async with self.lock, self.database.begin() as conn:
             yield conn
 
 
@@ -85,12 +98,14 @@ async def db(db_url: str, tmp_path: Path) -> AsyncIterator[StatsDatabase]:
         runtime.loop, tz=runtime.core.tzinfo, latitude=52.0, longitude=5.0, clock=clock
     )
     engine = create_async_engine(db_url)
+    database = open_database(db_url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        yield StatsDatabase(runtime, engine)
+        yield StatsDatabase(runtime, database, engine)
     finally:
         runtime.scheduler.close()
+        await database.dispose()
         await engine.dispose()
 
 
@@ -100,7 +115,7 @@ async def add_states(
     rows: Sequence[tuple[float, str | None, Mapping[str, Any] | None]],
 ) -> None:
     """Write ``(seconds after START, state, attributes)`` rows of one entity."""
-    async with db.engine.begin() as conn:
+    async with db.sa_engine.begin() as conn:
         metadata_id = await conn.scalar(
             select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
         )
@@ -144,7 +159,7 @@ async def hourly(db: StatsDatabase, entity_id: str) -> list[dict[str, Any]]:
 async def _rows(
     db: StatsDatabase, table: type[Statistics] | type[StatisticsShortTerm], entity_id: str
 ) -> list[dict[str, Any]]:
-    async with db.engine.connect() as conn:
+    async with db.sa_engine.connect() as conn:
         rows = await conn.execute(
             select(
                 table.start_ts, table.mean, table.min, table.max, table.state, table.sum,
@@ -162,7 +177,7 @@ async def _rows(
 
 
 async def _count(db: StatsDatabase, table: type[Base]) -> int:
-    async with db.engine.connect() as conn:
+    async with db.sa_engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
 
 
@@ -185,7 +200,7 @@ async def test_mean_is_time_weighted_with_the_carried_in_state(db: StatsDatabase
     assert row["mean"] == pytest.approx((10 * 60 + 20 * 180 + 40 * 60) / 300)
     assert (row["min"], row["max"]) == (10, 40)
     assert row["sum"] is None
-    async with db.engine.connect() as conn:
+    async with db.sa_engine.connect() as conn:
         meta = (await conn.execute(select(StatisticsMeta))).one()
     assert (meta.statistic_id, meta.source, meta.unit_of_measurement, meta.name) == (
         "sensor.power",
@@ -315,6 +330,35 @@ async def test_compile_writes_only_through_the_recorders_write_lock(db: StatsDat
     assert await _count(db, StatisticsRuns) == 1
 
 
+async def test_a_compile_that_loses_the_race_for_its_period_returns_false(
+    db: StatsDatabase,
+) -> None:
+    # Both compiles read the period (not compiled yet) before either writes: the second one's
+    # writes break a unique constraint, after which it finds the period compiled.
+    await add_states(db, "sensor.power", [(0, "3", POWER)])
+    write_transaction = db.write_transaction
+    arrived = 0
+    both_read = asyncio.Event()
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Connection]:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both_read.set()
+        async with write_transaction() as conn:
+            yield conn
+
+    db.write_transaction = counted  # type: ignore[method-assign]  # counts, then the real one
+    async with asyncio.timeout(30):
+        async with db.lock:
+            compiles = [asyncio.create_task(compile_statistics(db, START)) for _ in range(2)]
+            await both_read.wait()
+        assert sorted(await asyncio.gather(*compiles)) == [False, True]
+    assert await _count(db, StatisticsRuns) == 1
+    assert [r["mean"] for r in await short_term(db, "sensor.power")] == [3]
+
+
 async def test_compile_rejects_a_start_off_the_five_minute_grid(db: StatsDatabase) -> None:
     with pytest.raises(ValueError, match="5-minute boundary"):
         await compile_statistics(db, START + timedelta(minutes=2))
@@ -354,7 +398,7 @@ async def test_catch_up_goes_back_at_most_max_catch_up(db: StatsDatabase) -> Non
     now = START + timedelta(hours=2, minutes=1)
     # The default bound is MAX_CATCH_UP (10 days); an hour keeps this test quick.
     assert await compile_missing_statistics(db, now, max_catch_up=timedelta(hours=1)) == 12
-    async with db.engine.connect() as conn:
+    async with db.sa_engine.connect() as conn:
         first = await conn.scalar(select(func.min(StatisticsRuns.start_ts)))
     assert first == (START + timedelta(hours=1)).timestamp()
 
@@ -364,7 +408,7 @@ async def test_catch_up_goes_back_at_most_max_catch_up(db: StatsDatabase) -> Non
 
 async def _hourly_sums(db: StatsDatabase, hours: int, *, before: float | None = None) -> None:
     """Hourly rows of ``sensor.energy`` from START: row i has sum i + 1 and mean i."""
-    async with db.engine.begin() as conn:
+    async with db.sa_engine.begin() as conn:
         result = await conn.execute(
             insert(StatisticsMeta).values(
                 statistic_id="sensor.energy", source="recorder", unit_of_measurement="kWh",
