@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from ulid_transform import ulid_at_time
 
 from core.runtime import Runtime
 from core.state import State
+from integrations.recorder import sql
 from integrations.recorder.core import get_recorder
 from integrations.recorder.history import (
     get_downsampled,
@@ -45,14 +47,20 @@ Row = tuple[float, str | None, Mapping[str, Any] | None]
 
 
 class Database:
-    """The read side the history queries need (``Recorder.session``) over a bare engine."""
+    """The read side the history queries need (``connect()``, as ``Recorder``'s) over a bare
+    database, and a SQLAlchemy session for the tests to write rows with."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, db: sql.Database) -> None:
         self.engine = engine
+        self.db = db
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
+    def connect(self) -> AbstractAsyncContextManager[sql.Connection]:
+        """A connection for reading, through ``sql.py`` as the recorder's."""
+        return self.db.connect()
+
     def session(self) -> AsyncSession:
-        """A session for reading or, in these tests, writing rows."""
+        """A session for writing rows."""
         return self._sessions()
 
 
@@ -125,11 +133,13 @@ async def insert_states(session: AsyncSession, entity_id: str, rows: Sequence[Ro
 async def db(db_url: str) -> AsyncIterator[Database]:
     """A database with the recorder's schema and no rows, on SQLite and on PostgreSQL."""
     engine = create_async_engine(db_url)
+    reader = sql.open_database(db_url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        yield Database(engine)
+        yield Database(engine, reader)
     finally:
+        await reader.dispose()
         await engine.dispose()
 
 
