@@ -22,12 +22,10 @@ from zoneinfo import ZoneInfo
 
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy import insert, select
 
 from core.auth import Role
 from core.const import CoreState
 from core.runtime import Runtime
-from integrations.recorder.models import StateAttributes, States, StatesMeta
 from integrations.recorder.statistics import short_term_period_start
 from integrations.recorder.statistics_compile import compile_statistics
 from integrations.recorder.statistics_query import statistics_during_period
@@ -111,26 +109,32 @@ async def write_states(
     recorder = recorder_of(runtime)
     async with recorder.write_transaction() as conn:
         metadata_id = await conn.scalar(
-            select(StatesMeta.metadata_id).where(StatesMeta.entity_id == entity_id)
+            "SELECT metadata_id FROM states_meta WHERE entity_id = :entity_id",
+            {"entity_id": entity_id},
         )
         if metadata_id is None:
-            result = await conn.execute(insert(StatesMeta).values(entity_id=entity_id))
-            metadata_id = result.inserted_primary_key[0]  # type: ignore[index]  # one row
+            metadata_id = await conn.scalar(
+                "INSERT INTO states_meta (entity_id) VALUES (:entity_id) RETURNING metadata_id",
+                {"entity_id": entity_id},
+            )
         attribute_ids: dict[str, int] = {}
         for when, state, attributes in rows:
             shared = json_dumps(attributes)
             if shared not in attribute_ids:
-                result = await conn.execute(
-                    insert(StateAttributes).values(hash=attrs_hash(shared), shared_attrs=shared)
+                attribute_ids[shared] = await conn.scalar(
+                    "INSERT INTO state_attributes (hash, shared_attrs) VALUES (:hash, :shared) "
+                    "RETURNING attributes_id",
+                    {"hash": attrs_hash(shared), "shared": shared},
                 )
-                attribute_ids[shared] = result.inserted_primary_key[0]  # type: ignore[index]
             await conn.execute(
-                insert(States).values(
-                    metadata_id=metadata_id,
-                    state=state,
-                    attributes_id=attribute_ids[shared],
-                    last_updated_ts=when.timestamp(),
-                )
+                "INSERT INTO states (metadata_id, state, attributes_id, last_updated_ts) "
+                "VALUES (:metadata_id, :state, :attributes_id, :ts)",
+                {
+                    "metadata_id": metadata_id,
+                    "state": state,
+                    "attributes_id": attribute_ids[shared],
+                    "ts": when.timestamp(),
+                },
             )
 
 
