@@ -102,27 +102,43 @@ async def lookup_metadata_ids(conn: Connection, entity_ids: Sequence[str] | None
     return dict(sorted(found.items(), key=lambda item: order[item[1]]))
 
 
-#: Each entity's latest row before ``:start_ts``, through the states index (one lookup each).
-_START_ROWS = f"""
-SELECT metadata_id, {ROW_COLUMNS} FROM states WHERE state_id IN (
-    SELECT (
-        SELECT s.state_id FROM states s
-        WHERE s.metadata_id = m.metadata_id AND s.last_updated_ts < :start_ts
-        ORDER BY s.last_updated_ts DESC, s.state_id DESC LIMIT 1
-    ) FROM states_meta m WHERE m.metadata_id IN ({{ids}})
+#: The id of each entity's latest row before ``:start_ts``, through the states index (one
+#: lookup each); NULL for an entity without one.
+_START_IDS = """
+SELECT (
+    SELECT s.state_id FROM states s
+    WHERE s.metadata_id = m.metadata_id AND s.last_updated_ts < :start_ts
+    ORDER BY s.last_updated_ts DESC, s.state_id DESC LIMIT 1
+) FROM states_meta m WHERE m.metadata_id IN ({ids})
+"""
+
+#: Those rows (``{ids}``: their ids' placeholders).
+_START_ROWS = (
+    f"SELECT metadata_id, {ROW_COLUMNS} FROM states "  # noqa: S608 - constant columns
+    "WHERE state_id IN ({ids})"
 )
-"""  # noqa: S608 - constant columns; ``ids`` is placeholders
 
 
 async def read_start_rows(
     conn: Connection, metadata_ids: Iterable[int], start_ts: float
 ) -> dict[int, StateRow]:
-    """Each entity's latest row before ``start_ts``, if it held a state then."""
+    """Each entity's latest row before ``start_ts``, if it held a state then.
+
+    Two statements per chunk, the ids and then their rows by primary key: a plan that each
+    database follows whatever its statistics say (one statement with ``state_id IN (SELECT
+    ...)`` may have PostgreSQL scan the table).
+    """
     rows: dict[int, StateRow] = {}
     for chunk in chunks(metadata_ids):
         ids, params = in_list("metadata_id", chunk)
         params["start_ts"] = start_ts
-        for metadata_id, *row in await conn.execute(_START_ROWS.format(ids=ids), params):
+        found = await conn.execute(_START_IDS.format(ids=ids), params)
+        state_ids = [row[0] for row in found if row[0] is not None]
+        if not state_ids:
+            continue
+        wanted, params = in_list("state_id", state_ids)
+        sql = _START_ROWS.format(ids=wanted)
+        for metadata_id, *row in await conn.execute(sql, params):
             if row[STATE] is not None:
                 rows[metadata_id] = tuple(row)
     return rows
