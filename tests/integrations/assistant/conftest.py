@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 import voluptuous as vol
-from sqlalchemy import insert
 
 from core.auth import Role
 from core.hookspecs import hookimpl
@@ -28,7 +27,6 @@ from core.services import ServiceCall
 from integrations.assistant.api import ASSISTANT
 from integrations.assistant.assistant import Assistant
 from integrations.recorder.core import RECORDER
-from integrations.recorder.models import Statistics, StatisticsMeta
 from tests._helpers import wait_for
 from tests.core.http.conftest import password_hash
 
@@ -200,18 +198,13 @@ async def add_hourly_statistics(runtime: Runtime, entity_id: str, day_means: lis
     tz = runtime.core.tzinfo
     midnight = runtime.clock.now().astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     start = midnight - timedelta(days=1)
-    async with recorder.engine.begin() as conn:
-        result = await conn.execute(
-            insert(StatisticsMeta).values(
-                statistic_id=entity_id,
-                source="recorder",
-                unit_of_measurement="°C",
-                has_mean=True,
-                has_sum=False,
-                name=None,
-            )
+    async with recorder.write_transaction() as conn:
+        metadata_id = await conn.scalar(
+            "INSERT INTO statistics_meta (statistic_id, source, unit_of_measurement, has_mean, "
+            "has_sum, name) VALUES (:statistic_id, 'recorder', '°C', :true, :false, NULL) "
+            "RETURNING id",
+            {"statistic_id": entity_id, "true": True, "false": False},
         )
-        metadata_id = result.inserted_primary_key[0]
         rows = []
         for hour, mean in enumerate(day_means):
             ts = (start + timedelta(hours=hour)).timestamp()
@@ -219,13 +212,16 @@ async def add_hourly_statistics(runtime: Runtime, entity_id: str, day_means: lis
                 {
                     "metadata_id": metadata_id,
                     "start_ts": ts,
-                    "created_ts": ts,
                     "mean": mean,
                     "min": mean - 0.5,
                     "max": mean + 0.5,
                 }
             )
-        await conn.execute(insert(Statistics), rows)
+        await conn.executemany(
+            "INSERT INTO statistics (metadata_id, start_ts, created_ts, mean, min, max) "
+            "VALUES (:metadata_id, :start_ts, :start_ts, :mean, :min, :max)",
+            rows,
+        )
 
 
 async def record_yesterday(runtime: Runtime) -> None:
