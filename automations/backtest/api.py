@@ -118,7 +118,7 @@ async def run_request(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the backtest a request asks for (see ``run.backtest`` for what it raises)."""
-    from .engine import ReplayOptions  # noqa: PLC0415 - the replay imports SQLAlchemy
+    from .engine import ReplayOptions  # noqa: PLC0415 - the replay imports the recorder
     from .run import backtest  # noqa: PLC0415 - same
 
     return await backtest(

@@ -47,6 +47,7 @@ from .sandbox import RecordedCall, Sandbox
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+    from integrations.recorder.queries import ConnectionSource
 
 _LOGGER = logging.getLogger(__name__)
 #: Readers of a raw state row's time, entity (recorder id) and state.
@@ -164,12 +165,13 @@ def replay_config(
 
 
 class Replay:
-    """One automation replayed over ``[start, end)`` of the recorder's database."""
+    """One automation replayed over ``[start, end)`` of the recorder's database (``recorder``:
+    the ``Recorder``, or anything else that opens its read connections)."""
 
     def __init__(
         self,
         live: Runtime,
-        engine: Any,
+        recorder: ConnectionSource,
         *,
         item_id: str,
         raw_config: dict[str, Any],
@@ -180,7 +182,7 @@ class Replay:
         options: ReplayOptions,
     ) -> None:
         self._live = live
-        self._engine = engine
+        self._recorder = recorder
         self.item_id = item_id
         self._raw = raw_config
         self._validated = validated
@@ -208,7 +210,7 @@ class Replay:
         """Replay the period; stops early at the options' limits or when ``cancel`` is set."""
         options = self.options
         history = RecordedHistory(
-            self._engine, self.start.timestamp(), self.end.timestamp(), options.chunk_rows
+            self._recorder, self.start.timestamp(), self.end.timestamp(), options.chunk_rows
         )
         sandbox = Sandbox(self._live, self.start)
         self._sandbox = sandbox

@@ -3,7 +3,9 @@
 The states and the events of ``[start, end)`` are read by keyset pagination (time, then id) in
 chunks of ``chunk_rows`` rows each, through the ``last_updated_ts`` / ``time_fired_ts`` indexes,
 and merged by time. The next chunk is read while the current one is replayed, so the database
-thread and the loop work at the same time; at most two chunks of each table are in memory.
+thread and the loop work at the same time; at most two chunks of each table are in memory. The
+statements are SQL text on the recorder's own connections (``Recorder.connect()``), the same on
+SQLite and PostgreSQL: a replay does not load SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from integrations.recorder.models import (
-    EventData,
-    Events,
-    EventTypes,
-    StateAttributes,
-    States,
+from integrations.recorder.queries import (
+    ConnectionSource,
+    chunks,
+    lookup_metadata_ids,
+    read_start_rows,
 )
-from integrations.recorder.queries import chunks, fetch_rows, lookup_metadata_ids, read_start_rows
+from integrations.recorder.sql import in_list
 from integrations.recorder.util import json_loads
+
+if TYPE_CHECKING:
+    from integrations.recorder.sql import Connection
 
 #: A recorded state change: (time, entity_id, state or None (removed), attributes, last_changed).
 StateItem = tuple[float, str, str | None, Mapping[str, Any], float]
@@ -45,6 +46,28 @@ _META_OF = itemgetter(ROW_META)
 _ATTRS_OF = itemgetter(ROW_ATTRS)
 
 
+#: The next ``:rows`` state rows after ``(:ts, :id)`` and before ``:end_ts``, in (time, id) order.
+_STATE_CHUNK = """
+SELECT last_updated_ts, state_id, metadata_id, state, attributes_id, last_changed_ts
+FROM states
+WHERE last_updated_ts >= :ts AND last_updated_ts < :end_ts
+    AND NOT (last_updated_ts = :ts AND state_id <= :id)
+ORDER BY last_updated_ts, state_id
+LIMIT :rows
+"""
+#: The same for events, with their type and data.
+_EVENT_CHUNK = """
+SELECT e.time_fired_ts, e.event_id, t.event_type, d.shared_data
+FROM events e
+JOIN event_types t ON t.event_type_id = e.event_type_id
+LEFT JOIN event_data d ON d.data_id = e.data_id
+WHERE e.time_fired_ts >= :ts AND e.time_fired_ts < :end_ts
+    AND NOT (e.time_fired_ts = :ts AND e.event_id <= :id)
+ORDER BY e.time_fired_ts, e.event_id
+LIMIT :rows
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Extent:
     """What the recorder holds: its oldest and newest rows (None when it holds none)."""
@@ -56,8 +79,10 @@ class Extent:
 class RecordedHistory:
     """Reads one period of the recorder's database; one instance per replay."""
 
-    def __init__(self, engine: Any, start_ts: float, end_ts: float, chunk_rows: int) -> None:
-        self._engine = engine
+    def __init__(
+        self, recorder: ConnectionSource, start_ts: float, end_ts: float, chunk_rows: int
+    ) -> None:
+        self._recorder = recorder
         self.start_ts = start_ts
         self.end_ts = end_ts
         self.chunk_rows = chunk_rows
@@ -76,17 +101,16 @@ class RecordedHistory:
 
     async def extent(self) -> Extent:
         """The recorder's oldest and newest state rows."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(func.min(States.last_updated_ts), func.max(States.last_updated_ts))
-                )
-            ).one()
-        return Extent(row[0], row[1])
+        async with self._recorder.connect() as conn:
+            rows = await conn.execute(
+                "SELECT min(last_updated_ts), max(last_updated_ts) FROM states"
+            )
+        oldest, newest = rows[0]
+        return Extent(oldest, newest)
 
     async def start_states(self) -> list[StateItem]:
         """Every entity's state at the start of the period (its latest row before it)."""
-        async with self._engine.connect() as conn:
+        async with self._recorder.connect() as conn:
             self._learn(await lookup_metadata_ids(conn, None))
             rows = await read_start_rows(conn, self._entity_ids, self.start_ts)
             await self._load_attributes(conn, {r[1] for r in rows.values() if r[1] is not None})
@@ -102,13 +126,15 @@ class RecordedHistory:
             self.seen_meta.add(metadata_id)
         return items
 
-    async def _load_attributes(self, conn: AsyncConnection, ids: set[int]) -> None:
+    async def _load_attributes(self, conn: Connection, ids: set[int]) -> None:
         missing = ids - self._attributes.keys()
         for chunk in chunks(missing):
-            stmt = select(StateAttributes.attributes_id, StateAttributes.shared_attrs).where(
-                StateAttributes.attributes_id.in_(chunk)
+            placeholders, params = in_list("attributes_id", chunk)
+            sql = (
+                "SELECT attributes_id, shared_attrs FROM state_attributes "  # noqa: S608 - placeholders
+                f"WHERE attributes_id IN ({placeholders})"
             )
-            for attributes_id, text in (await conn.execute(stmt)).all():
+            for attributes_id, text in await conn.execute(sql, params):
                 try:
                     value = json_loads(text) if text else {}
                 except ValueError:
@@ -119,27 +145,9 @@ class RecordedHistory:
 
     async def _state_chunk(self, after: tuple[float, int]) -> list[Sequence[Any]]:
         ts, state_id = after
-        stmt = (
-            select(
-                States.last_updated_ts,
-                States.state_id,
-                States.metadata_id,
-                States.state,
-                States.attributes_id,
-                States.last_changed_ts,
-            )
-            .where(
-                and_(
-                    States.last_updated_ts >= ts,
-                    States.last_updated_ts < self.end_ts,
-                    ~and_(States.last_updated_ts == ts, States.state_id <= state_id),
-                )
-            )
-            .order_by(States.last_updated_ts, States.state_id)
-            .limit(self.chunk_rows)
-        )
-        async with self._engine.connect() as conn:
-            rows = list(await fetch_rows(conn, stmt))
+        params = {"ts": ts, "id": state_id, "end_ts": self.end_ts, "rows": self.chunk_rows}
+        async with self._recorder.connect() as conn:
+            rows = await conn.execute(_STATE_CHUNK, params)
             metas = set(map(_META_OF, rows))
             self.seen_meta |= metas
             if metas - self._entity_ids.keys():
@@ -151,24 +159,9 @@ class RecordedHistory:
 
     async def _event_chunk(self, after: tuple[float, int]) -> list[Sequence[Any]]:
         ts, event_id = after
-        stmt = (
-            select(
-                Events.time_fired_ts, Events.event_id, EventTypes.event_type, EventData.shared_data
-            )
-            .join(EventTypes, EventTypes.event_type_id == Events.event_type_id)
-            .outerjoin(EventData, EventData.data_id == Events.data_id)
-            .where(
-                and_(
-                    Events.time_fired_ts >= ts,
-                    Events.time_fired_ts < self.end_ts,
-                    ~and_(Events.time_fired_ts == ts, Events.event_id <= event_id),
-                )
-            )
-            .order_by(Events.time_fired_ts, Events.event_id)
-            .limit(self.chunk_rows)
-        )
-        async with self._engine.connect() as conn:
-            return list(await fetch_rows(conn, stmt))
+        params = {"ts": ts, "id": event_id, "end_ts": self.end_ts, "rows": self.chunk_rows}
+        async with self._recorder.connect() as conn:
+            return await conn.execute(_EVENT_CHUNK, params)
 
     def _learn(self, found: Mapping[int, str]) -> None:
         self._entity_ids.update(found)

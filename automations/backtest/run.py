@@ -19,6 +19,7 @@ from .report import build_report
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+    from integrations.recorder.core import Recorder
 
 __all__ = ["BacktestError", "ReplayOptions", "backtest"]
 
@@ -31,15 +32,15 @@ class BacktestError(EdgewiseError):
 _RUNNING: RuntimeKey[asyncio.Lock] = RuntimeKey("automations.backtest.running")
 
 
-def _engine(runtime: Runtime) -> tuple[Any, int | None]:
-    """The recorder's database engine and how many days it keeps."""
+def _recorder(runtime: Runtime) -> tuple[Recorder, int | None]:
+    """The running recorder and how many days it keeps."""
     from integrations.recorder.core import RECORDER  # noqa: PLC0415 - only when used
 
     recorder = runtime.data.get(RECORDER)
     if recorder is None or not recorder.database_ready:
         raise BacktestError("The recorder is not running: there is no history to replay")
     keep = getattr(recorder.config, "purge_keep_days", None)
-    return recorder.engine, keep
+    return recorder, keep
 
 
 async def backtest(
@@ -103,7 +104,7 @@ async def _backtest(
     manager = runtime.data.get(AutomationManager.KEY)
     if manager is None:
         raise BacktestError("The automation integration is not running")
-    engine, keep_days = _engine(runtime)
+    recorder, keep_days = _recorder(runtime)
     now = runtime.clock.now()
     if keep_days is not None and start < now - timedelta(days=keep_days):
         raise BacktestError(
@@ -116,7 +117,7 @@ async def _backtest(
     validated, inputs = await manager.validate_item(candidate, new_id)
     replay = Replay(
         runtime,
-        engine,
+        recorder,
         item_id=new_id,
         raw_config=candidate,
         validated=validated,
@@ -127,7 +128,7 @@ async def _backtest(
     )
     from .history import RecordedHistory  # noqa: PLC0415 - imports the recorder
 
-    extent = await RecordedHistory(engine, 0, 0, 1).extent()
+    extent = await RecordedHistory(recorder, 0, 0, 1).extent()
     if extent.newest is None or extent.newest < start.timestamp():
         raise BacktestError(
             f"The recorder has no history from {start.isoformat()} on: nothing to replay"
@@ -142,7 +143,7 @@ async def _backtest(
     if existing is not None and dict(existing.raw_config) != dict(candidate):
         current = await Replay(
             runtime,
-            engine,
+            recorder,
             item_id=item_id or new_id,
             raw_config=dict(existing.raw_config),
             validated=existing.config,

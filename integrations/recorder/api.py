@@ -142,7 +142,7 @@ def _history_handler(
 
         The JSON is built straight from the database rows (``get_significant_states_json``).
         """
-        from .history import get_significant_states_json  # noqa: PLC0415 - SQLAlchemy
+        from .history import get_significant_states_json  # noqa: PLC0415 - on first use
 
         period = _period(request)
         if isinstance(period, web.Response):
@@ -231,11 +231,11 @@ def _logbook_handler(recorder: Recorder) -> Callable[[web.Request], Any]:
     @area_aware
     async def logbook(request: web.Request) -> web.StreamResponse:
         """``GET /api/logbook[/{timestamp}]``: state changes and notable events, oldest first."""
-        from .history import (  # noqa: PLC0415 - SQLAlchemy
+        from .history import (  # noqa: PLC0415 - on first use
             get_significant_states,
             state_changes_during_period,
         )
-        from .logbook import events_during_period  # noqa: PLC0415 - SQLAlchemy
+        from .logbook import events_during_period  # noqa: PLC0415 - on first use
 
         period = _period(request)
         if isinstance(period, web.Response):
@@ -347,7 +347,7 @@ def _downsampled(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], A
         points = field(msg, "points", int, 300)
         if not 1 <= points <= MAX_POINTS or end <= start:
             raise InvalidMessage(f"need 1 <= points <= {MAX_POINTS} and end_time after start_time")
-        from .history import get_downsampled  # noqa: PLC0415 - SQLAlchemy
+        from .history import get_downsampled  # noqa: PLC0415 - on first use
 
         if not entity_ids:
             conn.send(result_message(msg["id"], {}))

@@ -8,24 +8,24 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from sqlalchemy import Float, Integer, and_, cast, func, literal, not_, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
-
-from .models import States
 from .queries import (
     NO_VALUE_STATES,
     STATE,
-    SessionSource,
+    STATE_CHANGED,
+    ConnectionSource,
+    chunks,
     iso,
     lookup_metadata_ids,
     period_clause,
     read_start_rows,
-    state_changed,
     timestamp_of,
 )
+from .sql import in_list
+
+if TYPE_CHECKING:
+    from .sql import Connection
 
 
 class DownsampledBucket(TypedDict):
@@ -48,16 +48,21 @@ class DownsampledChange(TypedDict):
 Downsampled = list[DownsampledBucket] | list[DownsampledChange]
 
 
-def _looks_numeric(dialect: str) -> ColumnElement[bool]:
+#: A state that is one number, as PostgreSQL's CAST reads it (``_looks_numeric``).
+_NUMBER_PATTERN = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+
+
+def _looks_numeric(dialect: str) -> str:
     """True where the state reads as a number, so that casting it is safe and meaningful.
 
     On SQLite, a state that starts with a digit, a sign or a point (two string comparisons, the
     cheapest test there is; CAST reads the leading number of anything else). PostgreSQL's CAST
-    fails on anything but a number, so there the whole state must be one.
+    fails on anything but a number, so there the whole state must be one (the pattern is the
+    parameter ``:number_pattern``, ``_NUMBER_PATTERN``).
     """
     if dialect == "sqlite":
-        return and_(States.state >= "+", States.state < ":")
-    return States.state.regexp_match(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
+        return "(state >= '+' AND state < ':')"
+    return "(state ~ :number_pattern)"
 
 
 #: One query per entity on SQLite: a scan of each bucket's rows in order, through the states
@@ -66,8 +71,7 @@ def _looks_numeric(dialect: str) -> ColumnElement[bool]:
 #: read back exactly: how many rows, how many of them numbers, and the numbers' mean, min, max.
 #: ``LIMIT -1`` keeps the inner query whole, so that each row's state is cast once, not once per
 #: aggregate.
-_SQLITE_BUCKETS = text(
-    """
+_SQLITE_BUCKETS = """
 WITH RECURSIVE buckets(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM buckets WHERE i < :last)
 SELECT i, (
     SELECT printf('%d %d %!.17g %!.17g %!.17g', count(*), count(v), avg(v), min(v), max(v))
@@ -80,13 +84,12 @@ SELECT i, (
     )
 ) FROM buckets
 """
-)
 
 _Bucket = tuple[int, float, float, float, int]  # index, mean, min, max, count
 
 
 async def _buckets_sqlite(
-    conn: AsyncConnection, metadata_id: int, *, start_ts: float, end_ts: float, points: int
+    conn: Connection, metadata_id: int, *, start_ts: float, end_ts: float, points: int
 ) -> tuple[list[_Bucket], int]:
     """The entity's buckets that hold a number, and how many rows the period has in all."""
     params = {
@@ -107,33 +110,47 @@ async def _buckets_sqlite(
     return buckets, rows
 
 
+#: Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted).
+#: ``floor``, not CAST alone: PostgreSQL's CAST rounds to the nearest integer.
+_GROUPED_BUCKETS = """
+SELECT metadata_id, bucket, avg(v), min(v), max(v), count(*) FROM (
+    SELECT metadata_id,
+        LEAST(
+            CAST(floor(
+                (last_updated_ts - CAST(:start AS DOUBLE PRECISION))
+                / CAST(:width AS DOUBLE PRECISION)
+            ) AS INTEGER),
+            CAST(:last AS INTEGER)
+        ) AS bucket,
+        CAST(state AS DOUBLE PRECISION) AS v
+    FROM states
+    WHERE metadata_id IN ({ids}) AND {period} AND {numeric}
+) AS numbers
+GROUP BY metadata_id, bucket
+ORDER BY metadata_id, bucket
+"""
+
+
 async def _buckets_grouped(
-    conn: AsyncConnection, metadata_ids: list[int], *, start_ts: float, end_ts: float, points: int
+    conn: Connection, metadata_ids: list[int], *, start_ts: float, end_ts: float, points: int
 ) -> dict[int, list[_Bucket]]:
-    """Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted)."""
-    width = (end_ts - start_ts) / points
-    offset = (States.last_updated_ts - literal(start_ts, Float)) / literal(width, Float)
-    # floor, not CAST alone: PostgreSQL's CAST rounds to the nearest integer.
-    bucket = func.least(cast(func.floor(offset), Integer), points - 1).label("bucket")
-    value = cast(States.state, Float)
-    stmt = (
-        select(
-            States.metadata_id, bucket, func.avg(value), func.min(value), func.max(value),
-            func.count(),
-        )
-        .where(
-            States.metadata_id.in_(metadata_ids),
-            period_clause(start_ts, end_ts),
-            _looks_numeric(conn.dialect.name),
-        )
-        .group_by(States.metadata_id, bucket)
-        .order_by(States.metadata_id, bucket)
-    )  # fmt: skip
+    """Every entity's buckets, by ``GROUP BY`` (for a database server)."""
+    period, period_params = period_clause(start_ts, end_ts)
+    numeric = _looks_numeric(conn.dialect)
     result: dict[int, list[_Bucket]] = {}
-    for metadata_id, index, mean, low, high, count in await conn.execute(stmt):
-        result.setdefault(metadata_id, []).append(
-            (index, float(mean), float(low), float(high), count)
-        )
+    for chunk in chunks(metadata_ids):
+        ids, params = in_list("metadata_id", chunk)
+        params |= period_params | {
+            "start": start_ts,
+            "width": (end_ts - start_ts) / points,
+            "last": points - 1,
+            "number_pattern": _NUMBER_PATTERN,
+        }
+        sql = _GROUPED_BUCKETS.format(ids=ids, period=period, numeric=numeric)
+        for metadata_id, index, mean, low, high, count in await conn.execute(sql, params):
+            result.setdefault(metadata_id, []).append(
+                (index, float(mean), float(low), float(high), count)
+            )
     return result
 
 
@@ -145,24 +162,28 @@ def _bucket_items(buckets: list[_Bucket], start_ts: float, width: float) -> list
 
 
 async def _textual(
-    conn: AsyncConnection, metadata_ids: list[int], start_ts: float, end_ts: float
+    conn: Connection, metadata_ids: list[int], start_ts: float, end_ts: float
 ) -> set[int]:
     """The entities with a state in the period that is no number (unknown/unavailable aside)."""
-    stmt = (
-        select(States.metadata_id)
-        .where(
-            States.metadata_id.in_(metadata_ids),
-            period_clause(start_ts, end_ts),
-            not_(_looks_numeric(conn.dialect.name)),
-            States.state.not_in(NO_VALUE_STATES),
+    period, period_params = period_clause(start_ts, end_ts)
+    no_values, no_value_params = in_list("no_value", NO_VALUE_STATES)
+    numeric = _looks_numeric(conn.dialect)
+    found: set[int] = set()
+    for chunk in chunks(metadata_ids):
+        ids, params = in_list("metadata_id", chunk)
+        params |= period_params | no_value_params
+        if conn.dialect != "sqlite":
+            params["number_pattern"] = _NUMBER_PATTERN
+        sql = (
+            f"SELECT metadata_id FROM states WHERE metadata_id IN ({ids}) AND {period} "  # noqa: S608 - placeholders
+            f"AND NOT {numeric} AND state NOT IN ({no_values}) GROUP BY metadata_id"
         )
-        .group_by(States.metadata_id)
-    )
-    return set((await conn.scalars(stmt)).all())
+        found.update(row[0] for row in await conn.execute(sql, params))
+    return found
 
 
 async def get_downsampled(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     entity_ids: Sequence[str],
     start: datetime,
     end: datetime,
@@ -187,13 +208,12 @@ async def get_downsampled(
     if points < 1 or end_ts <= start_ts:
         raise ValueError(f"need points >= 1 and end after start, got {points}, {start}, {end}")
     width = (end_ts - start_ts) / points
-    async with recorder.session() as session:
-        conn = await session.connection()
+    async with recorder.connect() as conn:
         meta = await lookup_metadata_ids(conn, entity_ids)
         if not meta:
             return {}
         buckets: dict[int, list[_Bucket]] = {}
-        if conn.dialect.name == "sqlite":
+        if conn.dialect == "sqlite":
             for metadata_id in meta:
                 entity_buckets, rows = await _buckets_sqlite(
                     conn, metadata_id, start_ts=start_ts, end_ts=end_ts, points=points
@@ -227,7 +247,7 @@ async def get_downsampled(
 
 
 async def _downsampled_changes(
-    conn: AsyncConnection,
+    conn: Connection,
     meta: dict[int, str],
     *,
     start_ts: float,
@@ -236,17 +256,16 @@ async def _downsampled_changes(
     points: int,
 ) -> dict[str, Downsampled]:
     """The last state change of each bucket, with the state at ``start`` in bucket 0."""
-    stmt = (
-        select(States.metadata_id, States.last_updated_ts, States.state)
-        .where(
-            States.metadata_id.in_(list(meta)),
-            period_clause(start_ts, end_ts),
-            state_changed(),
-            States.state.is_not(None),
+    period, period_params = period_clause(start_ts, end_ts)
+    rows: list[tuple[int, float, str]] = []
+    for chunk in chunks(meta):
+        ids, params = in_list("metadata_id", chunk)
+        sql = (
+            "SELECT metadata_id, last_updated_ts, state FROM states "  # noqa: S608 - placeholders
+            f"WHERE metadata_id IN ({ids}) AND {period} AND {STATE_CHANGED} "
+            "AND state IS NOT NULL ORDER BY metadata_id, last_updated_ts, state_id"
         )
-        .order_by(States.metadata_id, States.last_updated_ts, States.state_id)
-    )
-    rows = (await conn.execute(stmt)).all()
+        rows += await conn.execute(sql, params | period_params)
     start_rows = await read_start_rows(conn, meta, start_ts)
     by_entity = {m: list(g) for m, g in itertools.groupby(rows, key=lambda r: r[0])}
     result: dict[str, Downsampled] = {}

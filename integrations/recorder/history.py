@@ -20,10 +20,12 @@ The functions:
 * ``state_changes_during_period`` -> the changes of the state string (newest first, limited).
 * ``get_downsampled`` -> N buckets per series for charts, computed by the database.
 
-Long results are fetched from the driver as plain tuples (``fetch_rows``), not SQLAlchemy rows. The
-database work runs off the loop (in the driver's thread, or on the server); turning rows into
-States or JSON runs on it, about a tenth of a second for 86,400 rows on a small machine
-(``bench/recorder.py``). Charts should ask for ``minimal_response`` or ``get_downsampled``.
+The statements are SQL text that runs the same on SQLite and PostgreSQL (``sql.py``); rows come
+back as tuples. The first argument is anything with ``connect()`` (``ConnectionSource``): the
+``Recorder``, or a ``sql.Database``. The database work runs off the loop (in aiosqlite's thread,
+or on the server); turning rows into States or JSON runs on it, about a tenth of a second for
+86,400 rows on a small machine (``bench/recorder.py``). Charts should ask for
+``minimal_response`` or ``get_downsampled``.
 """
 
 from __future__ import annotations
@@ -35,18 +37,14 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 from ulid_transform import ulid_now
 
 from core.context import Context
 from core.state import State
 
 from .downsample import Downsampled, DownsampledBucket, DownsampledChange, get_downsampled
-from .models import StateAttributes, States
 from .queries import (
     ATTRS,
     CHANGED,
@@ -56,23 +54,27 @@ from .queries import (
     NO_VALUE_STATES,
     ROW_COLUMNS,
     STATE,
+    STATE_CHANGED,
     UPDATED,
-    SessionSource,
+    ConnectionSource,
     StateRow,
     chunks,
-    fetch_rows,
     lookup_metadata_ids,
     period_clause,
     read_start_rows,
-    state_changed,
     timestamp_of,
 )
+from .sql import in_list
 from .util import bytes_to_context_id, json_loads
+
+if TYPE_CHECKING:
+    from .sql import Connection
 
 __all__ = [
     "NEED_ATTRIBUTE_DOMAINS",
     "NO_VALUE_STATES",
     "SIGNIFICANT_DOMAINS",
+    "ConnectionSource",
     "Downsampled",
     "DownsampledBucket",
     "DownsampledChange",
@@ -80,7 +82,6 @@ __all__ = [
     "MinimalState",
     "RecordedContext",
     "RecordedState",
-    "SessionSource",
     "get_downsampled",
     "get_significant_states",
     "get_significant_states_json",
@@ -220,44 +221,53 @@ class _Decoder:
         return out
 
 
-async def _attribute_texts(conn: AsyncConnection, ids: set[int]) -> dict[int, str]:
+async def _attribute_texts(conn: Connection, ids: set[int]) -> dict[int, str]:
     """``attributes_id → JSON`` for ``ids``: fetched once each, not once per row."""
     texts: dict[int, str] = {}
     for chunk in chunks(ids):
-        stmt = select(StateAttributes.attributes_id, StateAttributes.shared_attrs).where(
-            StateAttributes.attributes_id.in_(chunk)
+        placeholders, params = in_list("attributes_id", chunk)
+        sql = (
+            "SELECT attributes_id, shared_attrs FROM state_attributes "  # noqa: S608 - placeholders
+            f"WHERE attributes_id IN ({placeholders})"
         )
-        texts.update((await conn.execute(stmt)).all())
+        texts.update(await conn.execute(sql, params))
     return texts
 
 
 async def _entity_rows(
-    conn: AsyncConnection,
+    conn: Connection,
     meta: Mapping[int, str],
-    where: Sequence[ColumnElement[bool]],
+    where: str,
+    params: Mapping[str, Any],
     *,
     significant_changes_only: bool,
     descending: bool = False,
     limit: int | None = None,
 ) -> dict[int, Sequence[StateRow]]:
-    """Each entity's rows in time order, one indexed query per entity (no rows: absent)."""
+    """Each entity's rows in time order, one indexed query per entity (no rows: absent).
+
+    ``where`` is a condition on ``states`` with ``params``; ties of time are broken by
+    ``state_id``.
+    """
     by_entity: dict[int, Sequence[StateRow]] = {}
-    ts_order = States.last_updated_ts.desc() if descending else States.last_updated_ts
-    id_order = States.state_id.desc() if descending else States.state_id
+    order = "last_updated_ts DESC, state_id DESC" if descending else "last_updated_ts, state_id"
+    tail = f" ORDER BY {order}" + ("" if limit is None else " LIMIT :limit")
+    base = f"SELECT {ROW_COLUMNS} FROM states WHERE metadata_id = :metadata_id AND {where}"  # noqa: S608 - constant text
+    all_rows = base + tail
+    changed_rows = f"{base} AND {STATE_CHANGED}{tail}"
+    values = {**params, "limit": limit} if limit is not None else dict(params)
     for metadata_id, entity_id in meta.items():
-        conditions = [States.metadata_id == metadata_id, *where]
+        sql = all_rows
         if significant_changes_only and entity_id.partition(".")[0] not in SIGNIFICANT_DOMAINS:
-            conditions.append(state_changed())
-        stmt = select(*ROW_COLUMNS).where(*conditions).order_by(ts_order, id_order)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        if rows := await fetch_rows(conn, stmt):
+            sql = changed_rows
+        values["metadata_id"] = metadata_id
+        if rows := await conn.execute(sql, values):
             by_entity[metadata_id] = rows
     return by_entity
 
 
 async def get_significant_states(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     start: datetime,
     end: datetime | None = None,
     entity_ids: Sequence[str] | None = None,
@@ -270,7 +280,7 @@ async def get_significant_states(
     """The states of ``entity_ids`` (every recorded entity when None) during ``[start, end)``.
 
     Args:
-        recorder: the recorder (anything that opens read sessions).
+        recorder: the recorder (anything that opens read connections).
         start: the start of the period; naive datetimes are UTC.
         end: the end of the period (excluded); None for "until now".
         entity_ids: the entities; the result keeps their order.
@@ -322,7 +332,7 @@ async def get_significant_states(
 
 
 async def get_significant_states_json(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     start: datetime,
     end: datetime | None = None,
     entity_ids: Sequence[str] | None = None,
@@ -461,7 +471,7 @@ class _Significant(NamedTuple):
 
 
 async def _significant_rows(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     start_ts: float,
     end_ts: float | None,
     entity_ids: Sequence[str] | None,
@@ -472,16 +482,13 @@ async def _significant_rows(
     no_attributes: bool,
 ) -> _Significant:
     """The rows of ``get_significant_states`` (same arguments, as POSIX times)."""
-    async with recorder.session() as session:
-        conn = await session.connection()
+    async with recorder.connect() as conn:
         meta = await lookup_metadata_ids(conn, entity_ids)
         if not meta:
             return _Significant({}, {}, {}, {}, {})
+        period, params = period_clause(start_ts, end_ts)
         by_entity = await _entity_rows(
-            conn,
-            meta,
-            [period_clause(start_ts, end_ts)],
-            significant_changes_only=significant_changes_only,
+            conn, meta, period, params, significant_changes_only=significant_changes_only
         )
         start_rows = await read_start_rows(conn, meta, start_ts) if include_start_time_state else {}
         # minimal_response: which rows stay, and which of them are full States.
@@ -525,7 +532,7 @@ def _minimal_plan(
 
 
 async def state_changes_during_period(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     start: datetime,
     end: datetime | None = None,
     entity_id: str | None = None,
@@ -538,7 +545,7 @@ async def state_changes_during_period(
     """The changes of the state string of ``entity_id`` (every entity when None) in a period.
 
     Args:
-        recorder: the recorder (anything that opens read sessions).
+        recorder: the recorder (anything that opens read connections).
         start: the start of the period; naive datetimes are UTC.
         end: the end of the period (excluded); None for "until now".
         entity_id: the entity.
@@ -553,14 +560,20 @@ async def state_changes_during_period(
     """
     start_ts = timestamp_of(start)
     end_ts = timestamp_of(end) if end is not None else None
-    async with recorder.session() as session:
-        conn = await session.connection()
+    async with recorder.connect() as conn:
         meta = await lookup_metadata_ids(conn, None if entity_id is None else [entity_id])
         if not meta:
             return {}
-        where = [period_clause(start_ts, end_ts), state_changed(), States.state.is_not(None)]
+        period, params = period_clause(start_ts, end_ts)
+        where = f"{period} AND {STATE_CHANGED} AND state IS NOT NULL"
         by_entity = await _entity_rows(
-            conn, meta, where, significant_changes_only=False, descending=descending, limit=limit
+            conn,
+            meta,
+            where,
+            params,
+            significant_changes_only=False,
+            descending=descending,
+            limit=limit,
         )
         start_rows: dict[int, StateRow] = {}
         if include_start_time_state:

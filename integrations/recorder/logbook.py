@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from .history import SessionSource
-from .models import EventData, Events, EventTypes
+from .queries import ConnectionSource
+from .sql import in_list
 from .util import bytes_to_context_id, json_loads
 
 
@@ -26,8 +24,20 @@ class RecordedEvent:
     context_parent_id: str | None
 
 
+#: The recorded events of some types in a period, oldest first (``{types}``, ``{period}``).
+_EVENTS = """
+SELECT t.event_type, d.shared_data, e.time_fired_ts, e.context_id_bin, e.context_user_id,
+    e.context_parent_id_bin
+FROM events e
+JOIN event_types t ON e.event_type_id = t.event_type_id
+LEFT JOIN event_data d ON e.data_id = d.data_id
+WHERE t.event_type IN ({types}) AND {period}
+ORDER BY e.time_fired_ts, e.event_id
+"""
+
+
 async def events_during_period(
-    recorder: SessionSource,
+    recorder: ConnectionSource,
     start: datetime,
     end: datetime | None,
     event_types: Sequence[str],
@@ -35,29 +45,14 @@ async def events_during_period(
     """The events of ``event_types`` fired in ``[start, end)``, oldest first."""
     if not event_types:
         return []
-    where = [
-        EventTypes.event_type.in_(list(event_types)),
-        Events.time_fired_ts >= start.timestamp(),
-    ]
+    types, params = in_list("event_type", event_types)
+    params["start_ts"] = start.timestamp()
+    period = "e.time_fired_ts >= :start_ts"
     if end is not None:
-        where.append(Events.time_fired_ts < end.timestamp())
-    stmt = (
-        select(
-            EventTypes.event_type,
-            EventData.shared_data,
-            Events.time_fired_ts,
-            Events.context_id_bin,
-            Events.context_user_id,
-            Events.context_parent_id_bin,
-        )
-        .join(EventTypes, Events.event_type_id == EventTypes.event_type_id)
-        .outerjoin(EventData, Events.data_id == EventData.data_id)
-        .where(*where)
-        .order_by(Events.time_fired_ts, Events.event_id)
-    )
-    async with recorder.session() as session:
-        conn = await session.connection()
-        rows = (await conn.execute(stmt)).all()
+        period += " AND e.time_fired_ts < :end_ts"
+        params["end_ts"] = end.timestamp()
+    async with recorder.connect() as conn:
+        rows = await conn.execute(_EVENTS.format(types=types, period=period), params)
     return [
         RecordedEvent(
             event_type=row[0],

@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
-from sqlalchemy import select
-
-from .models import Statistics, StatisticsMeta, StatisticsShortTerm
+from .queries import chunks
+from .sql import in_list
 from .statistics import (
     HOUR,
     PERIODS,
     SHORT_TERM_PERIOD,
     STATISTIC_TYPES,
     Period,
-    StatisticsRecorder,
     StatisticsRow,
     StatisticType,
     aware_utc,
 )
-from .statistics_compile import LastStat, StatisticsTable, last_stats
 from .units import Conversion, check_units, conversion
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+    from .sql import Connection
+
+
+class StatisticsReader(Protocol):
+    """What reading statistics needs of the recorder (``core.Recorder`` fits)."""
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime the recorder belongs to (its time zone makes the calendar periods)."""
+
+    def connect(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reading."""
+
+
+#: The tables of 5-minute and of hourly statistics (constants: they go into statement text).
+SHORT_TERM_TABLE: Final = "statistics_short_term"
+HOURLY_TABLE: Final = "statistics"
+#: The rows of some statistics in a period (``{table}``, ``{ids}``, ``{period}``).
+_ROWS = """
+SELECT metadata_id, start_ts, mean, min, max, last_reset_ts, state, sum FROM {table}
+WHERE metadata_id IN ({ids}) AND {period}
+ORDER BY metadata_id, start_ts
+"""
 
 #: Row fields that are values (converted as such) and differences (converted by scale only).
 _VALUE_FIELDS = ("mean", "min", "max", "state")
@@ -91,7 +116,7 @@ def _reduce(rows: list[StatisticsRow], period: Period, tz: tzinfo) -> list[Stati
 
 
 async def statistics_during_period(
-    recorder: StatisticsRecorder,
+    recorder: StatisticsReader,
     start_time: datetime,
     end_time: datetime | None,
     statistic_ids: Collection[str] | None,
@@ -127,50 +152,38 @@ async def statistics_during_period(
     wanted: set[str] = set(STATISTIC_TYPES if types is None else types)
     start_ts = aware_utc(start_time, "start_time").timestamp()
     end_ts = aware_utc(end_time, "end_time").timestamp() if end_time is not None else None
-    table: StatisticsTable = StatisticsShortTerm if period == "5minute" else Statistics
+    table = SHORT_TERM_TABLE if period == "5minute" else HOURLY_TABLE
     duration = (SHORT_TERM_PERIOD if period == "5minute" else HOUR).total_seconds()
     tz = recorder.runtime.core.tzinfo
-    async with recorder.engine.connect() as conn:
-        meta_stmt = select(
-            StatisticsMeta.id, StatisticsMeta.statistic_id, StatisticsMeta.unit_of_measurement
-        )
-        if statistic_ids is not None:
-            meta_stmt = meta_stmt.where(StatisticsMeta.statistic_id.in_(list(statistic_ids)))
-        ids: dict[int, str] = {}
-        recorded_units: dict[str, str | None] = {}
-        for metadata_id, statistic_id, unit in await conn.execute(meta_stmt):
-            ids[metadata_id] = statistic_id
-            recorded_units[statistic_id] = unit
+    async with recorder.connect() as conn:
+        ids, recorded_units = await _metadata(conn, statistic_ids)
         if not ids:
             return {}
-        stmt = select(
-            table.metadata_id, table.start_ts, table.mean, table.min, table.max,
-            table.last_reset_ts, table.state, table.sum,
-        ).where(table.metadata_id.in_(list(ids)), table.start_ts >= start_ts)  # fmt: skip
-        if end_ts is not None:
-            stmt = stmt.where(table.start_ts < end_ts)
         raw: dict[str, list[StatisticsRow]] = {}
-        for metadata_id, ts, mean, low, high, last_reset, state, total in await conn.execute(
-            stmt.order_by(table.metadata_id, table.start_ts)
-        ):
-            raw.setdefault(ids[metadata_id], []).append(
-                StatisticsRow(
-                    start=ts, end=ts + duration, mean=mean, min=low, max=high,
-                    last_reset=last_reset, state=state, sum=total,
-                )
-            )  # fmt: skip
-        previous: dict[int, LastStat] = {}
+        period_sql = "start_ts >= :start_ts" + ("" if end_ts is None else " AND start_ts < :end_ts")
+        period_params = {"start_ts": start_ts} | ({} if end_ts is None else {"end_ts": end_ts})
+        for chunk in chunks(sorted(ids)):
+            placeholders, params = in_list("metadata_id", chunk)
+            sql = _ROWS.format(table=table, ids=placeholders, period=period_sql)
+            for metadata_id, ts, mean, low, high, last_reset, state, total in await conn.execute(
+                sql, params | period_params
+            ):
+                raw.setdefault(ids[metadata_id], []).append(
+                    StatisticsRow(
+                        start=ts, end=ts + duration, mean=mean, min=low, max=high,
+                        last_reset=last_reset, state=state, sum=total,
+                    )
+                )  # fmt: skip
+        previous: dict[int, float | None] = {}
         if "change" in wanted and raw:
             present = [mid for mid, sid in ids.items() if sid in raw]
-            previous = await last_stats(conn, table, present, start_ts)
-        await conn.rollback()
+            previous = await _sums_before(conn, table, present, start_ts)
     by_id = {sid: mid for mid, sid in ids.items()}
     result: dict[str, list[StatisticsRow]] = {}
     for statistic_id, table_rows in raw.items():
         rows = table_rows if period in ("5minute", "hour") else _reduce(table_rows, period, tz)
         if "change" in wanted:
-            before = previous.get(by_id[statistic_id])
-            prev_sum = (before.sum if before is not None else None) or 0.0
+            prev_sum = previous.get(by_id[statistic_id]) or 0.0
             for row in rows:
                 total = row.get("sum")
                 row["change"] = None if total is None else total - prev_sum
@@ -185,6 +198,54 @@ async def statistics_during_period(
             for row in rows
         ]
     return result
+
+
+async def _metadata(
+    conn: Connection, statistic_ids: Collection[str] | None
+) -> tuple[dict[int, str], dict[str, str | None]]:
+    """``id → statistic_id`` of the statistics asked for (all when None), and their units."""
+    select = "SELECT id, statistic_id, unit_of_measurement FROM statistics_meta"
+    if statistic_ids is None:
+        rows = await conn.execute(select)
+    else:
+        rows = []
+        for chunk in chunks(dict.fromkeys(statistic_ids)):
+            placeholders, params = in_list("statistic_id", chunk)
+            sql = f"{select} WHERE statistic_id IN ({placeholders})"
+            rows += await conn.execute(sql, params)
+    ids: dict[int, str] = {}
+    units: dict[str, str | None] = {}
+    for metadata_id, statistic_id, unit in rows:
+        ids[metadata_id] = statistic_id
+        units[statistic_id] = unit
+    return ids, units
+
+
+#: The sum of each statistic's latest row before ``:before_ts`` (through the unique index on
+#: ``(metadata_id, start_ts)``).
+_SUMS_BEFORE = """
+SELECT t.metadata_id, t.sum FROM {table} t
+JOIN (
+    SELECT m.id AS metadata_id, (
+        SELECT max(p.start_ts) FROM {table} p
+        WHERE p.metadata_id = m.id AND p.start_ts < :before_ts
+    ) AS start_ts
+    FROM statistics_meta m WHERE m.id IN ({ids})
+) latest ON t.metadata_id = latest.metadata_id AND t.start_ts = latest.start_ts
+"""
+
+
+async def _sums_before(
+    conn: Connection, table: str, metadata_ids: list[int], before_ts: float
+) -> dict[int, float | None]:
+    """``metadata_id → sum`` of each statistic's latest row before ``before_ts`` in ``table``
+    (absent: no row before)."""
+    sums: dict[int, float | None] = {}
+    for chunk in chunks(metadata_ids):
+        ids, params = in_list("metadata_id", chunk)
+        params["before_ts"] = before_ts
+        sums.update(await conn.execute(_SUMS_BEFORE.format(table=table, ids=ids), params))
+    return sums
 
 
 def _convert_rows(rows: list[StatisticsRow], convert: Conversion) -> None:

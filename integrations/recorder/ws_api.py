@@ -57,7 +57,7 @@ def compressed(item: HistoryItem, no_attributes: bool) -> dict[str, Any]:
 async def _history(
     recorder: Recorder, msg: dict[str, Any], entity_ids: list[str], start: datetime, end: datetime
 ) -> dict[str, list[dict[str, Any]]]:
-    from .history import get_significant_states  # noqa: PLC0415 - SQLAlchemy
+    from .history import get_significant_states  # noqa: PLC0415 - on first use
 
     no_attributes = bool(field(msg, "no_attributes", bool, False))
     await recorder.flush()
@@ -158,7 +158,7 @@ def _event_stream(recorder: Recorder) -> Callable[[Connection, dict[str, Any]], 
     async def logbook_event_stream(conn: Connection, msg: dict[str, Any]) -> None:
         """The logbook's state lines since ``start_time``, then new ones as they happen (of the
         entities in the user's areas)."""
-        from .history import state_changes_during_period  # noqa: PLC0415 - SQLAlchemy
+        from .history import state_changes_during_period  # noqa: PLC0415 - on first use
 
         entity_ids = field(msg, "entity_ids", list, None)
         runtime, user = conn.runtime, conn.user

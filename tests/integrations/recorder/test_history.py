@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from ulid_transform import ulid_at_time
 
 from core.runtime import Runtime
 from core.state import State
+from integrations.recorder import sql
 from integrations.recorder.core import get_recorder
 from integrations.recorder.history import (
     get_downsampled,
@@ -45,14 +50,20 @@ Row = tuple[float, str | None, Mapping[str, Any] | None]
 
 
 class Database:
-    """The read side the history queries need (``Recorder.session``) over a bare engine."""
+    """The read side the history queries need (``connect()``, as ``Recorder``'s) over a bare
+    database, and a SQLAlchemy session for the tests to write rows with."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, db: sql.Database) -> None:
         self.engine = engine
+        self.db = db
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
+    def connect(self) -> AbstractAsyncContextManager[sql.Connection]:
+        """A connection for reading, through ``sql.py`` as the recorder's."""
+        return self.db.connect()
+
     def session(self) -> AsyncSession:
-        """A session for reading or, in these tests, writing rows."""
+        """A session for writing rows."""
         return self._sessions()
 
 
@@ -125,11 +136,13 @@ async def insert_states(session: AsyncSession, entity_id: str, rows: Sequence[Ro
 async def db(db_url: str) -> AsyncIterator[Database]:
     """A database with the recorder's schema and no rows, on SQLite and on PostgreSQL."""
     engine = create_async_engine(db_url)
+    reader = sql.open_database(db_url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        yield Database(engine)
+        yield Database(engine, reader)
     finally:
+        await reader.dispose()
         await engine.dispose()
 
 
@@ -547,3 +560,84 @@ async def test_recorded_numbers_downsample_in_the_database(runtime: Runtime) -> 
     ]
     assert result["switch.pump"] == [{"t": _at(1).isoformat(), "state": "on"}]
     assert len(changes["sensor.power"]) == 61
+
+
+_NO_SQLALCHEMY_SCRIPT = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.modules["sqlalchemy"] = None  # any import of it now raises ImportError
+
+from automations.backtest.history import RecordedHistory
+from core.runtime import Runtime
+from integrations.recorder.core import get_recorder
+from integrations.recorder.history import (
+    get_downsampled, get_significant_states, get_significant_states_json,
+    state_changes_during_period,
+)
+from integrations.recorder.logbook import events_during_period
+from integrations.recorder.statistics_query import statistics_during_period
+
+
+async def main():
+    config = Path(sys.argv[1])
+    (config / "configuration.yaml").write_text(
+        "http:\\n  server_host: 127.0.0.1\\n  server_port: 0\\n"
+        "recorder:\\n  commit_interval: 0\\n  auto_purge: false\\n"
+    )
+    runtime = Runtime(config)
+    await runtime.start()
+    recorder = get_recorder(runtime)
+    print("status", await recorder.wait_started())
+    start = datetime.now(UTC) - timedelta(hours=1)
+    end = start + timedelta(hours=2)
+    for value in range(5):
+        runtime.states.set("sensor.power", str(value), {"unit_of_measurement": "W"})
+    runtime.bus.fire("logbook_entry", {"message": "hello"})
+    await recorder.flush()
+    found = await get_significant_states(recorder, start, end, ["sensor.power"])
+    print("history", len(found["sensor.power"]))
+    text = await get_significant_states_json(recorder, start, end, ["sensor.power"])
+    print("json", text.count('"sensor.power"'))
+    changes = await state_changes_during_period(recorder, start, end, "sensor.power")
+    print("changes", len(changes["sensor.power"]))
+    buckets = await get_downsampled(recorder, ["sensor.power"], start, end, 1)
+    print("downsampled", buckets["sensor.power"][0]["count"])
+    events = await events_during_period(recorder, start, end, ["logbook_entry"])
+    print("events", len(events))
+    print("statistics", await statistics_during_period(recorder, start, end, None, "hour"))
+    history = RecordedHistory(recorder, start.timestamp(), end.timestamp(), 2)
+    rows = [row async for chunk in history.states() for row in chunk]
+    print("replay", len(rows) >= 5)
+    await runtime.stop()
+
+
+asyncio.run(main())
+"""
+
+
+def test_reads_on_sqlite_need_no_sqlalchemy(tmp_path: Path) -> None:
+    """In a fresh process where SQLAlchemy cannot be imported: history, its JSON, state
+    changes, downsampled history, the logbook's events, statistics and the backtest's reader
+    all answer from a SQLite site (the schema is made in the recorder's child process)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_SQLALCHEMY_SCRIPT, str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines == {
+        "status": "ok",
+        "history": "5",
+        "json": "5",
+        "changes": "5",
+        "downsampled": "5",
+        "events": "1",
+        "statistics": "{}",
+        "replay": "True",
+    }
