@@ -71,6 +71,7 @@ load([n for n in names if n in group]); gc.collect()
 print(json.dumps({"mib": rss() - before, "all_mib": rss()}))
 """
 
+
 def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
