@@ -61,8 +61,6 @@ from .filters import EntityFilter, RecordFilter
 from .schema import RecorderConfig
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from core.runtime import Runtime
 
     from .database import RecorderDatabase
@@ -272,14 +270,6 @@ class Recorder:
     def dialect(self) -> str:
         """``"sqlite"`` or the database server's dialect name (``"postgresql"``)."""
         return self.database().db.dialect
-
-    async def sqlalchemy_engine(self) -> AsyncEngine:
-        """A SQLAlchemy engine on the recorder's database, once it is open (see ``ready()``).
-
-        For the few readers written with SQLAlchemy (the automation backtest's replay). On a
-        SQLite site this loads SQLAlchemy; everything else uses ``connect()``.
-        """
-        return await (await self.ready()).db.sqlalchemy_engine()
 
     async def ready(self) -> RecorderDatabase:
         """The open database, once the writer's first attempt to open it is over.

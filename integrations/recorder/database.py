@@ -36,7 +36,7 @@ from core.state import State
 
 from .const import ATTRIBUTES_CACHE_SIZE, SCHEMA_VERSION, STOP_FLUSH_TIMEOUT
 from .errors import SchemaTooNewError
-from .sql import Connection, Database, open_database
+from .sql import Connection, Database, ServerDatabase, open_database
 from .util import attrs_hash, context_id_to_bytes, json_dumps
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,11 +131,10 @@ class RecorderDatabase:
         upgrading loads SQLAlchemy, in a child process (``migration.migrate_in_child``), so the
         site never holds it. A server: in this process, on the engine's connection.
         """
-        if self.db.dialect != "sqlite":
+        if isinstance(self.db, ServerDatabase):
             from .migration import migrate  # noqa: PLC0415 - SQLAlchemy, loaded with the engine
 
-            engine = await self.db.sqlalchemy_engine()
-            async with engine.connect() as conn:
+            async with self.db.engine.connect() as conn:
                 await conn.run_sync(migrate)
             return
         async with self.db.connect() as conn:

@@ -28,14 +28,13 @@ import itertools
 import logging
 import re
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiosqlite
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = [
     "Connection",
@@ -179,11 +178,6 @@ class Database:
         """Whether ``err`` says the database could not be reached (as opposed to bad data)."""
         raise NotImplementedError
 
-    async def sqlalchemy_engine(self) -> AsyncEngine:
-        """A SQLAlchemy engine on this database, for the rare readers written with it (the
-        automation backtest's replay): it loads SQLAlchemy on a SQLite site."""
-        raise NotImplementedError
-
 
 def open_database(url: str) -> Database:
     """The database at a SQLAlchemy-style URL (``sqlite+aiosqlite:///...``,
@@ -246,7 +240,6 @@ class SqliteDatabase(Database):
         #: ``:memory:`` is one database per connection: every user shares the one.
         self._memory: aiosqlite.Connection | None = None
         self._memory_lock = asyncio.Lock()
-        self._engine: AsyncEngine | None = None
 
     async def _new_connection(self) -> aiosqlite.Connection:
         import aiosqlite  # noqa: PLC0415 - the recorder's writer loads it, not the site's start
@@ -329,38 +322,15 @@ class SqliteDatabase(Database):
         for conn in idle:
             with contextlib.suppress(Exception):
                 await conn.close()
-        if self._engine is not None:
-            engine, self._engine = self._engine, None
-            await engine.dispose()
 
     def errors(self) -> tuple[type[BaseException], ...]:
-        errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, TimeoutError)
-        if "sqlalchemy.exc" in sys.modules:
-            errors += (sys.modules["sqlalchemy.exc"].SQLAlchemyError,)
-        return errors
+        return (sqlite3.Error, OSError, TimeoutError)
 
     def is_connection_error(self, err: BaseException) -> bool:
         # Locked, missing, unreadable or full: SQLite's OperationalError, as SQLAlchemy sorts it.
         return isinstance(
             err, sqlite3.OperationalError | sqlite3.InterfaceError | OSError | TimeoutError
         )
-
-    async def sqlalchemy_engine(self) -> AsyncEngine:
-        if self._engine is None:
-            from sqlalchemy import event  # noqa: PLC0415 - only the backtest's replay needs it
-            from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
-
-            engine = create_async_engine(self.url)
-
-            @event.listens_for(engine.sync_engine, "connect")
-            def _set_pragmas(dbapi_connection: Any, _record: object) -> None:
-                cursor = dbapi_connection.cursor()
-                for pragma in SQLITE_PRAGMAS:
-                    cursor.execute(pragma)
-                cursor.close()
-
-            self._engine = engine
-        return self._engine
 
 
 # --- a database server, through SQLAlchemy ---------------------------------------------------
@@ -446,9 +416,6 @@ class ServerDatabase(Database):
         if isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError):
             return True
         return isinstance(err, DBAPIError) and err.connection_invalidated
-
-    async def sqlalchemy_engine(self) -> AsyncEngine:
-        return self.engine
 
 
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}

@@ -169,8 +169,8 @@ async def test_version_2_database_gets_the_covering_states_index(
 
     runtime = await make_runtime(db_url)
     recorder = recorder_of(runtime)
-    engine = await recorder.sqlalchemy_engine()
-    async with engine.connect() as conn:
+    async with orm_session(recorder) as session:
+        conn = await session.connection()
         versions = (
             await conn.scalars(select(SchemaChange.schema_version).order_by(SchemaChange.change_id))
         ).all()
