@@ -350,12 +350,17 @@ class Recorder:
         days = self.config.purge_keep_days if keep_days is None else keep_days
         task = asyncio.current_task()
         if task is not None:
-            # stop() cancels a purge in progress and waits for it before closing the database.
+            # stop() cancels a purge in progress and waits for it before closing the database;
+            # only while it is in progress: the caller's task goes on afterwards (and may be the
+            # one that stops the runtime).
             self._purges.add(task)
-            task.add_done_callback(self._purges.discard)
-        await purge_old_data(self, days)
-        if repack:
-            await repack_database(self)
+        try:
+            await purge_old_data(self, days)
+            if repack:
+                await repack_database(self)
+        finally:
+            if task is not None:
+                self._purges.discard(task)
 
     def forget_ids(
         self,

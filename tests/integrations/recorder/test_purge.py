@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from typing import Any
 
 from core.bus import Event
 from core.runtime import Runtime
+from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import Recorder
 from integrations.recorder.purge import purge_old_data, repack_database
 from tests._helpers import settle
@@ -232,3 +234,16 @@ def test_the_compile_and_the_purge_load_no_sqlalchemy_on_sqlite(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert lines == {"statistics": "True", "sqlalchemy": "False"}
+
+
+async def test_the_task_that_purged_can_then_stop_the_runtime(
+    make_runtime: MakeRuntime, sqlite_url: str
+) -> None:
+    """stop() cancels a purge in progress, not a task that purged earlier and went on: here the
+    same task purges and then stops the runtime (it used to be cancelled by its own stop)."""
+    runtime = await make_runtime(sqlite_url)
+    recorder = recorder_of(runtime)
+    await recorder.purge(keep_days=1)
+    async with asyncio.timeout(30):
+        await runtime.stop()
+    assert recorder.status is RecorderStatus.STOPPED
