@@ -22,6 +22,7 @@ CONF_CHILLER_KW_PER_TON: Final = "chiller_kw_per_ton"
 CONF_APPLIANCES: Final = "appliances"
 CONF_BASE_LOAD: Final = "base_load"
 CONF_SCHEDULES: Final = "schedules"
+CONF_PHYSICS: Final = "physics"
 CONF_MODBUS: Final = "modbus"
 CONF_BACNET: Final = "bacnet"
 CONF_TUYA: Final = "tuya"
@@ -93,3 +94,13 @@ class ApplianceKind(StrEnum):
     EV_CHARGER = "ev_charger"
     HEAT_PUMP = "heat_pump"
     FRIDGE = "fridge"
+
+
+class HomePhysics(StrEnum):
+    """What drives the simulated home's appliances and house meter."""
+
+    #: ``household.py``'s 1 s physics averaged to the meter's period (``playback.py``): the
+    #: houses the NILM model is trained on, kettle and microwave included.
+    HOUSEHOLD = "household"
+    #: ``home.py``'s event-driven appliance models, the meter read at each step.
+    SIMPLE = "simple"
