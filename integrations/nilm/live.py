@@ -59,6 +59,9 @@ Readings = list[tuple[float, str | None, Mapping[str, Any]]]
 #: What answers the recorded readings of the meter's power sensor before now.
 History = Callable[[], Awaitable[Readings]]
 
+#: The model of every NILM device (the panel leaves such devices out of meters and plant).
+DEVICE_MODEL = "NILM estimate"
+
 #: Factors from a power sensor's unit to W.
 UNIT_FACTORS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 
@@ -76,7 +79,8 @@ class _ApplianceEntity(Entity):
             identifiers=frozenset({(DOMAIN, f"{meter.key}_{appliance}")}),
             name=f"{meter.name} {label} (NILM)",
             manufacturer="Edgewise",
-            model=f"Disaggregated from {meter.power_sensor}",
+            # The panel knows this model: an estimate is neither a meter nor plant equipment.
+            model=DEVICE_MODEL,
             suggested_area=area,
         )
 
