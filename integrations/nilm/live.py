@@ -59,6 +59,8 @@ Readings = list[tuple[float, str | None, Mapping[str, Any]]]
 #: What answers the recorded readings of the meter's power sensor before now.
 History = Callable[[], Awaitable[Readings]]
 
+#: Words of appliance names written in capitals in the sensors' names ("House EV charger power").
+ACRONYMS = {"ev": "EV"}
 #: The model of every NILM device (the panel leaves such devices out of meters and plant).
 DEVICE_MODEL = "NILM estimate"
 
@@ -72,7 +74,7 @@ class _ApplianceEntity(Entity):
     _attr_should_poll = False
 
     def _setup(self, meter: MeterConfig, appliance: str, kind: str, area: str | None) -> None:
-        label = appliance.replace("_", " ")
+        label = " ".join(ACRONYMS.get(w, w) for w in appliance.split("_"))
         self._attr_unique_id = f"nilm_{meter.key}_{appliance}_{kind}"
         self._attr_name = f"{meter.name} {label} {kind}"
         self._attr_device_info = DeviceInfo(
