@@ -10,12 +10,15 @@ import pytest
 
 from integrations.simulator import DRIVER
 from integrations.simulator.const import ApplianceKind
+from integrations.simulator.home import Home
 from integrations.simulator.household import APPLIANCES, generate_house
 from integrations.simulator.playback import (
     HouseTrace,
     PlayedAppliance,
     PlayedHome,
+    TraceError,
     ensure_trace,
+    trace_path,
 )
 from integrations.simulator.sim import SimulationDriver
 from tests.integrations._runtime import clock_of, running
@@ -125,3 +128,27 @@ async def test_the_running_simulator_publishes_one_period_mean_every_6_s(tmp_pat
             assert state is not None
             assert float(state.state) == pytest.approx(float(house.aggregate[row]), abs=0.06)
         assert runtime.states.get("sensor.kettle_power") is None  # no plug of its own
+
+
+async def test_a_damaged_cached_house_is_generated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = trace_path(SEED, 6, 14)
+    assert path.is_relative_to(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"period": 6}\n' + b"\0" * 100)  # a copy cut short
+    with pytest.raises(TraceError, match="not a generated house"):
+        HouseTrace(path)
+    trace = await ensure_trace(SEED)
+    assert trace.rows == 14 * 14_400
+    assert trace.path == path
+
+
+async def test_simple_physics_keeps_home_pys_models(tmp_path: Path) -> None:
+    yaml = "http:\n  server_port: 0\nsimulator:\n  building: false\n  home: {physics: simple}\n"
+    async with running(tmp_path, yaml, START) as runtime:
+        home = runtime.data[DRIVER].simulation.home
+        assert type(home) is Home
+        assert runtime.states.get("sensor.ev_charger_battery") is not None
+        assert runtime.states.get("sensor.heat_pump_cop") is not None
