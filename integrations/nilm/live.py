@@ -12,7 +12,7 @@ meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as 
 ``predicted_for`` attribute.
 
 After a restart the window is filled from the recorder's history of the power sensor
-(``resume``), so the sensors come back at once instead of a window later; a reading recorded
+(``start(history)``), so the sensors come back at once instead of a window later; a reading recorded
 more than ``MAX_RESUME_GAP_S`` before the start does not bridge the time the runtime was down.
 
 Each appliance's three sensors belong to one device ("House fridge (NILM)") whose suggested
@@ -275,9 +275,10 @@ class MeterDisaggregator:
                 break
             self._fill(self.resampler.add(when, self._value(state, attributes)))
             last = when
-        if last is not None and started - last > MAX_RESUME_GAP_S:
+        bridged = last is not None and started - last <= MAX_RESUME_GAP_S
+        if last is not None and not bridged:
             self._fill(self.resampler.add(last + MAX_RESUME_GAP_S, None))
-        self._report_window(resumed=last is not None)
+        self._report_window(bridged=bridged)
         held, self._held = self._held, None
         for when, value in held or ():
             self._samples(self.resampler.add(when, value))
@@ -290,11 +291,15 @@ class MeterDisaggregator:
         for _, value in samples:
             self._push(value)
 
-    def _report_window(self, *, resumed: bool) -> None:
-        """Say in the log how far the window is filled and when the sensors will appear."""
-        # The start's reading completes the samples from the last recorded one up to now.
-        gap = max(self._started - self.buffer_end, 0.0) if resumed else 0.0
-        whole = min(self._whole_run + int(gap // self.period), self.length)
+    def _report_window(self, *, bridged: bool) -> None:
+        """Say in the log how far the window is filled and when the sensors will appear.
+
+        ``bridged``: the last recorded reading holds up to the start (a short restart).
+        """
+        # The start's reading completes the samples from the last recorded one up to now;
+        # after a longer stop the time in between is missing and the window starts again.
+        gap = max(self._started - self.buffer_end, 0.0) if bridged else 0.0
+        whole = min(self._whole_run + int(gap // self.period), self.length) if bridged else 0
         if whole >= self.length:
             _LOGGER.info(
                 "NILM %s: the window is filled from the recorder's history of %s",

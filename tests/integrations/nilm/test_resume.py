@@ -95,16 +95,19 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
 
 
 async def test_a_long_stop_leaves_a_gap_instead_of_inventing_readings(
-    tmp_path: Path, model_dir: Path
+    tmp_path: Path, model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running(tmp_path, _yaml(model_dir), START) as runtime:
         await _feed(runtime, _readings(WINDOW + 2))
         assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
         stopped = runtime.clock.now()
+    caplog.set_level(logging.INFO, logger="integrations.nilm.live")
     async with running(tmp_path, _yaml(model_dir), stopped + timedelta(hours=3)) as runtime:
         await _drained(runtime)
         assert runtime.data[RUNNING].meters[0].windows == 0
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
+        said = [r.getMessage() for r in caplog.records if r.name == "integrations.nilm.live"]
+        assert any("0 of the 1200 samples" in m for m in said), said
 
 
 async def test_a_new_install_says_when_the_sensors_will_appear(
