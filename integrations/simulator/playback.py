@@ -122,6 +122,16 @@ class HouseTrace:
         at = (index - day * self.rows_per_day) * self._width
         return self._data[at : at + self._width]
 
+    def span(self, first: int, count: int, column: int) -> list[float]:
+        """Column ``column`` of rows ``first`` to ``first + count`` (within the file), one read."""
+        data = array("f")
+        with self.path.open("rb") as file:
+            file.seek(self._offset + first * self._width * 4)
+            data.frombytes(file.read(count * self._width * 4))
+        if sys.byteorder != "little":
+            data.byteswap()
+        return data[column :: self._width].tolist()
+
 
 def trace_path(seed: int, period: int, days: int) -> Path:
     """Where the house of ``seed`` is cached: the user's cache folder, keyed by the physics.
@@ -175,13 +185,15 @@ async def ensure_trace(seed: int, period: int = TRACE_PERIOD, days: int = TRACE_
 class PlayedAppliance(Appliance):
     """An appliance of the played house behind its plug: its power is the house's."""
 
-    def __init__(self, kind: ApplianceKind, rng: random.Random, cycles: list[tuple[int, int]]):
+    def __init__(self, kind: ApplianceKind, rng: random.Random, trace: HouseTrace) -> None:
         super().__init__(rng)
         self.kind = kind
         self.name = APPLIANCE_TYPES[kind].name
         self.status = "idle"
-        self._cycles = cycles
-        self._cycle: tuple[int, int] | None = None  # (row it plays now, rows left) on demand
+        self._trace = trace
+        self._column = trace.columns.index(kind.value)
+        self._cycles = trace.cycles.get(kind.value, [])
+        self._cycle: list[float] = []  # what is left of a cycle started on demand, W per period
         self.cycles = 0
 
     @property
@@ -196,15 +208,16 @@ class PlayedAppliance(Appliance):
         self.plug_on = on
         if not on:
             self.power_w = 0.0
-            self._cycle = None
+            self._cycle = []
             self.status = "off"
             return
         self.status = "idle"
         if self.kind in CYCLED and self._cycles:
-            self._cycle = self._rng.choice(self._cycles)
+            first, count = self._rng.choice(self._cycles)
+            self._cycle = self._trace.span(first, count, self._column)[::-1]  # popped from the end
             self.cycles += 1
 
-    def play(self, scheduled: float, trace: HouseTrace, column: int) -> float:
+    def play(self, scheduled: float) -> float:
         """Take one period: ``scheduled`` W from the house, unless a cycle on demand runs.
 
         Returns:
@@ -212,10 +225,8 @@ class PlayedAppliance(Appliance):
         """
         if not self.plug_on:
             value = 0.0
-        elif self._cycle is not None:
-            row, left = self._cycle
-            value = trace.row(row)[column]
-            self._cycle = (row + 1, left - 1) if left > 1 else None
+        elif self._cycle:
+            value = self._cycle.pop()
         else:
             value = scheduled
         self.power_w = value
@@ -249,8 +260,7 @@ class PlayedHome(Home):
         self._played: dict[ApplianceKind, PlayedAppliance] = {}
         for kind in kinds:
             rng = random.Random(f"{seed}:{kind.value}:cycles")  # noqa: S311 - a simulation
-            cycles = trace.cycles.get(kind.value, [])
-            self._played[kind] = PlayedAppliance(kind, rng, cycles)
+            self._played[kind] = PlayedAppliance(kind, rng, trace)
         self.appliances.update(self._played)
         controlled = {kind.value for kind in kinds}
         #: The columns no plug of the home controls: the rest of the house, kettle, microwave.
@@ -281,7 +291,7 @@ class PlayedHome(Home):
         for kind, appliance in self._played.items():
             column = self._column[kind.value]
             scheduled = row[column] if self.schedules or kind not in CYCLED else 0.0
-            watts = appliance.play(scheduled, self.trace, column)
+            watts = appliance.play(scheduled)
             if count_energy:
                 appliance.energy_kwh += watts * self.period / 3.6e6
         self._unmetered = math.fsum(row[i] for i in self._unmetered_columns)
