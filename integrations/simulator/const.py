@@ -37,8 +37,9 @@ CONF_NAME: Final = "name"
 
 DEFAULT_SEED: Final = 42
 DEFAULT_SPEED: Final = 1.0
-#: Seconds of clock (real) time between two steps of the simulation.
-DEFAULT_UPDATE_INTERVAL: Final = 10.0
+#: Seconds of clock (real) time between two steps of the simulation: the house meter's period,
+#: so at speed 1 each of its readings is one period's mean, as the NILM model was trained on.
+DEFAULT_UPDATE_INTERVAL: Final = 6.0
 DEFAULT_ZONE_COUNT: Final = 3
 #: Floor area of each zone, m².
 DEFAULT_ZONE_AREA: Final = 400.0

@@ -10,7 +10,8 @@ picked by the local time of day, so the kettle boils at breakfast whatever the d
 
 * The house meter reads, for every period of ``period`` s, the mean power of that period, as a
   meter integrating energy reports it: what the model saw in training. Each step of the
-  simulation plays the periods completed since the last one.
+  simulation plays the periods completed since the last one (one at the default update
+  interval of 6 s, the steps falling on period boundaries) and reads their mean.
 * Each appliance behind a plug reads its own power in that physics: the plug's readings and the
   NILM estimates compare side by side. Switching its plug off cuts it (and the meter drops by
   as much); switching it on resumes it. For the dishwasher, the washing machine and the EV
@@ -229,9 +230,13 @@ class PlayedAppliance(Appliance):
             value = self._cycle.pop()
         else:
             value = scheduled
-        self.power_w = value
-        self.status = "off" if not self.plug_on else "running" if value > RUNNING_W else "idle"
+        self.show(value)
         return value
+
+    def show(self, watts: float) -> None:
+        """Read ``watts`` (the mean power since the last reading) on the plug, and the status."""
+        self.power_w = watts if self.plug_on else 0.0
+        self.status = "off" if not self.plug_on else "running" if watts > RUNNING_W else "idle"
 
     def _power_now(self) -> float:
         return self.power_w
@@ -271,9 +276,10 @@ class PlayedHome(Home):
     def step(self, dt: float, when: datetime, outdoor_temperature: float) -> None:
         """Play every period completed by ``when``; the first call shows the last one.
 
-        ``dt`` and the outdoor temperature are not used: the house has its own weather, and the
-        periods to play follow from ``when``. After a stall longer than a day, only the last
-        day is played (and counted).
+        The meter and the plugs then read the mean power of those periods: one period's at the
+        default update interval (6 s). ``dt`` and the outdoor temperature are not used: the
+        house has its own weather, and the periods to play follow from ``when``. After a stall
+        longer than a day, only the last day is played (and counted).
         """
         end = math.floor(when.timestamp() / self.period)
         if self._next is None:
@@ -281,9 +287,23 @@ class PlayedHome(Home):
             self._next = end
             return
         first = max(self._next, end - self.trace.rows_per_day)  # a long stall: the last day
-        for period in range(first, end):
-            self._play(period, count_energy=True)
+        periods = range(first, end)
         self._next = max(self._next, end)
+        if not periods:
+            return
+        # A step longer than a period shows the mean over its periods, as a meter read that
+        # seldom integrates its energy over the time since its last reading.
+        totals = dict.fromkeys(self._played, 0.0)
+        unmetered = 0.0
+        for period in periods:
+            self._play(period, count_energy=True)
+            unmetered += self._unmetered
+            for kind, appliance in self._played.items():
+                totals[kind] += appliance.power_w
+        for kind, appliance in self._played.items():
+            appliance.show(totals[kind] / len(periods))
+        self._unmetered = unmetered / len(periods)
+        self.read_meter()
 
     def _play(self, period: int, *, count_energy: bool) -> None:
         """Play period number ``period`` (epoch s // the period) of the house."""

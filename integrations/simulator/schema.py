@@ -6,8 +6,8 @@ Example::
     simulator:
       seed: 42              # same seed, same weather, occupancy noise and appliance cycles
       speed: 1.0            # simulated seconds per clock second (60: an hour a minute)
-      update_interval: 10   # clock seconds between steps; each step covers speed times that
-                            # (a household home steps at least every 6 s of simulated time)
+      update_interval: 6    # clock seconds between steps; each step covers speed times that
+                            # (the house meter reads the mean power since the last step)
       building:
         zones: [North, South, Core]   # or a count: 3
         zone_area: 400      # m² per zone

@@ -5,9 +5,9 @@ number of simulated seconds, in sub-steps of at most ``MAX_SUBSTEP``. ``Simulati
 it to a runtime: one scheduler job (``simulator.step``) runs every ``update_interval`` seconds
 of the runtime's clock, advances the simulation by ``speed`` times the clock's monotonic time
 elapsed since the last step, and lets the entities write what changed. Driven by the runtime's
-clock, a ``FakeClock`` drives it in tests. A home played from household physics
-(``playback.py``) publishes its meter once per meter period: the steps then come at least that
-often, on the period's boundaries (epoch multiples), so each reading is one period's mean.
+clock, a ``FakeClock`` drives it in tests. With a home played from household physics
+(``playback.py``) the steps fall on epoch multiples of the interval: at the default interval
+(6 s, the meter's period) each house meter reading is one period's mean.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .building import (
     WeatherParams,
     default_zone_params,
 )
-from .const import DOMAIN, JOB_NAME, MAX_SUBSTEP, MAX_SUBSTEPS, MIN_UPDATE_INTERVAL
+from .const import DOMAIN, JOB_NAME, MAX_SUBSTEP, MAX_SUBSTEPS
 from .home import Home
 from .playback import HouseTrace, PlayedHome
 from .schema import SimConfig
@@ -139,8 +139,8 @@ class SimulationDriver:
         self._last = self._clock.monotonic()
         interval = config.update_interval
         first: datetime | None = None
-        if isinstance(home := self.simulation.home, PlayedHome):
-            interval = min(interval, max(home.period / config.speed, MIN_UPDATE_INTERVAL))
+        if isinstance(self.simulation.home, PlayedHome):
+            # On epoch multiples: at the default interval each step ends one meter period.
             now = self._clock.now().timestamp()
             first = datetime.fromtimestamp((math.floor(now / interval) + 1) * interval, UTC)
         self._cancel = self._scheduler.every(

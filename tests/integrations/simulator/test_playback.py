@@ -152,3 +152,17 @@ async def test_simple_physics_keeps_home_pys_models(tmp_path: Path) -> None:
         assert type(home) is Home
         assert runtime.states.get("sensor.ev_charger_battery") is not None
         assert runtime.states.get("sensor.heat_pump_cop") is not None
+
+
+async def test_a_longer_step_reads_the_mean_of_its_periods(trace: HouseTrace) -> None:
+    house = generate_house(SEED)
+    home = _played(trace)
+    when = START
+    for _ in range(200):
+        when += timedelta(seconds=30)
+        home.step(30.0, when, 5.0)
+        rows = [trace.row_of(when.timestamp() - 6 * k, TZ) for k in range(1, 6)]
+        mean = sum(float(house.aggregate[r]) for r in rows) / 5
+        assert home.meter.power_w == pytest.approx(mean, abs=0.01)
+        fridge = sum(float(house.appliances["fridge"][r]) for r in rows) / 5
+        assert home.appliances[ApplianceKind.FRIDGE].power_w == pytest.approx(fridge, abs=1e-3)
