@@ -133,6 +133,8 @@ export function fmtNumber(value, digits = 1) {
 const METER = /meter/i;
 const PLANT_MODEL = /chiller|air.handling|\bahu\b|boiler|pump|cooling tower|heat pump/i;
 const OUTDOOR = /outdoor|outside|garden|exterior|ambient/i;
+/** A NILM device: an appliance's estimate from a meter, neither a meter nor plant itself. */
+const ESTIMATE = /^NILM estimate$/;
 
 function stateClass(s) { return s.attributes.state_class; }
 function deviceClass(s) { return s.attributes.device_class; }
@@ -140,9 +142,10 @@ function deviceOf(entityId, registries) {
   const entry = registries.entities.get(entityId);
   return entry?.device_id ? registries.devices.get(entry.device_id) : null;
 }
+function isEstimate(device) { return ESTIMATE.test(device?.model || ""); }
 function isMeter(entityId, registries) {
   const device = deviceOf(entityId, registries);
-  return Boolean(device && (METER.test(device.model || "") || METER.test(deviceName(device))));
+  return Boolean(device && !isEstimate(device) && (METER.test(device.model || "") || METER.test(deviceName(device))));
 }
 
 /** The candidates of each summary figure, and those used when the user chose none. */
@@ -155,7 +158,7 @@ export function summaryCandidates(states, registries) {
   const plant = all.filter((s) => {
     const device = deviceOf(s.entity_id, registries);
     const area = device?.area_id ? registries.areas.get(device.area_id) : null;
-    const plantDevice = device && (PLANT_MODEL.test(device.model || "") || PLANT_MODEL.test(deviceName(device)) || /plant/i.test(area?.name || ""));
+    const plantDevice = device && !isEstimate(device) && (PLANT_MODEL.test(device.model || "") || PLANT_MODEL.test(deviceName(device)) || /plant/i.test(area?.name || ""));
     return plantDevice && ["switch", "fan", "binary_sensor"].includes(domainOf(s.entity_id))
       && (domainOf(s.entity_id) !== "binary_sensor" || ["running", "power", "problem"].includes(deviceClass(s)));
   });

@@ -31,6 +31,9 @@ MAX_IDEMPOTENCY_KEY_LEN = 128
 #: no event for an unchanged value), so a reading holds until the next one; going unavailable
 #: or being removed ends it.
 MAX_HOLD_S = float("inf")
+#: How long the last recorded reading holds across a restart (s): the time the runtime was down
+#: is not known, so a longer stop leaves a gap in the window rather than inventing readings.
+MAX_RESUME_GAP_S = 120.0
 #: The notification id of a refused model (one per model id).
 NOTIFICATION_PREFIX = "nilm_model_"
 #: The notification id of an inference process that keeps dying.

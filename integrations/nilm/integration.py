@@ -8,10 +8,12 @@ module is what the ``edgewise.integrations`` entry point names, so that importin
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core import Manifest, Runtime, RuntimeKey, add_entities, hookimpl, remove_entities, validators
 
@@ -20,7 +22,7 @@ from .const import BUNDLED_MODELS, DOMAIN, NAME, NOTIFICATION_PREFIX, WORKER_NOT
 if TYPE_CHECKING:
     from .live import MeterDisaggregator
     from .registry import ModelEntry, ModelRegistry
-    from .schema import NilmConfig
+    from .schema import MeterConfig, NilmConfig
     from .worker import InferenceClient
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,10 +80,66 @@ def report_refused(runtime: Runtime, key: str, reason: str | None) -> None:
     )
 
 
+def sensor_area(runtime: Runtime, entity_id: str) -> str | None:
+    """The name of ``entity_id``'s area: its own, else its device's; None when it has none."""
+    entry = runtime.entity_registry.get(entity_id)
+    if entry is None:
+        return None
+    area_id = entry.area_id
+    if area_id is None and entry.device_id is not None:
+        device = runtime.device_registry.get(entry.device_id)
+        area_id = device.area_id if device is not None else None
+    area = runtime.area_registry.get(area_id) if area_id is not None else None
+    return area.name if area is not None else None
+
+
+async def recorded_readings(
+    runtime: Runtime, meter: MeterConfig, seconds: float
+) -> list[tuple[float, str | None, Mapping[str, Any]]]:
+    """The power sensor's recorded states of the last ``seconds``, oldest first.
+
+    Through the recorder's history query (the state at the period's start first). Empty when
+    there is no recorder or it cannot answer (logged): the window then fills from live readings.
+    """
+    from integrations.recorder.core import RECORDER  # noqa: PLC0415 - only with a recorder
+
+    recorder = runtime.data.get(RECORDER)
+    if recorder is None:
+        return []
+    from core.state import State  # noqa: PLC0415 - deferred import
+    from integrations.recorder.history import get_significant_states  # noqa: PLC0415
+
+    now = runtime.clock.now()
+    try:
+        found = await get_significant_states(
+            recorder,
+            now - timedelta(seconds=seconds),
+            now,
+            [meter.power_sensor],
+            significant_changes_only=False,
+        )
+    except Exception as err:
+        _LOGGER.warning(
+            "NILM %s: the recorder's history of %s could not be read, the window fills from "
+            "live readings: %s",
+            meter.name,
+            meter.power_sensor,
+            err,
+        )
+        return []
+    return [
+        (item.last_updated_timestamp, item.state, item.attributes)
+        for item in found.get(meter.power_sensor, [])
+        if isinstance(item, State)
+    ]
+
+
 async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
     """Start a disaggregator per meter whose model is known and whole; verify models meanwhile.
 
-    A model file whose SHA-256 is not its manifest's leaves its meters out at once. The rest of
+    Each meter's window is first filled from the recorder's history of its power sensor, so a
+    restart resumes at once. A model file whose SHA-256 is not its manifest's leaves its meters
+    out at once. The rest of
     the verification (the graph loads, its shapes agree with the manifest) needs the inference
     process, whose start (numpy, onnxruntime) takes about a second here and longer on a Pi: it
     runs in a task after the meters start, so the site is ready without waiting for it. A model
@@ -106,12 +164,23 @@ async def start_meters(runtime: Runtime, running: NilmRunning) -> None:
                 continue
             report_refused(runtime, meter.model, None)
             loaded[meter.model] = entry
-        running.meters.append(
-            MeterDisaggregator(runtime, meter, loaded[meter.model], running.client)
-        )
+        entry = loaded[meter.model]
+        unknown = sorted(set(dict(meter.areas)) - set(entry.manifest.appliance_names))
+        if unknown:
+            _LOGGER.warning(
+                "NILM meter %s: areas: %s not appliances of model %s",
+                meter.name,
+                ", ".join(unknown),
+                meter.model,
+            )
+        area = meter.area or sensor_area(runtime, meter.power_sensor)
+        running.meters.append(MeterDisaggregator(runtime, meter, entry, running.client, area))
     await add_entities(runtime, DOMAIN, [e for m in running.meters for e in m.entities])
     for disaggregator in running.meters:
-        disaggregator.start()
+        span = (disaggregator.length + 2) * disaggregator.period
+        disaggregator.start(
+            functools.partial(recorded_readings, runtime, disaggregator.meter, span)
+        )
     running.verifying = runtime.create_task(
         verify_models(runtime, running, loaded), name="nilm: verify models"
     )

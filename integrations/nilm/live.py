@@ -10,6 +10,13 @@ unavailable until the window is whole again, and the energy sensors keep their t
 The prediction describes the sample at the manifest's ``output_index``: the sensors lag the
 meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as the
 ``predicted_for`` attribute.
+
+After a restart the window is filled from the recorder's history of the power sensor
+(``start(history)``), so the sensors come back at once instead of a window later; a reading recorded
+more than ``MAX_RESUME_GAP_S`` before the start does not bridge the time the runtime was down.
+
+Each appliance's three sensors belong to one device ("House fridge (NILM)") whose suggested
+area is the appliance's configured area, else the meter's: the panel shows them in that room.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ import logging
 import math
 from array import array
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import (
     BinarySensorDeviceClass,
     BinarySensorEntity,
+    DeviceInfo,
     Entity,
     Event,
     Runtime,
@@ -37,7 +45,7 @@ from core import (
 from core.const import EVENT_STATE_CHANGED
 from core.isolated import WorkerDied, WorkerUnavailable
 
-from .const import MAX_HOLD_S
+from .const import DOMAIN, MAX_HOLD_S, MAX_RESUME_GAP_S
 from .manifest import ModelRefused
 from .registry import ModelEntry
 from .resample import Resampler
@@ -45,6 +53,16 @@ from .schema import MeterConfig
 from .worker import MAX_WINDOWS_PER_CALL, InferenceClient
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Recorded readings of a power sensor, oldest first: (epoch s, state, attributes).
+Readings = list[tuple[float, str | None, Mapping[str, Any]]]
+#: What answers the recorded readings of the meter's power sensor before now.
+History = Callable[[], Awaitable[Readings]]
+
+#: Words of appliance names written in capitals in the sensors' names ("House EV charger power").
+ACRONYMS = {"ev": "EV"}
+#: The model of every NILM device (the panel leaves such devices out of meters and plant).
+DEVICE_MODEL = "NILM estimate"
 
 #: Factors from a power sensor's unit to W.
 UNIT_FACTORS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
@@ -55,10 +73,18 @@ class _ApplianceEntity(Entity):
 
     _attr_should_poll = False
 
-    def _setup(self, meter: MeterConfig, appliance: str, kind: str) -> None:
-        label = appliance.replace("_", " ")
+    def _setup(self, meter: MeterConfig, appliance: str, kind: str, area: str | None) -> None:
+        label = " ".join(ACRONYMS.get(w, w) for w in appliance.split("_"))
         self._attr_unique_id = f"nilm_{meter.key}_{appliance}_{kind}"
         self._attr_name = f"{meter.name} {label} {kind}"
+        self._attr_device_info = DeviceInfo(
+            identifiers=frozenset({(DOMAIN, f"{meter.key}_{appliance}")}),
+            name=f"{meter.name} {label} (NILM)",
+            manufacturer="Edgewise",
+            # The panel knows this model: an estimate is neither a meter nor plant equipment.
+            model=DEVICE_MODEL,
+            suggested_area=area,
+        )
 
     def set_value(
         self, value: float | bool | None, attributes: Mapping[str, Any] | None = None
@@ -100,9 +126,9 @@ class NilmPowerSensor(_ApplianceSensor):
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_suggested_display_precision = 0
 
-    def __init__(self, meter: MeterConfig, appliance: str) -> None:
+    def __init__(self, meter: MeterConfig, appliance: str, area: str | None = None) -> None:
         super().__init__()
-        self._setup(meter, appliance, "power")
+        self._setup(meter, appliance, "power", area)
         self._attr_available = False
 
 
@@ -111,9 +137,9 @@ class NilmOnSensor(_ApplianceEntity, BinarySensorEntity):
 
     _attr_device_class = BinarySensorDeviceClass.RUNNING
 
-    def __init__(self, meter: MeterConfig, appliance: str) -> None:
+    def __init__(self, meter: MeterConfig, appliance: str, area: str | None = None) -> None:
         super().__init__()
-        self._setup(meter, appliance, "running")
+        self._setup(meter, appliance, "running", area)
         self._attr_available = False
 
     def _store(self, value: float | bool) -> None:
@@ -128,9 +154,9 @@ class NilmEnergySensor(_ApplianceSensor):
     _attr_state_class = SensorStateClass.TOTAL_INCREASING
     _attr_suggested_display_precision = 4
 
-    def __init__(self, meter: MeterConfig, appliance: str) -> None:
+    def __init__(self, meter: MeterConfig, appliance: str, area: str | None = None) -> None:
         super().__init__()
-        self._setup(meter, appliance, "energy")
+        self._setup(meter, appliance, "energy", area)
         self._attr_native_value = 0.0
 
 
@@ -144,8 +170,14 @@ class MeterDisaggregator:
     """
 
     def __init__(
-        self, runtime: Runtime, meter: MeterConfig, model: ModelEntry, client: InferenceClient
+        self,
+        runtime: Runtime,
+        meter: MeterConfig,
+        model: ModelEntry,
+        client: InferenceClient,
+        area: str | None = None,
     ) -> None:
+        """Disaggregate ``meter`` with ``model``; ``area``: the meter's area when not configured."""
         self.runtime = runtime
         self.meter = meter
         self.model = model
@@ -158,15 +190,19 @@ class MeterDisaggregator:
         self._whole_run = 0  # finite samples at the end of the buffer, in a row
         self.buffer_end = 0  # epoch s of the end of the last sample in the buffer
         self.gates = manifest.on_probabilities()
-        self.power = {a: NilmPowerSensor(meter, a) for a in manifest.appliance_names}
-        self.running = {a: NilmOnSensor(meter, a) for a in manifest.appliance_names}
-        self.energy = {a: NilmEnergySensor(meter, a) for a in manifest.appliance_names}
+        names = manifest.appliance_names
+        where = {a: dict(meter.areas).get(a, meter.area or area) for a in names}
+        self.power = {a: NilmPowerSensor(meter, a, where[a]) for a in names}
+        self.running = {a: NilmOnSensor(meter, a, where[a]) for a in names}
+        self.energy = {a: NilmEnergySensor(meter, a, where[a]) for a in names}
         self.energy_kwh = dict.fromkeys(manifest.appliance_names, 0.0)
         self.windows = 0  # windows disaggregated, for the benchmark and the tests
         self.skipped = 0  # whole windows not disaggregated (the inference process was down)
         self._unit_warned: str | None = None
         self._removers: list[Callable[[], None]] = []
         self._order = asyncio.Lock()  # batches are answered in the order they were taken
+        self._started = 0.0  # epoch s of ``start``
+        self._held: list[tuple[float, float | None]] | None = None  # readings while resuming
         self._pending: set[asyncio.Task[None]] = set()
 
     @property
@@ -174,8 +210,19 @@ class MeterDisaggregator:
         """Every sensor of this meter."""
         return [*self.power.values(), *self.running.values(), *self.energy.values()]
 
-    def start(self) -> None:
-        """Listen to the power sensor, read its current state, and tick every period."""
+    def start(self, history: History | None = None) -> None:
+        """Listen to the power sensor, read its current state, and tick every period.
+
+        With ``history`` (the power sensor's recorded readings before now, oldest first), the
+        window is first filled from it in a task (``nilm.resume[meter]``, awaited by
+        ``drained``); live readings wait for it meanwhile.
+        """
+        self._started = self._now()
+        if history is not None:
+            self._held = []
+            task = self.runtime.create_task(self._resume(history), f"nilm.resume[{self.meter.key}]")
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
         self._removers.append(self.runtime.bus.listen(EVENT_STATE_CHANGED, self._changed))
         if self.runtime.has_scheduler:
             self._removers.append(
@@ -212,6 +259,65 @@ class MeterDisaggregator:
             self._push(value)
         self.buffer_end = end
 
+    async def _resume(self, history: History) -> None:
+        """Fill the window from the recorded readings before the start, then go live.
+
+        The readings that arrived since the start were held (``_held``); they follow the
+        recorded ones, and the window is disaggregated as usual from there, so the sensors are
+        back at once after a restart. A last recorded reading older than ``MAX_RESUME_GAP_S``
+        (before the start) holds only that long: the time the runtime was down stays missing.
+        """
+        started = self._started
+        readings = await history()  # answers [] when the recorder cannot
+        last: float | None = None
+        for when, state, attributes in readings:
+            if when >= started:
+                break
+            self._fill(self.resampler.add(when, self._value(state, attributes)))
+            last = when
+        bridged = last is not None and started - last <= MAX_RESUME_GAP_S
+        if last is not None and not bridged:
+            self._fill(self.resampler.add(last + MAX_RESUME_GAP_S, None))
+        self._report_window(bridged=bridged)
+        held, self._held = self._held, None
+        for when, value in held or ():
+            self._samples(self.resampler.add(when, value))
+        self._samples(self.resampler.advance(self._now()))
+
+    def _fill(self, samples: list[tuple[int, float]]) -> None:
+        """Put recorded samples in the window without disaggregating them."""
+        if samples:
+            self.buffer_end = samples[-1][0] + self.period
+        for _, value in samples:
+            self._push(value)
+
+    def _report_window(self, *, bridged: bool) -> None:
+        """Say in the log how far the window is filled and when the sensors will appear.
+
+        ``bridged``: the last recorded reading holds up to the start (a short restart).
+        """
+        # The start's reading completes the samples from the last recorded one up to now;
+        # after a longer stop the time in between is missing and the window starts again.
+        gap = max(self._started - self.buffer_end, 0.0) if bridged else 0.0
+        whole = min(self._whole_run + int(gap // self.period), self.length) if bridged else 0
+        if whole >= self.length:
+            _LOGGER.info(
+                "NILM %s: the window is filled from the recorder's history of %s",
+                self.meter.name,
+                self.meter.power_sensor,
+            )
+            return
+        minutes = math.ceil((self.length - whole) * self.period / 60)
+        _LOGGER.info(
+            "NILM %s: %d of the %d samples of the window are recorded so far (%s); the appliance "
+            "sensors are unavailable for about %d more minutes of readings",
+            self.meter.name,
+            whole,
+            self.length,
+            self.meter.power_sensor,
+            minutes,
+        )
+
     def _now(self) -> float:
         return self.runtime.clock.now().timestamp()
 
@@ -224,9 +330,18 @@ class MeterDisaggregator:
 
     @callback
     def _tick(self, due: datetime) -> None:
-        self._samples(self.resampler.advance(due.timestamp()))
+        if self._held is None:
+            self._samples(self.resampler.advance(due.timestamp()))
 
     def _reading(self, state: str | None, attributes: Any) -> None:
+        value = self._value(state, attributes)
+        if self._held is not None:
+            self._held.append((self._now(), value))  # after the recorded ones, see _resume
+        else:
+            self._samples(self.resampler.add(self._now(), value))
+
+    def _value(self, state: str | None, attributes: Any) -> float | None:
+        """A reading in W; None when unavailable, not a number, or in an unknown unit."""
         value: float | None = None
         unit = attributes.get("unit_of_measurement", "W") if attributes else "W"
         factor = UNIT_FACTORS.get(unit)
@@ -244,7 +359,7 @@ class MeterDisaggregator:
                 value = float(state) * factor
             except ValueError:
                 value = None  # unavailable, unknown
-        self._samples(self.resampler.add(self._now(), value))
+        return value
 
     def _push(self, value: float) -> None:
         # float32, as the model reads it (and as the child receives it).

@@ -8,6 +8,14 @@ Example::
       meters:
         - name: House                # the appliance sensors are named "House fridge power", ...
           power_sensor: sensor.house_meter_power   # any power sensor in W or kW
+          area: Hallway              # where the meter is (default: the power sensor's area)
+          areas:                     # where each appliance is (default: the meter's area)
+            fridge: Kitchen
+            washing_machine: Utility room
+
+Each appliance's sensors belong to a device ("House fridge (NILM)") placed in that area when it
+is first made, so the panel shows them next to that room's plug readings; a user's later choice
+of area in the panel wins.
 
 Errors name the key: a sensor that is not a ``sensor.`` entity id, a repeated meter name.
 """
@@ -32,6 +40,14 @@ class MeterConfig:
     name: str
     power_sensor: str
     model: str
+    #: The meter's area name; None: the power sensor's area (entity's, else its device's).
+    area: str | None = None
+    #: Appliance name -> area name, for appliances not in the meter's area.
+    areas: tuple[tuple[str, str], ...] = ()
+
+    def area_of(self, appliance: str) -> str | None:
+        """The configured area of ``appliance`` (None: the meter's)."""
+        return dict(self.areas).get(appliance, self.area)
 
     @property
     def key(self) -> str:
@@ -53,6 +69,10 @@ _METER = vol.Schema(
         vol.Required("name"): vol.All(str, vol.Length(min=1, max=64)),
         vol.Required("power_sensor"): validators.entity_domain("sensor"),
         vol.Optional("model"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("area"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("areas", default=dict): {
+            vol.All(str, vol.Length(min=1, max=64)): vol.All(str, vol.Length(min=1, max=64))
+        },
     }
 )
 
@@ -60,7 +80,14 @@ _METER = vol.Schema(
 def _build(value: dict[str, Any]) -> NilmConfig:
     model = value["model"]
     meters = tuple(
-        MeterConfig(m["name"], m["power_sensor"], m.get("model", model)) for m in value["meters"]
+        MeterConfig(
+            m["name"],
+            m["power_sensor"],
+            m.get("model", model),
+            m.get("area"),
+            tuple(sorted(m["areas"].items())),
+        )
+        for m in value["meters"]
     )
     keys = [m.key for m in meters]
     for index, key in enumerate(keys):

@@ -1,7 +1,8 @@
 """The built-in ``simulator`` integration: a living building and home with no hardware.
 
 A commercial building (zones with a thermal model, an AHU, chillers, a main meter) and a home
-(appliances behind smart plugs, a house meter), exposed as ordinary entities, stepped by one
+(appliances behind smart plugs, a house meter; by default ``household.py``'s realistic house
+played back, see ``playback.py``), exposed as ordinary entities, stepped by one
 scheduler job (``simulator.step``) on the runtime's clock, faster than real time when ``speed``
 says so. The models and entities are imported only when the integration is set up. See
 ``schema.py`` for the configuration.
@@ -109,15 +110,24 @@ async def edgewise_setup(runtime: Runtime, config: SimConfig) -> None:
     # The physics, astral and the entity classes are for sites that run the simulator only.
     from astral import Observer  # noqa: PLC0415 - deferred import, see above
 
+    from .const import HomePhysics  # noqa: PLC0415 - deferred import
     from .entities import SimulatorHub, create_entities  # noqa: PLC0415 - deferred import
+    from .playback import HouseTrace, TraceError, ensure_trace  # noqa: PLC0415 - deferred
     from .sim import ExposureError, Simulation, SimulationDriver  # noqa: PLC0415 - deferred
 
     core = runtime.core
+    trace: HouseTrace | None = None
+    if config.home is not None and config.home.physics is HomePhysics.HOUSEHOLD:
+        try:
+            trace = await ensure_trace(config.seed)
+        except TraceError as err:
+            _LOGGER.error("The simulated home runs on its simple models: %s", err)
     simulation = Simulation(
         config,
         Observer(core.latitude, core.longitude, core.elevation),
         core.tzinfo,
         runtime.clock.now(),
+        trace,
     )
     hub = SimulatorHub(simulation)
     servers: list[Server] = []

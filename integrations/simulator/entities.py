@@ -25,6 +25,7 @@ from core.restore_state import RestoreEntity
 from .building import Building, Chiller, Zone, ZoneAction, ZoneMode
 from .const import DOMAIN, MANUFACTURER, ApplianceKind
 from .home import Appliance, EVCharger, HeatPump, Home
+from .playback import STATUS_OPTIONS, PlayedAppliance
 from .sim import Simulation
 
 #: AHU supply-air setpoint bounds, °C.
@@ -36,7 +37,7 @@ ZONE_TARGET_MAX = 28.0
 
 _AREAS: dict[ApplianceKind, str] = {
     ApplianceKind.DISHWASHER: "Kitchen",
-    ApplianceKind.WASHING_MACHINE: "Laundry",
+    ApplianceKind.WASHING_MACHINE: "Utility room",  # with its plug and appliance
     ApplianceKind.EV_CHARGER: "Garage",
     ApplianceKind.HEAT_PUMP: "Utility room",
     ApplianceKind.FRIDGE: "Kitchen",
@@ -446,7 +447,9 @@ def _appliance_entities(hub: SimulatorHub, appliance: Appliance) -> list[Entity]
         _energy(hub, f"{key}_energy", "Energy", device, appliance),
         SimSensor(
             hub, f"{key}_status", "Status", device, lambda: appliance.status,
-            device_class=SensorDeviceClass.ENUM, state_class=None, options=_STATUS_OPTIONS[kind],
+            device_class=SensorDeviceClass.ENUM, state_class=None,
+            options=STATUS_OPTIONS if isinstance(appliance, PlayedAppliance)
+            else _STATUS_OPTIONS[kind],
         ),
     ]  # fmt: skip
     if isinstance(appliance, EVCharger):

@@ -6,7 +6,8 @@ Example::
     simulator:
       seed: 42              # same seed, same weather, occupancy noise and appliance cycles
       speed: 1.0            # simulated seconds per clock second (60: an hour a minute)
-      update_interval: 10   # clock seconds between steps; each step covers speed times that
+      update_interval: 6    # clock seconds between steps; each step covers speed times that
+                            # (the house meter reads the mean power since the last step)
       building:
         zones: [North, South, Core]   # or a count: 3
         zone_area: 400      # m² per zone
@@ -15,7 +16,8 @@ Example::
         chiller_kw_per_ton: 0.6    # at design load
       home:
         appliances: [dishwasher, washing_machine, ev_charger, heat_pump, fridge]
-        base_load: 150      # W, always on
+        physics: household  # household.py's house, played back (simple: home.py's models)
+        base_load: 150      # W, always on (simple physics only)
         schedules: true     # start cycles on their daily schedules, not only from the plugs
       modbus:               # optional: the meters on Modbus TCP (register map in __init__.py)
         host: 127.0.0.1
@@ -60,6 +62,7 @@ from .const import (
     CONF_LOCAL_KEY,
     CONF_MODBUS,
     CONF_NAME,
+    CONF_PHYSICS,
     CONF_PORT,
     CONF_SCHEDULES,
     CONF_SEED,
@@ -96,6 +99,7 @@ from .const import (
     MIN_SPEED,
     MIN_UPDATE_INTERVAL,
     ApplianceKind,
+    HomePhysics,
 )
 
 
@@ -117,6 +121,7 @@ class HomeConfig:
     appliances: tuple[ApplianceKind, ...] = tuple(ApplianceKind)
     base_load: float = DEFAULT_BASE_LOAD
     schedules: bool = True
+    physics: HomePhysics = HomePhysics.HOUSEHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +220,7 @@ HOME_SCHEMA = vol.Schema(
             vol.Coerce(float), vol.Range(min=0, max=10_000)
         ),
         vol.Optional(CONF_SCHEDULES, default=True): bool,
+        vol.Optional(CONF_PHYSICS, default=HomePhysics.HOUSEHOLD.value): vol.Coerce(HomePhysics),
     }
 )
 
@@ -310,6 +316,7 @@ def _to_config(section: Mapping[str, Any]) -> SimConfig:
             appliances=tuple(home[CONF_APPLIANCES]),
             base_load=home[CONF_BASE_LOAD],
             schedules=home[CONF_SCHEDULES],
+            physics=home[CONF_PHYSICS],
         ),
         modbus=None
         if isinstance(modbus, bool)

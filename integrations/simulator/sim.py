@@ -5,7 +5,9 @@ number of simulated seconds, in sub-steps of at most ``MAX_SUBSTEP``. ``Simulati
 it to a runtime: one scheduler job (``simulator.step``) runs every ``update_interval`` seconds
 of the runtime's clock, advances the simulation by ``speed`` times the clock's monotonic time
 elapsed since the last step, and lets the entities write what changed. Driven by the runtime's
-clock, a ``FakeClock`` drives it in tests.
+clock, a ``FakeClock`` drives it in tests. With a home played from household physics
+(``playback.py``) the steps fall on epoch multiples of the interval: at the default interval
+(6 s, the meter's period) each house meter reading is one period's mean.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import math
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from astral import Observer
 
@@ -32,6 +34,7 @@ from .building import (
 )
 from .const import DOMAIN, JOB_NAME, MAX_SUBSTEP, MAX_SUBSTEPS
 from .home import Home
+from .playback import HouseTrace, PlayedHome
 from .schema import SimConfig
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,8 +47,18 @@ class ExposureError(Exception):
 class Simulation:
     """Simulated time, weather, building and home, advanced together. Pure: no runtime."""
 
-    def __init__(self, config: SimConfig, observer: Observer, tz: tzinfo, start: datetime) -> None:
-        """Build the site of ``config`` at simulated time ``start`` (aware)."""
+    def __init__(
+        self,
+        config: SimConfig,
+        observer: Observer,
+        tz: tzinfo,
+        start: datetime,
+        trace: HouseTrace | None = None,
+    ) -> None:
+        """Build the site of ``config`` at simulated time ``start`` (aware).
+
+        With ``trace`` the home is that house played back (``PlayedHome``), else ``home.py``'s.
+        """
         self.config = config
         self.now = start
         self.tz = tz
@@ -67,7 +80,10 @@ class Simulation:
                 default_zone_params(b.zones, b.zone_area), chillers, observer, tz
             )
             self.building.step(0.0, start, self.outdoor_temperature)
-        if (h := config.home) is not None:
+        if (h := config.home) is not None and trace is not None:
+            self.home = PlayedHome(trace, h.appliances, config.seed, tz, schedules=h.schedules)
+            self.home.step(0.0, start, self.outdoor_temperature)
+        elif h is not None:
             self.home = Home(
                 h.appliances, config.seed, tz, base_load_w=h.base_load, schedules=h.schedules
             )
@@ -121,14 +137,20 @@ class SimulationDriver:
             raise RuntimeError("the simulation is already running")
         config = self.simulation.config
         self._last = self._clock.monotonic()
+        interval = config.update_interval
+        first: datetime | None = None
+        if isinstance(self.simulation.home, PlayedHome):
+            # On epoch multiples: at the default interval each step ends one meter period.
+            now = self._clock.now().timestamp()
+            first = datetime.fromtimestamp((math.floor(now / interval) + 1) * interval, UTC)
         self._cancel = self._scheduler.every(
-            timedelta(seconds=config.update_interval), self._on_step_due, name=JOB_NAME
+            timedelta(seconds=interval), self._on_step_due, name=JOB_NAME, start=first
         )
         _LOGGER.info(
             "Simulation started at %s, speed %g, a step every %g s",
             self.simulation.now.isoformat(),
             config.speed,
-            config.update_interval,
+            interval,
         )
 
     @callback

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from core import Runtime
-from integrations.nilm.integration import RUNNING
+from integrations.nilm.integration import RUNNING, sensor_area
 from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
@@ -44,12 +44,16 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
-def _shipped_site() -> str:
+def _shipped_site(*, unplaced: str | None = None) -> str:
+    """The shipped site; ``unplaced``: an appliance left out of the meter's ``areas``."""
     doc = yaml.load(SHIPPED.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader
-    assert doc["nilm"] == {
-        "meters": [{"name": "House", "power_sensor": "sensor.house_meter_power"}]
-    }, "the shipped configuration disaggregates the simulated house meter"
+    meter = doc["nilm"]["meters"][0]
+    assert meter["power_sensor"] == "sensor.house_meter_power", (
+        "the shipped configuration disaggregates the simulated house meter"
+    )
     simulator = {k: v for k, v in doc["simulator"].items() if k not in ("tuya", "modbus")}
+    if unplaced is not None:
+        del meter["areas"][unplaced]
     return yaml.safe_dump({"http": {"server_port": 0}, "simulator": simulator, "nilm": doc["nilm"]})
 
 
@@ -80,11 +84,24 @@ async def test_the_shipped_site_shows_appliance_sensors_next_to_the_plug_reading
             assert runtime.states.get(f"binary_sensor.house_{name}_running").state in ("on", "off")
             energy = runtime.states.get(f"sensor.house_{name}_energy")
             assert float(energy.state) >= 0
-        # ... next to the simulated plugs' own readings (what the Tuya doubles serve), the truth.
+        # ... next to the simulated plugs' own readings (what the Tuya doubles serve), the truth,
+        # in the same area (the panel's overview groups by it).
         for plug in ("dishwasher", "washing_machine", "ev_charger", "heat_pump", "fridge"):
             reading = runtime.states.get(f"sensor.{plug}_power")
             assert reading is not None, plug
             assert float(reading.state) >= 0
+            area = sensor_area(runtime, f"sensor.{plug}_power")
+            assert area is not None, plug
+            assert sensor_area(runtime, f"sensor.house_{plug}_power") == area, plug
+            assert sensor_area(runtime, f"binary_sensor.house_{plug}_running") == area, plug
+        assert sensor_area(runtime, "sensor.house_kettle_power") == "Kitchen"
+
+
+async def test_appliances_without_an_area_are_where_the_meter_is(tmp_path: Path) -> None:
+    async with running(tmp_path, _shipped_site(unplaced="fridge"), START) as runtime:
+        assert sensor_area(runtime, "sensor.house_meter_power") == "Hallway"
+        assert sensor_area(runtime, "sensor.house_fridge_power") == "Hallway"
+        assert sensor_area(runtime, "sensor.house_kettle_power") == "Kitchen"
 
 
 async def test_a_killed_inference_process_is_replaced_and_the_sensors_come_back(
@@ -125,7 +142,7 @@ def test_the_runtime_process_never_imports_numpy_or_onnxruntime(tmp_path: Path) 
         from datetime import datetime, timedelta, UTC
         from pathlib import Path
         from tests.integrations._runtime import running
-        from integrations.nilm.integration import RUNNING
+        from integrations.nilm.integration import RUNNING, sensor_area
 
         async def main():
             site, now = Path({str(tmp_path)!r}), datetime.now(UTC)
