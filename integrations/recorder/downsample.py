@@ -175,8 +175,9 @@ async def _textual(
         if conn.dialect != "sqlite":
             params["number_pattern"] = _NUMBER_PATTERN
         sql = (
-            f"SELECT metadata_id FROM states WHERE metadata_id IN ({ids}) AND {period} "  # noqa: S608 - placeholders
-            f"AND NOT {numeric} AND state NOT IN ({no_values}) GROUP BY metadata_id"
+            "SELECT metadata_id FROM states "  # noqa: S608 - constant text and placeholders
+            f"WHERE metadata_id IN ({ids}) AND {period} AND NOT {numeric} "
+            f"AND state NOT IN ({no_values}) GROUP BY metadata_id"
         )
         found.update(row[0] for row in await conn.execute(sql, params))
     return found

@@ -252,7 +252,10 @@ async def _entity_rows(
     by_entity: dict[int, Sequence[StateRow]] = {}
     order = "last_updated_ts DESC, state_id DESC" if descending else "last_updated_ts, state_id"
     tail = f" ORDER BY {order}" + ("" if limit is None else " LIMIT :limit")
-    base = f"SELECT {ROW_COLUMNS} FROM states WHERE metadata_id = :metadata_id AND {where}"  # noqa: S608 - constant text
+    base = (
+        f"SELECT {ROW_COLUMNS} FROM states "  # noqa: S608 - constant text and the caller's
+        f"WHERE metadata_id = :metadata_id AND {where}"
+    )
     all_rows = base + tail
     changed_rows = f"{base} AND {STATE_CHANGED}{tail}"
     values = {**params, "limit": limit} if limit is not None else dict(params)
