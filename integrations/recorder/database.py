@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -137,14 +138,23 @@ class RecorderDatabase:
             async with self.db.engine.connect() as conn:
                 await conn.run_sync(migrate)
             return
-        async with self.db.connect() as conn:
-            found = None
-            if await conn.scalar(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_changes'"
-            ):
-                found = await conn.scalar(
-                    "SELECT schema_version FROM schema_changes ORDER BY change_id DESC LIMIT 1"
-                )
+        try:
+            async with self.db.connect() as conn:
+                found = None
+                if await conn.scalar(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_changes'"
+                ):
+                    found = await conn.scalar(
+                        "SELECT schema_version FROM schema_changes ORDER BY change_id DESC LIMIT 1"
+                    )
+        except sqlite3.OperationalError:
+            raise  # locked, unreadable, full: an outage, retried
+        except sqlite3.DatabaseError as err:
+            # Not a database, or a damaged one: say which file, and what to do about it.
+            raise sqlite3.DatabaseError(
+                f"{self.db_url}: {err} (move the file away to start a new history, or restore "
+                "a backup with `edgewise restore`)"
+            ) from err
         if found == SCHEMA_VERSION:
             return
         if found is not None and found > SCHEMA_VERSION:

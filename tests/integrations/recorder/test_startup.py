@@ -125,6 +125,7 @@ async def test_a_file_that_is_no_database_fails_the_integration_and_stops_queuin
     assert loaded is not None
     assert loaded.status is IntegrationStatus.FAILED
     assert "not a database" in (loaded.error or "")
+    assert str(path) in (loaded.error or "")  # which file, so the user can move it away
     assert "Integration recorder failed" in caplog.text
     assert RECORDER not in runtime.data
     assert not runtime.services.has("recorder", "purge")
