@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +22,9 @@ from core.bus import EventBus
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+
+#: The repository's root, where a fresh interpreter finds Edgewise's packages.
+REPO = Path(__file__).resolve().parents[1]
 
 #: How long :func:`wait_for` waits by default: generous, for a loaded 2-core CI machine.
 WAIT_LIMIT = 30.0
@@ -78,3 +84,19 @@ async def settle(target: Runtime | EventBus | None = None, *, ticks: int = 3) ->
             await asyncio.sleep(0)
         if bus is not None:
             await bus.drain()
+
+
+def run_site_script(script: str, *args: str, timeout: float = 120) -> dict[str, str]:
+    """Run ``script`` in a fresh interpreter from the repository, with ``args``, and return the
+    ``name value`` lines it prints as a mapping (what a test checks a fresh process for, such
+    as the modules it imported). The script must succeed; its error output is shown if not."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(line.split(" ", 1) for line in result.stdout.splitlines())

@@ -7,8 +7,6 @@ is, and make a new one the same.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from integrations.appliance.const import Result, Source
 from integrations.appliance.control_log import ControlLogEntry, LogQuery
 from integrations.appliance.store import ControlLogStore
+from tests._helpers import run_site_script
 from tests.integrations.recorder.conftest import MakeRuntime, recorder_of
 
 OLD_METADATA = MetaData()
@@ -59,7 +58,6 @@ OLD_TABLE = Table(
 )
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-REPO = Path(__file__).resolve().parents[3]
 
 
 def entry(minutes: float, appliance: str = "appliance.fan", **changes: Any) -> ControlLogEntry:
@@ -188,14 +186,5 @@ def test_the_control_log_loads_no_sqlalchemy_on_sqlite(tmp_path: Path) -> None:
         asyncio.run(main())
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    lines = run_site_script(script, str(tmp_path))
     assert lines == {"logged": "['turn_on']", "rows": "1", "sqlalchemy": "False"}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -40,6 +38,7 @@ from integrations.recorder.history import (
 )
 from integrations.recorder.models import Base, StateAttributes, States, StatesMeta
 from integrations.recorder.util import attrs_hash, context_id_to_bytes, json_dumps
+from tests._helpers import run_site_script
 from tests.integrations.recorder.conftest import MakeRuntime
 
 #: 2024-01-01 00:00 UTC, the start of most periods below.
@@ -621,16 +620,7 @@ def test_reads_on_sqlite_need_no_sqlalchemy(tmp_path: Path) -> None:
     """In a fresh process where SQLAlchemy cannot be imported: history, its JSON, state
     changes, downsampled history, the logbook's events, statistics and the backtest's reader
     all answer from a SQLite site (the schema is made in the recorder's child process)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _NO_SQLALCHEMY_SCRIPT, str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[3],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    lines = run_site_script(_NO_SQLALCHEMY_SCRIPT, str(tmp_path))
     assert lines == {
         "status": "ok",
         "history": "5",

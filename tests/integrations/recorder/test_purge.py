@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -15,12 +13,11 @@ from core.runtime import Runtime
 from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import Recorder
 from integrations.recorder.purge import purge_old_data, repack_database
-from tests._helpers import settle
+from tests._helpers import run_site_script, settle
 
 from .conftest import MakeRuntime, recorder_of
 
 DAY = 86400.0
-REPO = Path(__file__).resolve().parents[3]
 
 
 async def count(recorder: Recorder, table: str, where: str = "1 = 1", **params: Any) -> int:
@@ -223,16 +220,7 @@ def test_the_compile_and_the_purge_load_no_sqlalchemy_on_sqlite(tmp_path: Path) 
         asyncio.run(main())
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    lines = run_site_script(script, str(tmp_path))
     assert lines == {"statistics": "True", "sqlalchemy": "False"}
 
 

@@ -3,8 +3,6 @@ and a database it cannot use reported as the integration's failure."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,10 +14,9 @@ from integrations.recorder.const import RecorderStatus
 from integrations.recorder.core import RECORDER, get_recorder
 from integrations.recorder.errors import RecorderUnavailableError
 from integrations.recorder.models import EventTypes, States, StatesMeta
+from tests._helpers import run_site_script
 
 from .conftest import MakeRuntime, orm_session
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_setup_imports_no_sqlalchemy_and_ready_comes_first(tmp_path: Path) -> None:
@@ -51,16 +48,7 @@ def test_setup_imports_no_sqlalchemy_and_ready_comes_first(tmp_path: Path) -> No
         asyncio.run(main())
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    lines = run_site_script(script)
     assert lines == {
         "ready": "True",
         "sqlalchemy": "False",
