@@ -234,3 +234,35 @@ class IsolatedProcess:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+async def run_module(module: str, *args: str) -> tuple[int, bytes, bytes]:
+    """Run ``python -m module args`` in a child process and wait for it to end.
+
+    For one-off work with heavy imports (a schema migration, a generated data set): the child
+    loads them, the runtime never does. The child is killed if the caller is cancelled, as by
+    the ``asyncio.timeout`` it should be awaited in.
+
+    Returns:
+        The child's exit status, its standard output and its standard error.
+    """
+    import asyncio  # noqa: PLC0415 - a spawned worker imports this module without a loop
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await process.communicate()
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    assert process.returncode is not None  # noqa: S101 - communicate() waited for the end
+    return process.returncode, out, err

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+from core.isolated import run_module
+
 from .const import SCHEMA_VERSION
 from .errors import SchemaTooNewError
 from .util import context_id_to_bytes
@@ -181,30 +183,15 @@ async def migrate_in_child(db_url: str) -> None:
         SchemaTooNewError: the database is newer than this code; nothing was changed.
         sqlite3.DatabaseError: the migration failed; the message is the child's error.
     """
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        __name__,
-        db_url,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(CHILD_TIMEOUT):
-            out, err = await proc.communicate()
-    except BaseException:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    if proc.returncode == 0:
+    async with asyncio.timeout(CHILD_TIMEOUT):
+        returncode, out, err = await run_module(__name__, db_url)
+    if returncode == 0:
         return
-    if proc.returncode == _EXIT_TOO_NEW:
+    if returncode == _EXIT_TOO_NEW:
         found = json.loads(out)
         raise SchemaTooNewError(found["found"], found["supported"])
     lines = err.decode(errors="replace").strip().splitlines()
-    message = f"The recorder's schema migration failed: {lines[-1] if lines else proc.returncode}"
+    message = f"The recorder's schema migration failed: {lines[-1] if lines else returncode}"
     # A locked, unreadable or full database is an outage the recorder retries, as in-process.
     if lines and "OperationalError" in lines[-1]:
         raise sqlite3.OperationalError(message)

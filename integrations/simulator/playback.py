@@ -36,6 +36,8 @@ from pathlib import Path
 
 import platformdirs
 
+from core.isolated import run_module
+
 from .const import ApplianceKind
 from .home import APPLIANCE_TYPES, Appliance, Home, HomeInputs
 
@@ -160,25 +162,14 @@ async def ensure_trace(seed: int, period: int = TRACE_PERIOD, days: int = TRACE_
     _LOGGER.info(
         "Generating the simulated house of seed %d (%d days, once) in %s", seed, days, path
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        f"{__package__}.household_export",
-        str(seed),
-        str(period),
-        str(days),
-        str(path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
     try:
         async with asyncio.timeout(EXPORT_TIMEOUT_S):
-            _, err = await process.communicate()
+            returncode, _, err = await run_module(
+                f"{__package__}.household_export", str(seed), str(period), str(days), str(path)
+            )
     except TimeoutError:
-        process.kill()
-        await process.wait()
         raise TraceError(f"generating the house took longer than {EXPORT_TIMEOUT_S:g} s") from None
-    if process.returncode != 0:
+    if returncode != 0:
         raise TraceError(f"generating the house failed: {err.decode(errors='replace')[-500:]}")
     return HouseTrace(path)
 
