@@ -114,26 +114,24 @@ class HouseTrace:
         day = index // self.rows_per_day
         if day != self._day:
             first = day * self.rows_per_day
-            count = min(self.rows_per_day, self.rows - first)
-            data = array("f")
-            with self.path.open("rb") as file:
-                file.seek(self._offset + first * self._width * 4)
-                data.frombytes(file.read(count * self._width * 4))
-            if sys.byteorder != "little":
-                data.byteswap()
-            self._data, self._day = data, day
+            self._data = self._read(first, min(self.rows_per_day, self.rows - first))
+            self._day = day
         at = (index - day * self.rows_per_day) * self._width
         return self._data[at : at + self._width]
 
     def span(self, first: int, count: int, column: int) -> list[float]:
         """Column ``column`` of rows ``first`` to ``first + count`` (within the file), one read."""
+        return self._read(first, count)[column :: self._width].tolist()
+
+    def _read(self, first: int, count: int) -> array[float]:
+        """Rows ``first`` to ``first + count`` of the file (little-endian float32), one read."""
         data = array("f")
         with self.path.open("rb") as file:
             file.seek(self._offset + first * self._width * 4)
             data.frombytes(file.read(count * self._width * 4))
         if sys.byteorder != "little":
             data.byteswap()
-        return data[column :: self._width].tolist()
+        return data
 
 
 def trace_path(seed: int, period: int, days: int) -> Path:
