@@ -58,13 +58,21 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--output", type=Path, required=True)
     train.add_argument("--houses", type=int, default=20, help="simulated houses (seeds 1...)")
     train.add_argument("--days", type=int, default=14)
-    train.add_argument("--epochs", type=int, default=6)
+    train.add_argument(
+        "--epochs", type=int, default=0, help="of the shared perceptron (0: --init-from's as is)"
+    )
     train.add_argument("--windows-per-house", type=int, default=10_000)
     train.add_argument("--model-id", default=DEFAULT_MODEL)
     train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--fridge-epochs", type=int, default=20, help="the fridge head (0: none)")
+    train.add_argument("--fridge-epochs", type=int, default=8, help="the fridge head (0: none)")
     train.add_argument(
-        "--init-from", type=Path, default=None, help="continue from this model's weights (ONNX)"
+        "--tail-epochs", type=int, default=4, help="the dishwasher's own tail (0: none)"
+    )
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=BUNDLED_MODELS / f"{DEFAULT_MODEL}.onnx",
+        help="continue from this model's weights (ONNX; default: the shipped model)",
     )
     train.set_defaults(run_command=_guard(_train))
 
@@ -203,6 +211,7 @@ def _train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         init_from=args.init_from,
         fridge_epochs=args.fridge_epochs,
+        tail_epochs=args.tail_epochs,
     )
     manifest = train(options, args.output)
     print(json.dumps(manifest["metrics"], indent=1))

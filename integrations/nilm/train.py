@@ -8,6 +8,11 @@ graph computes itself from the raw window, so the runtime feeds readings and not
 - the coarse view: the whole window (2 h at 6 s) as 1-minute means and 1-minute maxima, which
   is what tells a washing machine's or a dishwasher's programme from a kettle or a hob.
 
+Beside that shared perceptron, appliances may have heads of their own, whose answers replace
+the shared ones in the graph: the fridge a small convolution over the steps between readings
+(``convhead.py``), the dishwasher a "tail", the shared perceptron's last two layers trained on
+for it alone on windows where it runs more often than at random.
+
 The model answers the sample at ``output_index`` (three quarters into the window): the live
 sensors lag the meter by a quarter of the window, the price of seeing the programme around it.
 """
@@ -19,7 +24,7 @@ import itertools
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,8 @@ import numpy as np
 
 from integrations.simulator.household import APPLIANCES, House, generate_house
 
+from .const import BUNDLED_MODELS, DEFAULT_MODEL
+from .convhead import ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
 from .metrics import evaluate
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,20 +75,36 @@ class TrainOptions:
     days: int = 14
     windows_per_house: int = 10_000
     hidden: tuple[int, int] = (256, 128)
-    epochs: int = 6
+    #: Epochs of the shared perceptron (0: its weights as ``init_from`` holds them).
+    epochs: int = 0
     batch: int = 256
     learning_rate: float = 1e-3
     eval_seed: int = 1000
     eval_days: int = 14
     model_id: str = "edgewise-nilm-home"
-    version: str = "1.0.0"
+    version: str = "1.2.0"
     #: Start from this model's weights (an ONNX file this module exported), to train on.
-    init_from: Path | None = None
+    init_from: Path | None = BUNDLED_MODELS / f"{DEFAULT_MODEL}.onnx"
     #: The fridge head: epochs (0: none) and uniformly drawn windows per house.
-    fridge_epochs: int = 20
+    fridge_epochs: int = 8
     fridge_windows_per_house: int = 10_000
+    #: Appliances whose last two layers are a copy of the shared perceptron's, trained on
+    #: for them alone (on its first hidden layer, which they share), and how.
+    tails: tuple[str, ...] = ("dishwasher",)
+    tail_epochs: int = 4
+    tail_windows_per_house: int = 10_000
+    #: Share of a tail's windows drawn where its appliance is on (the rest uniform).
+    tail_on_share: float = 0.3
     #: Houses the on-probabilities are tuned on (neither training nor evaluation houses).
-    tune_seeds: tuple[int, ...] = (500, 501)
+    tune_seeds: tuple[int, ...] = (500, 501, 502, 503)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The appliances' own heads, whose power and on-logit replace the shared perceptron's."""
+
+    fridge: ConvHead | None = None
+    tails: dict[str, _MLP] = field(default_factory=dict)
 
 
 #: Steps between readings weigh this much more than levels (a fridge's 0.1 kW edge matters).
@@ -124,29 +147,22 @@ def features(windows: np.ndarray) -> np.ndarray:
     )
 
 
-#: The fridge's own head: its edges at full resolution, from 36 min before the output sample
-#: to 30 min after it (a compressor run is 15 to 45 minutes), clipped and magnified, and the
-#: small-load view. A small perceptron of its own, so the big loads do not crowd it out.
-FRIDGE_BACK = 360
-FRIDGE_AHEAD = 300
-FRIDGE_HIDDEN = (96, 32)
-N_FRIDGE_FEATURES = (FRIDGE_BACK + FRIDGE_AHEAD - 1) + 2 * (WINDOW // SMALL_POOL)
-
-
-def fridge_features(windows: np.ndarray) -> np.ndarray:
-    """The fridge head's features of normalised windows (as its graph computes them)."""
-    n = windows.shape[0]
-    edge = windows[:, OUTPUT_INDEX - FRIDGE_BACK : OUTPUT_INDEX + FRIDGE_AHEAD]
-    low = windows.reshape(n, WINDOW // SMALL_POOL, SMALL_POOL).min(axis=2)
-    centre = low[:, OUTPUT_INDEX // SMALL_POOL : OUTPUT_INDEX // SMALL_POOL + 1]
-    return np.concatenate(
-        [
-            np.clip(np.diff(edge, axis=1), -SMALL_CLIP, SMALL_CLIP) * SMALL_GAIN,
-            np.clip(low - centre, -SMALL_CLIP, SMALL_CLIP) * SMALL_GAIN,
-            np.clip(low - low.min(axis=1, keepdims=True), 0, SMALL_CLIP) * SMALL_GAIN,
-        ],
-        axis=1,
-    )
+#: The fridge's own head: a convolution over the steps between readings at full resolution,
+#: from 36 min before the output sample to 30 min after it (a compressor run is 15 to 45
+#: minutes), so a start (inrush, then decay) or a stop is recognised wherever it falls.
+FRIDGE_HEAD = HeadSpec(
+    appliance="fridge",
+    start=OUTPUT_INDEX - 360,
+    end=WINDOW,
+    pool=1,
+    step_clip=0.5,
+    level_clip=None,
+    kernel=12,
+    channels=16,
+    max_pool=10,
+    hidden=64,
+    on_share=0.0,
+)
 
 
 def _windows(aggregate: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -269,13 +285,13 @@ def load_weights(mlp: _MLP, path: Path) -> None:
 
 
 def export_onnx(
-    mlp: _MLP, path: Path, gates: np.ndarray | None = None, fridge: _MLP | None = None
+    mlp: _MLP, path: Path, gates: np.ndarray | None = None, heads: Heads | None = None
 ) -> None:
     """Write the graph: features from the raw window, the perceptron, gated power in W.
 
     ``gates``: per appliance, the probability above which it is on (0.5 each by default).
-    ``fridge``: the fridge's own head (``fridge_features``), whose power and on-logit replace
-    the shared perceptron's for the fridge.
+    ``heads``: the appliances' own heads, whose power and on-logit replace the shared
+    perceptron's (the fridge's convolution; the tails on the shared first hidden layer).
     """
     import onnx  # noqa: PLC0415 - the training extra only
     from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
@@ -355,46 +371,30 @@ def export_onnx(
             axis=1,
         )
     )
+    heads = heads or Heads()
     _perceptron(
         mlp,
         "",
         "h0",
-        "shared_head" if fridge is not None else "head",
+        "shared_head" if heads.fridge is not None or heads.tails else "head",
         inits=inits,
         nodes=nodes,
     )
-    if fridge is not None:
-        # The fridge head: its edges, and the small-load view already computed above.
-        inits += [
-            numpy_helper.from_array(np.array([OUTPUT_INDEX - FRIDGE_BACK], np.int64), "f_start"),
-            numpy_helper.from_array(np.array([OUTPUT_INDEX + FRIDGE_AHEAD], np.int64), "f_end"),
-            numpy_helper.from_array(np.array([1, k - 1, 1, k - 1], np.int64), "shared_split"),
-        ]
-        nodes += [
-            helper.make_node("Slice", ["window", "f_start", "f_end", "axis1"], ["f_edge"]),
-            helper.make_node("Slice", ["f_edge", "axis1", "to_end", "axis1"], ["f_next"]),
-            helper.make_node("Slice", ["f_edge", "zero", "minus_one", "axis1"], ["f_prev"]),
-            helper.make_node("Sub", ["f_next", "f_prev"], ["f_step"]),
-            helper.make_node("Clip", ["f_step", "small_lo", "small_hi"], ["f_step_clip"]),
-            helper.make_node("Mul", ["f_step_clip", "small_gain"], ["f_diff"]),
-            helper.make_node("Concat", ["f_diff", "relative", "above"], ["fh0"], axis=1),
-        ]
-        _perceptron(fridge, "f", "fh0", "fridge_head", inits=inits, nodes=nodes)
-        nodes += [
-            helper.make_node(
-                "Split",
-                ["shared_head", "shared_split"],
-                ["_p0", "shared_power", "_l0", "shared_logit"],
-                axis=1,
-            ),
-            helper.make_node("Split", ["fridge_head"], ["fridge_power", "fridge_logit"], axis=1),
-            helper.make_node(
-                "Concat",
-                ["fridge_power", "shared_power", "fridge_logit", "shared_logit"],
-                ["head"],
-                axis=1,
-            ),
-        ]
+    replaced: dict[int, str] = {}
+    if heads.fridge is not None:
+        add_to_graph(heads.fridge, "window", "fridge_head", inits=inits, nodes=nodes)
+        replaced[APPLIANCES.index("fridge")] = "fridge_head"
+    for name, tail in heads.tails.items():
+        # ``h1``: the shared perceptron's first hidden layer.
+        _perceptron(tail, f"{name}_tail_", "h1", f"{name}_tail", inits=inits, nodes=nodes)
+        replaced[APPLIANCES.index(name)] = f"{name}_tail"
+    if replaced:
+        columns = [f"shared_column{j}" for j in range(2 * k)]
+        nodes.append(helper.make_node("Split", ["shared_head"], list(columns), axis=1))
+        for i, out in replaced.items():
+            columns[i], columns[k + i] = f"{out}_power", f"{out}_logit"
+            nodes.append(helper.make_node("Split", [out], [columns[i], columns[k + i]], axis=1))
+        nodes.append(helper.make_node("Concat", columns, ["head"], axis=1))
     nodes += [
         helper.make_node("Split", ["head", "split"], ["raw_power", "logit"], axis=1),
         helper.make_node("Sigmoid", ["logit"], ["probability"]),
@@ -449,9 +449,17 @@ def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.
 
 
 def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
-    """The shared perceptron (every appliance), and how many windows it learnt from."""
+    """The shared perceptron (every appliance), and how many windows it learnt from here.
+
+    With no epochs to run it is ``init_from``'s perceptron as it is (no windows).
+    """
     rng = np.random.default_rng(0)
     started = time.monotonic()
+    if options.epochs == 0:
+        mlp = _MLP([N_FEATURES, *options.hidden, 2 * len(APPLIANCES)], rng)
+        if options.init_from is not None:
+            load_weights(mlp, options.init_from)
+        return mlp, 0
     houses = [generate_house(seed, options.days, PERIOD) for seed in options.seeds]
     x, power, on = build_dataset(houses, options.windows_per_house, rng)
     del houses
@@ -473,8 +481,8 @@ def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
     return mlp, len(x)
 
 
-def train_fridge(options: TrainOptions) -> _MLP:
-    """The fridge's own head, on uniformly drawn windows of the same houses."""
+def train_fridge(options: TrainOptions) -> ConvHead:
+    """The fridge's own head, on uniformly drawn windows of the training houses."""
     rng = np.random.default_rng(0)
     xs, ps, os_ = [], [], []
     for seed in options.seeds:
@@ -482,26 +490,74 @@ def train_fridge(options: TrainOptions) -> _MLP:
         n = len(house.aggregate)
         valid = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
         centres = rng.choice(valid, options.fridge_windows_per_house)
-        xs.append(fridge_features(_windows(house.aggregate, centres)))
+        for chunk in np.array_split(centres, max(1, len(centres) // 2000)):
+            xs.append(head_inputs(FRIDGE_HEAD, _windows(house.aggregate, chunk)))
         truth = house.appliances["fridge"][centres]
-        ps.append((truth / POWER_SCALE["fridge"])[:, None].astype(np.float32))
-        os_.append((truth >= THRESHOLDS["fridge"])[:, None].astype(np.float32))
-    x, power, on = np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
-    mlp = _MLP([x.shape[1], *FRIDGE_HIDDEN, 2], rng)
-    epochs = options.fridge_epochs
-    for epoch in range(epochs):
-        order = rng.permutation(len(x))
-        lr = options.learning_rate * (0.5 ** (epoch // max(1, epochs // 3)))
-        losses = [
-            mlp.train_batch(x[b], power[b], on[b], lr, np.ones(1, np.float32))
-            for b in np.array_split(order, max(1, len(order) // options.batch))
+        ps.append((truth / POWER_SCALE["fridge"]).astype(np.float32))
+        os_.append((truth >= THRESHOLDS["fridge"]).astype(np.float32))
+    head = ConvHead(FRIDGE_HEAD, rng)
+    train_head(
+        head,
+        np.concatenate(xs),
+        np.concatenate(ps),
+        np.concatenate(os_),
+        epochs=options.fridge_epochs,
+        batch=options.batch,
+        learning_rate=options.learning_rate,
+        rng=rng,
+    )
+    return head
+
+
+def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
+    """Per appliance of ``options.tails``: the shared perceptron's last two layers, trained on.
+
+    Its windows: ``tail_on_share`` where the appliance is on, the rest uniform; the learning
+    rate halves every epoch.
+    """
+    rng = np.random.default_rng(0)
+    k = len(APPLIANCES)
+    houses = [generate_house(seed, options.days, PERIOD) for seed in options.seeds]
+    tails: dict[str, _MLP] = {}
+    for name in options.tails:
+        i = APPLIANCES.index(name)
+        xs, ps, os_ = [], [], []
+        for house in houses:
+            n = len(house.aggregate)
+            valid = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
+            truth = house.appliances[name]
+            on = valid[truth[valid] >= THRESHOLDS[name]]
+            count = int(options.tail_windows_per_house * options.tail_on_share) if len(on) else 0
+            centres = np.concatenate(
+                [rng.choice(valid, options.tail_windows_per_house - count), rng.choice(on, count)]
+                if count
+                else [rng.choice(valid, options.tail_windows_per_house)]
+            )
+            for chunk in np.array_split(centres, max(1, len(centres) // 2000)):
+                _, acts = mlp.forward(features(_windows(house.aggregate, chunk)))
+                xs.append(acts[1])
+            ps.append((truth[centres] / POWER_SCALE[name])[:, None].astype(np.float32))
+            os_.append((truth[centres] >= THRESHOLDS[name])[:, None].astype(np.float32))
+        x, power, on_target = np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
+        tail = _MLP([x.shape[1], *(p.shape[1] for p in mlp.params[2:-2:2]), 2], rng)
+        tail.params = [p.copy() for p in mlp.params[2:-2]] + [
+            mlp.params[-2][:, [i, k + i]].copy(),
+            mlp.params[-1][[i, k + i]].copy(),
         ]
-        _LOGGER.info("fridge epoch %d loss %.4f", epoch, np.mean(losses))
-    return mlp
+        for epoch in range(options.tail_epochs):
+            order = rng.permutation(len(x))
+            lr = options.learning_rate * 0.5**epoch
+            losses = [
+                tail.train_batch(x[b], power[b], on_target[b], lr, np.ones(1, np.float32))
+                for b in np.array_split(order, max(1, len(order) // options.batch))
+            ]
+            _LOGGER.info("%s tail epoch %d loss %.4f", name, epoch, np.mean(losses))
+        tails[name] = tail
+    return tails
 
 
 def predict_numpy(
-    mlp: _MLP, fridge: _MLP | None, aggregate: np.ndarray
+    mlp: _MLP, heads: Heads, aggregate: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ungated power (W) and probability per appliance, and the scored centres, in numpy."""
     n = len(aggregate)
@@ -512,10 +568,13 @@ def predict_numpy(
     scale = np.array([POWER_SCALE[a] for a in APPLIANCES], np.float32)
     for chunk in np.array_split(np.arange(len(centres)), max(1, len(centres) // 4096)):
         windows = _windows(aggregate, centres[chunk])
-        out, _ = mlp.forward(features(windows))
-        if fridge is not None:
-            head, _ = fridge.forward(fridge_features(windows))
-            out[:, 0], out[:, k] = head[:, 0], head[:, 1]
+        out, acts = mlp.forward(features(windows))
+        replaced = {name: tail.forward(acts[1])[0] for name, tail in heads.tails.items()}
+        if heads.fridge is not None:
+            replaced["fridge"] = heads.fridge.forward(head_inputs(FRIDGE_HEAD, windows))[0]
+        for name, head in replaced.items():
+            i = APPLIANCES.index(name)
+            out[:, i], out[:, k + i] = head[:, 0], head[:, 1]
         power[chunk] = np.maximum(out[:, :k], 0) * scale
         prob[chunk] = 1 / (1 + np.exp(-np.clip(out[:, k:], -30, 30)))
     return power, prob, centres
@@ -525,7 +584,7 @@ def predict_numpy(
 GATE_MIN_GAIN = 0.01
 
 
-def tune_gates(mlp: _MLP, fridge: _MLP | None, seeds: tuple[int, ...], days: int) -> np.ndarray:
+def tune_gates(mlp: _MLP, heads: Heads, seeds: tuple[int, ...], days: int) -> np.ndarray:
     """Per appliance, the on-probability (0.2 to 0.8) with the best F1 on houses ``seeds``.
 
     An appliance that never runs in them keeps 0.5.
@@ -533,7 +592,7 @@ def tune_gates(mlp: _MLP, fridge: _MLP | None, seeds: tuple[int, ...], days: int
     powers, probs, truths = [], [], []
     for seed in seeds:
         house = generate_house(seed, days, PERIOD)
-        power, prob, centres = predict_numpy(mlp, fridge, house.aggregate)
+        power, prob, centres = predict_numpy(mlp, heads, house.aggregate)
         powers.append(power)
         probs.append(prob)
         truths.append(np.stack([house.appliances[a][centres] for a in APPLIANCES], axis=1))
@@ -561,13 +620,16 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
     """Train, export ``<id>.onnx`` and ``<id>.json`` into ``out_dir``; answer the manifest."""
     started = time.monotonic()
     mlp, windows = train_shared(options)
-    fridge = train_fridge(options) if options.fridge_epochs > 0 else None
-    gates = tune_gates(mlp, fridge, options.tune_seeds, options.days)
+    heads = Heads(
+        fridge=train_fridge(options) if options.fridge_epochs > 0 else None,
+        tails=train_tails(options, mlp) if options.tail_epochs > 0 else {},
+    )
+    gates = tune_gates(mlp, heads, options.tune_seeds, options.days)
     return export(
         options,
         out_dir,
         mlp,
-        fridge,
+        heads,
         gates=gates,
         windows=windows,
         seconds=time.monotonic() - started,
@@ -578,7 +640,7 @@ def export(
     options: TrainOptions,
     out_dir: Path,
     mlp: _MLP,
-    fridge: _MLP | None,
+    heads: Heads,
     *,
     gates: np.ndarray,
     windows: int,
@@ -589,7 +651,7 @@ def export(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{options.model_id}.onnx"
-    export_onnx(mlp, onnx_path, gates, fridge)
+    export_onnx(mlp, onnx_path, gates, heads)
     house = generate_house(options.eval_seed, options.eval_days, PERIOD)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     pred = predict_house(session, house.aggregate)
@@ -602,9 +664,24 @@ def export(
     )
     sizes = "-".join(str(p.shape[0]) for p in mlp.params[::2]) + f"-{2 * len(APPLIANCES)}"
     learner = f"shared MLP {sizes}, Adam, {options.epochs} epochs"
-    if fridge is not None:
-        fridge_sizes = "-".join(str(p.shape[0]) for p in fridge.params[::2]) + "-2"
-        learner += f"; fridge head MLP {fridge_sizes}, {options.fridge_epochs} epochs"
+    if options.epochs == 0 and options.init_from is not None:
+        learner = f"shared MLP {sizes}: {options.init_from.name}'s weights as they are"
+    if heads.fridge is not None:
+        f = heads.fridge.spec
+        learner += (
+            f"; fridge head: Conv1d {f.inputs}x{f.kernel}->{f.channels} on readings "
+            f"{f.start}-{f.end}, max-pool {f.max_pool}, MLP "
+            f"{f.channels * f.positions}-{f.hidden}-2, Adam, {options.fridge_epochs} epochs "
+            f"on {options.fridge_windows_per_house} uniform windows per house"
+        )
+    for name, tail in heads.tails.items():
+        tail_sizes = "-".join(str(p.shape[0]) for p in tail.params[::2]) + "-2"
+        learner += (
+            f"; {name} tail MLP {tail_sizes} on the shared first hidden layer, from the "
+            f"shared weights, Adam, {options.tail_epochs} epochs on "
+            f"{options.tail_windows_per_house} windows per house "
+            f"({options.tail_on_share:.0%} with it on)"
+        )
     manifest = {
         "id": options.model_id,
         "version": options.version,

@@ -7,7 +7,18 @@ from pathlib import Path
 import numpy as np
 
 from integrations.nilm.registry import ModelRegistry
-from integrations.nilm.train import TrainOptions, features, train
+from integrations.nilm.train import (
+    Heads,
+    TrainOptions,
+    _windows,
+    export_onnx,
+    features,
+    predict_numpy,
+    train,
+    train_fridge,
+    train_shared,
+    train_tails,
+)
 from integrations.simulator.household import APPLIANCES, generate_house
 
 
@@ -23,13 +34,17 @@ def test_a_tiny_training_run_exports_a_model_the_registry_verifies_and_loads(
         eval_seed=3,
         eval_days=1,
         model_id="smoke",
+        init_from=None,
         fridge_epochs=1,
         fridge_windows_per_house=300,
+        tail_epochs=1,
+        tail_windows_per_house=300,
         tune_seeds=(4,),
     )
     manifest = train(options, tmp_path)
     assert manifest["training"]["seeds"] == [1, 2]
-    assert "fridge head" in manifest["training"]["learner"]
+    assert "fridge head: Conv1d" in manifest["training"]["learner"]
+    assert "dishwasher tail" in manifest["training"]["learner"]
     assert all(0 < a["on_probability"] < 1 for a in manifest["appliances"])
     assert set(manifest["metrics"]["per_appliance"]) == set(APPLIANCES)
     registry = ModelRegistry([tmp_path])
@@ -37,6 +52,32 @@ def test_a_tiny_training_run_exports_a_model_the_registry_verifies_and_loads(
     model = registry.load("smoke")
     power, _ = model.predict(np.full((1, 1200), 500.0, np.float32))
     assert power.shape == (1, len(APPLIANCES))
+
+
+def test_the_exported_graph_answers_what_the_numpy_heads_answer(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    options = TrainOptions(
+        seeds=(1,),
+        days=1,
+        hidden=(16, 8),
+        init_from=None,
+        fridge_epochs=1,
+        fridge_windows_per_house=200,
+        tail_epochs=1,
+        tail_windows_per_house=200,
+    )
+    mlp, _ = train_shared(options)
+    heads = Heads(fridge=train_fridge(options), tails=train_tails(options, mlp))
+    export_onnx(mlp, tmp_path / "m.onnx", None, heads)
+    house = generate_house(7, days=1)
+    power, prob, centres = predict_numpy(mlp, heads, house.aggregate)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    graph_power, graph_prob = session.run(
+        ["power", "probability"], {"window": _windows(house.aggregate, centres[::50])}
+    )
+    np.testing.assert_allclose(graph_prob, prob[::50], atol=1e-4)
+    np.testing.assert_allclose(graph_power, power[::50] * (prob[::50] > 0.5), atol=0.1)
 
 
 def test_the_generated_houses_differ_by_seed_and_hold_every_appliance() -> None:
