@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,16 +159,20 @@ async def test_es256_and_rs256_keys_come_from_the_jwks_and_an_unknown_kid_refetc
 @pytest.mark.parametrize(
     "change",
     [
-        {"exp": int(time.time()) - 10},
-        {"aud": "anon"},
-        {"iss": "https://someone-else.supabase.co/auth/v1"},
-        {"nbf": int(time.time()) + 600},
-        {"sub": None},
+        # Times are made when the test runs, not when it is collected: a suite that runs for
+        # longer than ten minutes would otherwise reach the "not yet valid" token's nbf.
+        lambda now: {"exp": now - 10},
+        lambda now: {"aud": "anon"},
+        lambda now: {"iss": "https://someone-else.supabase.co/auth/v1"},
+        lambda now: {"nbf": now + 600},
+        lambda now: {"sub": None},
     ],
     ids=["expired", "wrong-audience", "wrong-issuer", "not-yet-valid", "no-sub"],
 )
-async def test_invalid_tokens_are_refused(project: Project, change: dict[str, Any]) -> None:
-    claims = {k: v for k, v in project.claims(**change).items() if v is not None}
+async def test_invalid_tokens_are_refused(
+    project: Project, change: Callable[[int], dict[str, Any]]
+) -> None:
+    claims = {k: v for k, v in project.claims(**change(int(time.time()))).items() if v is not None}
     assert await project.get("/api/states", jwt.encode(claims, project.double.jwt_secret)) == 401
 
 
