@@ -51,6 +51,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: tinytuya's error codes that mean "the key cannot read this": payload (904), key/version (914).
 _KEY_ERROR_CODES = frozenset({"904", "914"})
+#: tinytuya's "invalid JSON response" error code.
+_INVALID_JSON = "900"
 #: Consecutive connections the key could not read before the session gives up.
 _KEY_FAILURES_TO_GIVE_UP = 2
 
@@ -428,7 +430,15 @@ class TuyaSession:
         if not isinstance(result, dict):
             return None
         code = str(result.get("Err", ""))
-        if code in _KEY_ERROR_CODES:
+        # An encrypted payload (all of them from 3.2 on; on 3.1 the "3.1"-signed pushes, not the
+        # plain status answers) that decrypts to bytes that are not even text was read with the
+        # wrong key: AES with another key yields noise, whose padding tinytuya does not check,
+        # so now and then it is handed on as "invalid JSON" (900, the bytes as its payload)
+        # rather than refused. Text that is not JSON is the device's own (a device error).
+        encrypted = link.version >= 3.2 or msg.payload.startswith(b"3.1")
+        noise = code == _INVALID_JSON and encrypted and isinstance(result.get("Payload"), bytes)
+        if code in _KEY_ERROR_CODES or noise:
+            code = "904" if code == _INVALID_JSON else code
             raise TuyaKeyError(
                 f"{self.name} sent data the key cannot decrypt", device=self.name, code=code
             )
