@@ -23,8 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from figures import (  # bench/ is the script directory, so on sys.path
@@ -34,25 +32,12 @@ from figures import (  # bench/ is the script directory, so on sys.path
     free_port,
     rss_mib,
     rss_tree_mib,
+    stop,
+    wait_ready,
 )
 
 REPO = Path(__file__).resolve().parent.parent
 ONE_CORE = ["taskset", "-c", "0"]
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> float:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"edgewise exited with {proc.returncode} before /ready")
-        try:
-            with opener.open(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
-                if response.status == 200:
-                    return time.perf_counter()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.005)
-    raise TimeoutError("edgewise did not become ready in time")
 
 
 def _proc_field(pid: int, name: str, key: str) -> int:
@@ -80,7 +65,7 @@ def run_site(
             env=env,
         )
         try:
-            ready = _wait_ready(port, proc, started + 60) - started
+            ready = wait_ready(port, proc, started + 60) - started
             rss = per_hour = None
             if idle_s > 0:
                 time.sleep(idle_s)
@@ -92,11 +77,7 @@ def run_site(
                 per_hour = written * 3600 / disk_window_s
             return ready, rss, per_hour
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def build_database(path: Path, size_mib: int) -> int:

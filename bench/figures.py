@@ -1,7 +1,8 @@
 """How every benchmark prints a figure: one JSON object per line (see ../shared/BENCH.md).
 
-Also what the benchmarks of a whole site share (bench/kernel.py, bench/edge.py): a free port,
-a copy of the shipped ``config/`` listening on it, and the command that starts Edgewise.
+Also what the benchmarks of a whole site share (bench/kernel.py, bench/edge.py,
+bench/idle_memory.py): a free port, a copy of the shipped ``config/`` listening on it, the
+command that starts Edgewise, waiting for its ``/ready`` and stopping it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ import re
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 # Every benchmark imports this module first, from bench/ (the script's directory, so on
 # sys.path). Take bench/ off again: bench/automations.py would otherwise shadow the
@@ -105,3 +111,34 @@ def edgewise_command() -> list[str]:
     """The ``edgewise`` console script of this interpreter's environment (or ``-m core.cli``)."""
     script = Path(sys.executable).with_name("edgewise")
     return [str(script)] if script.exists() else [sys.executable, "-m", "core.cli"]
+
+
+def wait_ready(port: int, proc: subprocess.Popen[Any], deadline: float) -> float:
+    """Poll the site's ``/ready`` on ``port`` until it answers 200: the ``perf_counter`` then.
+
+    Raises:
+        RuntimeError: the process ended first.
+        TimeoutError: ``deadline`` (a ``perf_counter`` time) passed.
+    """
+    # No proxy from the environment: the site is on this machine.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"edgewise exited with {proc.returncode} before /ready")
+        try:
+            with opener.open(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.005)
+    raise TimeoutError("edgewise did not become ready in time")
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Stop a site as systemd would (SIGTERM), killing it if it takes over 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -19,8 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from figures import (  # bench/ is the script directory, so on sys.path
@@ -28,6 +26,8 @@ from figures import (  # bench/ is the script directory, so on sys.path
     emit,
     free_port,
     rss_mib,
+    stop,
+    wait_ready,
 )
 
 #: ``edgewise run`` that writes its module names to ``$EDGEWISE_BENCH_MODULES`` on SIGUSR1
@@ -111,15 +111,7 @@ def idle_site(idle_s: float) -> tuple[float, list[str]]:
             env=env,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("edgewise did not become ready")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1):
-                        break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    time.sleep(0.05)
+            wait_ready(port, proc, time.perf_counter() + 60)
             time.sleep(idle_s)
             rss = rss_mib(proc.pid)
             os.kill(proc.pid, signal.SIGUSR1)
@@ -128,11 +120,7 @@ def idle_site(idle_s: float) -> tuple[float, list[str]]:
             names = [n for n in json.loads(modules.read_text()) if not n.startswith("__")]
             return rss, names
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def price(names: list[str], group: list[str]) -> tuple[float, float]:

@@ -12,8 +12,6 @@ import os
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,8 @@ from figures import (  # bench/ is the script directory, so on sys.path
     free_port,
     rss_mib,
     rss_tree_mib,
+    stop,
+    wait_ready,
 )
 
 from core.bus import Event, EventBus, callback
@@ -82,21 +82,6 @@ async def state_writes_per_s(writes: int, entities: int = 10_000) -> float:
     return writes / (time.perf_counter() - started)
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], deadline: float) -> float:
-    url = f"http://127.0.0.1:{port}/ready"
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"edgewise exited with {proc.returncode} before /ready")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return time.perf_counter()
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.005)
-    raise TimeoutError("edgewise did not become ready in time")
-
-
 def run_process(idle_s: float) -> tuple[float, tuple[float, float] | None]:
     """Start ``edgewise run`` on a copy of the default config: seconds to /ready, and after
     ``idle_s`` seconds idle the RSS of the process and of it with its children (MiB)."""
@@ -114,18 +99,14 @@ def run_process(idle_s: float) -> tuple[float, tuple[float, float] | None]:
             env=env,
         )
         try:
-            ready_at = _wait_ready(port, proc, started + 30)
+            ready_at = wait_ready(port, proc, started + 30)
             rss = None
             if idle_s > 0:
                 time.sleep(idle_s)
                 rss = rss_mib(proc.pid), rss_tree_mib(proc.pid)
             return ready_at - started, rss
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def main() -> None:
