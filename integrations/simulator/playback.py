@@ -191,17 +191,12 @@ class PlayedAppliance(Appliance):
         """Whether it draws power now."""
         return self.plug_on and self.power_w > RUNNING_W
 
-    def set_plug(self, on: bool) -> None:
-        """Switch the plug: off cuts the power at once; on starts a cycle (where it has one)."""
-        if on == self.plug_on:
-            return
-        self.plug_on = on
-        if not on:
-            self.power_w = 0.0
-            self._cycle = []
-            self.status = "off"
-            return
-        self.status = "idle"
+    def _abort(self) -> None:
+        """The plug was switched off: a cycle started on demand ends with it."""
+        self._cycle = []
+
+    def _plugged_in(self) -> None:
+        """The plug was switched on: start one of the house's own cycles (where it has one)."""
         if self.kind in CYCLED and self._cycles:
             first, count = self._rng.choice(self._cycles)
             self._cycle = self._trace.span(first, count, self._column)[::-1]  # popped from the end
