@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,26 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class Adam:
+    """Adam's moment estimates for a list of parameter arrays (the learners here share it)."""
+
+    def __init__(self, params: list[np.ndarray]) -> None:
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.step = 0
+
+    def update(self, params: list[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
+        """One step: ``params[i]`` moves against ``grads[i]`` (replaced, as float32)."""
+        self.step += 1
+        b1, b2 = 0.9, 0.999
+        for i, g in enumerate(grads):
+            self.m[i] = b1 * self.m[i] + (1 - b1) * g
+            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
+            mh = self.m[i] / (1 - b1**self.step)
+            vh = self.v[i] / (1 - b2**self.step)
+            params[i] = params[i] - (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -96,9 +117,7 @@ class ConvHead:
             self.params.append(rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)))
             self.params.append(np.zeros(fan_out))
         self.params = [p.astype(np.float32) for p in self.params]
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
-        self.step = 0
+        self.adam = Adam(self.params)
 
     def _patches(self, inputs: np.ndarray) -> np.ndarray:
         s = self.spec
@@ -143,14 +162,7 @@ class ConvHead:
         dz = (mask * d0[:, :, None, :]).reshape(n, -1, s.channels)
         g0 = patches.reshape(-1, patches.shape[2]).T @ dz.reshape(-1, s.channels)
         gb0 = dz.sum(axis=(0, 1))
-        self.step += 1
-        b1_, b2_ = 0.9, 0.999
-        for i, g in enumerate((g0, gb0, g1, gb1, g2, gb2)):
-            self.m[i] = b1_ * self.m[i] + (1 - b1_) * g
-            self.v[i] = b2_ * self.v[i] + (1 - b2_) * g * g
-            mh = self.m[i] / (1 - b1_**self.step)
-            vh = self.v[i] / (1 - b2_**self.step)
-            self.params[i] = self.params[i] - (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+        self.adam.update(self.params, (g0, gb0, g1, gb1, g2, gb2), lr)
         return loss
 
     def predict(self, windows: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 from integrations.simulator.household import APPLIANCES, House, generate_house
 
 from .const import BUNDLED_MODELS, DEFAULT_MODEL
-from .convhead import ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
+from .convhead import Adam, ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
 from .metrics import evaluate
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,9 +220,7 @@ class _MLP:
                 (rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))).astype(np.float32)
             )
             self.params.append(np.zeros(fan_out, dtype=np.float32))
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
-        self.step = 0
+        self.adam = Adam(self.params)
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         acts = [x]
@@ -256,14 +254,7 @@ class _MLP:
             grads[2 * i + 1] = grad.sum(axis=0)
             if i > 0:
                 grad = (grad @ self.params[2 * i].T) * (acts[i] > 0)
-        self.step += 1
-        b1, b2 = 0.9, 0.999
-        for i, g in enumerate(grads):
-            self.m[i] = b1 * self.m[i] + (1 - b1) * g
-            self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
-            mh = self.m[i] / (1 - b1**self.step)
-            vh = self.v[i] / (1 - b2**self.step)
-            self.params[i] = self.params[i] - (lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+        self.adam.update(self.params, grads, lr)
         return loss
 
 
