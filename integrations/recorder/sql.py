@@ -232,7 +232,6 @@ class SqliteDatabase(Database):
     dialect = "sqlite"
 
     def __init__(self, url: str, path: str) -> None:
-        self.url = url
         self.path = path
         self.display_url = url
         self._idle: list[aiosqlite.Connection] = []
@@ -259,18 +258,18 @@ class SqliteDatabase(Database):
         return conn
 
     @contextlib.asynccontextmanager
-    async def _connection(self) -> AsyncIterator[tuple[aiosqlite.Connection, int]]:
+    async def _connection(self) -> AsyncIterator[aiosqlite.Connection]:
         if self.path == ":memory:":
             async with self._memory_lock:
                 if self._memory is None:
                     self._memory = await self._new_connection()
-            yield self._memory, self._generation
+            yield self._memory
             return
         conn = self._idle.pop() if self._idle else await self._new_connection()
         generation = self._generation
         keep = False
         try:
-            yield conn, generation
+            yield conn
             # A connection whose statement failed is closed, not pooled: it may be broken.
             keep = generation == self._generation and len(self._idle) < SQLITE_IDLE_CONNECTIONS
         finally:
@@ -287,7 +286,7 @@ class SqliteDatabase(Database):
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
-        async with self._connection() as (conn, _generation):
+        async with self._connection() as conn:
             wrapped = _SqliteConnection(conn)
             try:
                 yield wrapped
@@ -297,7 +296,7 @@ class SqliteDatabase(Database):
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[Connection]:
-        async with self._connection() as (conn, _generation):
+        async with self._connection() as conn:
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _SqliteConnection(conn)
