@@ -184,7 +184,7 @@ class RecorderDatabase:
         """Whether a failed write failed because the database is away (so retry it later)."""
         if self.db.is_connection_error(err):
             return True
-        if not isinstance(err, self.db.errors()) or isinstance(err, OSError | TimeoutError):
+        if not isinstance(err, self.db.errors()):
             return False
         try:
             async with asyncio.timeout(PING_TIMEOUT), self.db.connect() as conn:
