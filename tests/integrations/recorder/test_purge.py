@@ -211,8 +211,7 @@ def test_the_compile_and_the_purge_load_no_sqlalchemy_on_sqlite(tmp_path: Path) 
             async with recorder.connect() as conn:
                 rows = await conn.scalar("SELECT COUNT(*) FROM statistics_short_term")
             print("statistics", rows > 0)
-            # A task of its own: stop() cancels the tasks that purged (Recorder.purge).
-            await asyncio.create_task(recorder.purge(0, repack=True))
+            await recorder.purge(0, repack=True)
             await purge_entities(recorder, entity_ids=["sensor.power"])
             print("sqlalchemy", "sqlalchemy" in sys.modules)
             await runtime.stop()
