@@ -10,7 +10,7 @@ totals also survive a restart (restore state): an energy sensor counts on from w
 
 The prediction describes the sample at the manifest's ``output_index``: the sensors lag the
 meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as the
-``predicted_for`` attribute.
+``predicted_for`` attribute (``ATTR_PREDICTED_FOR``), which the panel shows by the state.
 
 After a restart the window is filled from the recorder's history of the power sensor
 (``start(history)``), so the sensors come back at once instead of a window later; a reading recorded
@@ -43,7 +43,7 @@ from core import (
     SensorStateClass,
     callback,
 )
-from core.const import EVENT_STATE_CHANGED
+from core.const import ATTR_PREDICTED_FOR, EVENT_STATE_CHANGED
 from core.isolated import WorkerDied, WorkerUnavailable
 from core.restore_state import RestoreEntity
 
@@ -313,7 +313,7 @@ class MeterDisaggregator:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     def fill(self, samples: list[float], end: int) -> None:
-        """Replace the window's content by ``samples`` ending at epoch ``end`` (benchmarks)."""
+        """The window becomes ``samples``, ending at epoch ``end`` (benchmarks, tests)."""
         for value in samples[-self.length :]:
             self._push(value)
         self.buffer_end = end
@@ -480,7 +480,7 @@ class MeterDisaggregator:
             on = prob[i] > self.gates[name]
             attrs = {
                 "confidence": round(prob[i] if on else 1 - prob[i], 3),
-                "predicted_for": when,
+                ATTR_PREDICTED_FOR: when,
                 "model": self.model.manifest.id,
             }
             self.power[name].set_value(round(power[i], 1), attrs)
