@@ -37,6 +37,9 @@ ATTR_STATE_CLASS: Final = "state_class"
 ATTR_ICON: Final = "icon"
 ATTR_ASSUMED_STATE: Final = "assumed_state"
 ATTR_SUPPORTED_FEATURES: Final = "supported_features"
+#: The moment (ISO 8601) an estimate is for, when that is not now (a NILM estimate lags its
+#: meter): the panel shows "for 10:32" next to the state.
+ATTR_PREDICTED_FOR: Final = "predicted_for"
 
 # The special values a state may take.
 STATE_ON: Final = "on"

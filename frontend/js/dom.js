@@ -65,6 +65,22 @@ export function ago(seconds) {
   return `${Math.round(diff / 86400)} d ago`;
 }
 
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+/**
+ * For a state that estimates an earlier moment (its `predicted_for` attribute, ISO time, as
+ * NILM's): "for 10:32 · estimated 30 min behind", how far it lagged when it was made. "" for any
+ * other state, and for an unavailable one (whose attribute is the last estimate's).
+ */
+export function estimateFor(state) {
+  const at = Date.parse(state?.attributes?.predicted_for ?? "");
+  if (Number.isNaN(at) || isUnavailable(state)) return "";
+  const behind = Math.max(0, Math.round((state.last_updated - at / 1000) / 60));
+  const when = new Date(at);
+  const time = clockFormat.format(when);
+  const day = when.toDateString() === new Date().toDateString() ? "" : `${when.toLocaleDateString()} `;
+  return `for ${day}${time} · estimated ${behind} min behind`;
+}
+
 /** An entity's display name. */
 export function entityName(state) {
   return state?.attributes?.friendly_name || state?.entity_id || "";

@@ -3,9 +3,12 @@
 Non-intrusive load monitoring: a model (ONNX, run by onnxruntime) reads a window of a meter's
 power and answers, per appliance, its power and whether it runs. Per configured meter and per
 appliance of its model there are three sensors: power (W), running (on/off) and energy (kWh,
-``total_increasing``), each with a ``confidence`` attribute (see ``live.py``). An appliance's
-sensors belong to one device placed in the appliance's area (``areas:``, else the meter's), and
-after a restart the model's window is refilled from the recorder, so they resume at once.
+``total_increasing``, carried over restarts), each with a ``confidence`` attribute (see
+``live.py``). The estimates lag the meter (by 30 min with the shipped model): power and running
+say the moment they are for (``predicted_for``), which the panel shows by their state. An
+appliance's sensors belong to one device placed in the appliance's area (``areas:``, else the
+meter's), and after a restart the model's window is refilled from the recorder, so they resume
+at once.
 
 Models come from the registry (``registry.py``): the one shipped in the package and those in
 the configuration's ``models_dir``; each is verified against its manifest before it loads, and

@@ -5,11 +5,12 @@ The meter's power sensor (W, or kW / MW by its unit) is resampled to the model's
 gap). Every complete window of ``window_length`` samples is disaggregated; windows that arrive
 together (after a restart of the sensor, or a slow loop) are batched into one inference. A
 window holding a missing sample gives no prediction: the power and on/off sensors turn
-unavailable until the window is whole again, and the energy sensors keep their total.
+unavailable until the window is whole again, and the energy sensors keep their total. The
+totals also survive a restart (restore state): an energy sensor counts on from where it was.
 
 The prediction describes the sample at the manifest's ``output_index``: the sensors lag the
 meter by ``(window_length - output_index) * sample_period_s`` seconds, shown as the
-``predicted_for`` attribute.
+``predicted_for`` attribute (``ATTR_PREDICTED_FOR``), which the panel shows by the state.
 
 After a restart the window is filled from the recorder's history of the power sensor
 (``start(history)``), so the sensors come back at once instead of a window later; a reading recorded
@@ -42,8 +43,9 @@ from core import (
     SensorStateClass,
     callback,
 )
-from core.const import EVENT_STATE_CHANGED
+from core.const import ATTR_PREDICTED_FOR, EVENT_STATE_CHANGED
 from core.isolated import WorkerDied, WorkerUnavailable
+from core.restore_state import RestoreEntity
 
 from .const import DOMAIN, MAX_HOLD_S, MAX_RESUME_GAP_S
 from .manifest import ModelRefused
@@ -63,6 +65,10 @@ History = Callable[[], Awaitable[Readings]]
 ACRONYMS = {"ev": "EV"}
 #: The model of every NILM device (the panel leaves such devices out of meters and plant).
 DEVICE_MODEL = "NILM estimate"
+
+#: The key of an energy sensor's total (kWh, not rounded) in its extra restore data, as in
+#: Home Assistant's RestoreSensor.
+RESTORE_NATIVE_VALUE = "native_value"
 
 #: Factors from a power sensor's unit to W.
 UNIT_FACTORS = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
@@ -146,8 +152,14 @@ class NilmOnSensor(_ApplianceEntity, BinarySensorEntity):
         self._attr_is_on = bool(value)
 
 
-class NilmEnergySensor(_ApplianceSensor):
-    """An appliance's disaggregated energy (kWh), the sum of its predicted power."""
+class NilmEnergySensor(_ApplianceSensor, RestoreEntity):
+    """An appliance's disaggregated energy (kWh), the sum of its predicted power.
+
+    Like Home Assistant's RestoreSensor, the total survives a restart (``core.restore_state``):
+    it is read back when the sensor is added, before its first state is written, and the sum
+    goes on from it. A stored total that is not a number of kWh >= 0 is dropped with a warning
+    naming the sensor: its total starts again from 0.
+    """
 
     _attr_native_unit_of_measurement = "kWh"
     _attr_device_class = SensorDeviceClass.ENERGY
@@ -157,7 +169,55 @@ class NilmEnergySensor(_ApplianceSensor):
     def __init__(self, meter: MeterConfig, appliance: str, area: str | None = None) -> None:
         super().__init__()
         self._setup(meter, appliance, "energy", area)
+        #: The sum so far, not rounded (the state is rounded to the display precision).
+        self.total_kwh = 0.0
         self._attr_native_value = 0.0
+
+    def add(self, kwh: float) -> None:
+        """Add ``kwh`` to the total; ``publish`` shows it."""
+        self.total_kwh += kwh
+
+    def publish(self, attributes: Mapping[str, Any]) -> None:
+        """Show the total with ``attributes``."""
+        self.set_value(round(self.total_kwh, 6), attributes)
+
+    @property
+    def extra_restore_data(self) -> dict[str, Any] | None:
+        """The total as it is, not rounded to the state's display precision."""
+        return {RESTORE_NATIVE_VALUE: self.total_kwh}
+
+    async def added_to_runtime(self) -> None:
+        """Take the stored total back, from its extra data, else from its state."""
+        await super().added_to_runtime()
+        last = await self.last_state()
+        if last is None:
+            return  # a new sensor: it counts from 0
+        extra = await self.last_extra_data()
+        stored: object = last.state
+        if extra is not None and RESTORE_NATIVE_VALUE in extra:
+            stored = extra[RESTORE_NATIVE_VALUE]
+        total = _stored_total(stored)
+        if total is None:
+            _LOGGER.warning(
+                "%s: the stored energy total %r is not a number of kWh >= 0; the total starts "
+                "again from 0",
+                self.entity_id,
+                stored,
+            )
+            return
+        self.total_kwh += total
+        self._attr_native_value = round(self.total_kwh, 6)
+
+
+def _stored_total(stored: object) -> float | None:
+    """``stored`` as a total in kWh; None when it is not a finite number >= 0."""
+    if isinstance(stored, bool) or not isinstance(stored, str | int | float):
+        return None
+    try:
+        total = float(stored)
+    except ValueError:
+        return None  # "unavailable", "unknown", text
+    return total if math.isfinite(total) and total >= 0 else None
 
 
 class MeterDisaggregator:
@@ -195,7 +255,6 @@ class MeterDisaggregator:
         self.power = {a: NilmPowerSensor(meter, a, where[a]) for a in names}
         self.running = {a: NilmOnSensor(meter, a, where[a]) for a in names}
         self.energy = {a: NilmEnergySensor(meter, a, where[a]) for a in names}
-        self.energy_kwh = dict.fromkeys(manifest.appliance_names, 0.0)
         self.windows = 0  # windows disaggregated, for the benchmark and the tests
         self.skipped = 0  # whole windows not disaggregated (the inference process was down)
         self._unit_warned: str | None = None
@@ -254,7 +313,7 @@ class MeterDisaggregator:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     def fill(self, samples: list[float], end: int) -> None:
-        """Replace the window's content by ``samples`` ending at epoch ``end`` (benchmarks)."""
+        """The window becomes ``samples``, ending at epoch ``end`` (benchmarks, tests)."""
         for value in samples[-self.length :]:
             self._push(value)
         self.buffer_end = end
@@ -406,7 +465,7 @@ class MeterDisaggregator:
         names = self.model.manifest.appliance_names
         for row in power:
             for index, name in enumerate(names):
-                self.energy_kwh[name] += row[index] * self.period / 3.6e6
+                self.energy[name].add(row[index] * self.period / 3.6e6)
         if publish:
             self._publish(power[-1], prob[-1], when)
         self._publish_energy()
@@ -421,7 +480,7 @@ class MeterDisaggregator:
             on = prob[i] > self.gates[name]
             attrs = {
                 "confidence": round(prob[i] if on else 1 - prob[i], 3),
-                "predicted_for": when,
+                ATTR_PREDICTED_FOR: when,
                 "model": self.model.manifest.id,
             }
             self.power[name].set_value(round(power[i], 1), attrs)
@@ -429,9 +488,8 @@ class MeterDisaggregator:
 
     def _publish_energy(self) -> None:
         for name, sensor in self.energy.items():
-            sensor.set_value(
-                round(self.energy_kwh[name], 6),
-                {"confidence": self.power[name].confidence, "model": self.model.manifest.id},
+            sensor.publish(
+                {"confidence": self.power[name].confidence, "model": self.model.manifest.id}
             )
 
     def _set_unavailable(self) -> None:

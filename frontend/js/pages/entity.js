@@ -2,7 +2,7 @@
 
 import { loadUplot } from "../chart.js";
 import { control } from "../controls.js";
-import { attempt, entityName, fmtState, fmtTime, h, mount } from "../dom.js";
+import { attempt, entityName, estimateFor, fmtState, fmtTime, h, mount } from "../dom.js";
 import { deviceName } from "../site.js";
 import { thermostatCard } from "../thermostat.js";
 import { settingsCard } from "./entity_settings.js";
@@ -103,6 +103,7 @@ export default async function entityPage(ctx, main, [entityId]) {
   const registries = await ctx.loadRegistries();
   const title = h("h1");
   const stateEl = h("p", { class: "big-state", "aria-live": "polite" });
+  const forEl = h("p", { class: "estimate-for muted", id: "estimate-for" });
   const facts = h("dl", { class: "facts" });
   const attrs = h("tbody");
   const controlSlot = h("div", { class: "control" });
@@ -123,7 +124,7 @@ export default async function entityPage(ctx, main, [entityId]) {
   ];
   mount(main,
     h("p", null, h("a", { href: "#/overview" }, "← Overview")),
-    title, stateEl, controlSlot, ...cards);
+    title, stateEl, forEl, controlSlot, ...cards);
 
   function render() {
     const state = store.get(entityId);
@@ -133,6 +134,8 @@ export default async function entityPage(ctx, main, [entityId]) {
     stateEl.className = notTheirs ? "muted" : "big-state";
     if (notTheirs) stateEl.setAttribute("role", "alert");
     else stateEl.removeAttribute("role");
+    forEl.textContent = estimateFor(state);
+    forEl.hidden = !forEl.textContent;
     if (!state) {
       title.textContent = entityId;
       stateEl.textContent = notTheirs

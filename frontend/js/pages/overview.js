@@ -4,7 +4,7 @@
 // (kept on the server with frontend/set_user_data).
 
 import { control } from "../controls.js";
-import { ago, announce, attempt, entityName, fmtState, h, isUnavailable, mount } from "../dom.js";
+import { ago, announce, attempt, entityName, estimateFor, fmtState, h, isUnavailable, mount } from "../dom.js";
 import {
   areaIcon, areaOf, deviceName, seconds, domainName, domainOf, domainRank, energyFactor, fmtNumber, icon,
   loadUserData, metric, num, powerKw, saveUserData, summaryCandidates, watchActiveAlarms,
@@ -125,6 +125,9 @@ export default async function overview(ctx, main) {
 
   const rows = new Map(); // entity_id → {li, stateEl, control, ago}
 
+  /** The time under a state: when it changed, after the moment it is for when it is an estimate. */
+  const when = (s) => [estimateFor(s), ago(s.last_changed)].filter(Boolean).join(" · ");
+
   function row(state) {
     if (domainOf(state.entity_id) === "climate") {
       const card = thermostatCard(conn, state, { unit: ctx.temperatureUnit, canControl: ctx.canControl });
@@ -144,10 +147,10 @@ export default async function overview(ctx, main) {
         if (stateEl.textContent !== text) stateEl.textContent = text;
         li.classList.toggle("unavailable", s.state === "unavailable");
         name.textContent = entityName(s);
-        changedEl.textContent = ago(s.last_changed);
+        changedEl.textContent = when(s);
         made?.update(s);
       },
-      tick(s) { changedEl.textContent = ago(s.last_changed); },
+      tick(s) { changedEl.textContent = when(s); },
     };
     item.update(state);
     return item;
