@@ -512,6 +512,10 @@ class Recorder:
             self._set_status(RecorderStatus.OK)
         return database
 
+    def is_duplicate(self, err: BaseException) -> bool:
+        """Whether ``err`` is a unique-constraint violation (another writer inserted the row)."""
+        return self.database().db.is_duplicate(err)
+
     def _database_error(self, err: BaseException) -> bool:
         """Whether ``err`` says the database is away (retry) rather than unusable (give up)."""
         return self.database().db.is_connection_error(err)

@@ -178,6 +178,10 @@ class Database:
         """Whether ``err`` says the database could not be reached (as opposed to bad data)."""
         raise NotImplementedError
 
+    def is_duplicate(self, err: BaseException) -> bool:
+        """Whether ``err`` is a unique-constraint violation (another writer inserted the row)."""
+        raise NotImplementedError
+
 
 def open_database(url: str) -> Database:
     """The database at a SQLAlchemy-style URL (``sqlite+aiosqlite:///...``,
@@ -331,6 +335,9 @@ class SqliteDatabase(Database):
             err, sqlite3.OperationalError | sqlite3.InterfaceError | OSError | TimeoutError
         )
 
+    def is_duplicate(self, err: BaseException) -> bool:
+        return isinstance(err, sqlite3.IntegrityError)
+
 
 # --- a database server, through SQLAlchemy ---------------------------------------------------
 
@@ -415,6 +422,11 @@ class ServerDatabase(Database):
         if isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError):
             return True
         return isinstance(err, DBAPIError) and err.connection_invalidated
+
+    def is_duplicate(self, err: BaseException) -> bool:
+        from sqlalchemy.exc import IntegrityError  # noqa: PLC0415 - loaded with the engine
+
+        return isinstance(err, IntegrityError)
 
 
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "numeric_dollar": "${}", "numeric": ":{}"}

@@ -97,6 +97,9 @@ class StatisticsRecorder(Protocol):
     def write_transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A transaction that takes turns with the recorder's own writes; commits on exit."""
 
+    def is_duplicate(self, err: BaseException) -> bool:
+        """Whether ``err`` is a unique-constraint violation of the recorder's database."""
+
 
 class StatisticsRow(TypedDict, total=False):
     """One period of one statistic, as ``statistics_during_period`` returns it (POSIX times)."""

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
-import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -292,16 +290,6 @@ async def _period_done(conn: Connection, start_ts: float) -> bool:
     return found is not None
 
 
-def _is_duplicate(err: BaseException) -> bool:
-    """Whether ``err`` is a unique-constraint violation, from SQLite or (through SQLAlchemy) a
-    database server."""
-    if isinstance(err, sqlite3.IntegrityError):
-        return True
-    # A server's connection raises SQLAlchemy's errors, so SQLAlchemy is loaded when they occur.
-    exc = sys.modules.get("sqlalchemy.exc")
-    return exc is not None and isinstance(err, exc.IntegrityError)
-
-
 async def last_stats(
     conn: Connection, table: StatisticsTable, metadata_ids: Collection[int], before_ts: float
 ) -> dict[int, LastStat]:
@@ -348,7 +336,7 @@ async def compile_statistics(recorder: StatisticsRecorder, period_start: datetim
         try:
             return await _compile_once(recorder, start)
         except Exception as err:
-            if not _is_duplicate(err):
+            if not recorder.is_duplicate(err):
                 raise
             # Another compile of the same period (or a new statistic) committed first.
             async with recorder.connect() as conn:

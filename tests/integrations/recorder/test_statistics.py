@@ -75,6 +75,10 @@ class StatsDatabase:
     async def flush(self) -> None:
         """Nothing is queued: rows are written straight to the database."""
 
+    def is_duplicate(self, err: BaseException) -> bool:
+        """As the recorder's: asks the database."""
+        return self.database.is_duplicate(err)
+
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
         """A connection for reads, as the recorder's."""
