@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -266,14 +267,18 @@ async def _timed(runs: int, query: Callable[[], Awaitable[object]]) -> list[floa
 
 
 async def history_24h(
-    root: Path, runs: int
+    root: Path, runs: int, db_url: str | None = None
 ) -> tuple[list[float], list[float], list[float], int, int]:
     """Time a full and a downsampled day of one 1 Hz sensor, and the full day as the API's JSON.
+
+    Args:
+        db_url: the recorder's database (default: SQLite in ``root``).
 
     Returns:
         the full, downsampled and JSON timings, and the item counts of the first two.
     """
-    async with running(root, "  auto_purge: false\n") as recorder:
+    settings = "  auto_purge: false\n" + (f"  db_url: {json.dumps(db_url)}\n" if db_url else "")
+    async with running(root, settings) as recorder:
         await _one_day_at_1_hz(recorder, "sensor.day")
         end = DAY_START + timedelta(days=1)
         sizes: dict[str, int] = {}
@@ -350,14 +355,16 @@ async def purge(root: Path, entities: int = 100, days: int = 2) -> tuple[float, 
 HISTORY_PROCESSES = 3
 
 
-async def _history_in_a_process(runs: int) -> dict[str, Any]:
+async def _history_in_a_process(runs: int, server_url: str | None) -> dict[str, Any]:
     """Run ``history_24h`` in a new Python process (``--history-worker``); its timings."""
+    server = ["--db-url", server_url] if server_url else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
         "--history-worker",
         "--runs",
         str(runs),
+        *server,
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate()
@@ -366,10 +373,34 @@ async def _history_in_a_process(runs: int) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
-async def _history_worker(runs: int) -> None:
+@asynccontextmanager
+async def scratch_database(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the PostgreSQL server of ``server_url`` (SQLAlchemy form,
+    ``postgresql+asyncpg://user@host:port/db``), dropped afterwards; its URL."""
+    import asyncpg  # the [postgres] extra, needed only here
+
+    admin = server_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"edgewise_bench_{os.getpid()}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server_url.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _history_worker(runs: int, server_url: str | None) -> None:
     """The worker's side: one site, ``runs`` timings of each query, as one JSON object."""
     with tempfile.TemporaryDirectory(prefix="edgewise-bench-recorder-") as scratch:
-        full_ms, downsampled_ms, json_ms, full_n, down_n = await history_24h(Path(scratch), runs)
+        if server_url:
+            async with scratch_database(server_url) as db_url:
+                timings = await history_24h(Path(scratch), runs, db_url)
+        else:
+            timings = await history_24h(Path(scratch), runs)
+        full_ms, downsampled_ms, json_ms, full_n, down_n = timings
     found = {"full": full_ms, "downsampled": downsampled_ms, "json": json_ms}
     print(json.dumps(found | {"full_n": full_n, "downsampled_n": down_n}))
 
@@ -377,8 +408,11 @@ async def _history_worker(runs: int) -> None:
 GROUPS = ("sustained", "bytes", "history", "statistics", "purge")
 
 
-async def main(runs: int, sustained_s: float, only: set[str]) -> None:
+async def main(runs: int, sustained_s: float, only: set[str], server_url: str | None) -> None:
     """Run the figures of the groups in ``only``, ``runs`` times each, and print them.
+
+    With ``server_url`` (a PostgreSQL server) the history figures run on a scratch database
+    there, and are named ``..._postgresql_ms``.
 
     The sustained and bytes-per-state figures run ``runs - 2`` times (at least once): each
     waits for the writer to drain hundreds of thousands of states.
@@ -421,7 +455,7 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
             full_ms, downsampled_ms, json_ms = [], [], []
             per_process = []
             for _ in range(HISTORY_PROCESSES):
-                found = await _history_in_a_process(max(5, runs))
+                found = await _history_in_a_process(max(5, runs), server_url)
                 full_ms += found["full"]
                 downsampled_ms += found["downsampled"]
                 json_ms += found["json"]
@@ -429,8 +463,9 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
                     f"{statistics.median(found['full']):.0f}/"
                     f"{statistics.median(found['downsampled']):.0f}"
                 )
+            on = "_postgresql" if server_url else ""
             emit(
-                "history_24h_full_ms",
+                f"history_24h_full{on}_ms",
                 full_ms,
                 "ms",
                 f"86,400 rows at 1 Hz; get_significant_states, every state in full "
@@ -440,11 +475,11 @@ async def main(runs: int, sustained_s: float, only: set[str]) -> None:
                 f"{statistics.median(json_ms):.0f} ms",
             )
             emit(
-                "history_24h_downsampled_ms",
+                f"history_24h_downsampled{on}_ms",
                 downsampled_ms,
                 "ms",
                 f"the same day in {found['downsampled_n']} buckets (mean/min/max/count computed "
-                f"by SQLite); the same processes",
+                f"by the database); the same processes",
             )
         if "statistics" in only:
             compile_s = [await statistics_compile(next(sites)) for _ in range(runs)]
@@ -475,10 +510,17 @@ if __name__ == "__main__":
     parser.add_argument(
         "--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="figures to run (all)"
     )
+    parser.add_argument(
+        "--db-url",
+        help="a PostgreSQL server (postgresql+asyncpg://user@host:port/db) to time the history "
+        "queries on, in a scratch database it creates and drops (--only history)",
+    )
     parser.add_argument("--history-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.db_url and not args.history_worker and set(args.only) != {"history"}:
+        parser.error("--db-url times the history queries only: add --only history")
     if args.history_worker:
         tune_gc()
-        asyncio.run(_history_worker(args.runs))
+        asyncio.run(_history_worker(args.runs, args.db_url))
     else:
-        asyncio.run(main(args.runs, args.sustained, set(args.only)))
+        asyncio.run(main(args.runs, args.sustained, set(args.only), args.db_url))
