@@ -52,17 +52,23 @@ async def home_site(tmp_path: Path) -> AsyncIterator[Runtime]:
         await runtime.stop()
 
 
-async def test_each_nilm_estimate_is_in_the_area_card_of_its_plug(
-    home_site: Runtime, browser: Browser, shots: Callable[[Page, str], Any]
-) -> None:
-    assert home_site.http is not None
-    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+async def _overview(browser: Browser, site: Runtime, **options: Any) -> tuple[Page, list[str]]:
+    """A page logged in to ``site`` as ada, on the overview; the page errors it collects."""
+    assert site.http is not None
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000}, **options)
     page.set_default_timeout(TIMEOUT)
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
-    await page.goto(f"http://127.0.0.1:{home_site.http.port}/")
+    await page.goto(f"http://127.0.0.1:{site.http.port}/")
     await log_in(page, "ada", PASSWORD)
     await open_page(page, "Overview")
+    return page, errors
+
+
+async def test_each_nilm_estimate_is_in_the_area_card_of_its_plug(
+    home_site: Runtime, browser: Browser, shots: Callable[[Page, str], Any]
+) -> None:
+    page, errors = await _overview(browser, home_site)
 
     def card(area: str) -> Any:
         return page.locator("section.area").filter(
@@ -140,15 +146,9 @@ async def test_a_nilm_estimate_says_which_moment_it_is_for(
     day = "" if local.date() == datetime.now(zone).date() else f"{local:%d/%m/%Y} "
     said = f"for {day}{local:%H:%M} · estimated 30 min behind"
 
-    page = await browser.new_page(
-        viewport={"width": 1280, "height": 1000}, locale="en-GB", timezone_id="Europe/Amsterdam"
+    page, errors = await _overview(
+        browser, home_site, locale="en-GB", timezone_id="Europe/Amsterdam"
     )
-    page.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    await page.goto(f"http://127.0.0.1:{home_site.http.port}/")
-    await log_in(page, "ada", PASSWORD)
-    await open_page(page, "Overview")
     row = page.locator(f"li.entity[data-entity-id='{fridge}']")
     await expect(row.locator(".changed")).to_contain_text(said)
     # The estimate's running sensor says it too; the plug's own reading is of now.
