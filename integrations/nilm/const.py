@@ -38,3 +38,5 @@ MAX_RESUME_GAP_S = 120.0
 NOTIFICATION_PREFIX = "nilm_model_"
 #: The notification id of an inference process that keeps dying.
 WORKER_NOTIFICATION = "nilm_inference"
+#: The notification id of a meter whose window is still being filled at start (one per meter).
+WINDOW_NOTIFICATION_PREFIX = "nilm_window_"

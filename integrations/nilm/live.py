@@ -47,7 +47,7 @@ from core.const import ATTR_PREDICTED_FOR, EVENT_STATE_CHANGED
 from core.isolated import WorkerDied, WorkerUnavailable
 from core.restore_state import RestoreEntity
 
-from .const import DOMAIN, MAX_HOLD_S, MAX_RESUME_GAP_S
+from .const import DOMAIN, MAX_HOLD_S, MAX_RESUME_GAP_S, WINDOW_NOTIFICATION_PREFIX
 from .manifest import ModelRefused
 from .registry import ModelEntry
 from .resample import Resampler
@@ -258,6 +258,8 @@ class MeterDisaggregator:
         self.windows = 0  # windows disaggregated, for the benchmark and the tests
         self.skipped = 0  # whole windows not disaggregated (the inference process was down)
         self._unit_warned: str | None = None
+        #: Whether the notification that the window is being filled is up (``_report_window``).
+        self._window_notified = False
         self._removers: list[Callable[[], None]] = []
         self._order = asyncio.Lock()  # batches are answered in the order they were taken
         self._started = 0.0  # epoch s of ``start``
@@ -301,6 +303,7 @@ class MeterDisaggregator:
         self._removers.clear()
         for task in self._pending:
             task.cancel()
+        self._window_ready()
 
     def refuse(self) -> None:
         """Stop for good: the model was refused. The power and running sensors go unavailable."""
@@ -376,6 +379,23 @@ class MeterDisaggregator:
             self.meter.power_sensor,
             minutes,
         )
+        # Said where the panel's user looks too: the sensors are unavailable for a reason.
+        ready_at = datetime.fromtimestamp(self._started + minutes * 60, self.runtime.core.tzinfo)
+        self.runtime.notifications.create(
+            f"{self.meter.name} needs {self.length * self.period / 60:g} minutes of readings of "
+            f"{self.meter.power_sensor} before its model can estimate appliances, and "
+            f"{whole * self.period // 60:g} are recorded so far: the appliance estimates appear "
+            f"at about {ready_at:%H:%M}. This notification then clears itself.",
+            title=f"NILM {self.meter.name}: collecting readings",
+            notification_id=f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}",
+        )
+        self._window_notified = True
+
+    def _window_ready(self) -> None:
+        """Clear the notification that the window is being filled, if there is one."""
+        if self._window_notified:
+            self._window_notified = False
+            self.runtime.notifications.dismiss(f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}")
 
     def _now(self) -> float:
         return self.runtime.clock.now().timestamp()
@@ -476,6 +496,7 @@ class MeterDisaggregator:
         return datetime.fromtimestamp(self.buffer_end - lag, UTC).isoformat()
 
     def _publish(self, power: list[float], prob: list[float], when: str) -> None:
+        self._window_ready()
         for i, name in enumerate(self.model.manifest.appliance_names):
             on = prob[i] > self.gates[name]
             attrs = {

@@ -121,3 +121,14 @@ async def test_a_new_install_says_when_the_sensors_will_appear(
         assert any("0 of the 1200 samples" in m and "about 120 more minutes" in m for m in said), (
             said
         )
+        # The panel's user is told too, and the notification clears itself with the first
+        # estimate.
+        notification = runtime.notifications.get("nilm_window_house")
+        assert notification is not None
+        assert notification["title"] == "NILM House: collecting readings"
+        ready = (START + timedelta(minutes=120)).astimezone(runtime.core.tzinfo)
+        assert f"appear at about {ready:%H:%M}" in notification["message"]
+        assert "120 minutes of readings of sensor.house_meter" in notification["message"]
+        await _feed(runtime, _readings(WINDOW + 2))
+        assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
+        assert runtime.notifications.get("nilm_window_house") is None
