@@ -384,8 +384,8 @@ class MeterDisaggregator:
         self.runtime.notifications.create(
             f"{self.meter.name} needs {self.length * self.period / 60:g} minutes of readings of "
             f"{self.meter.power_sensor} before its model can estimate appliances, and "
-            f"{whole * self.period // 60:g} minutes are recorded so far: the appliance estimates appear "
-            f"at about {ready_at:%H:%M}. This notification then clears itself.",
+            f"{whole * self.period // 60:g} minutes are recorded so far: the appliance estimates "
+            f"appear at about {ready_at:%H:%M}. This notification then clears itself.",
             title=f"NILM {self.meter.name}: collecting readings",
             notification_id=f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}",
         )
