@@ -20,7 +20,6 @@ sensors lag the meter by a quarter of the window, the price of seeing the progra
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import time
@@ -33,8 +32,9 @@ import numpy as np
 from integrations.simulator.household import APPLIANCES, House, generate_house
 
 from .const import BUNDLED_MODELS, DEFAULT_MODEL
-from .convhead import Adam, ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
+from .convhead import ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
 from .metrics import evaluate
+from .perceptron import Perceptron, add_perceptron, load_weights
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Heads:
     """The appliances' own heads, whose power and on-logit replace the shared perceptron's."""
 
     fridge: ConvHead | None = None
-    tails: dict[str, _MLP] = field(default_factory=dict)
+    tails: dict[str, Perceptron] = field(default_factory=dict)
 
 
 #: Steps between readings weigh this much more than levels (a fridge's 0.1 kW edge matters).
@@ -210,73 +210,8 @@ def build_dataset(
     return np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
 
 
-class _MLP:
-    """The perceptron: two ReLU layers and a linear head (power and on-logit per appliance)."""
-
-    def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
-        self.params: list[np.ndarray] = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            self.params.append(
-                (rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))).astype(np.float32)
-            )
-            self.params.append(np.zeros(fan_out, dtype=np.float32))
-        self.adam = Adam(self.params)
-
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        acts = [x]
-        h = x
-        layers = len(self.params) // 2
-        for i in range(layers):
-            h = h @ self.params[2 * i] + self.params[2 * i + 1]
-            if i < layers - 1:
-                h = np.maximum(h, 0)
-            acts.append(h)
-        return h, acts
-
-    def train_batch(
-        self, x: np.ndarray, power: np.ndarray, on: np.ndarray, lr: float, on_weight: np.ndarray
-    ) -> float:
-        out, acts = self.forward(x)
-        k = power.shape[1]
-        pred_p, logit = out[:, :k], out[:, k:]
-        prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
-        n = x.shape[0]
-        grad = np.empty_like(out)
-        grad[:, :k] = 2 * (pred_p - power) / n
-        grad[:, k:] = (prob - on) * on_weight / n
-        loss = float(np.mean((pred_p - power) ** 2)) + float(
-            -np.mean(on * np.log(prob + 1e-7) + (1 - on) * np.log(1 - prob + 1e-7))
-        )
-        layers = len(self.params) // 2
-        grads: list[np.ndarray] = [np.empty(0)] * len(self.params)
-        for i in reversed(range(layers)):
-            grads[2 * i] = acts[i].T @ grad
-            grads[2 * i + 1] = grad.sum(axis=0)
-            if i > 0:
-                grad = (grad @ self.params[2 * i].T) * (acts[i] > 0)
-        self.adam.update(self.params, grads, lr)
-        return loss
-
-
-def load_weights(mlp: _MLP, path: Path) -> None:
-    """Set ``mlp``'s weights from a model ``export_onnx`` wrote (same layer sizes).
-
-    Raises:
-        ValueError: the model's layers differ from ``mlp``'s.
-    """
-    import onnx  # noqa: PLC0415 - the training extra only
-    from onnx import numpy_helper  # noqa: PLC0415
-
-    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
-    for i in range(len(mlp.params) // 2):
-        for j, name in ((2 * i, f"w{i}"), (2 * i + 1, f"b{i}")):
-            if name not in stored or stored[name].shape != mlp.params[j].shape:
-                raise ValueError(f"{path}: layer {name} differs from the perceptron's")
-            mlp.params[j] = stored[name].astype(np.float32)
-
-
 def export_onnx(
-    mlp: _MLP, path: Path, gates: np.ndarray | None = None, heads: Heads | None = None
+    mlp: Perceptron, path: Path, gates: np.ndarray | None = None, heads: Heads | None = None
 ) -> None:
     """Write the graph: features from the raw window, the perceptron, gated power in W.
 
@@ -363,7 +298,7 @@ def export_onnx(
         )
     )
     heads = heads or Heads()
-    _perceptron(
+    add_perceptron(
         mlp,
         "",
         "h0",
@@ -377,7 +312,7 @@ def export_onnx(
         replaced[APPLIANCES.index("fridge")] = "fridge_head"
     for name, tail in heads.tails.items():
         # ``h1``: the shared perceptron's first hidden layer.
-        _perceptron(tail, f"{name}_tail_", "h1", f"{name}_tail", inits=inits, nodes=nodes)
+        add_perceptron(tail, f"{name}_tail_", "h1", f"{name}_tail", inits=inits, nodes=nodes)
         replaced[APPLIANCES.index(name)] = f"{name}_tail"
     if replaced:
         columns = [f"shared_column{j}" for j in range(2 * k)]
@@ -411,24 +346,6 @@ def export_onnx(
     path.write_bytes(model.SerializeToString())
 
 
-def _perceptron(
-    mlp: _MLP, prefix: str, source: str, out: str, *, inits: list[Any], nodes: list[Any]
-) -> None:
-    """Add ``mlp``'s layers (Gemm, ReLU between) from ``source`` to ``out``."""
-    from onnx import helper, numpy_helper  # noqa: PLC0415 - the training extra only
-
-    layers = len(mlp.params) // 2
-    current = source
-    for i in range(layers):
-        inits.append(numpy_helper.from_array(mlp.params[2 * i], f"{prefix}w{i}"))
-        inits.append(numpy_helper.from_array(mlp.params[2 * i + 1], f"{prefix}b{i}"))
-        z = f"{prefix}z{i}" if i < layers - 1 else out
-        nodes.append(helper.make_node("Gemm", [current, f"{prefix}w{i}", f"{prefix}b{i}"], [z]))
-        if i < layers - 1:
-            current = f"{prefix}h{i + 1}"
-            nodes.append(helper.make_node("Relu", [z], [current]))
-
-
 def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Predicted W per appliance for every sample of ``aggregate`` (zero where no window fits)."""
     n = len(aggregate)
@@ -439,7 +356,7 @@ def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.
     return out
 
 
-def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
+def train_shared(options: TrainOptions) -> tuple[Perceptron, int]:
     """The shared perceptron (every appliance), and how many windows it learnt from here.
 
     With no epochs to run it is ``init_from``'s perceptron as it is (no windows).
@@ -447,7 +364,7 @@ def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
     rng = np.random.default_rng(0)
     started = time.monotonic()
     if options.epochs == 0:
-        mlp = _MLP([N_FEATURES, *options.hidden, 2 * len(APPLIANCES)], rng)
+        mlp = Perceptron([N_FEATURES, *options.hidden, 2 * len(APPLIANCES)], rng)
         if options.init_from is not None:
             load_weights(mlp, options.init_from)
         return mlp, 0
@@ -455,7 +372,7 @@ def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
     x, power, on = build_dataset(houses, options.windows_per_house, rng)
     del houses
     _LOGGER.info("%d training windows in %.0f s", len(x), time.monotonic() - started)
-    mlp = _MLP([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
+    mlp = Perceptron([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
     if options.init_from is not None:
         load_weights(mlp, options.init_from)
     on_weight = np.ones(len(APPLIANCES), np.float32)
@@ -500,7 +417,7 @@ def train_fridge(options: TrainOptions) -> ConvHead:
     return head
 
 
-def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
+def train_tails(options: TrainOptions, mlp: Perceptron) -> dict[str, Perceptron]:
     """Per appliance of ``options.tails``: the shared perceptron's last two layers, trained on.
 
     Its windows: ``tail_on_share`` where the appliance is on, the rest uniform; the learning
@@ -509,7 +426,7 @@ def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
     rng = np.random.default_rng(0)
     k = len(APPLIANCES)
     houses = [generate_house(seed, options.days, PERIOD) for seed in options.seeds]
-    tails: dict[str, _MLP] = {}
+    tails: dict[str, Perceptron] = {}
     for name in options.tails:
         i = APPLIANCES.index(name)
         xs, ps, os_ = [], [], []
@@ -530,7 +447,7 @@ def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
             ps.append((truth[centres] / POWER_SCALE[name])[:, None].astype(np.float32))
             os_.append((truth[centres] >= THRESHOLDS[name])[:, None].astype(np.float32))
         x, power, on_target = np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
-        tail = _MLP([x.shape[1], *(p.shape[1] for p in mlp.params[2:-2:2]), 2], rng)
+        tail = Perceptron([x.shape[1], *(p.shape[1] for p in mlp.params[2:-2:2]), 2], rng)
         tail.params = [p.copy() for p in mlp.params[2:-2]] + [
             mlp.params[-2][:, [i, k + i]].copy(),
             mlp.params[-1][[i, k + i]].copy(),
@@ -548,7 +465,7 @@ def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
 
 
 def predict_numpy(
-    mlp: _MLP, heads: Heads, aggregate: np.ndarray
+    mlp: Perceptron, heads: Heads, aggregate: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ungated power (W) and probability per appliance, and the scored centres, in numpy."""
     n = len(aggregate)
@@ -575,7 +492,7 @@ def predict_numpy(
 GATE_MIN_GAIN = 0.01
 
 
-def tune_gates(mlp: _MLP, heads: Heads, seeds: tuple[int, ...], days: int) -> np.ndarray:
+def tune_gates(mlp: Perceptron, heads: Heads, seeds: tuple[int, ...], days: int) -> np.ndarray:
     """Per appliance, the on-probability (0.2 to 0.8) with the best F1 on houses ``seeds``.
 
     An appliance that never runs in them keeps 0.5.
@@ -630,7 +547,7 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
 def export(
     options: TrainOptions,
     out_dir: Path,
-    mlp: _MLP,
+    mlp: Perceptron,
     heads: Heads,
     *,
     gates: np.ndarray,
