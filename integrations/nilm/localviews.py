@@ -1,9 +1,11 @@
 """Two views of the window for the appliances' own heads, in numpy and as ONNX nodes.
 
 - The edge view (the dishwasher's tail): per minute of the whole window, the largest rise
-  and the largest fall between readings two samples apart. A heater switches in one second
-  (at 6 s its step falls within two readings), a heat pump or a charger ramps up over a
-  minute or two: the shared perceptron's 1-minute means cannot tell the two apart.
+  and the largest fall between readings two samples apart, and the spread of the readings
+  (max - min). A heater switches in one second (at 6 s its step falls within two readings)
+  and draws a flat power; a heat pump or a charger ramps up over a minute or two, a heat
+  pump's power wanders and a washing machine's drum turns on top of its heater: the shared
+  perceptron's 1-minute means cannot tell them apart.
 - The kettle's view: the readings from ``KETTLE_SPAN`` samples (4.8 min) before the output
   sample to as many after it, each relative to the output sample's, and the shared
   perceptron's on-logit for the kettle. A kettle is on for 1 to 4 minutes at one flat
@@ -25,6 +27,9 @@ EDGE_SPAN = 2
 EDGE_CLIP = 3.0
 #: ...and the largest rise and fall kept per this many readings (one minute at 6 s).
 EDGE_BLOCK = 10
+#: The spread of the readings per block clipped to this much (normalised: 250 W), then
+#: divided by it.
+SPREAD_CLIP = 0.25
 
 #: The kettle's view: this many readings either side of the output sample...
 KETTLE_SPAN = 48
@@ -33,16 +38,23 @@ LOGIT_CLIP = 10.0
 
 
 def edge_blocks(window: int) -> int:
-    """Blocks of the edge view of a window of ``window`` readings."""
+    """Blocks of the rises and the falls of the edge view of ``window`` readings."""
     return (window - EDGE_SPAN) // EDGE_BLOCK
 
 
 def edge_features(windows: np.ndarray) -> np.ndarray:
-    """The edge view ``[n, 2 * blocks]`` of normalised windows: the rises, then the falls."""
-    blocks = edge_blocks(windows.shape[1])
+    """The edge view of normalised windows ``[n, W]``: the rises, the falls, the spreads.
+
+    ``[n, 2 * edge_blocks(W) + W // EDGE_BLOCK]``; the spreads are of whole blocks of readings
+    (``W`` is a multiple of ``EDGE_BLOCK``).
+    """
+    n, length = windows.shape
+    blocks = edge_blocks(length)
     step = np.clip(windows[:, EDGE_SPAN:] - windows[:, :-EDGE_SPAN], -EDGE_CLIP, EDGE_CLIP)
-    step = (step[:, : blocks * EDGE_BLOCK] / EDGE_CLIP).reshape(len(windows), blocks, EDGE_BLOCK)
-    return np.concatenate([step.max(axis=2), step.min(axis=2)], axis=1).astype(np.float32)
+    step = (step[:, : blocks * EDGE_BLOCK] / EDGE_CLIP).reshape(n, blocks, EDGE_BLOCK)
+    readings = windows.reshape(n, length // EDGE_BLOCK, EDGE_BLOCK)
+    spread = np.clip(readings.max(axis=2) - readings.min(axis=2), 0, SPREAD_CLIP) / SPREAD_CLIP
+    return np.concatenate([step.max(axis=2), step.min(axis=2), spread], axis=1).astype(np.float32)
 
 
 def kettle_features(windows: np.ndarray, output_index: int, logit: np.ndarray) -> np.ndarray:
@@ -64,7 +76,7 @@ def _init(inits: list[Any], name: str, value: np.ndarray) -> str:
 
 
 def add_edges(window: str, out: str, *, length: int, inits: list[Any], nodes: list[Any]) -> None:
-    """Add the edge view of ``window`` ``[n, length]`` as ``out`` ``[n, 2 * blocks]``."""
+    """Add the edge view of ``window`` ``[n, length]`` as ``out`` (see ``edge_features``)."""
     from onnx import helper  # noqa: PLC0415 - the training extra only
 
     blocks = edge_blocks(length)
@@ -90,7 +102,32 @@ def add_edges(window: str, out: str, *, length: int, inits: list[Any], nodes: li
         helper.make_node("Reshape", ["edge_scaled", shape], ["edge_blocks"]),
         helper.make_node("ReduceMax", ["edge_blocks"], ["edge_rise"], axes=[2], keepdims=0),
         helper.make_node("ReduceMin", ["edge_blocks"], ["edge_fall"], axes=[2], keepdims=0),
-        helper.make_node("Concat", ["edge_rise", "edge_fall"], [out], axis=1),
+        helper.make_node(
+            "Reshape",
+            [
+                window,
+                _init(
+                    inits,
+                    "spread_shape",
+                    np.array([-1, length // EDGE_BLOCK, EDGE_BLOCK], np.int64),
+                ),
+            ],
+            ["spread_blocks"],
+        ),
+        helper.make_node("ReduceMax", ["spread_blocks"], ["spread_max"], axes=[2], keepdims=0),
+        helper.make_node("ReduceMin", ["spread_blocks"], ["spread_min"], axes=[2], keepdims=0),
+        helper.make_node("Sub", ["spread_max", "spread_min"], ["spread_raw"]),
+        helper.make_node(
+            "Clip",
+            [
+                "spread_raw",
+                _init(inits, "spread_lo", np.array(0.0, np.float32)),
+                _init(inits, "spread_clip", np.array(SPREAD_CLIP, np.float32)),
+            ],
+            ["spread_clipped"],
+        ),
+        helper.make_node("Div", ["spread_clipped", "spread_clip"], ["spread"]),
+        helper.make_node("Concat", ["edge_rise", "edge_fall", "spread"], [out], axis=1),
     ]
 
 

@@ -12,9 +12,10 @@ Beside that shared perceptron, appliances may have heads of their own, whose ans
 the shared ones in the graph: the fridge a small convolution over the steps between readings
 (``convhead.py``); the dishwasher a "tail", the shared perceptron's last two layers trained on
 for it alone, on its first hidden layer and the edge view (``localviews.py``: a heater's
-one-second switch, which a heat pump's or a charger's ramp is not); the kettle a perceptron on
-the readings around the output sample and the shared perceptron's guess, which learns the
-kettle's power from the step at its edges and tells it from other loads of that size.
+one-second switch and flat power, which a heat pump's ramp and wander are not); the kettle a
+perceptron on the readings around the output sample and the shared perceptron's guess, which
+learns the kettle's power from the step at its edges and tells it from other loads of that
+size.
 
 The model answers the sample at ``output_index`` (three quarters into the window): the live
 sensors lag the meter by a quarter of the window, the price of seeing the programme around it.
