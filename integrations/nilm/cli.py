@@ -66,7 +66,10 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--fridge-epochs", type=int, default=8, help="the fridge head (0: none)")
     train.add_argument(
-        "--tail-epochs", type=int, default=4, help="the dishwasher's own tail (0: none)"
+        "--tail-epochs", type=int, default=8, help="the dishwasher's own tail (0: none)"
+    )
+    train.add_argument(
+        "--kettle-epochs", type=int, default=16, help="the kettle's own head (0: none)"
     )
     train.add_argument(
         "--init-from",
@@ -212,6 +215,7 @@ def _train(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         fridge_epochs=args.fridge_epochs,
         tail_epochs=args.tail_epochs,
+        kettle_epochs=args.kettle_epochs,
     )
     manifest = train(options, args.output)
     print(json.dumps(manifest["metrics"], indent=1))

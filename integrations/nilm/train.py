@@ -10,8 +10,12 @@ graph computes itself from the raw window, so the runtime feeds readings and not
 
 Beside that shared perceptron, appliances may have heads of their own, whose answers replace
 the shared ones in the graph: the fridge a small convolution over the steps between readings
-(``convhead.py``), the dishwasher a "tail", the shared perceptron's last two layers trained on
-for it alone on windows where it runs more often than at random.
+(``convhead.py``); the dishwasher a "tail", the shared perceptron's last two layers trained on
+for it alone, on its first hidden layer and the edge view (``localviews.py``: a heater's
+one-second switch and flat power, which a heat pump's ramp and wander are not); the kettle a
+perceptron on the readings around the output sample and the shared perceptron's guess, which
+learns the kettle's power from the step at its edges and tells it from other loads of that
+size.
 
 The model answers the sample at ``output_index`` (three quarters into the window): the live
 sensors lag the meter by a quarter of the window, the price of seeing the programme around it.
@@ -20,7 +24,6 @@ sensors lag the meter by a quarter of the window, the price of seeing the progra
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import time
@@ -34,7 +37,15 @@ from integrations.simulator.household import APPLIANCES, House, generate_house
 
 from .const import BUNDLED_MODELS, DEFAULT_MODEL
 from .convhead import Adam, ConvHead, HeadSpec, add_to_graph, head_inputs, train_head
+from .localviews import (
+    KETTLE_SPAN,
+    add_edges,
+    add_kettle_view,
+    edge_features,
+    kettle_features,
+)
 from .metrics import evaluate
+from .perceptron import Perceptron, add_perceptron, load_weights
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,7 +93,7 @@ class TrainOptions:
     eval_seed: int = 1000
     eval_days: int = 14
     model_id: str = "edgewise-nilm-home"
-    version: str = "1.2.0"
+    version: str = "1.3.0"
     #: Start from this model's weights (an ONNX file this module exported), to train on.
     init_from: Path | None = BUNDLED_MODELS / f"{DEFAULT_MODEL}.onnx"
     #: The fridge head: epochs (0: none) and uniformly drawn windows per house.
@@ -91,10 +102,22 @@ class TrainOptions:
     #: Appliances whose last two layers are a copy of the shared perceptron's, trained on
     #: for them alone (on its first hidden layer, which they share), and how.
     tails: tuple[str, ...] = ("dishwasher",)
-    tail_epochs: int = 4
-    tail_windows_per_house: int = 10_000
-    #: Share of a tail's windows drawn where its appliance is on (the rest uniform).
+    tail_epochs: int = 8
+    #: Epochs after which a tail's learning rate halves.
+    tail_halving: int = 3
+    tail_windows_per_house: int = 20_000
+    #: Share of a tail's windows drawn where its appliance is on...
     tail_on_share: float = 0.3
+    #: ...and where it is off while a washing machine, a charger or a heat pump runs (the
+    #: rest uniform).
+    tail_hard_share: float = 0.2
+    #: The kettle's head: epochs (0: none), its hidden layers, and its windows per house:
+    #: every one where the kettle is on, up to ``kettle_high_per_house`` where something
+    #: draws 700 W more than the lowest reading around it, and some uniform ones.
+    kettle_epochs: int = 16
+    kettle_hidden: tuple[int, int] = (128, 64)
+    kettle_high_per_house: int = 20_000
+    kettle_uniform_per_house: int = 2_000
     #: Houses the on-probabilities are tuned on (neither training nor evaluation houses).
     tune_seeds: tuple[int, ...] = (500, 501, 502, 503)
 
@@ -104,7 +127,10 @@ class Heads:
     """The appliances' own heads, whose power and on-logit replace the shared perceptron's."""
 
     fridge: ConvHead | None = None
-    tails: dict[str, _MLP] = field(default_factory=dict)
+    #: On the shared first hidden layer and the edge view.
+    tails: dict[str, Perceptron] = field(default_factory=dict)
+    #: On the kettle's view (``localviews.kettle_features``).
+    kettle: Perceptron | None = None
 
 
 #: Steps between readings weigh this much more than levels (a fridge's 0.1 kW edge matters).
@@ -210,73 +236,8 @@ def build_dataset(
     return np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
 
 
-class _MLP:
-    """The perceptron: two ReLU layers and a linear head (power and on-logit per appliance)."""
-
-    def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
-        self.params: list[np.ndarray] = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
-            self.params.append(
-                (rng.normal(0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))).astype(np.float32)
-            )
-            self.params.append(np.zeros(fan_out, dtype=np.float32))
-        self.adam = Adam(self.params)
-
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        acts = [x]
-        h = x
-        layers = len(self.params) // 2
-        for i in range(layers):
-            h = h @ self.params[2 * i] + self.params[2 * i + 1]
-            if i < layers - 1:
-                h = np.maximum(h, 0)
-            acts.append(h)
-        return h, acts
-
-    def train_batch(
-        self, x: np.ndarray, power: np.ndarray, on: np.ndarray, lr: float, on_weight: np.ndarray
-    ) -> float:
-        out, acts = self.forward(x)
-        k = power.shape[1]
-        pred_p, logit = out[:, :k], out[:, k:]
-        prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
-        n = x.shape[0]
-        grad = np.empty_like(out)
-        grad[:, :k] = 2 * (pred_p - power) / n
-        grad[:, k:] = (prob - on) * on_weight / n
-        loss = float(np.mean((pred_p - power) ** 2)) + float(
-            -np.mean(on * np.log(prob + 1e-7) + (1 - on) * np.log(1 - prob + 1e-7))
-        )
-        layers = len(self.params) // 2
-        grads: list[np.ndarray] = [np.empty(0)] * len(self.params)
-        for i in reversed(range(layers)):
-            grads[2 * i] = acts[i].T @ grad
-            grads[2 * i + 1] = grad.sum(axis=0)
-            if i > 0:
-                grad = (grad @ self.params[2 * i].T) * (acts[i] > 0)
-        self.adam.update(self.params, grads, lr)
-        return loss
-
-
-def load_weights(mlp: _MLP, path: Path) -> None:
-    """Set ``mlp``'s weights from a model ``export_onnx`` wrote (same layer sizes).
-
-    Raises:
-        ValueError: the model's layers differ from ``mlp``'s.
-    """
-    import onnx  # noqa: PLC0415 - the training extra only
-    from onnx import numpy_helper  # noqa: PLC0415
-
-    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
-    for i in range(len(mlp.params) // 2):
-        for j, name in ((2 * i, f"w{i}"), (2 * i + 1, f"b{i}")):
-            if name not in stored or stored[name].shape != mlp.params[j].shape:
-                raise ValueError(f"{path}: layer {name} differs from the perceptron's")
-            mlp.params[j] = stored[name].astype(np.float32)
-
-
 def export_onnx(
-    mlp: _MLP, path: Path, gates: np.ndarray | None = None, heads: Heads | None = None
+    mlp: Perceptron, path: Path, gates: np.ndarray | None = None, heads: Heads | None = None
 ) -> None:
     """Write the graph: features from the raw window, the perceptron, gated power in W.
 
@@ -363,25 +324,36 @@ def export_onnx(
         )
     )
     heads = heads or Heads()
-    _perceptron(
-        mlp,
-        "",
-        "h0",
-        "shared_head" if heads.fridge is not None or heads.tails else "head",
-        inits=inits,
-        nodes=nodes,
-    )
+    has_heads = heads.fridge is not None or bool(heads.tails) or heads.kettle is not None
+    add_perceptron(mlp, "", "h0", "shared_head" if has_heads else "head", inits=inits, nodes=nodes)
     replaced: dict[int, str] = {}
     if heads.fridge is not None:
         add_to_graph(heads.fridge, "window", "fridge_head", inits=inits, nodes=nodes)
         replaced[APPLIANCES.index("fridge")] = "fridge_head"
-    for name, tail in heads.tails.items():
+    if heads.tails:
+        add_edges("window", "edges", length=WINDOW, inits=inits, nodes=nodes)
         # ``h1``: the shared perceptron's first hidden layer.
-        _perceptron(tail, f"{name}_tail_", "h1", f"{name}_tail", inits=inits, nodes=nodes)
+        nodes.append(helper.make_node("Concat", ["h1", "edges"], ["tail_in"], axis=1))
+    for name, tail in heads.tails.items():
+        add_perceptron(tail, f"{name}_tail_", "tail_in", f"{name}_tail", inits=inits, nodes=nodes)
         replaced[APPLIANCES.index(name)] = f"{name}_tail"
-    if replaced:
-        columns = [f"shared_column{j}" for j in range(2 * k)]
+    columns = [f"shared_column{j}" for j in range(2 * k)]
+    if replaced or heads.kettle is not None:
         nodes.append(helper.make_node("Split", ["shared_head"], list(columns), axis=1))
+    if heads.kettle is not None:
+        add_kettle_view(
+            "window",
+            columns[k + APPLIANCES.index("kettle")],
+            "kettle_in",
+            output_index=OUTPUT_INDEX,
+            inits=inits,
+            nodes=nodes,
+        )
+        add_perceptron(
+            heads.kettle, "kettle_", "kettle_in", "kettle_head", inits=inits, nodes=nodes
+        )
+        replaced[APPLIANCES.index("kettle")] = "kettle_head"
+    if replaced:
         for i, out in replaced.items():
             columns[i], columns[k + i] = f"{out}_power", f"{out}_logit"
             nodes.append(helper.make_node("Split", [out], [columns[i], columns[k + i]], axis=1))
@@ -411,24 +383,6 @@ def export_onnx(
     path.write_bytes(model.SerializeToString())
 
 
-def _perceptron(
-    mlp: _MLP, prefix: str, source: str, out: str, *, inits: list[Any], nodes: list[Any]
-) -> None:
-    """Add ``mlp``'s layers (Gemm, ReLU between) from ``source`` to ``out``."""
-    from onnx import helper, numpy_helper  # noqa: PLC0415 - the training extra only
-
-    layers = len(mlp.params) // 2
-    current = source
-    for i in range(layers):
-        inits.append(numpy_helper.from_array(mlp.params[2 * i], f"{prefix}w{i}"))
-        inits.append(numpy_helper.from_array(mlp.params[2 * i + 1], f"{prefix}b{i}"))
-        z = f"{prefix}z{i}" if i < layers - 1 else out
-        nodes.append(helper.make_node("Gemm", [current, f"{prefix}w{i}", f"{prefix}b{i}"], [z]))
-        if i < layers - 1:
-            current = f"{prefix}h{i + 1}"
-            nodes.append(helper.make_node("Relu", [z], [current]))
-
-
 def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Predicted W per appliance for every sample of ``aggregate`` (zero where no window fits)."""
     n = len(aggregate)
@@ -439,7 +393,7 @@ def predict_house(session: Any, aggregate: np.ndarray, batch: int = 4096) -> np.
     return out
 
 
-def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
+def train_shared(options: TrainOptions) -> tuple[Perceptron, int]:
     """The shared perceptron (every appliance), and how many windows it learnt from here.
 
     With no epochs to run it is ``init_from``'s perceptron as it is (no windows).
@@ -447,7 +401,7 @@ def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
     rng = np.random.default_rng(0)
     started = time.monotonic()
     if options.epochs == 0:
-        mlp = _MLP([N_FEATURES, *options.hidden, 2 * len(APPLIANCES)], rng)
+        mlp = Perceptron([N_FEATURES, *options.hidden, 2 * len(APPLIANCES)], rng)
         if options.init_from is not None:
             load_weights(mlp, options.init_from)
         return mlp, 0
@@ -455,7 +409,7 @@ def train_shared(options: TrainOptions) -> tuple[_MLP, int]:
     x, power, on = build_dataset(houses, options.windows_per_house, rng)
     del houses
     _LOGGER.info("%d training windows in %.0f s", len(x), time.monotonic() - started)
-    mlp = _MLP([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
+    mlp = Perceptron([x.shape[1], *options.hidden, 2 * len(APPLIANCES)], rng)
     if options.init_from is not None:
         load_weights(mlp, options.init_from)
     on_weight = np.ones(len(APPLIANCES), np.float32)
@@ -500,16 +454,22 @@ def train_fridge(options: TrainOptions) -> ConvHead:
     return head
 
 
-def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
+#: Where a tail's hard windows are drawn: its appliance off while one of these runs.
+TAIL_CONFUSERS = ("washing_machine", "ev_charger", "heat_pump")
+
+
+def train_tails(options: TrainOptions, mlp: Perceptron) -> dict[str, Perceptron]:
     """Per appliance of ``options.tails``: the shared perceptron's last two layers, trained on.
 
-    Its windows: ``tail_on_share`` where the appliance is on, the rest uniform; the learning
-    rate halves every epoch.
+    Its input: the shared first hidden layer, then the edge view (whose weights start small).
+    Its windows: ``tail_on_share`` where the appliance is on, ``tail_hard_share`` where it is
+    off and a ``TAIL_CONFUSERS`` appliance runs, the rest uniform; the learning rate halves
+    every ``tail_halving`` epochs.
     """
     rng = np.random.default_rng(0)
     k = len(APPLIANCES)
     houses = [generate_house(seed, options.days, PERIOD) for seed in options.seeds]
-    tails: dict[str, _MLP] = {}
+    tails: dict[str, Perceptron] = {}
     for name in options.tails:
         i = APPLIANCES.index(name)
         xs, ps, os_ = [], [], []
@@ -518,26 +478,46 @@ def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
             valid = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
             truth = house.appliances[name]
             on = valid[truth[valid] >= THRESHOLDS[name]]
-            count = int(options.tail_windows_per_house * options.tail_on_share) if len(on) else 0
-            centres = np.concatenate(
-                [rng.choice(valid, options.tail_windows_per_house - count), rng.choice(on, count)]
-                if count
-                else [rng.choice(valid, options.tail_windows_per_house)]
-            )
+            hard = valid[
+                (truth[valid] < THRESHOLDS[name])
+                & np.any(
+                    [
+                        house.appliances[a][valid] >= THRESHOLDS[a]
+                        for a in TAIL_CONFUSERS
+                        if a != name
+                    ],
+                    axis=0,
+                )
+            ]
+            per = options.tail_windows_per_house
+            n_on = int(per * options.tail_on_share) if len(on) else 0
+            n_hard = int(per * options.tail_hard_share) if len(hard) else 0
+            picks = [rng.choice(valid, per - n_on - n_hard)]
+            if n_on:
+                picks.append(rng.choice(on, n_on))
+            if n_hard:
+                picks.append(rng.choice(hard, n_hard))
+            centres = np.concatenate(picks)
             for chunk in np.array_split(centres, max(1, len(centres) // 2000)):
-                _, acts = mlp.forward(features(_windows(house.aggregate, chunk)))
-                xs.append(acts[1])
+                windows = _windows(house.aggregate, chunk)
+                _, acts = mlp.forward(features(windows))
+                xs.append(np.concatenate([acts[1], edge_features(windows)], axis=1))
             ps.append((truth[centres] / POWER_SCALE[name])[:, None].astype(np.float32))
             os_.append((truth[centres] >= THRESHOLDS[name])[:, None].astype(np.float32))
         x, power, on_target = np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
-        tail = _MLP([x.shape[1], *(p.shape[1] for p in mlp.params[2:-2:2]), 2], rng)
-        tail.params = [p.copy() for p in mlp.params[2:-2]] + [
+        tail = Perceptron([x.shape[1], *(p.shape[1] for p in mlp.params[2:-2:2]), 2], rng)
+        shared_rows = mlp.params[2]
+        edge_rows = rng.normal(0, 0.01, (x.shape[1] - len(shared_rows), shared_rows.shape[1]))
+        tail.params = [
+            np.concatenate([shared_rows, edge_rows.astype(np.float32)]),
+            *(p.copy() for p in mlp.params[3:-2]),
             mlp.params[-2][:, [i, k + i]].copy(),
             mlp.params[-1][[i, k + i]].copy(),
         ]
+        tail.adam = Adam(tail.params)
         for epoch in range(options.tail_epochs):
             order = rng.permutation(len(x))
-            lr = options.learning_rate * 0.5**epoch
+            lr = options.learning_rate * 0.5 ** (epoch // max(1, options.tail_halving))
             losses = [
                 tail.train_batch(x[b], power[b], on_target[b], lr, np.ones(1, np.float32))
                 for b in np.array_split(order, max(1, len(order) // options.batch))
@@ -547,8 +527,60 @@ def train_tails(options: TrainOptions, mlp: _MLP) -> dict[str, _MLP]:
     return tails
 
 
+#: Above the lowest reading within ``KETTLE_SPAN`` of it, the power (W) of a window that may
+#: be mistaken for a kettle's (a toaster, a hob, an iron, an oven, the heaters).
+KETTLE_HIGH_W = 700.0
+
+
+def train_kettle(options: TrainOptions, mlp: Perceptron) -> Perceptron:
+    """The kettle's head: power and on-logit from its view, on the windows it must tell apart.
+
+    Its windows: every one where the kettle is on, up to ``kettle_high_per_house`` where
+    something of ``KETTLE_HIGH_W`` or more runs, and ``kettle_uniform_per_house`` uniform ones.
+    """
+    rng = np.random.default_rng(0)
+    kettle = APPLIANCES.index("kettle")
+    logit_column = len(APPLIANCES) + kettle
+    xs, ps, os_ = [], [], []
+    for seed in options.seeds:
+        house = generate_house(seed, options.days, PERIOD)
+        aggregate, truth = house.aggregate, house.appliances["kettle"]
+        n = len(aggregate)
+        valid = np.arange(OUTPUT_INDEX, n - (WINDOW - OUTPUT_INDEX))
+        around = np.lib.stride_tricks.sliding_window_view(aggregate, 2 * KETTLE_SPAN + 1)
+        above = np.zeros(n, np.float32)
+        above[KETTLE_SPAN : n - KETTLE_SPAN] = aggregate[
+            KETTLE_SPAN : n - KETTLE_SPAN
+        ] - around.min(axis=1)
+        high = valid[above[valid] > KETTLE_HIGH_W]
+        centres = np.concatenate(
+            [
+                valid[truth[valid] > 0],
+                rng.choice(high, min(len(high), options.kettle_high_per_house), replace=False),
+                rng.choice(valid, options.kettle_uniform_per_house),
+            ]
+        )
+        for chunk in np.array_split(centres, max(1, len(centres) // 2000)):
+            windows = _windows(aggregate, chunk)
+            out, _ = mlp.forward(features(windows))
+            xs.append(kettle_features(windows, OUTPUT_INDEX, out[:, logit_column]))
+        ps.append((truth[centres] / POWER_SCALE["kettle"])[:, None].astype(np.float32))
+        os_.append((truth[centres] >= THRESHOLDS["kettle"])[:, None].astype(np.float32))
+    x, power, on = np.concatenate(xs), np.concatenate(ps), np.concatenate(os_)
+    head = Perceptron([x.shape[1], *options.kettle_hidden, 2], rng)
+    for epoch in range(options.kettle_epochs):
+        order = rng.permutation(len(x))
+        lr = options.learning_rate * (0.5 ** (epoch // max(1, options.kettle_epochs // 3)))
+        losses = [
+            head.train_batch(x[b], power[b], on[b], lr, np.ones(1, np.float32))
+            for b in np.array_split(order, max(1, len(order) // options.batch))
+        ]
+        _LOGGER.info("kettle head epoch %d loss %.4f", epoch, np.mean(losses))
+    return head
+
+
 def predict_numpy(
-    mlp: _MLP, heads: Heads, aggregate: np.ndarray
+    mlp: Perceptron, heads: Heads, aggregate: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ungated power (W) and probability per appliance, and the scored centres, in numpy."""
     n = len(aggregate)
@@ -560,7 +592,14 @@ def predict_numpy(
     for chunk in np.array_split(np.arange(len(centres)), max(1, len(centres) // 4096)):
         windows = _windows(aggregate, centres[chunk])
         out, acts = mlp.forward(features(windows))
-        replaced = {name: tail.forward(acts[1])[0] for name, tail in heads.tails.items()}
+        replaced: dict[str, np.ndarray] = {}
+        if heads.tails:
+            tail_in = np.concatenate([acts[1], edge_features(windows)], axis=1)
+            replaced = {name: tail.forward(tail_in)[0] for name, tail in heads.tails.items()}
+        if heads.kettle is not None:
+            shared_logit = out[:, k + APPLIANCES.index("kettle")]
+            view = kettle_features(windows, OUTPUT_INDEX, shared_logit)
+            replaced["kettle"] = heads.kettle.forward(view)[0]
         if heads.fridge is not None:
             replaced["fridge"] = heads.fridge.forward(head_inputs(FRIDGE_HEAD, windows))[0]
         for name, head in replaced.items():
@@ -575,7 +614,7 @@ def predict_numpy(
 GATE_MIN_GAIN = 0.01
 
 
-def tune_gates(mlp: _MLP, heads: Heads, seeds: tuple[int, ...], days: int) -> np.ndarray:
+def tune_gates(mlp: Perceptron, heads: Heads, seeds: tuple[int, ...], days: int) -> np.ndarray:
     """Per appliance, the on-probability (0.2 to 0.8) with the best F1 on houses ``seeds``.
 
     An appliance that never runs in them keeps 0.5.
@@ -614,6 +653,7 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
     heads = Heads(
         fridge=train_fridge(options) if options.fridge_epochs > 0 else None,
         tails=train_tails(options, mlp) if options.tail_epochs > 0 else {},
+        kettle=train_kettle(options, mlp) if options.kettle_epochs > 0 else None,
     )
     gates = tune_gates(mlp, heads, options.tune_seeds, options.days)
     return export(
@@ -630,7 +670,7 @@ def train(options: TrainOptions, out_dir: Path) -> dict[str, Any]:
 def export(
     options: TrainOptions,
     out_dir: Path,
-    mlp: _MLP,
+    mlp: Perceptron,
     heads: Heads,
     *,
     gates: np.ndarray,
@@ -668,10 +708,20 @@ def export(
     for name, tail in heads.tails.items():
         tail_sizes = "-".join(str(p.shape[0]) for p in tail.params[::2]) + "-2"
         learner += (
-            f"; {name} tail MLP {tail_sizes} on the shared first hidden layer, from the "
-            f"shared weights, Adam, {options.tail_epochs} epochs on "
+            f"; {name} tail MLP {tail_sizes} on the shared first hidden layer and the edge "
+            f"view, from the shared weights, Adam, {options.tail_epochs} epochs on "
             f"{options.tail_windows_per_house} windows per house "
-            f"({options.tail_on_share:.0%} with it on)"
+            f"({options.tail_on_share:.0%} with it on, {options.tail_hard_share:.0%} off while "
+            f"a {'/'.join(TAIL_CONFUSERS)} runs)"
+        )
+    if heads.kettle is not None:
+        kettle_sizes = "-".join(str(p.shape[0]) for p in heads.kettle.params[::2]) + "-2"
+        learner += (
+            f"; kettle head MLP {kettle_sizes} on the readings {KETTLE_SPAN} samples either "
+            f"side of the output sample and the shared kettle logit, Adam, "
+            f"{options.kettle_epochs} epochs on the windows with the kettle on, up to "
+            f"{options.kettle_high_per_house} with {KETTLE_HIGH_W:.0f} W or more running and "
+            f"{options.kettle_uniform_per_house} uniform ones per house"
         )
     manifest = {
         "id": options.model_id,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from integrations.nilm import train
+from integrations.nilm.perceptron import Perceptron
 from integrations.simulator.household import APPLIANCES
 
 
@@ -18,7 +19,7 @@ def write_tiny_model(folder: Path, model_id: str = "tiny") -> dict[str, Any]:
     """An untrained (random) model of the shipped layout with its manifest, in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    mlp = train._MLP([train.N_FEATURES, 8, 8, 2 * len(APPLIANCES)], rng)
+    mlp = Perceptron([train.N_FEATURES, 8, 8, 2 * len(APPLIANCES)], rng)
     path = folder / f"{model_id}.onnx"
     train.export_onnx(mlp, path)
     manifest = {

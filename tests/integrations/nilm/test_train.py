@@ -16,6 +16,7 @@ from integrations.nilm.train import (
     predict_numpy,
     train,
     train_fridge,
+    train_kettle,
     train_shared,
     train_tails,
 )
@@ -39,12 +40,16 @@ def test_a_tiny_training_run_exports_a_model_the_registry_verifies_and_loads(
         fridge_windows_per_house=300,
         tail_epochs=1,
         tail_windows_per_house=300,
+        kettle_epochs=1,
+        kettle_high_per_house=200,
+        kettle_uniform_per_house=100,
         tune_seeds=(4,),
     )
     manifest = train(options, tmp_path)
     assert manifest["training"]["seeds"] == [1, 2]
     assert "fridge head: Conv1d" in manifest["training"]["learner"]
     assert "dishwasher tail" in manifest["training"]["learner"]
+    assert "kettle head" in manifest["training"]["learner"]
     assert all(0 < a["on_probability"] < 1 for a in manifest["appliances"])
     assert set(manifest["metrics"]["per_appliance"]) == set(APPLIANCES)
     registry = ModelRegistry([tmp_path])
@@ -66,9 +71,16 @@ def test_the_exported_graph_answers_what_the_numpy_heads_answer(tmp_path: Path) 
         fridge_windows_per_house=200,
         tail_epochs=1,
         tail_windows_per_house=200,
+        kettle_epochs=1,
+        kettle_high_per_house=200,
+        kettle_uniform_per_house=100,
     )
     mlp, _ = train_shared(options)
-    heads = Heads(fridge=train_fridge(options), tails=train_tails(options, mlp))
+    heads = Heads(
+        fridge=train_fridge(options),
+        tails=train_tails(options, mlp),
+        kettle=train_kettle(options, mlp),
+    )
     export_onnx(mlp, tmp_path / "m.onnx", None, heads)
     house = generate_house(7, days=1)
     power, prob, centres = predict_numpy(mlp, heads, house.aggregate)
