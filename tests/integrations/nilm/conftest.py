@@ -40,6 +40,21 @@ def write_tiny_model(folder: Path, model_id: str = "tiny") -> dict[str, Any]:
     return manifest
 
 
+#: The power sensor of the one meter of ``house_yaml``'s site.
+HOUSE_METER = "sensor.house_meter"
+
+
+def house_yaml(models: Path, *, recorder: bool = False) -> str:
+    """A site with one NILM meter, House, on ``HOUSE_METER`` with the tiny model in ``models``;
+    with the recorder when ``recorder``."""
+    return (
+        "http:\n  server_port: 0\n"
+        + ("recorder:\n" if recorder else "")
+        + f"nilm:\n  models_dir: {models}\n  model: tiny\n"
+        + f"  meters:\n    - {{name: House, power_sensor: {HOUSE_METER}}}\n"
+    )
+
+
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     """A folder holding the tiny model ``tiny``."""

@@ -20,17 +20,11 @@ from integrations.simulator.household import APPLIANCES
 from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
+from .conftest import HOUSE_METER, house_yaml
+
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = 1200
-METER = "sensor.house_meter"
-
-
-def _yaml(models: Path) -> str:
-    return (
-        "http:\n  server_port: 0\n"
-        f"nilm:\n  models_dir: {models}\n  model: tiny\n"
-        f"  meters:\n    - {{name: House, power_sensor: {METER}}}\n"
-    )
+METER = HOUSE_METER
 
 
 async def _feed(runtime: Runtime, n: int) -> None:
@@ -78,7 +72,7 @@ def _edit_stored(config_dir: Path, edits: dict[str, tuple[str, dict[str, Any] | 
 
 async def _run_first(tmp_path: Path, model_dir: Path) -> tuple[dict[str, str], datetime]:
     """A first run that counts some energy; its states at the stop and when it stopped."""
-    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), START) as runtime:
         await _feed(runtime, WINDOW + 30)
         assert runtime.data[RUNNING].meters[0].windows > 0
         states = _states(runtime)
@@ -90,14 +84,14 @@ async def _run_first(tmp_path: Path, model_dir: Path) -> tuple[dict[str, str], d
 async def test_an_energy_total_comes_back_after_a_restart_and_counts_on_from_it(
     tmp_path: Path, model_dir: Path
 ) -> None:
-    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), START) as runtime:
         await _feed(runtime, WINDOW + 30)
         before = _states(runtime)
         exact = _totals(runtime)
         stopped = runtime.clock.now()
     assert sum(exact.values()) > 0, exact
 
-    async with running(tmp_path, _yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
         # At once, before a window is whole again (no recorder: the window fills live).
         assert _states(runtime) == before
         assert _totals(runtime) == exact  # the extra data keeps what the state rounds
@@ -114,7 +108,7 @@ async def test_an_energy_total_comes_back_after_a_restart_and_counts_on_from_it(
         stopped = runtime.clock.now()
 
     # And again: the second run's total, not the first's, is what comes back.
-    async with running(tmp_path, _yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
         assert _totals(runtime) == counted
 
 
@@ -132,7 +126,7 @@ async def test_a_stored_total_that_is_not_a_number_of_kwh_starts_from_zero_with_
         },
     )
     caplog.set_level(logging.WARNING, logger="integrations.nilm.live")
-    async with running(tmp_path, _yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
         garbage = ("fridge", "kettle", "heat_pump", "microwave")
         now = _states(runtime)
         for name in garbage:
@@ -165,7 +159,7 @@ async def test_a_model_with_another_set_of_appliances_keeps_the_totals_of_the_on
     manifest.write_text(json.dumps(doc))
     caplog.set_level(logging.WARNING)
     kept = tuple(a for a in APPLIANCES if a != "heat_pump")
-    async with running(tmp_path, _yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
+    async with running(tmp_path, house_yaml(model_dir), stopped + timedelta(minutes=1)) as runtime:
         assert runtime.states.get("sensor.house_heat_pump_energy") is None
         assert _states(runtime, ("sauna",)) == {"sauna": "0.0"}
         assert _states(runtime, kept) == {a: before[a] for a in kept}

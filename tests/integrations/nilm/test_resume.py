@@ -16,17 +16,11 @@ from integrations.nilm.integration import RUNNING
 from tests._helpers import settle
 from tests.integrations._runtime import clock_of, running
 
+from .conftest import HOUSE_METER, house_yaml
+
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = 1200
-METER = "sensor.house_meter"
-
-
-def _yaml(models: Path) -> str:
-    return (
-        "http:\n  server_port: 0\nrecorder:\n"
-        f"nilm:\n  models_dir: {models}\n  model: tiny\n"
-        f"  meters:\n    - {{name: House, power_sensor: {METER}}}\n"
-    )
+METER = HOUSE_METER
 
 
 async def _feed(runtime: Runtime, values: list[float]) -> None:
@@ -57,7 +51,7 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
     tmp_path: Path, model_dir: Path
 ) -> None:
     fed = _readings(WINDOW // 2)
-    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+    async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
         await _feed(runtime, fed)
         meter = runtime.data[RUNNING].meters[0]
         assert meter.windows == 0  # half a window: nothing yet
@@ -66,7 +60,7 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
 
     # Restarted 30 s later: the first half comes from the recorder, the rest arrives live.
     later = stopped + timedelta(seconds=30)
-    async with running(tmp_path, _yaml(model_dir), later) as runtime:
+    async with running(tmp_path, house_yaml(model_dir, recorder=True), later) as runtime:
         meter = runtime.data[RUNNING].meters[0]
         await _drained(runtime)  # the recorder's history is read once the runtime has started
         assert meter._whole_run >= WINDOW // 2  # the recorded half is in the window
@@ -79,7 +73,7 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
 
     # Restarted again with a whole window recorded: the sensors are back at once.
     later = stopped + timedelta(seconds=20)
-    async with running(tmp_path, _yaml(model_dir), later) as runtime:
+    async with running(tmp_path, house_yaml(model_dir, recorder=True), later) as runtime:
         meter = runtime.data[RUNNING].meters[0]
         await _drained(runtime)
         assert meter.windows >= 1, "the window was not resumed from the recorder"
@@ -97,12 +91,13 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
 async def test_a_long_stop_leaves_a_gap_instead_of_inventing_readings(
     tmp_path: Path, model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+    async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
         await _feed(runtime, _readings(WINDOW + 2))
         assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
         stopped = runtime.clock.now()
     caplog.set_level(logging.INFO, logger="integrations.nilm.live")
-    async with running(tmp_path, _yaml(model_dir), stopped + timedelta(hours=3)) as runtime:
+    site = house_yaml(model_dir, recorder=True)
+    async with running(tmp_path, site, stopped + timedelta(hours=3)) as runtime:
         await _drained(runtime)
         assert runtime.data[RUNNING].meters[0].windows == 0
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
@@ -114,7 +109,7 @@ async def test_a_new_install_says_when_the_sensors_will_appear(
     tmp_path: Path, model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="integrations.nilm.live")
-    async with running(tmp_path, _yaml(model_dir), START) as runtime:
+    async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
         await _drained(runtime)
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
         said = [r.getMessage() for r in caplog.records if r.name == "integrations.nilm.live"]
