@@ -110,11 +110,16 @@ async def _buckets_sqlite(
     return buckets, rows
 
 
-#: Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted).
-#: ``floor``, not CAST alone: PostgreSQL's CAST rounds to the nearest integer.
+#: Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted),
+#: and in the same scan how many of each bucket's states are text (neither a number nor
+#: unknown/unavailable). ``floor``, not CAST alone: PostgreSQL's CAST rounds to the nearest
+#: integer. The inner query tests each state for a number once (``OFFSET 0`` keeps PostgreSQL
+#: from folding it into the outer one, which would test twice); CASE casts numbers only.
 _GROUPED_BUCKETS = """
-SELECT metadata_id, bucket, avg(v), min(v), max(v), count(*) FROM (
-    SELECT metadata_id,
+SELECT metadata_id, bucket, avg(v), min(v), max(v), count(v),
+    count(*) FILTER (WHERE NOT is_number AND state NOT IN ({no_values}))
+FROM (
+    SELECT metadata_id, state, is_number,
         LEAST(
             CAST(floor(
                 (last_updated_ts - CAST(:start AS DOUBLE PRECISION))
@@ -122,10 +127,14 @@ SELECT metadata_id, bucket, avg(v), min(v), max(v), count(*) FROM (
             ) AS INTEGER),
             CAST(:last AS INTEGER)
         ) AS bucket,
-        CAST(state AS DOUBLE PRECISION) AS v
-    FROM states
-    WHERE metadata_id IN ({ids}) AND {period} AND {numeric}
-) AS numbers
+        CASE WHEN is_number THEN CAST(state AS DOUBLE PRECISION) END AS v
+    FROM (
+        SELECT metadata_id, state, last_updated_ts, {numeric} AS is_number
+        FROM states
+        WHERE metadata_id IN ({ids}) AND {period}
+        OFFSET 0
+    ) AS tested
+) AS rows
 GROUP BY metadata_id, bucket
 ORDER BY metadata_id, bucket
 """
@@ -134,24 +143,35 @@ ORDER BY metadata_id, bucket
 async def _buckets_grouped(
     conn: Connection, metadata_ids: list[int], *, start_ts: float, end_ts: float, points: int
 ) -> dict[int, list[_Bucket]]:
-    """Every entity's buckets, by ``GROUP BY`` (for a database server)."""
+    """The buckets that hold a number of every entity whose states in the period are all
+    numbers (unknown/unavailable aside), by ``GROUP BY`` (for a database server)."""
     period, period_params = period_clause(start_ts, end_ts)
+    no_values, no_value_params = in_list("no_value", NO_VALUE_STATES)
     numeric = _looks_numeric(conn.dialect)
     result: dict[int, list[_Bucket]] = {}
+    textual: set[int] = set()
     for chunk in chunks(metadata_ids):
         ids, params = in_list("metadata_id", chunk)
-        params |= period_params | {
-            "start": start_ts,
-            "width": (end_ts - start_ts) / points,
-            "last": points - 1,
-            "number_pattern": _NUMBER_PATTERN,
-        }
-        sql = _GROUPED_BUCKETS.format(ids=ids, period=period, numeric=numeric)
-        for metadata_id, index, mean, low, high, count in await conn.execute(sql, params):
-            result.setdefault(metadata_id, []).append(
-                (index, float(mean), float(low), float(high), count)
-            )
-    return result
+        params |= (
+            period_params
+            | no_value_params
+            | {
+                "start": start_ts,
+                "width": (end_ts - start_ts) / points,
+                "last": points - 1,
+                "number_pattern": _NUMBER_PATTERN,
+            }
+        )
+        sql = _GROUPED_BUCKETS.format(ids=ids, period=period, numeric=numeric, no_values=no_values)
+        rows = await conn.execute(sql, params)
+        for metadata_id, index, mean, low, high, count, texts in rows:
+            if texts:
+                textual.add(metadata_id)
+            elif count:
+                result.setdefault(metadata_id, []).append(
+                    (index, float(mean), float(low), float(high), count)
+                )
+    return {m: buckets for m, buckets in result.items() if m not in textual}
 
 
 def _bucket_items(buckets: list[_Bucket], start_ts: float, width: float) -> list[DownsampledBucket]:
@@ -227,11 +247,9 @@ async def get_downsampled(
                 ):
                     buckets[metadata_id] = entity_buckets
         else:
-            textual = await _textual(conn, list(meta), start_ts, end_ts)
-            if numeric := [m for m in meta if m not in textual]:
-                buckets = await _buckets_grouped(
-                    conn, numeric, start_ts=start_ts, end_ts=end_ts, points=points
-                )
+            buckets = await _buckets_grouped(
+                conn, list(meta), start_ts=start_ts, end_ts=end_ts, points=points
+            )
         result: dict[str, Downsampled] = {
             meta[m]: _bucket_items(entity_buckets, start_ts, width)
             for m, entity_buckets in buckets.items()
