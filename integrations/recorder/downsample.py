@@ -6,6 +6,7 @@ See ``get_downsampled``. Re-exported by ``history.py``, where the other history 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -50,6 +51,9 @@ Downsampled = list[DownsampledBucket] | list[DownsampledChange]
 
 #: A state that is one number, as PostgreSQL's CAST reads it (``_looks_numeric``).
 _NUMBER_PATTERN = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+#: A number that PostgreSQL's CAST to DOUBLE PRECISION takes when it is also at most 200
+#: characters long: its exponent has at most two digits, so it is within 1e-299..1e299.
+_CASTABLE_PATTERN = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9][0-9]?)?$"
 
 
 def _looks_numeric(dialect: str) -> str:
@@ -70,20 +74,29 @@ def _looks_numeric(dialect: str) -> str:
 #: every row first, which takes longer than the aggregates.) Each bucket comes back as one text,
 #: read back exactly: how many rows, how many of them numbers, and the numbers' mean, min, max.
 #: ``LIMIT -1`` keeps the inner query whole, so that each row's state is cast once, not once per
-#: aggregate.
+#: aggregate. ``{rows}`` is ``_SQLITE_ROWS``, or ``_SQLITE_FINITE_ROWS`` (below).
 _SQLITE_BUCKETS = """
 WITH RECURSIVE buckets(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM buckets WHERE i < :last)
 SELECT i, (
     SELECT printf('%d %d %!.17g %!.17g %!.17g', count(*), count(v), avg(v), min(v), max(v))
-    FROM (
-        SELECT iif(state >= '+' AND state < ':', CAST(state AS REAL), NULL) AS v FROM states
-        WHERE metadata_id = :metadata_id
-          AND last_updated_ts >= :start + i * :width
-          AND last_updated_ts < iif(i = :last, :end, :start + (i + 1) * :width)
-        LIMIT -1
-    )
+    FROM ({rows})
 ) FROM buckets
 """
+_SQLITE_ROWS = """
+SELECT iif(state >= '+' AND state < ':', CAST(state AS REAL), NULL) AS v FROM states
+WHERE metadata_id = :metadata_id
+  AND last_updated_ts >= :start + i * :width
+  AND last_updated_ts < iif(i = :last, :end, :start + (i + 1) * :width)
+LIMIT -1
+"""
+#: A number too large for a double (``1e400``) casts to ±Inf: an entity whose buckets come back
+#: with one is asked again with such numbers left out of the aggregates, as the statistics leave
+#: out what is not finite (a second query only then: the test costs a third of the scan).
+_SQLITE_FINITE_ROWS = (
+    f"SELECT iif(abs(v) <= 1.7976931348623157e308, v, NULL) AS v FROM ({_SQLITE_ROWS})"  # noqa: S608 - constant text
+)
+_SQLITE_NUMBER_BUCKETS = _SQLITE_BUCKETS.format(rows=_SQLITE_ROWS)
+_SQLITE_FINITE_BUCKETS = _SQLITE_BUCKETS.format(rows=_SQLITE_FINITE_ROWS)
 
 _Bucket = tuple[int, float, float, float, int]  # index, mean, min, max, count
 
@@ -99,25 +112,32 @@ async def _buckets_sqlite(
         "width": (end_ts - start_ts) / points,
         "last": points - 1,
     }
-    buckets: list[_Bucket] = []
-    rows = 0
-    for index, packed in await conn.execute(_SQLITE_BUCKETS, params):
-        total, count, *numbers = packed.split()
-        rows += int(total)
-        if count != "0":
-            mean, low, high = numbers
-            buckets.append((index, float(mean), float(low), float(high), int(count)))
+    for sql in (_SQLITE_NUMBER_BUCKETS, _SQLITE_FINITE_BUCKETS):
+        buckets: list[_Bucket] = []
+        rows = 0
+        for index, packed in await conn.execute(sql, params):
+            total, count, *numbers = packed.split()
+            rows += int(total)
+            if count != "0":
+                mean, low, high = (float(n) for n in numbers)
+                buckets.append((index, mean, low, high, int(count)))
+        if all(math.isfinite(b[1]) for b in buckets):
+            break
     return buckets, rows
 
 
 #: Every entity's buckets in one ``GROUP BY`` (PostgreSQL aggregates by hashing, unsorted),
 #: and in the same scan how many of each bucket's states are text (neither a number nor
 #: unknown/unavailable). ``floor``, not CAST alone: PostgreSQL's CAST rounds to the nearest
-#: integer. The inner query tests each state for a number once (``OFFSET 0`` keeps PostgreSQL
-#: from folding it into the outer one, which would test twice); CASE casts numbers only.
+#: integer. CAST to DOUBLE PRECISION fails, and with it the whole query, on a number out of its
+#: range, so only ``_CASTABLE_PATTERN``'s numbers are cast; one beyond (``1e400``) is not text
+#: either (``_NUMBER_PATTERN``, tested only for what is not castable): it is left out of the
+#: aggregates, as the statistics leave out what is not finite. The inner query tests each state
+#: once (``OFFSET 0`` keeps PostgreSQL from folding it into the outer ones, which would test
+#: again).
 _GROUPED_BUCKETS = """
 SELECT metadata_id, bucket, avg(v), min(v), max(v), count(v),
-    count(*) FILTER (WHERE NOT is_number AND state NOT IN ({no_values}))
+    count(*) FILTER (WHERE NOT is_number AND NOT {numeric} AND state NOT IN ({no_values}))
 FROM (
     SELECT metadata_id, state, is_number,
         LEAST(
@@ -129,7 +149,8 @@ FROM (
         ) AS bucket,
         CASE WHEN is_number THEN CAST(state AS DOUBLE PRECISION) END AS v
     FROM (
-        SELECT metadata_id, state, last_updated_ts, {numeric} AS is_number
+        SELECT metadata_id, state, last_updated_ts,
+            (state ~ :castable_pattern AND length(state) <= 200) AS is_number
         FROM states
         WHERE metadata_id IN ({ids}) AND {period}
         OFFSET 0
@@ -160,6 +181,7 @@ async def _buckets_grouped(
                 "width": (end_ts - start_ts) / points,
                 "last": points - 1,
                 "number_pattern": _NUMBER_PATTERN,
+                "castable_pattern": _CASTABLE_PATTERN,
             }
         )
         sql = _GROUPED_BUCKETS.format(ids=ids, period=period, numeric=numeric, no_values=no_values)

@@ -502,6 +502,25 @@ async def test_downsampled_mixed_entities(db: Database) -> None:
     assert result["sensor.unknown"] == [{"t": _at(0).isoformat(), "state": "unknown"}]
 
 
+async def test_downsampled_leaves_out_numbers_out_of_a_doubles_range(db: Database) -> None:
+    # One such state broke the whole query on PostgreSQL (CAST fails) and gave ±Inf on SQLite.
+    rows: list[Row] = [(T0 + 1, "3", None), (T0 + 2, "1e400", None), (T0 + 3, "-1e999", None)]
+    rows += [
+        (T0 + 4, "5", None),
+        (T0 + 6, "1" + "0" * 150, None),
+        (T0 + 7, "9" * 240 + "e99", None),
+    ]
+    await _insert(db, "sensor.t", rows)
+
+    result = await get_downsampled(db, ["sensor.t"], START, _at(10), points=2)
+
+    # Not text either: the entity stays numeric; those states are left out of the aggregates.
+    assert result["sensor.t"] == [
+        {"t": _at(0).isoformat(), "mean": 4.0, "min": 3.0, "max": 5.0, "count": 2},
+        {"t": _at(5).isoformat(), "mean": 1e150, "min": 1e150, "max": 1e150, "count": 1},
+    ]
+
+
 async def test_downsampled_rejects_bad_arguments(db: Database) -> None:
     with pytest.raises(ValueError, match="points"):
         await get_downsampled(db, ["sensor.t"], START, _at(10), points=0)
