@@ -203,26 +203,20 @@ def _bucket_items(buckets: list[_Bucket], start_ts: float, width: float) -> list
     ]
 
 
-async def _textual(
-    conn: Connection, metadata_ids: list[int], start_ts: float, end_ts: float
-) -> set[int]:
-    """The entities with a state in the period that is no number (unknown/unavailable aside)."""
-    period, period_params = period_clause(start_ts, end_ts)
+async def _has_text_sqlite(
+    conn: Connection, metadata_id: int, start_ts: float, end_ts: float
+) -> bool:
+    """Whether the entity has a state in the period that is no number (unknown/unavailable
+    aside), on SQLite (a server's ``_GROUPED_BUCKETS`` tells in its own scan)."""
+    period, params = period_clause(start_ts, end_ts)
     no_values, no_value_params = in_list("no_value", NO_VALUE_STATES)
-    numeric = _looks_numeric(conn.dialect)
-    found: set[int] = set()
-    for chunk in chunks(metadata_ids):
-        ids, params = in_list("metadata_id", chunk)
-        params |= period_params | no_value_params
-        if conn.dialect != "sqlite":
-            params["number_pattern"] = _NUMBER_PATTERN
-        sql = (
-            "SELECT metadata_id FROM states "  # noqa: S608 - constant text and placeholders
-            f"WHERE metadata_id IN ({ids}) AND {period} AND NOT {numeric} "
-            f"AND state NOT IN ({no_values}) GROUP BY metadata_id"
-        )
-        found.update(row[0] for row in await conn.execute(sql, params))
-    return found
+    sql = (
+        "SELECT 1 FROM states "  # noqa: S608 - constant text and placeholders
+        f"WHERE metadata_id = :metadata_id AND {period} AND NOT {_looks_numeric('sqlite')} "
+        f"AND state NOT IN ({no_values}) LIMIT 1"
+    )
+    found = await conn.scalar(sql, params | no_value_params | {"metadata_id": metadata_id})
+    return found is not None
 
 
 async def get_downsampled(
@@ -265,7 +259,8 @@ async def get_downsampled(
                 # the period scanned for text.
                 numbers = sum(bucket[4] for bucket in entity_buckets)
                 if numbers and (
-                    numbers == rows or not await _textual(conn, [metadata_id], start_ts, end_ts)
+                    numbers == rows
+                    or not await _has_text_sqlite(conn, metadata_id, start_ts, end_ts)
                 ):
                     buckets[metadata_id] = entity_buckets
         else:
