@@ -258,8 +258,6 @@ class MeterDisaggregator:
         self.windows = 0  # windows disaggregated, for the benchmark and the tests
         self.skipped = 0  # whole windows not disaggregated (the inference process was down)
         self._unit_warned: str | None = None
-        #: Whether the notification that the window is being filled is up (``_report_window``).
-        self._window_notified = False
         self._removers: list[Callable[[], None]] = []
         self._order = asyncio.Lock()  # batches are answered in the order they were taken
         self._started = 0.0  # epoch s of ``start``
@@ -387,15 +385,17 @@ class MeterDisaggregator:
             f"{whole * self.period // 60:g} minutes are recorded so far: the appliance estimates "
             f"appear at about {ready_at:%H:%M}. This notification then clears itself.",
             title=f"NILM {self.meter.name}: collecting readings",
-            notification_id=f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}",
+            notification_id=self._window_notification,
         )
-        self._window_notified = True
+
+    @property
+    def _window_notification(self) -> str:
+        """The id of the notification that the window is being filled (``_report_window``)."""
+        return f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}"
 
     def _window_ready(self) -> None:
-        """Clear the notification that the window is being filled, if there is one."""
-        if self._window_notified:
-            self._window_notified = False
-            self.runtime.notifications.dismiss(f"{WINDOW_NOTIFICATION_PREFIX}{self.meter.key}")
+        """Clear the notification that the window is being filled, if it is up."""
+        self.runtime.notifications.dismiss(self._window_notification)
 
     def _now(self) -> float:
         return self.runtime.clock.now().timestamp()
