@@ -17,26 +17,12 @@ import pytest
 from core import Runtime
 from integrations.nilm.integration import RUNNING
 from integrations.simulator.household import APPLIANCES
-from tests._helpers import settle
-from tests.integrations._runtime import clock_of, running
+from tests.integrations._runtime import running
 
-from .conftest import HOUSE_METER, house_yaml
+from .conftest import feed_house, house_yaml, meter_readings
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = 1200
-METER = HOUSE_METER
-
-
-async def _feed(runtime: Runtime, n: int) -> None:
-    """``n`` readings, 6 s apart, of a meter that is not constant; wait for every answer."""
-    clock = clock_of(runtime)
-    for i in range(n):
-        runtime.states.set(METER, str(300.0 + (i % 50) * 10), {"unit_of_measurement": "W"})
-        await runtime.bus.drain()
-        clock.advance(timedelta(seconds=6))
-    await settle(runtime)
-    for meter in runtime.data[RUNNING].meters:
-        await meter.drained()
 
 
 def _states(runtime: Runtime, appliances: tuple[str, ...] = APPLIANCES) -> dict[str, str]:
@@ -73,7 +59,7 @@ def _edit_stored(config_dir: Path, edits: dict[str, tuple[str, dict[str, Any] | 
 async def _run_first(tmp_path: Path, model_dir: Path) -> tuple[dict[str, str], datetime]:
     """A first run that counts some energy; its states at the stop and when it stopped."""
     async with running(tmp_path, house_yaml(model_dir), START) as runtime:
-        await _feed(runtime, WINDOW + 30)
+        await feed_house(runtime, meter_readings(WINDOW + 30))
         assert runtime.data[RUNNING].meters[0].windows > 0
         states = _states(runtime)
         stopped = runtime.clock.now()
@@ -85,7 +71,7 @@ async def test_an_energy_total_comes_back_after_a_restart_and_counts_on_from_it(
     tmp_path: Path, model_dir: Path
 ) -> None:
     async with running(tmp_path, house_yaml(model_dir), START) as runtime:
-        await _feed(runtime, WINDOW + 30)
+        await feed_house(runtime, meter_readings(WINDOW + 30))
         before = _states(runtime)
         exact = _totals(runtime)
         stopped = runtime.clock.now()
@@ -96,7 +82,7 @@ async def test_an_energy_total_comes_back_after_a_restart_and_counts_on_from_it(
         assert _states(runtime) == before
         assert _totals(runtime) == exact  # the extra data keeps what the state rounds
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
-        await _feed(runtime, WINDOW + 30)
+        await feed_house(runtime, meter_readings(WINDOW + 30))
         assert runtime.data[RUNNING].meters[0].windows > 0
         after = _totals(runtime)
         for name in APPLIANCES:
@@ -141,7 +127,7 @@ async def test_a_stored_total_that_is_not_a_number_of_kwh_starts_from_zero_with_
                 warned,
             )
         # And they count from 0 like new ones.
-        await _feed(runtime, WINDOW + 30)
+        await feed_house(runtime, meter_readings(WINDOW + 30))
         totals = _totals(runtime)
         assert all(totals[name] >= 0 for name in garbage)
         assert totals["washing_machine"] >= float(before["washing_machine"])
@@ -163,7 +149,7 @@ async def test_a_model_with_another_set_of_appliances_keeps_the_totals_of_the_on
         assert runtime.states.get("sensor.house_heat_pump_energy") is None
         assert _states(runtime, ("sauna",)) == {"sauna": "0.0"}
         assert _states(runtime, kept) == {a: before[a] for a in kept}
-        await _feed(runtime, WINDOW + 30)
+        await feed_house(runtime, meter_readings(WINDOW + 30))
         assert runtime.data[RUNNING].meters[0].windows > 0
         totals = _totals(runtime)
         for name in kept:

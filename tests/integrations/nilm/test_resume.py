@@ -11,48 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from core import Runtime
 from integrations.nilm.integration import RUNNING
-from tests._helpers import settle
-from tests.integrations._runtime import clock_of, running
+from tests.integrations._runtime import running
 
-from .conftest import HOUSE_METER, house_yaml
+from .conftest import drained, feed_house, house_yaml, meter_readings
 
 START = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = 1200
-METER = HOUSE_METER
-
-
-async def _feed(runtime: Runtime, values: list[float]) -> None:
-    clock = clock_of(runtime)
-    for value in values:
-        # Stamped with the FakeClock's time (the state machine stamps the wall clock's).
-        now = clock.now().timestamp()
-        runtime.states.set(METER, str(value), {"unit_of_measurement": "W"}, timestamp=now)
-        await runtime.bus.drain()
-        clock.advance(timedelta(seconds=6))
-    await settle(runtime)
-    for meter in runtime.data[RUNNING].meters:
-        await meter.drained()
-
-
-async def _drained(runtime: Runtime) -> None:
-    await settle(runtime)
-    for meter in runtime.data[RUNNING].meters:
-        await meter.drained()
-
-
-def _readings(n: int) -> list[float]:
-    """A meter that is not constant, so a resumed window is recognisably the recorded one."""
-    return [300.0 + (i % 50) * 10 for i in range(n)]
 
 
 async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
     tmp_path: Path, model_dir: Path
 ) -> None:
-    fed = _readings(WINDOW // 2)
+    fed = meter_readings(WINDOW // 2)
     async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
-        await _feed(runtime, fed)
+        await feed_house(runtime, fed)
         meter = runtime.data[RUNNING].meters[0]
         assert meter.windows == 0  # half a window: nothing yet
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
@@ -62,10 +35,10 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
     later = stopped + timedelta(seconds=30)
     async with running(tmp_path, house_yaml(model_dir, recorder=True), later) as runtime:
         meter = runtime.data[RUNNING].meters[0]
-        await _drained(runtime)  # the recorder's history is read once the runtime has started
+        await drained(runtime)  # the recorder's history is read once the runtime has started
         assert meter._whole_run >= WINDOW // 2  # the recorded half is in the window
-        rest = _readings(WINDOW - meter._whole_run + 2)
-        await _feed(runtime, rest)
+        rest = meter_readings(WINDOW - meter._whole_run + 2)
+        await feed_house(runtime, rest)
         assert meter.windows > 0
         assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
         full = list(meter.buffer)
@@ -75,7 +48,7 @@ async def test_a_restart_resumes_the_appliance_sensors_from_the_recorded_meter(
     later = stopped + timedelta(seconds=20)
     async with running(tmp_path, house_yaml(model_dir, recorder=True), later) as runtime:
         meter = runtime.data[RUNNING].meters[0]
-        await _drained(runtime)
+        await drained(runtime)
         assert meter.windows >= 1, "the window was not resumed from the recorder"
         # The resumed window is the recorded one, moved on by the samples of the restart's
         # 20 s (the last reading holds across them).
@@ -92,13 +65,13 @@ async def test_a_long_stop_leaves_a_gap_instead_of_inventing_readings(
     tmp_path: Path, model_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
-        await _feed(runtime, _readings(WINDOW + 2))
+        await feed_house(runtime, meter_readings(WINDOW + 2))
         assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
         stopped = runtime.clock.now()
     caplog.set_level(logging.INFO, logger="integrations.nilm.live")
     site = house_yaml(model_dir, recorder=True)
     async with running(tmp_path, site, stopped + timedelta(hours=3)) as runtime:
-        await _drained(runtime)
+        await drained(runtime)
         assert runtime.data[RUNNING].meters[0].windows == 0
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
         said = [r.getMessage() for r in caplog.records if r.name == "integrations.nilm.live"]
@@ -110,7 +83,7 @@ async def test_a_new_install_says_when_the_sensors_will_appear(
 ) -> None:
     caplog.set_level(logging.INFO, logger="integrations.nilm.live")
     async with running(tmp_path, house_yaml(model_dir, recorder=True), START) as runtime:
-        await _drained(runtime)
+        await drained(runtime)
         assert runtime.states.get("sensor.house_fridge_power").state == "unavailable"
         said = [r.getMessage() for r in caplog.records if r.name == "integrations.nilm.live"]
         assert any("0 of the 1200 samples" in m and "about 120 more minutes" in m for m in said), (
@@ -124,6 +97,6 @@ async def test_a_new_install_says_when_the_sensors_will_appear(
         ready = (START + timedelta(minutes=120)).astimezone(runtime.core.tzinfo)
         assert f"appear at about {ready:%H:%M}" in notification["message"]
         assert "120 minutes of readings of sensor.house_meter" in notification["message"]
-        await _feed(runtime, _readings(WINDOW + 2))
+        await feed_house(runtime, meter_readings(WINDOW + 2))
         assert runtime.states.get("sensor.house_fridge_power").state != "unavailable"
         assert runtime.notifications.get("nilm_window_house") is None
