@@ -15,7 +15,7 @@ Local-time jobs (``daily``, ``cron``, ``time_pattern``) follow one DST rule:
 
 croniter's own handling of aware datetimes does not follow this rule (it moves 02:30 to 03:00 and
 runs fall-back times twice), so cron patterns are matched on naive local wall time and mapped to
-UTC here.
+UTC here. time_pattern is matched on wall time the same way, without croniter (``_PatternWalk``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ import asyncio
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from astral import Observer
 from astral import sun as astral_sun
@@ -220,7 +221,7 @@ class Scheduler:
         Raises:
             ValueError: the pattern is invalid; the message names it.
         """
-        expr, every_hour = _parse_cron(pattern, fields=5)
+        expr, every_hour = _parse_cron(pattern)
         job_type = _check_action(action, name)
 
         def next_after(after: datetime) -> datetime:
@@ -253,19 +254,15 @@ class Scheduler:
             minutes = 0
         if seconds is None and minutes is not None:
             seconds = 0
-        fields = [
-            _pattern_field(minutes, 59, "minutes", name),
-            _pattern_field(hours, 23, "hours", name),
-            "*",
-            "*",
-            "*",
-            _pattern_field(seconds, 59, "seconds", name),
-        ]
-        expr, every_hour = _parse_cron(" ".join(fields), fields=6)
+        walk = _PatternWalk(
+            hours=_pattern_values(hours, 23, "hours", name),
+            minutes=_pattern_values(minutes, 59, "minutes", name),
+            seconds=_pattern_values(seconds, 59, "seconds", name),
+        )
         job_type = _check_action(action, name)
 
         def next_after(after: datetime) -> datetime:
-            return self._next_cron(expr, every_hour, after)
+            return self._next_wall_match(walk, walk.every_hour, after)
 
         job = _Job(name, "time_pattern", action, job_type, next_after)
         return self._add(job, next_after(self._clock.now()))
@@ -312,7 +309,7 @@ class Scheduler:
         Raises:
             ValueError: the pattern is invalid.
         """
-        expr, every_hour = _parse_cron(pattern, fields=5)
+        expr, every_hour = _parse_cron(pattern)
         return self._next_cron(expr, every_hour, _aware_utc(after, "after"))
 
     def next_sun_event(
@@ -509,35 +506,35 @@ class Scheduler:
 
     def _next_cron(self, expr: str, every_hour: bool, after: datetime) -> datetime:
         """Next match of a parsed cron expression strictly after ``after`` (see module doc)."""
+        return self._next_wall_match(_CronWalk(expr), every_hour, after)
+
+    def _next_wall_match(self, walk: _WallWalk, every_hour: bool, after: datetime) -> datetime:
+        """Next instant strictly after ``after`` whose local wall time ``walk`` matches."""
         local = after.astimezone(self.tz).replace(tzinfo=None)
-        first = self._first_cron_match(expr, every_hour, local, after)
+        first = self._first_wall_match(walk, every_hour, local, after)
         if first is not None and not self._dst_transition_between(after - _DST_MARGIN, first):
             return first
         # Near a DST change wall time and UTC don't move together: scan from a few hours back
         # and take the earliest instant, until wall time is far enough past the best one.
-        best = self._earliest_cron_match(expr, every_hour, local - _DST_MARGIN, after)
+        best = self._earliest_wall_match(walk, every_hour, local - _DST_MARGIN, after)
         if best is None:
-            raise ValueError(f"Cron expression {expr!r} has no run after {after}")
+            raise ValueError(f"Time pattern {walk} has no run after {after}")
         return best
 
-    def _first_cron_match(
-        self, expr: str, every_hour: bool, start: datetime, after: datetime
+    def _first_wall_match(
+        self, walk: _WallWalk, every_hour: bool, start: datetime, after: datetime
     ) -> datetime | None:
-        itr = _croniter(expr, start)
-        for _ in range(_CRON_MAX_STEPS):
-            wall: datetime = itr.get_next(datetime)
+        for wall in itertools.islice(walk.after(start), _CRON_MAX_STEPS):
             for instant in self._wall_instants(wall, every_hour):
                 if instant > after:
                     return instant
         return None
 
-    def _earliest_cron_match(
-        self, expr: str, every_hour: bool, start: datetime, after: datetime
+    def _earliest_wall_match(
+        self, walk: _WallWalk, every_hour: bool, start: datetime, after: datetime
     ) -> datetime | None:
-        itr = _croniter(expr, start)
         best: datetime | None = None
-        for _ in range(_CRON_MAX_STEPS):
-            wall: datetime = itr.get_next(datetime)
+        for wall in itertools.islice(walk.after(start), _CRON_MAX_STEPS):
             instants = self._wall_instants(wall, every_hour)
             if best is not None and instants[0] > best + _DST_MARGIN:
                 return best
@@ -597,18 +594,18 @@ def validate_cron(pattern: str) -> str:
     Raises:
         ValueError: the pattern is invalid; the message names it.
     """
-    return _parse_cron(pattern, fields=5)[0]
+    return _parse_cron(pattern)[0]
 
 
-def _parse_cron(pattern: str, *, fields: int) -> tuple[str, bool]:
-    """Validate a cron pattern; return it and whether its hour field matches every hour.
+def _parse_cron(pattern: str) -> tuple[str, bool]:
+    """Validate a 5-field cron pattern; return it and whether its hour field matches every hour.
 
     Raises:
         ValueError: the pattern is invalid; the message names it.
     """
     text = pattern.strip()
-    if not text.startswith("@") and len(text.split()) != fields:
-        raise ValueError(f"Invalid cron pattern {pattern!r}: expected {fields} fields")
+    if not text.startswith("@") and len(text.split()) != 5:
+        raise ValueError(f"Invalid cron pattern {pattern!r}: expected 5 fields")
     try:
         expanded = _croniter(text).expanded
     except (ValueError, KeyError, TypeError) as err:
@@ -617,17 +614,17 @@ def _parse_cron(pattern: str, *, fields: int) -> tuple[str, bool]:
     return text, hours == ["*"] or len(hours) == 24
 
 
-def _pattern_field(value: int | str | None, maximum: int, unit: str, name: str) -> str:
-    """Turn one time_pattern unit (int, ``"*"``, ``"/n"``, ``"n"``) into a cron field.
+def _pattern_values(value: int | str | None, maximum: int, unit: str, name: str) -> tuple[int, ...]:
+    """The values one time_pattern unit (int, ``"*"``, ``"/n"``, ``"n"``) matches, ascending.
 
     Raises:
         ValueError: the value is malformed or out of ``0..maximum``.
     """
     if value is None:
-        return "*"
+        return tuple(range(maximum + 1))
     text = str(value).strip()
     if text == "*":
-        return "*"
+        return tuple(range(maximum + 1))
     step = text.startswith("/")
     digits = text[1:] if step else text
     if isinstance(value, bool) or not digits.isdigit():
@@ -637,4 +634,69 @@ def _pattern_field(value: int | str | None, maximum: int, unit: str, name: str) 
         raise ValueError(f"{unit} step {value!r} of job {name!r} must be 1..{maximum}")
     if not step and number > maximum:
         raise ValueError(f"{unit} {value!r} of job {name!r} must be 0..{maximum}")
-    return f"*/{number}" if step else str(number)
+    return tuple(range(0, maximum + 1, number)) if step else (number,)
+
+
+class _WallWalk(Protocol):
+    """Naive local wall times matching a schedule, in order."""
+
+    def after(self, start: datetime) -> Iterator[datetime]:
+        """The matching wall times strictly after ``start``, ascending, without end."""
+
+
+class _CronWalk:
+    """The wall times of a validated cron expression, found by croniter."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: str) -> None:
+        self.expr = expr
+
+    def __str__(self) -> str:
+        return repr(self.expr)
+
+    def after(self, start: datetime) -> Iterator[datetime]:
+        itr = _croniter(self.expr, start)
+        while True:
+            yield itr.get_next(datetime)
+
+
+class _PatternWalk:
+    """The wall times of a time_pattern: every hour, minute and second of the given values.
+
+    Found directly, as Home Assistant's time_pattern is, rather than through a cron library: a
+    site whose automations use time_pattern and no cron schedule never loads croniter (and
+    dateutil under it), about half a mebibyte of resident memory.
+    """
+
+    __slots__ = ("every_hour", "hours", "minutes", "seconds")
+
+    def __init__(
+        self, *, hours: tuple[int, ...], minutes: tuple[int, ...], seconds: tuple[int, ...]
+    ) -> None:
+        self.hours, self.minutes, self.seconds = hours, minutes, seconds
+        #: Whether it matches in every hour of the day (then also in a repeated DST hour).
+        self.every_hour = len(hours) == 24
+
+    def __str__(self) -> str:
+        return f"hours {self.hours} minutes {self.minutes} seconds {self.seconds}"
+
+    def after(self, start: datetime) -> Iterator[datetime]:
+        day, first_day = start.date(), True
+        while True:
+            # On the first day, from ``start``'s hour, minute and second on; its own second is
+            # not after it (``start`` may have microseconds, a matching wall time has none).
+            hours = self.hours[bisect_left(self.hours, start.hour) :] if first_day else self.hours
+            for hour in hours:
+                same_hour = first_day and hour == start.hour
+                minutes = self.minutes
+                if same_hour:
+                    minutes = minutes[bisect_left(minutes, start.minute) :]
+                for minute in minutes:
+                    seconds = self.seconds
+                    if same_hour and minute == start.minute:
+                        seconds = seconds[bisect_right(seconds, start.second) :]
+                    for second in seconds:
+                        yield datetime.combine(day, time(hour, minute, second))
+            day += timedelta(days=1)
+            first_day = False

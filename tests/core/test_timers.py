@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -304,6 +307,115 @@ async def test_time_pattern_seconds_only_runs_every_matching_second(
     scheduler.time_pattern(rec.action, name="thirty", seconds=30)
     run_until(clock, scheduler, utc(2021, 6, 1, 12, 2))
     assert rec.fired == [utc(2021, 6, 1, 12, 0, second=30), utc(2021, 6, 1, 12, 1, second=30)]
+
+
+@pytest.mark.parametrize(
+    ("units", "cron"),
+    [
+        ({"minutes": "/5"}, "*/5 * * * * 0"),
+        ({"seconds": 30}, "* * * * * 30"),
+        ({"hours": "/3", "minutes": "/20"}, "*/20 */3 * * * 0"),
+        ({"hours": 7}, "0 7 * * * 0"),
+        ({"hours": "*", "minutes": 59, "seconds": "/15"}, "59 * * * * */15"),
+        ({"minutes": "/7", "seconds": "*"}, "*/7 * * * * *"),
+        ({"hours": 23, "minutes": 59, "seconds": 59}, "59 23 * * * 59"),
+    ],
+)
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2021, 6, 1, 12, 0),
+        datetime(2021, 6, 1, 12, 4, 59, 999_999),
+        datetime(2021, 6, 1, 23, 59, 59),
+        datetime(2021, 12, 31, 23, 59, 30, 5),
+        datetime(2024, 2, 28, 6, 59, 59, 1),
+    ],
+)
+def test_time_pattern_wall_times_are_croniters(
+    units: dict[str, int | str], cron: str, start: datetime
+) -> None:
+    # croniter (seconds as a sixth field) is the reference the pattern walk replaced: the same
+    # naive wall times, strictly after the start, for the next 400 runs.
+    if "minutes" not in units and "hours" in units:
+        units = {**units, "minutes": 0}
+    if "seconds" not in units and ("minutes" in units or "hours" in units):
+        units = {**units, "seconds": 0}
+    walk = timers._PatternWalk(
+        hours=timers._pattern_values(units.get("hours"), 23, "hours", "t"),
+        minutes=timers._pattern_values(units.get("minutes"), 59, "minutes", "t"),
+        seconds=timers._pattern_values(units.get("seconds"), 59, "seconds", "t"),
+    )
+    reference = croniter(cron, start)
+    expected = [reference.get_next(datetime) for _ in range(400)]
+    assert list(itertools.islice(walk.after(start), 400)) == expected
+
+
+@pytest.mark.parametrize(
+    "start",
+    [utc(2021, 3, 27, 22), utc(2021, 10, 30, 22)],
+    ids=["spring_forward", "fall_back"],
+)
+async def test_time_pattern_every_15_minutes_across_dst_change(start: datetime) -> None:
+    clock = FakeClock(start)
+    scheduler = make_scheduler(clock)
+    rec = Recorder()
+    scheduler.time_pattern(rec.action, name="quarter", minutes="/15")
+    run_until(clock, scheduler, start + timedelta(hours=6))
+    scheduler.close()
+    assert rec.fired == [start + n * timedelta(minutes=15) for n in range(1, 25)]
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (utc(2021, 3, 27, 12), [datetime(2021, 3, 28, 3, 30, tzinfo=AMSTERDAM)]),
+        (utc(2021, 10, 30, 12), [utc(2021, 10, 31, 0, 30)]),
+    ],
+    ids=["spring_forward", "fall_back"],
+)
+async def test_time_pattern_at_a_dst_wall_time_runs_once(
+    start: datetime, expected: list[datetime]
+) -> None:
+    # 02:30 does not exist on spring-forward day (run at 03:30) and happens twice on fall-back
+    # day (run on the first pass only): the rule cron and daily jobs follow.
+    clock = FakeClock(start)
+    scheduler = make_scheduler(clock)
+    rec = Recorder()
+    scheduler.time_pattern(rec.action, name="half_two", hours=2, minutes=30)
+    run_until(clock, scheduler, start + timedelta(hours=24))
+    scheduler.close()
+    assert rec.fired == expected
+
+
+def test_time_pattern_does_not_load_croniter() -> None:
+    # A site whose automations use time_pattern and no cron schedule keeps croniter (and
+    # dateutil) out of memory; a cron schedule loads it.
+    script = """
+import asyncio, sys
+from zoneinfo import ZoneInfo
+from core.bus import callback
+from core.timers import Scheduler
+
+@callback
+def action(when):
+    pass
+
+async def main():
+    s = Scheduler(asyncio.get_running_loop(), tz=ZoneInfo("Europe/Amsterdam"), latitude=52.4,
+                  longitude=4.9)
+    s.time_pattern(action, name="t", minutes="/5")
+    s.time_pattern(action, name="u", hours=2, minutes=30, seconds="*")
+    print("croniter" in sys.modules, "dateutil" in sys.modules)
+    s.cron("*/5 * * * *", action, name="c")
+    print("croniter" in sys.modules)
+    s.close()
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "False", "True"]
 
 
 @pytest.mark.parametrize(
