@@ -7,6 +7,7 @@ those subscriptions are indexed, so a change costs the listeners of that entity,
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -50,6 +51,22 @@ def split_entity_id(entity_id: str) -> tuple[str, str]:
         raise InvalidEntityIdError(entity_id)
     domain, _, object_id = entity_id.partition(".")
     return domain, object_id
+
+
+def finite_number(value: object) -> float | None:
+    """``value`` (a state, or a number or text read back from storage) as a finite float.
+
+    None for what is not one: ``unknown``, ``unavailable`` and other text, None, a bool, NaN
+    and infinities. A sensor that once reads ``nan`` or ``inf`` (a template, an MQTT payload)
+    must not poison a total, a mean or a price it feeds for good.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # text; an int beyond a double's range
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _dt(timestamp: float) -> datetime:

@@ -13,11 +13,12 @@ apart. Only used when the tariff integration is configured.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from core.state import finite_number
 
 from .engine import ReplayResult
 
@@ -117,14 +118,6 @@ def _steps(changes: Sequence[tuple[datetime, str]], end: datetime, watts_of: Any
 
 def _clip(steps: Iterable[Step], start: datetime, end: datetime) -> list[Step]:
     return [(max(a, start), min(b, end), w) for a, b, w in steps if b > start and a < end]
-
-
-def _watts(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _covered(steps: Sequence[Step], start: datetime, end: datetime) -> float:
@@ -279,7 +272,7 @@ def _drawn(
 ) -> tuple[list[Step], str | None]:
     """What the appliance drew in the recorded history, and from what it was read."""
     if appliance.power_sensor and history.get(appliance.power_sensor):
-        steps = _steps(history[appliance.power_sensor], end, _watts)
+        steps = _steps(history[appliance.power_sensor], end, finite_number)
         if steps:
             return steps, f"recorded readings of {appliance.power_sensor}"
     for entity_id in (appliance.switch, appliance.entity_id):

@@ -46,6 +46,7 @@ from core import (
 from core.const import ATTR_PREDICTED_FOR, EVENT_STATE_CHANGED
 from core.isolated import WorkerDied, WorkerUnavailable
 from core.restore_state import RestoreEntity
+from core.state import finite_number
 
 from .const import DOMAIN, MAX_HOLD_S, MAX_RESUME_GAP_S, WINDOW_NOTIFICATION_PREFIX
 from .manifest import ModelRefused
@@ -211,13 +212,8 @@ class NilmEnergySensor(_ApplianceSensor, RestoreEntity):
 
 def _stored_total(stored: object) -> float | None:
     """``stored`` as a total in kWh; None when it is not a finite number >= 0."""
-    if isinstance(stored, bool) or not isinstance(stored, str | int | float):
-        return None
-    try:
-        total = float(stored)
-    except ValueError:
-        return None  # "unavailable", "unknown", text
-    return total if math.isfinite(total) and total >= 0 else None
+    total = finite_number(stored)
+    return total if total is not None and total >= 0 else None
 
 
 class MeterDisaggregator:

@@ -10,7 +10,6 @@ run (``sql.py``); this module loads no SQLAlchemy.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from core.entities.sensor import SensorStateClass
 from core.runtime import RuntimeKey
+from core.state import finite_number
 
 from .sql import in_list
 from .statistics import (
@@ -142,17 +142,6 @@ async def _load_states(
     for entity_id, _, ts, state, attrs in rows:
         result.setdefault(entity_id, []).append((ts, state, attrs))
     return result
-
-
-def _as_float(state: str | None) -> float | None:
-    """The state as a finite number, or None (``unknown``, ``unavailable``, text, NaN, inf)."""
-    if state is None:
-        return None
-    try:
-        value = float(state)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _parse_last_reset(value: object, entity_id: str, tz: tzinfo, runtime: Runtime) -> float | None:
@@ -478,7 +467,7 @@ def _candidates(
             if (cls := attrs.get(ATTR_STATE_CLASS)) in _STATE_CLASSES:
                 # The latest state decides the class, as the current state does in HA.
                 state_class = SensorStateClass(cls)
-            if (value := _as_float(state)) is not None:
+            if (value := finite_number(state)) is not None:
                 samples.append(_Sample(ts, value, attrs))
         if state_class is not None and samples:
             result[entity_id] = (state_class, samples)

@@ -10,7 +10,6 @@ here), and the audit log records each write like any other device's.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ from core.entities.sensor import SensorDeviceClass, SensorEntity, SensorStateCla
 from core.entities.switch import SwitchDeviceClass, SwitchEntity
 from core.entity import DeviceInfo, Entity, StateType
 from core.restore_state import RestoreEntity
+from core.state import finite_number
 
 from .building import Building, Chiller, Zone, ZoneAction, ZoneMode
 from .const import DOMAIN, MANUFACTURER, ApplianceKind
@@ -340,11 +340,8 @@ class SimEnergySensor(SimSensor, RestoreEntity):
         last = await self.last_state()
         if last is None:
             return
-        try:
-            total = float(last.state)
-        except ValueError:
-            return  # "unknown" or "unavailable": nothing to carry on from
-        if math.isfinite(total) and total > self._owner.energy_kwh:
+        total = finite_number(last.state)  # None for "unknown" or "unavailable"
+        if total is not None and total > self._owner.energy_kwh:
             self._owner.energy_kwh = total
 
 

@@ -13,11 +13,12 @@ how much of it had no price.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
+
+from core.state import finite_number
 
 from .dynamic import ForecastError, read_forecast
 from .timeline import Segment, Timeline
@@ -136,7 +137,7 @@ def recorded_prices(
         if forecast is not None:
             for segment in forecast.timeline.segments:
                 published[segment.start] = segment
-        value = _number(item.state)
+        value = finite_number(item.state)
         following = ordered[i + 1].when if i + 1 < len(ordered) else end
         if value is not None and following > item.when:
             steps.append(Segment(item.when, following, value))
@@ -199,14 +200,6 @@ def _first_start(timeline: Timeline, after: datetime, end: datetime) -> datetime
         if segment.start > after:
             return segment.start
     return end
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _without_overlaps(segments: list[Segment]) -> list[Segment]:

@@ -10,7 +10,7 @@ from core.bus import Event, EventBus, callback
 from core.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from core.context import Context
 from core.errors import InvalidEntityIdError
-from core.state import State, StateMachine, split_entity_id, valid_entity_id
+from core.state import State, StateMachine, finite_number, split_entity_id, valid_entity_id
 from tests._helpers import settle
 
 
@@ -232,3 +232,32 @@ async def test_states_set_by_the_machine_are_made_by_the_trusted_constructor(
     assert {slot: getattr(written, slot) for slot in _slots(State)} == {
         slot: getattr(again, slot) for slot in _slots(State)
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("21.5", 21.5),
+        (" 3 ", 3.0),
+        ("-0", 0.0),
+        (7, 7.0),
+        (2.5, 2.5),
+        ("1e3", 1000.0),
+        ("unknown", None),
+        ("unavailable", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-Infinity", None),
+        ("1e400", None),
+        (float("nan"), None),
+        (10**400, None),
+        ([1], None),
+        (b"1", None),
+    ],
+)
+def test_finite_number(value: object, expected: float | None) -> None:
+    assert finite_number(value) == expected
