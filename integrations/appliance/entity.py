@@ -30,6 +30,7 @@ from core import (
 from core.audit import audited_write
 from core.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from core.restore_state import RestoreEntity
+from core.state import State, finite_number
 
 from .accounting import Meter, Totals
 from .const import DOMAIN, ApplianceState, Result, Source
@@ -41,13 +42,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 
-def _number(state: Any) -> float | None:
-    if state is None:
-        return None
-    try:
-        return float(state.state)
-    except (TypeError, ValueError):
-        return None
+def _number(state: State | None) -> float | None:
+    return None if state is None else finite_number(state.state)
 
 
 class ApplianceEntity(RestoreEntity, Entity):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import SensorDeviceClass, SensorEntity, SensorStateClass, callback
 from core.entity_platform import entity_index
+from core.state import finite_number
 
 from .const import NOTIFY_INTERVAL
 from .runs import RunTracker
@@ -214,10 +215,7 @@ class Insights:
             hours[hour] = power if usual is None else usual + USUAL_WEIGHT * (power - usual)
         if self.config.prepaid_balance is not None:
             state = self.runtime.states.get(self.config.prepaid_balance)
-            try:
-                balance = float(state.state) if state is not None else None
-            except ValueError:
-                balance = None
+            balance = finite_number(state.state) if state is not None else None
             if balance is not None and balance < self.config.balance_below:
                 self._notify(
                     "tariff_prepaid_low",

@@ -68,3 +68,37 @@ async def test_run_for_refuses_a_start_without_a_time_zone(tmp_path: Path) -> No
                 {"duration": "00:10:00", "start": "2026-01-15T22:00:00"},
                 target={"entity_id": "appliance.heater"},
             )
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e400"])
+async def test_a_sensor_reading_nan_or_inf_does_not_poison_the_totals(
+    tmp_path: Path, bad: str
+) -> None:
+    # A template or MQTT sensor can read "nan" or "inf" for a moment: that reading counts as
+    # no reading (the nameplate power, the configured intensity), and the day's totals stay
+    # numbers once it reads a number again.
+    appliances = """\
+  price: 0.5
+  carbon_intensity: 0.2
+  carbon_sensor: sensor.grid_intensity
+  appliances:
+    - {name: Heater, power: 1000, switch: switch.heater_plug,
+       power_sensor: sensor.heater_plug_power}
+"""
+    async with site(tmp_path, site_yaml(appliances)) as runtime:
+        runtime.states.set("switch.heater_plug", "on")
+        runtime.states.set("sensor.heater_plug_power", bad, {"unit_of_measurement": "W"})
+        runtime.states.set("sensor.grid_intensity", bad, {"unit_of_measurement": "g/kWh"})
+        await clock_of(runtime).advance_and_settle(timedelta(0))
+        await clock_of(runtime).advance_and_settle(timedelta(hours=1))
+        runtime.states.set("sensor.heater_plug_power", "500", {"unit_of_measurement": "W"})
+        runtime.states.set("sensor.grid_intensity", "100", {"unit_of_measurement": "g/kWh"})
+        await clock_of(runtime).advance_and_settle(timedelta(0))
+        await clock_of(runtime).advance_and_settle(timedelta(hours=1))
+        state = runtime.states.get("appliance.heater")
+
+    assert state is not None
+    # First hour at the nameplate (1 kWh) and the configured 0.2 kg/kWh, second from the sensors.
+    assert state.attributes["energy_today"] == pytest.approx(1.5)
+    assert state.attributes["cost_today"] == pytest.approx(0.75)
+    assert state.attributes["carbon_today"] == pytest.approx(0.2 + 0.05)
