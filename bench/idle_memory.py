@@ -76,6 +76,9 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
+#: Edgewise's own top-level packages.
+OWN_PACKAGES = frozenset({"core", "integrations", "automations"})
+
 #: group -> whether a module belongs to it.
 GROUPS = {
     # Loaded only for a database server: SQLite runs on aiosqlite (integrations/recorder/sql.py).
@@ -148,6 +151,14 @@ def main() -> None:
         [price(names, [])[1]],
         "MiB",
         f"a fresh interpreter importing the site's {len(names)} modules at idle, running nothing",
+    )
+    libraries = [n for n in names if _top(n) not in OWN_PACKAGES]
+    emit(
+        "idle_rss_libraries_only_mib",
+        [price(libraries, [])[1]],
+        "MiB",
+        f"a fresh interpreter importing the {len(libraries)} of those modules that are not "
+        "Edgewise's own (the standard library's and the dependencies'), running nothing",
     )
     for group, member in GROUPS.items():
         selected = [n for n in names if member(n)]
