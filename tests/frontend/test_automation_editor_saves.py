@@ -4,6 +4,7 @@ leaving, and viewers are told the editor is for administrators."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -57,19 +58,22 @@ async def test_editor_refuses_a_used_id_keeps_errors_on_the_page_and_confirms_sa
     assert "Pump on" in text
     assert "Usurper" not in text
 
-    # Leaving with unsaved changes asks first: dismissed, the page and the text stay.
-    asked: list[str] = []
+    # Leaving with unsaved changes asks first: dismissed, the page and the text stay. (The
+    # question is awaited: the text is the same before the click as after a dismissal.)
+    asked: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def dismiss(dialog: Dialog) -> None:
-        asked.append(dialog.message)
+        if not asked.done():
+            asked.set_result(dialog.message)
         await dialog.dismiss()
 
     page.on("dialog", dismiss)
     await page.get_by_role("link", name="← Automations").click()
+    async with asyncio.timeout(TIMEOUT / 1000):
+        assert await asked == "Leave the editor? Your changes are not saved."
     await expect(page.get_by_label("Configuration (YAML)")).to_have_value(
         GOOD.replace("Pump on", "Usurper")
     )
-    assert asked == ["Leave the editor? Your changes are not saved."]
     assert page.url.endswith("#/automations/new")
 
     # Closing the tab (or reloading) with unsaved changes is held up by the beforeunload
