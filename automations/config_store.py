@@ -20,6 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarbool import ScalarBoolean
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from .const import AUTOMATIONS_FILE, CONF_ID, SCRIPTS_FILE
 
@@ -81,7 +82,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _block_safe(text: str) -> bool:
+    """Whether a literal block (``|``) holds ``text`` exactly: it has line breaks, and no line
+    starts the block with a space or ends in one, and nothing in it is a control character."""
+    return (
+        "\n" in text
+        and not text.startswith((" ", "\n"))
+        and all(
+            line == line.rstrip(" ") and (line.isprintable() or not line)
+            for line in text.split("\n")
+        )
+    )
+
+
 def _commented(value: Any) -> Any:
+    """Plain data for ruamel to write: text with line breaks as a literal block (``|``), as
+    it would be written by hand, rather than one escaped line."""
+    if isinstance(value, str) and _block_safe(value):
+        return LiteralScalarString(value)
     if isinstance(value, Mapping):
         result = CommentedMap()
         for key, item in value.items():

@@ -18,15 +18,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from core.auth import Permission
 from core.errors import ConfigError, EdgewiseError
 from core.http import register_command
 from core.http.ws_commands import field
 from core.http.ws_messages import ERR_NOT_FOUND, error_message, result_message
 from core.limits import check_data
-from core.yaml_loader import load_client_yaml_async, source_of, source_of_key
+from core.yaml_loader import dump_yaml, load_client_yaml_async, source_of, source_of_key
 
 from .const import AUTOMATIONS_FILE, DOMAIN_AUTOMATION
 from .manager import AutomationManager
@@ -146,7 +144,7 @@ async def automation_get(conn: Connection, msg: dict[str, Any]) -> None:
     if config is None:
         conn.send(error_message(msg["id"], ERR_NOT_FOUND, f"No automation {automation_id!r}"))
         return
-    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    text = dump_yaml(config)
     conn.send(result_message(msg["id"], {"config": config, "yaml": text}))
 
 
@@ -191,7 +189,7 @@ async def automation_actions(conn: Connection, msg: dict[str, Any]) -> None:
         conn.send(result_message(msg["id"], {"error": f"There is no action {index}"}))
         return
     config[key] = actions
-    new_text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    new_text = dump_yaml(config)
     conn.send(result_message(msg["id"], {"yaml": new_text, "actions": actions}))
 
 

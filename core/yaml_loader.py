@@ -266,6 +266,34 @@ async def load_client_yaml_async(text: str, name: str) -> object:
         ) from None
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, writing text with line breaks as a literal block (``|``)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        # The emitter falls back to a quoted scalar where a block cannot hold the text exactly
+        # (a line ending in a space, a control character).
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_str(data)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: object) -> str:
+    """Plain ``data`` (dicts, lists, text, numbers) as YAML for a person to read and edit.
+
+    Keys keep their order, and text with line breaks (a multi-line template, a message) is a
+    literal block, as Home Assistant's editor shows it, instead of one escaped line:
+
+        value_template: |-
+          {{ is_state('schedule.office_hours', 'on')
+             and not is_state('input_boolean.vacation_mode', 'on') }}
+    """
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
 @dataclass(frozen=True, slots=True)
 class _LoadContext:
     """What every file of one load shares."""

@@ -23,6 +23,7 @@ from core.auth.areas import check_call_in_areas
 from core.context import Context
 from core.http.permissions import check_service_allowed
 from core.services import SupportsResponse
+from core.yaml_loader import dump_yaml
 
 from .const import CONFIRMATION_TTL, DEFAULT_PAGE, HELPER_DOMAINS, MAX_PAGE, MAX_WAITING
 from .tools import Tool, ToolContext, ToolError, _int, _schema, _str
@@ -169,9 +170,7 @@ async def draft_automation(ctx: ToolContext, args: dict[str, Any]) -> dict[str, 
     drafts[draft_id] = (ctx.user.id, config)
     while len(drafts) > MAX_WAITING:  # the oldest unsaved drafts go first
         del drafts[next(iter(drafts))]
-    ctx.notify(
-        {"type": "draft", "draft_id": draft_id, "yaml": yaml.safe_dump(config, sort_keys=False)}
-    )
+    ctx.notify({"type": "draft", "draft_id": draft_id, "yaml": dump_yaml(config)})
     return {
         "valid": True,
         "draft_id": draft_id,

@@ -15,6 +15,7 @@ import yaml
 
 from automations.config_store import AUTOMATIONS, SCRIPTS
 from core.json import json_bytes
+from core.yaml_loader import dump_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config"
@@ -67,7 +68,10 @@ def test_every_shipped_automation_reads_as_plain_data_that_dumps(
     config = AUTOMATIONS.read_one(site, automation_id)
     assert config is not None
     assert_plain(config)
-    assert yaml.safe_load(yaml.safe_dump(config, sort_keys=False)) == config
+    shown = dump_yaml(config)  # what the panel's editor shows
+    assert yaml.safe_load(shown) == config
+    # A multi-line template reads as written, a block, not one line of escaped line breaks.
+    assert "\\n" not in shown
     assert orjson.loads(json_bytes(config)) == config
 
 
@@ -76,7 +80,7 @@ def test_every_shipped_script_reads_as_plain_data_that_dumps(site: Path, object_
     config = SCRIPTS.read_one(site, object_id)
     assert config is not None
     assert_plain(config)
-    assert yaml.safe_load(yaml.safe_dump(config, sort_keys=False)) == config
+    assert yaml.safe_load(dump_yaml(config)) == config
 
 
 def test_the_editors_template_with_quoted_strings_reads_back_plain(site: Path) -> None:
@@ -118,3 +122,41 @@ def test_a_write_syncs_the_file_and_its_directory_before_returning(
         "actions": [],
     }
     assert [p.name for p in site.iterdir() if p.name.startswith(".")] == []
+
+
+TRICKY_TEXT = [
+    "{{ is_state('a', 'on')\n   and is_state('b', 'off') }}",
+    "line\nline\n",
+    "kept\n\n\n",
+    "blank\n\nbetween",
+    "ends in a space \nthen",
+    "  leading spaces\nthen",
+    "tab\there\nthen",
+    "windows\r\nline",
+    "# not a comment\n: not a key\n- not an item",
+    "\"double\" and 'single'\nquotes",
+    "café\n€ 0.30",
+    "\n",
+    "one line",
+    "",
+]
+
+
+def test_text_with_line_breaks_is_written_as_a_block_and_reads_back_exactly(site: Path) -> None:
+    variables = {f"v{n}": text for n, text in enumerate(TRICKY_TEXT)}
+    AUTOMATIONS.write_one(
+        site, "tricky", {"alias": "Tricky", "actions": [{"variables": variables}]}
+    )
+
+    config = AUTOMATIONS.read_one(site, "tricky")
+    assert config is not None
+    assert config["actions"][0]["variables"] == variables
+    on_disk = yaml.safe_load((site / "automations.yaml").read_text())
+    assert on_disk[-1]["actions"][0]["variables"] == variables
+    # As written by hand; text a block cannot hold exactly (a line ending in a space, a tab,
+    # a carriage return) stays quoted.
+    assert (
+        "      v0: |-\n        {{ is_state('a', 'on')\n           and is_state"
+        in (site / "automations.yaml").read_text()
+    )
+    assert '      v4: "ends in a space \\nthen"' in (site / "automations.yaml").read_text()

@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.errors import ConfigError
 from core.yaml_loader import (
@@ -16,6 +17,7 @@ from core.yaml_loader import (
     NodeStr,
     Secrets,
     Source,
+    dump_yaml,
     is_secret,
     load_yaml,
     source_of,
@@ -436,3 +438,34 @@ def test_nodes_keep_their_sources_through_copy_and_pickle(tmp_path: Path) -> Non
         assert source_of_key(clone["a"], "b") == Source("configuration.yaml", 2)
         assert source_of(clone["a"]["b"]) == Source("configuration.yaml", 2)
         assert source_of_item(clone["a"]["c"], 0) == Source("configuration.yaml", 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ a\n   and b }}",
+        "x\ny\n",
+        "x\ny\n\n\n",
+        "ends in a space \nthen",
+        "  leading\nthen",
+        "tab\there\nthen",
+        "windows\r\nline",
+        "# not a comment\n: not a key",
+        "café\n€",
+        "\n",
+        "one line",
+        "",
+    ],
+)
+def test_dump_yaml_reads_back_exactly(text: str) -> None:
+    assert yaml.safe_load(dump_yaml({"k": text, "n": [1, 2.5, True, None]})) == {
+        "k": text,
+        "n": [1, 2.5, True, None],
+    }
+
+
+def test_dump_yaml_writes_multi_line_text_as_a_block_in_key_order() -> None:
+    template = "{{ is_state('a', 'on')\n   and is_state('b', 'off') }}"
+    assert dump_yaml({"z": 1, "value_template": template}) == (
+        "z: 1\nvalue_template: |-\n  {{ is_state('a', 'on')\n     and is_state('b', 'off') }}\n"
+    )
