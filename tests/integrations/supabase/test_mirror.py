@@ -96,6 +96,28 @@ async def test_appliance_state_control_log_and_notifications_reach_supabase(
     assert all("on_conflict=key" in p for p in posts)
 
 
+@pytest.mark.parametrize(
+    ("attributes", "stored"),
+    [
+        ({"x": float("nan"), "y": [float("inf")]}, {"x": None, "y": [None]}),
+        ({"x\x00": "a\x00b"}, {"x\ufffd": "a\ufffdb"}),
+    ],
+    ids=["nan_and_inf", "nul_character"],
+)
+async def test_a_state_postgrest_cannot_take_is_sent_cleaned_and_does_not_stall_the_rest(
+    tmp_path: Path, double: SupabaseDouble, attributes: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    # JSON has no NaN and jsonb holds no NUL: such a state was refused on every retry, taken
+    # for an outage, and held back everything mirrored after it.
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        runtime.states.set("appliance.odd", "on", attributes)
+        runtime.notifications.create("Dishwasher done", title="Kitchen", notification_id="dw")
+        await _until(double, "notifications", lambda r: "dw" in r, "the notification after it")
+        states = await _until(double, "appliance_states", lambda r: "appliance.odd" in r, "odd")
+
+    assert states["appliance.odd"]["attributes"] == stored
+
+
 async def test_an_outage_is_buffered_on_disk_and_delivered_in_order_after(
     tmp_path: Path, double: SupabaseDouble
 ) -> None:
