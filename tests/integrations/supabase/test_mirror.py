@@ -155,6 +155,23 @@ async def test_what_was_not_delivered_before_a_restart_is_delivered_after(
     assert next(iter(logs.values()))["action"] == "turn_on"
 
 
+@pytest.mark.parametrize(
+    "kept", ['{"appliance_states": []}', "[1, 2]", '[["appliance_states"]]', "7"]
+)
+async def test_an_outbox_file_of_the_wrong_shape_is_named_and_the_mirror_starts_empty(
+    tmp_path: Path, double: SupabaseDouble, caplog: pytest.LogCaptureFixture, kept: str
+) -> None:
+    # JSON, but not the list of [table, row] pairs the mirror writes (a hand edit, another
+    # version): it is reported like unreadable JSON and the mirror still mirrors.
+    (tmp_path / ".storage").mkdir()
+    (tmp_path / ".storage" / "supabase_mirror.json").write_text(kept)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        await _switch(runtime, "turn_on")
+        await _until(double, "control_logs", lambda r: len(r) == 1, "a control-log row")
+
+    assert "supabase_mirror.json unreadable, starting empty" in caplog.text
+
+
 async def test_schedule_log_and_receipts_of_the_tariff_reach_supabase(
     tmp_path: Path, double: SupabaseDouble
 ) -> None:
