@@ -196,3 +196,30 @@ async def test_a_value_longer_than_a_state_is_unknown_and_the_feed_carries_on(
         await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_flow") == "3", "a new row")
 
     assert "holds 300 characters, more than a state's 255" in caplog.text
+
+
+async def test_a_filtered_integer_too_big_for_a_float_does_not_stop_the_feed(
+    tmp_path: Path, double: SupabaseDouble
+) -> None:
+    # A numeric column holds integers past a double; Realtime sends them as JSON integers.
+    # Filtering on one raised OverflowError in the feed's task, which then ended: no change
+    # reached Edgewise again until a restart.
+    await _execute(double, "ALTER TABLE latest_data ALTER COLUMN value TYPE numeric(1000, 0)")
+    await _seed(double)
+    yaml = _yaml(double).replace("metric=neq.ignored", "metric=neq.ignored, value=gte.0")
+    async with running(tmp_path, yaml, START) as runtime:
+        await wait_for(lambda: runtime.data[SUPABASE].feeds[0].joined, "Realtime joined")
+        await _execute(
+            double, "UPDATE latest_data SET value = 10::numeric(1000, 0) ^ 400 WHERE site_id = 1"
+        )
+        await wait_for(
+            lambda: _state(runtime, "sensor.alto_plant_1_power") != "13", "the huge value"
+        )
+        await _execute(
+            double,
+            "INSERT INTO latest_data (site_id, metric, value, unit) VALUES (1, 'flow', 3, 'm³/h')",
+        )
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_flow") == "3", "a new row")
+        power = _state(runtime, "sensor.alto_plant_1_power")
+
+    assert power == "unknown"
