@@ -223,3 +223,22 @@ async def test_a_filtered_integer_too_big_for_a_float_does_not_stop_the_feed(
         power = _state(runtime, "sensor.alto_plant_1_power")
 
     assert power == "unknown"
+
+
+async def test_a_malformed_realtime_message_is_skipped_and_the_feed_carries_on(
+    tmp_path: Path, double: SupabaseDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message whose parts have unexpected types (here binding ids that are lists) raised
+    # TypeError in the feed's task, which caught only network errors and ended: no change
+    # reached Edgewise again until a restart.
+    payload = {"ids": [[1]], "data": {"table": "latest_data", "type": "UPDATE", "record": {}}}
+    await _seed(double)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        feed = runtime.data[SUPABASE].feeds[0]
+        await wait_for(lambda: feed.joined, "Realtime joined")
+        for socket in double.hub.sockets:
+            socket.send({"event": "postgres_changes", "topic": feed.topic, "payload": payload})
+        await _execute(double, "UPDATE latest_data SET value = 14 WHERE site_id = 1")
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "14", "14 kW")
+
+    assert "a message could not be handled; skipped" in caplog.text
