@@ -10,6 +10,7 @@ written with the offending parts replaced by a short text, so one bad state neve
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from enum import Enum
@@ -76,6 +77,24 @@ def jsonable(value: object, depth: int = CLIP_DEPTH) -> object:
     if isinstance(converted, str):
         return converted
     return jsonable(converted, depth - 1)
+
+
+def postgres_safe(value: object) -> object:
+    """``value`` with what PostgreSQL's text, json and jsonb cannot hold replaced.
+
+    NaN and infinities (no JSON has them) become None, NUL characters (no PostgreSQL text holds
+    one) U+FFFD, in mapping keys too, through mappings, lists and tuples. One such value would
+    otherwise make every write of the rows around it fail, again and again.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {postgres_safe(key): postgres_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [postgres_safe(item) for item in value]
+    return value
 
 
 def json_bytes(value: object) -> bytes:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from core.state import finite_number
+
 
 @dataclass(slots=True)
 class Totals:
@@ -42,13 +44,15 @@ class Totals:
 
     @classmethod
     def from_dict(cls, data: Any) -> Totals:
-        """Read back ``as_dict``'s form; anything malformed reads as zero."""
+        """Read back ``as_dict``'s form; anything malformed (text, negative, not finite) reads as
+        zero."""
         totals = cls()
         if isinstance(data, dict):
             for name in ("energy", "cost", "carbon", "runtime"):
                 value = data.get(name)
-                if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-                    setattr(totals, name, float(value))
+                number = finite_number(value) if isinstance(value, int | float) else None
+                if number is not None and number >= 0:
+                    setattr(totals, name, number)
         return totals
 
 

@@ -111,7 +111,12 @@ def unknown_keys(data: Mapping[str, Any], known: frozenset[str], field: str) -> 
 
 
 def moment(value: object, field: str, tz: tzinfo) -> datetime:
-    """An ISO 8601 time; one without an offset is read in ``tz``."""
+    """An ISO 8601 time; one without an offset is read in ``tz``.
+
+    Raises:
+        OptimizerInputError: not a time, or one so near year 1 or 9999 that a horizon from it
+            (``MAX_SLOTS`` hours at most) cannot be labelled in UTC and ``tz``.
+    """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
@@ -125,6 +130,14 @@ def moment(value: object, field: str, tz: tzinfo) -> datetime:
         raise OptimizerInputError(f"expected an ISO 8601 time, got {value!r}", field=field)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
+    try:
+        # What ``slot_label`` and ``slot_of`` compute: else the solve runs, then its labels fail.
+        (parsed.astimezone(UTC) + timedelta(hours=MAX_SLOTS)).astimezone(tz)
+        parsed.astimezone(UTC).astimezone(tz)
+    except OverflowError:
+        raise OptimizerInputError(
+            f"{value!r} is too far in the past or the future", field=field
+        ) from None
     return parsed
 
 

@@ -7,6 +7,7 @@ double's Realtime uses the same matcher. Operators: ``eq neq gt gte lt lte in is
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +106,8 @@ def compare(actual: Any, op: str, wanted: str) -> bool:
     if isinstance(actual, bool):
         pass
     elif isinstance(actual, int | float):
-        actual = float(actual)
+        with contextlib.suppress(OverflowError):  # an int past a float compares exactly as is
+            actual = float(actual)
     else:
         actual = str(actual)
     if op == "eq":

@@ -85,6 +85,12 @@ def _read_file(path: Path) -> list[Item]:
     except (OSError, ValueError) as err:
         _LOGGER.error("Supabase mirror outbox %s unreadable, starting empty: %s", path, err)
         return []
+    if not isinstance(raw, list) or not all(isinstance(i, list) and len(i) == 2 for i in raw):
+        _LOGGER.error(
+            "Supabase mirror outbox %s unreadable, starting empty: not a list of [table, row]",
+            path,
+        )
+        return []
     return [(str(t), r) for t, r in raw if isinstance(r, dict)]
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from core.errors import DeviceError
+from core.limits import safe_repr
 
 from .const import (
     JOIN_TIMEOUT,
@@ -206,6 +207,12 @@ class RealtimeFeed:
                     self._lost(str(closed))
                     join_ref, token = await self._join(ws)
                     join_deadline = asyncio.get_running_loop().time() + JOIN_TIMEOUT
+                except Exception:  # one message's parts of unexpected types must not end the feed
+                    _LOGGER.exception(
+                        "Supabase Realtime %s: a message could not be handled; skipped: %s",
+                        self.topic,
+                        safe_repr(data),
+                    )
         finally:
             heartbeat.cancel()
             if refresh is not None:

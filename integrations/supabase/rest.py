@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 
 from core.errors import DeviceConnectError, DeviceProtocolError
+from core.json import postgres_safe
 
 from .const import MAX_RESPONSE_BYTES, REQUEST_TIMEOUT
 from .filters import RowFilter
@@ -110,6 +111,6 @@ class PostgrestClient:
             "Prefer": "resolution=merge-duplicates,return=minimal",
             "Content-Type": "application/json",
         }
-        await self._request(
-            "POST", table, params, headers=headers, data=json.dumps(rows, default=str)
-        )
+        # NaN, infinities and NUL characters would make PostgREST refuse the rows every time.
+        body = json.dumps(postgres_safe(rows), default=str)
+        await self._request("POST", table, params, headers=headers, data=body)

@@ -15,6 +15,8 @@ import logging
 from typing import Any
 
 from core import DeviceInfo, Runtime, SensorEntity, add_entities
+from core.const import MAX_STATE_LENGTH
+from core.entity import format_state_value
 from core.slug import slugify
 
 from .const import DOMAIN
@@ -64,14 +66,27 @@ class RowSensor(SensorEntity):
 
     @property
     def native_value(self) -> Any:
-        """The value column: a number when it is one, else its text."""
+        """The value column: a number when it is one, else its text; None (unknown) when it
+        is longer than a state holds (the state machine would refuse it)."""
         row = self.row
         if row is None:
             return None
         value = row.get(self.source.config.value_column)
-        if value is None or isinstance(value, int | float | str):
-            return value
-        return str(value)
+        if value is not None and not isinstance(value, int | float | str):
+            value = str(value)
+        text = format_state_value(value)
+        if text is not None and len(text) > MAX_STATE_LENGTH:
+            _LOGGER.warning(
+                "%s: the %s column of %s holds %d characters, more than a state's %d; shown as "
+                "unknown",
+                self.entity_id,
+                self.source.config.value_column,
+                self.source.config.table,
+                len(text),
+                MAX_STATE_LENGTH,
+            )
+            return None
+        return value
 
     @property
     def native_unit_of_measurement(self) -> str | None:

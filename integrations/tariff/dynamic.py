@@ -4,11 +4,12 @@
   ``{"start", "end", "value"}``; 60-minute slots, 15-minute since October 2025.
 * Octopus Energy (BottlecapDave): ``rates`` lists of ``{"start", "end", "value_inc_vat"}``.
 
-Entries are bounded (``MAX_FORECAST_ENTRIES``); a malformed entry is skipped and reported with
-its attribute, index and field; an entry without a value (Nord Pool before tomorrow's auction)
-leaves a hole. Slot lengths may differ (a day at 60 minutes, the next at 15): the timeline's
-resolution is the shortest, and ``Forecast.mixed`` says so. Slot types come from each local
-day's own prices: its cheapest third ``off_peak``, its dearest third ``peak``.
+Entries are bounded (``MAX_FORECAST_ENTRIES``); a malformed entry (a value that is not a finite
+number among them) is skipped and reported with its attribute, index and field; an entry
+without a value (Nord Pool before tomorrow's auction) leaves a hole. Slot lengths may differ (a
+day at 60 minutes, the next at 15): the timeline's resolution is the shortest, and
+``Forecast.mixed`` says so. Slot types come from each local day's own prices: its cheapest third
+``off_peak``, its dearest third ``peak``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+
+from core.state import finite_number
 
 from .const import MAX_FORECAST_ENTRIES, SlotType
 from .timeline import Segment, Timeline
@@ -89,10 +92,14 @@ def read_forecast(entity_id: str, attributes: Mapping[str, Any], tz: tzinfo) -> 
             if isinstance(value, bool) or not isinstance(value, int | float):
                 problems.append(f"{name}[{index}].{key}: expected a number, got {value!r}")
                 continue
+            price = finite_number(value)  # a NaN would poison every window and tertile it is in
+            if price is None:
+                problems.append(f"{name}[{index}].{key}: expected a finite number, got {value!r}")
+                continue
             if end <= start or end - start > timedelta(hours=24):
                 problems.append(f"{name}[{index}]: end must be after start (at most a day)")
                 continue
-            raw.setdefault(start, (end, float(value)))
+            raw.setdefault(start, (end, price))
     segments: list[Segment] = []
     last_end: datetime | None = None
     for start in sorted(raw):

@@ -7,9 +7,11 @@ appliances, and the nightly per-appliance day aggregates. Saves are coalesced.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from core.state import finite_number
 from core.storage import JsonStore, storage_path
 
 from .const import RECEIPTS_KEPT, SCHEDULE_LOG_SIZE
@@ -17,10 +19,16 @@ from .const import RECEIPTS_KEPT, SCHEDULE_LOG_SIZE
 if TYPE_CHECKING:
     from core import Runtime
 
+_LOGGER = logging.getLogger(__name__)
+
 STORE_KEY = "tariff"
 STORE_VERSION = 1
 #: Day aggregates kept (per appliance and day).
 DAYS_KEPT = 4000
+#: What metering an open run reads: text fields, numbers, and numbers it may lack.
+_RUN_TEXT = ("appliance", "actual_start")
+_RUN_NUMBERS = ("energy", "cost", "priced_energy")
+_RUN_OPTIONAL_NUMBERS = ("runtime", "baseline_price")
 
 
 class TariffStore:
@@ -44,23 +52,40 @@ class TariffStore:
         self.pending_days: list[dict[str, Any]] = []
 
     async def load(self) -> None:
-        """Read the file (a missing or corrupt one is an empty store)."""
+        """Read the file (a missing or corrupt one is an empty store).
+
+        A section of the wrong type reads as empty, and an open run that lacks what metering
+        reads is dropped, each with an error naming it: the rest still loads.
+        """
         data = await self._store.load() or {}
-        self.schedules = {
-            str(k): v for k, v in (data.get("schedules") or {}).items() if isinstance(v, dict)
-        }
-        self.log.extend(e for e in data.get("log") or [] if isinstance(e, dict))
-        self.receipts.extend(r for r in data.get("receipts") or [] if isinstance(r, dict))
-        self.open_runs = {
-            str(k): v for k, v in (data.get("open_runs") or {}).items() if isinstance(v, dict)
-        }
-        self.paused = {
-            str(k): v for k, v in (data.get("paused") or {}).items() if isinstance(v, dict)
-        }
-        self.days.extend(d for d in data.get("days") or [] if isinstance(d, dict))
-        self.pending_days = [d for d in data.get("pending_days") or [] if isinstance(d, dict)]
+        self.schedules = self._mapping(data, "schedules")
+        self.log.extend(self._records(data, "log"))
+        self.receipts.extend(self._records(data, "receipts"))
+        self.open_runs = {}
+        for key, run in self._mapping(data, "open_runs").items():
+            if _run_readable(run):
+                self.open_runs[key] = run
+            else:
+                _LOGGER.error("%s: open run %s is incomplete; dropped", self._store.path, key)
+        self.paused = self._mapping(data, "paused")
+        self.days.extend(self._records(data, "days"))
+        self.pending_days = self._records(data, "pending_days")
         last = data.get("last_aggregated")
         self.last_aggregated = last if isinstance(last, str) else None
+
+    def _mapping(self, data: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            _LOGGER.error("%s: %s is not a mapping; read as empty", self._store.path, key)
+            return {}
+        return {str(k): v for k, v in value.items() if isinstance(v, dict)}
+
+    def _records(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            _LOGGER.error("%s: %s is not a list; read as empty", self._store.path, key)
+            return []
+        return [item for item in value if isinstance(item, dict)]
 
     def save(self, delay: float = 0.5) -> None:
         """Write within ``delay`` seconds (coalesced with every other change until then)."""
@@ -81,3 +106,16 @@ class TariffStore:
     async def flush(self) -> None:
         """Write what is pending."""
         await self._store.flush()
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and finite_number(value) is not None
+
+
+def _run_readable(run: dict[str, Any]) -> bool:
+    """Whether an open run has what metering and its receipt read, as finite numbers."""
+    return (
+        all(isinstance(run.get(k), str) for k in _RUN_TEXT)
+        and all(_number(run.get(k)) for k in _RUN_NUMBERS)
+        and all(run.get(k) is None or _number(run.get(k)) for k in _RUN_OPTIONAL_NUMBERS)
+    )

@@ -26,6 +26,8 @@ from typing import Any
 
 import asyncpg
 
+from core.json import postgres_safe
+
 from .buffer import Row
 from .const import CONNECT_TIMEOUT, SEND_CONNECTIONS, SEND_TIMEOUT
 from .schema import TimescaleConfig
@@ -183,9 +185,9 @@ class Central:
                 site,
                 entity_id,
                 value,
-                text_value,
+                postgres_safe(text_value),
                 quality,
-                unit,
+                postgres_safe(unit),
                 attributes,
             )
             for when, entity_id, value, text_value, quality, unit, attributes in rows
@@ -252,5 +254,5 @@ class Central:
 
 
 def attributes_json(attributes: dict[str, Any]) -> str:
-    """Attributes as the JSON text the jsonb column takes."""
-    return json.dumps(attributes, default=str, separators=(",", ":"))
+    """Attributes as the JSON text the jsonb column takes (``postgres_safe``)."""
+    return json.dumps(postgres_safe(attributes), default=str, separators=(",", ":"))

@@ -44,6 +44,8 @@ from core import (
     hookimpl,
     validators,
 )
+from core.const import MAX_STATE_LENGTH
+from core.entity import format_state_value
 from core.errors import TemplateError
 from core.template.template import Template
 
@@ -158,6 +160,15 @@ class SqlSensor(SensorEntity):
             except TemplateError as err:
                 self._fail(f"sql sensor {self.config.name!r}: value_template: {err}")
                 return
+        text = format_state_value(value)
+        if text is not None and len(text) > MAX_STATE_LENGTH:
+            # The state machine refuses it: every write would fail, and the first one stopped
+            # the first queries of the sensors after this one.
+            self._fail(
+                f"sql sensor {self.config.name!r}: the value has {len(text)} characters, more "
+                f"than a state's {MAX_STATE_LENGTH}"
+            )
+            return
         self._attr_available = True
         self._last_error = None
         self._attr_native_value = value

@@ -3,8 +3,8 @@
 ``TuyaDevice`` joins a ``TuyaSession`` to its entities: every report the session hands on
 updates the values at once and writes the states that changed; the entities are unavailable
 while the session is disconnected. A data point outside the profile is ignored (logged once);
-a value of the wrong type for its entity (a string where power is expected) is ignored with a
-warning once, and the rest of the report still applies.
+a value of the wrong type for its entity (a string where power is expected, or a number that is
+not finite) is ignored with a warning once, and the rest of the report still applies.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from core import (
     SwitchEntity,
 )
 from core.entities.switch import SwitchDeviceClass
+from core.state import finite_number
 
 from .const import DOMAIN
 from .profile import DpProfile
@@ -206,11 +207,13 @@ class TuyaMeasurement(TuyaEntity, SensorEntity):
 
     @property
     def native_value(self) -> float | None:
-        """The scaled reading, or None when the device gave none (or not a number)."""
+        """The scaled reading, or None when the device gave none (or not a finite number)."""
         value = self.raw
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.device.warn_once(self.dp, value, "a number")
+        # The device's JSON may hold NaN, Infinity or an integer no float holds.
+        number = finite_number(value) if isinstance(value, int | float) else None
+        if number is None:
+            self.device.warn_once(self.dp, value, "a finite number")
             return None
-        return round(value * self.scale, 6)
+        return round(number * self.scale, 6)

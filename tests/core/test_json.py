@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from core.json import CLIPPED, json_bytes, json_loads
+from core.json import CLIPPED, json_bytes, json_loads, postgres_safe
 from core.limits import MAX_DEPTH, InputLimitError
 from core.state import State
 
@@ -47,3 +47,10 @@ def test_a_reference_cycle_and_a_huge_integer_are_written_not_fatal() -> None:
     out = orjson.loads(json_bytes({"x": cycle}))
     assert out["x"]["n"] == str(2**70)
     assert CLIPPED in json_bytes(cycle).decode()
+
+
+def test_postgres_safe_replaces_non_finite_numbers_and_nul_characters_throughout() -> None:
+    value = {"a\x00": [float("nan"), (float("inf"), "b\x00c")], 1: -float("inf"), "d": 2.5}
+
+    assert postgres_safe(value) == {"a\ufffd": [None, [None, "b\ufffdc"]], 1: None, "d": 2.5}
+    assert postgres_safe("\\u0000") == "\\u0000"  # text that merely looks like an escape

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,36 @@ async def test_a_sensor_reading_nan_or_inf_does_not_poison_the_totals(
     assert state.attributes["energy_today"] == pytest.approx(1.5)
     assert state.attributes["cost_today"] == pytest.approx(0.75)
     assert state.attributes["carbon_today"] == pytest.approx(0.2 + 0.05)
+
+
+@pytest.mark.parametrize("bad", ["Infinity", "1e400", "NaN", "1" + "0" * 400])
+async def test_a_restored_total_of_inf_in_the_stored_file_reads_as_zero(
+    tmp_path: Path, bad: str
+) -> None:
+    # .storage/core.restore_state is JSON that Python reads with Infinity, NaN, 1e400 and
+    # integers no float holds (a hand edit, a bad copy): a total that is not a finite number
+    # reads as zero, as a negative or text one does, and the other totals come back.
+    appliances = """\
+  price: 0.5
+  appliances:
+    - {name: Heater, power: 1000, switch: switch.heater_plug}
+"""
+    async with site(tmp_path, site_yaml(appliances)) as runtime:
+        runtime.states.set("switch.heater_plug", "on")
+        await clock_of(runtime).advance_and_settle(timedelta(0))
+        await clock_of(runtime).advance_and_settle(timedelta(hours=1))
+    path = tmp_path / ".storage" / "core.restore_state"
+    doc = json.loads(path.read_text())
+    (entry,) = [e for e in doc["data"]["states"] if e["state"]["entity_id"] == "appliance.heater"]
+    assert entry["extra_data"]["total"]["energy"] == pytest.approx(1.0)
+    entry["extra_data"]["total"]["energy"] = "BAD"
+    path.write_text(json.dumps(doc).replace('"BAD"', bad))
+
+    async with site(tmp_path, site_yaml(appliances)) as runtime:
+        energy = runtime.states.get("sensor.heater_energy")
+        cost = runtime.states.get("sensor.heater_cost")
+
+    assert energy is not None
+    assert energy.state == "0.0"
+    assert cost is not None
+    assert float(cost.state) == pytest.approx(0.5)

@@ -110,6 +110,25 @@ async def test_bad_input_over_rest_names_the_field(site: tuple[Api, Equipment]) 
     assert "pv_forecast: has 2 values, the horizon has 4 slots" in str(body)
 
 
+@pytest.mark.parametrize(
+    "start", ["9999-12-31T23:00:00+00:00", "9999-12-31T23:00:00", "0001-01-01T00:00:00+05:00"]
+)
+async def test_a_start_near_year_1_or_9999_is_refused_by_name_not_a_server_error(
+    site: tuple[Api, Equipment], start: str
+) -> None:
+    # The plan's slot times could not be written: the solve ran, then failed with a 500.
+    api, _ = site
+    status, body = await api.request(
+        "POST",
+        "/api/services/optimizer/plan_deferrable_loads?return_response",
+        json={**PLAN, "start": start},
+    )
+
+    assert status == 400, body
+    assert "start: " in str(body)
+    assert "too far in the past or the future" in str(body)
+
+
 async def test_emhass_payload_over_rest_gives_the_native_plan(site: tuple[Api, Equipment]) -> None:
     api, _ = site
     emhass = {

@@ -96,6 +96,28 @@ async def test_appliance_state_control_log_and_notifications_reach_supabase(
     assert all("on_conflict=key" in p for p in posts)
 
 
+@pytest.mark.parametrize(
+    ("attributes", "stored"),
+    [
+        ({"x": float("nan"), "y": [float("inf")]}, {"x": None, "y": [None]}),
+        ({"x\x00": "a\x00b"}, {"x\ufffd": "a\ufffdb"}),
+    ],
+    ids=["nan_and_inf", "nul_character"],
+)
+async def test_a_state_postgrest_cannot_take_is_sent_cleaned_and_does_not_stall_the_rest(
+    tmp_path: Path, double: SupabaseDouble, attributes: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    # JSON has no NaN and jsonb holds no NUL: such a state was refused on every retry, taken
+    # for an outage, and held back everything mirrored after it.
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        runtime.states.set("appliance.odd", "on", attributes)
+        runtime.notifications.create("Dishwasher done", title="Kitchen", notification_id="dw")
+        await _until(double, "notifications", lambda r: "dw" in r, "the notification after it")
+        states = await _until(double, "appliance_states", lambda r: "appliance.odd" in r, "odd")
+
+    assert states["appliance.odd"]["attributes"] == stored
+
+
 async def test_an_outage_is_buffered_on_disk_and_delivered_in_order_after(
     tmp_path: Path, double: SupabaseDouble
 ) -> None:
@@ -131,6 +153,23 @@ async def test_what_was_not_delivered_before_a_restart_is_delivered_after(
     async with running(tmp_path, _yaml(double), START):
         logs = await _until(double, "control_logs", lambda r: len(r) == 1, "the entry")
     assert next(iter(logs.values()))["action"] == "turn_on"
+
+
+@pytest.mark.parametrize(
+    "kept", ['{"appliance_states": []}', "[1, 2]", '[["appliance_states"]]', "7"]
+)
+async def test_an_outbox_file_of_the_wrong_shape_is_named_and_the_mirror_starts_empty(
+    tmp_path: Path, double: SupabaseDouble, caplog: pytest.LogCaptureFixture, kept: str
+) -> None:
+    # JSON, but not the list of [table, row] pairs the mirror writes (a hand edit, another
+    # version): it is reported like unreadable JSON and the mirror still mirrors.
+    (tmp_path / ".storage").mkdir()
+    (tmp_path / ".storage" / "supabase_mirror.json").write_text(kept)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        await _switch(runtime, "turn_on")
+        await _until(double, "control_logs", lambda r: len(r) == 1, "a control-log row")
+
+    assert "supabase_mirror.json unreadable, starting empty" in caplog.text
 
 
 async def test_schedule_log_and_receipts_of_the_tariff_reach_supabase(

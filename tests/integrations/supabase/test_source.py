@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
+import pytest
 
 from core.runtime import Runtime
 from integrations.supabase import SUPABASE
@@ -169,3 +170,75 @@ async def test_a_join_whose_re_read_fails_does_not_count_and_is_retried(
         assert _state(runtime, "sensor.alto_plant_1_power") == "unavailable"
         double.rest_down = False
         await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "55", "caught up")
+
+
+@pytest.mark.parametrize("when", ["read_at_the_join", "changed_later"])
+async def test_a_value_longer_than_a_state_is_unknown_and_the_feed_carries_on(
+    tmp_path: Path, double: SupabaseDouble, caplog: pytest.LogCaptureFixture, when: str
+) -> None:
+    # A text column can hold more than a state's 255 characters: the state machine refused
+    # the state, and the error ended the Realtime feed's task (no change arrived again).
+    await _seed(double)
+    await _execute(double, "ALTER TABLE latest_data ALTER COLUMN value TYPE text")
+    long = "UPDATE latest_data SET value = repeat('x', 300) WHERE site_id = 1 AND metric = 'power'"
+    if when == "read_at_the_join":
+        await _execute(double, long)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        await wait_for(lambda: runtime.data[SUPABASE].feeds[0].joined, "Realtime joined")
+        if when == "changed_later":
+            await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "12.5", "12.5")
+            await _execute(double, long)
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "unknown", "unknown")
+        await _execute(
+            double,
+            "INSERT INTO latest_data (site_id, metric, value, unit) VALUES (1, 'flow', 3, 'm³/h')",
+        )
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_flow") == "3", "a new row")
+
+    assert "holds 300 characters, more than a state's 255" in caplog.text
+
+
+async def test_a_filtered_integer_too_big_for_a_float_does_not_stop_the_feed(
+    tmp_path: Path, double: SupabaseDouble
+) -> None:
+    # A numeric column holds integers past a double; Realtime sends them as JSON integers.
+    # Filtering on one raised OverflowError in the feed's task, which then ended: no change
+    # reached Edgewise again until a restart.
+    await _execute(double, "ALTER TABLE latest_data ALTER COLUMN value TYPE numeric(1000, 0)")
+    await _seed(double)
+    yaml = _yaml(double).replace("metric=neq.ignored", "metric=neq.ignored, value=gte.0")
+    async with running(tmp_path, yaml, START) as runtime:
+        await wait_for(lambda: runtime.data[SUPABASE].feeds[0].joined, "Realtime joined")
+        await _execute(
+            double, "UPDATE latest_data SET value = 10::numeric(1000, 0) ^ 400 WHERE site_id = 1"
+        )
+        await wait_for(
+            lambda: _state(runtime, "sensor.alto_plant_1_power") != "13", "the huge value"
+        )
+        await _execute(
+            double,
+            "INSERT INTO latest_data (site_id, metric, value, unit) VALUES (1, 'flow', 3, 'm³/h')",
+        )
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_flow") == "3", "a new row")
+        power = _state(runtime, "sensor.alto_plant_1_power")
+
+    assert power == "unknown"
+
+
+async def test_a_malformed_realtime_message_is_skipped_and_the_feed_carries_on(
+    tmp_path: Path, double: SupabaseDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message whose parts have unexpected types (here binding ids that are lists) raised
+    # TypeError in the feed's task, which caught only network errors and ended: no change
+    # reached Edgewise again until a restart.
+    payload = {"ids": [[1]], "data": {"table": "latest_data", "type": "UPDATE", "record": {}}}
+    await _seed(double)
+    async with running(tmp_path, _yaml(double), START) as runtime:
+        feed = runtime.data[SUPABASE].feeds[0]
+        await wait_for(lambda: feed.joined, "Realtime joined")
+        for socket in double.hub.sockets:
+            socket.send({"event": "postgres_changes", "topic": feed.topic, "payload": payload})
+        await _execute(double, "UPDATE latest_data SET value = 14 WHERE site_id = 1")
+        await wait_for(lambda: _state(runtime, "sensor.alto_plant_1_power") == "14", "14 kW")
+
+    assert "a message could not be handled; skipped" in caplog.text

@@ -172,6 +172,31 @@ async def test_a_price_entity_without_forecast_is_reported_on_the_price_sensor(
     assert stepped.attributes["resolution_minutes"] == 15
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 10**400])
+async def test_a_forecast_price_of_nan_or_inf_is_a_named_hole_not_a_poisoned_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, bad: float
+) -> None:
+    # A price entity's attributes can carry a NaN or a number no float holds (a template, JSON
+    # attributes): that entry is skipped and named, and the windows that do not touch it are
+    # still found.
+    yaml = tariff_yaml("UTC", body="  price_entity: sensor.nordpool\n")
+    start = datetime(2026, 1, 15, tzinfo=UTC)
+    async with running(tmp_path, yaml, start) as runtime:
+        entries = nordpool(60, 24, start)
+        entries[0]["value"] = bad
+        entries[3]["value"] = bad
+        runtime.states.set("sensor.nordpool", "0.1", {"raw_today": entries})
+        await clock_of(runtime).advance_and_settle(timedelta(minutes=1))
+        price = runtime.states.get("sensor.electricity_price")
+        window = runtime.states.get("sensor.cheapest_3h_window")
+    assert price is not None
+    assert price.state == "unknown"
+    assert window is not None
+    assert window.state == "2026-01-15T07:00:00+00:00"
+    assert window.attributes["average_price"] == pytest.approx(0.11)
+    assert "raw_today[3].value: expected a finite number" in caplog.text
+
+
 async def test_an_automation_with_a_tariff_trigger_runs_when_the_peak_starts(
     tmp_path: Path,
 ) -> None:

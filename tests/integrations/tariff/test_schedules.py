@@ -3,6 +3,7 @@ across restarts, missed runs, DST days and bad requests; receipts against hand-c
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from core.clock import FakeClock
 from core.runtime import Runtime
 from integrations.appliance.api import CONTROL_LOG
 from integrations.appliance.const import Source
+from integrations.tariff import SCHEDULES
 from integrations.tariff.api import API
 from integrations.tariff.schedules import ScheduleError
 from tests.integrations._runtime import clock_of, running, write_config
@@ -133,6 +135,64 @@ async def test_restart_before_during_and_after_a_run(tmp_path: Path) -> None:
     assert receipts[0]["energy_kwh"] == pytest.approx(1.0 + 2.0 / 3600)
     assert receipts[0]["cost"] == pytest.approx(7.0 + 14.0 / 3600)
     assert len(log_after) == 2  # nothing ran twice
+
+
+RUN = {
+    "appliance": "appliance.dishwasher",
+    "source": "schedule",
+    "actual_start": "2026-01-15T00:00:00+00:00",
+    "last_time": "2026-01-15T00:00:00+00:00",
+    "last_power": 2000.0,
+    "energy": 1.0,
+    "cost": 7.0,
+    "priced_energy": 1.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"log": 5}, "log is not a list"),
+        ({"receipts": {"a": 1}}, "receipts is not a list"),
+        ({"days": 3}, "days is not a list"),
+        ({"paused": [1]}, "paused is not a mapping"),
+        ({"open_runs": {"r": {"energy": 1}}}, "open run r is incomplete"),
+        ({"open_runs": {"r": {**RUN, "energy": "lots"}}}, "open run r is incomplete"),
+        ({"open_runs": {"r": {**RUN, "cost": float("inf")}}}, "open run r is incomplete"),
+        ({"open_runs": {"r": {**RUN, "runtime": [1]}}}, "open run r is incomplete"),
+    ],
+)
+async def test_a_tariff_store_of_the_wrong_shape_is_named_and_the_tariff_still_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, data: dict[str, Any], named: str
+) -> None:
+    # .storage/tariff is JSON (a hand edit, a bad copy): a section of the wrong type, or an
+    # open run without what metering reads, used to stop the tariff's set-up.
+    (tmp_path / ".storage").mkdir()
+    receipt = {"id": "r0", "appliance": "appliance.dishwasher", "energy_kwh": 1.0}
+    (tmp_path / ".storage" / "tariff").write_text(
+        json.dumps(
+            {"version": 1, "key": "tariff", "data": {"receipts": [receipt], **data}},
+            allow_nan=True,
+        )
+    )
+    async with running(tmp_path, _yaml(), MIDNIGHT + timedelta(hours=12)) as runtime:
+        schedules = runtime.data.get(SCHEDULES)
+        assert schedules is not None
+        _api(runtime).create(
+            {
+                "appliance": "appliance.dishwasher",
+                "kind": "once",
+                "start": (MIDNIGHT + timedelta(hours=13)).isoformat(),
+                "duration": "01:00:00",
+            },
+            None,
+        )
+        assert _state(runtime).state == "scheduled"
+        assert "r" not in schedules.runs.store.open_runs
+        receipts = list(schedules.runs.store.receipts)
+
+    assert named in caplog.text
+    assert receipts == ([] if "receipts" in data else [receipt])
 
 
 async def test_a_daily_run_missed_beyond_grace_is_logged_missed_and_within_grace_runs_once(

@@ -152,6 +152,44 @@ async def test_sql_sensors_from_home_assistant_yaml(plant_db: str, tmp_path: Pat
         await runtime.stop()
 
 
+async def test_a_sql_value_longer_than_a_state_is_unavailable_and_the_others_still_read(
+    plant_db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The state machine refuses a state past 255 characters: the sensor stayed unknown with a
+    # traceback every poll, and the start-up queries of the sensors after it waited a poll.
+    yaml = textwrap.dedent(
+        """\
+        sql:
+          - name: Long
+            db_url: DB_URL
+            query: "SELECT repeat('x', 300) AS v"
+            column: v
+          - name: After
+            db_url: DB_URL
+            query: "SELECT 7 AS v"
+            column: v
+        """
+    )
+    config_dir = tmp_path / "site"
+    config_dir.mkdir()
+    (config_dir / "configuration.yaml").write_text(SITE_YAML + yaml.replace("DB_URL", plant_db))
+    runtime = Runtime(config_dir)
+    await runtime.start()
+    try:
+        await wait_for(
+            lambda: (s := runtime.states.get("sensor.long")) and s.state == "unavailable",
+            within=5,
+        )
+        await wait_for(
+            lambda: (s := runtime.states.get("sensor.after")) and s.state == "7", within=5
+        )
+    finally:
+        await runtime.stop()
+    assert "sql sensor 'Long': the value has 300 characters, more than a state's 255" in (
+        caplog.text
+    )
+
+
 async def test_query_service_reads_points_and_buckets(
     central_db: str, make_runtime: MakeRuntime
 ) -> None:

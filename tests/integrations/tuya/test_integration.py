@@ -145,6 +145,35 @@ async def test_yaml_profile_overrides_detection_and_unknown_dps_are_ignored(
     assert power.state == "unknown"
 
 
+@pytest.mark.parametrize(
+    "bad", [10**400, float("nan"), float("inf")], ids=["int_beyond_float", "nan", "inf"]
+)
+@pytest.mark.parametrize("when", ["status", "push"])
+async def test_a_power_reading_no_float_holds_is_ignored_and_the_session_lives_on(
+    tmp_path: Path, make_double: Any, bad: float, when: str
+) -> None:
+    # A plug's JSON can hold an integer beyond a double, NaN or Infinity: the power reads as
+    # unknown, and the session and the entities carry on (the next reading shows). An integer
+    # too big for a float used to raise OverflowError from the entities: in the first status it
+    # stopped the platform's set-up, in a push it dropped the connection and killed the session
+    # on the reconnect's status.
+    dps: dict[str, Any] = {"1": True, "17": 1500, "18": 250, "19": 575, "20": 2301}
+    if when == "status":
+        dps["19"] = bad
+    double = await make_double(3.3, dps=dps)
+    async with running(tmp_path, tuya_yaml([_device(double)]), START) as runtime:
+        if when == "push":
+            await state_becomes(runtime, "sensor.kettle_plug_power", "57.5")
+            double.set_dps({"19": bad})
+        await state_becomes(runtime, "sensor.kettle_plug_power", "unknown")
+        voltage = runtime.states.get("sensor.kettle_plug_voltage")
+        double.set_dps({"19": 600})
+        await state_becomes(runtime, "sensor.kettle_plug_power", "60.0")
+
+    assert voltage is not None
+    assert voltage.state == "230.1"
+
+
 async def test_entities_are_unavailable_while_the_device_is_gone(
     tmp_path: Path, make_double: Any
 ) -> None:
