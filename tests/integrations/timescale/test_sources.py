@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -131,13 +132,22 @@ SQL_YAML = textwrap.dedent(
 )
 
 
-async def test_sql_sensors_from_home_assistant_yaml(plant_db: str, tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def sql_site(tmp_path: Path, sql_yaml: str) -> AsyncIterator[Runtime]:
+    """A started runtime whose configuration holds ``sql_yaml``; stopped on leaving."""
     config_dir = tmp_path / "site"
     config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(SITE_YAML + SQL_YAML.replace("DB_URL", plant_db))
+    (config_dir / "configuration.yaml").write_text(SITE_YAML + sql_yaml)
     runtime = Runtime(config_dir)
     await runtime.start()
     try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def test_sql_sensors_from_home_assistant_yaml(plant_db: str, tmp_path: Path) -> None:
+    async with sql_site(tmp_path, SQL_YAML.replace("DB_URL", plant_db)) as runtime:
         state = await wait_for(
             lambda: (s := runtime.states.get("sensor.open_alarms")) and s.state != "unknown" and s
         )
@@ -148,8 +158,6 @@ async def test_sql_sensors_from_home_assistant_yaml(plant_db: str, tmp_path: Pat
         )
         assert runtime.states.get("sensor.sneaky").state == "unavailable"  # type: ignore[union-attr]
         assert await count_alarms(plant_db) == 3
-    finally:
-        await runtime.stop()
 
 
 async def test_a_sql_value_longer_than_a_state_is_unavailable_and_the_others_still_read(
@@ -170,12 +178,7 @@ async def test_a_sql_value_longer_than_a_state_is_unavailable_and_the_others_sti
             column: v
         """
     )
-    config_dir = tmp_path / "site"
-    config_dir.mkdir()
-    (config_dir / "configuration.yaml").write_text(SITE_YAML + yaml.replace("DB_URL", plant_db))
-    runtime = Runtime(config_dir)
-    await runtime.start()
-    try:
+    async with sql_site(tmp_path, yaml.replace("DB_URL", plant_db)) as runtime:
         await wait_for(
             lambda: (s := runtime.states.get("sensor.long")) and s.state == "unavailable",
             within=5,
@@ -183,8 +186,6 @@ async def test_a_sql_value_longer_than_a_state_is_unavailable_and_the_others_sti
         await wait_for(
             lambda: (s := runtime.states.get("sensor.after")) and s.state == "7", within=5
         )
-    finally:
-        await runtime.stop()
     assert "sql sensor 'Long': the value has 300 characters, more than a state's 255" in (
         caplog.text
     )
