@@ -518,7 +518,7 @@ class Scheduler:
         # and take the earliest instant, until wall time is far enough past the best one.
         best = self._earliest_wall_match(walk, every_hour, local - _DST_MARGIN, after)
         if best is None:
-            raise ValueError(f"Time pattern {walk} has no run after {after}")
+            raise ValueError(f"Schedule {walk} has no run after {after}")
         return best
 
     def _first_wall_match(
