@@ -26,6 +26,7 @@ from .const import (
     ATTR_ICON,
     ATTR_SUPPORTED_FEATURES,
     ATTR_UNIT_OF_MEASUREMENT,
+    MAX_STATE_LENGTH,
     STATE_OFF,
     STATE_ON,
     STATE_UNAVAILABLE,
@@ -33,6 +34,7 @@ from .const import (
 )
 from .context import Context
 from .errors import DeviceError
+from .limits import safe_repr
 
 if TYPE_CHECKING:
     from .entity_platform import EntityPlatform
@@ -274,11 +276,27 @@ class Entity:
         return self._update_failed
 
     def state_string(self) -> str:
-        """The state as written to the state machine, with ``unavailable``/``unknown``."""
+        """The state as written to the state machine, with ``unavailable``/``unknown``.
+
+        A state longer than the state machine holds (``MAX_STATE_LENGTH``) is written as
+        ``unknown``, with an error naming the entity, as Home Assistant does: the state machine
+        would refuse it, and its error would end the task that wrote the state (a poll, a feed).
+        """
         if not self.available or self._update_failed:
             return STATE_UNAVAILABLE
         rendered = format_state_value(self.state)
-        return STATE_UNKNOWN if rendered is None else rendered
+        if rendered is None:
+            return STATE_UNKNOWN
+        if len(rendered) > MAX_STATE_LENGTH:
+            _LOGGER.error(
+                "State of %s has %d characters, more than a state's %d; written as unknown: %s",
+                self._entity_id or repr(self),
+                len(rendered),
+                MAX_STATE_LENGTH,
+                safe_repr(rendered),
+            )
+            return STATE_UNKNOWN
+        return rendered
 
     def friendly_name(self) -> str | None:
         """The name users see: registry name, else the entity's (device) name, else original."""

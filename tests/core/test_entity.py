@@ -92,6 +92,24 @@ async def test_state_is_unknown_when_none_and_unavailable_when_not_available(
     assert state.attributes["friendly_name"] == "Kettle Power"
 
 
+async def test_a_state_longer_than_the_state_machine_holds_is_written_as_unknown(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The state machine refuses it: the write raised, and ended the task that made it.
+    power = Power()
+    await add_entities(runtime, "tuya", [power])
+    power._attr_native_value = "x" * 256
+    power.write_state()
+    assert runtime.states.is_state("sensor.kettle_power", "unknown")
+    assert "State of sensor.kettle_power has 256 characters, more than a state's 255" in (
+        caplog.text
+    )
+
+    power._attr_native_value = "x" * 255
+    power.write_state()
+    assert runtime.states.is_state("sensor.kettle_power", "x" * 255)
+
+
 async def test_lifecycle_hooks_run_once_and_remove_drops_state(runtime: Runtime) -> None:
     power = Power()
     await add_entities(runtime, "tuya", [power])
