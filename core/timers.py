@@ -254,11 +254,14 @@ class Scheduler:
             minutes = 0
         if seconds is None and minutes is not None:
             seconds = 0
-        walk = _PatternWalk(
-            hours=_pattern_values(hours, 23, "hours", name),
-            minutes=_pattern_values(minutes, 59, "minutes", name),
-            seconds=_pattern_values(seconds, 59, "seconds", name),
-        )
+        try:
+            walk = _PatternWalk(
+                hours=pattern_values(hours, "hours"),
+                minutes=pattern_values(minutes, "minutes"),
+                seconds=pattern_values(seconds, "seconds"),
+            )
+        except ValueError as err:
+            raise ValueError(f"Time pattern of job {name!r}: {err}") from None
         job_type = _check_action(action, name)
 
         def next_after(after: datetime) -> datetime:
@@ -614,12 +617,20 @@ def _parse_cron(pattern: str) -> tuple[str, bool]:
     return text, hours == ["*"] or len(hours) == 24
 
 
-def _pattern_values(value: int | str | None, maximum: int, unit: str, name: str) -> tuple[int, ...]:
+#: The largest value of each time_pattern unit.
+PATTERN_UNIT_MAX = {"hours": 23, "minutes": 59, "seconds": 59}
+
+
+def pattern_values(value: int | str | None, unit: str) -> tuple[int, ...]:
     """The values one time_pattern unit (int, ``"*"``, ``"/n"``, ``"n"``) matches, ascending.
 
+    ``unit`` is ``hours``, ``minutes`` or ``seconds``. The automations' time_pattern schema
+    checks with this too, so that what the editor saves is what the scheduler takes.
+
     Raises:
-        ValueError: the value is malformed or out of ``0..maximum``.
+        ValueError: the value is malformed or out of range; the message names it and the unit.
     """
+    maximum = PATTERN_UNIT_MAX[unit]
     if value is None:
         return tuple(range(maximum + 1))
     text = str(value).strip()
@@ -628,12 +639,12 @@ def _pattern_values(value: int | str | None, maximum: int, unit: str, name: str)
     step = text.startswith("/")
     digits = text[1:] if step else text
     if isinstance(value, bool) or not digits.isdigit():
-        raise ValueError(f"Invalid {unit} {value!r} in time pattern of job {name!r}")
+        raise ValueError(f"invalid {unit} {value!r}, expected '*', 'n' or '/n'")
     number = int(digits)
     if step and not 1 <= number <= maximum:
-        raise ValueError(f"{unit} step {value!r} of job {name!r} must be 1..{maximum}")
+        raise ValueError(f"{unit} step {value!r} must be 1..{maximum}")
     if not step and number > maximum:
-        raise ValueError(f"{unit} {value!r} of job {name!r} must be 0..{maximum}")
+        raise ValueError(f"{unit} {value!r} must be 0..{maximum}")
     return tuple(range(0, maximum + 1, number)) if step else (number,)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ import voluptuous as vol
 from automations.schema import TRIGGER_BASE
 from core import validators as cv
 from core.bus import callback
+from core.timers import pattern_values
 from core.trigger import TriggerFire, TriggerInfo
 
 from .common import Detach, Variables
@@ -19,20 +20,27 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 
-def _pattern_unit(value: object) -> str:
-    text = cv.string(value).strip()
-    if text != "*" and not re.match(r"^/?\d+$", text):
-        raise vol.Invalid(f"invalid time pattern value {text!r}, expected '*', 'n' or '/n'")
-    return text
+def _pattern_unit(unit: str) -> Callable[[object], str]:
+    """A unit's validator: what the scheduler takes (``core.timers.pattern_values``), as text."""
+
+    def validate(value: object) -> str:
+        text = cv.string(value).strip()
+        try:
+            pattern_values(text, unit)
+        except ValueError as err:
+            raise vol.Invalid(str(err)) from None
+        return text
+
+    return validate
 
 
 TIME_PATTERN_TRIGGER = vol.All(
     vol.Schema(
         {
             **TRIGGER_BASE,
-            vol.Optional("hours"): _pattern_unit,
-            vol.Optional("minutes"): _pattern_unit,
-            vol.Optional("seconds"): _pattern_unit,
+            vol.Optional("hours"): _pattern_unit("hours"),
+            vol.Optional("minutes"): _pattern_unit("minutes"),
+            vol.Optional("seconds"): _pattern_unit("seconds"),
         }
     ),
     vol.Any(

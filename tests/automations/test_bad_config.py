@@ -51,6 +51,17 @@ GOOD = """\
             ["alias 'No actions'", "actions"],
         ),
         (
+            # Out of range: refused when the file is read, not left to fail when it attaches.
+            "- id: bad_pattern\n  triggers: [{trigger: time_pattern, minutes: /61}]\n"
+            "  actions: [{action: test.record}]\n",
+            ["id 'bad_pattern'", "minutes", "minutes step '/61' must be 1..59"],
+        ),
+        (
+            "- id: bad_hour\n  triggers: [{trigger: time_pattern, hours: 24}]\n"
+            "  actions: [{action: test.record}]\n",
+            ["id 'bad_hour'", "hours '24' must be 0..23"],
+        ),
+        (
             "- id: bad_mode\n  mode: sometimes\n  triggers: [{trigger: event, event_type: go}]\n"
             "  actions: [{action: test.record}]\n",
             ["id 'bad_mode'", "mode"],

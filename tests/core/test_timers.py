@@ -345,9 +345,9 @@ def test_time_pattern_wall_times_are_croniters(
     if "seconds" not in units and ("minutes" in units or "hours" in units):
         units = {**units, "seconds": 0}
     walk = timers._PatternWalk(
-        hours=timers._pattern_values(units.get("hours"), 23, "hours", "t"),
-        minutes=timers._pattern_values(units.get("minutes"), 59, "minutes", "t"),
-        seconds=timers._pattern_values(units.get("seconds"), 59, "seconds", "t"),
+        hours=timers.pattern_values(units.get("hours"), "hours"),
+        minutes=timers.pattern_values(units.get("minutes"), "minutes"),
+        seconds=timers.pattern_values(units.get("seconds"), "seconds"),
     )
     reference = croniter(cron, start)
     expected = [reference.get_next(datetime) for _ in range(400)]
